@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian machine (as root) to the point where probec's tests,
+# demo and benchmarks run: the Debian packages they use, `npm ci`, the build.
+# Idempotent and quick when everything is already there.
+#
+#   scripts/bootstrap.sh          packages for tests and the demo, npm ci, build
+#   scripts/bootstrap.sh --bench  also the peers the benchmark compares against
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# readelf (differential tests), python3 (a real binary with USDT probes for the demo and tests).
+packages=(binutils python3)
+if [[ "${1:-}" == "--bench" ]]; then
+  # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
+  packages+=(bpftrace bpfcc-tools)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "probec bootstrap: missing Debian packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "probec bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "probec bootstrap: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+npm run --silent build

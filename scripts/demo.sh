@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `npm run demo`: what probec finds in real binaries on this machine, with
+# the same commands a user would type. (Bootstrapped by the predemo script.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+probec() { node dist/src/cli/main.js "$@"; }
+say() { printf '\n\033[1m$ probec %s\033[0m\n' "$*"; }
+
+# Debian's own python3 is built with USDT probes (and semaphores); a pyenv shim is a shell script.
+python=$(readlink -f /usr/bin/python3)
+say list "$python"
+probec list "$python"
+say list "$python" "python:function__*" --json
+probec list "$python" "python:function__*" --json | head -n 40
+say list "$python" _PyEval_EvalFrameDefault --functions
+probec list "$python" _PyEval_EvalFrameDefault --functions
+
+libstdcxx=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64|libstdc\+\+\.so\.6 \(libc6,AArch64/ {print $NF; exit}')
+if [[ -n "$libstdcxx" ]]; then
+  say list "$libstdcxx" "libstdcxx:*"
+  probec list "$libstdcxx" "libstdcxx:*"
+fi
+
+for jvm in /usr/lib/jvm/*/lib/server/libjvm.so; do
+  [[ -f "$jvm" ]] || continue
+  say list "$jvm" "hotspot:gc__*"
+  probec list "$jvm" "hotspot:gc__*"
+  echo "($(probec list "$jvm" --json | grep -c '"provider"') USDT sites in all)"
+  break
+done
+
+say list /usr/bin/node uv_run --functions
+probec list "$(readlink -f "$(command -v node)")" uv_run --functions
