@@ -1,0 +1,175 @@
+/**
+ * Symbol tables (`.symtab`, `.dynsym`), read lazily.
+ *
+ * Entries are decoded in chunks as an iteration reaches them; names are
+ * resolved only when a caller asks. A 185k-symbol table costs its own bytes
+ * once, streamed, never a copy of the whole file.
+ */
+import { FormatError, LimitError } from "../errors.js";
+import { readRange, type ByteSource } from "../io/byte-source.js";
+import { SYMBOL_BINDING_NAMES, SYMBOL_TYPE_NAMES } from "./constants.js";
+import { Fields, type ElfLayout } from "./fields.js";
+import type { SectionHeader } from "./section-headers.js";
+import type { StringTable } from "./string-table.js";
+import type { SymbolVersion, VersionTable } from "./versions.js";
+
+/** Which table a symbol came from. */
+export type SymbolTableKind = "symtab" | "dynsym";
+
+/** One raw `Elf*_Sym` entry, spec field names. */
+export interface RawSymbol {
+  /** Index in its table. */
+  readonly index: number;
+  readonly st_name: number;
+  readonly st_info: number;
+  readonly st_other: number;
+  readonly st_shndx: number;
+  readonly st_value: bigint;
+  readonly st_size: bigint;
+}
+
+/** A symbol with its name and version resolved. */
+export interface ElfSymbol {
+  /** The name without any version suffix. */
+  readonly name: string;
+  /** The version (`GLIBC_2.14`), or undefined when unversioned. */
+  readonly version: string | undefined;
+  /** True unless the version is hidden (`name@VER`): unversioned symbols are default too. */
+  readonly isDefaultVersion: boolean;
+  readonly value: bigint;
+  readonly size: bigint;
+  /** `STT_*` value. */
+  readonly type: number;
+  /** `STB_*` value. */
+  readonly binding: number;
+  /** `STV_*` value (low two bits of st_other). */
+  readonly visibility: number;
+  readonly shndx: number;
+  readonly table: SymbolTableKind;
+  readonly index: number;
+}
+
+/** Hostile-input cap: 16M symbols (the largest real binaries have ~2M). */
+export const MAX_SYMBOLS = 1 << 24;
+/** Entries decoded per chunk while streaming a table. */
+const CHUNK_ENTRIES = 4096;
+
+/** `STT_*` of a raw symbol. */
+export const symbolType = (raw: RawSymbol): number => raw.st_info & 0xf;
+/** `STB_*` of a raw symbol. */
+export const symbolBinding = (raw: RawSymbol): number => raw.st_info >> 4;
+
+/** Friendly name of a symbol type (`func`, `ifunc`, …), or `type<N>`. */
+export function typeName(type: number): string {
+  return SYMBOL_TYPE_NAMES[type] ?? `type${type}`;
+}
+
+/** Friendly name of a binding (`global`, `weak`, …), or `binding<N>`. */
+export function bindingName(binding: number): string {
+  return SYMBOL_BINDING_NAMES[binding] ?? `binding${binding}`;
+}
+
+/** One symbol table section with its string table (and, for `.dynsym`, its versions). */
+export class SymbolTable {
+  readonly kind: SymbolTableKind;
+  readonly section: SectionHeader;
+  readonly strings: StringTable;
+  /** Number of entries, including the null entry 0. */
+  readonly count: number;
+  readonly #source: ByteSource;
+  readonly #layout: ElfLayout;
+  readonly #entsize: number;
+  readonly #versions: VersionTable | undefined;
+
+  constructor(
+    source: ByteSource,
+    layout: ElfLayout,
+    kind: SymbolTableKind,
+    section: SectionHeader,
+    strings: StringTable,
+    versions: VersionTable | undefined,
+  ) {
+    this.#source = source;
+    this.#layout = layout;
+    this.kind = kind;
+    this.section = section;
+    this.strings = strings;
+    this.#versions = versions;
+    this.#entsize = layout.bits === 64 ? 24 : 16;
+    if (section.sh_entsize !== 0 && section.sh_entsize !== this.#entsize) {
+      throw new FormatError(`${section.name}: invalid sh_entsize (expected ${this.#entsize})`, section.sh_offset, section.sh_entsize);
+    }
+    if (section.sh_offset + section.sh_size > source.size) {
+      throw new FormatError(`${section.name} extends past the end of the file`, section.sh_offset, section.sh_size);
+    }
+    this.count = Math.floor(section.sh_size / this.#entsize);
+    if (this.count > MAX_SYMBOLS) throw new LimitError(`${section.name}: ${this.count} symbols (limit ${MAX_SYMBOLS})`);
+  }
+
+  /** The raw entry at `index`. */
+  rawAt(index: number): RawSymbol {
+    if (index < 0 || index >= this.count) throw new FormatError(`${this.section.name}: symbol index out of range`, this.section.sh_offset, index);
+    const at = this.section.sh_offset + index * this.#entsize;
+    return decode(new Fields(this.#source.readAt(at, this.#entsize), this.#layout), 0, index, this.#layout.bits);
+  }
+
+  /** Every raw entry from 1 on (entry 0 is the reserved null symbol), streamed in chunks. */
+  *raw(): Generator<RawSymbol> {
+    for (let first = 1; first < this.count; first += CHUNK_ENTRIES) {
+      const n = Math.min(CHUNK_ENTRIES, this.count - first);
+      const bytes = readRange(this.#source, this.section.sh_offset + first * this.#entsize, n * this.#entsize, this.section.name);
+      const f = new Fields(bytes, this.#layout);
+      for (let i = 0; i < n; i++) yield decode(f, i * this.#entsize, first + i, this.#layout.bits);
+    }
+  }
+
+  /** The version of entry `index` (only `.dynsym` carries versym data). */
+  versionOf(index: number): SymbolVersion | undefined {
+    return this.#versions?.versionOf(index);
+  }
+
+  /**
+   * Resolves a raw entry's name and version. `.symtab` has no versym, so a
+   * version there comes from the name itself (`foo@VER`, `foo@@VER`), which
+   * is how GNU ld writes versioned names into the static table.
+   */
+  resolve(raw: RawSymbol): ElfSymbol {
+    const fullName = this.strings.get(raw.st_name);
+    let name = fullName;
+    let version: string | undefined;
+    let isDefaultVersion = true;
+    const tableVersion = this.versionOf(raw.index);
+    if (tableVersion !== undefined) {
+      version = tableVersion.name;
+      isDefaultVersion = tableVersion.isDefault;
+    } else {
+      const at = fullName.indexOf("@");
+      if (at > 0) {
+        name = fullName.slice(0, at);
+        const isDouble = fullName[at + 1] === "@";
+        version = fullName.slice(at + (isDouble ? 2 : 1));
+        isDefaultVersion = isDouble;
+      }
+    }
+    return {
+      name,
+      version,
+      isDefaultVersion,
+      value: raw.st_value,
+      size: raw.st_size,
+      type: symbolType(raw),
+      binding: symbolBinding(raw),
+      visibility: raw.st_other & 0x3,
+      shndx: raw.st_shndx,
+      table: this.kind,
+      index: raw.index,
+    };
+  }
+}
+
+function decode(f: Fields, o: number, index: number, bits: 32 | 64): RawSymbol {
+  if (bits === 64) {
+    return { index, st_name: f.u32(o), st_info: f.u8(o + 4), st_other: f.u8(o + 5), st_shndx: f.u16(o + 6), st_value: f.u64(o + 8), st_size: f.u64(o + 16) };
+  }
+  return { index, st_name: f.u32(o), st_value: BigInt(f.u32(o + 4)), st_size: BigInt(f.u32(o + 8)), st_info: f.u8(o + 12), st_other: f.u8(o + 13), st_shndx: f.u16(o + 14) };
+}
