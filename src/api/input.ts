@@ -1,0 +1,47 @@
+/**
+ * What the public API accepts as "a file": a path, bytes, a
+ * {@link ByteSource}, or an already opened {@link ElfFile}. Whatever this
+ * module opens, it closes.
+ */
+import { BufferSource, type ByteSource } from "../io/byte-source.js";
+import { FileSource } from "../io/file-source.js";
+import { ElfFile } from "../elf/elf-file.js";
+
+/** A file to read: a path, its bytes, a {@link ByteSource}, or an opened {@link ElfFile}. */
+export type ElfInput = string | Uint8Array | ByteSource | ElfFile;
+
+/** Options shared by every function that opens a file. */
+export interface OpenOptions {
+  /** How messages and results name the file (default: the path, or `<buffer>`). */
+  readonly name?: string;
+}
+
+/**
+ * Opens an ELF file. Throws a typed error naming the file: `IoError` for a
+ * missing file, a directory or no permission, `FormatError` for anything
+ * that is not a well-formed ELF file. Close it with `elf.close()`.
+ */
+export function openElf(input: ElfInput, options: OpenOptions = {}): ElfFile {
+  if (input instanceof ElfFile) return input;
+  if (typeof input === "string") {
+    const source = FileSource.open(input);
+    try {
+      return ElfFile.open(source, options.name ?? input);
+    } catch (error) {
+      source.close();
+      throw error;
+    }
+  }
+  if (input instanceof Uint8Array) return ElfFile.open(new BufferSource(input), options.name ?? "<buffer>");
+  return ElfFile.open(input, options.name ?? "<source>");
+}
+
+/** Runs `body` on the opened file, closing it afterwards unless the caller passed an {@link ElfFile}. */
+export async function withElf<T>(input: ElfInput, options: OpenOptions, body: (elf: ElfFile, path: string | undefined) => Promise<T> | T): Promise<T> {
+  const elf = openElf(input, options);
+  try {
+    return await body(elf, typeof input === "string" ? input : undefined);
+  } finally {
+    if (!(input instanceof ElfFile)) elf.close();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `run(argv, io)`: the whole CLI as a function. yargs parses and renders
+ * help; dispatch and every error report happen here, in one place, so the
+ * CLI never prints a stack trace for bad input.
+ */
+import yargs from "yargs";
+import { UsageError } from "../errors.js";
+import { nearest } from "../suggest.js";
+import { listCommand } from "./commands/list.js";
+import { EXIT, type CliIo } from "./io.js";
+import { reportError } from "./report.js";
+import { VERSION } from "../version.js";
+
+/** The commands `run` dispatches. */
+const COMMANDS = ["list"];
+
+/** Runs probec with `argv` (without `node` and the script), writing to `io`; resolves to the exit code. */
+export async function run(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith("-") && !COMMANDS.includes(first)) {
+    const near = nearest(first, COMMANDS);
+    return reportError(new UsageError(`unknown command "${first}"`, [near.length > 0 ? `did you mean "${near[0]}"?` : `the commands are: ${COMMANDS.join(", ")}`]), io, env);
+  }
+  const parser = yargs()
+    .scriptName("probec")
+    .usage("probec: find exactly where to put a uprobe or USDT probe\n\nUsage: $0 <command> [options]")
+    .command("list <target> [pattern]", "list the USDT probes (or, with --functions, the functions) of an ELF file", (y) =>
+      y
+        .positional("target", { type: "string", describe: "an ELF file: executable, shared library or debug file" })
+        .positional("pattern", { type: "string", describe: "glob: provider:name for probes (a bare name matches any provider), a name for functions" })
+        .option("functions", { alias: "f", type: "boolean", default: false, describe: "list functions instead of USDT probes" })
+        .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
+        .option("debug-root", { type: "string", array: true, describe: "where to look for separate debug files (default /usr/lib/debug)" })
+        .example("$0 list /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so 'hotspot:gc__*'", "USDT probes of the JVM's GC")
+        .example("$0 list /usr/bin/node 'uv_run' --functions --json", "one function's address and file offset"),
+    )
+    .demandCommand(1, "name a command: probec list FILE [PATTERN]")
+    .strict()
+    .exitProcess(false)
+    .version(VERSION)
+    .help()
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+
+  let parsed: Awaited<ReturnType<typeof parser.parseAsync>> | undefined;
+  let failure: Error | undefined;
+  let output = "";
+  try {
+    parsed = await new Promise((resolve, reject) => {
+      parser.parse([...argv], {}, (error, result, text) => {
+        output = text;
+        if (error) reject(error);
+        else resolve(result);
+      });
+    });
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+  }
+  if (failure !== undefined) {
+    return reportError(new UsageError(failure.message, ["run probec --help for the commands and their options"]), io, env);
+  }
+  if (output !== "") {
+    // --help or --version: yargs rendered it; print and stop.
+    io.stdout.write(`${output}\n`);
+    return EXIT.ok;
+  }
+  try {
+    const args = parsed as Record<string, unknown> & { _: (string | number)[] };
+    switch (args._[0]) {
+      case "list":
+        return await listCommand(
+          {
+            target: String(args.target),
+            pattern: args.pattern === undefined ? undefined : String(args.pattern),
+            functions: args.functions === true,
+            json: args.json === true,
+            debugRoot: args.debugRoot as string[] | undefined,
+          },
+          io,
+        );
+      default:
+        throw new UsageError(`unknown command "${String(args._[0])}"`, ["run probec --help for the commands"]);
+    }
+  } catch (error) {
+    return reportError(error, io, env);
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * probec: find exactly where to put a uprobe or USDT probe.
+ *
+ * Every function here takes a file as a path, bytes, a `ByteSource` or an
+ * opened `ElfFile`, and throws typed errors (`ProbecError` subclasses with
+ * a stable `code`) that name the file and say how to fix the problem.
+ */
+export { openElf, type ElfInput, type OpenOptions } from "./api/input.js";
+export { findSymbol, listSymbols, type FindOptions, type ListOptions, type FoundSymbol } from "./api/symbols.js";
+export { findUsdt, type FindUsdtOptions, type UsdtSite } from "./api/usdt.js";
+export { symbolToJson, usdtSiteToJson, usdtArgToJson, type SymbolJson, type UsdtSiteJson, type UsdtArgJson } from "./api/json.js";
+export { loadDebugFiles, type DebugFile, type DebugSearchOptions } from "./debuginfo/index.js";
+export { ElfFile } from "./elf/elf-file.js";
+export { FileSource } from "./io/file-source.js";
+export { BufferSource, type ByteSource } from "./io/byte-source.js";
+export type * from "./usdt/args/types.js";
+export {
+  ProbecError,
+  FormatError,
+  NotFoundError,
+  AmbiguousError,
+  IfuncError,
+  LimitError,
+  IoError,
+  UsageError,
+  type ErrorCode,
+} from "./errors.js";
