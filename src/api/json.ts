@@ -57,7 +57,7 @@ export function usdtSiteToJson(site: UsdtSite): UsdtSiteJson {
 
 /** One argument as JSON. */
 export function usdtArgToJson(arg: UsdtArg): UsdtArgJson {
-  const head = { spec: arg.spec, index: arg.index, size: arg.size, signed: arg.signed, kind: arg.kind };
+  const head = { spec: arg.spec, index: arg.index, size: arg.size, signed: arg.signed, ...(arg.float === true ? { float: true } : {}), kind: arg.kind };
   switch (arg.kind) {
     case "register":
       return { ...head, register: registerJson(arg.register) };
@@ -71,7 +71,14 @@ export function usdtArgToJson(arg: UsdtArg): UsdtArgJson {
     case "constant":
       return { ...head, value: arg.value.toString() };
     case "symbol":
-      return { ...head, symbol: arg.symbol, addend: small(arg.addend), base: registerJson(arg.base), symbolAddress: arg.address === undefined ? null : hex(arg.address) };
+      return {
+        ...head,
+        symbol: arg.symbol,
+        addend: small(arg.addend),
+        base: arg.base === undefined ? null : registerJson(arg.base),
+        ...(arg.indexRegister === undefined ? {} : { indexRegister: registerJson(arg.indexRegister), scale: arg.scale }),
+        symbolAddress: arg.address === undefined ? null : hex(arg.address),
+      };
     case "unsupported":
       return { ...head, reason: arg.reason, ...(arg.symbol === undefined ? {} : { symbol: arg.symbol }) };
   }

@@ -84,18 +84,24 @@ export interface ConstantLocation {
 }
 
 /**
- * The value is in memory at a symbol's address plus an addend, PC-relative
- * in the instruction: x86_64 `8@counter+8(%rip)`. The run-time address is
- * `symbolAddress + addend + loadBias`; the symbol must be found in the file
- * (or its debug file) or the argument cannot be read (PITFALLS 13).
+ * The value is in memory at a symbol's address plus an addend: PC-relative
+ * in PIC code (x86_64 `8@counter+8(%rip)`) or absolute in non-PIE code
+ * (i386 `4@gcounter`, x86_64 `-4@garr(,%rax,4)` with an index). The
+ * run-time address is `symbolAddress + addend + loadBias` (+ `index * scale`);
+ * the symbol must be found in the file (or its debug file) or the argument
+ * cannot be read (PITFALLS 13).
  */
 export interface SymbolLocation {
   readonly kind: "symbol";
   readonly symbol: string;
   /** Signed addend, full 64 bits. */
   readonly addend: bigint;
-  /** The PC register the operand was relative to (`rip`). */
-  readonly base: RegisterRef;
+  /** The PC register the operand was relative to (`rip`); absent for an absolute reference. */
+  readonly base?: RegisterRef;
+  /** Index register of `sym(,%idx,scale)` forms. */
+  readonly indexRegister?: RegisterRef;
+  /** 1, 2, 4 or 8; present exactly when `indexRegister` is. */
+  readonly scale?: number;
   /** The symbol's link-time address, when the file (or its debug file) defines it. */
   readonly address?: bigint;
 }

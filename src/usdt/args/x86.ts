@@ -10,11 +10,12 @@
  *     -20(%rbp)*  (%rdx)*  8(%rsp)*  (%esp)*      memory: base + displacement
  *     (%rdi,%rsi,4)*  (%rdi,%rsi)*  -96(%rbp,%rax,8)   base + index * scale
  *     gcounter(%rip)*  garr+8(%rip)*  sym-8(%rip)  symbol, PC-relative
+ *     garr(,%rdx,4)*  garr+4(,%rax,4)*            symbol + index (non-PIE)
+ *     gcounter*  garr+8*                          symbol, absolute (i386 non-PIE)
  *
  * and these, decoded as `unsupported` with the reason:
  *
- *     garr(,%rdx,4)*                    no base register (symbol + index)
- *     gcounter*  garr+8*                absolute address (i386 non-PIE)
+ *     (,%rax,4)  0x601040               a numeric address with no base register
  *     foo@GOTOFF(%ebx)                  relocation operator (i386 PIC)
  *     %fs:tlsvar@tpoff*  %gs:x@ntpoff*  segment-relative (TLS)
  *     8@%eax* (i386)                    64-bit value in a register pair
@@ -108,12 +109,12 @@ function resolveRegister(mode: Mode, written: string): RegisterRef | string {
 function memoryOperand(mode: Mode, operand: string): ArgLocation {
   const m = /^([^()]*)\(([^()]*)\)$/.exec(operand);
   if (m === null) {
-    const absolute = SYMBOL.test(operand) || /^[A-Za-z_.$][A-Za-z0-9_.$]*[+-][0-9]/.test(operand);
-    if (absolute || parseInteger(operand) !== undefined) {
-      // i386 non-PIE `4@gcounter`, `4@garr+8`; `8@0x601040`: an absolute address, no register.
-      return unsupported(
-        `operand ${quote(operand)} is an absolute memory address with no base register (non-PIE code); it has no register-relative form to read`,
-      );
+    // i386 non-PIE `4@gcounter`, `4@garr+8`: the variable at a link-time address.
+    const symbolic = splitSymbol(operand);
+    if (symbolic !== undefined) return { kind: "symbol", ...symbolic };
+    if (parseInteger(operand) !== undefined) {
+      // `8@0x601040`: no compiler emits this for a variable, and a bare number names no object to check.
+      return unsupported(`operand ${quote(operand)} is a numeric absolute address; probec reads memory only relative to a register or a symbol`);
     }
     return unsupported(`${quote(operand)} is not an ${mode.label} operand`);
   }
@@ -126,13 +127,6 @@ function memoryOperand(mode: Mode, operand: string): ArgLocation {
     // `foo@GOTOFF(%ebx)`, `x@GOTPCREL(%rip)`: the linker resolves these; their value is not the symbol's.
     return unsupported(`operand ${quote(operand)} uses a relocation operator the note cannot be resolved through`);
   }
-  if (baseText === "") {
-    // `(,%rax,4)`, `garr(,%rdx,4)`: MemoryLocation needs a base register.
-    return unsupported(`memory operand ${quote(operand)} has no base register (index-only addressing is not supported)`);
-  }
-  const base = resolveRegister(mode, baseText);
-  if (typeof base === "string") return unsupported(base);
-
   let index: RegisterRef | undefined;
   let scale: number | undefined;
   if (indexText !== undefined) {
@@ -151,6 +145,16 @@ function memoryOperand(mode: Mode, operand: string): ArgLocation {
     }
     scale = Number(s);
   }
+
+  if (baseText === "") {
+    // Non-PIE `garr(,%rdx,4)`, `garr+4(,%rax,4)`: an array indexed from its link-time address.
+    const symbolic = splitSymbol(dispText);
+    if (symbolic !== undefined && index !== undefined) return { kind: "symbol", ...symbolic, indexRegister: index, ...(scale === undefined ? {} : { scale }) };
+    // `(,%rax,4)`: a numeric address computed from an index alone names no object.
+    return unsupported(`memory operand ${quote(operand)} has no base register and no symbol (index-only addressing is not supported)`);
+  }
+  const base = resolveRegister(mode, baseText);
+  if (typeof base === "string") return unsupported(base);
 
   if (base.name === "rip") return ripRelative(operand, dispText, base, index);
   if (base.width !== mode.addressWidth) {

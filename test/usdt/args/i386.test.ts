@@ -45,6 +45,14 @@ describe("i386 operands", () => {
   });
 
   it.each([
+    ["-4@gcounter", "-4 sym gcounter absolute"],
+    ["-4@garr+8", "-4 sym garr+8 absolute"],
+    ["-4@garr(,%esi,4)", "-4 sym garr absolute + esi/4@12|104*4"],
+  ])("%s is an absolute symbol reference (non-PIE)", (spec, expected) => {
+    expect(renderAll(parseUsdtArgs("i386", spec))).toEqual([expected]);
+  });
+
+  it.each([
     // a long long lives in a register pair and the note names one half (sys/sdt.h, gdb PR24541)
     ["8@%eax", /register pair/],
     ["-8@%esi", /register pair/],
@@ -52,9 +60,6 @@ describe("i386 operands", () => {
     ["1@%sil", /only in 64-bit mode/],
     ["4@%r8d", /only in 64-bit mode/],
     ["4@gcounter(%rip)", /only in 64-bit mode/],
-    ["-4@gcounter", /absolute memory address/],
-    ["-4@garr+8", /absolute memory address/],
-    ["-4@garr(,%esi,4)", /no base register/],
     ["-4@foo@GOTOFF(%ebx)", /relocation operator/],
     ["-4@%gs:tlsvar@ntpoff", /segment-relative/],
     ["-4@(%ax)", /not a 32-bit register/],
@@ -72,7 +77,7 @@ describe("i386 operands", () => {
         "-8 unsupported",
         "8 unsupported",
         "8 unsupported",
-        "-4 unsupported",
+        "-4 sym garr absolute + ebp/4@20|32*4",
       ]);
       expect(renderAll(parseUsdtArgs("i386", "-4@%eax -4@8(%esp) 1@12(%esp) -2@16(%esp) 4@20(%esp) 4@24(%esp)"))).toEqual([
         "-4 reg eax/4@24|80",
@@ -83,9 +88,9 @@ describe("i386 operands", () => {
         "4 mem esp/4@60|152 24",
       ]);
       expect(renderAll(parseUsdtArgs("i386", "-4@gcounter -4@garr+8 1@gbyte -4@$0"))).toEqual([
-        "-4 unsupported",
-        "-4 unsupported",
-        "1 unsupported",
+        "-4 sym gcounter absolute",
+        "-4 sym garr+8 absolute",
+        "1 sym gbyte absolute",
         "-4 const 0",
       ]);
     });

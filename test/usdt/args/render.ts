@@ -34,7 +34,8 @@ export function render(a: UsdtArg): string {
       return `${prefix} const ${a.value}`;
     case "symbol": {
       const addend = a.addend === 0n ? "" : a.addend > 0n ? `+${a.addend}` : `${a.addend}`;
-      return `${prefix} sym ${a.symbol}${addend} ${reg(a.base)}`;
+      const index = a.indexRegister === undefined ? "" : ` + ${reg(a.indexRegister)}*${a.scale ?? "?"}`;
+      return `${prefix} sym ${a.symbol}${addend} ${a.base === undefined ? "absolute" : reg(a.base)}${index}`;
     }
     case "unsupported":
       return `${prefix} unsupported: ${a.reason}`;

@@ -129,6 +129,16 @@ describe("x86_64 operands", () => {
     expect(one(spec)).toBe(expected);
   });
 
+  it.each([
+    // non-PIE code addresses variables by their link-time address (gcc -fno-pie)
+    ["-4@garr(,%rdx,4)", "-4 sym garr absolute + rdx/8@96*4"],
+    ["-4@garr+4(,%rax,4)", "-4 sym garr+4 absolute + rax/8@80*4"],
+    ["8@gcounter", "8 sym gcounter absolute"],
+    ["8@garr+8", "8 sym garr+8 absolute"],
+  ])("%s is an absolute symbol reference", (spec, expected) => {
+    expect(one(spec)).toBe(expected);
+  });
+
   it("leaves the symbol's address for the caller to fill in", () => {
     const [arg] = parseUsdtArgs("x86_64", "-4@garr+8(%rip)");
     expect(arg).toMatchObject({ kind: "symbol", symbol: "garr", addend: 8n });
@@ -136,8 +146,7 @@ describe("x86_64 operands", () => {
   });
 
   it.each([
-    ["-4@(,%rax,4)", /no base register/],
-    ["-4@garr(,%rdx,4)", /no base register/],
+    ["-4@(,%rax,4)", /no base register and no symbol/],
     ["-4@%fs:tlsvar@tpoff", /segment-relative/],
     ["8@%fs:0x28", /segment-relative/],
     ["-4@%gs:(%rax)", /segment-relative/],
@@ -164,9 +173,7 @@ describe("x86_64 operands", () => {
     ["8@$99999999999999999999", /does not fit in 64 bits/],
     ["8@$-9223372036854775809", /does not fit in 64 bits/],
     ["4@$08", /not an integer/],
-    ["8@gcounter", /absolute memory address/],
-    ["8@garr+8", /absolute memory address/],
-    ["8@0x601040", /absolute memory address/],
+    ["8@0x601040", /numeric absolute address/],
     ["8@!!", /not an x86_64 operand/],
     ["8@foo(%rax)bar", /not an x86_64 operand/],
     ["8@(%rax", /not an x86_64 operand/],
@@ -251,7 +258,7 @@ describe("x86_64 operands", () => {
         "-8 reg rdi/8@112",
         "8 reg rsi/8@104",
         "8 reg rax/8@80",
-        "-4 unsupported",
+        "-4 sym garr absolute + rdx/8@96*4",
       ]);
       // __int128
       expect(renderAll(parseUsdtArgs("x86_64", "-16@%rax"))).toEqual(["-0 unsupported"]);
