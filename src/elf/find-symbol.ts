@@ -17,9 +17,10 @@
  * defined once, and `.symtab` repeats `.dynsym`'s definitions.
  */
 import { AmbiguousError, IfuncError, NotFoundError, UsageError } from "../errors.js";
-import { EM_ARM, SHN_UNDEF, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_SECTION } from "./constants.js";
+import { readRange } from "../io/byte-source.js";
+import { EM_ARM, EM_PPC64, SHN_UNDEF, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_SECTION } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
-import { hex } from "./fields.js";
+import { Fields, hex } from "./fields.js";
 import { nearest } from "../suggest.js";
 import { nameBytes } from "./string-table.js";
 import { bindingName, symbolType, typeName, type ElfSymbol, type SymbolTable } from "./symbols.js";
@@ -58,7 +59,11 @@ export interface FoundSymbol {
   readonly version: string | null;
   /** False for a hidden, non-default version (`name@VER`); true for `name@@VER` and unversioned names. */
   readonly isDefaultVersion: boolean;
-  /** Link-time address (st_value; Thumb bit cleared on ARM). */
+  /**
+   * Link-time address of the instruction a probe goes on: st_value, except
+   * on ARM (Thumb bit cleared), ppc64 ELFv1 (the entry point in the `.opd`
+   * descriptor) and ppc64 ELFv2 (the local entry point), see `codeAddress`.
+   */
   readonly address: bigint;
   /** Offset in the file, for `uprobe` attachment. */
   readonly fileOffset: number;
@@ -134,9 +139,30 @@ export function isCodeType(type: number): boolean {
   return type === STT_FUNC || type === STT_GNU_IFUNC || type === STT_NOTYPE;
 }
 
-/** ARM marks Thumb functions by setting bit 0 of st_value; the instruction is at the even address. */
-function codeAddress(elf: ElfFile, symbol: ElfSymbol): bigint {
-  return elf.header.e_machine === EM_ARM && symbol.type === STT_FUNC ? symbol.value & ~1n : symbol.value;
+/**
+ * Where the code of a function symbol really starts:
+ *
+ * - ARM marks Thumb functions by setting bit 0 of st_value; the instruction
+ *   is at the even address.
+ * - ppc64 ELFv1 (big-endian, `e_flags` ABI 0 or 1) function symbols point at
+ *   a descriptor in `.opd` whose first doubleword is the entry address.
+ * - ppc64 ELFv2 functions that set up a TOC have a global entry point (the
+ *   symbol) and a local entry point a few instructions later, encoded in
+ *   st_other bits 5-7 (ABI §3.4.1). Calls from inside the object enter at
+ *   the local one, so a probe goes there: every call passes it.
+ */
+export function codeAddress(elf: ElfFile, symbol: ElfSymbol): bigint {
+  const machine = elf.header.e_machine;
+  if (machine === EM_ARM && symbol.type === STT_FUNC) return symbol.value & ~1n;
+  if (machine !== EM_PPC64 || symbol.type !== STT_FUNC) return symbol.value;
+  const abi = elf.header.e_flags & 3;
+  if (abi !== 2 && elf.fileOffsetOf(symbol.value, "code") === undefined) {
+    const descriptor = elf.fileOffsetOf(symbol.value, "data");
+    if (descriptor === undefined) return symbol.value;
+    return new Fields(readRange(elf.source, descriptor, 8, ".opd descriptor"), elf.header).u64(0);
+  }
+  const localEntry = symbol.other >> 5;
+  return localEntry >= 2 && localEntry <= 6 ? symbol.value + BigInt(1 << localEntry) : symbol.value;
 }
 
 /** Every defined code symbol called `name` in one table, via the hash table when there is one. */

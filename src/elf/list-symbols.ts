@@ -5,13 +5,15 @@
  *
  * `.dynsym` is read first because only it carries versym versions; a
  * `.symtab` entry for the same name and address is then skipped. Entries are
- * streamed, so {@link iterateSymbols} holds one chunk of one table at a time.
+ * streamed, so {@link iterateSymbols} holds one chunk of one table at a time
+ * (plus, while it reads a table, that table's strings: names are stored in
+ * no useful order, so reading them one by one would cost far more I/O).
  */
 import { compileGlob, type Glob } from "../glob.js";
-import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION } from "./constants.js";
+import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION, SYMBOL_TYPE_NAMES } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
-import { locate, type FoundSymbol } from "./find-symbol.js";
-import { symbolType, typeName, type ElfSymbol } from "./symbols.js";
+import { codeAddress, locate, type FoundSymbol } from "./find-symbol.js";
+import { symbolType, type ElfSymbol } from "./symbols.js";
 
 /** What {@link listSymbolsIn} returns for each match. */
 export type ListedSymbol = FoundSymbol;
@@ -34,25 +36,29 @@ const DEFAULT_TYPES = ["func", "ifunc"] as const;
  */
 export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}): Generator<ElfSymbol> {
   const glob = options.pattern === undefined ? undefined : compileGlob(options.pattern);
-  const types = new Set(options.types ?? DEFAULT_TYPES);
-  // Exported definitions by address, to skip their `.symtab` copies. Locals
-  // never appear in `.dynsym`, so only non-local `.symtab` entries are checked.
-  const exported = new Map<number, string | string[]>();
+  const wanted = new Set(options.types ?? DEFAULT_TYPES);
+  const types = new Set(Object.entries(SYMBOL_TYPE_NAMES).filter(([, name]) => wanted.has(name)).map(([type]) => Number(type)));
+  const exported = new ExportedSet();
   const symtab = elf.symbolTable("symtab") ?? options.symbolSources?.map((s) => s.symbolTable("symtab")).find((t) => t !== undefined);
   for (const table of [elf.symbolTable("dynsym"), symtab]) {
     if (table === undefined) continue;
     const kind = table.kind;
     table.strings.retain();
     try {
-      for (const raw of table.raw()) {
-        const type = symbolType(raw);
-        if (raw.st_shndx === SHN_UNDEF || raw.st_name === 0 || type === STT_SECTION || type === STT_FILE) continue;
-        if (!types.has(typeName(type))) continue;
-        const symbol = table.resolve(raw);
-        if (glob !== undefined && !matches(glob, symbol)) continue;
-        if (kind === "dynsym") remember(exported, symbol);
-        else if (symbol.binding !== STB_LOCAL && isExported(exported, symbol)) continue;
-        yield symbol;
+      for (const batch of table.batches()) {
+        const matched: ElfSymbol[] = [];
+        for (const raw of batch) {
+          const type = symbolType(raw);
+          if (raw.st_shndx === SHN_UNDEF || raw.st_name === 0 || type === STT_SECTION || type === STT_FILE) continue;
+          if (!types.has(type)) continue;
+          const symbol = table.resolve(raw);
+          if (glob !== undefined && !matches(glob, symbol)) continue;
+          if (kind === "dynsym") {
+            if (symtab !== undefined) exported.add(symbol);
+          } else if (symbol.binding !== STB_LOCAL && exported.has(symbol)) continue;
+          matched.push(symbol);
+        }
+        yield* matched;
       }
     } finally {
       table.strings.release();
@@ -76,22 +82,46 @@ export function listSymbolsIn(elf: ElfFile, options: ListSymbolsOptions = {}): L
 }
 
 function tryLocate(elf: ElfFile, symbol: ElfSymbol): ListedSymbol | undefined {
-  if (elf.fileOffsetOf(symbol.value, "code") !== undefined) return locate(elf, symbol);
+  if (elf.fileOffsetOf(codeAddress(elf, symbol), "code") !== undefined) return locate(elf, symbol);
   if (elf.fileOffsetOf(symbol.value, "data") === undefined) return undefined;
   return locate(elf, symbol, "data");
 }
 
-function remember(exported: Map<number, string | string[]>, symbol: ElfSymbol): void {
-  const address = Number(symbol.value);
-  const previous = exported.get(address);
-  if (previous === undefined) exported.set(address, symbol.name);
-  else if (typeof previous === "string") exported.set(address, [previous, symbol.name]);
-  else previous.push(symbol.name);
+/**
+ * The exported (`.dynsym`) definitions, to skip their `.symtab` copies.
+ * Locals never appear in `.dynsym`, so only non-local `.symtab` entries are
+ * checked. Keyed by address, holding a 32-bit hash of name and size rather
+ * than the names themselves: a 75k-symbol `.dynsym` then costs a map of
+ * small integers instead of 75k retained strings. A false match needs two
+ * aliases at one address with equal sizes and colliding FNV-1a hashes.
+ */
+class ExportedSet {
+  readonly #byAddress = new Map<number, number | number[]>();
+
+  add(symbol: ElfSymbol): void {
+    const key = Number(symbol.value);
+    const hash = identity(symbol);
+    const previous = this.#byAddress.get(key);
+    if (previous === undefined) this.#byAddress.set(key, hash);
+    else if (typeof previous === "number") this.#byAddress.set(key, [previous, hash]);
+    else previous.push(hash);
+  }
+
+  has(symbol: ElfSymbol): boolean {
+    const known = this.#byAddress.get(Number(symbol.value));
+    if (known === undefined) return false;
+    const hash = identity(symbol);
+    return known === hash || (Array.isArray(known) && known.includes(hash));
+  }
 }
 
-function isExported(exported: Map<number, string | string[]>, symbol: ElfSymbol): boolean {
-  const names = exported.get(Number(symbol.value));
-  return names === symbol.name || (Array.isArray(names) && names.includes(symbol.name));
+/** FNV-1a over the name's UTF-16 units and the size, folded to 30 bits so that V8 keeps it a small integer. */
+function identity(symbol: ElfSymbol): number {
+  let h = 0x811c9dc5;
+  const name = symbol.name;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ Number(symbol.size & 0xffffffffn), 0x01000193);
+  return (h >>> 2) & 0x3fffffff;
 }
 
 function matches(glob: Glob, symbol: ElfSymbol): boolean {

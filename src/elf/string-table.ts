@@ -67,7 +67,7 @@ export class StringTable {
    */
   retain(): void {
     if (this.#resident === undefined && this.#size <= MAX_RESIDENT_BYTES) {
-      this.#resident = this.#source.readAt(this.#offset, this.#size).slice();
+      this.#resident = this.#source.readAt(this.#offset, this.#size);
     }
   }
 

@@ -44,6 +44,8 @@ export interface ElfSymbol {
   readonly binding: number;
   /** `STV_*` value (low two bits of st_other). */
   readonly visibility: number;
+  /** The whole st_other byte (ppc64 ELFv2 keeps the local entry point in bits 5-7). */
+  readonly other: number;
   readonly shndx: number;
   readonly table: SymbolTableKind;
   readonly index: number;
@@ -115,11 +117,22 @@ export class SymbolTable {
 
   /** Every raw entry from 1 on (entry 0 is the reserved null symbol), streamed in chunks. */
   *raw(): Generator<RawSymbol> {
+    for (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The same entries as {@link raw}, a chunk at a time: bulk readers loop
+   * over each array instead of resuming a generator per symbol, which is
+   * most of the cost of listing a 185k-symbol file.
+   */
+  *batches(): Generator<RawSymbol[]> {
     for (let first = 1; first < this.count; first += CHUNK_ENTRIES) {
       const n = Math.min(CHUNK_ENTRIES, this.count - first);
       const bytes = readRange(this.#source, this.section.sh_offset + first * this.#entsize, n * this.#entsize, this.section.name);
       const f = new Fields(bytes, this.#layout);
-      for (let i = 0; i < n; i++) yield decode(f, i * this.#entsize, first + i, this.#layout.bits);
+      const batch = new Array<RawSymbol>(n);
+      for (let i = 0; i < n; i++) batch[i] = decode(f, i * this.#entsize, first + i, this.#layout.bits);
+      yield batch;
     }
   }
 
@@ -160,6 +173,7 @@ export class SymbolTable {
       type: symbolType(raw),
       binding: symbolBinding(raw),
       visibility: raw.st_other & 0x3,
+      other: raw.st_other,
       shndx: raw.st_shndx,
       table: this.kind,
       index: raw.index,
