@@ -117,6 +117,15 @@ export function withContext<E extends ProbecError>(error: E, context: string): E
   return error;
 }
 
+/**
+ * The error to re-throw from an operation on `file`: problems with the file
+ * get its name as context; a {@link UsageError} is about the request (a bad
+ * pattern), not the file, and passes through unchanged.
+ */
+export function inFile(error: unknown, file: string): unknown {
+  return error instanceof ProbecError && !(error instanceof UsageError) ? withContext(error, file) : error;
+}
+
 function formatValue(value: bigint | number | string): string {
   if (typeof value === "string") return JSON.stringify(value);
   return `0x${value.toString(16)}`;

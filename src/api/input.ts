@@ -13,7 +13,7 @@ export type ElfInput = string | Uint8Array | ByteSource | ElfFile;
 /** Options shared by every function that opens a file. */
 export interface OpenOptions {
   /** How messages and results name the file (default: the path, or `<buffer>`). */
-  readonly name?: string;
+  readonly label?: string;
 }
 
 /**
@@ -26,21 +26,23 @@ export function openElf(input: ElfInput, options: OpenOptions = {}): ElfFile {
   if (typeof input === "string") {
     const source = FileSource.open(input);
     try {
-      return ElfFile.open(source, options.name ?? input);
+      return ElfFile.open(source, options.label ?? input);
     } catch (error) {
       source.close();
       throw error;
     }
   }
-  if (input instanceof Uint8Array) return ElfFile.open(new BufferSource(input), options.name ?? "<buffer>");
-  return ElfFile.open(input, options.name ?? "<source>");
+  if (input instanceof Uint8Array) return ElfFile.open(new BufferSource(input), options.label ?? "<buffer>");
+  return ElfFile.open(input, options.label ?? "<source>");
 }
 
 /** Runs `body` on the opened file, closing it afterwards unless the caller passed an {@link ElfFile}. */
 export async function withElf<T>(input: ElfInput, options: OpenOptions, body: (elf: ElfFile, path: string | undefined) => Promise<T> | T): Promise<T> {
   const elf = openElf(input, options);
   try {
-    return await body(elf, typeof input === "string" ? input : undefined);
+    // The path matters beyond messages: debuglink files are looked up beside it.
+    const path = typeof input === "string" ? input : elf.source instanceof FileSource ? elf.source.path : undefined;
+    return await body(elf, path);
   } finally {
     if (!(input instanceof ElfFile)) elf.close();
   }

@@ -9,11 +9,13 @@ import type { FoundSymbol } from "../elf/find-symbol.js";
 import type { RegisterRef, UsdtArg } from "../usdt/args/types.js";
 import type { UsdtSite } from "../usdt/notes.js";
 
-/** A function as JSON: `{ file, name, version, address, fileOffset, size, type, binding }`. */
+/** A function as JSON: `{ file, name, version, defaultVersion, address, fileOffset, size, type, binding }`. */
 export interface SymbolJson {
   file: string;
   name: string;
   version: string | null;
+  /** False for a hidden compatibility version (`name@VER`), true for `name@@VER` and unversioned names. */
+  defaultVersion: boolean;
   address: string;
   fileOffset: number;
   size: number;
@@ -38,7 +40,7 @@ export type UsdtArgJson = { spec: string; index: number; size: number; signed: b
 
 /** {@link FoundSymbol} → {@link SymbolJson}. */
 export function symbolToJson(s: FoundSymbol): SymbolJson {
-  return { file: s.file, name: s.name, version: s.version, address: hex(s.address), fileOffset: s.fileOffset, size: s.size, type: s.type, binding: s.binding };
+  return { file: s.file, name: s.name, version: s.version, defaultVersion: s.isDefaultVersion, address: hex(s.address), fileOffset: s.fileOffset, size: s.size, type: s.type, binding: s.binding };
 }
 
 /** {@link UsdtSite} → {@link UsdtSiteJson}. */
@@ -85,7 +87,15 @@ export function usdtArgToJson(arg: UsdtArg): UsdtArgJson {
 }
 
 function registerJson(r: RegisterRef): Record<string, unknown> {
-  return { name: r.name, written: r.written, ptRegsOffset: r.ptRegsOffset, width: r.width, shift: r.shift };
+  return {
+    name: r.name,
+    written: r.written,
+    ptRegsOffset: r.ptRegsOffset,
+    // i386/arm code on a 64-bit kernel: the register's slot in the 64-bit pt_regs, which is what BPF reads there.
+    ...(r.compatPtRegsOffset === undefined ? {} : { compatPtRegsOffset: r.compatPtRegsOffset }),
+    width: r.width,
+    shift: r.shift,
+  };
 }
 
 /** A displacement or addend: a number when exactly representable, else a decimal string. */

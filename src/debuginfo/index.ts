@@ -36,7 +36,7 @@ const MAX_DEBUGDATA_BYTES = 256 * 1024 * 1024;
 export async function loadDebugFiles(
   elf: ElfFile,
   path: string | undefined,
-  options: DebugSearchOptions & { onSkip?: (path: string, why: string) => void } = {},
+  options: DebugSearchOptions = {},
 ): Promise<DebugFile[]> {
   if (elf.symbolTable("symtab") !== undefined) return [];
   const found: DebugFile[] = [];
@@ -78,7 +78,7 @@ function mismatch(debug: ElfFile, candidate: { path: string; crc?: number; build
 export async function loadGnuDebugdata(elf: ElfFile, path: string | undefined): Promise<DebugFile | undefined> {
   const section = elf.section(".gnu_debugdata");
   if (section === undefined || section.sh_type === SHT_NOBITS) return undefined;
-  const compressed = elf.readSection(section).slice();
+  const compressed = elf.readSection(section);
   const bytes = await decompressXz(compressed, MAX_DEBUGDATA_BYTES, `${elf.name}: .gnu_debugdata`);
   const name = `${elf.name} (.gnu_debugdata)`;
   return { elf: ElfFile.open(new BufferSource(bytes), name), via: "gnu_debugdata", path: path ?? elf.name };

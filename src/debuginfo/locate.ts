@@ -20,6 +20,8 @@ import type { ElfFile } from "../elf/elf-file.js";
 export interface DebugSearchOptions {
   /** Global debug directories, default `["/usr/lib/debug"]`. */
   readonly debugRoots?: readonly string[];
+  /** Told about each candidate debug file that exists but was not used, and why (a CRC or build-id mismatch). */
+  readonly onSkip?: (path: string, why: string) => void;
 }
 
 /** A debug-file candidate and how it was found. */

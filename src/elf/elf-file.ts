@@ -6,7 +6,7 @@
  * first use and kept only as small indexes. Errors from the file carry its
  * name: `libfoo.so: .dynsym extends past the end of the file at offset …`.
  */
-import { FormatError, LimitError, ProbecError, withContext } from "../errors.js";
+import { FormatError, inFile, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import {
   MACHINE_NAMES,
@@ -80,7 +80,7 @@ export class ElfFile {
     try {
       const header = readElfHeader(source);
       const zero = readSectionZero(source, header);
-      const phnum = header.e_phnum === PN_XNUM && zero !== undefined ? zero.sh_info : header.e_phnum;
+      const phnum = header.e_phnum === PN_XNUM ? extendedPhnum(zero, header) : header.e_phnum;
       let shnum = header.e_shnum;
       if (shnum === 0 && zero !== undefined) {
         if (zero.sh_size > BigInt(Number.MAX_SAFE_INTEGER)) throw new LimitError(`section count ${zero.sh_size} is too large`);
@@ -92,7 +92,7 @@ export class ElfFile {
       const sections = nameSections(source, raw, shstrndx, header);
       return new ElfFile(name, source, header, phdrs, sections);
     } catch (error) {
-      throw error instanceof ProbecError ? withContext(error, name) : error;
+      throw inFile(error, name);
     }
   }
 
@@ -129,7 +129,7 @@ export class ElfFile {
       if (section === undefined || section.sh_type !== SHT_STRTAB) {
         throw new FormatError(`section ${index} is not a string table`, this.header.e_shoff, index);
       }
-      const table = new StringTable(this.source, section.sh_offset, section.sh_size, section.name || `section ${index}`);
+      const table = new StringTable(this.source, section.sh_offset, section.sh_size, `${this.name}: ${section.name || `section ${index}`}`);
       this.#strings.set(index, table);
       return table;
     });
@@ -184,7 +184,7 @@ export class ElfFile {
       try {
         yield* readNotes(this.source, this.header, area);
       } catch (error) {
-        throw error instanceof ProbecError ? withContext(error, this.name) : error;
+        throw inFile(error, this.name);
       }
     }
   }
@@ -264,9 +264,31 @@ export class ElfFile {
     try {
       return body();
     } catch (error) {
-      throw error instanceof ProbecError ? withContext(error, this.name) : error;
+      throw inFile(error, this.name);
     }
   }
+}
+
+/**
+ * gABI extended numbering: `e_phnum == PN_XNUM` means the real count is in
+ * section 0's `sh_info`. Without a section 0, or with 0 there, the header
+ * contradicts itself (readelf: "Too many program headers").
+ */
+function extendedPhnum(zero: { sh_info: number } | undefined, header: ElfHeader): number {
+  if (zero === undefined || zero.sh_info === 0) {
+    throw new FormatError("e_phnum is PN_XNUM (0xffff) but section 0 holds no program header count", header.bits === 64 ? 56 : 44, header.e_phnum);
+  }
+  return zero.sh_info;
+}
+
+/**
+ * True for a separate debug file (`objcopy --only-keep-debug`): its code
+ * and data sections are `SHT_NOBITS`, so it names symbols but holds no
+ * bytes to probe, and its segments' offsets are not the binary's.
+ */
+export function isDebugOnly(elf: ElfFile): boolean {
+  const text = elf.section(".text");
+  return text !== undefined && text.sh_type === SHT_NOBITS;
 }
 
 function nameSections(source: ByteSource, raw: SectionHeader[], shstrndx: number, header: ElfHeader): SectionHeader[] {

@@ -16,7 +16,7 @@
  * That shortcut is exact: in a linked object every non-local name is
  * defined once, and `.symtab` repeats `.dynsym`'s definitions.
  */
-import { AmbiguousError, IfuncError, NotFoundError, UsageError } from "../errors.js";
+import { AmbiguousError, IfuncError, inFile, NotFoundError, UsageError } from "../errors.js";
 import { readRange } from "../io/byte-source.js";
 import { EM_ARM, EM_PPC64, SHN_UNDEF, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_SECTION } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
@@ -87,8 +87,16 @@ export function parseSymbolRequest(text: string): SymbolRequest {
   return { name, version, requireDefault: isDouble };
 }
 
-/** Finds one function in `elf`; see the module comment for the rules. */
+/** Finds one function in `elf`; see the module comment for the rules. Errors name the file. */
 export function findSymbolIn(elf: ElfFile, request: string, options: FindSymbolOptions = {}): FoundSymbol {
+  try {
+    return findSymbolUnwrapped(elf, request, options);
+  } catch (error) {
+    throw inFile(error, elf.name);
+  }
+}
+
+function findSymbolUnwrapped(elf: ElfFile, request: string, options: FindSymbolOptions): FoundSymbol {
   const wanted = parseSymbolRequest(request);
   const sources = [elf, ...(options.symbolSources ?? [])];
   let candidates: ElfSymbol[] = [];

@@ -65,7 +65,7 @@ export class GnuHashTable implements HashLookup {
     this.#wordBytes = layout.bits / 8;
     const needed = 16 + this.#bloomSize * this.#wordBytes + this.#nbuckets * 4;
     if (this.#nbuckets === 0 || this.#bloomSize === 0 || needed > section.sh_size) {
-      throw new FormatError(".gnu.hash: bucket or bloom count does not fit the section", section.sh_offset, this.#nbuckets);
+      throw new FormatError(`.gnu.hash: ${this.#nbuckets} buckets and ${this.#bloomSize} bloom words do not fit a section of ${section.sh_size} bytes`, section.sh_offset);
     }
   }
 

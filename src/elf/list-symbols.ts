@@ -9,6 +9,7 @@
  * (plus, while it reads a table, that table's strings: names are stored in
  * no useful order, so reading them one by one would cost far more I/O).
  */
+import { inFile } from "../errors.js";
 import { compileGlob, type Glob } from "../glob.js";
 import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION, SYMBOL_TYPE_NAMES } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
@@ -35,6 +36,14 @@ const DEFAULT_TYPES = ["func", "ifunc"] as const;
  * (name, address) once. Undefined symbols and section/file symbols are skipped.
  */
 export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}): Generator<ElfSymbol> {
+  try {
+    yield* iterateUnwrapped(elf, options);
+  } catch (error) {
+    throw inFile(error, elf.name);
+  }
+}
+
+function* iterateUnwrapped(elf: ElfFile, options: ListSymbolsOptions): Generator<ElfSymbol> {
   const glob = options.pattern === undefined ? undefined : compileGlob(options.pattern);
   const wanted = new Set(options.types ?? DEFAULT_TYPES);
   const types = new Set(Object.entries(SYMBOL_TYPE_NAMES).filter(([, name]) => wanted.has(name)).map(([type]) => Number(type)));

@@ -18,8 +18,9 @@ export interface ByteSource {
   /**
    * Returns exactly `length` bytes starting at `offset`. The caller has
    * checked the range against {@link size}; implementations throw a
-   * {@link FormatError} on a range past the end anyway. The returned array
-   * may alias an internal buffer: copy it before keeping it past the next read.
+   * {@link FormatError} on a range past the end anyway. The returned bytes
+   * are read-only and stay valid: implementations never reuse a buffer they
+   * handed out, so callers may keep views without copying.
    */
   readAt(offset: number, length: number): Uint8Array;
   /** Bytes actually fetched from the underlying storage so far (for benchmarks). */

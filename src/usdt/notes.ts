@@ -26,7 +26,7 @@
  * - every site keeps its own semaphore, even when several sites share a
  *   provider:name (Rust's `probe` crate gives each its own; PITFALLS 8).
  */
-import { FormatError, NotFoundError, ProbecError, withContext } from "../errors.js";
+import { FormatError, inFile, NotFoundError } from "../errors.js";
 import type { ElfFile } from "../elf/elf-file.js";
 import { hex } from "../elf/fields.js";
 import { compileGlob } from "../glob.js";
@@ -72,8 +72,16 @@ export interface UsdtFilter {
 const NT_STAPSDT = 3;
 const decoder = new TextDecoder("utf-8");
 
-/** Every USDT site of `elf` matching `filter`, in note order. */
+/** Every USDT site of `elf` matching `filter`, in note order. Errors name the file. */
 export function readUsdtSites(elf: ElfFile, filter: UsdtFilter = {}): UsdtSite[] {
+  try {
+    return readSitesUnwrapped(elf, filter);
+  } catch (error) {
+    throw inFile(error, elf.name);
+  }
+}
+
+function readSitesUnwrapped(elf: ElfFile, filter: UsdtFilter): UsdtSite[] {
   const providerGlob = filter.provider === undefined ? undefined : compileGlob(filter.provider);
   const nameGlob = filter.name === undefined ? undefined : compileGlob(filter.name);
   const base = elf.section(".stapsdt.base");
@@ -88,13 +96,13 @@ export function readUsdtSites(elf: ElfFile, filter: UsdtFilter = {}): UsdtSite[]
     const fileOffset = elf.fileOffsetOf(address, "code");
     const where = `${raw.provider}:${raw.name} (note at ${hex(note.offset)})`;
     if (fileOffset === undefined) {
-      throw withContext(new FormatError(`USDT ${where}: location ${hex(address)} is not inside an executable PT_LOAD segment`, note.offset, address), elf.name);
+      throw new FormatError(`USDT ${where}: location ${hex(address)} is not inside an executable PT_LOAD segment`, note.offset, address);
     }
     let semaphoreOffset: number | undefined;
     if (raw.semaphore !== 0n) {
       semaphoreOffset = elf.fileOffsetOf(raw.semaphore, "data");
       if (semaphoreOffset === undefined) {
-        throw withContext(new FormatError(`USDT ${where}: semaphore ${hex(raw.semaphore)} is not inside a data PT_LOAD segment`, note.offset, raw.semaphore), elf.name);
+        throw new FormatError(`USDT ${where}: semaphore ${hex(raw.semaphore)} is not inside a data PT_LOAD segment`, note.offset, raw.semaphore);
       }
     }
     const parsed = arch === undefined ? unsupportedArch(elf.machineName, raw.args) : parseUsdtArgs(arch, raw.args);
@@ -147,26 +155,22 @@ interface RawStapsdtNote {
 
 /** Decodes one descriptor; malformed ones are FormatErrors at the note's offset ("Invalid USDT note …"). */
 function decodeNote(elf: ElfFile, desc: Uint8Array, offset: number): RawStapsdtNote {
-  try {
-    const word = elf.header.bits / 8;
-    if (desc.length < 3 * word + 3) throw new FormatError("invalid USDT note: descriptor too short for three addresses and three strings", offset, desc.length);
-    const view = new DataView(desc.buffer, desc.byteOffset, desc.byteLength);
-    const read = (at: number): bigint =>
-      word === 8 ? view.getBigUint64(at, elf.header.littleEndian) : BigInt(view.getUint32(at, elf.header.littleEndian));
-    let at = 3 * word;
-    const strings: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const nul = desc.indexOf(0, at);
-      if (nul < 0) throw new FormatError(`invalid USDT note: ${["provider", "name", "argument"][i]} string is not NUL-terminated`, offset, desc.length);
-      strings.push(decoder.decode(desc.subarray(at, nul)));
-      at = nul + 1;
-    }
-    const [provider = "", name = "", args = ""] = strings;
-    if (provider === "" || name === "") throw new FormatError("invalid USDT note: empty provider or probe name", offset);
-    return { pc: read(0), base: read(word), semaphore: read(2 * word), provider, name, args };
-  } catch (error) {
-    throw error instanceof ProbecError ? withContext(error, elf.name) : error;
+  const word = elf.header.bits / 8;
+  if (desc.length < 3 * word + 3) throw new FormatError("invalid USDT note: descriptor too short for three addresses and three strings", offset, desc.length);
+  const view = new DataView(desc.buffer, desc.byteOffset, desc.byteLength);
+  const read = (at: number): bigint =>
+    word === 8 ? view.getBigUint64(at, elf.header.littleEndian) : BigInt(view.getUint32(at, elf.header.littleEndian));
+  let at = 3 * word;
+  const strings: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const nul = desc.indexOf(0, at);
+    if (nul < 0) throw new FormatError(`invalid USDT note: ${["provider", "name", "argument"][i]} string is not NUL-terminated`, offset, desc.length);
+    strings.push(decoder.decode(desc.subarray(at, nul)));
+    at = nul + 1;
   }
+  const [provider = "", name = "", args = ""] = strings;
+  if (provider === "" || name === "") throw new FormatError("invalid USDT note: empty provider or probe name", offset);
+  return { pc: read(0), base: read(word), semaphore: read(2 * word), provider, name, args };
 }
 
 /** Address arithmetic in the target's word size, as the target would do it. */

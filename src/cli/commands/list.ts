@@ -7,6 +7,8 @@ import { listSymbols, type FoundSymbol } from "../../api/symbols.js";
 import { findUsdt, type UsdtSite } from "../../api/usdt.js";
 import { symbolToJson, usdtSiteToJson } from "../../api/json.js";
 import { openElf } from "../../api/input.js";
+import { isDebugOnly } from "../../elf/elf-file.js";
+import { UsageError } from "../../errors.js";
 import { hex } from "../../elf/fields.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -22,10 +24,16 @@ export interface ListArgs {
 
 /** Runs `probec list`; returns the exit code. */
 export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
-  const debug = args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot };
+  const onSkip = (path: string, why: string): void => void io.stderr.write(`probec: warning: ignored debug file ${path}: ${why}\n`);
+  const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
   // Open once up front so that a missing or malformed file is reported before any filtering.
   const elf = openElf(args.target);
   try {
+    if (isDebugOnly(elf)) {
+      throw new UsageError(`${args.target}: is a separate debug file; its code is not in it, so there is nothing here to probe`, [
+        "list the binary it belongs to: probec reads this file for names when it sits beside the binary, in .debug/, or under a --debug-root",
+      ]);
+    }
     if (args.functions) {
       const symbols = await listSymbols(elf, { ...(args.pattern === undefined ? {} : { pattern: args.pattern }), ...debug });
       return printFunctions(args, symbols, io);
