@@ -11,6 +11,7 @@
 import { FormatError, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import { Fields, type ElfLayout } from "./fields.js";
+import { RepeatedStrings } from "./text.js";
 
 /** One note. */
 export interface ElfNote {
@@ -40,7 +41,6 @@ export const MAX_NOTES_PER_AREA = 1 << 20;
 /** Hostile-input cap on the size of one note area. */
 export const MAX_NOTE_AREA_BYTES = 64 * 1024 * 1024;
 
-const decoder = new TextDecoder("utf-8");
 
 /** Iterates the notes of one area. Stops at the first malformed note by throwing a FormatError with its offset. */
 export function* readNotes(source: ByteSource, layout: ElfLayout, area: NoteArea): Generator<ElfNote> {
@@ -48,6 +48,7 @@ export function* readNotes(source: ByteSource, layout: ElfLayout, area: NoteArea
   const bytes = readRange(source, area.offset, area.size, area.what);
   const f = new Fields(bytes, layout);
   const align = area.align === 8n ? 8 : 4;
+  const owners = new RepeatedStrings();
   let at = 0;
   for (let count = 0; at < bytes.length; count++) {
     if (count >= MAX_NOTES_PER_AREA) throw new LimitError(`${area.what}: more than ${MAX_NOTES_PER_AREA} notes`);
@@ -65,7 +66,7 @@ export function* readNotes(source: ByteSource, layout: ElfLayout, area: NoteArea
     let nameEnd = nameAt + namesz;
     while (nameEnd > nameAt && bytes[nameEnd - 1] === 0) nameEnd--;
     yield {
-      name: decoder.decode(bytes.subarray(nameAt, nameEnd)),
+      name: owners.decode(bytes.subarray(nameAt, nameEnd)),
       n_type: type,
       desc: bytes.subarray(descAt, descAt + descsz),
       descOffset: area.offset + descAt,

@@ -30,6 +30,7 @@ import { FormatError, inFile, NotFoundError } from "../errors.js";
 import type { ElfFile } from "../elf/elf-file.js";
 import { hex } from "../elf/fields.js";
 import { compileGlob } from "../glob.js";
+import { RepeatedStrings } from "../elf/text.js";
 import { parseUsdtArgs, usdtArchForMachine } from "./args/index.js";
 import type { UsdtArg } from "./args/types.js";
 import { resolveArgSymbols, type SymbolSource } from "./symbols.js";
@@ -86,26 +87,37 @@ function readSitesUnwrapped(elf: ElfFile, filter: UsdtFilter): UsdtSite[] {
   const nameGlob = filter.name === undefined ? undefined : compileGlob(filter.name);
   const base = elf.section(".stapsdt.base");
   const arch = usdtArchForMachine(elf.header.e_machine, elf.header.bits);
+  // Many sites share an argument string (libjvm: 531 sites, 128 strings); decode each once.
+  const decoded = new Map<string, readonly UsdtArg[]>();
+  const decode = (text: string): readonly UsdtArg[] => {
+    let args = decoded.get(text);
+    if (args === undefined) {
+      args = resolveArgSymbols(elf, arch === undefined ? unsupportedArch(elf.machineName, text) : parseUsdtArgs(arch, text), filter.symbolSources ?? []);
+      decoded.set(text, args);
+    }
+    return args;
+  };
+  const providers = new RepeatedStrings();
+  const views = new Views();
   const sites: UsdtSite[] = [];
   for (const note of elf.notes()) {
     if (note.name !== "stapsdt" || note.n_type !== NT_STAPSDT) continue;
-    const raw = decodeNote(elf, note.desc, note.offset);
+    const raw = decodeNote(elf, note.desc, note.offset, providers, views);
     if (providerGlob !== undefined && !providerGlob.test(raw.provider)) continue;
     if (nameGlob !== undefined && !nameGlob.test(raw.name)) continue;
     const address = base !== undefined && raw.base !== 0n ? wrap(raw.pc + base.sh_addr - raw.base, elf.header.bits) : raw.pc;
     const fileOffset = elf.fileOffsetOf(address, "code");
-    const where = `${raw.provider}:${raw.name} (note at ${hex(note.offset)})`;
+    const where = (): string => `${raw.provider}:${raw.name} (note at ${hex(note.offset)})`;
     if (fileOffset === undefined) {
-      throw new FormatError(`USDT ${where}: location ${hex(address)} is not inside an executable PT_LOAD segment`, note.offset, address);
+      throw new FormatError(`USDT ${where()}: location ${hex(address)} is not inside an executable PT_LOAD segment`, note.offset, address);
     }
     let semaphoreOffset: number | undefined;
     if (raw.semaphore !== 0n) {
       semaphoreOffset = elf.fileOffsetOf(raw.semaphore, "data");
       if (semaphoreOffset === undefined) {
-        throw new FormatError(`USDT ${where}: semaphore ${hex(raw.semaphore)} is not inside a data PT_LOAD segment`, note.offset, raw.semaphore);
+        throw new FormatError(`USDT ${where()}: semaphore ${hex(raw.semaphore)} is not inside a data PT_LOAD segment`, note.offset, raw.semaphore);
       }
     }
-    const parsed = arch === undefined ? unsupportedArch(elf.machineName, raw.args) : parseUsdtArgs(arch, raw.args);
     sites.push({
       file: elf.name,
       provider: raw.provider,
@@ -115,7 +127,7 @@ function readSitesUnwrapped(elf: ElfFile, filter: UsdtFilter): UsdtSite[] {
       semaphore: raw.semaphore === 0n ? undefined : raw.semaphore,
       semaphoreOffset,
       argsText: raw.args,
-      args: resolveArgSymbols(elf, parsed, filter.symbolSources ?? []),
+      args: decode(raw.args),
       noteOffset: note.offset,
     });
   }
@@ -154,23 +166,44 @@ interface RawStapsdtNote {
 }
 
 /** Decodes one descriptor; malformed ones are FormatErrors at the note's offset ("Invalid USDT note …"). */
-function decodeNote(elf: ElfFile, desc: Uint8Array, offset: number): RawStapsdtNote {
+function decodeNote(elf: ElfFile, desc: Uint8Array, offset: number, providers: RepeatedStrings, views: Views): RawStapsdtNote {
   const word = elf.header.bits / 8;
   if (desc.length < 3 * word + 3) throw new FormatError("invalid USDT note: descriptor too short for three addresses and three strings", offset, desc.length);
-  const view = new DataView(desc.buffer, desc.byteOffset, desc.byteLength);
-  const read = (at: number): bigint =>
-    word === 8 ? view.getBigUint64(at, elf.header.littleEndian) : BigInt(view.getUint32(at, elf.header.littleEndian));
-  let at = 3 * word;
-  const strings: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    const nul = desc.indexOf(0, at);
-    if (nul < 0) throw new FormatError(`invalid USDT note: ${["provider", "name", "argument"][i]} string is not NUL-terminated`, offset, desc.length);
-    strings.push(decoder.decode(desc.subarray(at, nul)));
-    at = nul + 1;
+  const view = views.of(desc);
+  const le = elf.header.littleEndian;
+  const base0 = desc.byteOffset;
+  const read = (at: number): bigint => (word === 8 ? view.getBigUint64(base0 + at, le) : BigInt(view.getUint32(base0 + at, le)));
+  const providerEnd = terminated(desc, 3 * word, "provider", offset);
+  const nameEnd = terminated(desc, providerEnd + 1, "name", offset);
+  const argsEnd = terminated(desc, nameEnd + 1, "argument", offset);
+  if (providerEnd === 3 * word || nameEnd === providerEnd + 1) throw new FormatError("invalid USDT note: empty provider or probe name", offset);
+  return {
+    pc: read(0),
+    base: read(word),
+    semaphore: read(2 * word),
+    provider: providers.decode(desc.subarray(3 * word, providerEnd)),
+    name: decoder.decode(desc.subarray(providerEnd + 1, nameEnd)),
+    args: decoder.decode(desc.subarray(nameEnd + 1, argsEnd)),
+  };
+}
+
+/** The index of the NUL ending the string at `from`, or a FormatError naming the string. */
+function terminated(desc: Uint8Array, from: number, what: string, offset: number): number {
+  const nul = desc.indexOf(0, from);
+  if (nul < 0) throw new FormatError(`invalid USDT note: ${what} string is not NUL-terminated`, offset, desc.length);
+  return nul;
+}
+
+/**
+ * DataViews by underlying buffer, for one listing: every note of an area
+ * shares the buffer the area was read into, so one view serves them all.
+ */
+class Views {
+  #last: DataView | undefined;
+  of(bytes: Uint8Array): DataView {
+    if (this.#last === undefined || this.#last.buffer !== bytes.buffer) this.#last = new DataView(bytes.buffer);
+    return this.#last;
   }
-  const [provider = "", name = "", args = ""] = strings;
-  if (provider === "" || name === "") throw new FormatError("invalid USDT note: empty provider or probe name", offset);
-  return { pc: read(0), base: read(word), semaphore: read(2 * word), provider, name, args };
 }
 
 /** Address arithmetic in the target's word size, as the target would do it. */
