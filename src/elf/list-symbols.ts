@@ -14,7 +14,7 @@ import { compileGlob, type Glob } from "../glob.js";
 import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION, SYMBOL_TYPE_NAMES } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
 import { codeAddress, locate, type FoundSymbol } from "./find-symbol.js";
-import { symbolType, type ElfSymbol } from "./symbols.js";
+import { symbolBinding, type ElfSymbol, type RawSymbol, type SymbolTable } from "./symbols.js";
 
 /** What {@link listSymbolsIn} returns for each match. */
 export type ListedSymbol = FoundSymbol;
@@ -36,42 +36,44 @@ const DEFAULT_TYPES = ["func", "ifunc"] as const;
  * (name, address) once. Undefined symbols and section/file symbols are skipped.
  */
 export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}): Generator<ElfSymbol> {
-  try {
-    yield* iterateUnwrapped(elf, options);
-  } catch (error) {
-    throw inFile(error, elf.name);
-  }
-}
-
-function* iterateUnwrapped(elf: ElfFile, options: ListSymbolsOptions): Generator<ElfSymbol> {
   const glob = options.pattern === undefined ? undefined : compileGlob(options.pattern);
   const wanted = new Set(options.types ?? DEFAULT_TYPES);
-  const types = new Set(Object.entries(SYMBOL_TYPE_NAMES).filter(([, name]) => wanted.has(name)).map(([type]) => Number(type)));
+  // Section and file symbols name no code or data: never listed, whatever `types` says.
+  const types = new Set(
+    Object.entries(SYMBOL_TYPE_NAMES)
+      .filter(([type, name]) => wanted.has(name) && Number(type) !== STT_SECTION && Number(type) !== STT_FILE)
+      .map(([type]) => Number(type)),
+  );
   const exported = new ExportedSet();
-  const symtab = elf.symbolTable("symtab") ?? options.symbolSources?.map((s) => s.symbolTable("symtab")).find((t) => t !== undefined);
-  for (const table of [elf.symbolTable("dynsym"), symtab]) {
-    if (table === undefined) continue;
-    const kind = table.kind;
-    table.strings.retain();
-    try {
-      for (const batch of table.batches()) {
-        const matched: ElfSymbol[] = [];
-        for (const raw of batch) {
-          const type = symbolType(raw);
-          if (raw.st_shndx === SHN_UNDEF || raw.st_name === 0 || type === STT_SECTION || type === STT_FILE) continue;
-          if (!types.has(type)) continue;
-          const symbol = table.resolve(raw);
-          if (glob !== undefined && !matches(glob, symbol)) continue;
-          if (kind === "dynsym") {
-            if (symtab !== undefined) exported.add(symbol);
-          } else if (symbol.binding !== STB_LOCAL && exported.has(symbol)) continue;
-          matched.push(symbol);
+  const accept = (info: number, shndx: number, name: number): boolean => shndx !== SHN_UNDEF && name !== 0 && types.has(info & 0xf);
+  try {
+    const symtab = elf.symbolTable("symtab") ?? options.symbolSources?.map((s) => s.symbolTable("symtab")).find((t) => t !== undefined);
+    for (const table of [elf.symbolTable("dynsym"), symtab]) {
+      if (table === undefined) continue;
+      const isDynamic = table.kind === "dynsym";
+      // `.dynsym` is ordered by hash bucket, so its names are scattered over
+      // `.dynstr`: hold that table. `.symtab` names follow the entries
+      // closely and stream well through the block cache.
+      table.retain();
+      try {
+        for (const batch of table.batches(accept)) {
+          const matched: ElfSymbol[] = [];
+          for (const raw of batch) {
+            // A `.symtab` copy of an exported symbol is recognised before its name is even decoded.
+            if (!isDynamic && symbolBinding(raw) !== STB_LOCAL && exported.has(raw, table)) continue;
+            const symbol = table.resolve(raw);
+            if (glob !== undefined && !matches(glob, symbol)) continue;
+            if (isDynamic && symtab !== undefined) exported.add(raw, table);
+            matched.push(symbol);
+          }
+          yield* matched;
         }
-        yield* matched;
+      } finally {
+        table.release();
       }
-    } finally {
-      table.strings.release();
     }
+  } catch (error) {
+    throw inFile(error, elf.name);
   }
 }
 
@@ -99,37 +101,34 @@ function tryLocate(elf: ElfFile, symbol: ElfSymbol): ListedSymbol | undefined {
 /**
  * The exported (`.dynsym`) definitions, to skip their `.symtab` copies.
  * Locals never appear in `.dynsym`, so only non-local `.symtab` entries are
- * checked. Keyed by address, holding a 32-bit hash of name and size rather
- * than the names themselves: a 75k-symbol `.dynsym` then costs a map of
- * small integers instead of 75k retained strings. A false match needs two
- * aliases at one address with equal sizes and colliding FNV-1a hashes.
+ * checked. Keyed by address, holding a 30-bit hash of base name and size
+ * computed from the name's bytes: a 75k-symbol `.dynsym` then costs a map of
+ * small integers instead of 75k retained strings, and a duplicate is
+ * skipped without decoding its name. A false match needs two aliases at one
+ * address with equal sizes and colliding FNV-1a hashes.
  */
 class ExportedSet {
   readonly #byAddress = new Map<number, number | number[]>();
 
-  add(symbol: ElfSymbol): void {
-    const key = Number(symbol.value);
-    const hash = identity(symbol);
+  add(raw: RawSymbol, table: SymbolTable): void {
+    const key = Number(raw.st_value);
+    const hash = identity(raw, table);
     const previous = this.#byAddress.get(key);
     if (previous === undefined) this.#byAddress.set(key, hash);
     else if (typeof previous === "number") this.#byAddress.set(key, [previous, hash]);
     else previous.push(hash);
   }
 
-  has(symbol: ElfSymbol): boolean {
-    const known = this.#byAddress.get(Number(symbol.value));
+  has(raw: RawSymbol, table: SymbolTable): boolean {
+    const known = this.#byAddress.get(Number(raw.st_value));
     if (known === undefined) return false;
-    const hash = identity(symbol);
+    const hash = identity(raw, table);
     return known === hash || (Array.isArray(known) && known.includes(hash));
   }
 }
 
-/** FNV-1a over the name's UTF-16 units and the size, folded to 30 bits so that V8 keeps it a small integer. */
-function identity(symbol: ElfSymbol): number {
-  let h = 0x811c9dc5;
-  const name = symbol.name;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ Number(symbol.size & 0xffffffffn), 0x01000193);
+function identity(raw: RawSymbol, table: SymbolTable): number {
+  const h = Math.imul(table.strings.baseNameHash(raw.st_name) ^ Number(raw.st_size & 0xffffffffn), 0x01000193);
   return (h >>> 2) & 0x3fffffff;
 }
 

@@ -60,6 +60,20 @@ export class StringTable {
   }
 
   /**
+   * A 30-bit FNV-1a hash of the name at `index` up to its NUL or its first
+   * `@` (so `foo` and `foo@@VER` hash alike), computed on the bytes without
+   * building a string.
+   */
+  baseNameHash(index: number): number {
+    const resident = this.#resident;
+    const bytes = resident !== undefined && index < resident.length ? resident : this.#bytesAt(index);
+    let at = bytes === resident ? index : 0;
+    let h = 0x811c9dc5;
+    for (let c = bytes[at]; c !== undefined && c !== 0 && c !== AT_SIGN; c = bytes[++at]) h = Math.imul(h ^ c, 0x01000193);
+    return (h >>> 2) & 0x3fffffff;
+  }
+
+  /**
    * Keeps the whole table in memory until {@link release}, for a listing
    * that resolves every name: names are not stored in entry order, so
    * reading them one by one would fetch the same blocks many times over.

@@ -33,10 +33,11 @@ export class VersionTable {
   readonly #source: ByteSource;
   readonly #layout: ElfLayout;
   readonly #versym: SectionHeader;
-  /** The versym array, read whole on first use (2 bytes per dynamic symbol). */
+  /** The versym array while a listing holds it (see {@link retain}); single lookups read one entry. */
   #entries: Uint16Array | undefined;
-  /** Version index → name, from verdef (defined) and verneed (needed). */
-  readonly #names = new Map<number, { name: string; needed: boolean }>();
+  /** Version index → name, from verdef (defined) and verneed (needed), read on the first versioned symbol. */
+  #names: Map<number, { name: string; needed: boolean }> | undefined;
+  readonly #readNames: () => Map<number, { name: string; needed: boolean }>;
 
   constructor(
     source: ByteSource,
@@ -50,20 +51,39 @@ export class VersionTable {
     this.#source = source;
     this.#layout = layout;
     this.#versym = versym;
-    if (verdef !== undefined) this.#readVerdef(verdef, strings(linked(verdef, sectionAt)));
-    if (verneed !== undefined) this.#readVerneed(verneed, strings(linked(verneed, sectionAt)));
+    this.#readNames = () => {
+      const names = new Map<number, { name: string; needed: boolean }>();
+      if (verdef !== undefined) this.#readVerdef(names, verdef, strings(linked(verdef, sectionAt)));
+      if (verneed !== undefined) this.#readVerneed(names, verneed, strings(linked(verneed, sectionAt)));
+      return names;
+    };
+  }
+
+  /** Reads the whole versym array until {@link release}, for a listing that asks about every symbol. */
+  retain(): void {
+    this.#entries ??= this.#readVersym();
+  }
+
+  /** Drops what {@link retain} read. */
+  release(): void {
+    this.#entries = undefined;
   }
 
   /** The version of dynamic symbol `index`, or undefined when it is unversioned (local or global base). */
   versionOf(index: number): SymbolVersion | undefined {
-    const entries = (this.#entries ??= this.#readVersym());
-    const raw = entries[index];
+    const raw = this.#entries !== undefined ? this.#entries[index] : this.#readOne(index);
     if (raw === undefined) return undefined;
     const ndx = raw & VERSYM_VERSION;
     if (ndx === VER_NDX_LOCAL || ndx === VER_NDX_GLOBAL) return undefined;
-    const entry = this.#names.get(ndx);
+    const entry = (this.#names ??= this.#readNames()).get(ndx);
     if (entry === undefined) return undefined;
     return { name: entry.name, isDefault: (raw & VERSYM_HIDDEN) === 0 && !entry.needed, needed: entry.needed };
+  }
+
+  #readOne(index: number): number | undefined {
+    const at = index * 2;
+    if (index < 0 || at + 2 > this.#versym.sh_size) return undefined;
+    return new Fields(this.#source.readAt(this.#versym.sh_offset + at, 2), this.#layout).u16(0);
   }
 
   #readVersym(): Uint16Array {
@@ -76,7 +96,7 @@ export class VersionTable {
 
   // Elf_Verdef: vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16, vd_hash u32, vd_aux u32, vd_next u32.
   // Elf_Verdaux: vda_name u32, vda_next u32. The first aux entry names the version.
-  #readVerdef(section: SectionHeader, strings: StringTable): void {
+  #readVerdef(names: Map<number, { name: string; needed: boolean }>, section: SectionHeader, strings: StringTable): void {
     const bytes = readRange(this.#source, section.sh_offset, section.sh_size, ".gnu.version_d");
     const f = new Fields(bytes, this.#layout);
     let at = 0;
@@ -87,7 +107,7 @@ export class VersionTable {
       const aux = f.u32(at + 12);
       const next = f.u32(at + 16);
       if (aux !== 0 && at + aux + 8 <= bytes.length && (flags & VER_FLG_BASE) === 0) {
-        this.#names.set(ndx & VERSYM_VERSION, { name: strings.get(f.u32(at + aux)), needed: false });
+        names.set(ndx & VERSYM_VERSION, { name: strings.get(f.u32(at + aux)), needed: false });
       }
       if (next === 0) return;
       at += next;
@@ -97,7 +117,7 @@ export class VersionTable {
 
   // Elf_Verneed: vn_version u16, vn_cnt u16, vn_file u32, vn_aux u32, vn_next u32.
   // Elf_Vernaux: vna_hash u32, vna_flags u16, vna_other u16, vna_name u32, vna_next u32.
-  #readVerneed(section: SectionHeader, strings: StringTable): void {
+  #readVerneed(names: Map<number, { name: string; needed: boolean }>, section: SectionHeader, strings: StringTable): void {
     const bytes = readRange(this.#source, section.sh_offset, section.sh_size, ".gnu.version_r");
     const f = new Fields(bytes, this.#layout);
     let at = 0;
@@ -110,7 +130,7 @@ export class VersionTable {
         if (++walked > MAX_VERSION_ENTRIES) throw new LimitError(`.gnu.version_r: more than ${MAX_VERSION_ENTRIES} entries`);
         if (auxAt + 16 > bytes.length) throw new FormatError(".gnu.version_r: aux entry truncated", section.sh_offset + auxAt);
         const other = f.u16(auxAt + 6);
-        this.#names.set(other & VERSYM_VERSION, { name: strings.get(f.u32(auxAt + 8)), needed: true });
+        names.set(other & VERSYM_VERSION, { name: strings.get(f.u32(auxAt + 8)), needed: true });
         const next = f.u32(auxAt + 12);
         if (next === 0) break;
         auxAt += next;

@@ -14,9 +14,9 @@ import type { ByteSource } from "./byte-source.js";
 
 /** Tuning for {@link FileSource}. */
 export interface FileSourceOptions {
-  /** Size of one cached block in bytes (default 64 KiB). */
+  /** Size of one cached block in bytes (default 4 KiB: a lookup touches a few scattered entries). */
   blockSize?: number;
-  /** Blocks kept at most (default 16, i.e. 1 MiB). */
+  /** Blocks kept at most (default 256, i.e. 1 MiB). */
   maxBlocks?: number;
 }
 
@@ -35,8 +35,8 @@ export class FileSource implements ByteSource {
     this.path = path;
     this.#fd = fd;
     this.size = size;
-    this.#blockSize = options.blockSize ?? 64 * 1024;
-    this.#maxBlocks = options.maxBlocks ?? 16;
+    this.#blockSize = options.blockSize ?? 4 * 1024;
+    this.#maxBlocks = options.maxBlocks ?? 256;
   }
 
   /**
