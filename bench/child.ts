@@ -1,0 +1,106 @@
+/**
+ * The script the benchmark runs in fresh Node processes:
+ *
+ *     node --expose-gc dist/bench/child.js <mode> '<json args>'
+ *
+ * Modules are imported before any clock starts, so "cold" means a fresh
+ * process, a freshly opened file and unoptimised code, not module loading.
+ * Each measurement is printed as one JSON line on stdout:
+ * `{"label", "ms", "peakRssGrowth", "bytesRead", "rchar", "answer"}`.
+ */
+import { findSymbol, findUsdt, listSymbols } from "../src/index.js";
+import { ElfFile } from "../src/elf/elf-file.js";
+import { iterateSymbols } from "../src/elf/list-symbols.js";
+import { FileSource } from "../src/io/file-source.js";
+import { procStatus, sinceMark, startMark } from "./measure.js";
+
+interface Args {
+  readonly path: string;
+  readonly name?: string;
+  readonly warmup?: number;
+  readonly runs?: number;
+  readonly budgetMs?: number;
+}
+
+/** elfinfo is loaded only by the elfinfo modes, so that probec's processes carry none of it. */
+const elfinfo = (): Promise<typeof import("./elfinfo-peer.js")> => import("./elfinfo-peer.js");
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+/** Times `body` once (open to result) and emits it; `body` returns the answer and probec's bytesRead. */
+async function once(label: string, body: () => Promise<{ answer: unknown; bytesRead?: number }>): Promise<void> {
+  const mark = startMark();
+  const { answer, bytesRead } = await body();
+  emit({ label, ...sinceMark(mark), bytesRead, answer });
+}
+
+/** `warmup` unrecorded runs, then up to `runs` recorded ones within `budgetMs`: JIT-warm figures. */
+async function warm(label: string, args: Args, body: () => Promise<{ answer: unknown; bytesRead?: number }>): Promise<void> {
+  for (let i = 0; i < (args.warmup ?? 0); i++) await body();
+  const begun = performance.now();
+  for (let i = 0; i < (args.runs ?? 1) && (i === 0 || performance.now() - begun < (args.budgetMs ?? Infinity)); i++) await once(label, body);
+}
+
+const modes: Record<string, (args: Args) => Promise<void>> = {
+  /** (a) probec: every USDT site, a freshly opened file per run. */
+  "probec-usdt": (args) =>
+    warm("probec", args, async () => {
+      const source = FileSource.open(args.path);
+      const sites = await findUsdt(source); // closes the source; bytesRead survives close
+      return { answer: sites.length, bytesRead: source.bytesRead };
+    }),
+  /** (a) elfinfo: read whole, parse, walk the notes. */
+  "elfinfo-usdt": async (args) => {
+    const { elfinfoOpen, elfinfoUsdtOffsets } = await elfinfo();
+    await warm("elfinfo", args, async () => ({ answer: elfinfoUsdtOffsets(await elfinfoOpen(args.path)).length }));
+  },
+  /** (b) probec: one function's file offset, cold. */
+  "probec-find": (args) =>
+    once("probec", async () => {
+      const source = FileSource.open(args.path);
+      const found = await findSymbol(source, args.name ?? "main");
+      return { answer: found.fileOffset, bytesRead: source.bytesRead };
+    }),
+  /** (c) probec, streaming: count what iterateSymbols yields, keep nothing. */
+  "probec-iterate": (args) =>
+    once("probec", async () => {
+      const source = FileSource.open(args.path);
+      const elf = ElfFile.open(source, args.path);
+      let count = 0;
+      for (const _ of iterateSymbols(elf)) count++;
+      elf.close();
+      return { answer: count, bytesRead: source.bytesRead };
+    }),
+  /** (c) probec, public API: the sorted array (kept alive until measured, as a caller would). */
+  "probec-list": (args) =>
+    once("probec", async () => {
+      const source = FileSource.open(args.path);
+      const all = await listSymbols(source); // defaults, as a caller would: node has its own .symtab, so no debug-file search
+      return { answer: all.length, bytesRead: source.bytesRead };
+    }),
+  /** (b) and (c) elfinfo: one parse, then the lookup, then the listing; each phase emitted cumulatively. */
+  "elfinfo-symbols": async (args) => {
+    const { elfinfoFind, elfinfoList, elfinfoOpen } = await elfinfo();
+    const mark = startMark();
+    const file = await elfinfoOpen(args.path);
+    emit({ label: "open", ...sinceMark(mark) });
+    const phase = (label: string, body: () => unknown): void => {
+      const t = performance.now();
+      const answer = body();
+      const ms = performance.now() - t;
+      emit({ label, ms, peakRssGrowth: Math.max(0, procStatus("VmHWM") - mark.rss), answer });
+    };
+    phase("find", () => elfinfoFind(file, args.name ?? "main"));
+    phase("list", () => elfinfoList(file).length);
+  },
+};
+
+const [mode = "", json = "{}"] = process.argv.slice(2);
+const run = modes[mode];
+if (run === undefined) {
+  process.stderr.write(`bench child: unknown mode "${mode}"; one of ${Object.keys(modes).join(", ")}\n`);
+  process.exit(2);
+}
+await run(JSON.parse(json) as Args);

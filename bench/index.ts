@@ -1,0 +1,36 @@
+/**
+ * probec's benchmark: `npm run bench` (bootstrap --bench, build, then
+ * `node --expose-gc dist/bench/index.js`).
+ *
+ * For each task of the performance issue it prints one table: probec beside
+ * the peers measured in the same run, then the task's targets, MET or
+ * MISSED. It is a benchmark, not a test: it always exits 0, and a task
+ * that cannot run prints why. See bench/README.md for what each figure means.
+ */
+import { loadLine, printMachine, warmPageCache } from "./machine.js";
+import { findSymbolTask } from "./tasks/find-symbol.js";
+import { listSymbolsTask } from "./tasks/list-symbols.js";
+import { findLibjvm, usdtTask } from "./tasks/usdt.js";
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const began = performance.now();
+printMachine(print);
+for (const path of [findLibjvm(), "/usr/bin/node"]) if (path !== undefined) warmPageCache(path);
+
+const tasks: [string, () => void][] = [
+  ["(a)", () => usdtTask(print)],
+  ["(b)", () => findSymbolTask(print)],
+  ["(c)", () => listSymbolsTask(print)],
+];
+for (const [name, task] of tasks) {
+  try {
+    task();
+  } catch (error) {
+    print(`\n${name} failed inside the bench itself: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+}
+print(`\n${loadLine()}`);
+print(`bench finished in ${((performance.now() - began) / 1000).toFixed(0)} s`);
