@@ -5,8 +5,9 @@
  * self-reference) and must print its following `text` block.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import tmp from "tmp";
 import { describe, expect, it } from "vitest";
 import { probec, shellWords } from "./support/cli.js";
 
@@ -50,14 +51,14 @@ describe("README library examples", () => {
     it(`line ${b.line} prints what the README says`, () => {
       expect(next?.lang).toBe("text");
       // Written inside the package so that `import "probec"` resolves to this package's build.
-      const dir = mkdtempSync(join(root, ".readme-example-"));
+      const dir = tmp.dirSync({ tmpdir: root, prefix: ".readme-example-", unsafeCleanup: true });
       try {
-        const file = join(dir, "example.mjs");
+        const file = join(dir.name, "example.mjs");
         writeFileSync(file, b.body);
         const out = execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8" });
         expect(out).toBe(next?.body);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        dir.removeCallback();
       }
     });
   }
