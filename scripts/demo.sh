@@ -10,8 +10,8 @@ say() { printf '\n\033[1m$ probec %s\033[0m\n' "$*"; }
 python=$(readlink -f /usr/bin/python3)
 say list "$python"
 probec list "$python"
-say list "$python" "python:function__*" --json
-probec list "$python" "python:function__*" --json | head -n 40
+say list "$python" "python:function__entry" --json
+probec list "$python" "python:function__entry" --json
 say list "$python" _PyEval_EvalFrameDefault --functions
 probec list "$python" _PyEval_EvalFrameDefault --functions
 
