@@ -5,7 +5,8 @@
  */
 import { BufferSource, type ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
-import { ElfFile } from "../elf/elf-file.js";
+import { ElfFile, isDebugOnly } from "../elf/elf-file.js";
+import { UsageError } from "../errors.js";
 
 /** A file to read: a path, its bytes, a {@link ByteSource}, or an opened {@link ElfFile}. */
 export type ElfInput = string | Uint8Array | ByteSource | ElfFile;
@@ -36,10 +37,19 @@ export function openElf(input: ElfInput, options: OpenOptions = {}): ElfFile {
   return ElfFile.open(input, options.label ?? "<source>");
 }
 
-/** Runs `body` on the opened file, closing it afterwards unless the caller passed an {@link ElfFile}. */
+/**
+ * Runs `body` on the opened file, closing it afterwards unless the caller
+ * passed an {@link ElfFile}. A separate debug file is refused here: it names
+ * things but holds no code, so nothing in it can be probed.
+ */
 export async function withElf<T>(input: ElfInput, options: OpenOptions, body: (elf: ElfFile, path: string | undefined) => Promise<T> | T): Promise<T> {
   const elf = openElf(input, options);
   try {
+    if (isDebugOnly(elf)) {
+      throw new UsageError(`${elf.name}: is a separate debug file; its code is not in it, so there is nothing here to probe`, [
+        "name the binary it belongs to: probec reads this file for names when it sits beside the binary, in .debug/, or under a --debug-root",
+      ]);
+    }
     // The path matters beyond messages: debuglink files are looked up beside it.
     const path = typeof input === "string" ? input : elf.source instanceof FileSource ? elf.source.path : undefined;
     return await body(elf, path);

@@ -24,8 +24,12 @@ export interface DebugFile {
   readonly path: string;
 }
 
-/** Largest `.gnu_debugdata` probec decompresses (Fedora's are a few hundred KiB). */
-const MAX_DEBUGDATA_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest `.gnu_debugdata` probec decompresses. Fedora's are a few hundred
+ * KiB; the cap bounds what a crafted file (xz of zeros compresses 7000:1)
+ * can make a privileged tool allocate (PITFALLS 24).
+ */
+const MAX_DEBUGDATA_BYTES = 32 * 1024 * 1024;
 
 /**
  * Every usable debug file for `elf` (opened from `path`): the first

@@ -15,6 +15,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { ElfFile } from "../elf/elf-file.js";
+import { LimitError } from "../errors.js";
 
 /** Where debug files are looked for. */
 export interface DebugSearchOptions {
@@ -63,7 +64,7 @@ const MAX_DEBUG_FILE_BYTES = 8 * 1024 * 1024 * 1024;
 /** The CRC-32 of a whole file, as `.gnu_debuglink` defines it (the zlib polynomial), streamed in 1 MiB reads. */
 export function fileCrc32(path: string): number {
   const size = statSync(path).size;
-  if (size > MAX_DEBUG_FILE_BYTES) throw new Error(`${path}: larger than ${MAX_DEBUG_FILE_BYTES} bytes`);
+  if (size > MAX_DEBUG_FILE_BYTES) throw new LimitError(`${path}: debug file of ${size} bytes (limit ${MAX_DEBUG_FILE_BYTES})`);
   const fd = openSync(path, "r");
   try {
     const buffer = Buffer.allocUnsafe(1024 * 1024);

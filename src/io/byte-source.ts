@@ -9,7 +9,7 @@
  *
  * Pure: no `node:*` here; the fd-backed source lives in `file-source.ts`.
  */
-import { FormatError } from "../errors.js";
+import { FormatError, IoError } from "../errors.js";
 
 /** A random-access view of a file's bytes. */
 export interface ByteSource {
@@ -68,7 +68,7 @@ export class BufferSource implements ByteSource {
 
   readAt(offset: number, length: number): Uint8Array {
     const bytes = this.#bytes;
-    if (bytes === undefined) throw new Error("BufferSource: read after close");
+    if (bytes === undefined) throw new IoError("buffer source: read after close");
     if (offset < 0 || length < 0 || offset + length > bytes.length) {
       throw new FormatError("read past the end of the data", offset, length);
     }

@@ -7,8 +7,6 @@ import { listSymbols, type FoundSymbol } from "../../api/symbols.js";
 import { findUsdt, type UsdtSite } from "../../api/usdt.js";
 import { symbolToJson, usdtSiteToJson } from "../../api/json.js";
 import { openElf } from "../../api/input.js";
-import { isDebugOnly } from "../../elf/elf-file.js";
-import { UsageError } from "../../errors.js";
 import { hex } from "../../elf/fields.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -29,11 +27,6 @@ export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
   // Open once up front so that a missing or malformed file is reported before any filtering.
   const elf = openElf(args.target);
   try {
-    if (isDebugOnly(elf)) {
-      throw new UsageError(`${args.target}: is a separate debug file; its code is not in it, so there is nothing here to probe`, [
-        "list the binary it belongs to: probec reads this file for names when it sits beside the binary, in .debug/, or under a --debug-root",
-      ]);
-    }
     if (args.functions) {
       const symbols = await listSymbols(elf, { ...(args.pattern === undefined ? {} : { pattern: args.pattern }), ...debug });
       return printFunctions(args, symbols, io);
