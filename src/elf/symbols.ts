@@ -58,6 +58,8 @@ export type EntryFilter = (st_info: number, st_shndx: number, st_name: number) =
 export const MAX_SYMBOLS = 1 << 24;
 /** Entries decoded per chunk while streaming a table. */
 const CHUNK_ENTRIES = 4096;
+/** Entries decoded into objects at a time, see {@link SymbolTable.batches}. */
+const BATCH_ENTRIES = 256;
 
 /** `STT_*` of a raw symbol. */
 export const symbolType = (raw: RawSymbol): number => raw.st_info & 0xf;
@@ -137,14 +139,19 @@ export class SymbolTable {
       const n = Math.min(CHUNK_ENTRIES, this.count - first);
       const bytes = readRange(this.#source, this.section.sh_offset + first * this.#entsize, n * this.#entsize, this.section.name);
       const f = new Fields(bytes, this.#layout);
-      const batch: RawSymbol[] = [];
-      for (let i = 0; i < n; i++) {
-        const o = i * this.#entsize;
-        // Filtering on the raw bytes first spares an object and two bigints per rejected entry.
-        if (accept !== undefined && !accept(f.u8(o + infoAt), f.u16(o + shndxAt), f.u32(o))) continue;
-        batch.push(decode(f, o, first + i, this.#layout.bits));
+      // One read per chunk, but objects in small batches: a consumer then drops
+      // each batch before the next scavenge, so nothing is promoted to the old
+      // generation (a 4096-object batch lived long enough to be, doubling peak RSS).
+      for (let start = 0; start < n; start += BATCH_ENTRIES) {
+        const batch: RawSymbol[] = [];
+        for (let i = start; i < Math.min(n, start + BATCH_ENTRIES); i++) {
+          const o = i * this.#entsize;
+          // Filtering on the raw bytes first spares an object and two bigints per rejected entry.
+          if (accept !== undefined && !accept(f.u8(o + infoAt), f.u16(o + shndxAt), f.u32(o))) continue;
+          batch.push(decode(f, o, first + i, this.#layout.bits));
+        }
+        yield batch;
       }
-      yield batch;
     }
   }
 
