@@ -30,17 +30,24 @@ function emit(line: Record<string, unknown>): void {
 }
 
 /** Times `body` once (open to result) and emits it; `body` returns the answer and probec's bytesRead. */
-async function once(label: string, body: () => Promise<{ answer: unknown; bytesRead?: number }>): Promise<void> {
-  const mark = startMark();
+async function once(label: string, body: () => Promise<{ answer: unknown; bytesRead?: number }>, kind: "both" | "time" | "memory" = "both"): Promise<void> {
+  const mark = startMark({ timingOnly: kind === "time" });
   const { answer, bytesRead } = await body();
-  emit({ label, ...sinceMark(mark), bytesRead, answer });
+  const measured = sinceMark(mark);
+  emit({ label, ...measured, ms: kind === "memory" ? null : measured.ms, bytesRead, answer });
 }
 
-/** `warmup` unrecorded runs, then up to `runs` recorded ones within `budgetMs`: JIT-warm figures. */
+/**
+ * `warmup` unrecorded runs, then up to `runs` timed ones within `budgetMs`
+ * (JIT-warm, heap as the previous run left it), then a few memory runs, each
+ * after a full GC and a reset of the peak-RSS watermark, whose times are
+ * not counted: the GC would otherwise be paid for inside the timed window.
+ */
 async function warm(label: string, args: Args, body: () => Promise<{ answer: unknown; bytesRead?: number }>): Promise<void> {
   for (let i = 0; i < (args.warmup ?? 0); i++) await body();
   const begun = performance.now();
-  for (let i = 0; i < (args.runs ?? 1) && (i === 0 || performance.now() - begun < (args.budgetMs ?? Infinity)); i++) await once(label, body);
+  for (let i = 0; i < (args.runs ?? 1) && (i === 0 || performance.now() - begun < (args.budgetMs ?? Infinity)); i++) await once(label, body, "time");
+  for (let i = 0; i < 5; i++) await once(label, body, "memory");
 }
 
 const modes: Record<string, (args: Args) => Promise<void>> = {
@@ -90,7 +97,7 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
       const t = performance.now();
       const answer = body();
       const ms = performance.now() - t;
-      emit({ label, ms, peakRssGrowth: Math.max(0, procStatus("VmHWM") - mark.rss), answer });
+      emit({ label, ms, peakRssGrowth: Math.max(0, procStatus("VmHWM") - (mark.rss ?? 0)), answer });
     };
     phase("find", () => elfinfoFind(file, args.name ?? "main"));
     phase("list", () => elfinfoList(file).length);

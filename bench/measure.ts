@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 
 /** One measured run of one tool. `undefined` means "not measurable", explained in the row's note. */
 export interface Sample {
-  /** Wall time in milliseconds. */
+  /** Wall time in milliseconds; NaN for a memory-only run (see `warm` in child.ts). */
   readonly ms: number;
   /** Peak RSS above the RSS just before the run, in bytes. */
   readonly peakRssGrowth: number | undefined;
@@ -40,7 +40,8 @@ export function procRchar(): number {
 
 /** State captured just before a measured call. */
 export interface Mark {
-  readonly rss: number;
+  /** RSS just before the call, or undefined for a timing-only mark. */
+  readonly rss: number | undefined;
   readonly rchar: number;
   readonly start: number;
 }
@@ -49,7 +50,10 @@ export interface Mark {
  * Collects garbage (with `--expose-gc`), resets the peak-RSS watermark to
  * the current RSS, and starts the clock last so that none of this is timed.
  */
-export function startMark(): Mark {
+export function startMark(options: { timingOnly?: boolean } = {}): Mark {
+  // A timing-only mark leaves the heap as the previous run left it: a full GC
+  // before a 1 ms call would make it pay to fault the young generation back in.
+  if (options.timingOnly === true) return { rss: undefined, rchar: procRchar(), start: performance.now() };
   (globalThis as { gc?: () => void }).gc?.();
   writeFileSync("/proc/self/clear_refs", "5"); // "5": reset VmHWM to VmRSS (proc(5)).
   const rss = procStatus("VmRSS");
@@ -58,12 +62,13 @@ export function startMark(): Mark {
 }
 
 /** Stops the clock first, then reads the peak RSS and the bytes read since `mark`. */
-export function sinceMark(mark: Mark): { ms: number; peakRssGrowth: number; rchar: number } {
+export function sinceMark(mark: Mark): { ms: number; peakRssGrowth: number | undefined; rchar: number } {
   const ms = performance.now() - mark.start;
   const rcharNow = procRchar();
   // The kernel's RSS counters are per-CPU and approximate (a few hundred KiB), so a run that frees memory can read as
   // slightly negative growth: clamp to 0.
-  return { ms, peakRssGrowth: Math.max(0, procStatus("VmHWM") - mark.rss), rchar: rcharNow - mark.rchar };
+  const peakRssGrowth = mark.rss === undefined ? undefined : Math.max(0, procStatus("VmHWM") - mark.rss);
+  return { ms, peakRssGrowth, rchar: rcharNow - mark.rchar };
 }
 
 // ---------------------------------------------------------------- fresh Node processes

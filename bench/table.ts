@@ -50,12 +50,12 @@ export function formatBytes(bytes: number | undefined): string {
 }
 
 function cells(row: Row): string[] {
-  const ms = row.samples.map((s) => s.ms);
+  const ms = row.samples.map((s) => s.ms).filter((v) => Number.isFinite(v));
   const bytes = medianOf(row.samples.map((s) => s.bytesRead));
   return [
     row.tool,
     row.scope,
-    String(row.samples.length),
+    String(ms.length),
     row.samples.length === 0 ? "skipped" : formatMs(quantile(ms, 0)),
     row.samples.length === 0 ? "" : formatMs(quantile(ms, 0.5)),
     row.samples.length < 2 ? "" : formatMs(quantile(ms, 0.9)),

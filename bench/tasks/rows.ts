@@ -10,7 +10,8 @@ export function childSamples(result: ChildResult, label: string): Sample[] {
   return result.lines
     .filter((l) => l["label"] === label)
     .map((l) => ({
-      ms: Number(l["ms"]),
+      // null marks a memory-only run, whose time is not a timing sample.
+      ms: typeof l["ms"] === "number" ? l["ms"] : NaN,
       peakRssGrowth: typeof l["peakRssGrowth"] === "number" ? l["peakRssGrowth"] : undefined,
       bytesRead: typeof l["bytesRead"] === "number" ? l["bytesRead"] : typeof l["rchar"] === "number" ? l["rchar"] : undefined,
     }));
