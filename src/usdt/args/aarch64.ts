@@ -20,6 +20,7 @@
  */
 
 import {
+  bracketParts,
   buildTable,
   constantFrom,
   inMemory,
@@ -98,11 +99,8 @@ function addressRegister(text: string, operand: string): RegisterRef | string {
  * `[x2, x1, lsl 3]`.
  */
 function memoryOperand(operand: string): ArgLocation {
-  if (!operand.endsWith("]")) {
-    return unsupported(`${quote(operand)} is not a plain [base, offset] address (pre/post-index or junk)`);
-  }
-  const parts = operand.slice(1, -1).split(",").map((p) => p.trim());
-  if (parts.length > 3) return unsupported(`memory operand ${quote(operand)} has too many parts`);
+  const parts = bracketParts(operand);
+  if (typeof parts === "string") return unsupported(parts);
   const [baseText = "", second, third] = parts;
   const base = addressRegister(baseText, operand);
   if (typeof base === "string") return unsupported(base);

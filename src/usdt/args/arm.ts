@@ -22,6 +22,7 @@
  */
 
 import {
+  bracketParts,
   buildTable,
   constantFrom,
   inMemory,
@@ -102,11 +103,8 @@ function baseRegister(text: string, operand: string): RegisterRef | string {
  * `[r0, r1, lsl #2]`.
  */
 function memoryOperand(operand: string): ArgLocation {
-  if (!operand.endsWith("]")) {
-    return unsupported(`${quote(operand)} is not a plain [base, offset] address (pre/post-index or junk)`);
-  }
-  const parts = operand.slice(1, -1).split(",").map((p) => p.trim());
-  if (parts.length > 3) return unsupported(`memory operand ${quote(operand)} has too many parts`);
+  const parts = bracketParts(operand);
+  if (typeof parts === "string") return unsupported(parts);
   const [baseText = "", second, third] = parts;
   const base = baseRegister(baseText, operand);
   if (typeof base === "string") return unsupported(base);

@@ -152,3 +152,15 @@ export function buildTable(rows: Iterable<readonly [string, RegisterSpec]>): Reg
   return table;
 }
 
+
+/**
+ * The comma-separated parts inside an ARM-style `[BASE, …]` address (at
+ * most three), or the reason it is not one: a pre/post-index form
+ * (`[x1, 8]!`, `[x1], 8`) or junk after the bracket.
+ */
+export function bracketParts(operand: string): string[] | string {
+  if (!operand.endsWith("]")) return `${quote(operand)} is not a plain [base, offset] address (pre/post-index or junk)`;
+  const parts = operand.slice(1, -1).split(",").map((p) => p.trim());
+  if (parts.length > 3) return `memory operand ${quote(operand)} has too many parts`;
+  return parts;
+}
