@@ -32,7 +32,7 @@ import { hex } from "../elf/fields.js";
 import { compileGlob } from "../glob.js";
 import { RepeatedStrings } from "../elf/text.js";
 import { parseUsdtArgs, usdtArchForMachine } from "./args/index.js";
-import type { UsdtArg } from "./args/types.js";
+import type { UsdtArch, UsdtArg } from "./args/types.js";
 import { resolveArgSymbols, type SymbolSource } from "./symbols.js";
 
 /** One USDT probe site. */
@@ -92,7 +92,7 @@ function readSitesUnwrapped(elf: ElfFile, filter: UsdtFilter): UsdtSite[] {
   const decode = (text: string): readonly UsdtArg[] => {
     let args = decoded.get(text);
     if (args === undefined) {
-      args = resolveArgSymbols(elf, arch === undefined ? unsupportedArch(elf.machineName, text) : parseUsdtArgs(arch, text), filter.symbolSources ?? []);
+      args = resolveArgSymbols(elf, arch === undefined ? unsupportedArch(elf.machineName, text) : parsedArgs(arch, text), filter.symbolSources ?? []);
       decoded.set(text, args);
     }
     return args;
@@ -132,6 +132,26 @@ function readSitesUnwrapped(elf: ElfFile, filter: UsdtFilter): UsdtSite[] {
     });
   }
   return sites;
+}
+
+/**
+ * Parsed argument strings, shared by every listing in this process:
+ * parsing is a pure function of (architecture, text), and the same
+ * libraries (libc, libjvm) are listed again for every container that maps
+ * them. Bounded: emptied when it reaches {@link MAX_PARSED_ARGS} strings.
+ */
+const parsedArgsCache = new Map<string, readonly UsdtArg[]>();
+const MAX_PARSED_ARGS = 4096;
+
+function parsedArgs(arch: UsdtArch, text: string): readonly UsdtArg[] {
+  const key = `${arch}\0${text}`;
+  let args = parsedArgsCache.get(key);
+  if (args === undefined) {
+    if (parsedArgsCache.size >= MAX_PARSED_ARGS) parsedArgsCache.clear();
+    args = parseUsdtArgs(arch, text);
+    parsedArgsCache.set(key, args);
+  }
+  return args;
 }
 
 /** Like {@link readUsdtSites}, but a filter that matches nothing is a {@link NotFoundError} that lists what exists. */
