@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# readelf (differential tests), python3 (a real binary with USDT probes for the demo and tests).
-packages=(binutils python3)
+# readelf (differential tests), python3 (a real binary with USDT probes for the demo and tests),
+# docker.io (container tests start their own dockerd; procps gives dockerd the `ps` its /top needs).
+packages=(binutils python3 docker.io procps)
 if [[ "${1:-}" == "--bench" ]]; then
   # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
   packages+=(bpftrace bpfcc-tools)
