@@ -1,12 +1,24 @@
 /**
- * `probec list FILE [PATTERN]`: the USDT probes of a file (PATTERN is a
- * `provider:name` glob, or a name glob), or with `--functions` its
+ * `probec list FILE|TARGET [PATTERN]`: the USDT probes of a file (PATTERN is
+ * a `provider:name` glob, or a name glob), or with `--functions` its
  * functions (PATTERN is a name glob). A table, or `--json`.
+ *
+ * A TARGET (`docker/pg:postgres`, `pid/1234:libc`) is listed in the file its
+ * process maps (or would load); a scope alone (`docker/web`) lists every
+ * mapped object that has USDT probes.
  */
 import { listSymbols, type FoundSymbol } from "../../api/symbols.js";
 import { findUsdt, type UsdtSite } from "../../api/usdt.js";
 import { symbolToJson, usdtSiteToJson } from "../../api/json.js";
+import { existsSync } from "node:fs";
 import { openElf } from "../../api/input.js";
+import { ElfFile, isDebugOnly } from "../../elf/elf-file.js";
+import { ProbecError, UsageError } from "../../errors.js";
+import { FileSource } from "../../io/file-source.js";
+import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "../../target/proc/maps.js";
+import { openObject, resolveTarget } from "../../target/resolve-target.js";
+import { resolveScope } from "../../target/scope.js";
+import { parseTargetSpec, type TargetSpec } from "../../target/spec.js";
 import { hex } from "../../elf/fields.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -22,22 +34,99 @@ export interface ListArgs {
 
 /** Runs `probec list`; returns the exit code. */
 export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
-  const onSkip = (path: string, why: string): void => void io.stderr.write(`probec: warning: ignored debug file ${path}: ${why}\n`);
-  const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
+  if (looksLikeTarget(args.target)) return listTarget(args, io);
   // Open once up front so that a missing or malformed file is reported before any filtering.
   const elf = openElf(args.target);
   try {
-    if (args.functions) {
-      const symbols = await listSymbols(elf, { ...(args.pattern === undefined ? {} : { pattern: args.pattern }), ...debug });
-      return printFunctions(args, symbols, io);
-    }
-    const [provider, name] = splitProbePattern(args.pattern);
-    const sites = await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }), ...debug });
-    if (sites.length === 0 && !args.json) return explainNoProbes(args, io, provider !== undefined || name !== undefined);
-    return printProbes(args, sites, io);
+    return await listElf(elf, args.target, args, io);
   } finally {
     elf.close();
   }
+}
+
+/**
+ * A target names a runtime scope (`docker/…`, `pid/…`, `host`) or has a
+ * `:`; anything else is a file path, so that a missing file is reported as
+ * one. An existing file always wins.
+ */
+export function looksLikeTarget(text: string): boolean {
+  if (existsSync(text)) return false;
+  return text.includes(":") || /^(docker|podman|containerd|crio|k8s|pid)\//.test(text) || text === "host";
+}
+
+async function listTarget(args: ListArgs, io: CliIo): Promise<number> {
+  const spec = parseTargetSpec(args.target);
+  const pattern = args.pattern ?? spec.location;
+  if (spec.object === undefined) return listScope(spec, { ...args, pattern }, io);
+  const resolution = await resolveTarget({ ...spec, location: undefined });
+  let code: number = EXIT.noMatch;
+  for (const group of resolution.groups) {
+    const elf = openObject(spec, group.object);
+    try {
+      const result = await listElf(elf, elf.name, { ...args, pattern }, io);
+      if (result === EXIT.ok) code = EXIT.ok;
+    } finally {
+      elf.close();
+    }
+  }
+  return code;
+}
+
+/** Every object the scope's processes map that has USDT probes (one process per mount namespace). */
+async function listScope(spec: TargetSpec, args: ListArgs, io: CliIo): Promise<number> {
+  if (args.functions) {
+    throw new UsageError(`"${spec.text}" names no object, and listing every function of every mapped object is rarely what you want`, [
+      `name one: probec list ${spec.text}:libc --functions`,
+    ]);
+  }
+  const scope = await resolveScope(spec.scope);
+  const representatives = new Map<number, number>();
+  for (const p of scope.processes) if (!representatives.has(p.mntNs)) representatives.set(p.mntNs, p.pid);
+  if (scope.runtime === "host") representatives.set(0, process.pid);
+  const [provider, name] = splitProbePattern(args.pattern);
+  const sites: UsdtSite[] = [];
+  for (const pid of representatives.values()) {
+    for (const object of mappedObjects(readMaps(pid))) {
+      const elf = openMapped(pid, object, spec);
+      if (elf === undefined) continue;
+      try {
+        sites.push(...(await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }) })));
+      } finally {
+        elf.close();
+      }
+    }
+  }
+  if (sites.length === 0 && !args.json) {
+    io.stderr.write(`probec: no object mapped in ${spec.text} has USDT probes${args.pattern === undefined ? "" : ` matching "${args.pattern}"`}\n`);
+    return EXIT.noMatch;
+  }
+  return printProbes(args, sites, io, true);
+}
+
+/** Opens a mapped object through map_files, or undefined when it is not ELF (fonts, locale archives) or has gone. */
+function openMapped(pid: number, object: MappedObject, spec: TargetSpec): ElfFile | undefined {
+  try {
+    const elf = ElfFile.open(FileSource.open(mapFilesPath(pid, object.mapFilesRange.start, object.mapFilesRange.end)), `${spec.text}:${object.path}`);
+    if (!isDebugOnly(elf)) return elf;
+    elf.close();
+  } catch (error) {
+    if (!(error instanceof ProbecError)) throw error;
+  }
+  return undefined;
+}
+
+/** Lists one opened file, named `label` in messages. */
+async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo): Promise<number> {
+  const onSkip = (path: string, why: string): void => void io.stderr.write(`probec: warning: ignored debug file ${path}: ${why}\n`);
+  const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
+  if (args.functions) {
+    const symbols = await listSymbols(elf, { ...(args.pattern === undefined ? {} : { pattern: args.pattern }), ...debug });
+    return printFunctions(label, args, symbols, io);
+  }
+  const [provider, name] = splitProbePattern(args.pattern);
+  const sites = await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }), ...debug });
+  if (sites.length === 0 && !args.json) return explainNoProbes(elf, label, args, io, provider !== undefined || name !== undefined);
+  return printProbes(args, sites, io, false);
 }
 
 /** `provider:name` → both globs; a bare `name` matches any provider. */
@@ -48,7 +137,7 @@ export function splitProbePattern(pattern: string | undefined): [string | undefi
   return [pattern.slice(0, colon) || "*", pattern.slice(colon + 1) || "*"];
 }
 
-function printFunctions(args: ListArgs, symbols: FoundSymbol[], io: CliIo): number {
+function printFunctions(label: string, args: ListArgs, symbols: FoundSymbol[], io: CliIo): number {
   if (args.json) {
     io.stdout.write(`${JSON.stringify(symbols.map(symbolToJson), null, 2)}\n`);
   } else if (symbols.length > 0) {
@@ -59,22 +148,19 @@ function printFunctions(args: ListArgs, symbols: FoundSymbol[], io: CliIo): numb
       ),
     );
   } else {
-    io.stderr.write(`probec: no function in ${args.target} matches "${args.pattern ?? "*"}"\n`);
+    io.stderr.write(`probec: no function in ${label} matches "${args.pattern ?? "*"}"\n`);
   }
   return symbols.length > 0 ? EXIT.ok : EXIT.noMatch;
 }
 
-function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo): number {
+function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo, withFile: boolean): number {
   if (args.json) {
     io.stdout.write(`${JSON.stringify(sites.map(usdtSiteToJson), null, 2)}\n`);
     return sites.length > 0 ? EXIT.ok : EXIT.noMatch;
   }
-  io.stdout.write(
-    renderTable(
-      [{ header: "PROBE" }, { header: "ADDRESS", align: "right" }, { header: "OFFSET", align: "right" }, { header: "SEM.OFFSET", align: "right" }, { header: "ARGUMENTS" }],
-      sites.map((s) => [`${s.provider}:${s.name}`, hex(s.address), hex(s.fileOffset), s.semaphoreOffset === undefined ? "-" : hex(s.semaphoreOffset), describeArgs(s)]),
-    ),
-  );
+  const columns = [{ header: "PROBE" }, { header: "ADDRESS", align: "right" as const }, { header: "OFFSET", align: "right" as const }, { header: "SEM.OFFSET", align: "right" as const }, { header: "ARGUMENTS" }];
+  const row = (s: UsdtSite): string[] => [`${s.provider}:${s.name}`, hex(s.address), hex(s.fileOffset), s.semaphoreOffset === undefined ? "-" : hex(s.semaphoreOffset), describeArgs(s)];
+  io.stdout.write(withFile ? renderTable([{ header: "FILE" }, ...columns], sites.map((s) => [s.file, ...row(s)])) : renderTable(columns, sites.map(row)));
   return EXIT.ok;
 }
 
@@ -89,15 +175,15 @@ function displayName(s: FoundSymbol): string {
   return `${s.name}${s.isDefaultVersion ? "@@" : "@"}${s.version}`;
 }
 
-async function explainNoProbes(args: ListArgs, io: CliIo, filtered: boolean): Promise<number> {
-  const any = filtered ? await findUsdt(args.target) : [];
+async function explainNoProbes(elf: ElfFile, label: string, args: ListArgs, io: CliIo, filtered: boolean): Promise<number> {
+  const any = filtered ? await findUsdt(elf) : [];
   if (any.length > 0) {
     const names = [...new Set(any.map((s) => `${s.provider}:${s.name}`))].sort();
-    io.stderr.write(`probec: no USDT probe in ${args.target} matches "${args.pattern ?? "*"}"\n`);
+    io.stderr.write(`probec: no USDT probe in ${label} matches "${args.pattern ?? "*"}"\n`);
     io.stderr.write(`  hint: probes that exist: ${names.slice(0, 10).join(", ")}${names.length > 10 ? `, … (${names.length} in all)` : ""}\n`);
   } else {
-    io.stderr.write(`probec: ${args.target} has no USDT probes\n`);
-    io.stderr.write(`  hint: list its functions instead: probec list ${args.target} --functions\n`);
+    io.stderr.write(`probec: ${label} has no USDT probes\n`);
+    io.stderr.write(`  hint: list its functions instead: probec list ${label} --functions\n`);
   }
   return EXIT.noMatch;
 }

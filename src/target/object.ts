@@ -1,0 +1,154 @@
+/**
+ * OBJECT → file: `exe`, an absolute path, or a library name, resolved in
+ * one process's view of the world (its root, its maps, its loader's rules),
+ * and the path probec reads it through.
+ *
+ * What the process runs wins over what a path names now: a library mapped
+ * from a file that was deleted, replaced or copied up since (PITFALLS 18,
+ * 20) is read through `/proc/<pid>/map_files/…`, which opens the mapped
+ * inode itself.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { ElfFile } from "../elf/elf-file.js";
+import { PT_INTERP } from "../elf/constants.js";
+import { NotFoundError, ProbecError } from "../errors.js";
+import { FileSource } from "../io/file-source.js";
+import { readRange } from "../io/byte-source.js";
+import { resolveLibrary, type ResolvedHow } from "./libs/resolve-library.js";
+import { readEnviron } from "./proc/environ.js";
+import { exePath } from "./proc/exe.js";
+import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "./proc/maps.js";
+import { DEFAULT_PROC_ROOT } from "./proc/read.js";
+import { fileIdentity, type ContentIdentity } from "./root/identity.js";
+import { resolveInRoot } from "./root/resolve.js";
+
+/** An object of one process, located. */
+export interface ResolvedObject {
+  /** What was asked for: `libc`, `exe`, `/usr/lib/libfoo.so`. */
+  readonly request: string;
+  /** Its path inside the process's root. */
+  readonly containerPath: string;
+  /** Which rule found it. */
+  readonly how: ResolvedHow | "exe";
+  /** `/proc/<pid>/root/<containerPath>`, resolved inside the root (the `root` path strategy). */
+  readonly rootPath: string | undefined;
+  /** `/proc/<pid>/map_files/<range>` when the process maps it (the `map` strategy). */
+  readonly mapFilesPath: string | undefined;
+  /** The path probec reads: the mapped inode when mapped, else the root path. */
+  readonly readPath: string;
+  /** Device, inode, size, mtime and build-id of what {@link readPath} opens. */
+  readonly identity: ContentIdentity;
+  /** True when the process maps it. */
+  readonly mapped: boolean;
+  /** True when the file now at the path is not the one the process maps (deleted, replaced, copied up). */
+  readonly replaced: boolean;
+}
+
+/** Largest small file (ld.so.cache, musl path file) read whole from a container. */
+const MAX_SMALL_FILE = 64 * 1024 * 1024;
+
+/** Resolves `request` as process `pid` would see it. */
+export function resolveObject(pid: number, request: string, procRoot = DEFAULT_PROC_ROOT): ResolvedObject {
+  const root = `${procRoot}/${pid}/root`;
+  const objects = mappedObjects(readMaps(pid, { procRoot }));
+  if (request === "exe") return resolveExe(pid, root, objects, procRoot);
+  let containerPath: string;
+  let how: ResolvedHow;
+  if (request.startsWith("/")) {
+    containerPath = request;
+    how = "absolute";
+  } else {
+    const resolved = resolveLibrary(request, libraryContext(pid, root, objects, procRoot));
+    containerPath = resolved.path;
+    how = resolved.how;
+  }
+  const mapped = findMapped(objects, containerPath, root);
+  return locate(pid, request, containerPath, how, root, mapped, procRoot);
+}
+
+function resolveExe(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): ResolvedObject {
+  const exe = exePath(pid, procRoot);
+  const identity = fileIdentity(exe.openPath);
+  const mapped = objects.find((o) => o.inode === identity.ino) ?? objects.find((o) => o.path === exe.path);
+  const rootPath = exe.deleted ? undefined : tryResolve(root, exe.path);
+  return {
+    request: "exe",
+    containerPath: exe.path,
+    how: "exe",
+    rootPath,
+    mapFilesPath: mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot),
+    // /proc/<pid>/exe opens the running executable itself, whatever happened to its path.
+    readPath: exe.openPath,
+    identity,
+    mapped: mapped !== undefined,
+    replaced: exe.deleted || (rootPath !== undefined && fileIdentity(rootPath).ino !== identity.ino),
+  };
+}
+
+function locate(pid: number, request: string, containerPath: string, how: ResolvedHow, root: string, mapped: MappedObject | undefined, procRoot: string): ResolvedObject {
+  const rootPath = tryResolve(root, containerPath);
+  const mapFiles = mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot);
+  const readPath = mapFiles ?? rootPath;
+  if (readPath === undefined) {
+    throw new NotFoundError(`process ${pid}: ${request} resolved to ${containerPath}, which does not exist in its root and is not mapped`);
+  }
+  const identity = fileIdentity(readPath);
+  const replaced = mapped !== undefined && (rootPath === undefined || fileIdentity(rootPath).ino !== identity.ino);
+  return { request, containerPath, how, rootPath, mapFilesPath: mapFiles, readPath, identity, mapped: mapped !== undefined, replaced };
+}
+
+/** The mapped object at `containerPath`: by inode when the path still exists, else by the printed name. */
+function findMapped(objects: readonly MappedObject[], containerPath: string, root: string): MappedObject | undefined {
+  const rootPath = tryResolve(root, containerPath);
+  if (rootPath !== undefined) {
+    const ino = fileIdentity(rootPath).ino;
+    const byInode = objects.find((o) => o.inode === ino);
+    if (byInode !== undefined) return byInode;
+  }
+  return objects.find((o) => o.path === containerPath);
+}
+
+function tryResolve(root: string, containerPath: string): string | undefined {
+  try {
+    return resolveInRoot(root, containerPath).hostPath;
+  } catch (error) {
+    if (error instanceof ProbecError && (error.code === "E_NOT_FOUND" || error.code === "E_IO")) return undefined;
+    throw error;
+  }
+}
+
+/** The loader's view of process `pid`, read through its root only (never the host's files: PITFALLS 23). */
+function libraryContext(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): Parameters<typeof resolveLibrary>[1] {
+  const exe = ElfFile.open(FileSource.open(`${procRoot}/${pid}/exe`), `process ${pid}: exe`);
+  try {
+    const interp = exe.programHeaders.find((p) => p.p_type === PT_INTERP);
+    const interpreter = interp === undefined ? "" : new TextDecoder().decode(readRange(exe.source, interp.p_offset, Math.min(interp.p_filesz, 4096), "PT_INTERP"));
+    const ldLibraryPath = readEnviron(pid, { procRoot }).get("LD_LIBRARY_PATH");
+    return {
+      readFile: (p) => {
+        const host = tryResolve(root, p);
+        if (host === undefined) return undefined;
+        const bytes = readFileSync(host);
+        return bytes.length > MAX_SMALL_FILE ? undefined : bytes;
+      },
+      exists: (p) => tryResolve(root, p) !== undefined,
+      listDir: (p) => {
+        try {
+          return readdirSync(resolveInRoot(root, p, { expect: "directory" }).hostPath);
+        } catch (error) {
+          if (error instanceof ProbecError) return undefined;
+          throw error;
+        }
+      },
+      mappedPaths: objects.filter((o) => o.kind === "file").map((o) => o.path),
+      ...(ldLibraryPath === undefined ? {} : { ldLibraryPath }),
+      machine: exe.header.e_machine,
+      elfClass: exe.header.bits,
+      littleEndian: exe.header.littleEndian,
+      flags: exe.header.e_flags,
+      loader: interpreter.includes("ld-musl") ? "musl" : interpreter.includes("ld-linux") || interpreter.includes("ld64.so") || interpreter.includes("ld.so") ? "glibc" : "unknown",
+    };
+  } finally {
+    exe.close();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `resolveTarget("docker/zookeeper:libzookeeper_mt:zoo_set2")`: from a
+ * target spec to every matching site, with its provenance.
+ *
+ * The scope gives processes; processes that share a mount namespace see the
+ * same files, so the object is resolved once per namespace, in a process of
+ * that namespace, and the location is found in the file that process
+ * actually maps (or would load).
+ */
+import { ElfFile } from "../elf/elf-file.js";
+import { hex } from "../elf/fields.js";
+import { findSymbolIn, type FoundSymbol } from "../elf/find-symbol.js";
+import { listSymbolsIn } from "../elf/list-symbols.js";
+import { NotFoundError, UsageError } from "../errors.js";
+import { FileSource } from "../io/file-source.js";
+import { findUsdtSites, type UsdtSite } from "../usdt/notes.js";
+import { resolveObject, type ResolvedObject } from "./object.js";
+import type { ProcessInfo } from "./processes.js";
+import { resolveScope, type ResolvedScope, type ScopeOptions } from "./scope.js";
+import { parseTargetSpec, type TargetSpec } from "./spec.js";
+
+/** The object and sites of one mount namespace of the scope. */
+export interface ObjectGroup {
+  /** The mount-namespace inode the processes share. */
+  readonly mntNs: number;
+  /** The scope's processes in this namespace (empty for the host scope). */
+  readonly processes: readonly ProcessInfo[];
+  readonly object: ResolvedObject;
+  /** Matching USDT sites, when the location was `provider:name`. */
+  readonly usdt: readonly UsdtSite[] | undefined;
+  /** Matching functions (or the address), when the location was a symbol, glob, `sym+off` or address. */
+  readonly symbols: readonly FoundSymbol[] | undefined;
+}
+
+/** A target, resolved. */
+export interface TargetResolution {
+  readonly spec: TargetSpec;
+  readonly scope: ResolvedScope;
+  readonly groups: readonly ObjectGroup[];
+}
+
+/** Options for {@link resolveTarget}. */
+export interface ResolveTargetOptions extends ScopeOptions {
+  /** Accept an IFUNC symbol (see `findSymbol`). */
+  readonly allowIfunc?: boolean;
+}
+
+/**
+ * Resolves `SCOPE:OBJECT[:LOCATION]`. Throws a `UsageError` when the spec
+ * names no object, and the usual typed errors when a container, object or
+ * location does not exist (each names what exists instead).
+ */
+export async function resolveTarget(target: string | TargetSpec, options: ResolveTargetOptions = {}): Promise<TargetResolution> {
+  const spec = typeof target === "string" ? parseTargetSpec(target) : target;
+  if (spec.object === undefined) {
+    throw new UsageError(`target "${spec.text}" names no object`, ["add one: SCOPE:libc, SCOPE:exe or SCOPE:/path/in/container"]);
+  }
+  const scope = await resolveScope(spec.scope, options);
+  const groups: ObjectGroup[] = [];
+  for (const [mntNs, processes] of byMountNamespace(scope)) {
+    const representative = processes[0]?.pid ?? process.pid;
+    const object = resolveObject(representative, spec.object);
+    const elf = openObject(spec, object);
+    try {
+      const sites = locate(elf, spec.location, options);
+      groups.push({ mntNs, processes, object, ...sites });
+    } finally {
+      elf.close();
+    }
+  }
+  return { spec, scope, groups };
+}
+
+/** Opens what the object's process runs, named `SCOPE:container-path` in every message. */
+export function openObject(spec: TargetSpec, object: ResolvedObject): ElfFile {
+  const scopeText = spec.text.split(":")[0] ?? spec.text;
+  return ElfFile.open(FileSource.open(object.readPath), `${scopeText}:${object.containerPath}`);
+}
+
+/** The scope's processes grouped by mount namespace; the host scope is one group of none. */
+function byMountNamespace(scope: ResolvedScope): Map<number, ProcessInfo[]> {
+  const groups = new Map<number, ProcessInfo[]>();
+  if (scope.runtime === "host") {
+    groups.set(0, []);
+    return groups;
+  }
+  for (const p of scope.processes) {
+    const list = groups.get(p.mntNs) ?? [];
+    list.push(p);
+    groups.set(p.mntNs, list);
+  }
+  if (groups.size === 0) throw new NotFoundError(`the ${scope.runtime} scope has no running process`);
+  return groups;
+}
+
+function locate(elf: ElfFile, location: string | undefined, options: ResolveTargetOptions): { usdt: UsdtSite[] | undefined; symbols: FoundSymbol[] | undefined } {
+  if (location === undefined) return { usdt: undefined, symbols: undefined };
+  const colon = location.indexOf(":");
+  if (colon >= 0) {
+    const provider = location.slice(0, colon) || "*";
+    const name = location.slice(colon + 1) || "*";
+    return { usdt: findUsdtSites(elf, { provider, name }), symbols: undefined };
+  }
+  return { usdt: undefined, symbols: findLocation(elf, location, options) };
+}
+
+/** A symbol, `sym+0x10`, a glob, or a raw address `0x…`. */
+function findLocation(elf: ElfFile, location: string, options: ResolveTargetOptions): FoundSymbol[] {
+  if (/^0x[0-9a-f]+$/i.test(location)) {
+    const address = BigInt(location);
+    const fileOffset = elf.fileOffsetOf(address, "code");
+    if (fileOffset === undefined) throw new NotFoundError(`${elf.name}: address ${location} is not inside an executable segment`);
+    return [{ file: elf.name, name: hex(address), version: null, isDefaultVersion: true, address, fileOffset, size: 0, type: "address", binding: "none" }];
+  }
+  if (/[*?[]/.test(location)) {
+    const found = listSymbolsIn(elf, { pattern: location });
+    if (found.length === 0) throw new NotFoundError(`${elf.name}: no function matches "${location}"`, [`list them: probec list ${elf.name.split(":")[0]}:… --functions`]);
+    return found;
+  }
+  const plus = /^(.+)\+(0x[0-9a-f]+|[0-9]+)$/i.exec(location);
+  const symbol = findSymbolIn(elf, plus?.[1] ?? location, { allowIfunc: options.allowIfunc ?? false });
+  if (plus === null) return [symbol];
+  const offset = Number(plus[2]);
+  if (symbol.size > 0 && offset >= symbol.size) {
+    throw new UsageError(`${elf.name}: ${location} is past the end of ${symbol.name} (${symbol.size} bytes)`);
+  }
+  return [{ ...symbol, name: location, address: symbol.address + BigInt(offset), fileOffset: symbol.fileOffset + offset }];
+}
