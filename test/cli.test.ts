@@ -2,7 +2,7 @@
  * `probec` as a user meets it: exit codes, one-line errors that name the
  * input, no stack traces, and the built executable itself.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { VERSION } from "../src/version.js";
@@ -94,5 +94,38 @@ describe("probec as an executable", () => {
     expect(ok.stdout).toBe("PROBE       ADDRESS  OFFSET  SEM.OFFSET  ARGUMENTS\nsema:plain   0x1154  0x1154      0x3010  -4@%edi\n");
     const none = spawnSync(process.execPath, ["dist/src/cli/main.js", "list", bin("usdt_sema"), "zzz"], { encoding: "utf8" });
     expect(none.status).toBe(1);
+  });
+});
+
+describe("probec resolve", () => {
+  it("shows a process's root, ids and mapped objects, as a table and as JSON", async () => {
+    const child = spawn("/usr/bin/python3.11", ["-c", "import time; time.sleep(30)"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const pid = child.pid as number;
+      const table = await probec("resolve", `pid/${pid}`);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(new RegExp(`^runtime   pid\\nroot      /proc/${pid}/root \\(mount namespace \\d+\\)\\n`));
+      expect(table.stdout).toContain(`mapped by pid ${pid}:`);
+      expect(table.stdout).toMatch(new RegExp(`/usr/bin/python3.11 +\\d+ +- +/proc/${pid}/map_files/400000-`));
+      const json = JSON.parse((await probec("resolve", `pid/${pid}`, "--json")).stdout) as {
+        runtime: string;
+        processes: { pid: number; nsPid: number[]; comm: string }[];
+        namespaces: { root: string; objects: { path: string; deleted: boolean }[] }[];
+      };
+      expect(json.runtime).toBe("pid");
+      expect(json.processes).toEqual([expect.objectContaining({ pid, nsPid: [pid], comm: "python3.11" })]);
+      expect(json.namespaces[0]?.root).toBe(`/proc/${pid}/root`);
+      expect(json.namespaces[0]?.objects.map((o) => o.path)).toContain("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("refuses a target where a scope is expected, and a vanished process", async () => {
+    expect((await probec("resolve", "pid/1:libc")).stderr).toBe('probec: "pid/1:libc" is a target, not a scope\n  hint: resolve the scope alone: probec resolve pid/1\n');
+    const gone = await probec("resolve", "pid/4194304");
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(/^probec: process 4194304 does not exist \(it may have exited\)\n/);
   });
 });

@@ -7,12 +7,13 @@ import yargs from "yargs";
 import { UsageError } from "../errors.js";
 import { nearest } from "../suggest.js";
 import { listCommand } from "./commands/list.js";
+import { resolveCommand } from "./commands/resolve.js";
 import { EXIT, type CliIo } from "./io.js";
 import { reportError } from "./report.js";
 import { VERSION } from "../version.js";
 
 /** The commands `run` dispatches. */
-const COMMANDS = ["list"];
+const COMMANDS = ["list", "resolve"];
 
 /** Runs probec with `argv` (without `node` and the script), writing to `io`; resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
@@ -24,15 +25,21 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
   const parser = yargs()
     .scriptName("probec")
     .usage("probec: find exactly where to put a uprobe or USDT probe\n\nUsage: $0 <command> [options]")
-    .command("list <target> [pattern]", "list the USDT probes (or, with --functions, the functions) of an ELF file", (y) =>
+    .command("list <target> [pattern]", "list the USDT probes (or, with --functions, the functions) of an ELF file or a target", (y) =>
       y
-        .positional("target", { type: "string", describe: "an ELF file: executable, shared library or debug file" })
+        .positional("target", { type: "string", describe: "an ELF file, or a target: docker/NAME:libc, pid/N:exe, pid/N" })
         .positional("pattern", { type: "string", describe: "glob: provider:name for probes (a bare name matches any provider), a name for functions" })
         .option("functions", { alias: "f", type: "boolean", default: false, describe: "list functions instead of USDT probes" })
         .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
         .option("debug-root", { type: "string", array: true, describe: "where to look for separate debug files (default /usr/lib/debug)" })
         .example("$0 list /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so 'hotspot:gc__*'", "USDT probes of the JVM's GC")
         .example("$0 list /usr/bin/node 'uv_run' --functions --json", "one function's address and file offset"),
+    )
+    .command("resolve <scope>", "show a scope's runtime, container, processes, roots, layers and mapped objects", (y) =>
+      y
+        .positional("scope", { type: "string", describe: "docker/NAME, pid/N, host, containerd/ID, crio/ID, podman/ID" })
+        .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
+        .example("$0 resolve docker/web", "the container's host PIDs, root and layers"),
     )
     .demandCommand(1, "name a command: probec list FILE [PATTERN]")
     .strict()
@@ -77,6 +84,8 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           },
           io,
         );
+      case "resolve":
+        return await resolveCommand({ scope: String(args.scope), json: args.json === true }, io);
       default:
         throw new UsageError(`unknown command "${String(args._[0])}"`, ["run probec --help for the commands"]);
     }

@@ -1,0 +1,96 @@
+/**
+ * `probec resolve SCOPE`: what a scope is, without probing anything: the
+ * runtime, the container's id and name, every process (pid here and in its
+ * namespaces), their roots, the overlay layers, and the objects they map.
+ */
+import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "../../target/proc/maps.js";
+import type { ProcessInfo } from "../../target/processes.js";
+import { resolveScope, type ResolvedScope } from "../../target/scope.js";
+import { parseTargetSpec } from "../../target/spec.js";
+import { UsageError } from "../../errors.js";
+import { EXIT, type CliIo } from "../io.js";
+import { renderTable } from "../table.js";
+
+/** Parsed arguments of `probec resolve`. */
+export interface ResolveArgs {
+  readonly scope: string;
+  readonly json: boolean;
+}
+
+/** One process per mount namespace, with what it maps. */
+interface NamespaceView {
+  readonly mntNs: number;
+  readonly pid: number;
+  readonly root: string;
+  readonly objects: readonly MappedObject[];
+}
+
+/** Runs `probec resolve`; returns the exit code. */
+export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<number> {
+  const spec = parseTargetSpec(args.scope);
+  if (spec.object !== undefined) {
+    throw new UsageError(`"${args.scope}" is a target, not a scope`, [`resolve the scope alone: probec resolve ${args.scope.split(":")[0]}`]);
+  }
+  const scope = await resolveScope(spec.scope);
+  const views = namespaceViews(scope.runtime === "host" ? [] : scope.processes);
+  if (args.json) io.stdout.write(`${JSON.stringify(toJson(scope, views), null, 2)}\n`);
+  else io.stdout.write(render(scope, views));
+  return EXIT.ok;
+}
+
+function namespaceViews(processes: readonly ProcessInfo[]): NamespaceView[] {
+  const seen = new Map<number, NamespaceView>();
+  for (const p of processes) {
+    if (seen.has(p.mntNs)) continue;
+    const objects = mappedObjects(readMaps(p.pid)).filter((o) => o.kind === "file" || o.kind === "memfd");
+    seen.set(p.mntNs, { mntNs: p.mntNs, pid: p.pid, root: `/proc/${p.pid}/root`, objects });
+  }
+  return [...seen.values()];
+}
+
+function render(scope: ResolvedScope, views: readonly NamespaceView[]): string {
+  const head = [
+    ["runtime", scope.runtime],
+    ...(scope.containerId === undefined ? [] : [["container", `${scope.containerId}${scope.containerName === undefined ? "" : ` (${scope.containerName})`}`]]),
+    ...scope.layers.map((layer, i) => [i === 0 ? "layers" : "", layer]),
+    ...views.map((v) => ["root", `${v.root} (mount namespace ${v.mntNs})`]),
+  ];
+  let out = head.map(([k, v]) => `${(k ?? "").padEnd(10)}${v ?? ""}`).join("\n") + "\n";
+  if (scope.processes.length > 0) {
+    out += `\n${renderTable(
+      [{ header: "PID", align: "right" }, { header: "NSPID" }, { header: "COMM" }, { header: "MNT NS", align: "right" }],
+      scope.processes.map((p) => [String(p.pid), p.nsPid.join(","), p.comm, String(p.mntNs)]),
+    )}`;
+  }
+  for (const v of views) {
+    out += `\nmapped by pid ${v.pid}:\n${renderTable(
+      [{ header: "PATH" }, { header: "INODE", align: "right" }, { header: "STATE" }, { header: "OPEN THROUGH" }],
+      v.objects.map((o) => [o.path, String(o.inode), o.kind === "memfd" ? "memfd" : o.deleted ? "deleted" : "-", mapFilesPath(v.pid, o.mapFilesRange.start, o.mapFilesRange.end)]),
+    )}`;
+  }
+  return out;
+}
+
+function toJson(scope: ResolvedScope, views: readonly NamespaceView[]): unknown {
+  return {
+    runtime: scope.runtime,
+    containerId: scope.containerId ?? null,
+    containerName: scope.containerName ?? null,
+    labels: scope.labels,
+    layers: scope.layers,
+    processes: scope.processes.map((p) => ({ pid: p.pid, nsPid: p.nsPid, comm: p.comm, mntNs: p.mntNs, pidNs: p.pidNs })),
+    namespaces: views.map((v) => ({
+      mntNs: v.mntNs,
+      pid: v.pid,
+      root: v.root,
+      objects: v.objects.map((o) => ({
+        path: o.path,
+        inode: o.inode.toString(),
+        dev: o.dev,
+        kind: o.kind,
+        deleted: o.deleted,
+        mapFiles: mapFilesPath(v.pid, o.mapFilesRange.start, o.mapFilesRange.end),
+      })),
+    })),
+  };
+}
