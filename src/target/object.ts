@@ -17,7 +17,9 @@ import { readRange } from "../io/byte-source.js";
 import { resolveLibrary, type ResolvedHow } from "./libs/resolve-library.js";
 import { readEnviron } from "./proc/environ.js";
 import { exePath } from "./proc/exe.js";
+import { layerOf } from "./layers.js";
 import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "./proc/maps.js";
+import { overlayLayers, readMountinfo, type MountInfo } from "./proc/mountinfo.js";
 import { DEFAULT_PROC_ROOT } from "./proc/read.js";
 import { fileIdentity, type ContentIdentity } from "./root/identity.js";
 import { resolveInRoot } from "./root/resolve.js";
@@ -34,6 +36,8 @@ export interface ResolvedObject {
   readonly rootPath: string | undefined;
   /** `/proc/<pid>/map_files/<range>` when the process maps it (the `map` strategy). */
   readonly mapFilesPath: string | undefined;
+  /** The file in the overlay layer that holds it, when its mount is an overlay (the `layer` strategy). */
+  readonly layerPath: string | undefined;
   /** The path probec reads: the mapped inode when mapped, else the root path. */
   readonly readPath: string;
   /** Device, inode, size, mtime and build-id of what {@link readPath} opens. */
@@ -77,6 +81,7 @@ function resolveExe(pid: number, root: string, objects: readonly MappedObject[],
     how: "exe",
     rootPath,
     mapFilesPath: mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot),
+    layerPath: exe.deleted ? undefined : layerPathOf(pid, exe.path, procRoot),
     // /proc/<pid>/exe opens the running executable itself, whatever happened to its path.
     readPath: exe.openPath,
     identity,
@@ -94,7 +99,25 @@ function locate(pid: number, request: string, containerPath: string, how: Resolv
   }
   const identity = fileIdentity(readPath);
   const replaced = mapped !== undefined && (rootPath === undefined || fileIdentity(rootPath).ino !== identity.ino);
-  return { request, containerPath, how, rootPath, mapFilesPath: mapFiles, readPath, identity, mapped: mapped !== undefined, replaced };
+  const layerPath = rootPath === undefined ? undefined : layerPathOf(pid, containerPath, procRoot);
+  return { request, containerPath, how, rootPath, mapFilesPath: mapFiles, layerPath, readPath, identity, mapped: mapped !== undefined, replaced };
+}
+
+/**
+ * The host path of `containerPath` in the overlay layer holding it, from
+ * the process's own mountinfo (the deepest mount containing the path), or
+ * undefined when that mount is not an overlay or its layers are not
+ * visible from probec's mount namespace.
+ */
+function layerPathOf(pid: number, containerPath: string, procRoot: string): string | undefined {
+  const mounts = readMountinfo(pid, { procRoot });
+  const within = (m: MountInfo): boolean => m.mountPoint === "/" || containerPath === m.mountPoint || containerPath.startsWith(`${m.mountPoint}/`);
+  const mount = mounts.filter(within).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  const layers = mount === undefined ? undefined : overlayLayers(mount);
+  if (mount === undefined || layers === undefined) return undefined;
+  const relative = mount.mountPoint === "/" ? containerPath : containerPath.slice(mount.mountPoint.length) || "/";
+  const stack = [...(layers.upperdir === undefined ? [] : [layers.upperdir]), ...layers.lowerdir];
+  return layerOf(relative, stack)?.hostPath;
 }
 
 /** The mapped object at `containerPath`: by inode when the path still exists, else by the printed name. */
