@@ -8,7 +8,7 @@
  * 20) is read through `/proc/<pid>/map_files/…`, which opens the mapped
  * inode itself.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { ElfFile } from "../elf/elf-file.js";
 import { PT_INTERP } from "../elf/constants.js";
 import { NotFoundError, ProbecError } from "../errors.js";
@@ -54,7 +54,7 @@ const MAX_SMALL_FILE = 64 * 1024 * 1024;
 /** Resolves `request` as process `pid` would see it. */
 export function resolveObject(pid: number, request: string, procRoot = DEFAULT_PROC_ROOT): ResolvedObject {
   const root = `${procRoot}/${pid}/root`;
-  const objects = mappedObjects(readMaps(pid, { procRoot }));
+  const objects = mappedObjectsOf(pid, procRoot);
   if (request === "exe") return resolveExe(pid, root, objects, procRoot);
   let containerPath: string;
   let how: ResolvedHow;
@@ -71,7 +71,8 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
 }
 
 function resolveExe(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): ResolvedObject {
-  const exe = exePath(pid, procRoot);
+  const printed = exePath(pid, procRoot);
+  const exe = { ...printed, path: containerPathOf(printed.path, rootPrefix(pid, procRoot)) };
   const identity = fileIdentity(exe.openPath);
   const mapped = objects.find((o) => o.inode === identity.ino) ?? objects.find((o) => o.path === exe.path);
   const rootPath = exe.deleted ? undefined : tryResolve(root, exe.path);
@@ -101,6 +102,37 @@ function locate(pid: number, request: string, containerPath: string, how: Resolv
   const replaced = mapped !== undefined && (rootPath === undefined || fileIdentity(rootPath).ino !== identity.ino);
   const layerPath = rootPath === undefined ? undefined : layerPathOf(pid, containerPath, procRoot);
   return { request, containerPath, how, rootPath, mapFilesPath: mapFiles, layerPath, readPath, identity, mapped: mapped !== undefined, replaced };
+}
+
+/**
+ * The kernel prints a path in maps and in the exe link relative to the
+ * *reader's* root when it can: for a chrooted process whose root is
+ * reachable from probec's, `/srv/root/usr/lib/libc.so.6`, not
+ * `/usr/lib/libc.so.6`. `/proc/<pid>/root` reads the same way (`/srv/root`),
+ * so stripping it gives the path inside the process's root. For a process
+ * in another mount namespace the root reads `/` and nothing changes.
+ */
+function rootPrefix(pid: number, procRoot: string): string {
+  try {
+    return readlinkSync(`${procRoot}/${pid}/root`);
+  } catch {
+    return "/";
+  }
+}
+
+function containerPathOf(printed: string, prefix: string): string {
+  if (prefix === "/" || !printed.startsWith(`${prefix}/`)) return printed;
+  return printed.slice(prefix.length);
+}
+
+/** The objects process `pid` maps, named by their paths inside its root. */
+export function mappedObjectsOf(pid: number, procRoot = DEFAULT_PROC_ROOT): MappedObject[] {
+  return inContainerTerms(pid, mappedObjects(readMaps(pid, { procRoot })), procRoot);
+}
+
+function inContainerTerms(pid: number, objects: readonly MappedObject[], procRoot: string): MappedObject[] {
+  const prefix = rootPrefix(pid, procRoot);
+  return objects.map((o) => (o.kind === "file" ? { ...o, path: containerPathOf(o.path, prefix) } : o));
 }
 
 /**

@@ -15,7 +15,8 @@ import { openElf } from "../../api/input.js";
 import { ElfFile, isDebugOnly } from "../../elf/elf-file.js";
 import { ProbecError, UsageError } from "../../errors.js";
 import { FileSource } from "../../io/file-source.js";
-import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "../../target/proc/maps.js";
+import { mapFilesPath, type MappedObject } from "../../target/proc/maps.js";
+import { mappedObjectsOf } from "../../target/object.js";
 import { openObject, resolveTarget } from "../../target/resolve-target.js";
 import { resolveScope } from "../../target/scope.js";
 import { parseTargetSpec, type TargetSpec } from "../../target/spec.js";
@@ -86,7 +87,7 @@ async function listScope(spec: TargetSpec, args: ListArgs, io: CliIo): Promise<n
   const [provider, name] = splitProbePattern(args.pattern);
   const sites: UsdtSite[] = [];
   for (const pid of representatives.values()) {
-    for (const object of mappedObjects(readMaps(pid))) {
+    for (const object of mappedObjectsOf(pid)) {
       const elf = openMapped(pid, object, spec);
       if (elf === undefined) continue;
       try {

@@ -3,7 +3,8 @@
  * runtime, the container's id and name, every process (pid here and in its
  * namespaces), their roots, the overlay layers, and the objects they map.
  */
-import { mapFilesPath, mappedObjects, readMaps, type MappedObject } from "../../target/proc/maps.js";
+import { mapFilesPath, type MappedObject } from "../../target/proc/maps.js";
+import { mappedObjectsOf } from "../../target/object.js";
 import type { ProcessInfo } from "../../target/processes.js";
 import { resolveScope, type ResolvedScope } from "../../target/scope.js";
 import { parseTargetSpec } from "../../target/spec.js";
@@ -42,7 +43,7 @@ function namespaceViews(processes: readonly ProcessInfo[]): NamespaceView[] {
   const seen = new Map<number, NamespaceView>();
   for (const p of processes) {
     if (seen.has(p.mntNs)) continue;
-    const objects = mappedObjects(readMaps(p.pid)).filter((o) => o.kind === "file" || o.kind === "memfd");
+    const objects = mappedObjectsOf(p.pid).filter((o) => o.kind === "file" || o.kind === "memfd");
     seen.set(p.mntNs, { mntNs: p.mntNs, pid: p.pid, root: `/proc/${p.pid}/root`, objects });
   }
   return [...seen.values()];
