@@ -12,11 +12,15 @@ export { symbolToJson, usdtSiteToJson, usdtArgToJson, type SymbolJson, type Usdt
 export { parseTargetSpec, type TargetSpec, type Scope } from "./target/spec.js";
 export { resolveScope, type ResolvedScope, type ScopeOptions } from "./target/scope.js";
 export { resolveTarget, type TargetResolution, type ObjectGroup, type ResolveTargetOptions } from "./target/resolve-target.js";
-export { resolveObject, type ResolvedObject } from "./target/object.js";
+export { resolveObject, mappedObjectsOf, type ResolvedObject } from "./target/object.js";
+export { openObject } from "./target/resolve-target.js";
+export { mapFilesPath, type MappedObject } from "./target/proc/maps.js";
 export { inspectProcess, type ProcessInfo } from "./target/processes.js";
+export { nearest } from "./suggest.js";
 export { resolveInRoot, type ResolvedPath } from "./target/root/resolve.js";
 export { loadDebugFiles, type DebugFile, type DebugSearchOptions } from "./debuginfo/index.js";
-export { ElfFile } from "./elf/elf-file.js";
+export { ElfFile, isDebugOnly } from "./elf/elf-file.js";
+export { hex } from "./elf/fields.js";
 export { FileSource } from "./io/file-source.js";
 export { BufferSource, type ByteSource } from "./io/byte-source.js";
 export type * from "./usdt/args/types.js";

@@ -3,7 +3,7 @@
  * one line naming the input and the problem, then its hints. Anything else
  * is ours: say so, ask for a report, and show the stack only on request.
  */
-import { ProbecError } from "../errors.js";
+import { ProbecError } from "../index.js";
 import { EXIT, type CliIo } from "./io.js";
 
 /** Writes `error` to stderr and returns the exit code it deserves. */

@@ -4,8 +4,7 @@
  * CLI never prints a stack trace for bad input.
  */
 import yargs from "yargs";
-import { UsageError } from "../errors.js";
-import { nearest } from "../suggest.js";
+import { UsageError, nearest } from "../index.js";
 import { listCommand } from "./commands/list.js";
 import { resolveCommand } from "./commands/resolve.js";
 import { EXIT, type CliIo } from "./io.js";

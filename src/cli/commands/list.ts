@@ -7,20 +7,30 @@
  * process maps (or would load); a scope alone (`docker/web`) lists every
  * mapped object that has USDT probes.
  */
-import { listSymbols, type FoundSymbol } from "../../api/symbols.js";
-import { findUsdt, type UsdtSite } from "../../api/usdt.js";
-import { symbolToJson, usdtSiteToJson } from "../../api/json.js";
 import { existsSync } from "node:fs";
-import { openElf } from "../../api/input.js";
-import { ElfFile, isDebugOnly } from "../../elf/elf-file.js";
-import { ProbecError, UsageError } from "../../errors.js";
-import { FileSource } from "../../io/file-source.js";
-import { mapFilesPath, type MappedObject } from "../../target/proc/maps.js";
-import { mappedObjectsOf } from "../../target/object.js";
-import { openObject, resolveTarget } from "../../target/resolve-target.js";
-import { resolveScope } from "../../target/scope.js";
-import { parseTargetSpec, type TargetSpec } from "../../target/spec.js";
-import { hex } from "../../elf/fields.js";
+import {
+  ElfFile,
+  FileSource,
+  ProbecError,
+  UsageError,
+  findUsdt,
+  hex,
+  isDebugOnly,
+  listSymbols,
+  mapFilesPath,
+  mappedObjectsOf,
+  openElf,
+  openObject,
+  parseTargetSpec,
+  resolveScope,
+  resolveTarget,
+  symbolToJson,
+  usdtSiteToJson,
+  type FoundSymbol,
+  type MappedObject,
+  type TargetSpec,
+  type UsdtSite,
+} from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 

@@ -3,12 +3,7 @@
  * runtime, the container's id and name, every process (pid here and in its
  * namespaces), their roots, the overlay layers, and the objects they map.
  */
-import { mapFilesPath, type MappedObject } from "../../target/proc/maps.js";
-import { mappedObjectsOf } from "../../target/object.js";
-import type { ProcessInfo } from "../../target/processes.js";
-import { resolveScope, type ResolvedScope } from "../../target/scope.js";
-import { parseTargetSpec } from "../../target/spec.js";
-import { UsageError } from "../../errors.js";
+import { UsageError, mapFilesPath, mappedObjectsOf, parseTargetSpec, resolveScope, type MappedObject, type ProcessInfo, type ResolvedScope } from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 
