@@ -46,6 +46,8 @@ export interface ResolvedObject {
   readonly mapped: boolean;
   /** True when the file now at the path is not the one the process maps (deleted, replaced, copied up). */
   readonly replaced: boolean;
+  /** What the loader emulation could not honour (a `$ORIGIN` in LD_LIBRARY_PATH, a corrupt cache it skipped). */
+  readonly warnings: readonly string[];
 }
 
 /** Largest small file (ld.so.cache, musl path file) read whole from a container. */
@@ -58,6 +60,7 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
   if (request === "exe") return resolveExe(pid, root, objects, procRoot);
   let containerPath: string;
   let how: ResolvedHow;
+  let warnings: readonly string[] = [];
   if (request.startsWith("/")) {
     containerPath = request;
     how = "absolute";
@@ -65,9 +68,10 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
     const resolved = resolveLibrary(request, libraryContext(pid, root, objects, procRoot));
     containerPath = resolved.path;
     how = resolved.how;
+    warnings = resolved.warnings;
   }
   const mapped = findMapped(objects, containerPath, root);
-  return locate(pid, request, containerPath, how, root, mapped, procRoot);
+  return { ...locate(pid, request, containerPath, how, root, mapped, procRoot), warnings };
 }
 
 function resolveExe(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): ResolvedObject {
@@ -88,10 +92,11 @@ function resolveExe(pid: number, root: string, objects: readonly MappedObject[],
     identity,
     mapped: mapped !== undefined,
     replaced: exe.deleted || (rootPath !== undefined && fileIdentity(rootPath).ino !== identity.ino),
+    warnings: [],
   };
 }
 
-function locate(pid: number, request: string, containerPath: string, how: ResolvedHow, root: string, mapped: MappedObject | undefined, procRoot: string): ResolvedObject {
+function locate(pid: number, request: string, containerPath: string, how: ResolvedHow, root: string, mapped: MappedObject | undefined, procRoot: string): Omit<ResolvedObject, "warnings"> {
   const rootPath = tryResolve(root, containerPath);
   const mapFiles = mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot);
   const readPath = mapFiles ?? rootPath;

@@ -72,6 +72,7 @@ async function listTarget(args: ListArgs, io: CliIo): Promise<number> {
   const resolution = await resolveTarget({ ...spec, location: undefined });
   let code: number = EXIT.noMatch;
   for (const group of resolution.groups) {
+    for (const warning of group.object.warnings) io.stderr.write(`probec: warning: ${warning}\n`);
     const elf = openObject(spec, group.object);
     try {
       const result = await listElf(elf, elf.name, { ...args, pattern }, io);
