@@ -62,14 +62,14 @@ export function listPids(procRoot = DEFAULT_PROC_ROOT): number[] {
 export function processesOfContainer(idPrefix: string, procRoot = DEFAULT_PROC_ROOT): ProcessInfo[] {
   const found: ProcessInfo[] = [];
   for (const pid of listPids(procRoot)) {
-    let info: ProcessInfo;
     try {
-      info = inspectProcess(pid, procRoot);
+      // The cgroup file alone decides; the rest is read only for the container's own processes.
+      if (containerIdFromCgroup(readCgroup(pid, { procRoot }))?.id.startsWith(idPrefix) !== true) continue;
+      found.push(inspectProcess(pid, procRoot));
     } catch (error) {
       if (error instanceof ProbecError) continue; // exited, or a kernel thread without the files
       throw error;
     }
-    if (info.container?.id.startsWith(idPrefix)) found.push(info);
   }
   return found;
 }

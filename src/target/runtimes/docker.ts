@@ -162,6 +162,14 @@ export async function containerPids(id: string, options?: DockerOptions): Promis
  * @throws UsageError for an id prefix shorter than {@link MIN_ID_PREFIX}.
  */
 export async function findContainer(ref: string, options?: DockerOptions): Promise<ContainerInfo> {
+  // A name or a full id needs one request; prefixes (and every error message) need the list.
+  if (!/^[0-9a-f]{1,63}$/.test(ref)) {
+    const direct = await inspectContainer(stripSlash(ref), options).catch((error: unknown) => {
+      if (error instanceof ProbecError && error.code !== "E_IO") return undefined;
+      throw error;
+    });
+    if (direct?.state.running === true) return direct;
+  }
   const running = await listContainers(options);
   const found = resolveContainerRef(ref, running);
   if (found !== undefined) return inspectContainer(found.id, options);
