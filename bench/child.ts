@@ -8,7 +8,7 @@
  * Each measurement is printed as one JSON line on stdout:
  * `{"label", "ms", "peakRssGrowth", "bytesRead", "rchar", "answer"}`.
  */
-import { findSymbol, findUsdt, listSymbols } from "../src/index.js";
+import { findSymbol, findUsdt, listSymbols, resolveScope, resolveTarget } from "../src/index.js";
 import { ElfFile } from "../src/elf/elf-file.js";
 import { iterateSymbols } from "../src/elf/list-symbols.js";
 import { FileSource } from "../src/io/file-source.js";
@@ -20,6 +20,11 @@ interface Args {
   readonly warmup?: number;
   readonly runs?: number;
   readonly budgetMs?: number;
+  /** (d): the target spec and the DOCKER_HOST of the daemon. */
+  readonly target?: string;
+  readonly host?: string;
+  /** (e): the containers whose scopes are resolved. */
+  readonly names?: readonly string[];
 }
 
 /** elfinfo is loaded only by the elfinfo modes, so that probec's processes carry none of it. */
@@ -86,6 +91,19 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
       const source = FileSource.open(args.path);
       const all = await listSymbols(source); // defaults, as a caller would: node has its own .symtab, so no debug-file search
       return { answer: all.length, bytesRead: source.bytesRead };
+    }),
+  /** (d) probec: one docker target to its symbol's file offset, cold (call to result). */
+  "probec-target": (args) =>
+    once("probec", async () => {
+      const resolved = await resolveTarget(args.target ?? "", { docker: { host: args.host } });
+      return { answer: resolved.groups[0]?.symbols?.[0]?.fileOffset };
+    }),
+  /** (e) probec: every container's scope, one resolveScope after another, in one fresh process. */
+  "probec-scopes": (args) =>
+    once("probec", async () => {
+      let processes = 0;
+      for (const ref of args.names ?? []) processes += (await resolveScope({ kind: "docker", ref }, { docker: { host: args.host } })).processes.length;
+      return { answer: { scopes: args.names?.length ?? 0, processes } };
     }),
   /** (b) and (c) elfinfo: one parse, then the lookup, then the listing; each phase emitted cumulatively. */
   "elfinfo-symbols": async (args) => {

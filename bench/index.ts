@@ -8,6 +8,7 @@
  * that cannot run prints why. See bench/README.md for what each figure means.
  */
 import { loadLine, printMachine, warmPageCache } from "./machine.js";
+import { resolveScopesTask, resolveTargetTask } from "./tasks/targets.js";
 import { findSymbolTask } from "./tasks/find-symbol.js";
 import { listSymbolsTask } from "./tasks/list-symbols.js";
 import { findLibjvm, usdtTask } from "./tasks/usdt.js";
@@ -20,14 +21,16 @@ const began = performance.now();
 printMachine(print);
 for (const path of [findLibjvm(), "/usr/bin/node"]) if (path !== undefined) warmPageCache(path);
 
-const tasks: [string, () => void][] = [
+const tasks: [string, () => void | Promise<void>][] = [
   ["(a)", () => usdtTask(print)],
   ["(b)", () => findSymbolTask(print)],
   ["(c)", () => listSymbolsTask(print)],
+  ["(d)", () => resolveTargetTask(print)],
+  ["(e)", () => resolveScopesTask(print)],
 ];
 for (const [name, task] of tasks) {
   try {
-    task();
+    await task();
   } catch (error) {
     print(`\n${name} failed inside the bench itself: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
