@@ -7,9 +7,11 @@
  * probec's namespace), with the runtime's API only for names and metadata.
  */
 import { existsSync } from "node:fs";
-import { NotFoundError, UsageError } from "../errors.js";
+import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { inspectProcess, processesOfContainer, runningContainers, type ProcessInfo } from "./processes.js";
-import { dockerSocketPath, findContainer, type ContainerInfo, type DockerOptions } from "./runtimes/docker.js";
+import { containerInfo, ctrInstalled, findContainerdContainer, snapshotLayers, taskPid, taskPids, type ContainerdOptions, type CtrContainerInfo } from "./runtimes/containerd.js";
+import { dockerSocketPath, findContainer, inspectContainer, type ContainerInfo, type DockerOptions } from "./runtimes/docker.js";
+import { findK8sContainer } from "./runtimes/k8s.js";
 import type { Scope } from "./spec.js";
 import { nearest } from "../suggest.js";
 
@@ -30,6 +32,7 @@ export interface ResolvedScope {
 /** Where runtimes are reached. */
 export interface ScopeOptions {
   readonly docker?: DockerOptions;
+  readonly containerd?: ContainerdOptions;
 }
 
 /** Resolves a scope to its processes. */
@@ -55,13 +58,46 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
     case "podman":
       return fromCgroups(scope.kind, scope.ref);
     case "crio":
-    case "containerd":
       return fromCgroups(scope.kind, scope.id);
-    case "k8s":
-      throw new UsageError(`k8s scopes are not supported yet: ${scope.namespace}/${scope.pod}`, [
-        "name the container by its runtime id instead (crio/ID, containerd/ID, docker/ID)",
-      ]);
+    case "containerd": {
+      // Without ctr there is no client: only a 64-hex id (prefix) can be found, through cgroups.
+      if (!ctrInstalled(options.containerd)) return fromCgroups(scope.kind, scope.id);
+      return fromContainerd(await findContainerdContainer(scope, options.containerd), options.containerd);
+    }
+    case "k8s": {
+      const found = await findK8sContainer(scope.namespace, scope.pod, scope.container, options);
+      if (found.runtime === "docker") return fromDocker(await inspectContainer(found.id, options.docker));
+      return fromContainerd(await containerInfo(found.runtimeNamespace ?? "k8s.io", found.id, options.containerd), options.containerd);
+    }
   }
+}
+
+/**
+ * A containerd container's processes: from cgroups when its id is one a
+ * cgroup path names (64 hex digits: CRI, nerdctl), else (`ctr run` names,
+ * or cgroups hidden by a cgroup namespace) every PID of its task.
+ */
+async function fromContainerd(info: CtrContainerInfo, options: ContainerdOptions | undefined): Promise<ResolvedScope> {
+  const { namespace, id, labels } = info;
+  let processes = /^[0-9a-f]{64}$/.test(id) ? processesOfContainer(id).filter((p) => p.container?.id === id) : [];
+  if (processes.length === 0) {
+    let pids = await taskPids(namespace, id, options);
+    if (pids.length === 0) pids = [await taskPid(namespace, id, options)].filter((p): p is number => p !== undefined);
+    processes = pids.flatMap((pid) => {
+      try {
+        return [inspectProcess(pid)];
+      } catch (error) {
+        if (error instanceof ProbecError) return []; // exited meanwhile
+        throw error;
+      }
+    });
+  }
+  if (processes.length === 0) {
+    throw new NotFoundError(`containerd/${namespace}/${id}: the container does not run (no task)`, [`start it: ctr -n ${namespace} tasks start -d ${id}`]);
+  }
+  const name = labels["io.kubernetes.container.name"];
+  const layers = await snapshotLayers(namespace, info.snapshotter, info.snapshotKey, options);
+  return { runtime: "containerd", containerId: id, containerName: name, labels, layers, processes };
 }
 
 function fromDocker(info: ContainerInfo): ResolvedScope {
