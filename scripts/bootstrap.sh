@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # readelf (differential tests), python3 (a real binary with USDT probes for the demo and tests),
-# docker.io (container tests start their own dockerd; procps gives dockerd the `ps` its /top needs).
-packages=(binutils python3 docker.io procps)
+# docker.io and podman (container tests start their own dockerd, containerd and podman service;
+# procps gives dockerd the `ps` its /top needs).
+packages=(binutils python3 docker.io procps podman)
 if [[ "${1:-}" == "--bench" ]]; then
   # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
   packages+=(bpftrace bpfcc-tools)

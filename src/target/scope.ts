@@ -12,6 +12,7 @@ import { inspectProcess, processesOfContainer, runningContainers, type ProcessIn
 import { containerInfo, ctrInstalled, findContainerdContainer, snapshotLayers, taskPid, taskPids, type ContainerdOptions, type CtrContainerInfo } from "./runtimes/containerd.js";
 import { dockerSocketPath, findContainer, inspectContainer, type ContainerInfo, type DockerOptions } from "./runtimes/docker.js";
 import { findK8sContainer } from "./runtimes/k8s.js";
+import { findPodmanContainer, podmanSocketPath, type PodmanOptions } from "./runtimes/podman.js";
 import type { Scope } from "./spec.js";
 import { nearest } from "../suggest.js";
 
@@ -33,6 +34,7 @@ export interface ResolvedScope {
 export interface ScopeOptions {
   readonly docker?: DockerOptions;
   readonly containerd?: ContainerdOptions;
+  readonly podman?: PodmanOptions;
 }
 
 /** Resolves a scope to its processes. */
@@ -55,8 +57,17 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
       }
       return fromDocker(await findContainer(scope.name, options.docker));
     }
-    case "podman":
+    case "podman": {
+      // With Podman's API service: names, labels and layers too. Without it, only an id (prefix), through cgroups.
+      const socket = podmanSocketPath(options.podman?.host);
+      if (existsSync(socket)) return fromDocker(await findPodmanContainer(scope.ref, options.podman), "podman");
+      if (!/^[0-9a-f]{4,64}$/.test(scope.ref)) {
+        throw new NotFoundError(`podman/${scope.ref}: no Podman API socket at ${socket} to resolve the name`, [
+          "start it (systemctl start podman.socket, or podman system service --time=0), set CONTAINER_HOST, or give the id",
+        ]);
+      }
       return fromCgroups(scope.kind, scope.ref);
+    }
     case "crio":
       return fromCgroups(scope.kind, scope.id);
     case "containerd": {
@@ -100,13 +111,14 @@ async function fromContainerd(info: CtrContainerInfo, options: ContainerdOptions
   return { runtime: "containerd", containerId: id, containerName: name, labels, layers, processes };
 }
 
-function fromDocker(info: ContainerInfo): ResolvedScope {
+/** A container the Docker API describes: dockerd's, or Podman's through its Docker-compatible API. */
+function fromDocker(info: ContainerInfo, runtime: "docker" | "podman" = "docker"): ResolvedScope {
   let processes = processesOfContainer(info.id);
   // A cgroup namespace can hide container paths from probec: fall back to the first process the daemon knows.
   if (processes.length === 0 && info.state.pid > 0) processes = [inspectProcess(info.state.pid)];
   const g = info.graphDriver;
   const layers = [g.upperDir, ...g.lowerDirs].filter((d): d is string => d !== undefined);
-  return { runtime: "docker", containerId: info.id, containerName: info.name, labels: info.labels, layers, processes };
+  return { runtime, containerId: info.id, containerName: info.name, labels: info.labels, layers, processes };
 }
 
 /** A container found by id (prefix) in the cgroups of running processes: runtimes without a client here. */
