@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { inspectProcess, processesOfContainer, runningContainers, type ProcessInfo } from "./processes.js";
-import { containerInfo, ctrInstalled, findContainerdContainer, snapshotLayers, taskPid, taskPids, type ContainerdOptions, type CtrContainerInfo } from "./runtimes/containerd.js";
+import { containerInfo, containerdSocketPath, ctrInstalled, findContainerdContainer, snapshotLayers, taskPid, taskPids, type ContainerdOptions, type CtrContainerInfo } from "./runtimes/containerd.js";
 import { dockerSocketPath, findContainer, inspectContainer, type ContainerInfo, type DockerOptions } from "./runtimes/docker.js";
 import { findK8sContainer } from "./runtimes/k8s.js";
 import { findPodmanContainer, podmanSocketPath, type PodmanOptions } from "./runtimes/podman.js";
@@ -48,15 +48,8 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
     }
     case "docker":
       return fromDocker(await findContainer(scope.ref, options.docker));
-    case "name": {
-      const socket = dockerSocketPath(options.docker?.host);
-      if (!existsSync(socket)) {
-        throw new NotFoundError(`no container runtime answered for "${scope.name}": docker (no socket at ${socket})`, [
-          "name the runtime (docker/NAME, pid/N), start dockerd, or set DOCKER_HOST",
-        ]);
-      }
-      return fromDocker(await findContainer(scope.name, options.docker));
-    }
+    case "name":
+      return fromName(scope.name, options);
     case "podman": {
       // With Podman's API service: names, labels and layers too. Without it, only an id (prefix), through cgroups.
       const socket = podmanSocketPath(options.podman?.host);
@@ -81,6 +74,44 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
       return fromContainerd(await containerInfo(found.runtimeNamespace ?? "k8s.io", found.id, options.containerd), options.containerd);
     }
   }
+}
+
+/**
+ * A bare name, looked up in every runtime present, in order: docker,
+ * podman, containerd. When none has it, the error says what each runtime
+ * answered, or where its socket was looked for.
+ */
+async function fromName(name: string, options: ScopeOptions): Promise<ResolvedScope> {
+  const tried: string[] = [];
+  const hints: string[] = [];
+  const attempt = async (runtime: string, socket: string, present: boolean, find: () => Promise<ResolvedScope>): Promise<ResolvedScope | undefined> => {
+    if (!present) {
+      tried.push(`${runtime} (no socket at ${socket})`);
+      return undefined;
+    }
+    try {
+      return await find();
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      tried.push(`${runtime} (no such container)`);
+      hints.push(...error.hints.map((h) => `${runtime}: ${h}`));
+      return undefined;
+    }
+  };
+  const docker = dockerSocketPath(options.docker?.host);
+  const podman = podmanSocketPath(options.podman?.host);
+  const containerd = containerdSocketPath(options.containerd);
+  const found =
+    (await attempt("docker", docker, existsSync(docker), async () => fromDocker(await findContainer(name, options.docker)))) ??
+    (await attempt("podman", podman, existsSync(podman), async () => fromDocker(await findPodmanContainer(name, options.podman), "podman"))) ??
+    (await attempt("containerd", containerd, existsSync(containerd) && ctrInstalled(options.containerd), async () =>
+      fromContainerd(await findContainerdContainer({ id: name }, options.containerd), options.containerd),
+    ));
+  if (found !== undefined) return found;
+  throw new NotFoundError(`no running container is called "${name}"; tried ${tried.join(", ")}`, [
+    ...hints,
+    "name the runtime (docker/NAME, podman/NAME, containerd/ID, pid/N), start its daemon, or set DOCKER_HOST, CONTAINER_HOST or CONTAINERD_ADDRESS",
+  ]);
 }
 
 /**

@@ -1,0 +1,38 @@
+/**
+ * A bare container name is looked up in every runtime present; when none
+ * has it, the error says what each runtime answered or where its socket
+ * was looked for.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NotFoundError } from "../../src/errors.js";
+import { resolveScope } from "../../src/target/scope.js";
+import { ensureDockerd, importBinariesImage, removeContainers, runContainer } from "../support/dockerd.js";
+
+const NAME = "probec-name-scope";
+let host: string;
+const nowhere = { podman: { host: "unix:///nonexistent/podman.sock" }, containerd: { address: "/nonexistent/containerd.sock" } };
+
+beforeAll(async () => {
+  host = await ensureDockerd();
+  runContainer(importBinariesImage("probec-test-sleep"), NAME, ["/usr/bin/sleep", "600"]);
+}, 120_000);
+
+afterAll(() => removeContainers(NAME));
+
+describe("a bare name", () => {
+  it("is found in the runtime that has it", async () => {
+    const scope = await resolveScope({ kind: "name", name: NAME }, { docker: { host }, ...nowhere });
+    expect(scope.runtime).toBe("docker");
+    expect(scope.containerName).toBe(NAME);
+    expect(scope.processes.map((p) => p.comm)).toEqual(["sleep"]);
+  });
+
+  it("that no runtime has is an error listing each runtime tried and where", async () => {
+    const error = await resolveScope({ kind: "name", name: "probec-name-nope" }, { docker: { host }, ...nowhere }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as NotFoundError).message).toBe(
+      'no running container is called "probec-name-nope"; tried docker (no such container), podman (no socket at /nonexistent/podman.sock), containerd (no socket at /nonexistent/containerd.sock)',
+    );
+    expect((error as NotFoundError).hints).toContain(`docker: did you mean "${NAME}"?`);
+  });
+});
