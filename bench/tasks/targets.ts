@@ -1,6 +1,6 @@
 /**
  * Tasks (d) and (e): docker targets and scopes, on the tests' own dockerd
- * (bench/docker.ts: /run/probec-test-docker.sock, started if silent).
+ * (test/support/dockerd.ts: /run/probec-test-docker.sock, started if silent).
  *
  * (d) `resolveTarget("docker/NAME:libc:getaddrinfo")` to the symbol's file
  *     offset, cold: a fresh Node process per run (modules imported), timed
@@ -14,7 +14,8 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BENCH_DOCKER_HOST, docker, ensureBenchDockerd, ensureBenchImage, withContainers } from "../docker.js";
+import { docker, ensureDockerd, TEST_DOCKER_HOST } from "../../test/support/dockerd.js";
+import { ensureBenchImage, withContainers } from "../docker.js";
 import { printTask, type Row } from "../table.js";
 import { lineCount, medianMs, peerRow, probecRow } from "./rows.js";
 
@@ -23,7 +24,7 @@ const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 /** Starts (or reuses) the daemon and the image; the reason when that fails. */
 async function setUp(): Promise<string | undefined> {
   try {
-    await ensureBenchDockerd();
+    await ensureDockerd();
     ensureBenchImage();
     return undefined;
   } catch (error) {
@@ -34,7 +35,7 @@ async function setUp(): Promise<string | undefined> {
 /** Runs `body` with DOCKER_HOST pointing at the bench daemon (the peers and the CLI read it), then restores it. */
 async function withDockerHost<T>(body: () => Promise<T>): Promise<T> {
   const before = process.env["DOCKER_HOST"];
-  process.env["DOCKER_HOST"] = BENCH_DOCKER_HOST;
+  process.env["DOCKER_HOST"] = TEST_DOCKER_HOST;
   try {
     return await body();
   } finally {
@@ -65,7 +66,7 @@ export async function resolveTargetTask(print: (line: string) => void): Promise<
       if (libc === undefined) return skipped(print, title, `no libc.so.6 under /proc/${pid}/root/{usr/,}lib/x86_64-linux-gnu`);
       const rows: Row[] = [];
       const offset = (a: unknown): string => (typeof a === "number" ? `offset 0x${a.toString(16)}` : `no answer (${String(a)})`);
-      const probec: Row = { ...probecRow(`probec resolveTarget(docker/${name}:libc:${symbol})`, "fresh process", "probec-target", { target: `docker/${name}:libc:${symbol}`, host: BENCH_DOCKER_HOST }, 10, offset), bytesHow: "rchar" };
+      const probec: Row = { ...probecRow(`probec resolveTarget(docker/${name}:libc:${symbol})`, "fresh process", "probec-target", { target: `docker/${name}:libc:${symbol}`, host: TEST_DOCKER_HOST }, 10, offset), bytesHow: "rchar" };
       rows.push(probec);
       const readelfAnswer = (out: string): string => {
         const value = out.trim().split("\n")[0]?.trim().split(/\s+/)[1];
@@ -112,7 +113,7 @@ export async function resolveScopesTask(print: (line: string) => void, count = 5
           const r = a as { scopes?: number; processes?: number } | undefined;
           return r?.scopes === undefined ? `no answer (${JSON.stringify(a)})` : `${r.scopes} scopes, ${r.processes} processes`;
         };
-        const probec: Row = { ...probecRow(`probec resolveScope ×${count} (a loop)`, "fresh process", "probec-scopes", { names, host: BENCH_DOCKER_HOST }, 3, scopes), bytesHow: "rchar" };
+        const probec: Row = { ...probecRow(`probec resolveScope ×${count} (a loop)`, "fresh process", "probec-scopes", { names, host: TEST_DOCKER_HOST }, 3, scopes), bytesHow: "rchar" };
         rows.push(probec);
         const loop = `for n in ${names.join(" ")}; do "${process.execPath}" "${CLI}" resolve docker/$n || exit 1; done`;
         const cli = peerRow(`probec CLI \`resolve docker/NAME\` ×${count}`, { stages: [["sh", "-c", loop], ["grep", "-c", "^runtime"]], capture: true, warmup: 0, runs: 1, budgetS: 30, timeoutS: 300 }, (out) => `${out.trim()} scopes`);

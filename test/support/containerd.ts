@@ -22,8 +22,9 @@
  *
  * Needs root and containerd, runc and ctr (the `docker.io` package brings them).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { ensureDaemon } from "./daemon.js";
 
 const RUN_DIR = "/run/probec-test-containerd";
 /** The test containerd's socket: pass it as `{ address }` to the client. */
@@ -63,31 +64,30 @@ export function answers(timeoutMs = 2000): boolean {
  * @throws Error with containerd's log tail when it does not answer within `timeoutMs`.
  */
 export async function ensureContainerd(timeoutMs = 60_000): Promise<string> {
-  if (answers()) return TEST_CONTAINERD_SOCKET;
-  if (process.getuid?.() !== 0) throw new Error("the containerd tests need root: they start their own containerd");
-  mkdirSync(RUN_DIR, { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  while (!takeLock()) {
-    if (answers()) return TEST_CONTAINERD_SOCKET;
-    if (Date.now() > deadline) throw new Error(`containerd: ${LOCK_FILE} held by another process for ${timeoutMs} ms`);
-    await sleep(100);
-  }
-  try {
-    if (answers()) return TEST_CONTAINERD_SOCKET;
-    const logStart = existsSync(TEST_CONTAINERD_LOG) ? statSync(TEST_CONTAINERD_LOG).size : 0;
-    const daemon = startContainerd();
-    while (Date.now() < deadline) {
-      if (answers()) return TEST_CONTAINERD_SOCKET;
-      if (daemon.failure !== undefined) throw new Error(`${daemon.failure}\n${logTail(logStart)}`);
-      await sleep(100);
-    }
-    throw new Error(`containerd did not answer on ${TEST_CONTAINERD_SOCKET} within ${timeoutMs} ms\n${logTail(logStart)}`);
-  } finally {
-    rmSync(LOCK_FILE, { force: true });
-  }
+  await ensureDaemon(
+    {
+      name: "containerd",
+      command: "containerd",
+      args: ["--config", CONFIG],
+      socket: TEST_CONTAINERD_SOCKET,
+      ping: () => answers(),
+      // containerd has no pidfile option: record the spawned pid for `kill $(cat ...)`.
+      pidFile: PID_FILE,
+      log: TEST_CONTAINERD_LOG,
+      // Beside RUN_DIR, not in it, so that it can be taken before RUN_DIR exists.
+      lockFile: LOCK_FILE,
+      needsRoot: "the containerd tests need root: they start their own containerd",
+      installHint: "install the docker.io (or containerd) package",
+      prepare: writeConfig,
+    },
+    timeoutMs,
+  );
+  return TEST_CONTAINERD_SOCKET;
 }
 
-function startContainerd(): { failure: string | undefined } {
+/** Creates the directories and the config file, and removes a dead daemon's socket. */
+function writeConfig(): void {
+  mkdirSync(RUN_DIR, { recursive: true });
   mkdirSync(TEST_CONTAINERD_ROOT, { recursive: true });
   writeFileSync(
     CONFIG,
@@ -104,62 +104,6 @@ function startContainerd(): { failure: string | undefined } {
     ].join("\n"),
   );
   rmSync(TEST_CONTAINERD_SOCKET, { force: true }); // a dead daemon's socket
-  const log = openSync(TEST_CONTAINERD_LOG, "a");
-  const daemon: { failure: string | undefined } = { failure: undefined };
-  const child = spawn("containerd", ["--config", CONFIG], { detached: true, stdio: ["ignore", log, log] });
-  child.on("error", (error: NodeJS.ErrnoException) => {
-    daemon.failure =
-      error.code === "ENOENT"
-        ? "containerd: not found on PATH; install the docker.io (or containerd) package"
-        : `containerd: cannot run it: ${error.message}`;
-  });
-  child.on("exit", (code, signal) => {
-    daemon.failure ??= `containerd exited (${code ?? signal}) before answering on ${TEST_CONTAINERD_SOCKET}`;
-  });
-  if (child.pid !== undefined) writeFileSync(PID_FILE, `${child.pid}\n`);
-  child.unref();
-  closeSync(log);
-  return daemon;
-}
-
-function takeLock(): boolean {
-  try {
-    const fd = openSync(LOCK_FILE, "wx");
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  let holder: number;
-  try {
-    holder = Number(readFileSync(LOCK_FILE, "utf8").trim());
-  } catch {
-    return false;
-  }
-  if (Number.isSafeInteger(holder) && holder > 0 && alive(holder)) return false;
-  rmSync(LOCK_FILE, { force: true });
-  return false;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function logTail(from: number, lines = 30): string {
-  if (!existsSync(TEST_CONTAINERD_LOG)) return `(no ${TEST_CONTAINERD_LOG})`;
-  const text = readFileSync(TEST_CONTAINERD_LOG).subarray(from).toString("utf8").trimEnd();
-  if (text === "") return `(nothing new in ${TEST_CONTAINERD_LOG})`;
-  return `last lines of ${TEST_CONTAINERD_LOG}:\n${text.split("\n").slice(-lines).join("\n")}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

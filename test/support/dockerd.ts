@@ -16,27 +16,19 @@
  * {@link ensureDockerd} is idempotent and safe to call from several test
  * files at once: whoever finds the socket silent takes a lock file, checks
  * again, starts the daemon detached and waits for `/_ping`; the others wait
- * for the lock or the ping. The daemon stays up for later files and later
+ * for the lock or the ping (daemon.ts). The bench (bench/docker.ts) uses
+ * the same daemon through this module. The daemon stays up for later files and later
  * runs (a cold start takes well under a second here); stop it with
  * `kill $(cat /run/probec-test-docker.pid)`.
  *
  * Needs root and the `docker.io` package (dockerd, containerd, runc, the docker CLI).
  */
-import { execFileSync, spawn } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDaemon } from "./daemon.js";
 import { buildRootfs } from "./rootfs.js";
 
 /** The test daemon's socket. */
@@ -76,102 +68,33 @@ export function ping(socket = TEST_DOCKER_SOCKET, timeoutMs = 1000): Promise<boo
  * @throws Error with dockerd's log tail when it does not answer within `timeoutMs`.
  */
 export async function ensureDockerd(timeoutMs = 60_000): Promise<string> {
-  if (await ping()) return TEST_DOCKER_HOST;
-  if (process.getuid?.() !== 0) throw new Error("the Docker tests need root: they start their own dockerd");
-  const deadline = Date.now() + timeoutMs;
-  while (!takeLock()) {
-    // Someone else is starting it.
-    if (await ping()) return TEST_DOCKER_HOST;
-    if (Date.now() > deadline) throw new Error(`dockerd: ${LOCK_FILE} held by another process for ${timeoutMs} ms`);
-    await sleep(100);
-  }
-  try {
-    if (await ping()) return TEST_DOCKER_HOST;
-    const logStart = existsSync(TEST_DOCKER_LOG) ? statSync(TEST_DOCKER_LOG).size : 0;
-    const daemon = startDockerd();
-    while (Date.now() < deadline) {
-      if (await ping()) return TEST_DOCKER_HOST;
-      if (daemon.failure !== undefined) throw new Error(`${daemon.failure}\n${logTail(logStart)}`);
-      await sleep(100);
-    }
-    const tail = logTail(logStart);
-    throw new Error(`dockerd did not answer /_ping on ${TEST_DOCKER_SOCKET} within ${timeoutMs} ms\n${tail}`);
-  } finally {
-    rmSync(LOCK_FILE, { force: true });
-  }
-}
-
-/** Creates the lock file, or false when a live process holds it; a dead holder's lock is broken. */
-function takeLock(): boolean {
-  try {
-    const fd = openSync(LOCK_FILE, "wx");
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  let holder: number;
-  try {
-    holder = Number(readFileSync(LOCK_FILE, "utf8").trim());
-  } catch {
-    return false; // released meanwhile: try again
-  }
-  if (Number.isSafeInteger(holder) && holder > 0 && alive(holder)) return false;
-  rmSync(LOCK_FILE, { force: true });
-  return false; // the caller loops and tries again
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Spawns dockerd detached; `failure` is set if it cannot be run or exits. */
-function startDockerd(): { failure: string | undefined } {
-  mkdirSync(TEST_DOCKER_DATA_ROOT, { recursive: true });
-  const log = openSync(TEST_DOCKER_LOG, "a");
-  const args = [
-    "--iptables=false",
-    "--bridge=none",
-    `--host=${TEST_DOCKER_HOST}`,
-    `--data-root=${TEST_DOCKER_DATA_ROOT}`,
-    `--exec-root=${EXEC_ROOT}`,
-    `--pidfile=${PID_FILE}`,
-    "--containerd-namespace=probec-test",
-    "--containerd-plugins-namespace=probec-test-plugins",
-  ];
-  const daemon: { failure: string | undefined } = { failure: undefined };
-  // detached + unref: the daemon outlives this test process (and vitest's workers).
-  const child = spawn("dockerd", args, { detached: true, stdio: ["ignore", log, log] });
-  child.on("error", (error: NodeJS.ErrnoException) => {
-    daemon.failure =
-      error.code === "ENOENT"
-        ? "dockerd: not found on PATH; install the docker.io package (scripts/bootstrap.sh does)"
-        : `dockerd: cannot run it: ${error.message}`;
-  });
-  child.on("exit", (code, signal) => {
-    daemon.failure ??= `dockerd exited (${code ?? signal}) before answering /_ping on ${TEST_DOCKER_SOCKET}`;
-  });
-  child.unref();
-  closeSync(log);
-  return daemon;
-}
-
-/** The last `lines` lines dockerd wrote to its log since byte `from`. */
-function logTail(from: number, lines = 30): string {
-  if (!existsSync(TEST_DOCKER_LOG)) return `(no ${TEST_DOCKER_LOG})`;
-  const text = readFileSync(TEST_DOCKER_LOG).subarray(from).toString("utf8").trimEnd();
-  if (text === "") return `(nothing new in ${TEST_DOCKER_LOG})`;
-  return `last lines of ${TEST_DOCKER_LOG}:\n${text.split("\n").slice(-lines).join("\n")}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  await ensureDaemon(
+    {
+      name: "dockerd",
+      command: "dockerd",
+      args: [
+        "--iptables=false",
+        "--bridge=none",
+        `--host=${TEST_DOCKER_HOST}`,
+        `--data-root=${TEST_DOCKER_DATA_ROOT}`,
+        `--exec-root=${EXEC_ROOT}`,
+        `--pidfile=${PID_FILE}`,
+        "--containerd-namespace=probec-test",
+        "--containerd-plugins-namespace=probec-test-plugins",
+      ],
+      socket: TEST_DOCKER_SOCKET,
+      pingWhat: "/_ping",
+      ping: () => ping(),
+      // No pidFile: dockerd writes PID_FILE itself (--pidfile).
+      log: TEST_DOCKER_LOG,
+      lockFile: LOCK_FILE,
+      needsRoot: "the Docker tests need root: they start their own dockerd",
+      installHint: "install the docker.io package (scripts/bootstrap.sh does)",
+      prepare: () => mkdirSync(TEST_DOCKER_DATA_ROOT, { recursive: true }),
+    },
+    timeoutMs,
+  );
+  return TEST_DOCKER_HOST;
 }
 
 /** Runs the docker CLI against the test daemon; returns its trimmed stdout. */

@@ -22,10 +22,11 @@
  *
  * Needs root and the `podman` package (with conmon, runc, containers-common).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDaemon } from "./daemon.js";
 import { ping } from "./dockerd.js";
 import { buildRootfs } from "./rootfs.js";
 
@@ -69,93 +70,33 @@ export const RUN_FLAGS: readonly string[] = ["--network=none", "--ulimit=nofile=
  * @throws Error with the service's log tail when it does not answer within `timeoutMs`.
  */
 export async function ensurePodmanService(timeoutMs = 60_000): Promise<string> {
-  if (await ping(TEST_PODMAN_SOCKET)) return TEST_PODMAN_HOST;
-  if (process.getuid?.() !== 0) throw new Error("the Podman tests need root: they start their own podman service");
-  const deadline = Date.now() + timeoutMs;
-  while (!takeLock()) {
-    if (await ping(TEST_PODMAN_SOCKET)) return TEST_PODMAN_HOST;
-    if (Date.now() > deadline) throw new Error(`podman: ${LOCK_FILE} held by another process for ${timeoutMs} ms`);
-    await sleep(100);
-  }
-  try {
-    if (await ping(TEST_PODMAN_SOCKET)) return TEST_PODMAN_HOST;
-    const logStart = existsSync(TEST_PODMAN_LOG) ? statSync(TEST_PODMAN_LOG).size : 0;
-    const service = startService();
-    while (Date.now() < deadline) {
-      if (await ping(TEST_PODMAN_SOCKET)) return TEST_PODMAN_HOST;
-      if (service.failure !== undefined) throw new Error(`${service.failure}\n${logTail(logStart)}`);
-      await sleep(50);
-    }
-    throw new Error(`podman service did not answer /_ping on ${TEST_PODMAN_SOCKET} within ${timeoutMs} ms\n${logTail(logStart)}`);
-  } finally {
-    rmSync(LOCK_FILE, { force: true });
-  }
-}
-
-/** Creates the lock file, or false when a live process holds it; a dead holder's lock is broken. */
-function takeLock(): boolean {
-  try {
-    const fd = openSync(LOCK_FILE, "wx");
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  let holder: number;
-  try {
-    holder = Number(readFileSync(LOCK_FILE, "utf8").trim());
-  } catch {
-    return false;
-  }
-  if (Number.isSafeInteger(holder) && holder > 0 && alive(holder)) return false;
-  rmSync(LOCK_FILE, { force: true });
-  return false;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Spawns `podman system service --time=0` detached; `failure` is set if it cannot run or exits. */
-function startService(): { failure: string | undefined } {
-  mkdirSync(TEST_PODMAN_ROOT, { recursive: true });
-  mkdirSync(RUN_ROOT, { recursive: true });
-  rmSync(TEST_PODMAN_SOCKET, { force: true }); // a stale socket of a killed service
-  const log = openSync(TEST_PODMAN_LOG, "a");
-  const service: { failure: string | undefined } = { failure: undefined };
-  const args = [...GLOBAL_FLAGS, "system", "service", "--time=0", TEST_PODMAN_HOST];
-  // detached + unref: the service outlives this test process (and vitest's workers).
-  const child = spawn("podman", args, { detached: true, stdio: ["ignore", log, log] });
-  child.on("error", (error: NodeJS.ErrnoException) => {
-    service.failure =
-      error.code === "ENOENT"
-        ? "podman: not found on PATH; install the podman package"
-        : `podman: cannot run it: ${error.message}`;
-  });
-  child.on("exit", (code, signal) => {
-    service.failure ??= `podman system service exited (${code ?? signal}) before answering /_ping on ${TEST_PODMAN_SOCKET}`;
-  });
-  if (child.pid !== undefined) writeFileSync(PID_FILE, `${child.pid}\n`);
-  child.unref();
-  closeSync(log);
-  return service;
-}
-
-function logTail(from: number, lines = 30): string {
-  if (!existsSync(TEST_PODMAN_LOG)) return `(no ${TEST_PODMAN_LOG})`;
-  const text = readFileSync(TEST_PODMAN_LOG).subarray(from).toString("utf8").trimEnd();
-  if (text === "") return `(nothing new in ${TEST_PODMAN_LOG})`;
-  return `last lines of ${TEST_PODMAN_LOG}:\n${text.split("\n").slice(-lines).join("\n")}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  await ensureDaemon(
+    {
+      name: "podman",
+      label: "podman system service",
+      command: "podman",
+      args: [...GLOBAL_FLAGS, "system", "service", "--time=0", TEST_PODMAN_HOST],
+      socket: TEST_PODMAN_SOCKET,
+      pingWhat: "/_ping",
+      // The service speaks the Docker API, /_ping included.
+      ping: () => ping(TEST_PODMAN_SOCKET),
+      // `podman system service` has no pidfile option: record the spawned pid.
+      pidFile: PID_FILE,
+      log: TEST_PODMAN_LOG,
+      lockFile: LOCK_FILE,
+      needsRoot: "the Podman tests need root: they start their own podman service",
+      installHint: "install the podman package",
+      prepare: () => {
+        mkdirSync(TEST_PODMAN_ROOT, { recursive: true });
+        mkdirSync(RUN_ROOT, { recursive: true });
+        rmSync(TEST_PODMAN_SOCKET, { force: true }); // a stale socket of a killed service
+      },
+      // It answers in about 0.1 s: poll more often than the others.
+      pollMs: 50,
+    },
+    timeoutMs,
+  );
+  return TEST_PODMAN_HOST;
 }
 
 /** Runs the podman CLI on the test store; returns its trimmed stdout. */
