@@ -12,6 +12,7 @@ import { inspectProcess, processesOfContainer, runningContainers, type ProcessIn
 import { containerInfo, containerdSocketPath, ctrInstalled, findContainerdContainer, snapshotLayers, taskPid, taskPids, type ContainerdOptions, type CtrContainerInfo } from "./runtimes/containerd.js";
 import { dockerSocketPath, findContainer, inspectContainer, type ContainerInfo, type DockerOptions } from "./runtimes/docker.js";
 import { findK8sContainer } from "./runtimes/k8s.js";
+import { crioStorageExists, findCrioContainer, type CrioContainer, type CrioOptions } from "./runtimes/crio.js";
 import { findPodmanContainer, podmanSocketPath, type PodmanOptions } from "./runtimes/podman.js";
 import type { Scope } from "./spec.js";
 import { nearest } from "../suggest.js";
@@ -35,6 +36,7 @@ export interface ScopeOptions {
   readonly docker?: DockerOptions;
   readonly containerd?: ContainerdOptions;
   readonly podman?: PodmanOptions;
+  readonly crio?: CrioOptions;
 }
 
 /** Resolves a scope to its processes. */
@@ -62,6 +64,8 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
       return fromCgroups(scope.kind, scope.ref);
     }
     case "crio":
+      // With CRI-O's containers/storage files: names and annotations too. Without them, only an id (prefix), through cgroups.
+      if (crioStorageExists(options.crio)) return fromCrio(findCrioContainer(scope.id, options.crio));
       return fromCgroups(scope.kind, scope.id);
     case "containerd": {
       // Without ctr there is no client: only a 64-hex id (prefix) can be found, through cgroups.
@@ -150,6 +154,17 @@ function fromDocker(info: ContainerInfo, runtime: "docker" | "podman" = "docker"
   const g = info.graphDriver;
   const layers = [g.upperDir, ...g.lowerDirs].filter((d): d is string => d !== undefined);
   return { runtime, containerId: info.id, containerName: info.name, labels: info.labels, layers, processes };
+}
+
+/** A CRI-O container from its storage files: processes from cgroups, else (a cgroup namespace hides them) the pidfile's. */
+function fromCrio(info: CrioContainer): ResolvedScope {
+  let processes = processesOfContainer(info.id);
+  if (processes.length === 0 && info.pid !== undefined) processes = [inspectProcess(info.pid)];
+  if (processes.length === 0) {
+    const exited = info.exitCode === undefined ? "it has no running process" : `it exited with code ${info.exitCode}`;
+    throw new NotFoundError(`crio/${info.name} (${info.id.slice(0, 12)}): the container does not run: ${exited}`, [`start it: crictl start ${info.id.slice(0, 12)}`]);
+  }
+  return { runtime: "crio", containerId: info.id, containerName: info.name, labels: info.annotations, layers: [], processes };
 }
 
 /** A container found by id (prefix) in the cgroups of running processes: runtimes without a client here. */
