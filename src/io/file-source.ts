@@ -45,12 +45,7 @@ export class FileSource implements ByteSource {
    * that say what to do.
    */
   static open(path: string, options: FileSourceOptions = {}): FileSource {
-    let fd: number;
-    try {
-      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK);
-    } catch (error) {
-      throw ioErrorFor(path, error);
-    }
+    const fd = openReadOnly(path);
     try {
       const stat = fstatSync(fd);
       if (stat.isDirectory()) {
@@ -133,6 +128,19 @@ export class FileSource implements ByteSource {
     }
     this.#bytesRead += length;
     return out;
+  }
+}
+
+/**
+ * Opens `path` read-only without following it into a terminal or blocking
+ * on a FIFO a hostile container put there; errors become {@link IoError}s
+ * naming the path.
+ */
+export function openReadOnly(path: string): number {
+  try {
+    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    throw ioErrorFor(path, error);
   }
 }
 

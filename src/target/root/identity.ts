@@ -12,10 +12,10 @@
  * one open file, so a rename in between cannot mix two files' answers.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync, constants as fsConstants, type BigIntStats } from "node:fs";
+import { closeSync, fstatSync, readSync, type BigIntStats } from "node:fs";
 import { ElfFile } from "../../elf/elf-file.js";
 import { IoError, LimitError } from "../../errors.js";
-import { FileSource, ioErrorFor } from "../../io/file-source.js";
+import { FileSource, openReadOnly } from "../../io/file-source.js";
 import type { FileIdentity } from "./resolve.js";
 
 /**
@@ -77,12 +77,7 @@ function identityOf(stat: BigIntStats): FileIdentity {
 
 /** Opens `path` read-only, checks it is a regular file, and hands `fn` the fd and its stat. */
 function withOpenFile<T>(path: string, fn: (fd: number, stat: BigIntStats) => T): T {
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK);
-  } catch (error) {
-    throw ioErrorFor(path, error);
-  }
+  const fd = openReadOnly(path);
   try {
     const stat = fstatSync(fd, { bigint: true });
     if (!stat.isFile()) throw new IoError(`${path}: is not a regular file`, stat.isDirectory() ? "EISDIR" : "EINVAL");

@@ -47,12 +47,21 @@ export interface DockerOptions {
  */
 export function dockerSocketPath(host: string | undefined = process.env["DOCKER_HOST"]): string {
   if (host === undefined || host === "") return DEFAULT_DOCKER_SOCKET;
-  const match = /^unix:\/\/(\/.*)$/.exec(host);
+  return unixSocketPath(host, "DOCKER_HOST", "the daemon's socket", DEFAULT_DOCKER_SOCKET);
+}
+
+/**
+ * The path in a `unix:///path` address taken from environment `variable`
+ * (DOCKER_HOST, CONTAINER_HOST); anything else is a {@link UsageError}
+ * that says only unix sockets are supported and shows `example`.
+ */
+export function unixSocketPath(address: string, variable: string, what: string, example: string): string {
+  const match = /^unix:\/\/(\/.*)$/.exec(address);
   if (match?.[1] !== undefined) return match[1];
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(host)?.[1];
-  const what = scheme === undefined ? "is not a unix:// address" : `uses ${scheme}://`;
-  throw new UsageError(`DOCKER_HOST=${host}: ${what}; only unix sockets are supported`, [
-    `point DOCKER_HOST at the daemon's socket on this machine, e.g. unix://${DEFAULT_DOCKER_SOCKET}, or unset it`,
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(address)?.[1];
+  const problem = scheme === undefined ? "is not a unix:// address" : `uses ${scheme}://`;
+  throw new UsageError(`${variable}=${address}: ${problem}; only unix sockets are supported`, [
+    `point ${variable} at ${what} on this machine, e.g. unix://${example}, or unset it`,
   ]);
 }
 

@@ -28,7 +28,8 @@
  * `podman:`, `DOCKER_HOST` → `CONTAINER_HOST`, …) so the user is told about
  * the runtime they named.
  */
-import { ProbecError, UsageError } from "../../errors.js";
+import { ProbecError } from "../../errors.js";
+import { unixSocketPath } from "./docker-api.js";
 import { findContainer, type ContainerInfo } from "./docker.js";
 
 export type { ContainerInfo } from "./docker.js";
@@ -60,13 +61,7 @@ export function podmanSocketPath(host: string | undefined = process.env["CONTAIN
     if (process.getuid?.() !== 0 && runtimeDir !== undefined && runtimeDir !== "") return `${runtimeDir}/podman/podman.sock`;
     return DEFAULT_PODMAN_SOCKET;
   }
-  const match = /^unix:\/\/(\/.*)$/.exec(host);
-  if (match?.[1] !== undefined) return match[1];
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(host)?.[1];
-  const what = scheme === undefined ? "is not a unix:// address" : `uses ${scheme}://`;
-  throw new UsageError(`CONTAINER_HOST=${host}: ${what}; only unix sockets are supported`, [
-    `point CONTAINER_HOST at Podman's socket on this machine, e.g. unix://${DEFAULT_PODMAN_SOCKET}, or unset it`,
-  ]);
+  return unixSocketPath(host, "CONTAINER_HOST", "Podman's socket", DEFAULT_PODMAN_SOCKET);
 }
 
 /**
