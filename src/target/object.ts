@@ -8,7 +8,7 @@
  * 20) is read through `/proc/<pid>/map_files/…`, which opens the mapped
  * inode itself.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { ElfFile } from "../elf/elf-file.js";
 import { PT_INTERP } from "../elf/constants.js";
 import { NotFoundError, ProbecError } from "../errors.js";
@@ -86,7 +86,7 @@ function resolveExe(pid: number, root: string, objects: readonly MappedObject[],
     how: "exe",
     rootPath,
     mapFilesPath: mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot),
-    layerPath: exe.deleted ? undefined : layerPathOf(pid, exe.path, procRoot),
+    layerPath: exe.deleted ? undefined : layerPathOf(pid, exe.path, procRoot, true)?.hostPath,
     // /proc/<pid>/exe opens the running executable itself, whatever happened to its path.
     readPath: exe.openPath,
     identity,
@@ -104,8 +104,9 @@ function locate(pid: number, request: string, containerPath: string, how: Resolv
     throw new NotFoundError(`process ${pid}: ${request} resolved to ${containerPath}, which does not exist in its root and is not mapped`);
   }
   const identity = fileIdentity(readPath);
-  const replaced = mapped !== undefined && (rootPath === undefined || fileIdentity(rootPath).ino !== identity.ino);
-  const layerPath = rootPath === undefined ? undefined : layerPathOf(pid, containerPath, procRoot);
+  const layer = rootPath === undefined ? undefined : layerPathOf(pid, containerPath, procRoot, mapped !== undefined);
+  const replaced = mapped !== undefined && (rootPath === undefined || fileIdentity(rootPath).ino !== identity.ino || layer?.copiedUpSinceStart === true);
+  const layerPath = layer?.hostPath;
   return { request, containerPath, how, rootPath, mapFilesPath: mapFiles, layerPath, readPath, identity, mapped: mapped !== undefined, replaced };
 }
 
@@ -145,8 +146,14 @@ function inContainerTerms(pid: number, objects: readonly MappedObject[], procRoo
  * the process's own mountinfo (the deepest mount containing the path), or
  * undefined when that mount is not an overlay or its layers are not
  * visible from probec's mount namespace.
+ *
+ * A copy-up is decided per process (PITFALLS 20): when the container's
+ * upper layer holds the file but was written after the process started, a
+ * process that maps the file still runs the lower copy (overlayfs keeps
+ * the inode number, so stat cannot tell), and the lower copy is the file a
+ * uprobe must name.
  */
-function layerPathOf(pid: number, containerPath: string, procRoot: string): string | undefined {
+function layerPathOf(pid: number, containerPath: string, procRoot: string, mapped: boolean): { hostPath: string; copiedUpSinceStart: boolean } | undefined {
   const mounts = readMountinfo(pid, { procRoot });
   const within = (m: MountInfo): boolean => m.mountPoint === "/" || containerPath === m.mountPoint || containerPath.startsWith(`${m.mountPoint}/`);
   const mount = mounts.filter(within).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
@@ -154,7 +161,30 @@ function layerPathOf(pid: number, containerPath: string, procRoot: string): stri
   if (mount === undefined || layers === undefined) return undefined;
   const relative = mount.mountPoint === "/" ? containerPath : containerPath.slice(mount.mountPoint.length) || "/";
   const stack = [...(layers.upperdir === undefined ? [] : [layers.upperdir]), ...layers.lowerdir];
-  return layerOf(relative, stack)?.hostPath;
+  const hit = layerOf(relative, stack);
+  if (hit === undefined) return undefined;
+  if (mapped && layers.upperdir !== undefined && hit.index === 0 && statSync(hit.hostPath).ctimeMs > processStartMs(pid, procRoot)) {
+    const lower = layerOf(relative, layers.lowerdir);
+    if (lower !== undefined) return { hostPath: lower.hostPath, copiedUpSinceStart: true };
+  }
+  return { hostPath: hit.hostPath, copiedUpSinceStart: false };
+}
+
+/**
+ * When process `pid` started, in epoch milliseconds: field 22 of
+ * /proc/<pid>/stat (clock ticks after boot, in USER_HZ, 100 on every
+ * Linux) plus the boot time. The boot time comes from /proc/uptime (10 ms
+ * resolution) rather than /proc/stat's btime, which is truncated to whole
+ * seconds and would blur copy-ups made within a second of the start.
+ */
+function processStartMs(pid: number, procRoot: string): number {
+  const stat = readFileSync(`${procRoot}/${pid}/stat`, "utf8");
+  // Fields after the command name, which may itself hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[19]);
+  const uptimeSeconds = Number(readFileSync(`${procRoot}/uptime`, "utf8").split(" ")[0]);
+  const bootMs = Date.now() - uptimeSeconds * 1000;
+  return bootMs + ticks * 10;
 }
 
 /** The mapped object at `containerPath`: by inode when the path still exists, else by the printed name. */
