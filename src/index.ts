@@ -15,7 +15,9 @@ export { resolveTarget, type TargetResolution, type ObjectGroup, type ResolveTar
 export { resolveObject, mappedObjectsOf, type ResolvedObject } from "./target/object.js";
 export { openObject } from "./target/resolve-target.js";
 export { mapFilesPath, type MappedObject } from "./target/proc/maps.js";
-export { inspectProcess, type ProcessInfo } from "./target/processes.js";
+export { inspectProcess, runningContainers, type ProcessInfo } from "./target/processes.js";
+export { dockerSocketPath, listContainers, findContainer } from "./target/runtimes/docker.js";
+export { podmanSocketPath } from "./target/runtimes/podman.js";
 export { nearest } from "./suggest.js";
 export { resolveInRoot, type ResolvedPath } from "./target/root/resolve.js";
 export { loadDebugFiles, type DebugFile, type DebugSearchOptions } from "./debuginfo/index.js";

@@ -6,7 +6,8 @@
  *     offset, cold: a fresh Node process per run (modules imported), timed
  *     from the call to the result; 10 processes. Target ≤ 50 ms.
  * (e) the scopes of 50 running containers, all resolved in one fresh Node
- *     process (`resolveScope` one after another), 3 processes; and the CLI
+ *     process (`resolveScope` one after another), 3 processes; the CLI
+ *     `probec resolve` once for all containers; and the CLI
  *     `probec resolve docker/NAME` 50 times. Target ≤ 1 s for all 50.
  *
  * The peers are what people do by hand: `docker inspect` for the pid, then
@@ -115,6 +116,9 @@ export async function resolveScopesTask(print: (line: string) => void, count = 5
         };
         const probec: Row = { ...probecRow(`probec resolveScope ×${count} (a loop)`, "fresh process", "probec-scopes", { names, host: TEST_DOCKER_HOST }, 3, scopes), bytesHow: "rchar" };
         rows.push(probec);
+        // One `probec resolve` for every container at once: one pass over /proc, one listing per runtime.
+        const all = peerRow(`probec CLI \`resolve\` (all containers, one process)`, { stages: [["sh", "-c", `"${process.execPath}" "${CLI}" resolve`], ["grep", "-c", "^docker "]], capture: true, warmup: 1, runs: 5, budgetS: 20, timeoutS: 120 }, (out) => `${out.trim()} containers`);
+        rows.push({ ...all, tool: "probec CLI `resolve` (all containers, one process)" });
         const loop = `for n in ${names.join(" ")}; do "${process.execPath}" "${CLI}" resolve docker/$n || exit 1; done`;
         const cli = peerRow(`probec CLI \`resolve docker/NAME\` ×${count}`, { stages: [["sh", "-c", loop], ["grep", "-c", "^runtime"]], capture: true, warmup: 0, runs: 1, budgetS: 30, timeoutS: 300 }, (out) => `${out.trim()} scopes`);
         rows.push({ ...cli, tool: `probec CLI \`resolve docker/NAME\` ×${count}`, note: cli.note ?? `${count} \`node dist/src/cli/main.js\` in sequence: Node start-up and module loading included, plus reading each process's maps; one run (~20 s), no warm-up` });
@@ -127,6 +131,7 @@ export async function resolveScopesTask(print: (line: string) => void, count = 5
         );
         printTask(print, `${title} (setup: ${count} containers started in ${(setupMs / 1000).toFixed(1)} s, 10 at a time)`, rows, [
           { what: `probec resolveScope ×${count}, one fresh process (median)`, value: medianMs(probec), limit: 1000, unit: "ms" },
+          { what: "probec CLI `resolve`, all containers (median)", value: medianMs(all), limit: 1000, unit: "ms" },
           { what: `probec CLI ×${count}, whole processes (median)`, value: medianMs(cli), limit: 1000, unit: "ms" },
         ]);
       });

@@ -34,11 +34,12 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .example("$0 list /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so 'hotspot:gc__*'", "USDT probes of the JVM's GC")
         .example("$0 list /usr/bin/node 'uv_run' --functions --json", "one function's address and file offset"),
     )
-    .command("resolve <scope>", "show a scope's runtime, container, processes, roots, layers and mapped objects", (y) =>
+    .command("resolve [scope]", "show a scope's runtime, container, processes, roots, layers and mapped objects; without one, every running container", (y) =>
       y
-        .positional("scope", { type: "string", describe: "docker/NAME, pid/N, host, containerd/ID, crio/ID, podman/ID" })
+        .positional("scope", { type: "string", describe: "docker/NAME, podman/NAME, containerd/ID, crio/ID, k8s/NS/POD, pid/N or host" })
         .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
-        .example("$0 resolve docker/web", "the container's host PIDs, root and layers"),
+        .example("$0 resolve docker/web", "the container's host PIDs, root and layers")
+        .example("$0 resolve", "every running container, whatever its runtime"),
     )
     .demandCommand(1, "name a command: probec list FILE [PATTERN]")
     .strict()
@@ -84,7 +85,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           io,
         );
       case "resolve":
-        return await resolveCommand({ scope: String(args.scope), json: args.json === true }, io);
+        return await resolveCommand({ scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true }, io);
       default:
         throw new UsageError(`unknown command "${String(args._[0])}"`, ["run probec --help for the commands"]);
     }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotFoundError } from "../../src/errors.js";
 import { resolveScope } from "../../src/target/scope.js";
+import { probec } from "../support/cli.js";
 import { ensureDockerd, importBinariesImage, removeContainers, runContainer } from "../support/dockerd.js";
 
 const NAME = "probec-name-scope";
@@ -34,5 +35,28 @@ describe("a bare name", () => {
       'no running container is called "probec-name-nope"; tried docker (no such container), podman (no socket at /nonexistent/podman.sock), containerd (no socket at /nonexistent/containerd.sock)',
     );
     expect((error as NotFoundError).hints).toContain(`docker: did you mean "${NAME}"?`);
+  });
+});
+
+describe("probec resolve with no scope", () => {
+  it("lists every running container, named by the runtime that has it", async () => {
+    const old = process.env["DOCKER_HOST"];
+    process.env["DOCKER_HOST"] = host;
+    try {
+      const r = await probec("resolve", "--json");
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.stdout) as { runtime: string; id: string; name: string | null; pids: number[]; nsPid: number[][] }[];
+      const mine = rows.find((row) => row.name === NAME);
+      expect(mine?.runtime).toBe("docker");
+      expect(mine?.id).toMatch(/^[0-9a-f]{64}$/);
+      expect(mine?.pids.length).toBe(1);
+      expect(mine?.nsPid[0]).toEqual([mine?.pids[0], 1]);
+      const table = await probec("resolve");
+      expect(table.stdout.split("\n")[0]).toMatch(/^RUNTIME +CONTAINER +NAME +PIDS$/);
+      expect(table.stdout).toMatch(new RegExp(`^docker +${mine?.id.slice(0, 12)} +${NAME} +${mine?.pids[0]}$`, "m"));
+    } finally {
+      if (old === undefined) delete process.env["DOCKER_HOST"];
+      else process.env["DOCKER_HOST"] = old;
+    }
   });
 });

@@ -3,13 +3,29 @@
  * runtime, the container's id and name, every process (pid here and in its
  * namespaces), their roots, the overlay layers, and the objects they map.
  */
-import { UsageError, mapFilesPath, mappedObjectsOf, parseTargetSpec, resolveScope, type MappedObject, type ProcessInfo, type ResolvedScope } from "../../index.js";
+import { existsSync } from "node:fs";
+import {
+  ProbecError,
+  UsageError,
+  dockerSocketPath,
+  listContainers,
+  mapFilesPath,
+  mappedObjectsOf,
+  parseTargetSpec,
+  podmanSocketPath,
+  resolveScope,
+  runningContainers,
+  type MappedObject,
+  type ProcessInfo,
+  type ResolvedScope,
+} from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 
 /** Parsed arguments of `probec resolve`. */
 export interface ResolveArgs {
-  readonly scope: string;
+  /** The scope; undefined means every running container. */
+  readonly scope: string | undefined;
   readonly json: boolean;
 }
 
@@ -23,6 +39,7 @@ interface NamespaceView {
 
 /** Runs `probec resolve`; returns the exit code. */
 export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<number> {
+  if (args.scope === undefined) return resolveAll(args, io);
   const spec = parseTargetSpec(args.scope);
   if (spec.object !== undefined) {
     throw new UsageError(`"${args.scope}" is a target, not a scope`, [`resolve the scope alone: probec resolve ${args.scope.split(":")[0]}`]);
@@ -32,6 +49,55 @@ export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<numb
   if (args.json) io.stdout.write(`${JSON.stringify(toJson(scope, views), null, 2)}\n`);
   else io.stdout.write(render(scope, views));
   return EXIT.ok;
+}
+
+/**
+ * Every running container on the machine, whatever its runtime: found in
+ * the cgroups of running processes (one pass over /proc), named by the
+ * runtimes that answer.
+ */
+async function resolveAll(args: ResolveArgs, io: CliIo): Promise<number> {
+  const containers = [...runningContainers().values()];
+  const names = await containerNames();
+  const rows = containers
+    .map(({ container, processes }) => ({
+      runtime: container.runtime,
+      id: container.id,
+      name: names.get(container.id) ?? null,
+      pids: processes.map((p) => p.pid),
+      nsPid: processes.map((p) => p.nsPid),
+    }))
+    .sort((a, b) => (a.name ?? a.id).localeCompare(b.name ?? b.id));
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  } else if (rows.length > 0) {
+    io.stdout.write(
+      renderTable(
+        [{ header: "RUNTIME" }, { header: "CONTAINER" }, { header: "NAME" }, { header: "PIDS" }],
+        rows.map((r) => [r.runtime, r.id.slice(0, 12), r.name ?? "-", r.pids.join(",")]),
+      ),
+    );
+  } else {
+    io.stderr.write("probec: no process on this machine belongs to a container\n");
+  }
+  return rows.length > 0 ? EXIT.ok : EXIT.noMatch;
+}
+
+/** Container id → name, from each runtime API that answers; a runtime that does not is simply not asked. */
+async function containerNames(): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const [host, list] of [
+    [dockerSocketPath(), listContainers],
+    [podmanSocketPath(), listContainers],
+  ] as const) {
+    if (!existsSync(host)) continue;
+    try {
+      for (const c of await list({ host: `unix://${host}` })) if (c.names[0] !== undefined) names.set(c.id, c.names[0]);
+    } catch (error) {
+      if (!(error instanceof ProbecError)) throw error;
+    }
+  }
+  return names;
 }
 
 function namespaceViews(processes: readonly ProcessInfo[]): NamespaceView[] {
