@@ -110,6 +110,9 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
     throw new NotFoundError(`library "${request}": no such file in the container`, ["check the path inside the container, or give the library's name instead"]);
   }
 
+  const builtIn = context.loader === "musl" ? muslBuiltIn(request, context) : undefined;
+  if (builtIn !== undefined) return { ...builtIn, warnings };
+
   const matcher = nameMatcher(request);
   const looked: string[] = [];
   const seen = new Set<string>();
@@ -257,6 +260,21 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
     if (x !== y) return x - y;
   }
   return 0;
+}
+
+/**
+ * Libraries musl's loader answers with itself (ldso/dynlink.c, the reserved
+ * names in `load_library`): its libc, libm, libpthread, … are all the one
+ * file `ld-musl-<arch>.so.1` (Alpine adds `libc.musl-<arch>.so.1` as a link
+ * to it), so no `libc.so*` exists to be found by name.
+ */
+const MUSL_BUILT_IN = new Set(["libc", "libm", "libpthread", "libdl", "librt", "libutil", "libxnet", "libcrypt", "libresolv"]);
+
+function muslBuiltIn(request: string, context: LibraryContext): Omit<ResolvedLibrary, "warnings"> | undefined {
+  const base = request.replace(/\.so(\.[0-9.]*)?$/, "").replace(/\.musl-[a-z0-9_]+$/, "");
+  if (!MUSL_BUILT_IN.has(base) && !/^(ld-musl|libc\.musl)-/.test(request)) return undefined;
+  const loader = (context.mappedPaths ?? []).find((p) => /\/ld-musl-[^/]+\.so\.1$/.test(p));
+  return loader === undefined ? undefined : { path: loader, how: "maps" };
 }
 
 /** Whether a cache entry is for the target's loader, class and architecture (glibc's `_dl_cache_check_flags`). */
