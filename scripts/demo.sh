@@ -31,3 +31,15 @@ done
 
 say list /usr/bin/node uv_run --functions
 probec list "$(readlink -f "$(command -v node)")" uv_run --functions
+
+# Targets: the same questions asked of a running process, in its own view of the world.
+/usr/bin/python3.11 -c 'import time; time.sleep(30)' &
+target=$!
+trap 'kill $target 2>/dev/null' EXIT
+sleep 0.3
+say resolve "pid/$target"
+probec resolve "pid/$target" | head -n 12
+say list "pid/$target:libc" getaddrinfo --functions
+probec list "pid/$target:libc" getaddrinfo --functions
+say list "pid/$target:exe" "python:function__*"
+probec list "pid/$target:exe" "python:function__*"
