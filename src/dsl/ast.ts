@@ -1,0 +1,175 @@
+/**
+ * The probe-file AST, as produced by `grammar/probe.pegjs`.
+ *
+ * Every node carries `loc`, its source span (1-based line and column,
+ * 0-based offset, end exclusive), so that later passes (name resolution,
+ * types, limits) can point diagnostics at the exact text. Pure data: no
+ * classes, JSON-serialisable (the parser goldens are this JSON).
+ */
+
+/** A position in the source: 0-based `offset`, 1-based `line` and `column`. */
+export interface Position {
+  readonly offset: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A half-open source span `[start, end)`. */
+export interface SourceLocation {
+  readonly start: Position;
+  readonly end: Position;
+}
+
+/** A whole `.probe` file. */
+export interface ProbeFile {
+  readonly type: "File";
+  /** File-wide `option`s, `let` aliases and probes, in source order. */
+  readonly items: readonly FileItem[];
+  readonly loc: SourceLocation;
+}
+
+/** What may appear at the top level of a file. */
+export type FileItem = OptionDecl | LetDecl | Probe;
+
+/** `option NAME = VALUE`, at file level or inside a probe body. */
+export interface OptionDecl {
+  readonly type: "Option";
+  readonly name: Identifier;
+  readonly value: OptionValue;
+  readonly loc: SourceLocation;
+}
+
+/** An option value: a word (`layer`), an integer (`64`) or a string. */
+export type OptionValue = Identifier | IntegerLiteral | StringLiteral;
+
+/** `let NAME = TARGET`: an alias for a scope (`docker/zookeeper`) or a whole target. */
+export interface LetDecl {
+  readonly type: "Let";
+  readonly name: Identifier;
+  readonly target: Target;
+  readonly loc: SourceLocation;
+}
+
+/** The four probe kinds; `uprobe+ret` pairs entry and return (the return side sees the entry's args and `latency`). */
+export type ProbeKind = "uprobe" | "uretprobe" | "uprobe+ret" | "usdt";
+
+/** `KIND TARGET[, TARGET…] { BODY }`. */
+export interface Probe {
+  readonly type: "Probe";
+  readonly kind: ProbeKind;
+  readonly targets: readonly Target[];
+  readonly body: readonly BodyItem[];
+  readonly loc: SourceLocation;
+}
+
+/**
+ * A target, `SCOPE[:OBJECT[:LOCATION]]`, split exactly as `parseTargetSpec`
+ * (src/target/spec.ts) splits it: SCOPE and OBJECT never contain `:`,
+ * LOCATION is everything after the second `:` (a USDT `provider:name`).
+ * SCOPE may also be a `let` alias; resolution happens in a later pass.
+ */
+export interface Target {
+  readonly type: "Target";
+  /** The target as written, e.g. `docker/web:libc:getaddrinfo`. */
+  readonly text: string;
+  readonly scope: string;
+  readonly object: string | undefined;
+  readonly location: string | undefined;
+  readonly loc: SourceLocation;
+}
+
+/** What may appear inside a probe body. */
+export type BodyItem = OptionDecl | WhereClause | FormatClause | CountClause | Field;
+
+/** `where EXPR`: the filter, evaluated in the kernel. */
+export interface WhereClause {
+  readonly type: "Where";
+  readonly condition: Expression;
+  readonly loc: SourceLocation;
+}
+
+/** `format "…{field}…"`: how an event is printed; `{name}` refers to a field. */
+export interface FormatClause {
+  readonly type: "Format";
+  readonly format: StringLiteral;
+  readonly loc: SourceLocation;
+}
+
+/** `count [by EXPR, …]`: count events instead of printing each, optionally per key. */
+export interface CountClause {
+  readonly type: "Count";
+  readonly by: readonly Expression[];
+  readonly loc: SourceLocation;
+}
+
+/** An output field: `NAME = EXPR`, or a bare capture (`pid` is `pid = pid`). */
+export interface Field {
+  readonly type: "Field";
+  readonly name: Identifier;
+  readonly value: Expression;
+  readonly loc: SourceLocation;
+}
+
+/** Expressions, for fields and filters. */
+export type Expression = BinaryExpression | UnaryExpression | CastExpression | CallExpression | Identifier | IntegerLiteral | StringLiteral;
+
+/** Binary operators, loosest first: `||`; `&&`; comparisons; `|`; `^`; `&`; shifts; `+ -`; `* / %` (Rust's order: `a & 1 == 0` is `(a & 1) == 0`). */
+export type BinaryOperator = "||" | "&&" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "|" | "^" | "&" | "<<" | ">>" | "+" | "-" | "*" | "/" | "%";
+
+export interface BinaryExpression {
+  readonly type: "Binary";
+  readonly operator: BinaryOperator;
+  readonly left: Expression;
+  readonly right: Expression;
+  readonly loc: SourceLocation;
+}
+
+export interface UnaryExpression {
+  readonly type: "Unary";
+  readonly operator: "!" | "-" | "~";
+  readonly operand: Expression;
+  readonly loc: SourceLocation;
+}
+
+/** The integer types an argument may be read as. */
+export type IntegerType = "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64";
+
+/** `EXPR as TYPE`, e.g. `arg1 as i32`. */
+export interface CastExpression {
+  readonly type: "Cast";
+  readonly expression: Expression;
+  readonly to: IntegerType;
+  readonly loc: SourceLocation;
+}
+
+/** `NAME(ARGS)`, e.g. `str(arg0, 64)`. */
+export interface CallExpression {
+  readonly type: "Call";
+  readonly callee: Identifier;
+  readonly args: readonly Expression[];
+  readonly loc: SourceLocation;
+}
+
+/** A name: a capture (`pid`, `arg0`, `retval`, `latency`, …), a field, an option name. */
+export interface Identifier {
+  readonly type: "Identifier";
+  readonly name: string;
+  readonly loc: SourceLocation;
+}
+
+/** An integer literal, decimal or `0x` hex; `value` is exact. */
+export interface IntegerLiteral {
+  readonly type: "Integer";
+  /** The digits as written, e.g. `0x10`. */
+  readonly raw: string;
+  /** The value as a decimal string (a bigint does not survive JSON). */
+  readonly value: string;
+  readonly loc: SourceLocation;
+}
+
+/** A double-quoted string literal with `\"`, `\\`, `\n`, `\t` escapes. */
+export interface StringLiteral {
+  readonly type: "String";
+  readonly value: string;
+  readonly loc: SourceLocation;
+}

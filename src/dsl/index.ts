@@ -1,0 +1,9 @@
+/**
+ * The probe language: parser, AST and diagnostics (DESIGN.md, `dsl/`).
+ * Pure: imports no `node:*`.
+ */
+export type * from "./ast.js";
+export type { Diagnostic, Severity } from "./diagnostics.js";
+export { renderDiagnostics } from "./diagnostics.js";
+export type { ParseResult } from "./parse.js";
+export { parseProbeFile } from "./parse.js";
