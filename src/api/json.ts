@@ -6,7 +6,7 @@
  */
 import { hex } from "../elf/fields.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
-import type { RegisterRef, UsdtArg } from "../usdt/args/types.js";
+import { usdtArgToJson, type UsdtArgJson } from "../usdt/json.js";
 import type { UsdtSite } from "../usdt/notes.js";
 
 /** A function as JSON: `{ file, name, version, defaultVersion, address, fileOffset, size, type, binding }`. */
@@ -35,9 +35,6 @@ export interface UsdtSiteJson {
   args: UsdtArgJson[];
 }
 
-/** One decoded argument: `spec` first, then the decoded location. */
-export type UsdtArgJson = { spec: string; index: number; size: number; signed: boolean; kind: UsdtArg["kind"] } & Record<string, unknown>;
-
 /** {@link FoundSymbol} → {@link SymbolJson}. */
 export function symbolToJson(s: FoundSymbol): SymbolJson {
   return { file: s.file, name: s.name, version: s.version, defaultVersion: s.isDefaultVersion, address: hex(s.address), fileOffset: s.fileOffset, size: s.size, type: s.type, binding: s.binding };
@@ -57,48 +54,4 @@ export function usdtSiteToJson(site: UsdtSite): UsdtSiteJson {
   };
 }
 
-/** One argument as JSON. */
-export function usdtArgToJson(arg: UsdtArg): UsdtArgJson {
-  const head = { spec: arg.spec, index: arg.index, size: arg.size, signed: arg.signed, ...(arg.float === true ? { float: true } : {}), kind: arg.kind };
-  switch (arg.kind) {
-    case "register":
-      return { ...head, register: registerJson(arg.register) };
-    case "memory":
-      return {
-        ...head,
-        base: registerJson(arg.base),
-        ...(arg.indexRegister === undefined ? {} : { indexRegister: registerJson(arg.indexRegister), scale: arg.scale }),
-        displacement: small(arg.displacement),
-      };
-    case "constant":
-      return { ...head, value: arg.value.toString() };
-    case "symbol":
-      return {
-        ...head,
-        symbol: arg.symbol,
-        addend: small(arg.addend),
-        base: arg.base === undefined ? null : registerJson(arg.base),
-        ...(arg.indexRegister === undefined ? {} : { indexRegister: registerJson(arg.indexRegister), scale: arg.scale }),
-        symbolAddress: arg.address === undefined ? null : hex(arg.address),
-      };
-    case "unsupported":
-      return { ...head, reason: arg.reason, ...(arg.symbol === undefined ? {} : { symbol: arg.symbol }) };
-  }
-}
-
-function registerJson(r: RegisterRef): Record<string, unknown> {
-  return {
-    name: r.name,
-    written: r.written,
-    ptRegsOffset: r.ptRegsOffset,
-    // i386/arm code on a 64-bit kernel: the register's slot in the 64-bit pt_regs, which is what BPF reads there.
-    ...(r.compatPtRegsOffset === undefined ? {} : { compatPtRegsOffset: r.compatPtRegsOffset }),
-    width: r.width,
-    shift: r.shift,
-  };
-}
-
-/** A displacement or addend: a number when exactly representable, else a decimal string. */
-function small(value: bigint): number | string {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-}
+export { usdtArgToJson, type UsdtArgJson };
