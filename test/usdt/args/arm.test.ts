@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseUsdtArgs } from "../../../src/usdt/args/index.js";
-import { render, renderAll } from "./render.js";
+import { renderAll, renderOne } from "./render.js";
 
-const one = (spec: string): string => {
-  const args = parseUsdtArgs("arm", spec);
-  expect(args).toHaveLength(1);
-  return render(args[0]!);
-};
+const one = (spec: string): string => renderOne("arm", spec);
 
 describe("arm operands", () => {
   it.each([

@@ -5,13 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseUsdtArgs } from "../../../src/usdt/args/index.js";
-import { render, renderAll } from "./render.js";
+import { renderAll, renderOne } from "./render.js";
 
-const one = (spec: string): string => {
-  const args = parseUsdtArgs("loongarch64", spec);
-  expect(args).toHaveLength(1);
-  return render(args[0]!);
-};
+const one = (spec: string): string => renderOne("loongarch64", spec);
 
 describe("loongarch64 operands", () => {
   it.each([

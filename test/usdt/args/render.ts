@@ -13,7 +13,8 @@
  *
  * A leading `-` marks signed, a trailing `f` on the size a float.
  */
-import type { RegisterRef, UsdtArg } from "../../../src/usdt/args/index.js";
+import { expect } from "vitest";
+import { parseUsdtArgs, type RegisterRef, type UsdtArch, type UsdtArg } from "../../../src/usdt/args/index.js";
 
 export function reg(r: RegisterRef): string {
   const shift = r.shift === 0 ? "" : `>>${r.shift}`;
@@ -48,4 +49,11 @@ export function renderAll(args: readonly UsdtArg[], full = false): string[] {
     const line = render(a);
     return full || a.kind !== "unsupported" ? line : line.slice(0, line.indexOf(":"));
   });
+}
+
+/** Parses a note holding exactly one item for `arch` and renders that argument. */
+export function renderOne(arch: UsdtArch, spec: string): string {
+  const args = parseUsdtArgs(arch, spec);
+  expect(args).toHaveLength(1);
+  return render(args[0]!);
 }

@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseUsdtArgs } from "../../../src/usdt/args/index.js";
-import { render, renderAll } from "./render.js";
+import { render, renderAll, renderOne } from "./render.js";
 
-const one = (spec: string): string => {
-  const args = parseUsdtArgs("x86_64", spec);
-  expect(args).toHaveLength(1);
-  return render(args[0]!);
-};
+const one = (spec: string): string => renderOne("x86_64", spec);
 
 describe("x86_64 operands", () => {
   it.each([
