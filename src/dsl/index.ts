@@ -7,3 +7,5 @@ export type { Diagnostic, Severity } from "./diagnostics.js";
 export { renderDiagnostics } from "./diagnostics.js";
 export type { ParseResult } from "./parse.js";
 export { parseProbeFile } from "./parse.js";
+export type { CheckedField, CheckedProbe, CheckedTarget, SemanticResult, Strategy, ValueType } from "./semantic.js";
+export { checkProbeFile, formatReferences, CAPTURES, DEFAULT_STRATEGY, DEFAULT_STRLEN, DSL_LIMITS, STRATEGIES } from "./semantic.js";
