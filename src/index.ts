@@ -19,6 +19,10 @@ export { inspectProcess, runningContainers, type ProcessInfo } from "./target/pr
 export { dockerSocketPath, listContainers, findContainer } from "./target/runtimes/docker.js";
 export { podmanSocketPath } from "./target/runtimes/podman.js";
 export { nearest } from "./suggest.js";
+export { compile, type CompileOptions, type CompileResult } from "./compile/compile.js";
+export { explainPlan } from "./compile/explain.js";
+export { PLAN_VERSION, PLAN_LIMITS, type AttachPlan, type PlanProbe, type AttachPoint, type PathStrategy, type PlanProgram, type PlanExpr, type PlanField } from "./compile/plan.js";
+export { parseProbeFile, renderDiagnostics, checkProbeFile, STRATEGIES, type Diagnostic, type CheckedProbe } from "./dsl/index.js";
 export { resolveInRoot, type ResolvedPath } from "./target/root/resolve.js";
 export { loadDebugFiles, type DebugFile, type DebugSearchOptions } from "./debuginfo/index.js";
 export { ElfFile, isDebugOnly } from "./elf/elf-file.js";

@@ -4,7 +4,8 @@
  * CLI never prints a stack trace for bad input.
  */
 import yargs from "yargs";
-import { UsageError, nearest } from "../index.js";
+import { UsageError, nearest, type PathStrategy } from "../index.js";
+import { compileCommand } from "./commands/compile.js";
 import { listCommand } from "./commands/list.js";
 import { resolveCommand } from "./commands/resolve.js";
 import { EXIT, type CliIo } from "./io.js";
@@ -12,7 +13,7 @@ import { reportError } from "./report.js";
 import { VERSION } from "../version.js";
 
 /** The commands `run` dispatches. */
-const COMMANDS = ["list", "resolve"];
+const COMMANDS = ["compile", "list", "resolve"];
 
 /** Runs probec with `argv` (without `node` and the script), writing to `io`; resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
@@ -40,6 +41,15 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
         .example("$0 resolve docker/web", "the container's host PIDs, root and layers")
         .example("$0 resolve", "every running container, whatever its runtime"),
+    )
+    .command("compile <file>", "compile a probe file to an AttachPlan (JSON), or print its diagnostics and exit 2", (y) =>
+      y
+        .positional("file", { type: "string", describe: "a .probe file" })
+        .option("output", { alias: "o", type: "string", describe: "write the plan to this file instead of stdout" })
+        .option("strategy", { type: "string", choices: ["fd", "root", "layer", "map", "host"], describe: "path strategy for every probe (wins over the file's options)" })
+        .option("explain", { type: "boolean", default: false, describe: "print how each attach point's path and offset were derived (instead of the plan, unless -o)" })
+        .example("$0 compile examples/zookeeper-zoo-set2.probe -o plan.json", "write the plan")
+        .example("$0 compile spec.probe --explain", "where each probe goes, and why"),
     )
     .demandCommand(1, "name a command: probec list FILE [PATTERN]")
     .strict()
@@ -81,6 +91,16 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
             functions: args.functions === true,
             json: args.json === true,
             debugRoot: args.debugRoot as string[] | undefined,
+          },
+          io,
+        );
+      case "compile":
+        return await compileCommand(
+          {
+            file: String(args.file),
+            output: args.output === undefined ? undefined : String(args.output),
+            strategy: args.strategy === undefined ? undefined : (String(args.strategy) as PathStrategy),
+            explain: args.explain === true,
           },
           io,
         );

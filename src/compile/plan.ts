@@ -74,6 +74,8 @@ export interface PlanProbe {
    * only for the `host` scope, which filters nothing by definition.
    */
   filter: PlanFilter | null;
+  /** What the probe computes per event; written by the compiler (absent in entries planned directly from a resolution). */
+  program?: PlanProgram;
 }
 
 /** How a target was resolved: provenance for `--explain` and for the attacher's checks. */
@@ -244,3 +246,49 @@ export const PLAN_LIMITS = {
 
 /** Limit names, for messages and tests. */
 export type PlanLimitName = keyof typeof PLAN_LIMITS;
+
+/**
+ * What a probe computes at each event, for the BPF program and the
+ * printer: its fields, its filter, its format, or its count keys. The same
+ * for every entry of a probe. Written by `compile` (src/compile/compile.ts);
+ * optional in the type so that entries planned outside the compiler
+ * (`planProbesFromResolution`) stay valid.
+ */
+export interface PlanProgram {
+  /** Output fields in source order; empty when the probe counts. */
+  fields: PlanField[];
+  /** The `where` condition (non-zero keeps the event), or null. */
+  filter: PlanExpr | null;
+  /** The `format` string with `{field}` references, or null for the default layout. */
+  format: string | null;
+  /** When the probe counts events instead of printing them: the keys (empty: one total). Else null. */
+  count: { by: PlanExpr[] } | null;
+  /** Default maximum string length for `str(argN)` without a length (`option strlen`). */
+  strlen: number;
+}
+
+/** One output field. */
+export interface PlanField {
+  name: string;
+  /** `int` (64-bit) or `string` (read from the target, at most `maxLen` bytes). */
+  type: "int" | "string";
+  expr: PlanExpr;
+}
+
+/** The captures a {@link PlanExpr} may read, besides arguments. */
+export type PlanCapture = "pid" | "tid" | "comm" | "container" | "timestamp" | "cpu" | "retval" | "latency";
+
+/** An expression tree, without source locations. Integers are decimal strings (exact to 64 bits). */
+export type PlanExpr =
+  | { op: "int"; value: string }
+  | { op: "capture"; name: PlanCapture }
+  | { op: "arg"; index: number }
+  | { op: "str"; arg: PlanExpr; maxLen: number }
+  | { op: "cast"; to: "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"; expr: PlanExpr }
+  | { op: "unary"; operator: "!" | "-" | "~"; operand: PlanExpr }
+  | {
+      op: "binary";
+      operator: "||" | "&&" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "|" | "^" | "&" | "<<" | ">>" | "+" | "-" | "*" | "/" | "%";
+      left: PlanExpr;
+      right: PlanExpr;
+    };

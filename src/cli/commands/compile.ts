@@ -1,0 +1,48 @@
+/**
+ * `probec compile FILE [-o plan.json] [--strategy S] [--explain]`: a probe
+ * file → an AttachPlan (JSON on stdout, or in the `-o` file), or every
+ * diagnostic of the file, rendered, on stderr with exit code 2.
+ *
+ * `--explain` prints, for each attach point, how its path and offset were
+ * derived; without `-o` it prints that instead of the plan.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { IoError, compile, explainPlan, renderDiagnostics, type PathStrategy } from "../../index.js";
+import { EXIT, type CliIo } from "../io.js";
+
+/** Parsed arguments of `probec compile`. */
+export interface CompileArgs {
+  readonly file: string;
+  readonly output: string | undefined;
+  readonly strategy: PathStrategy | undefined;
+  readonly explain: boolean;
+}
+
+/** Runs `probec compile`; returns the exit code. */
+export async function compileCommand(args: CompileArgs, io: CliIo): Promise<number> {
+  let source: string;
+  try {
+    source = readFileSync(args.file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new IoError(`${args.file}: ${code === "ENOENT" ? "no such file" : (error as Error).message}`, code);
+  }
+  const { plan, diagnostics } = await compile(source, { file: args.file, ...(args.strategy === undefined ? {} : { strategy: args.strategy }) });
+  if (diagnostics.length > 0) io.stderr.write(renderDiagnostics(source, args.file, diagnostics));
+  if (plan === undefined) {
+    const errors = diagnostics.filter((d) => d.severity === "error").length;
+    io.stderr.write(`probec: ${args.file}: ${errors} error${errors === 1 ? "" : "s"}; no plan written\n`);
+    return EXIT.badInput;
+  }
+  const json = `${JSON.stringify(plan, null, 2)}\n`;
+  if (args.output !== undefined) {
+    try {
+      writeFileSync(args.output, json);
+    } catch (error) {
+      throw new IoError(`${args.output}: ${(error as Error).message}`, (error as NodeJS.ErrnoException).code);
+    }
+  }
+  if (args.explain) io.stdout.write(explainPlan(plan));
+  else if (args.output === undefined) io.stdout.write(json);
+  return EXIT.ok;
+}

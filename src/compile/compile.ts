@@ -1,0 +1,194 @@
+/**
+ * `compile(source, options)`: a probe file → an AttachPlan, or diagnostics.
+ *
+ * parse → semantic passes → resolve each target (a `ProbecError` from the
+ * resolver becomes an error at that target, keeping its hints) → plan
+ * entries with one cookie counter across the file → USDT argument counts
+ * checked against the notes → shared semaphores merged → plan assembled.
+ *
+ * Deterministic given its resolver: everything outside comes through
+ * `options.resolve`, and the same resolutions give the same plan.
+ */
+import { checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
+import { ProbecError } from "../errors.js";
+import { resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../target/resolve-target.js";
+import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
+import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
+
+/** Options for {@link compile}. */
+export interface CompileOptions extends ResolveTargetOptions {
+  /** The file's name, for diagnostics and the plan's source locations (default `<inline>`). */
+  readonly file?: string;
+  /** Resolves one target text (aliases expanded); default {@link resolveTarget} with these options. */
+  readonly resolve?: (targetText: string) => Promise<TargetResolution>;
+  /** A path strategy for every probe; given on the command line, it wins over the file's `option strategy`. */
+  readonly strategy?: PathStrategy;
+}
+
+/** The result of {@link compile}: a plan when there is no error, and every diagnostic. */
+export interface CompileResult {
+  readonly plan: AttachPlan | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Compiles a probe file. Never throws for a problem in the file or its targets: those are diagnostics. */
+export async function compile(source: string, options: CompileOptions = {}): Promise<CompileResult> {
+  const file = options.file ?? "<inline>";
+  const parsed = parseProbeFile(source, file);
+  const checked = checkProbeFile(parsed.ast);
+  const diagnostics: Diagnostic[] = [...parsed.diagnostics, ...checked.diagnostics];
+  if (diagnostics.some((d) => d.severity === "error")) return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
+
+  const resolve = options.resolve ?? ((text: string) => resolveTarget(text, options));
+  const cache = new Map<string, Promise<TargetResolution>>();
+  const entries: PlanProbe[] = [];
+  let cookie = 1;
+  for (const probe of checked.probes) {
+    const program = programOf(probe);
+    const strategy: PathStrategy = options.strategy ?? probe.options.strategy;
+    for (const target of probe.targets) {
+      const at = (error: unknown): void => {
+        if (!(error instanceof ProbecError)) throw error;
+        diagnostics.push({ severity: "error", message: error.message, location: target.loc, hints: [...error.hints] });
+      };
+      let resolution: TargetResolution;
+      try {
+        let pending = cache.get(target.text);
+        if (pending === undefined) {
+          pending = resolve(target.text);
+          cache.set(target.text, pending);
+        }
+        resolution = await pending;
+      } catch (error) {
+        at(error);
+        continue;
+      }
+      let planned: PlanProbe[];
+      try {
+        planned = planProbesFromResolution(
+          resolution,
+          {
+            id: probe.id,
+            kind: probe.kind,
+            specText: `${probe.kind} ${target.written}`,
+            source: { file, line: target.loc.start.line, col: target.loc.start.column },
+            strategy,
+          },
+          { firstCookie: cookie },
+        );
+      } catch (error) {
+        at(error);
+        continue;
+      }
+      for (const entry of planned) {
+        for (const point of entry.points) cookie = Math.max(cookie, point.cookie + 1);
+        entries.push({ ...entry, program });
+      }
+      if (probe.kind === "usdt") diagnostics.push(...usdtArgDiagnostics(probe, planned));
+    }
+  }
+  if (diagnostics.some((d) => d.severity === "error")) return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
+  try {
+    return { plan: assemblePlan(mergePlanSemaphores(entries)), diagnostics: sortDiagnostics(diagnostics) };
+  } catch (error) {
+    if (!(error instanceof ProbecError)) throw error;
+    const first = checked.probes[0];
+    const location: SourceLocation = first?.loc ?? parsed.ast.loc;
+    diagnostics.push({ severity: "error", message: error.message, location, hints: [...error.hints] });
+    return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
+  }
+}
+
+function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  return [...diagnostics].sort((a, b) => a.location.start.offset - b.location.start.offset);
+}
+
+/** One error per `argN` of a USDT probe that some matched site does not have. */
+function usdtArgDiagnostics(probe: CheckedProbe, entries: readonly PlanProbe[]): Diagnostic[] {
+  const sites = entries.flatMap((e) => e.points.flatMap((p) => (p.site.kind === "usdt" ? [p.site] : [])));
+  if (sites.length === 0) return [];
+  const out: Diagnostic[] = [];
+  for (const use of argUses(probe)) {
+    const short = sites.filter((s) => s.args.length <= use.index);
+    if (short.length === 0) continue;
+    const described = [...new Set(short.map((s) => `${s.provider}:${s.name} at ${s.address} has ${s.args.length} argument${s.args.length === 1 ? "" : "s"}${s.args.length > 0 ? ` (arg0..arg${s.args.length - 1}: "${s.argsText}")` : ""}`))];
+    out.push({
+      severity: "error",
+      message: `\`arg${use.index}\` is beyond the arguments of ${short.length === sites.length ? "the matched USDT site" + (sites.length === 1 ? "" : "s") : `${short.length} of ${sites.length} matched USDT sites`}`,
+      location: use.loc,
+      hints: described.slice(0, 3).concat(described.length > 3 ? [`and ${described.length - 3} more`] : []),
+    });
+  }
+  return out;
+}
+
+/** Every `argN` a probe reads, with where it is written. */
+function argUses(probe: CheckedProbe): { index: number; loc: SourceLocation }[] {
+  const out: { index: number; loc: SourceLocation }[] = [];
+  const walk = (e: Expression): void => {
+    switch (e.type) {
+      case "Identifier": {
+        const m = /^arg(\d+)$/.exec(e.name);
+        if (m !== null) out.push({ index: Number(m[1]), loc: e.loc });
+        return;
+      }
+      case "Binary":
+        walk(e.left);
+        walk(e.right);
+        return;
+      case "Unary":
+        walk(e.operand);
+        return;
+      case "Cast":
+        walk(e.expression);
+        return;
+      case "Call":
+        e.args.forEach(walk);
+        return;
+      default:
+        return;
+    }
+  };
+  for (const f of probe.fields) walk(f.value);
+  if (probe.filter !== undefined) walk(probe.filter);
+  for (const k of probe.count?.by ?? []) walk(k);
+  return out;
+}
+
+/** The probe's program, as the plan carries it. */
+export function programOf(probe: CheckedProbe): PlanProgram {
+  const expr = (e: Expression): PlanExpr => toPlanExpr(e, probe.options.strlen);
+  return {
+    fields: probe.count === undefined ? probe.fields.map((f) => ({ name: f.name, type: f.type, expr: expr(f.value) })) : [],
+    filter: probe.filter === undefined ? null : expr(probe.filter),
+    format: probe.format ?? null,
+    count: probe.count === undefined ? null : { by: probe.count.by.map(expr) },
+    strlen: probe.options.strlen,
+  };
+}
+
+function toPlanExpr(e: Expression, strlen: number): PlanExpr {
+  switch (e.type) {
+    case "Integer":
+      return { op: "int", value: e.value };
+    case "String":
+      // The semantic pass rejects string literals in expressions.
+      throw new Error(`string literal in a checked expression at ${e.loc.start.line}:${e.loc.start.column}`);
+    case "Identifier": {
+      const m = /^arg(\d+)$/.exec(e.name);
+      if (m !== null) return { op: "arg", index: Number(m[1]) };
+      return { op: "capture", name: e.name as PlanCapture };
+    }
+    case "Cast":
+      return { op: "cast", to: e.to, expr: toPlanExpr(e.expression, strlen) };
+    case "Unary":
+      return { op: "unary", operator: e.operator, operand: toPlanExpr(e.operand, strlen) };
+    case "Binary":
+      return { op: "binary", operator: e.operator, left: toPlanExpr(e.left, strlen), right: toPlanExpr(e.right, strlen) };
+    case "Call": {
+      const [arg, max] = e.args;
+      if (arg === undefined) throw new Error("str() without an argument in a checked expression");
+      return { op: "str", arg: toPlanExpr(arg, strlen), maxLen: max?.type === "Integer" ? Number(max.value) : strlen };
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * compile(): parse → semantic → resolve → plan, with a stub resolver
+ * returning real resolutions of a host python process. Plans validate
+ * against the schema (program included), are deterministic, and resolver
+ * errors and USDT argument counts become diagnostics at the right place.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/compile/compile.js";
+import { explainPlan } from "../../src/compile/explain.js";
+import type { AttachPlan } from "../../src/compile/plan.js";
+import { renderDiagnostics } from "../../src/dsl/index.js";
+import { NotFoundError } from "../../src/errors.js";
+import { resolveTarget, type TargetResolution } from "../../src/target/resolve-target.js";
+
+const PYTHON = "/usr/bin/python3.11";
+const schema = JSON.parse(readFileSync(new URL("../../schema/attach-plan.schema.json", import.meta.url), "utf8")) as object;
+const validatePlan = new Ajv2020({ allErrors: true, strict: true }).compile<AttachPlan>(schema);
+
+let child: ChildProcess;
+let pid: number;
+const real = new Map<string, TargetResolution>();
+
+/** A resolver that answers from fixed resolutions by the target's location, and fails like the real one for a missing container. */
+async function stub(text: string): Promise<TargetResolution> {
+  if (text.startsWith("docker/nope")) throw new NotFoundError('docker: no container "nope"', ['did you mean "nope2"?', "running: nope2, web"]);
+  const key = text.split(":").slice(2).join(":");
+  const r = real.get(key);
+  if (r === undefined) throw new NotFoundError(`no fixture for ${text}`);
+  return r;
+}
+
+beforeAll(async () => {
+  child = spawn(PYTHON, ["-c", "import time; print('ready', flush=True); time.sleep(60)"], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+    child.once("error", reject);
+  });
+  pid = child.pid!;
+  real.set("python:function__entry", await resolveTarget(`pid/${pid}:exe:python:function__entry`));
+  real.set("malloc", await resolveTarget(`pid/${pid}:libc:malloc`));
+});
+
+afterAll(async () => {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+  }
+});
+
+const SPEC = `option strlen = 200
+let py = pid/1
+
+usdt py:exe:python:function__entry {
+  where arg2 > 10 && pid % 2 == 0
+  file = str(arg0)
+  fn = str(arg1, 64)
+  line = arg2 as i32
+  format "{file}:{line} {fn}"
+}
+
+uprobe+ret py:libc:malloc {
+  option strategy = root
+  size = arg0
+  ptr = retval
+  latency
+}
+
+usdt py:exe:python:function__entry {
+  count by comm
+}
+`;
+
+function expectValid(plan: unknown): void {
+  const ok = validatePlan(plan);
+  expect(validatePlan.errors ?? [], JSON.stringify(validatePlan.errors, null, 2)).toEqual([]);
+  expect(ok).toBe(true);
+}
+
+describe("compile with a stub resolver", () => {
+  it("plans every probe, with its program, valid against the schema", async () => {
+    const { plan, diagnostics } = await compile(SPEC, { file: "spec.probe", resolve: stub });
+    expect(renderDiagnostics(SPEC, "spec.probe", diagnostics)).toBe("");
+    expect(plan).toBeDefined();
+    expectValid(plan);
+    const probes = plan!.probes;
+    expect(probes.map((p) => [p.id, p.kind, p.strategy, p.source.line, p.source.col])).toEqual([
+      ["probe1", "usdt", "fd", 4, 6],
+      ["probe2", "uprobe+ret", "root", 12, 12],
+      ["probe3", "usdt", "fd", 19, 6],
+    ]);
+    const cookies = probes.flatMap((p) => p.points.map((x) => x.cookie));
+    expect(new Set(cookies).size).toBe(cookies.length);
+    expect(Math.min(...cookies)).toBe(1);
+    expect(probes[0]?.program).toEqual({
+      fields: [
+        { name: "file", type: "string", expr: { op: "str", arg: { op: "arg", index: 0 }, maxLen: 200 } },
+        { name: "fn", type: "string", expr: { op: "str", arg: { op: "arg", index: 1 }, maxLen: 64 } },
+        { name: "line", type: "int", expr: { op: "cast", to: "i32", expr: { op: "arg", index: 2 } } },
+      ],
+      filter: {
+        op: "binary",
+        operator: "&&",
+        left: { op: "binary", operator: ">", left: { op: "arg", index: 2 }, right: { op: "int", value: "10" } },
+        right: {
+          op: "binary",
+          operator: "==",
+          left: { op: "binary", operator: "%", left: { op: "capture", name: "pid" }, right: { op: "int", value: "2" } },
+          right: { op: "int", value: "0" },
+        },
+      },
+      format: "{file}:{line} {fn}",
+      count: null,
+      strlen: 200,
+    });
+    expect(probes[2]?.program?.count).toEqual({ by: [{ op: "capture", name: "comm" }] });
+    // Two probes on the same USDT sites share their semaphores (PITFALLS 26).
+    const sem = (i: number) => probes[i]?.points.map((p) => [p.fileOffset, p.refCtrOffset]);
+    expect(sem(2)).toEqual(sem(0));
+  });
+
+  it("is deterministic given the resolver", async () => {
+    const a = await compile(SPEC, { file: "spec.probe", resolve: stub });
+    const b = await compile(SPEC, { file: "spec.probe", resolve: stub });
+    expect(JSON.stringify(b.plan)).toBe(JSON.stringify(a.plan));
+    expect(explainPlan(b.plan!)).toBe(explainPlan(a.plan!));
+  });
+
+  it("--strategy wins over the file's options", async () => {
+    const { plan } = await compile(SPEC, { file: "spec.probe", resolve: stub, strategy: "map" });
+    expect(plan?.probes.map((p) => p.strategy)).toEqual(["map", "map", "map"]);
+    expectValid(plan);
+  });
+
+  it("a resolver error is a diagnostic at that target, with its hints; other problems too", async () => {
+    const source = `uprobe docker/nope:libc:malloc, pid/1:libc:malloc {\n  pid\n}\n\nusdt pid/1:exe:python:function__entry {\n  x = arg7\n}\n`;
+    const { plan, diagnostics } = await compile(source, { file: "bad.probe", resolve: stub });
+    expect(plan).toBeUndefined();
+    expect(renderDiagnostics(source, "bad.probe", diagnostics)).toBe(
+      [
+        'error: docker: no container "nope"',
+        " --> bad.probe:1:8",
+        "  |",
+        "1 | uprobe docker/nope:libc:malloc, pid/1:libc:malloc {",
+        "  |        ^^^^^^^^^^^^^^^^^^^^^^^",
+        '  = hint: did you mean "nope2"?',
+        "  = hint: running: nope2, web",
+        "",
+        "error: `arg7` is beyond the arguments of the matched USDT site",
+        " --> bad.probe:6:7",
+        "  |",
+        "6 |   x = arg7",
+        "  |       ^^^^",
+      ].join("\n") + "\n" + diagnostics[1]!.hints.map((h) => `  = hint: ${h}\n`).join(""),
+    );
+    expect(diagnostics[1]?.hints[0]).toMatch(/^python:function__entry at 0x[0-9a-f]+ has 3 arguments \(arg0\.\.arg2: "/);
+  });
+
+  it("explains each point", async () => {
+    const { plan } = await compile(SPEC, { file: "spec.probe", resolve: stub });
+    const text = explainPlan(plan!);
+    const points = plan!.probes.reduce((n, p) => n + p.points.length, 0);
+    expect(text.split("\n").filter((l) => l.startsWith("  point #"))).toHaveLength(points);
+    expect(text).toMatch(/binary: exe → exe → \/\S+ → fd: open \S+ in \/proc\/\d+\/root/);
+    expect(text).toMatch(/binary: libc → \S+ → \/\S*libc\.so\.6 → root: \/proc\/\d+\/root\/\S+libc\.so\.6/);
+    expect(text).toMatch(/point #\d+ entry malloc(@\S+)?: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #\d+/);
+    expect(text).toMatch(/usdt python:function__entry: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ .*(semaphore 0x[0-9a-f]+ → ref_ctr_offset 0x[0-9a-f]+|no semaphore)/);
+  });
+});
