@@ -8,6 +8,7 @@
  * Each measurement is printed as one JSON line on stdout:
  * `{"label", "ms", "peakRssGrowth", "bytesRead", "rchar", "answer"}`.
  */
+import { compile } from "../src/compile/compile.js";
 import { findSymbol, findUsdt, listSymbols, resolveScope, resolveTarget } from "../src/index.js";
 import { ElfFile } from "../src/elf/elf-file.js";
 import { iterateSymbols } from "../src/elf/list-symbols.js";
@@ -25,6 +26,8 @@ interface Args {
   readonly host?: string;
   /** (e): the containers whose scopes are resolved. */
   readonly names?: readonly string[];
+  /** (f): the probe file's text. */
+  readonly source?: string;
 }
 
 /** elfinfo is loaded only by the elfinfo modes, so that probec's processes carry none of it. */
@@ -105,6 +108,14 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
       for (const ref of args.names ?? []) processes += (await resolveScope({ kind: "docker", ref }, { docker: { host: args.host } })).processes.length;
       return { answer: { scopes: args.names?.length ?? 0, processes } };
     }),
+  /** (f) probec: compile() of a whole spec against the docker daemon `host`, cold (call to plan). */
+  "probec-compile": (args) =>
+    once("probec", async () => {
+      const { plan, diagnostics } = await compile(args.source ?? "", { file: "bench.probe", docker: { host: args.host } });
+      const errors = diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.start.line}:${d.location.start.column} ${d.message}`);
+      const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
+      return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
+    }, "time"),
   /** (b) and (c) elfinfo: one parse, then the lookup, then the listing; each phase emitted cumulatively. */
   "elfinfo-symbols": async (args) => {
     const { elfinfoFind, elfinfoList, elfinfoOpen } = await elfinfo();

@@ -12,6 +12,7 @@ import { resolveScopesTask, resolveTargetTask } from "./tasks/targets.js";
 import { findSymbolTask } from "./tasks/find-symbol.js";
 import { listSymbolsTask } from "./tasks/list-symbols.js";
 import { findLibjvm, usdtTask } from "./tasks/usdt.js";
+import { compileTask } from "./tasks/compile.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -19,7 +20,7 @@ const print = (line: string): void => {
 
 const began = performance.now();
 printMachine(print);
-for (const path of [findLibjvm(), "/usr/bin/node"]) if (path !== undefined) warmPageCache(path);
+if (process.env["BENCH_ONLY"] === undefined) for (const path of [findLibjvm(), "/usr/bin/node"]) if (path !== undefined) warmPageCache(path);
 
 const tasks: [string, () => void | Promise<void>][] = [
   ["(a)", () => usdtTask(print)],
@@ -27,8 +28,12 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(c)", () => listSymbolsTask(print)],
   ["(d)", () => resolveTargetTask(print)],
   ["(e)", () => resolveScopesTask(print)],
+  ["(f)", () => compileTask(print)],
 ];
+/** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
+const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);
 for (const [name, task] of tasks) {
+  if (only !== undefined && !only.includes(name)) continue;
   try {
     await task();
   } catch (error) {
