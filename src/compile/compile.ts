@@ -11,7 +11,7 @@
  */
 import { checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
 import { ProbecError } from "../errors.js";
-import { resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../target/resolve-target.js";
+import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../target/resolve-target.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
@@ -39,7 +39,9 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
   const diagnostics: Diagnostic[] = [...parsed.diagnostics, ...checked.diagnostics];
   if (diagnostics.some((d) => d.severity === "error")) return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
 
-  const resolve = options.resolve ?? ((text: string) => resolveTarget(text, options));
+  // One cache per compile: the file describes one moment of the machine, so each scope and object is resolved once.
+  const resolutionCache = newResolutionCache();
+  const resolve = options.resolve ?? ((text: string) => resolveTarget(text, { ...options, cache: resolutionCache }));
   const cache = new Map<string, Promise<TargetResolution>>();
   const entries: PlanProbe[] = [];
   let cookie = 1;
