@@ -43,3 +43,21 @@ say list "pid/$target:libc" getaddrinfo --functions
 probec list "pid/$target:libc" getaddrinfo --functions
 say list "pid/$target:exe" "python:function__*"
 probec list "pid/$target:exe" "python:function__*"
+
+# The probe language: compile a probe file for that process into an AttachPlan, and show how.
+spec=$(mktemp --suffix=.probe)
+trap 'kill $target 2>/dev/null; rm -f "$spec"' EXIT
+cat > "$spec" <<PROBE
+let py = pid/$target
+uprobe+ret py:libc:malloc {
+  size = arg0
+  latency
+  where arg0 > 1024
+}
+usdt py:exe:python:function__entry {
+  file = str(arg0)
+  line = arg2 as i32
+}
+PROBE
+say compile "$spec" --explain
+probec compile "$spec" --explain
