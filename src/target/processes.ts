@@ -60,35 +60,38 @@ export function listPids(procRoot = DEFAULT_PROC_ROOT): number[] {
  * exit during the scan are skipped.
  */
 export function processesOfContainer(idPrefix: string, procRoot = DEFAULT_PROC_ROOT): ProcessInfo[] {
-  const found: ProcessInfo[] = [];
-  for (const pid of listPids(procRoot)) {
-    try {
-      // The cgroup file alone decides; the rest is read only for the container's own processes.
-      if (containerIdFromCgroup(readCgroup(pid, { procRoot }))?.id.startsWith(idPrefix) !== true) continue;
-      found.push(inspectProcess(pid, procRoot));
-    } catch (error) {
-      if (error instanceof ProbecError) continue; // exited, or a kernel thread without the files
-      throw error;
-    }
-  }
-  return found;
+  return containerProcesses((id) => id.startsWith(idPrefix), procRoot);
 }
 
 /** Every container id seen in the cgroups of running processes, with its runtime and processes. */
 export function runningContainers(procRoot = DEFAULT_PROC_ROOT): Map<string, { container: CgroupContainer; processes: ProcessInfo[] }> {
   const containers = new Map<string, { container: CgroupContainer; processes: ProcessInfo[] }>();
+  for (const info of containerProcesses(() => true, procRoot)) {
+    const container = info.container as CgroupContainer;
+    const entry = containers.get(container.id) ?? { container, processes: [] };
+    entry.processes.push(info);
+    containers.set(container.id, entry);
+  }
+  return containers;
+}
+
+/**
+ * The processes in a container whose id `wanted` accepts. The cgroup file
+ * alone decides; status and namespaces are read only for the processes
+ * kept. Processes that exit during the scan, and kernel threads without
+ * the files, are skipped.
+ */
+function containerProcesses(wanted: (containerId: string) => boolean, procRoot: string): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
   for (const pid of listPids(procRoot)) {
-    let info: ProcessInfo;
     try {
-      info = inspectProcess(pid, procRoot);
+      const id = containerIdFromCgroup(readCgroup(pid, { procRoot }))?.id;
+      if (id === undefined || !wanted(id)) continue;
+      found.push(inspectProcess(pid, procRoot));
     } catch (error) {
       if (error instanceof ProbecError) continue;
       throw error;
     }
-    if (info.container === undefined) continue;
-    const entry = containers.get(info.container.id) ?? { container: info.container, processes: [] };
-    entry.processes.push(info);
-    containers.set(info.container.id, entry);
   }
-  return containers;
+  return found;
 }
