@@ -33,9 +33,9 @@
  */
 import { lstatSync, readlinkSync, statSync, type BigIntStats } from "node:fs";
 import { IoError, LimitError, NotFoundError, UsageError } from "../../errors.js";
+import { containerPathOf, walkInRoot } from "./walk.js";
 
-/** Symlinks followed before giving up; the kernel's `MAXSYMLINKS` (include/linux/namei.h). */
-export const MAXSYMLINKS = 40;
+export { MAXSYMLINKS } from "./walk.js";
 
 /** Longest container path accepted, the kernel's `PATH_MAX` (include/uapi/linux/limits.h). */
 export const PATH_MAX = 4096;
@@ -88,47 +88,18 @@ export function resolveInRoot(root: string, path: string, options: ResolveOption
   const base = trimSlashes(root);
 
   const rootStat = statRoot(root, where);
-  /** Components still to walk, next one last (so `pop` takes it). */
-  const pending = path.split("/").reverse();
-  /** Canonical components walked so far, and their stats: every one is a real directory but maybe the last. */
-  const canonical: string[] = [];
-  const stats: BigIntStats[] = [];
-  let links = 0;
-
-  for (let component = pending.pop(); component !== undefined; component = pending.pop()) {
-    const current = stats.at(-1) ?? rootStat;
-    if (!current.isDirectory()) {
-      const at = containerPathOf(canonical);
-      throw new IoError(`${where}: ${at} is not a directory`, "ENOTDIR", [`${at} is a file in the container; check the path`]);
-    }
-    if (component === "" || component === ".") continue;
-    if (component === "..") {
-      // Clamped at the root, as RESOLVE_IN_ROOT and chroot do: /../../etc is /etc.
-      canonical.pop();
-      stats.pop();
-      continue;
-    }
-    const candidate = [...canonical, component];
-    const stat = lstatIn(base, candidate, where);
-    if (!stat.isSymbolicLink()) {
-      canonical.push(component);
-      stats.push(stat);
-      continue;
-    }
-    links += 1;
-    if (links > MAXSYMLINKS) {
-      throw new LimitError(`${where}: more than ${MAXSYMLINKS} symbolic links followed, the last at ${containerPathOf(candidate)} (a symlink loop?)`);
-    }
-    const target = readlinkIn(base, candidate, where);
-    // An absolute target means the *container's* root: restart there, never at the host's /.
-    if (target.startsWith("/")) {
-      canonical.length = 0;
-      stats.length = 0;
-    }
-    pending.push(...target.split("/").reverse());
-  }
-
-  const final = stats.at(-1) ?? rootStat;
+  const walked = walkInRoot<BigIntStats>(
+    path,
+    {
+      root: () => rootStat,
+      lstat: (components) => lstatIn(base, components, where),
+      kind: (stat) => (stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symlink" : "other"),
+      readlink: (components) => readlinkIn(base, components, where),
+    },
+    where,
+  );
+  const canonical = walked.components;
+  const final = walked.entry;
   const containerPath = containerPathOf(canonical);
   checkType(final, expect, where, containerPath);
   return {
@@ -179,8 +150,6 @@ function readlinkIn(base: string, components: readonly string[], where: string):
   } catch (error) {
     throw osError(error, where, containerPathOf(components), host);
   }
-  // Linux refuses empty symlink targets (ENOENT since 2.6.x); treat one as missing rather than as ".".
-  if (target === "") throw new NotFoundError(`${where}: ${containerPathOf(components)} is a symlink with an empty target`);
   return target;
 }
 
@@ -207,10 +176,6 @@ function osError(error: unknown, where: string, containerPath: string, host: str
     default:
       return new IoError(`${where}: ${containerPath}: ${error instanceof Error ? error.message : String(error)}`, code);
   }
-}
-
-function containerPathOf(components: readonly string[]): string {
-  return `/${components.join("/")}`;
 }
 
 function hostPathOf(base: string, components: readonly string[]): string {
