@@ -19,6 +19,7 @@ export type ErrorCode =
   | "E_LIMIT" // a hostile-input cap was hit
   | "E_IO" // the operating system refused (missing file, permission, directory)
   | "E_USAGE" // the caller asked for something malformed
+  | "E_ATTACH" // the native attacher could not be found, run, or attach
   | "E_INTERNAL"; // a bug in probec
 
 /** Base class of every error probec throws on purpose. */
@@ -106,6 +107,18 @@ export class IoError extends ProbecError {
 export class UsageError extends ProbecError {
   constructor(message: string, hints?: readonly string[]) {
     super("E_USAGE", message, hints === undefined ? undefined : { hints });
+  }
+}
+
+/**
+ * Attaching failed: the native helper `probec-attach` could not be found or
+ * run, refused the plan, or died. The message names what failed; the hints
+ * say how to fix it (build the helper, install its build dependencies, run
+ * with the privileges BPF needs).
+ */
+export class AttachError extends ProbecError {
+  constructor(message: string, hints?: readonly string[]) {
+    super("E_ATTACH", message, hints === undefined ? undefined : { hints });
   }
 }
 

@@ -13,6 +13,12 @@ export interface TextSink {
 export interface CliIo {
   readonly stdout: TextSink;
   readonly stderr: TextSink;
+  /**
+   * Aborted when the user interrupts (SIGINT, SIGTERM): long-running
+   * commands (`run`, `trace`) stop cleanly on it. Absent in tests that do
+   * not interrupt.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Exit codes, documented in the README. */
@@ -23,7 +29,7 @@ export const EXIT = {
   noMatch: 1,
   /** Bad input: usage, a missing or malformed file, a bad pattern. */
   badInput: 2,
-  /** A bug in probec. */
+  /** A bug in probec, or attaching failed (the helper, the kernel, privileges). */
   internal: 3,
 } as const;
 

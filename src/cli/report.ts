@@ -11,7 +11,8 @@ export function reportError(error: unknown, io: CliIo, env: Readonly<Record<stri
   if (error instanceof ProbecError) {
     io.stderr.write(`probec: ${error.message}\n`);
     for (const hint of error.hints) io.stderr.write(`  hint: ${hint}\n`);
-    return EXIT.badInput;
+    // Attaching is the machine's problem (helper, kernel, privileges), not the input's.
+    return error.code === "E_ATTACH" ? EXIT.internal : EXIT.badInput;
   }
   const message = error instanceof Error ? error.message : String(error);
   io.stderr.write(`probec: internal error: ${message}\n`);
