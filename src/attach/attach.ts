@@ -1,0 +1,280 @@
+/**
+ * `attach(plan)`: runs the native helper on a plan and streams its events.
+ *
+ * The helper (native/PROTOCOL.md) reads the plan on stdin, attaches, and
+ * writes frames on stdout: statuses (JSON) and events (raw records). This
+ * module wires the pieces: {@link FrameDecoder} cuts frames, statuses are
+ * kept and dispatched, {@link EventDecoder} turns records into typed events
+ * with the layouts the helper reported, {@link EventQueue} hands them to the
+ * consumer with flow control, and {@link SummaryTally} keeps the totals.
+ *
+ * It never throws: every failure (no helper, a refused plan, a kernel that
+ * says no, a helper that dies) rejects `ready` (when it comes before ready),
+ * `closed`, `close()` and the iteration with one `AttachError`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { AttachPlan } from "../compile/plan.js";
+import { AttachError, ProbecError } from "../errors.js";
+import { EventDecoder, type ProbeEvent } from "./events.js";
+import { EventQueue, HIGH_WATER } from "./event-queue.js";
+import { FRAME_STATUS, FrameDecoder } from "./frames.js";
+import { HELPER_SOLUTIONS, helperError, locateHelper } from "./helper.js";
+import { checkLayout, parseStatus, protocolError, type AttachStatus } from "./status.js";
+import { SummaryTally, type AttachSummary } from "./summary.js";
+
+/** How the helper attaches: `auto` picks `uprobe_multi`, then the uprobe PMU, then legacy tracefs. */
+export type AttachMode = "auto" | "multi" | "pmu" | "legacy";
+
+/** Options of {@link attach}. */
+export interface AttachOptions {
+  /** Passed as `--mode` (default `auto`). */
+  mode?: AttachMode;
+  /** The helper to run; else `$PROBEC_ATTACH`, else the prebuilt binary, else the node-gyp build. */
+  helperPath?: string;
+  /** The ring buffer's size in bytes, a power of two (`--ringbuf-bytes`; the helper's default is 16 MiB). */
+  ringbufBytes?: number;
+}
+
+/** What `ready` reports: entries attached and failed, and points attached. */
+export interface AttachReady {
+  attached: number;
+  failed: number;
+  points: number;
+}
+
+/** A running attachment: iterate it for events; close it to detach. */
+export interface Attachment extends AsyncIterable<ProbeEvent> {
+  /** Resolves once every entry was tried (`ready`); rejects with an `AttachError` when the helper fails first. */
+  readonly ready: Promise<AttachReady>;
+  /** Every status so far, in order. */
+  readonly statuses: AttachStatus[];
+  /** Calls `listener` with each status from now on. */
+  onStatus(listener: (status: AttachStatus) => void): void;
+  /** Detaches: SIGTERM to the helper, then waits for its `detached` and its exit. Idempotent. */
+  close(): Promise<AttachSummary>;
+  /** Settles when the helper exits for any reason (target exited, error, close). */
+  readonly closed: Promise<AttachSummary>;
+}
+
+/** How long a helper may take to detach after SIGTERM before it is killed (legacy tracefs detach of thousands of points is slow). */
+const DETACH_TIMEOUT_MS = 30_000;
+/** Bytes of the helper's stderr kept for error messages. */
+const STDERR_TAIL_BYTES = 4096;
+
+/** Attaches the plan's probes. Events arrive through the returned attachment's async iterator. */
+export function attach(plan: AttachPlan, options: AttachOptions = {}): Attachment {
+  return new HelperAttachment(plan, options);
+}
+
+/** Helpers still running, killed if Node exits first (they also have PR_SET_PDEATHSIG). */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // On a plain exit Node does not kill its children; SIGTERM makes each detach on its own.
+    process.on("exit", () => {
+      for (const c of running) c.kill("SIGTERM");
+    });
+  }
+}
+
+class HelperAttachment implements Attachment {
+  readonly statuses: AttachStatus[] = [];
+  readonly ready: Promise<AttachReady>;
+  readonly closed: Promise<AttachSummary>;
+
+  private readonly listeners: ((status: AttachStatus) => void)[] = [];
+  private readonly frames = new FrameDecoder();
+  private readonly events: EventDecoder;
+  private readonly queue: EventQueue;
+  private readonly tally: SummaryTally;
+  private child: ChildProcess | undefined;
+  private helperPath = "";
+  private resolveReady!: (ready: AttachReady) => void;
+  private rejectReady!: (error: unknown) => void;
+  private resolveClosed!: (summary: AttachSummary) => void;
+  private rejectClosed!: (error: unknown) => void;
+  private isReady = false;
+  private finished = false;
+  private closing = false;
+  /** The first failure: a spawn error, an `error` status, or a protocol error. */
+  private failure: AttachError | undefined;
+  private detachedReason: string | undefined;
+  private stderrTail = "";
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly plan: AttachPlan,
+    options: AttachOptions,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.resolveClosed = resolve;
+      this.rejectClosed = reject;
+    });
+    // Whoever awaits them sees the rejection; nobody awaiting one of them must not crash Node with an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.closed.catch(() => undefined);
+    this.events = new EventDecoder(plan);
+    this.tally = new SummaryTally(plan);
+    this.queue = new EventQueue({
+      pause: () => this.child?.stdout?.pause(),
+      resume: () => this.child?.stdout?.resume(),
+    });
+    try {
+      this.helperPath = locateHelper(options.helperPath);
+    } catch (error) {
+      this.finish(undefined, undefined, asAttachError(error));
+      return;
+    }
+    this.start(options);
+  }
+
+  onStatus(listener: (status: AttachStatus) => void): void {
+    this.listeners.push(listener);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ProbeEvent> {
+    return {
+      next: () => this.queue.next(),
+      // `break` out of a `for await` ends the attachment, as it destroys a Node stream.
+      return: async () => {
+        await this.close().catch(() => undefined);
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  close(): Promise<AttachSummary> {
+    if (!this.finished && !this.closing) {
+      this.closing = true;
+      // The consumer may be gone: stop pausing so the helper is never stuck writing and can detach.
+      this.child?.stdout?.resume();
+      this.child?.kill("SIGTERM");
+      this.killTimer = setTimeout(() => {
+        this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${DETACH_TIMEOUT_MS / 1000} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));
+        this.child?.kill("SIGKILL");
+      }, DETACH_TIMEOUT_MS);
+    }
+    return this.closed;
+  }
+
+  private start(options: AttachOptions): void {
+    const args: string[] = [];
+    if (options.mode !== undefined) args.push("--mode", options.mode);
+    if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
+    const child = spawn(this.helperPath, args, { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = child;
+    track(child);
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      // spawn failed (ENOENT, EACCES, ENOEXEC): the binary is there but cannot run.
+      if (child.pid === undefined) this.finish(undefined, undefined, helperError("cannot run probec-attach, the native helper that attaches probes", [`${this.helperPath}: ${error.code ?? error.message}`]));
+      else this.fail(new AttachError(`probec-attach (pid ${child.pid}): ${error.message}`));
+    });
+    // The helper reads the whole plan before it attaches anything; EPIPE here means it died first, which `close` reports.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(JSON.stringify(this.plan));
+    child.stdout?.on("data", (chunk: Buffer) => this.onStdout(chunk));
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    child.on("close", (code, signal) => {
+      running.delete(child);
+      this.finish(code, signal);
+    });
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.failure !== undefined) return; // a corrupt stream: drain it while the helper detaches
+    const statuses: AttachStatus[] = [];
+    try {
+      for (const frame of this.frames.push(chunk)) {
+        if (frame.type === FRAME_STATUS) {
+          const status = parseStatus(frame.payload);
+          this.onStatusFrame(status);
+          statuses.push(status);
+          continue;
+        }
+        const event = this.events.decode(frame.payload);
+        this.tally.hit(event.entry);
+        // After close() nobody may read: keep what fits, so memory stays bounded while the helper detaches.
+        if (!this.closing || this.queue.length < HIGH_WATER) this.queue.push(event);
+      }
+    } catch (error) {
+      this.fail(asAttachError(error));
+    }
+    // Listeners run outside the try: their exceptions are theirs, not a protocol error.
+    for (const status of statuses) for (const listener of this.listeners) listener(status);
+  }
+
+  private onStatusFrame(status: AttachStatus): void {
+    this.statuses.push(status);
+    this.tally.status(status);
+    switch (status.type) {
+      case "hello":
+        if (status.version !== 1) throw protocolError(`the helper speaks protocol version ${JSON.stringify(status.version)}; this probec speaks 1`);
+        return;
+      case "layout":
+        this.events.setLayout(checkLayout(status));
+        return;
+      case "ready":
+        this.isReady = true;
+        this.resolveReady({ attached: Number(status.attached), failed: Number(status.failed), points: Number(status.points) });
+        return;
+      case "error": {
+        const hint = typeof status.hint === "string" && status.hint !== "" ? [status.hint] : [];
+        this.failure ??= new AttachError(`probec-attach: ${String(status.message)}`, hint);
+        return;
+      }
+      case "detached":
+        this.detachedReason = String(status.reason);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A failure on our side (protocol) or the helper's: remember the first, and make the helper detach. */
+  private fail(error: AttachError): void {
+    this.failure ??= error;
+    if (!this.finished) this.child?.kill("SIGTERM");
+  }
+
+  private finish(code: number | null | undefined, signal: NodeJS.Signals | null | undefined, error?: AttachError): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.killTimer !== undefined) clearTimeout(this.killTimer);
+    let failure = error ?? this.failure;
+    if (failure === undefined && !(code === 0 && this.detachedReason !== undefined)) {
+      const how = signal !== null && signal !== undefined ? `was killed by ${signal}` : `exited with status ${code}`;
+      const stderr = this.stderrTail.trim();
+      failure = new AttachError(
+        `probec-attach ${how}${this.detachedReason === undefined ? " without detaching" : ""}${stderr === "" ? "" : `; it said: ${stderr}`}`,
+        code === 127 || code === 126 ? HELPER_SOLUTIONS : [],
+      );
+    }
+    const summary = this.tally.summary(this.detachedReason ?? (failure === undefined ? "exited" : "error"));
+    if (failure !== undefined) {
+      if (!this.isReady) this.rejectReady(failure);
+      this.queue.end(failure);
+      this.rejectClosed(failure);
+      return;
+    }
+    if (!this.isReady) this.rejectReady(new AttachError(`probec-attach detached (${summary.reason}) before every probe was tried`));
+    this.queue.end();
+    this.resolveClosed(summary);
+  }
+}
+
+function asAttachError(error: unknown): AttachError {
+  if (error instanceof AttachError) return error;
+  if (error instanceof ProbecError) return new AttachError(error.message, error.hints);
+  return new AttachError(`probec-attach: ${error instanceof Error ? error.message : String(error)}`);
+}

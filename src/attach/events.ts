@@ -1,0 +1,192 @@
+/**
+ * Event frames → typed {@link ProbeEvent}s.
+ *
+ * An event is `struct probec_event_header` (native/include/probec_abi.h)
+ * followed by the entry's slots. Slot offsets and sizes come only from the
+ * entry's `layout` status, never from constants here: the attacher owns the
+ * layout, and a change there must not silently shift fields here. The
+ * header itself is fixed by the ABI and read at its documented offsets.
+ *
+ * Values are in host byte order; the hosts probec attaches on (x86-64,
+ * aarch64) are little-endian, which is what the reads below assume.
+ */
+import type { AttachPlan, PlanExpr, PlanProbe } from "../compile/plan.js";
+import type { LayoutField, LayoutStatus } from "./status.js";
+import { protocolError } from "./status.js";
+
+/** One event of one probe. */
+export interface ProbeEvent {
+  /** The probe's id (`PlanProbe.id`). */
+  probeId: string;
+  /** Index of the entry in `plan.probes`. */
+  entry: number;
+  /** The cookie of the point that fired. */
+  cookie: number;
+  /** Which side of the function fired. */
+  side: "entry" | "return";
+  /** Process id in the initial pid namespace (what `pid/N` and `ps` on the host show). */
+  pid: number;
+  /** Thread id in the initial pid namespace. */
+  tid: number;
+  /** CPU the event fired on. */
+  cpu: number;
+  /** The thread's command name. */
+  comm: string;
+  /** The entry's container (its name, else its id), or null outside containers. */
+  container: string | null;
+  /** When it fired: CLOCK_MONOTONIC nanoseconds (`process.hrtime.bigint()` reads the same clock). */
+  timestamp: bigint;
+  /** Nanoseconds since the paired entry: the return side of `uprobe+ret` only, else null. */
+  latency: bigint | null;
+  /** The return register: return side only, else null. */
+  retval: bigint | null;
+  /** The program's fields by name, in program order; null when reading the field faulted in the target. */
+  fields: Record<string, bigint | string | null>;
+}
+
+/** Bytes of `struct probec_event_header` (probec_abi.h: "sizeof(struct probec_event_header) == 72"). */
+export const EVENT_HEADER_BYTES = 72;
+
+// Offsets in struct probec_event_header (probec_abi.h).
+const H_COOKIE = 0;
+const H_TIMESTAMP = 8;
+const H_LATENCY = 16;
+const H_RETVAL = 24;
+const H_PID = 32;
+const H_TID = 36;
+const H_CPU = 40;
+const H_FAULT_MASK = 44;
+const H_COMM = 56;
+const COMM_BYTES = 16;
+
+/** How to read one layout field out of an event. */
+type FieldReader = (event: Buffer, faultMask: number, comm: string) => bigint | string | null;
+
+/** What decoding needs per entry: fixed from the plan, plus the readers built from its layout. */
+interface EntryDecoder {
+  readonly probe: PlanProbe;
+  readonly container: string | null;
+  readonly pairedReturn: boolean;
+  layout?: { readonly eventSize: number; readonly names: readonly string[]; readonly readers: readonly FieldReader[] };
+}
+
+/** Decodes the events of one plan, given the layouts the helper reports. */
+export class EventDecoder {
+  private readonly entries: EntryDecoder[];
+  private readonly points = new Map<number, { entry: number; side: "entry" | "return" }>();
+
+  constructor(plan: AttachPlan) {
+    this.entries = plan.probes.map((probe) => ({
+      probe,
+      container: probe.target.containerId === null ? null : (probe.target.containerName ?? probe.target.containerId),
+      pairedReturn: probe.kind === "uprobe+ret",
+    }));
+    plan.probes.forEach((probe, entry) => {
+      for (const point of probe.points) this.points.set(point.cookie, { entry, side: point.side });
+    });
+  }
+
+  /** Takes an entry's `layout` status; its events decode with it from now on. */
+  setLayout(layout: LayoutStatus): void {
+    const entry = this.entries[layout.entry];
+    if (entry === undefined) throw protocolError(`a layout names entry ${layout.entry}, but the plan has ${this.entries.length} entries`);
+    if (layout.eventSize < EVENT_HEADER_BYTES) throw protocolError(`layout of entry ${layout.entry}: eventSize ${layout.eventSize} is smaller than the ${EVENT_HEADER_BYTES}-byte event header`);
+    const planExprs = fieldExprs(entry.probe);
+    let slot = 0;
+    const readers = layout.fields.map((field, i) => {
+      const expr = planExprs.get(field.name) ?? positional(entry.probe, i);
+      if (field.type === "header") return headerReader(field, expr, entry.container, layout.entry);
+      if (field.offset < EVENT_HEADER_BYTES || field.offset + field.size > layout.eventSize) {
+        throw protocolError(`layout of entry ${layout.entry}: field "${field.name}" (offset ${field.offset}, ${field.size} bytes) is outside the event's slots (${EVENT_HEADER_BYTES}..${layout.eventSize})`);
+      }
+      const bit = slot++;
+      if (field.type === "int") {
+        if (field.size !== 8) throw protocolError(`layout of entry ${layout.entry}: integer field "${field.name}" has ${field.size} bytes, not 8`);
+        return intReader(field.offset, bit, isUnsigned64(expr));
+      }
+      if (field.size === 0) throw protocolError(`layout of entry ${layout.entry}: string field "${field.name}" has no bytes`);
+      return stringReader(field.offset, field.size, bit);
+    });
+    entry.layout = { eventSize: layout.eventSize, names: layout.fields.map((f) => f.name), readers };
+  }
+
+  /** Decodes one event frame's payload. Throws an `AttachError` when it does not fit the plan or its layout. */
+  decode(payload: Buffer): ProbeEvent {
+    if (payload.length < EVENT_HEADER_BYTES) throw protocolError(`an event of ${payload.length} bytes is shorter than the ${EVENT_HEADER_BYTES}-byte header`);
+    const cookie = Number(payload.readBigUInt64LE(H_COOKIE));
+    const point = this.points.get(cookie);
+    if (point === undefined) throw protocolError(`an event has cookie ${cookie}, which no point of the plan has`);
+    const entry = this.entries[point.entry] as EntryDecoder;
+    const layout = entry.layout;
+    if (layout === undefined) throw protocolError(`an event of entry ${point.entry} came before its layout`);
+    if (payload.length < layout.eventSize) throw protocolError(`an event of entry ${point.entry} has ${payload.length} bytes; its layout says ${layout.eventSize}`);
+    const comm = cString(payload, H_COMM, COMM_BYTES);
+    const faultMask = payload.readUInt32LE(H_FAULT_MASK);
+    const fields: Record<string, bigint | string | null> = {};
+    for (let i = 0; i < layout.readers.length; i++) fields[layout.names[i] as string] = (layout.readers[i] as FieldReader)(payload, faultMask, comm);
+    const isReturn = point.side === "return";
+    return {
+      probeId: entry.probe.id,
+      entry: point.entry,
+      cookie,
+      side: point.side,
+      pid: payload.readUInt32LE(H_PID),
+      tid: payload.readUInt32LE(H_TID),
+      cpu: payload.readUInt32LE(H_CPU),
+      comm,
+      container: entry.container,
+      timestamp: payload.readBigUInt64LE(H_TIMESTAMP),
+      latency: isReturn && entry.pairedReturn ? payload.readBigUInt64LE(H_LATENCY) : null,
+      // Signed: a C function's -1 or -ENOENT should read as such; user-space pointers stay positive.
+      retval: isReturn ? payload.readBigInt64LE(H_RETVAL) : null,
+      fields,
+    };
+  }
+}
+
+/** The plan's expression for each named field (or count key), to tell how to read it. */
+function fieldExprs(probe: PlanProbe): Map<string, PlanExpr> {
+  return new Map((probe.program?.fields ?? []).map((f) => [f.name, f.expr]));
+}
+
+/** The i-th thing the program computes: its i-th field, or for a count probe its i-th key. */
+function positional(probe: PlanProbe, i: number): PlanExpr | undefined {
+  const program = probe.program;
+  if (program === undefined) return undefined;
+  return program.count !== null ? program.count.by[i] : program.fields[i]?.expr;
+}
+
+/**
+ * Integers are 64-bit two's complement (probec_abi.h: "comparisons, `/`,
+ * `%` and `>>` are signed"), so a slot reads as signed — except a value the
+ * program explicitly made `u64`, which reads as unsigned.
+ */
+function isUnsigned64(expr: PlanExpr | undefined): boolean {
+  return expr?.op === "cast" && expr.to === "u64";
+}
+
+function intReader(offset: number, bit: number, unsigned: boolean): FieldReader {
+  const mask = 1 << bit;
+  if (bit >= 32) return (event) => (unsigned ? event.readBigUInt64LE(offset) : event.readBigInt64LE(offset));
+  return (event, faultMask) => ((faultMask & mask) !== 0 ? null : unsigned ? event.readBigUInt64LE(offset) : event.readBigInt64LE(offset));
+}
+
+function stringReader(offset: number, size: number, bit: number): FieldReader {
+  const mask = 1 << bit;
+  return (event, faultMask) => (bit < 32 && (faultMask & mask) !== 0 ? null : cString(event, offset, size));
+}
+
+/** `comm` is the header's; `container` the plan's (native/PROTOCOL.md, "Field layout"). */
+function headerReader(field: LayoutField, expr: PlanExpr | undefined, container: string | null, entry: number): FieldReader {
+  const capture = expr?.op === "capture" ? expr.name : field.name;
+  if (capture === "comm") return (_event, _mask, comm) => comm;
+  if (capture === "container") return () => container;
+  throw protocolError(`layout of entry ${entry}: header field "${field.name}" is neither comm nor container`);
+}
+
+/** A NUL-terminated string in `size` bytes at `offset` (all `size` bytes when it was truncated). */
+function cString(buffer: Buffer, offset: number, size: number): string {
+  const end = offset + size;
+  const nul = buffer.indexOf(0, offset);
+  return buffer.toString("utf8", offset, nul === -1 || nul > end ? end : nul);
+}

@@ -1,0 +1,10 @@
+/**
+ * Attaching plans: the only part of probec that runs the native helper
+ * `probec-attach` (DESIGN.md). Everything else in the library works
+ * without it.
+ */
+export { attach, type AttachMode, type AttachOptions, type AttachReady, type Attachment } from "./attach.js";
+export type { ProbeEvent } from "./events.js";
+export type { AttachStatus } from "./status.js";
+export type { AttachSummary, ProbeSummary } from "./summary.js";
+export { locateHelper, helperCandidates, type HelperCandidate } from "./helper.js";

@@ -1,0 +1,122 @@
+/**
+ * What one attachment did, per probe id: events received (counted here, as
+ * they are decoded), events lost (the helper's cumulative `lost` counts),
+ * points attached and points that failed (from its `attached`, `failed` and
+ * `ready` statuses). A probe with several entries (several containers or
+ * binaries) sums them.
+ */
+import type { AttachPlan } from "../compile/plan.js";
+import type { AttachStatus } from "./status.js";
+
+/** One probe's totals. */
+export interface ProbeSummary {
+  /** The probe's id. */
+  id: string;
+  /** Events received from the helper. */
+  hits: number;
+  /** Events the kernel could not hand over (ring buffer full), as the helper last reported. */
+  lost: number;
+  /** Points attached. */
+  attached: number;
+  /** Points that could not be attached. */
+  failed: number;
+}
+
+/** How an attachment ended, and its totals per probe id. */
+export interface AttachSummary {
+  /** The `detached` reason (`SIGTERM`, `targetExited`, `error`, …), or what ended the helper when it sent none. */
+  reason: string;
+  /** Per probe id, in plan order. */
+  probes: ProbeSummary[];
+}
+
+interface EntryTally {
+  hits: number;
+  lost: number;
+  /** Points from the entry's `attached` status, when there was one. */
+  attachedPoints: number | undefined;
+  /** The whole entry failed (a `failed` status without a cookie). */
+  entryFailed: boolean;
+  /** Points that failed one by one. */
+  failedCookies: Set<number>;
+}
+
+/** Accumulates one attachment's statuses and hits. */
+export class SummaryTally {
+  private readonly tallies: EntryTally[];
+  private ready = false;
+
+  constructor(private readonly plan: AttachPlan) {
+    this.tallies = plan.probes.map(() => ({ hits: 0, lost: 0, attachedPoints: undefined, entryFailed: false, failedCookies: new Set() }));
+  }
+
+  /** One event of `entry` was received. */
+  hit(entry: number): void {
+    const tally = this.tallies[entry];
+    if (tally !== undefined) tally.hits++;
+  }
+
+  /** Takes in a status message. */
+  status(status: AttachStatus): void {
+    switch (status.type) {
+      case "attached": {
+        const tally = this.tallies[Number(status.entry)];
+        if (tally !== undefined && typeof status.points === "number") tally.attachedPoints = status.points;
+        return;
+      }
+      case "failed": {
+        const tally = this.tallies[Number(status.entry)];
+        if (tally === undefined) return;
+        if (typeof status.cookie === "number") tally.failedCookies.add(status.cookie);
+        else tally.entryFailed = true;
+        return;
+      }
+      case "lost": {
+        const entries = status.entries;
+        if (typeof entries !== "object" || entries === null) return;
+        for (const [entry, count] of Object.entries(entries as Record<string, unknown>)) {
+          const tally = this.tallies[Number(entry)];
+          // Counts are cumulative: the latest replaces the one before.
+          if (tally !== undefined && typeof count === "number") tally.lost = count;
+        }
+        return;
+      }
+      case "ready":
+        this.ready = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Points attached and failed for one entry, as far as the statuses so far tell. */
+  points(entry: number): { attached: number; failed: number } {
+    const tally = this.tallies[entry];
+    const total = this.plan.probes[entry]?.points.length ?? 0;
+    if (tally === undefined) return { attached: 0, failed: 0 };
+    if (tally.entryFailed) return { attached: 0, failed: total };
+    const failed = tally.failedCookies.size;
+    // `attached` comes only for entries whose every point attached; after `ready`, the rest of a partly failed entry is attached.
+    const attached = tally.attachedPoints ?? (this.ready ? total - failed : 0);
+    return { attached, failed };
+  }
+
+  /** The totals per probe id, in plan order. */
+  summary(reason: string): AttachSummary {
+    const byId = new Map<string, ProbeSummary>();
+    this.plan.probes.forEach((probe, entry) => {
+      let probeSummary = byId.get(probe.id);
+      if (probeSummary === undefined) {
+        probeSummary = { id: probe.id, hits: 0, lost: 0, attached: 0, failed: 0 };
+        byId.set(probe.id, probeSummary);
+      }
+      const tally = this.tallies[entry] as EntryTally;
+      const points = this.points(entry);
+      probeSummary.hits += tally.hits;
+      probeSummary.lost += tally.lost;
+      probeSummary.attached += points.attached;
+      probeSummary.failed += points.failed;
+    });
+    return { reason, probes: [...byId.values()] };
+  }
+}
