@@ -1,0 +1,733 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * probec's one generic BPF program.
+ *
+ * Every uprobe, uretprobe and USDT site that probec attaches runs this same
+ * code. What differs per site lives in maps that the attacher
+ * (native/src/) fills from an AttachPlan, keyed by the BPF cookie the
+ * kernel hands back for the link or perf event that fired:
+ *
+ *   cookie ──points──▶ struct probec_point   (entry, side, role, filter, argument specs)
+ *   entry  ──programs─▶ struct probec_program (bytecode: the `where` filter, then the fields)
+ *
+ * One hit goes: find the point → keep only the target's processes →
+ * (uprobe+ret) save or reload the entry's arguments → fill the event header →
+ * run the entry's bytecode with bpf_loop, one callback per op → emit
+ * `event_size` bytes through the `events` ring buffer, counting what does not
+ * fit in `lost`.
+ *
+ * The layouts are native/include/probec_abi.h; read that first.
+ *
+ * Build (the attacher's build uses exactly these flags, nothing more):
+ *   clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I native/include \
+ *     -c native/bpf/probec.bpf.c -o probec.bpf.o
+ * No vmlinux.h and no bpftool: the three kernel structs the mount-namespace
+ * read needs are declared below with preserve_access_index, and libbpf
+ * relocates them against /sys/kernel/btf/vmlinux at load time.
+ */
+
+/*
+ * Under `-target bpf` clang has no multiarch include directory, so
+ * <linux/types.h> (which needs <asm/types.h>) cannot be included. The
+ * fixed-width names are the same on every Linux architecture.
+ */
+typedef unsigned char __u8;
+typedef signed char __s8;
+typedef unsigned short __u16;
+typedef short __s16;
+typedef unsigned int __u32;
+typedef int __s32;
+typedef unsigned long long __u64;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+#include <bpf/bpf_helpers.h>
+#include "probec_abi.h"
+
+/* The map types used below, from include/uapi/linux/bpf.h (stable ABI; <linux/bpf.h> needs <asm/types.h>). */
+enum {
+  PROBEC_MAP_HASH = 1,          /* BPF_MAP_TYPE_HASH */
+  PROBEC_MAP_ARRAY = 2,         /* BPF_MAP_TYPE_ARRAY */
+  PROBEC_MAP_PERCPU_ARRAY = 6,  /* BPF_MAP_TYPE_PERCPU_ARRAY */
+  PROBEC_MAP_LRU_HASH = 9,      /* BPF_MAP_TYPE_LRU_HASH */
+  PROBEC_MAP_RINGBUF = 27,      /* BPF_MAP_TYPE_RINGBUF */
+};
+#define PROBEC_UPDATE_ANY 0     /* BPF_ANY */
+
+/*
+ * Where the uprobe context (the user registers, struct pt_regs) keeps the
+ * instruction pointer and the return register. The plan's register offsets
+ * (ptRegsOffset) are in the same struct. Every architecture the attacher
+ * builds on has a block here.
+ */
+#if defined(__TARGET_ARCH_x86)
+/* arch/x86/include/uapi/asm/ptrace.h, x86_64: r15 … ax (80) … ip (128) … ss (160). */
+#define PROBEC_REGS_SIZE 168
+#define PROBEC_REGS_IP 128
+#define PROBEC_REGS_RC 80
+#elif defined(__TARGET_ARCH_arm64)
+/* arch/arm64/include/asm/ptrace.h: struct pt_regs starts with user_pt_regs: regs[31], sp (248), pc (256), pstate. */
+#define PROBEC_REGS_SIZE 272
+#define PROBEC_REGS_IP 256
+#define PROBEC_REGS_RC 0
+#else
+#error "probec.bpf.c: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (clang -D__TARGET_ARCH_<arch>)"
+#endif
+
+/*
+ * Just the fields of the kernel's structs that lead to the current task's
+ * mount-namespace inode. preserve_access_index makes every access a CO-RE
+ * relocation: libbpf fixes the offsets from the running kernel's BTF, so
+ * the order and the missing fields here do not matter. Checked against
+ * Linux 6.18: task_struct.nsproxy → nsproxy.mnt_ns → mnt_namespace.ns
+ * (struct ns_common) → ns_common.inum.
+ */
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+  struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+  struct nsproxy *nsproxy;
+} __attribute__((preserve_access_index));
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_user, bpf_get_current_task_btf */
+
+/* ---- the maps shared with the attacher (names and key/value types are the contract) ---- */
+
+struct {
+  __uint(type, PROBEC_MAP_HASH);
+  __uint(max_entries, 65536); /* the attacher sizes it from the plan */
+  __type(key, __u64);         /* cookie */
+  __type(value, struct probec_point);
+} points SEC(".maps");
+
+struct {
+  __uint(type, PROBEC_MAP_ARRAY);
+  __uint(max_entries, PROBEC_MAX_ENTRIES);
+  __type(key, __u32); /* entry */
+  __type(value, struct probec_program);
+} programs SEC(".maps");
+
+struct {
+  __uint(type, PROBEC_MAP_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct probec_pid_key);
+  __type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+  __uint(type, PROBEC_MAP_LRU_HASH);
+  __uint(max_entries, 65536); /* LRU: calls that never return (longjmp, thread exit) age out */
+  __type(key, struct probec_saved_key);
+  __type(value, struct probec_saved);
+} saved SEC(".maps");
+
+struct {
+  __uint(type, PROBEC_MAP_RINGBUF);
+  __uint(max_entries, 16 << 20); /* the attacher's --ringbuf-bytes */
+} events SEC(".maps");
+
+struct {
+  __uint(type, PROBEC_MAP_PERCPU_ARRAY);
+  __uint(max_entries, PROBEC_MAX_ENTRIES);
+  __type(key, __u32); /* entry */
+  __type(value, __u64);
+} lost SEC(".maps");
+
+/* ---- per-CPU scratch, private to this file ---- */
+
+/*
+ * The BPF stack is 512 bytes, so the event and the evaluation stack live
+ * here. A uprobe program cannot be preempted by itself on the same CPU
+ * between the lookup and the ring-buffer copy (uprobe handlers run the
+ * program with migration disabled and one at a time per task; a second
+ * hit on this CPU from another task would need this one to sleep, which
+ * non-sleepable programs never do).
+ */
+struct probec_scratch {
+  __s64 stack[PROBEC_MAX_STACK];
+  struct probec_saved entry; /* PAIR_RETURN: the entry's saved values, copied out before the map element is deleted */
+  /*
+   * The event. The slack after PROBEC_MAX_EVENT lets the verifier accept a
+   * string of up to PROBEC_MAX_STRLEN bytes at any masked slot; the runtime
+   * checks keep every write inside the first PROBEC_MAX_EVENT bytes.
+   */
+  __u8 event[PROBEC_MAX_EVENT + PROBEC_MAX_STRLEN];
+};
+
+struct {
+  __uint(type, PROBEC_MAP_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct probec_scratch);
+} scratch SEC(".maps");
+
+#define PROBEC_HEADER_SIZE ((__u32)sizeof(struct probec_event_header))
+
+
+/* ---- argument reading ---- */
+
+/*
+ * `value & mask`, with the mask kept. After a range check clang knows the
+ * mask changes nothing and drops it, but the verifier may have lost that
+ * range (clang checks one copy of a value and indexes with another); the
+ * empty asm hides the value from clang so the mask, which the verifier
+ * always understands, stays.
+ */
+static __always_inline __u64 masked(__u64 value, __u64 mask)
+{
+  asm volatile("" : "+r"(value));
+  return value & mask;
+}
+
+/** The 8-byte pt_regs slot at `off`; sets *fault when it is outside pt_regs or unreadable. */
+static __always_inline __u64 read_reg(void *regs, __u32 off, __u32 *fault)
+{
+  __u64 value = 0;
+
+  if (off > PROBEC_REGS_SIZE - 8) {
+    *fault = 1;
+    return 0;
+  }
+  /* A variable offset into the context is not a direct access the verifier allows; a kernel read is. */
+  if (bpf_probe_read_kernel(&value, sizeof(value), (char *)regs + off))
+    *fault = 1;
+  return value;
+}
+
+/** `value` truncated to `size` bytes, then sign- or zero-extended to 64 bits (size 8 or anything else: as is). */
+static __always_inline __u64 extend(__u64 value, __u32 size, __u32 is_signed)
+{
+  switch (size) {
+  case 1:
+    return is_signed ? (__u64)(__s64)(__s8)value : (__u64)(__u8)value;
+  case 2:
+    return is_signed ? (__u64)(__s64)(__s16)value : (__u64)(__u16)value;
+  case 4:
+    return is_signed ? (__u64)(__s64)(__s32)value : (__u64)(__u32)value;
+  default:
+    return value;
+  }
+}
+
+/** `size` bytes (1, 2, 4 or 8; others read 8) of user memory at `addr`, extended to 64 bits. */
+static __always_inline __u64 read_user(__u64 addr, __u32 size, __u32 is_signed, __u32 *fault)
+{
+  __u64 value = 0; /* little-endian on every supported architecture: a short read fills the low bytes */
+  __u32 bytes = size;
+
+  if (bytes == 0 || bytes > 8)
+    bytes = 8;
+  if (bpf_probe_read_user(&value, masked(bytes - 1, 7) + 1, (const void *)addr)) {
+    *fault = 1;
+    return 0;
+  }
+  return extend(value, size, is_signed);
+}
+
+/*
+ * Argument `index` of the point, read live from the registers and the
+ * target's memory (enum probec_arg_kind). A subprogram rather than inline
+ * code: the interpreter and the uprobe+ret entry both call it, and one copy
+ * keeps the program small. Returns the value; sets *fault when any read
+ * failed (the value is then 0).
+ */
+static __noinline __u64 read_arg(void *regs, const struct probec_point *point, __u64 index, __u32 *fault)
+{
+  const struct probec_arg *arg;
+  __u64 addr;
+
+  if (index >= PROBEC_MAX_ARGS || index >= point->nargs)
+    return 0; /* not present reads as 0, as PROBEC_ARG_NONE */
+  /* Make clang index with the register it just checked, so the verifier sees index < PROBEC_MAX_ARGS. */
+  asm volatile("" : "+r"(index));
+  arg = &point->args[index];
+
+  switch (arg->kind) {
+  case PROBEC_ARG_NONE:
+    return 0;
+  case PROBEC_ARG_REGISTER: {
+    /* `%ah`: 8 bits up; `%ax`: 2 bytes wide; then the note's size and sign (`-2@%ax`). */
+    __u64 value = read_reg(regs, arg->reg_off, fault) >> (arg->reg_shift & 63);
+    return extend(extend(value, arg->reg_width, 0), arg->size, arg->is_signed);
+  }
+  case PROBEC_ARG_MEMORY:
+    /* `-8@16(%rbp,%rax,4)`: rbp + rax*4 + 16. The base register is always there. */
+    addr = read_reg(regs, arg->reg_off, fault) + (__u64)arg->value;
+    if (arg->flags & PROBEC_ARG_HAS_INDEX)
+      addr += read_reg(regs, arg->index_reg_off, fault) * arg->scale;
+    if (*fault)
+      return 0;
+    return read_user(addr, arg->size, arg->is_signed, fault);
+  case PROBEC_ARG_CONSTANT:
+    return (__u64)arg->value;
+  case PROBEC_ARG_SYMBOL: {
+    /*
+     * `4@counter+8(%rip)` style: a link-time address. The load bias is what
+     * the kernel reports as the instruction pointer minus the probed
+     * instruction's link-time address: at a uprobe the kernel rewinds the
+     * ip to the probed instruction itself before running the program (on
+     * x86 too, not past the int3: checked on 6.18). USDT sites are entry
+     * points, so this holds wherever SYMBOL args appear.
+     */
+    __u64 ip = *(__u64 *)((char *)regs + PROBEC_REGS_IP);
+
+    addr = (__u64)arg->value + (ip - point->site_addr);
+    /*
+     * `sym(%rip)` names the symbol's address PC-relatively: value already is
+     * that address, so an instruction-pointer base adds nothing.
+     */
+    if ((arg->flags & PROBEC_ARG_HAS_BASE) && arg->reg_off != PROBEC_REGS_IP)
+      addr += read_reg(regs, arg->reg_off, fault);
+    if (arg->flags & PROBEC_ARG_HAS_INDEX)
+      addr += read_reg(regs, arg->index_reg_off, fault) * arg->scale;
+    if (*fault)
+      return 0;
+    return read_user(addr, arg->size, arg->is_signed, fault);
+  }
+  case PROBEC_ARG_FUNCTION:
+    /* The ABI's argument register, filled in by the attacher (x86_64: rdi, rsi, rdx, rcx, r8, r9). */
+    return read_reg(regs, arg->reg_off, fault);
+  default: /* PROBEC_ARG_UNSUPPORTED, or a kind this program does not know */
+    *fault = 1;
+    return 0;
+  }
+}
+
+/* ---- the bytecode interpreter ---- */
+
+enum run_verdict {
+  RUN_EMIT = 0,
+  RUN_FILTERED = 1, /* a FILTER op popped zero: nothing emitted, nothing lost */
+  RUN_INVALID = 2,  /* bad bytecode (stack over/underflow, unknown op, slot out of range): dropped */
+};
+
+/** The interpreter's state, on the BPF stack of the program and shared with each bpf_loop callback. */
+struct run {
+  void *regs;
+  const struct probec_point *point;
+  const struct probec_program *program;
+  struct probec_scratch *scratch;
+  __u32 sp;         /* entries on scratch->stack */
+  __u32 stores;     /* STORE/STR ops executed: the next fault_mask bit */
+  __u32 fault_mask;
+  __u32 pending;    /* a read faulted since the last STORE/STR/FILTER */
+  __u32 verdict;    /* enum run_verdict */
+};
+
+static __always_inline long run_stop(struct run *run, __u32 verdict)
+{
+  run->verdict = verdict;
+  return 1; /* bpf_loop: stop */
+}
+
+/** Signed 64-bit division without BPF's sdiv (clang 14 has none): x / 0 is 0, INT64_MIN / -1 wraps. */
+static __always_inline __s64 signed_div(__s64 left, __s64 right)
+{
+  __u64 l = left < 0 ? -(__u64)left : (__u64)left;
+  __u64 r = right < 0 ? -(__u64)right : (__u64)right;
+  __u64 q;
+
+  if (right == 0)
+    return 0;
+  q = l / r;
+  return (__s64)(((left < 0) != (right < 0)) ? -q : q);
+}
+
+/** Signed 64-bit remainder, C's: the sign of the dividend; x % 0 is 0. */
+static __always_inline __s64 signed_mod(__s64 left, __s64 right)
+{
+  __u64 l = left < 0 ? -(__u64)left : (__u64)left;
+  __u64 r = right < 0 ? -(__u64)right : (__u64)right;
+  __u64 m;
+
+  if (right == 0)
+    return 0;
+  m = l % r;
+  return (__s64)(left < 0 ? -m : m);
+}
+
+/** `left op right` (enum probec_binary); *ok = 0 for an unknown operator. Shift counts use their low 6 bits. */
+static __always_inline __s64 binary(__u32 op, __s64 left, __s64 right, __u32 *ok)
+{
+  switch (op) {
+  case PROBEC_BIN_LOR: return (left != 0) || (right != 0);
+  case PROBEC_BIN_LAND: return (left != 0) && (right != 0);
+  case PROBEC_BIN_EQ: return left == right;
+  case PROBEC_BIN_NE: return left != right;
+  case PROBEC_BIN_LT: return left < right;
+  case PROBEC_BIN_LE: return left <= right;
+  case PROBEC_BIN_GT: return left > right;
+  case PROBEC_BIN_GE: return left >= right;
+  case PROBEC_BIN_OR: return left | right;
+  case PROBEC_BIN_XOR: return left ^ right;
+  case PROBEC_BIN_AND: return left & right;
+  case PROBEC_BIN_SHL: return (__s64)((__u64)left << (right & 63));
+  case PROBEC_BIN_SHR: return left >> (right & 63); /* arithmetic */
+  case PROBEC_BIN_ADD: return (__s64)((__u64)left + (__u64)right);
+  case PROBEC_BIN_SUB: return (__s64)((__u64)left - (__u64)right);
+  case PROBEC_BIN_MUL: return (__s64)((__u64)left * (__u64)right);
+  case PROBEC_BIN_DIV: return signed_div(left, right);
+  case PROBEC_BIN_MOD: return signed_mod(left, right);
+  default:
+    *ok = 0;
+    return 0;
+  }
+}
+
+/** `value` cast to `to` (enum probec_cast): truncated, then sign- or zero-extended; *ok = 0 for an unknown cast. */
+static __always_inline __s64 cast(__u32 to, __s64 value, __u32 *ok)
+{
+  switch (to) {
+  case PROBEC_CAST_I8: return (__s8)value;
+  case PROBEC_CAST_I16: return (__s16)value;
+  case PROBEC_CAST_I32: return (__s32)value;
+  case PROBEC_CAST_I64: return value;
+  case PROBEC_CAST_U8: return (__u8)value;
+  case PROBEC_CAST_U16: return (__u16)value;
+  case PROBEC_CAST_U32: return (__u32)value;
+  case PROBEC_CAST_U64: return value;
+  default:
+    *ok = 0;
+    return 0;
+  }
+}
+
+/** A capture (enum probec_capture), read back from the header filled before the program runs. */
+static __always_inline __s64 capture(const struct probec_event_header *header, __u32 which, __u32 *ok)
+{
+  switch (which) {
+  case PROBEC_CAP_PID: return header->pid;
+  case PROBEC_CAP_TID: return header->tid;
+  case PROBEC_CAP_TIMESTAMP: return (__s64)header->timestamp;
+  case PROBEC_CAP_CPU: return header->cpu;
+  case PROBEC_CAP_RETVAL: return (__s64)header->retval;
+  case PROBEC_CAP_LATENCY: return (__s64)header->latency;
+  default:
+    *ok = 0;
+    return 0;
+  }
+}
+
+/** An argument's value for the ARG op: the entry's saved value on a PAIR_RETURN point, else read live. */
+static __always_inline __s64 argument(struct run *run, __u32 index)
+{
+  if (run->point->role == PROBEC_ROLE_PAIR_RETURN) {
+    if (index >= PROBEC_MAX_ARGS)
+      return 0;
+    if (run->scratch->entry.fault_mask & (1u << index))
+      run->pending = 1;
+    return (__s64)run->scratch->entry.args[index];
+  }
+  return (__s64)read_arg(run->regs, run->point, index, &run->pending);
+}
+
+/** Marks the field being stored as faulted when a read since the last store failed; returns whether it was. */
+static __always_inline __u32 take_fault(struct run *run)
+{
+  __u32 faulted = run->pending;
+
+  if (faulted && run->stores < 32)
+    run->fault_mask |= 1u << run->stores;
+  run->stores++;
+  run->pending = 0;
+  return faulted;
+}
+
+/** One bytecode op (bpf_loop callback). Returns 0 to go on, 1 to stop. */
+static long step(__u32 index, void *data)
+{
+  struct run *run = data;
+  struct probec_scratch *s = run->scratch;
+  const struct probec_op *op;
+  __u32 ok = 1, slot, len;
+  __s64 left, right;
+
+  if (index >= PROBEC_MAX_OPS)
+    return run_stop(run, RUN_INVALID);
+  op = &run->program->ops[index];
+
+  /* Ops that pop: take the operands first. */
+  switch (op->code) {
+  case PROBEC_OP_UNARY:
+  case PROBEC_OP_CAST:
+  case PROBEC_OP_FILTER:
+  case PROBEC_OP_STORE:
+  case PROBEC_OP_STR:
+    if (run->sp == 0 || run->sp > PROBEC_MAX_STACK)
+      return run_stop(run, RUN_INVALID);
+    run->sp--;
+    right = s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)];
+    break;
+  case PROBEC_OP_BINARY:
+    if (run->sp < 2 || run->sp > PROBEC_MAX_STACK)
+      return run_stop(run, RUN_INVALID);
+    run->sp -= 2;
+    left = s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)];
+    right = s->stack[masked(run->sp + 1, PROBEC_MAX_STACK - 1)];
+    break;
+  default:
+    right = 0;
+    break;
+  }
+
+  switch (op->code) {
+  case PROBEC_OP_END:
+    return run_stop(run, RUN_EMIT);
+  case PROBEC_OP_CONST:
+    right = op->imm;
+    break;
+  case PROBEC_OP_ARG:
+    right = argument(run, op->arg);
+    break;
+  case PROBEC_OP_CAPTURE:
+    right = capture((const struct probec_event_header *)s->event, op->arg, &ok);
+    break;
+  case PROBEC_OP_UNARY:
+    if (op->arg == PROBEC_UN_NOT)
+      right = !right;
+    else if (op->arg == PROBEC_UN_NEG)
+      right = (__s64)(-(__u64)right);
+    else if (op->arg == PROBEC_UN_BNOT)
+      right = ~right;
+    else
+      ok = 0;
+    break;
+  case PROBEC_OP_BINARY:
+    right = binary(op->arg, left, right, &ok);
+    break;
+  case PROBEC_OP_CAST:
+    right = cast(op->arg, right, &ok);
+    break;
+  case PROBEC_OP_FILTER:
+    run->pending = 0; /* a fault in the filter is not a field's fault; the faulted value reads as 0 */
+    return right ? 0 : run_stop(run, RUN_FILTERED);
+  case PROBEC_OP_STORE:
+    slot = op->slot;
+    if (slot < PROBEC_HEADER_SIZE || slot > PROBEC_MAX_EVENT - 8)
+      return run_stop(run, RUN_INVALID);
+    if (take_fault(run))
+      right = 0;
+    *(__s64 *)&s->event[masked(slot, PROBEC_MAX_EVENT - 1)] = right;
+    return 0;
+  case PROBEC_OP_STR: {
+    __u8 *dst;
+
+    slot = op->slot;
+    len = op->len;
+    if (len == 0 || len > PROBEC_MAX_STRLEN || slot < PROBEC_HEADER_SIZE || slot > PROBEC_MAX_EVENT - len)
+      return run_stop(run, RUN_INVALID);
+    dst = &s->event[masked(slot, PROBEC_MAX_EVENT - 1)];
+    /* The address's own reads faulted: an empty string, without reading at address 0. */
+    if (run->pending) {
+      dst[0] = 0;
+      take_fault(run);
+      return 0;
+    }
+    /* Bytes after the NUL are left as they were: the reader stops at the NUL. */
+    /* len is 1..PROBEC_MAX_STRLEN here; the mask says so to the verifier. */
+    if (bpf_probe_read_user_str(dst, masked(len - 1, PROBEC_MAX_STRLEN - 1) + 1, (const void *)right) < 0) {
+      dst[0] = 0;
+      run->pending = 1;
+    }
+    take_fault(run);
+    return 0;
+  }
+  default:
+    return run_stop(run, RUN_INVALID);
+  }
+
+  if (!ok)
+    return run_stop(run, RUN_INVALID);
+  /* Ops that push. */
+  if (run->sp >= PROBEC_MAX_STACK)
+    return run_stop(run, RUN_INVALID);
+  s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)] = right;
+  run->sp++;
+  return 0;
+}
+
+/* ---- one hit ---- */
+
+/** The current task's mount-namespace inode (CO-RE through the running kernel's BTF). */
+static __always_inline __u64 current_mntns(void)
+{
+  struct task_struct *task = bpf_get_current_task_btf();
+
+  return task->nsproxy->mnt_ns->ns.inum;
+}
+
+/** Whether the point's process filter keeps this hit (enum probec_filter_kind). */
+static __always_inline int filter_keeps(const struct probec_point *point, __u64 pid_tgid, __u64 mntns)
+{
+  struct probec_pid_key key;
+
+  if (point->filter_kind == PROBEC_FILTER_NONE)
+    return 1;
+  /* A container's processes share its mount namespace, including ones started after attach. */
+  if (point->filter_kind == PROBEC_FILTER_CONTAINER && mntns == point->mntns)
+    return 1;
+  key.entry = point->entry;
+  key.tgid = pid_tgid >> 32;
+  return bpf_map_lookup_elem(&filter_pids, &key) != 0;
+}
+
+/** Entry of a uprobe+ret pair: save the time and every argument for this thread, emit nothing. */
+static __always_inline void save_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
+                                       __u64 pid_tgid, __u64 now)
+{
+  struct probec_saved_key key = { .pid_tgid = pid_tgid, .pair_cookie = point->pair_cookie };
+  struct probec_saved *entry = &s->entry;
+  __u32 i;
+
+  entry->start_ns = now;
+  entry->fault_mask = 0;
+  entry->pad = 0;
+  for (i = 0; i < PROBEC_MAX_ARGS; i++) {
+    __u32 fault = 0;
+
+    if (i >= point->nargs)
+      break;
+    entry->args[i] = read_arg(regs, point, i, &fault);
+    if (fault)
+      entry->fault_mask |= 1u << i;
+  }
+  bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_ANY);
+}
+
+/**
+ * Return of a uprobe+ret pair: move this thread's saved entry into the
+ * scratch (the map element may be reused as soon as it is deleted) and
+ * return the latency; 0 with *found = 0 when there is none (the call began
+ * before attach, or its entry was filtered out).
+ */
+static __always_inline __u64 take_entry(const struct probec_point *point, struct probec_scratch *s, __u64 pid_tgid,
+                                        __u64 now, int *found)
+{
+  struct probec_saved_key key = { .pid_tgid = pid_tgid, .pair_cookie = point->pair_cookie };
+  struct probec_saved *entry = bpf_map_lookup_elem(&saved, &key);
+
+  if (!entry) {
+    *found = 0;
+    return 0;
+  }
+  __builtin_memcpy(&s->entry, entry, sizeof(s->entry));
+  bpf_map_delete_elem(&saved, &key);
+  *found = 1;
+  return now - s->entry.start_ns;
+}
+
+static __always_inline int handle_hit(void *regs)
+{
+  __u64 cookie = bpf_get_attach_cookie(regs);
+  const struct probec_point *point;
+  const struct probec_program *program;
+  struct probec_event_header *header;
+  struct probec_scratch *s;
+  __u64 pid_tgid, mntns, now, latency = 0, retval = 0;
+  __u32 zero = 0, entry, size;
+  struct run run;
+
+  point = bpf_map_lookup_elem(&points, &cookie);
+  if (!point)
+    return 0;
+  pid_tgid = bpf_get_current_pid_tgid();
+  mntns = current_mntns();
+  if (!filter_keeps(point, pid_tgid, mntns))
+    return 0;
+  s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s)
+    return 0;
+  now = bpf_ktime_get_ns();
+
+  if (point->role == PROBEC_ROLE_SAVE) {
+    save_entry(regs, point, s, pid_tgid, now);
+    return 0;
+  }
+  if (point->role == PROBEC_ROLE_PAIR_RETURN) {
+    int found;
+
+    latency = take_entry(point, s, pid_tgid, now, &found);
+    if (!found)
+      return 0;
+  }
+  if (point->side == 1)
+    retval = *(__u64 *)((char *)regs + PROBEC_REGS_RC);
+
+  entry = point->entry;
+  program = bpf_map_lookup_elem(&programs, &entry);
+  if (!program)
+    return 0;
+
+  /* The header first: the program's captures read it back. */
+  header = (struct probec_event_header *)s->event;
+  header->cookie = cookie;
+  header->timestamp = now;
+  header->latency = latency;
+  header->retval = retval;
+  header->pid = pid_tgid >> 32;
+  header->tid = (__u32)pid_tgid;
+  header->cpu = bpf_get_smp_processor_id();
+  header->mntns = mntns;
+
+  run.fault_mask = 0;
+  if (program->nops > 0 && program->ops[0].code != PROBEC_OP_END) {
+    run.regs = regs;
+    run.point = point;
+    run.program = program;
+    run.scratch = s;
+    run.sp = 0;
+    run.stores = 0;
+    run.pending = 0;
+    run.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
+    if (bpf_loop(program->nops, step, &run, 0) < 0)
+      return 0;
+    if (run.verdict != RUN_EMIT)
+      return 0;
+  }
+  header->fault_mask = run.fault_mask;
+  bpf_get_current_comm(header->comm, sizeof(header->comm));
+
+  size = program->event_size;
+  if (size < PROBEC_HEADER_SIZE)
+    size = PROBEC_HEADER_SIZE; /* an entry without fields still reports its hits */
+  if (size > PROBEC_MAX_EVENT)
+    return 0;
+  if (bpf_ringbuf_output(&events, s->event, size, 0)) {
+    __u64 *count = bpf_map_lookup_elem(&lost, &entry);
+
+    if (count)
+      __sync_fetch_and_add(count, 1);
+  }
+  return 0;
+}
+
+/* Attached through uprobe PMU perf events and legacy tracefs events. */
+SEC("uprobe")
+int probec_uprobe(void *ctx)
+{
+  return handle_hit(ctx);
+}
+
+/*
+ * Attached through uprobe_multi links. SEC("uprobe") too: libbpf 1.1.2 does
+ * not know "uprobe.multi", so the attacher sets the expected attach type
+ * BPF_TRACE_UPROBE_MULTI (48) before load when the kernel has it, and turns
+ * autoload off when not. The attach type is what makes bpf_get_attach_cookie
+ * read the multi link's cookie.
+ */
+SEC("uprobe")
+int probec_uprobe_multi(void *ctx)
+{
+  return handle_hit(ctx);
+}
