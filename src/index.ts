@@ -25,6 +25,8 @@ export { PLAN_VERSION, PLAN_LIMITS, type AttachPlan, type PlanProbe, type Attach
 export { attach, type AttachMode, type AttachOptions, type AttachReady, type Attachment, type ProbeEvent, type AttachStatus, type AttachSummary, type ProbeSummary } from "./attach/index.js";
 export { parseProbeFile, renderDiagnostics, checkProbeFile, STRATEGIES, type Diagnostic, type CheckedProbe } from "./dsl/index.js";
 export { resolveInRoot, type ResolvedPath } from "./target/root/resolve.js";
+export { checkImage, type CheckImageOptions, type CheckResult, type TargetCheck, type CheckedSite, type CheckSpec, type ProbeSource } from "./check/check.js";
+export { checkResultToJunit } from "./check/junit.js";
 export { loadDebugFiles, type DebugFile, type DebugSearchOptions } from "./debuginfo/index.js";
 export { ElfFile, isDebugOnly } from "./elf/elf-file.js";
 export { hex } from "./elf/fields.js";

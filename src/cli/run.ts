@@ -5,6 +5,7 @@
  */
 import yargs from "yargs";
 import { UsageError, nearest, type PathStrategy } from "../index.js";
+import { checkCommand } from "./commands/check.js";
 import { compileCommand } from "./commands/compile.js";
 import { listCommand } from "./commands/list.js";
 import { resolveCommand } from "./commands/resolve.js";
@@ -13,7 +14,7 @@ import { reportError } from "./report.js";
 import { VERSION } from "../version.js";
 
 /** The commands `run` dispatches. */
-const COMMANDS = ["compile", "list", "resolve"];
+const COMMANDS = ["check", "compile", "list", "resolve"];
 
 /** Runs probec with `argv` (without `node` and the script), writing to `io`; resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
@@ -50,6 +51,17 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .option("explain", { type: "boolean", default: false, describe: "print how each attach point's path and offset were derived (instead of the plan, unless -o)" })
         .example("$0 compile examples/zookeeper-zoo-set2.probe -o plan.json", "write the plan")
         .example("$0 compile spec.probe --explain", "where each probe goes, and why"),
+    )
+    .command("check <specs..>", "check that every probe of probe files or inline targets exists in an image (for CI): exit 0 all found, 1 some missing, 2 bad input", (y) =>
+      y
+        .positional("specs", { type: "string", array: true, describe: "a .probe file, or an inline target: libc:malloc, exe:provider:name, /usr/lib/libfoo.so:foo_*" })
+        .option("image", { type: "string", demandOption: true, describe: "a docker save archive, an OCI layout directory or archive, or a root filesystem directory" })
+        .option("platform", { type: "string", describe: "os/arch[/variant]: which image of a multi-platform index" })
+        .option("exe", { type: "string", describe: "the executable `exe` names (default: the image's Entrypoint/Cmd)" })
+        .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
+        .option("junit", { type: "string", describe: "also write the result as JUnit XML to this file" })
+        .example("$0 check --image app.tar probes/app.probe --junit probes.xml", "fail the CI job when a probe is gone")
+        .example("$0 check --image app.tar libc:malloc 'exe:myapp:request__*'", "inline targets"),
     )
     .demandCommand(1, "name a command: probec list FILE [PATTERN]")
     .strict()
@@ -101,6 +113,18 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
             output: args.output === undefined ? undefined : String(args.output),
             strategy: args.strategy === undefined ? undefined : (String(args.strategy) as PathStrategy),
             explain: args.explain === true,
+          },
+          io,
+        );
+      case "check":
+        return await checkCommand(
+          {
+            image: String(args.image),
+            specs: (args.specs as unknown[]).map(String),
+            platform: args.platform === undefined ? undefined : String(args.platform),
+            exe: args.exe === undefined ? undefined : String(args.exe),
+            json: args.json === true,
+            junit: args.junit === undefined ? undefined : String(args.junit),
           },
           io,
         );

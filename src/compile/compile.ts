@@ -125,7 +125,7 @@ function usdtArgDiagnostics(probe: CheckedProbe, entries: readonly PlanProbe[]):
 }
 
 /** Every `argN` a probe reads, with where it is written. */
-function argUses(probe: CheckedProbe): { index: number; loc: SourceLocation }[] {
+export function argUses(probe: CheckedProbe): { index: number; loc: SourceLocation }[] {
   const out: { index: number; loc: SourceLocation }[] = [];
   const walk = (e: Expression): void => {
     switch (e.type) {

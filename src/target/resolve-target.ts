@@ -80,7 +80,7 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
     const object = cachedObject(representative, spec.object, options.cache);
     const elf = openObject(spec, object);
     try {
-      const sites = locate(elf, spec.location, options);
+      const sites = locateIn(elf, spec.location, options);
       groups.push({ mntNs, processes, object, ...sites });
     } finally {
       elf.close();
@@ -132,7 +132,12 @@ function byMountNamespace(scope: ResolvedScope): Map<number, ProcessInfo[]> {
   return groups;
 }
 
-function locate(elf: ElfFile, location: string | undefined, options: ResolveTargetOptions): { usdt: UsdtSite[] | undefined; symbols: FoundSymbol[] | undefined } {
+/**
+ * The sites of `location` in `elf`: USDT sites for `provider:name` (globs
+ * allowed), functions for a symbol, glob, `sym+0x10` or raw address. Throws
+ * the typed error of the lookup (naming what exists) when nothing matches.
+ */
+export function locateIn(elf: ElfFile, location: string | undefined, options: { readonly allowIfunc?: boolean } = {}): { usdt: UsdtSite[] | undefined; symbols: FoundSymbol[] | undefined } {
   if (location === undefined) return { usdt: undefined, symbols: undefined };
   const colon = location.indexOf(":");
   if (colon >= 0) {
@@ -144,7 +149,7 @@ function locate(elf: ElfFile, location: string | undefined, options: ResolveTarg
 }
 
 /** A symbol, `sym+0x10`, a glob, or a raw address `0x…`. */
-function findLocation(elf: ElfFile, location: string, options: ResolveTargetOptions): FoundSymbol[] {
+function findLocation(elf: ElfFile, location: string, options: { readonly allowIfunc?: boolean }): FoundSymbol[] {
   if (/^0x[0-9a-f]+$/i.test(location)) {
     const address = BigInt(location);
     const fileOffset = elf.fileOffsetOf(address, "code");

@@ -1,0 +1,240 @@
+/**
+ * The merged root filesystem of an image's layers, read without extracting
+ * the image, in two passes over the layers:
+ *
+ * 1. index: every layer is streamed once (decompressed as it goes) and its
+ *    entries applied to a {@link MergedIndex}; of each regular file only the
+ *    first {@link ELF_HEAD_BYTES} are looked at (its ELF identity and
+ *    `PT_INTERP`), and the loader's small configuration files
+ *    (`/etc/ld.so.cache`, `/etc/ld-musl-*.path`) are kept whole;
+ * 2. fetch: the files the checks need are read from the layers that hold
+ *    them. A file in an uncompressed layer is read in place (a byte range of
+ *    the archive); one in a compressed layer is streamed into a temporary
+ *    file, the stream stopped after the last file wanted from that layer,
+ *    and the temporary space bounded by {@link LayeredTreeOptions.maxTempBytes}.
+ *
+ * Memory stays bounded by the index (a few hundred bytes per path) and the
+ * stream buffers, whatever the image's size.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import tmp from "tmp";
+import { IoError, LimitError, NotFoundError } from "../errors.js";
+import type { ByteSource } from "../io/byte-source.js";
+import { FileSource } from "../io/file-source.js";
+import { SliceSource } from "../io/slice-source.js";
+import { walkInRoot, type WalkFs } from "../target/root/walk.js";
+import { detectCompression, tarBytes, type Compression } from "./decompress.js";
+import { ELF_HEAD_BYTES, elfIdent } from "./elf-ident.js";
+import type { SelectedImage } from "./layout.js";
+import { MergedIndex, canonicalComponents, type ImageNode } from "./merge.js";
+import type { ImageStore } from "./store.js";
+import { TarStream } from "./tar-stream.js";
+import type { Expect, ImageTree } from "./tree.js";
+
+/** Options for {@link openLayeredTree}. */
+export interface LayeredTreeOptions {
+  /** Most bytes written to temporary files for files of compressed layers (default 2 GiB). */
+  readonly maxTempBytes?: number;
+  /** Where the temporary directory is made (default the OS's). */
+  readonly tempDir?: string;
+}
+
+/** Default of {@link LayeredTreeOptions.maxTempBytes}. */
+export const DEFAULT_MAX_TEMP_BYTES = 2 * 1024 * 1024 * 1024;
+/** Largest loader configuration file kept whole while indexing. */
+const MAX_SMALL_FILE = 16 * 1024 * 1024;
+/** Files kept whole while indexing: what library resolution reads (src/target/libs). */
+const SMALL_FILE = /^etc\/(ld\.so\.cache|ld-musl-[A-Za-z0-9_]+\.path)$/;
+
+/** Indexes the layers of `image` (pass 1) and returns the tree. */
+export async function openLayeredTree(store: ImageStore, image: SelectedImage, options: LayeredTreeOptions = {}): Promise<ImageTree> {
+  const index = new MergedIndex();
+  const compressions: Compression[] = [];
+  for (const [i, layer] of image.layers.entries()) {
+    const compression = detectCompression(store.source(layer.location), layer.location, layer.mediaType);
+    compressions.push(compression);
+    const tar = new TarStream(tarBytes(layer.location, compression), layer.location.what);
+    try {
+      for (let header = await tar.next(); header !== undefined; header = await tar.next()) {
+        const applied = index.apply(header, i);
+        if (applied === undefined || applied.node.kind !== "file" || header.kind !== "file" || header.size === 0) continue;
+        const node = applied.node;
+        const head = await tar.readHead(ELF_HEAD_BYTES);
+        node.elf = elfIdent(head, header.size);
+        if (SMALL_FILE.test(applied.path) && header.size <= MAX_SMALL_FILE) node.small = await readRest(head, tar, header.size);
+      }
+    } finally {
+      await tar.close();
+    }
+  }
+  return new LayeredTree(store, image, index, compressions, options);
+}
+
+async function readRest(head: Uint8Array, tar: TarStream, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let at = head.length;
+  for await (const chunk of tar.body()) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+class LayeredTree implements ImageTree {
+  readonly label: string;
+  readonly config: SelectedImage["config"];
+  readonly platform: string;
+  readonly platforms: readonly string[];
+  readonly layout: "oci" | "docker";
+  readonly #store: ImageStore;
+  readonly #image: SelectedImage;
+  readonly #index: MergedIndex;
+  readonly #compressions: readonly Compression[];
+  readonly #maxTemp: number;
+  readonly #tempDir: string | undefined;
+  #temp: tmp.DirResult | undefined;
+  #tempBytes = 0;
+  #tempFiles = 0;
+  /** Fetched files: content key → reader. */
+  readonly #sources = new Map<string, ByteSource>();
+
+  constructor(store: ImageStore, image: SelectedImage, index: MergedIndex, compressions: readonly Compression[], options: LayeredTreeOptions) {
+    this.label = store.what;
+    this.config = image.config;
+    this.platform = image.platform;
+    this.platforms = image.platforms;
+    this.layout = image.layout;
+    this.#store = store;
+    this.#image = image;
+    this.#index = index;
+    this.#compressions = compressions;
+    this.#maxTemp = options.maxTempBytes ?? DEFAULT_MAX_TEMP_BYTES;
+    this.#tempDir = options.tempDir;
+  }
+
+  get warnings(): readonly string[] {
+    return this.#index.warnings;
+  }
+
+  resolve(path: string, expect: Expect = "file"): string {
+    const where = `${path} in ${this.label}`;
+    const index = this.#index;
+    const fs: WalkFs<ImageNode> = {
+      root: () => index.get("") as ImageNode,
+      lstat: (components) => {
+        const node = index.get(components.join("/"));
+        if (node === undefined) {
+          const parent = `/${components.slice(0, -1).join("/")}`;
+          throw new NotFoundError(`${where}: ${JSON.stringify(components.at(-1))} not found in ${parent} (looking for ${path})`);
+        }
+        return node;
+      },
+      kind: (node) => (node.kind === "directory" ? "directory" : node.kind === "symlink" ? "symlink" : "other"),
+      readlink: (components) => {
+        const node = index.get(components.join("/"));
+        return node?.kind === "symlink" ? node.target : "";
+      },
+    };
+    const walked = walkInRoot(path, fs, where);
+    const canonical = `/${walked.components.join("/")}`;
+    if (expect === "file" && walked.entry.kind !== "file") {
+      throw new IoError(`${where}: ${canonical} is ${walked.entry.kind === "directory" ? "a directory" : "not a regular file"}, expected a regular file`, "EINVAL");
+    }
+    if (expect === "directory" && walked.entry.kind !== "directory") throw new IoError(`${where}: ${canonical} is not a directory`, "ENOTDIR");
+    return canonical;
+  }
+
+  list(path: string): readonly string[] | undefined {
+    return this.#index.children(key(path));
+  }
+
+  identify(path: string): ReturnType<ImageTree["identify"]> {
+    const node = this.#index.get(key(path));
+    return node?.kind === "file" ? node.elf : undefined;
+  }
+
+  readSmall(path: string): Uint8Array | undefined {
+    const node = this.#index.get(key(path));
+    return node?.kind === "file" ? node.small : undefined;
+  }
+
+  async fetch(paths: readonly string[]): Promise<void> {
+    /** Per compressed layer: data offset → content key, of the files still to copy. */
+    const wanted = new Map<number, Map<number, string>>();
+    for (const path of paths) {
+      const node = this.#index.get(key(path));
+      if (node?.kind !== "file") throw new NotFoundError(`${path} in ${this.label}: not a regular file of the image`);
+      const content = node.content;
+      const id = contentKey(content.layer, content.dataOffset);
+      if (this.#sources.has(id)) continue;
+      const layer = this.#image.layers[content.layer];
+      if (layer === undefined) throw new Error(`layer ${content.layer} of a file is not in the image`);
+      if (this.#compressions[content.layer] === "none") {
+        // In place: the member's data is a byte range of the (uncompressed) blob, itself a range of a file.
+        this.#sources.set(id, new SliceSource(this.#store.source(layer.location), layer.location.offset + content.dataOffset, content.size));
+        continue;
+      }
+      const forLayer = wanted.get(content.layer) ?? new Map<number, string>();
+      forLayer.set(content.dataOffset, id);
+      wanted.set(content.layer, forLayer);
+    }
+    for (const [layerIndex, offsets] of wanted) await this.#copyOut(layerIndex, offsets);
+  }
+
+  /** Streams one compressed layer, copying the wanted members to temporary files, and stops after the last. */
+  async #copyOut(layerIndex: number, offsets: Map<number, string>): Promise<void> {
+    const layer = this.#image.layers[layerIndex];
+    if (layer === undefined) return;
+    const dir = (this.#temp ??= tmp.dirSync({ prefix: "probec-image-", unsafeCleanup: true, ...(this.#tempDir === undefined ? {} : { tmpdir: this.#tempDir }) }));
+    const tar = new TarStream(tarBytes(layer.location, this.#compressions[layerIndex] as Compression), layer.location.what);
+    let left = offsets.size;
+    try {
+      for (let header = await tar.next(); header !== undefined && left > 0; header = await tar.next()) {
+        const id = offsets.get(header.dataOffset);
+        if (id === undefined || header.kind !== "file") continue;
+        if (this.#tempBytes + header.size > this.#maxTemp) {
+          throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
+        }
+        this.#tempBytes += header.size;
+        const file = join(dir.name, `f${this.#tempFiles++}`);
+        const fd = openSync(file, "w", 0o600);
+        try {
+          for await (const chunk of tar.body()) writeSync(fd, chunk);
+        } finally {
+          closeSync(fd);
+        }
+        this.#sources.set(id, FileSource.open(file));
+        left -= 1;
+      }
+    } finally {
+      await tar.close();
+    }
+    if (left > 0) throw new IoError(`${layer.location.what}: ${left} file(s) indexed in the first pass were not found in the second; was the image changed while probec read it?`);
+  }
+
+  open(path: string): ByteSource {
+    const node = this.#index.get(key(path));
+    const source = node?.kind === "file" ? this.#sources.get(contentKey(node.content.layer, node.content.dataOffset)) : undefined;
+    if (source === undefined) throw new Error(`${path}: opened before it was fetched`);
+    return source;
+  }
+
+  close(): void {
+    for (const source of this.#sources.values()) source.close();
+    this.#sources.clear();
+    this.#store.close();
+    this.#temp?.removeCallback();
+    this.#temp = undefined;
+  }
+}
+
+/** `/usr/lib/x` → `usr/lib/x`, the merged index's key. */
+function key(path: string): string {
+  return canonicalComponents(path).join("/");
+}
+
+function contentKey(layer: number, dataOffset: number): string {
+  return `${layer}:${dataOffset}`;
+}
