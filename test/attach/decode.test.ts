@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { EventQueue, HIGH_WATER, LOW_WATER } from "../../src/attach/event-queue.js";
 import { EventDecoder, EVENT_HEADER_BYTES, type ProbeEvent } from "../../src/attach/events.js";
 import { FRAME_EVENT, FRAME_STATUS, FrameDecoder, MAX_FRAME_BYTES } from "../../src/attach/frames.js";
-import { checkLayout, parseStatus, type LayoutStatus } from "../../src/attach/status.js";
+import { checkLayout, parseStatus, type AttachStatus, type LayoutStatus } from "../../src/attach/status.js";
 import { SummaryTally } from "../../src/attach/summary.js";
 import type { AttachPlan, PlanField, PlanProbe, ProbeKind } from "../../src/compile/plan.js";
 import { AttachError } from "../../src/errors.js";
@@ -78,7 +78,8 @@ const plan: AttachPlan = {
   ],
 };
 
-const layout0 = {
+// As the helper sends them: header fields have no slot, so no offset or size.
+const layout0: AttachStatus = {
   type: "layout",
   entry: 0,
   eventSize: 112,
@@ -90,7 +91,7 @@ const layout0 = {
     { name: "container", type: "header" },
   ],
 };
-const layout1 = { type: "layout", entry: 1, eventSize: 80, fields: [{ name: "rc", type: "int", offset: 72, size: 8 }] };
+const layout1: AttachStatus = { type: "layout", entry: 1, eventSize: 80, fields: [{ name: "rc", type: "int", offset: 72, size: 8 }] };
 
 function decoderWithLayouts(): EventDecoder {
   const d = new EventDecoder(plan);
