@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 # readelf (differential tests), python3 (a real binary with USDT probes for the demo and tests),
 # docker.io and podman (container tests start their own dockerd, containerd and podman service;
-# procps gives dockerd the `ps` its /top needs), musl-tools (a test builds a real musl program).
-packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev)
+# procps gives dockerd the `ps` its /top needs), musl-tools (a test builds a real musl program),
+# zstd (the image tests compress layers with it).
+packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd)
 if [[ "${1:-}" == "--bench" ]]; then
   # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
   packages+=(bpftrace bpfcc-tools)
