@@ -1,0 +1,210 @@
+/**
+ * `checkImage` on one image stored every way probec reads: an OCI layout
+ * (gzip, zstd and uncompressed layers), an OCI archive, Docker's classic
+ * `docker save` layout, and the same filesystem as a plain root directory.
+ * Each form must give the same answers, and each answer is checked against
+ * the fixture facts (offsets from readelf, fixtures/elf/facts.json) or
+ * against probec's own reader run on the very file copied into the image.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkImage, findSymbol, type CheckResult, type TargetCheck } from "../../src/index.js";
+import { DEEP, LIBDIR, buildTestImages, type TestImages } from "./fixture.js";
+
+interface UsdtFact {
+  provider: string;
+  name: string;
+  pc_file_offset: string;
+  semaphore_file_offset: string | null;
+  args: string;
+}
+const facts = JSON.parse(readFileSync(new URL("../../fixtures/elf/facts.json", import.meta.url), "utf8")) as { files: Record<string, { usdt?: UsdtFact[] }> };
+const usdtFact = (file: string, name: string): UsdtFact => {
+  const fact = facts.files[file]?.usdt?.find((u) => `${u.provider}:${u.name}` === name);
+  if (fact === undefined) throw new Error(`no fact for ${file} ${name}`);
+  return fact;
+};
+
+let images: TestImages;
+beforeAll(() => {
+  images = buildTestImages();
+});
+afterAll(() => images?.cleanup());
+
+const TARGETS = [
+  "exe:sema:enabled",
+  "libc:malloc",
+  "libver:vfunc",
+  `/${LIBDIR}/libver.so:vfunc`,
+  "/opt/plugins/old.so:same_lib_fn",
+  "/opt/plugins/new.so:same:probe",
+  "libfoo.so.1:same:probe",
+  "/usr/bin/sema-link:sema:plain",
+  `/${DEEP}/pax/libdeep.so:same:probe`,
+  `/${DEEP}/gnu/libdeep.so:same_lib_fn`,
+  "exe:sema:*",
+  "/lib64/ld-linux-x86-64.so.2",
+] as const;
+
+function byTarget(result: CheckResult, target: string): TargetCheck {
+  const check = result.checks.find((c) => c.target === target);
+  if (check === undefined) throw new Error(`no check for ${target}`);
+  return check;
+}
+
+const forms = [
+  ["an OCI layout directory", () => images.ociDir, {}],
+  ["an OCI archive", () => images.ociArchive, {}],
+  ["a classic docker save archive", () => images.classicArchive, {}],
+  ["a root filesystem directory", () => images.rootDir, { exe: "app" }],
+] as const;
+
+describe.each(forms)("checkImage on %s", (_name, path, options) => {
+  let result: CheckResult;
+  beforeAll(async () => {
+    result = await checkImage(path(), [...TARGETS], options);
+  });
+
+  it("finds exe from the Entrypoint through PATH and a relative symlink, with file and semaphore offsets from readelf", () => {
+    const check = byTarget(result, "exe:sema:enabled");
+    const fact = usdtFact("usdt_sema", "sema:enabled");
+    expect(check.status).toBe("found");
+    expect(check.object).toEqual({ request: "exe", path: "/usr/bin/usdt_sema", how: "exe" });
+    expect(result.image.exe).toBe("/usr/bin/usdt_sema");
+    expect(check.sites).toEqual([
+      { kind: "usdt", name: "sema:enabled", address: fact.pc_file_offset, fileOffset: Number(fact.pc_file_offset), semaphoreOffset: Number(fact.semaphore_file_offset), args: fact.args.split(" ") },
+    ]);
+  });
+
+  it("resolves libc through the image's own ld.so.cache, at the offset the real libc has", async () => {
+    const check = byTarget(result, "libc:malloc");
+    expect(check.status).toBe("found");
+    expect(check.object).toMatchObject({ path: `/${LIBDIR}/libc.so.6`, how: "ld.so.cache" });
+    const host = await findSymbol("/lib/x86_64-linux-gnu/libc.so.6", "malloc");
+    expect(check.sites[0]?.fileOffset).toBe(host.fileOffset);
+  });
+
+  it("a whiteout deletes a library of a lower layer", () => {
+    for (const target of ["libver:vfunc", `/${LIBDIR}/libver.so:vfunc`]) {
+      const check = byTarget(result, target);
+      expect(check.status).toBe("missing");
+      expect(check.message).toContain(`"libver.so" not found in /${LIBDIR}`);
+    }
+  });
+
+  it("an opaque directory hides the lower layer's files and keeps its own", () => {
+    expect(byTarget(result, "/opt/plugins/old.so:same_lib_fn").status).toBe("missing");
+    const added = byTarget(result, "/opt/plugins/new.so:same:probe");
+    expect(added.status).toBe("found");
+    expect(added.sites[0]?.fileOffset).toBe(Number(usdtFact("libusdt_same.so", "same:probe").pc_file_offset));
+  });
+
+  it("an absolute symlink resolves inside the image, never to the host decoy at the same path", () => {
+    const check = byTarget(result, "libfoo.so.1:same:probe");
+    // The decoy on the host is libver.so, which has no USDT probe: reading it would make this "missing".
+    expect(check.status).toBe("found");
+    expect(check.object?.path).toBe(`${images.decoy}/libfoo.so.1`);
+    expect(check.sites[0]?.fileOffset).toBe(Number(usdtFact("libusdt_same.so", "same:probe").pc_file_offset));
+    expect(byTarget(result, "/lib64/ld-linux-x86-64.so.2")).toMatchObject({ status: "found", object: { path: `/${LIBDIR}/ld-linux-x86-64.so.2` } });
+  });
+
+  it("a hard link to a file of a lower layer reads that file", () => {
+    const check = byTarget(result, "/usr/bin/sema-link:sema:plain");
+    expect(check.status).toBe("found");
+    expect(check.sites[0]?.fileOffset).toBe(Number(usdtFact("usdt_sema", "sema:plain").pc_file_offset));
+  });
+
+  it("reads members with pax and GNU long names", () => {
+    expect(byTarget(result, `/${DEEP}/pax/libdeep.so:same:probe`).status).toBe("found");
+    expect(byTarget(result, `/${DEEP}/gnu/libdeep.so:same_lib_fn`).status).toBe("found");
+  });
+
+  it("a USDT glob lists every site", () => {
+    expect(byTarget(result, "exe:sema:*").sites.map((s) => s.name)).toEqual(["sema:plain", "sema:enabled", "sema:other"]);
+  });
+
+  it("is not ok while something is missing", () => {
+    expect(result.ok).toBe(false);
+    expect(result.checks).toHaveLength(TARGETS.length);
+  });
+});
+
+describe("checkImage reports what is wrong, with what exists instead", () => {
+  it("a mistyped symbol gets the nearest names; a mistyped USDT probe too", async () => {
+    const r = await checkImage(images.ociArchive, ["exe:mian", "libc:mallok", "exe:sema:enabeld"]);
+    expect(r.checks.map((c) => c.status)).toEqual(["missing", "missing", "missing"]);
+    expect(r.checks[0]?.hints).toContain('did you mean "main"?');
+    expect(r.checks[1]?.hints.join(" ")).toContain('"malloc"');
+    expect(r.checks[2]?.hints.join(" ")).toContain("sema:enabled");
+  });
+
+  it("a probe reading an argument the USDT site does not have is invalid", async () => {
+    const r = await checkImage(images.ociDir, "usdt docker/web:exe:sema:other {\n  a = arg1\n  b = arg2\n}\n", { file: "args.probe" });
+    const [check] = r.checks;
+    expect(check?.status).toBe("invalid");
+    expect(check?.message).toContain("reads arg2, beyond the arguments of the USDT site");
+    expect(check?.hints[0]).toContain("sema:other");
+    expect(check?.hints[0]).toContain("has 2 arguments");
+    expect(check?.source).toEqual({ file: "args.probe", line: 1, col: 6 });
+    expect(r.notes).toEqual(["scopes are ignored for images (the image is the container): docker/web"]);
+    const ok = await checkImage(images.ociDir, "usdt docker/web:exe:sema:other {\n  b = arg1\n}\n");
+    expect(ok.ok).toBe(true);
+  });
+
+  it("a probe file with errors is diagnostics, not an exception", async () => {
+    const r = await checkImage(images.ociDir, "uprobe docker/web:libc:malloc {\n  latncy\n}\n", { file: "bad.probe" });
+    expect(r.ok).toBe(false);
+    expect(r.checks).toEqual([]);
+    expect(r.problems[0]?.diagnostics[0]?.message).toContain("unknown capture `latncy`");
+  });
+
+  it("exe in a root directory without --exe says how to name it", async () => {
+    const r = await checkImage(images.rootDir, ["exe:main"]);
+    expect(r.checks[0]?.status).toBe("missing");
+    expect(r.checks[0]?.message).toContain("a root filesystem directory has no config");
+    expect(r.checks[0]?.hints.join(" ")).toContain("--exe");
+  });
+});
+
+describe("multi-platform images", () => {
+  it("checks the arm64 image on this x86_64 machine, skipping a same-named x86-64 library", async () => {
+    for (const path of [images.multiDir, images.multiArchive]) {
+      const r = await checkImage(path, ["exe:cross:args", "libusdt_cross_aarch64:cross:args", "libusdt_cross_aarch64:work"], { platform: "linux/arm64" });
+      expect(r.image.platform).toBe("linux/arm64/v8");
+      expect(r.image.platforms).toEqual(["linux/amd64", "linux/arm64/v8"]);
+      const [exe, lib, fn] = r.checks;
+      const fact = usdtFact("usdt_cross_aarch64_O2", "cross:args");
+      expect(exe).toMatchObject({ status: "found", object: { path: "/usr/bin/app" } });
+      expect(exe?.sites[0]?.fileOffset).toBe(Number(fact.pc_file_offset));
+      expect(exe?.sites[0]?.args).toHaveLength(7); // "-8@[x5, 8]" is one argument
+      expect(exe?.sites[0]?.args?.join(" ")).toBe(fact.args);
+      expect(lib).toMatchObject({ status: "found", object: { path: "/usr/lib/libusdt_cross_aarch64.so", how: "default dirs" } });
+      expect(lib?.sites[0]?.fileOffset).toBe(Number(usdtFact("libusdt_cross_aarch64.so", "cross:args").pc_file_offset));
+      expect(fn?.status).toBe("found");
+    }
+  });
+
+  it("an arm64 USDT site with 7 arguments: arg6 is fine, arg7 is invalid", async () => {
+    const spec = (n: number): string => `usdt pid/1:exe:cross:args {\n  v = arg${n}\n}\n`;
+    expect((await checkImage(images.multiDir, spec(6), { platform: "linux/arm64/v8" })).ok).toBe(true);
+    const r = await checkImage(images.multiDir, spec(7), { platform: "linux/arm64" });
+    expect(r.checks[0]?.status).toBe("invalid");
+  });
+
+  it("picks amd64 from the same index", async () => {
+    const r = await checkImage(images.multiArchive, ["exe:sema:enabled"], { platform: "linux/amd64" });
+    expect(r.ok).toBe(true);
+  });
+
+  it("an unknown or ambiguous platform is an error listing the platforms present", async () => {
+    await expect(checkImage(images.multiArchive, ["exe:main"])).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringContaining("holds several images (linux/amd64, linux/arm64/v8)"),
+    });
+    await expect(checkImage(images.multiArchive, ["exe:main"], { platform: "linux/s390x" })).rejects.toMatchObject({
+      code: "E_USAGE",
+      message: expect.stringContaining("no image for platform linux/s390x; the image has linux/amd64, linux/arm64/v8"),
+    });
+    await expect(checkImage(images.multiArchive, ["exe:main"], { platform: "linux" })).rejects.toMatchObject({ code: "E_USAGE" });
+  });
+});
