@@ -170,9 +170,10 @@ export class MergedIndex {
     for (const name of [...(this.#children.get(dir) ?? [])]) {
       const child = join(dir, name);
       const n = this.#nodes.get(child);
-      if (n === undefined || n.layer >= layer) continue;
+      if (n === undefined) continue;
+      // A directory this layer also writes into stays, but loses what the lower layers put in it.
       this.#removeBelow(child, (x) => x.layer < layer);
-      this.#delete(child);
+      if (n.layer < layer) this.#delete(child);
     }
     this.#nodes.set(dir, { kind: "directory", layer });
   }
