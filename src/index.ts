@@ -22,7 +22,7 @@ export { nearest } from "./suggest.js";
 export { compile, type CompileOptions, type CompileResult } from "./compile/compile.js";
 export { explainPlan } from "./compile/explain.js";
 export { PLAN_VERSION, PLAN_LIMITS, type AttachPlan, type PlanProbe, type AttachPoint, type PathStrategy, type PlanProgram, type PlanExpr, type PlanField } from "./compile/plan.js";
-export { attach, type AttachMode, type AttachOptions, type AttachReady, type Attachment, type ProbeEvent, type AttachStatus, type AttachSummary, type ProbeSummary } from "./attach/index.js";
+export { attach, type AttachMode, type AttachOptions, type AttachReady, type Attachment, type ProbeEvent, type AttachStatus, type AttachSummary, type ProbeSummary, checkAttachPlan } from "./attach/index.js";
 export { parseProbeFile, renderDiagnostics, checkProbeFile, STRATEGIES, type Diagnostic, type CheckedProbe } from "./dsl/index.js";
 export { resolveInRoot, type ResolvedPath } from "./target/root/resolve.js";
 export { checkImage, type CheckImageOptions, type CheckResult, type TargetCheck, type CheckedSite, type CheckSpec, type ProbeSource } from "./check/check.js";

@@ -20,6 +20,7 @@ import { EventQueue, HIGH_WATER } from "./event-queue.js";
 import { FRAME_STATUS, FrameDecoder } from "./frames.js";
 import { HELPER_SOLUTIONS, helperError, locateHelper } from "./helper.js";
 import { checkLayout, parseStatus, protocolError, type AttachStatus } from "./status.js";
+import { checkAttachPlan } from "./plan-check.js";
 import { SummaryTally, type AttachSummary } from "./summary.js";
 
 /** How the helper attaches: `auto` picks `uprobe_multi`, then the uprobe PMU, then legacy tracefs. */
@@ -121,12 +122,24 @@ class HelperAttachment implements Attachment {
     // Whoever awaits them sees the rejection; nobody awaiting one of them must not crash Node with an unhandled rejection.
     this.ready.catch(() => undefined);
     this.closed.catch(() => undefined);
-    this.events = new EventDecoder(plan);
-    this.tally = new SummaryTally(plan);
+    let checked: AttachPlan | undefined;
+    let planError: AttachError | undefined;
+    try {
+      checked = checkAttachPlan(plan, "attach(plan)");
+    } catch (error) {
+      planError = asAttachError(error);
+    }
+    const usable = checked ?? { planVersion: 1, probes: [] };
+    this.events = new EventDecoder(usable);
+    this.tally = new SummaryTally(usable);
     this.queue = new EventQueue({
       pause: () => this.child?.stdout?.pause(),
       resume: () => this.child?.stdout?.resume(),
     });
+    if (planError !== undefined) {
+      this.finish(undefined, undefined, planError);
+      return;
+    }
     try {
       this.helperPath = locateHelper(options.helperPath);
     } catch (error) {

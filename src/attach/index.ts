@@ -8,3 +8,4 @@ export type { ProbeEvent } from "./events.js";
 export type { AttachStatus } from "./status.js";
 export type { AttachSummary, ProbeSummary } from "./summary.js";
 export { locateHelper, helperCandidates, type HelperCandidate } from "./helper.js";
+export { checkAttachPlan } from "./plan-check.js";

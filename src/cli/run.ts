@@ -3,18 +3,21 @@
  * help; dispatch and every error report happen here, in one place, so the
  * CLI never prints a stack trace for bad input.
  */
-import yargs from "yargs";
+import yargs, { type Argv } from "yargs";
 import { UsageError, nearest, type PathStrategy } from "../index.js";
 import { checkCommand } from "./commands/check.js";
 import { compileCommand } from "./commands/compile.js";
 import { listCommand } from "./commands/list.js";
 import { resolveCommand } from "./commands/resolve.js";
+import { runCommand } from "./commands/run.js";
+import { traceCommand } from "./commands/trace.js";
+import type { SessionOptions } from "./attach-session.js";
 import { EXIT, type CliIo } from "./io.js";
 import { reportError } from "./report.js";
 import { VERSION } from "../version.js";
 
 /** The commands `run` dispatches. */
-const COMMANDS = ["check", "compile", "list", "resolve"];
+const COMMANDS = ["check", "compile", "list", "resolve", "run", "trace"];
 
 /** Runs probec with `argv` (without `node` and the script), writing to `io`; resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
@@ -62,6 +65,16 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .option("junit", { type: "string", describe: "also write the result as JUnit XML to this file" })
         .example("$0 check --image app.tar probes/app.probe --junit probes.xml", "fail the CI job when a probe is gone")
         .example("$0 check --image app.tar libc:malloc 'exe:myapp:request__*'", "inline targets"),
+    )
+    .command("run <file>", "attach a probe file (or a saved plan.json) and print its events until Ctrl-C, --duration or --count", (y) =>
+      sessionOptions(y.positional("file", { type: "string", describe: "a .probe file, or a plan written by probec compile -o" }))
+        .example("$0 run examples/getaddrinfo-failures.probe", "failed getaddrinfo calls in the container web")
+        .example("$0 run plan.json --duration 10 --json", "a saved plan, for 10 s, as JSON lines"),
+    )
+    .command("trace <probe>", "attach one probe written inline and print its events", (y) =>
+      sessionOptions(y.positional("probe", { type: "string", describe: "one probe: KIND TARGET { BODY }" }))
+        .example("$0 trace 'uretprobe pid/1234:libc:malloc { rc = retval }'", "malloc's return values in process 1234")
+        .example("$0 trace 'uprobe pid/1234:libc:malloc { count by comm }' --duration 5", "malloc calls per thread name for 5 s"),
     )
     .demandCommand(1, "name a command: probec list FILE [PATTERN]")
     .strict()
@@ -128,6 +141,10 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           },
           io,
         );
+      case "run":
+        return await runCommand({ file: String(args.file), ...sessionArgs(args) }, io);
+      case "trace":
+        return await traceCommand({ probe: String(args.probe), ...sessionArgs(args) }, io);
       case "resolve":
         return await resolveCommand({ scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true }, io);
       default:
@@ -136,4 +153,31 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
   } catch (error) {
     return reportError(error, io, env);
   }
+}
+
+/** The options `run` and `trace` share. */
+function sessionOptions<T>(y: Argv<T>) {
+  return y
+    .option("json", { type: "boolean", default: false, describe: "one JSON object per event per line" })
+    .option("duration", { type: "number", describe: "stop after SECONDS" })
+    .option("count", { type: "number", describe: "stop after N events" })
+    .option("mode", { type: "string", choices: ["auto", "multi", "pmu", "legacy"], describe: "how to attach: uprobe_multi links, uprobe PMU perf events, or legacy tracefs events (default auto)" })
+    .option("strategy", { type: "string", choices: ["fd", "root", "layer", "map", "host"], describe: "path strategy for every probe (wins over the file's options)" })
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" });
+}
+
+/** `run`/`trace` options from yargs' result, checked. */
+function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy: PathStrategy | undefined } {
+  const duration = args.duration as number | undefined;
+  if (duration !== undefined && !(Number.isFinite(duration) && duration > 0)) throw new UsageError(`--duration ${String(args.duration)}: expected a number of seconds above 0`, ["e.g. --duration 10"]);
+  const count = args.count as number | undefined;
+  if (count !== undefined && !(Number.isSafeInteger(count) && count > 0)) throw new UsageError(`--count ${String(args.count)}: expected a whole number of events above 0`, ["e.g. --count 100"]);
+  return {
+    json: args.json === true,
+    duration,
+    count,
+    mode: args.mode as SessionOptions["mode"],
+    quiet: args.quiet === true,
+    strategy: args.strategy as PathStrategy | undefined,
+  };
 }

@@ -1,0 +1,132 @@
+/**
+ * One attach session of `probec run` / `probec trace`: attach the plan,
+ * print status lines (stderr) and events (stdout) as they come, stop on
+ * `--duration`, `--count`, an interrupt or the targets' exit, then print
+ * the count tables (stdout) and a summary per probe (stderr).
+ */
+import { AttachError, attach, type AttachMode, type AttachPlan, type AttachStatus, type AttachSummary, type Attachment } from "../index.js";
+import { Counts } from "./counts.js";
+import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
+import { EXIT, type CliIo } from "./io.js";
+import { renderTable } from "./table.js";
+
+/** What `run` and `trace` share. */
+export interface SessionOptions {
+  /** One JSON object per event instead of a table. */
+  readonly json: boolean;
+  /** Stop after this many seconds. */
+  readonly duration: number | undefined;
+  /** Stop after this many events. */
+  readonly count: number | undefined;
+  /** The attach mode (`--mode`). */
+  readonly mode: AttachMode | undefined;
+  /** No status lines. */
+  readonly quiet: boolean;
+}
+
+/** Runs `plan` until it is stopped; returns the exit code. Attach failures are thrown as `AttachError`s for the reporter. */
+export async function runSession(plan: AttachPlan, options: SessionOptions, io: CliIo): Promise<number> {
+  // CLOCK_MONOTONIC, the clock of the events' timestamps: rows show seconds since the command started.
+  const startNs = process.hrtime.bigint();
+  const status = (line: string): void => {
+    if (!options.quiet) io.stderr.write(`probec: ${line}\n`);
+  };
+  const attachment = attach(plan, options.mode === undefined ? {} : { mode: options.mode });
+  attachment.onStatus((s) => statusLine(plan, s, status));
+
+  let stopReason: string | undefined;
+  const stop = (reason: string): void => {
+    stopReason ??= reason;
+    void attachment.close().catch(() => undefined);
+  };
+  const onAbort = (): void => stop("interrupted");
+  io.signal?.addEventListener("abort", onAbort, { once: true });
+  if (io.signal?.aborted === true) onAbort();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ready = await attachment.ready;
+    if (ready.attached === 0) {
+      await attachment.close().catch(() => undefined);
+      throw new AttachError(`no probe could be attached (${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed; the reasons are above)`, ["run without -q to see each failure's reason"]);
+    }
+    status(`attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binariesAttached(plan, attachment.statuses)} binar${binariesAttached(plan, attachment.statuses) === 1 ? "y" : "ies"}${ready.failed > 0 ? `; ${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed` : ""}${stopHint(options)}`);
+    if (options.duration !== undefined) timer = setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
+    await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`));
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    io.signal?.removeEventListener("abort", onAbort);
+  }
+  const summary = await attachment.close();
+  printSummary(summary, stopReason, process.hrtime.bigint() - startNs, io);
+  return EXIT.ok;
+}
+
+/** Prints events until the attachment ends (or `--count` is reached, when it calls `stopAtCount`). */
+async function stream(plan: AttachPlan, attachment: Attachment, options: SessionOptions, io: CliIo, startNs: bigint, stopAtCount: () => void): Promise<void> {
+  const counts = new Counts(plan);
+  const printer: EventPrinter = options.json ? new JsonPrinter() : new TablePrinter(plan, startNs);
+  let seen = 0;
+  try {
+    for await (const event of attachment) {
+      if (options.count !== undefined && seen >= options.count) continue; // queued before the stop: not wanted
+      seen++;
+      if (counts.counts(event.probeId)) counts.add(event);
+      else io.stdout.write(printer.print(event));
+      if (options.count !== undefined && seen === options.count) stopAtCount();
+    }
+  } finally {
+    if (counts.any) io.stdout.write(options.json ? counts.renderJson() : counts.renderTables());
+  }
+}
+
+/** A status as a line on stderr: failures with their reasons, targets that exited, losses. */
+function statusLine(plan: AttachPlan, s: AttachStatus, status: (line: string) => void): void {
+  const probeOf = (entry: unknown): string => {
+    const p = plan.probes[Number(entry)];
+    return p === undefined ? `entry ${String(entry)}` : `${p.id} (${p.target.spec})`;
+  };
+  switch (s.type) {
+    case "failed":
+      status(`${probeOf(s.entry)}: not attached${typeof s.cookie === "number" ? ` at cookie ${s.cookie}` : ""}: ${String(s.reason)}${typeof s.errno === "string" ? ` (${s.errno})` : ""}`);
+      return;
+    case "targetExited":
+      status(`every target process exited${Array.isArray(s.pids) ? ` (${s.pids.join(", ")})` : ""}`);
+      return;
+    case "lost": {
+      const total = Object.values((s.entries ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
+      if (total > 0) status(`${total} event${total === 1 ? "" : "s"} lost so far (the kernel's ring buffer was full: the output could not keep up)`);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Distinct binaries (device and inode) among the attached entries. */
+function binariesAttached(plan: AttachPlan, statuses: readonly AttachStatus[]): number {
+  const binaries = new Set<string>();
+  for (const s of statuses) {
+    if (s.type !== "attached") continue;
+    const b = plan.probes[Number(s.entry)]?.binary;
+    if (b !== undefined) binaries.add(`${b.dev}:${b.ino}`);
+  }
+  return binaries.size;
+}
+
+function stopHint(options: SessionOptions): string {
+  if (options.duration !== undefined) return `; tracing for ${options.duration} s`;
+  if (options.count !== undefined) return `; until ${options.count} event${options.count === 1 ? "" : "s"}`;
+  return "; Ctrl-C to stop";
+}
+
+/** Per probe: hits and lost events, on stderr. */
+function printSummary(summary: AttachSummary, stopReason: string | undefined, elapsedNs: bigint, io: CliIo): void {
+  const why = stopReason ?? (summary.reason === "targetExited" ? "the target exited" : `the helper detached (${summary.reason})`);
+  io.stderr.write(`probec: stopped after ${(Number(elapsedNs) / 1e9).toFixed(1)} s: ${why}\n`);
+  io.stderr.write(
+    renderTable(
+      [{ header: "PROBE" }, { header: "HITS", align: "right" }, { header: "LOST", align: "right" }],
+      summary.probes.map((p) => [p.id, String(p.hits), String(p.lost)]),
+    ),
+  );
+}

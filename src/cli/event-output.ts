@@ -1,0 +1,173 @@
+/**
+ * How `probec run` and `probec trace` print events, one at a time, as they
+ * arrive: an aligned table, `--json` lines, or a probe's `format` string.
+ *
+ * A streamed table cannot know its widest cell in advance: each column
+ * starts at a width that fits common values and only ever grows, so rows
+ * stay aligned unless a value is wider than any before it.
+ */
+import type { AttachPlan, PlanProbe, ProbeEvent } from "../index.js";
+
+/** Writes events as they come. */
+export interface EventPrinter {
+  /** The text for one event (with its newline), or "" when nothing is printed for it. */
+  print(event: ProbeEvent): string;
+}
+
+/** A value as JSON: a bigint as a number when it is exact, else as a decimal string. */
+export function jsonValue(value: bigint | string | number | null): string | number | null {
+  if (typeof value !== "bigint") return value;
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+/** A value in a table or a format: decimal integers, strings with control characters escaped, `(fault)` for a read that faulted. */
+export function textValue(value: bigint | string | number | null): string {
+  if (value === null) return "(fault)";
+  if (typeof value !== "string") return value.toString();
+  // One event is one line: a newline or escape sequence read from the target must not break it.
+  return /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value).slice(1, -1) : value;
+}
+
+/** `--json`: one object per event: probe, pid, tid, comm, container, timestamp, latency, retval, then the fields. */
+export class JsonPrinter implements EventPrinter {
+  print(e: ProbeEvent): string {
+    const out: Record<string, string | number | null> = {
+      probe: e.probeId,
+      pid: e.pid,
+      tid: e.tid,
+      comm: e.comm,
+      container: e.container,
+      timestamp: jsonValue(e.timestamp),
+      latency: jsonValue(e.latency),
+      retval: jsonValue(e.retval),
+    };
+    for (const [name, value] of Object.entries(e.fields)) out[name] = jsonValue(value);
+    return `${JSON.stringify(out)}\n`;
+  }
+}
+
+/**
+ * The default output: per event a table row (TIME since start in seconds,
+ * PROBE, PID, COMM, then the fields), or the probe's `format` rendered.
+ * When every printing probe has the same fields they get a column each;
+ * otherwise one FIELDS column holds `name=value` pairs.
+ */
+export class TablePrinter implements EventPrinter {
+  private readonly formats = new Map<string, FormatTemplate>();
+  private readonly fieldNames: readonly string[] | undefined;
+  private readonly columns: { header: string; right: boolean; width: number }[];
+  private headerPrinted = false;
+
+  constructor(
+    plan: AttachPlan,
+    private readonly startNs: bigint,
+  ) {
+    const printing = plan.probes.filter((p) => p.program?.count == null);
+    for (const p of printing) if (typeof p.program?.format === "string") this.formats.set(p.id, compileFormat(p.program.format));
+    const tabular = printing.filter((p) => !this.formats.has(p.id));
+    const names = tabular.map((p) => (p.program?.fields ?? []).map((f) => f.name).join("\0"));
+    this.fieldNames = names.every((n) => n === names[0]) ? fieldsOf(tabular[0]) : undefined;
+    const idWidth = Math.max(5, ...plan.probes.map((p) => p.id.length));
+    this.columns = [
+      { header: "TIME", right: true, width: 10 },
+      { header: "PROBE", right: false, width: idWidth },
+      { header: "PID", right: true, width: 7 },
+      { header: "COMM", right: false, width: 15 },
+      ...(this.fieldNames === undefined
+        ? [{ header: "FIELDS", right: false, width: 6 }]
+        : this.fieldNames.map((name, i) => {
+            const type = tabular[0]?.program?.fields[i]?.type;
+            return { header: name.toUpperCase(), right: type === "int", width: Math.max(name.length, type === "int" ? 6 : 1) };
+          })),
+    ];
+  }
+
+  print(e: ProbeEvent): string {
+    const template = this.formats.get(e.probeId);
+    if (template !== undefined) return `${template(e)}\n`;
+    const seconds = Number(e.timestamp - this.startNs) / 1e9;
+    const cells = [
+      seconds.toFixed(6),
+      e.probeId,
+      String(e.pid),
+      e.comm,
+      ...(this.fieldNames === undefined
+        ? [
+            Object.entries(e.fields)
+              .map(([name, value]) => `${name}=${textValue(value)}`)
+              .join(" "),
+          ]
+        : this.fieldNames.map((name) => textValue(e.fields[name] ?? null))),
+    ];
+    let out = "";
+    if (!this.headerPrinted) {
+      this.headerPrinted = true;
+      out += this.row(this.columns.map((c) => c.header));
+    }
+    return out + this.row(cells);
+  }
+
+  private row(cells: readonly string[]): string {
+    const last = cells.length - 1;
+    const text = cells
+      .map((cell, i) => {
+        const column = this.columns[i] as { right: boolean; width: number };
+        column.width = Math.max(column.width, cell.length);
+        if (column.right) return cell.padStart(column.width);
+        return i === last ? cell : cell.padEnd(column.width);
+      })
+      .join("  ");
+    return `${text.trimEnd()}\n`;
+  }
+}
+
+function fieldsOf(probe: PlanProbe | undefined): string[] {
+  return (probe?.program?.fields ?? []).map((f) => f.name);
+}
+
+/** A compiled `format` string. */
+type FormatTemplate = (event: ProbeEvent) => string;
+
+/**
+ * `{name}` is a field (or, for a plan written by another tool, a capture of
+ * the event: pid, tid, cpu, comm, container, timestamp, latency, retval,
+ * probe); `{{` and `}}` are literal braces — the syntax the DSL checks
+ * (src/dsl/semantic.ts, formatReferences). An unknown name stays as written.
+ */
+export function compileFormat(format: string): FormatTemplate {
+  const parts: (string | { name: string; written: string })[] = [];
+  const re = /\{\{|\}\}|\{([^{}]*)\}/g;
+  let last = 0;
+  for (let m = re.exec(format); m !== null; m = re.exec(format)) {
+    parts.push(format.slice(last, m.index));
+    if (m[1] === undefined) parts.push(m[0] === "{{" ? "{" : "}");
+    else parts.push({ name: m[1].trim(), written: m[0] });
+    last = m.index + m[0].length;
+  }
+  parts.push(format.slice(last));
+  return (event) => {
+    let out = "";
+    for (const part of parts) out += typeof part === "string" ? part : referenceValue(event, part.name) ?? part.written;
+    return out;
+  };
+}
+
+function referenceValue(e: ProbeEvent, name: string): string | undefined {
+  if (Object.hasOwn(e.fields, name)) return textValue(e.fields[name] ?? null);
+  switch (name) {
+    case "probe":
+      return e.probeId;
+    case "pid":
+    case "tid":
+    case "cpu":
+    case "comm":
+    case "timestamp":
+      return textValue(e[name]);
+    case "container":
+    case "latency":
+    case "retval":
+      return e[name] === null ? "-" : textValue(e[name]);
+    default:
+      return undefined;
+  }
+}
