@@ -1,0 +1,192 @@
+/*
+ * The ABI shared by probec's BPF program (native/bpf/probec.bpf.c) and the
+ * attacher that loads it (native/src/): the map values the attacher fills
+ * from an AttachPlan and the event records the BPF program emits.
+ *
+ * Both sides include this one header so that a layout cannot drift between
+ * them. Only fixed-width types; every struct is 8-byte aligned with explicit
+ * padding so that clang's BPF target and the host compiler agree.
+ *
+ * The JS side (src/attach/) never assumes these offsets: the attacher
+ * reports each entry's event layout in a `layout` status message
+ * (native/PROTOCOL.md).
+ */
+#ifndef PROBEC_ABI_H
+#define PROBEC_ABI_H
+
+#ifdef __BPF__
+/* vmlinux types come from the BPF build; only the fixed-width names are needed here. */
+#else
+#include <linux/types.h>
+#endif
+
+/* ---- limits (named; the attacher refuses a plan beyond them with their names) ---- */
+
+/** USDT arguments per site (sys/sdt.h's STAP_PROBE12). Also the function arguments saved for uprobe+ret. */
+#define PROBEC_MAX_ARGS 12
+/** Bytecode operations per entry program: filter and every field together. */
+#define PROBEC_MAX_OPS 128
+/** Depth of the expression evaluation stack. */
+#define PROBEC_MAX_STACK 16
+/** Bytes of one event: header, integer slots and string slots. Also the per-CPU scratch size. */
+#define PROBEC_MAX_EVENT 16384
+/** Longest string one `str()` reads (the DSL's maxStrlen). */
+#define PROBEC_MAX_STRLEN 4096
+/** Plan entries (PlanProbe objects): the size of the program and lost-counter maps. */
+#define PROBEC_MAX_ENTRIES 1024
+
+/* ---- argument locations (from the plan's decoded USDT args, or the ABI for function args) ---- */
+
+enum probec_arg_kind {
+  PROBEC_ARG_NONE = 0,        /* not present: reads as 0 */
+  PROBEC_ARG_REGISTER = 1,    /* pt_regs slot at reg_off, then shift/width, then size/sign */
+  PROBEC_ARG_MEMORY = 2,      /* user memory at reg(base) [+ reg(index) * scale] + value */
+  PROBEC_ARG_CONSTANT = 3,    /* value itself */
+  PROBEC_ARG_SYMBOL = 4,      /* user memory at value + load bias [+ reg(base)] [+ reg(index) * scale]; bias = ip - site_addr */
+  PROBEC_ARG_FUNCTION = 5,    /* function parameter in the pt_regs slot at reg_off (the ABI's register), 8 bytes */
+  PROBEC_ARG_UNSUPPORTED = 6, /* decoded as unsupported: reading it faults the event's field */
+};
+
+#define PROBEC_ARG_HAS_BASE 0x1
+#define PROBEC_ARG_HAS_INDEX 0x2
+
+struct probec_arg {
+  __u8 kind;          /* enum probec_arg_kind */
+  __u8 size;          /* bytes the note declares (1, 2, 4, 8); 8 for function args */
+  __u8 is_signed;     /* sign-extend from size */
+  __u8 flags;         /* PROBEC_ARG_HAS_* */
+  __u16 reg_off;      /* pt_regs offset of the register / base register */
+  __u16 index_reg_off;/* pt_regs offset of the index register */
+  __u8 scale;         /* index scale */
+  __u8 reg_width;     /* register width in bytes (e.g. 2 for %ax), 8 for a full register */
+  __u8 reg_shift;     /* bit shift of a sub-register (8 for %ah) */
+  __u8 pad[5];
+  __s64 value;        /* displacement, constant, or link-time address + addend */
+};
+
+/* ---- attach points (map `points`, key: __u64 cookie) ---- */
+
+enum probec_role {
+  PROBEC_ROLE_EMIT = 0,        /* evaluate the program and emit */
+  PROBEC_ROLE_SAVE = 1,        /* entry of a uprobe+ret pair: save args and time per thread, emit nothing */
+  PROBEC_ROLE_PAIR_RETURN = 2, /* return of a uprobe+ret pair: load the saved entry, then evaluate and emit */
+};
+
+enum probec_filter_kind {
+  PROBEC_FILTER_NONE = 0,      /* host scope: every process */
+  PROBEC_FILTER_CONTAINER = 1, /* current mount namespace == mntns, or tgid in the entry's pid set */
+  PROBEC_FILTER_PROCESS = 2,   /* tgid in the entry's pid set only */
+};
+
+struct probec_point {
+  __u32 entry;        /* index of the plan entry (PlanProbe) = key of `programs` and `lost` */
+  __u8 side;          /* 0 entry, 1 return */
+  __u8 role;          /* enum probec_role */
+  __u8 nargs;         /* args[] in use */
+  __u8 filter_kind;   /* enum probec_filter_kind */
+  __u64 site_addr;    /* link-time address of the probed instruction (load bias = ip - site_addr) */
+  __u64 mntns;        /* mount-namespace inode for PROBEC_FILTER_CONTAINER */
+  __u64 pair_cookie;  /* SAVE / PAIR_RETURN: the entry side's cookie, the key of the saved entry */
+  struct probec_arg args[PROBEC_MAX_ARGS];
+};
+
+/* ---- the pid sets (map `filter_pids`, value __u8 1) ---- */
+
+struct probec_pid_key {
+  __u32 entry;
+  __u32 tgid;         /* in the initial pid namespace, as the plan's `pid` */
+};
+
+/* ---- uprobe+ret pairing (map `saved`, LRU) ---- */
+
+struct probec_saved_key {
+  __u64 pid_tgid;     /* bpf_get_current_pid_tgid() */
+  __u64 pair_cookie;
+};
+
+struct probec_saved {
+  __u64 start_ns;
+  __u64 args[PROBEC_MAX_ARGS]; /* raw values (after size/sign handling) */
+  __u32 fault_mask;            /* bit i: arg i could not be read at entry */
+  __u32 pad;
+};
+
+/* ---- bytecode (map `programs`, key: __u32 entry) ---- */
+
+enum probec_opcode {
+  PROBEC_OP_END = 0,      /* stop */
+  PROBEC_OP_CONST = 1,    /* push imm */
+  PROBEC_OP_ARG = 2,      /* push argument `arg` (saved entry value on a PAIR_RETURN point) */
+  PROBEC_OP_CAPTURE = 3,  /* push capture `arg` (enum probec_capture) */
+  PROBEC_OP_UNARY = 4,    /* apply `arg` (enum probec_unary) to the top */
+  PROBEC_OP_BINARY = 5,   /* pop right, pop left, push left `arg` right (enum probec_binary) */
+  PROBEC_OP_CAST = 6,     /* truncate the top to `arg` (enum probec_cast), sign- or zero-extend */
+  PROBEC_OP_FILTER = 7,   /* pop; zero drops the event (nothing emitted, nothing counted lost) */
+  PROBEC_OP_STORE = 8,    /* pop into the 8-byte slot at event offset `slot` */
+  PROBEC_OP_STR = 9,      /* pop an address; read a NUL-terminated user string of at most `len` bytes into `slot` */
+};
+
+enum probec_capture {
+  PROBEC_CAP_PID = 0,       /* tgid, initial pid namespace */
+  PROBEC_CAP_TID = 1,
+  PROBEC_CAP_TIMESTAMP = 2, /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+  PROBEC_CAP_CPU = 3,
+  PROBEC_CAP_RETVAL = 4,    /* return register (return side) */
+  PROBEC_CAP_LATENCY = 5,   /* ns since the paired entry (PAIR_RETURN) */
+};
+
+enum probec_unary { PROBEC_UN_NOT = 0, PROBEC_UN_NEG = 1, PROBEC_UN_BNOT = 2 };
+
+/* Arithmetic is on 64-bit two's complement; comparisons, `/`, `%` and `>>` are signed. x / 0 and x % 0 are 0. */
+enum probec_binary {
+  PROBEC_BIN_LOR = 0, PROBEC_BIN_LAND = 1,
+  PROBEC_BIN_EQ = 2, PROBEC_BIN_NE = 3, PROBEC_BIN_LT = 4, PROBEC_BIN_LE = 5, PROBEC_BIN_GT = 6, PROBEC_BIN_GE = 7,
+  PROBEC_BIN_OR = 8, PROBEC_BIN_XOR = 9, PROBEC_BIN_AND = 10, PROBEC_BIN_SHL = 11, PROBEC_BIN_SHR = 12,
+  PROBEC_BIN_ADD = 13, PROBEC_BIN_SUB = 14, PROBEC_BIN_MUL = 15, PROBEC_BIN_DIV = 16, PROBEC_BIN_MOD = 17,
+};
+
+enum probec_cast {
+  PROBEC_CAST_I8 = 0, PROBEC_CAST_I16 = 1, PROBEC_CAST_I32 = 2, PROBEC_CAST_I64 = 3,
+  PROBEC_CAST_U8 = 4, PROBEC_CAST_U16 = 5, PROBEC_CAST_U32 = 6, PROBEC_CAST_U64 = 7,
+};
+
+struct probec_op {
+  __u8 code;          /* enum probec_opcode */
+  __u8 arg;           /* argument index, capture, operator or cast */
+  __u16 len;          /* PROBEC_OP_STR: maximum bytes, NUL included */
+  __u32 slot;         /* STORE / STR: byte offset in the event */
+  __s64 imm;          /* CONST */
+};
+
+/*
+ * One entry's program: the filter's ops (ending in PROBEC_OP_FILTER) when
+ * it has one, then one STORE or STR per stored field, then END.
+ * `event_size` is the bytes emitted per event (header + slots, 8-aligned).
+ * Fields that need no kernel work (comm, container) have no slot: the
+ * header carries comm and the plan carries the container.
+ */
+struct probec_program {
+  __u32 nops;
+  __u32 event_size;
+  __u32 string_fields; /* how many STR ops (for the scratch zeroing) */
+  __u32 pad;
+  struct probec_op ops[PROBEC_MAX_OPS];
+};
+
+/* ---- events (ring buffer `events`; the attacher forwards each record verbatim) ---- */
+
+struct probec_event_header {
+  __u64 cookie;       /* the point that fired */
+  __u64 timestamp;    /* bpf_ktime_get_ns() at emission */
+  __u64 latency;      /* ns since the paired entry, else 0 */
+  __u64 retval;       /* return register on a return point, else 0 */
+  __u32 pid;          /* tgid, initial pid namespace */
+  __u32 tid;
+  __u32 cpu;
+  __u32 fault_mask;   /* bit i: the i-th STORE/STR op (in program order) could not read its value */
+  __u64 mntns;        /* the firing task's mount-namespace inode */
+  char comm[16];
+};
+/* sizeof(struct probec_event_header) == 72; slots start at 72. */
+
+#endif /* PROBEC_ABI_H */
