@@ -230,7 +230,8 @@ function libraryContext(pid: number, root: string, objects: readonly MappedObjec
           throw error;
         }
       },
-      mappedPaths: objects.filter((o) => o.kind === "file").map((o) => o.path),
+      // memfds too: a library dlopened from one is known by the memfd's name (libstapsdt does this).
+      mappedPaths: objects.filter((o) => o.kind === "file" || o.kind === "memfd").map((o) => o.path),
       ...(ldLibraryPath === undefined ? {} : { ldLibraryPath }),
       machine: exe.header.e_machine,
       elfClass: exe.header.bits,

@@ -52,7 +52,7 @@ export interface LibraryContext {
    * search directory is skipped, as the loader skips it.
    */
   identify?(containerPath: string): { machine: number; elfClass: 32 | 64 } | undefined;
-  /** Paths of the objects the process has mapped (from `/proc/<pid>/maps`), in map order. */
+  /** Paths of the objects the process has mapped (from `/proc/<pid>/maps`, memfds as `/memfd:NAME`), in map order. */
   mappedPaths?: readonly string[];
   /** `LD_LIBRARY_PATH` from the target's environ. */
   ldLibraryPath?: string;
@@ -119,9 +119,9 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
 
   // 1. Mapped objects.
   const mapped = context.mappedPaths ?? [];
-  const mappedHits = mapped.filter((p) => matcher.matchesMapped(basename(p)));
-  for (const p of mapped) seen.add(basename(p));
-  const fromMaps = best(mappedHits, (p) => basename(p));
+  const mappedHits = mapped.filter((p) => matcher.matchesMapped(mappedName(p)));
+  for (const p of mapped) seen.add(mappedName(p));
+  const fromMaps = best(mappedHits, (p) => mappedName(p));
   if (fromMaps !== undefined) return { path: fromMaps, how: "maps", warnings };
   if (mapped.length > 0) looked.push(`the process's maps (${mapped.length} objects)`);
 
@@ -425,6 +425,16 @@ export function multiarchTriplet(target: { machine: number; elfClass: 32 | 64; l
     default:
       return undefined;
   }
+}
+
+/**
+ * The file name a mapping is known by: its basename, or for a memfd
+ * (`/memfd:NAME`, which has no directory and no other name) the NAME its
+ * creator gave it, so that a library loaded from a memfd named
+ * `libfoo.so` is found as `libfoo` (PITFALLS 18).
+ */
+function mappedName(path: string): string {
+  return path.startsWith("/memfd:") ? path.slice("/memfd:".length) : basename(path);
 }
 
 function basename(path: string): string {
