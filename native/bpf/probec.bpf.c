@@ -146,6 +146,23 @@ struct {
 
 /* ---- per-CPU scratch, private to this file ---- */
 
+/**
+ * The interpreter's changing state. It lives in the per-CPU scratch, not on
+ * the BPF stack: the verifier tracks stack scalars exactly, and an exact
+ * `sp` or fault count per callback state made it explore hundreds of
+ * thousands of instructions (a second to load); map memory it does not
+ * track, so the callback's states converge at once.
+ */
+struct interp {
+  __u32 sp;         /* entries on scratch->stack */
+  __u32 stores;     /* STORE/STR ops executed: the next fault_mask bit */
+  __u32 fault_mask;
+  __u32 pending;    /* a read faulted since the last STORE/STR/FILTER */
+  __u32 verdict;    /* enum run_verdict */
+  __u32 pad;
+};
+
+
 /*
  * The BPF stack is 512 bytes, so the event and the evaluation stack live
  * here. A uprobe program cannot be preempted by itself on the same CPU
@@ -155,6 +172,7 @@ struct {
  * non-sleepable programs never do).
  */
 struct probec_scratch {
+  struct interp interp;
   __s64 stack[PROBEC_MAX_STACK];
   struct probec_saved entry; /* PAIR_RETURN: the entry's saved values, copied out before the map element is deleted */
   /*
@@ -312,22 +330,17 @@ enum run_verdict {
   RUN_INVALID = 2,  /* bad bytecode (stack over/underflow, unknown op, slot out of range): dropped */
 };
 
-/** The interpreter's state, on the BPF stack of the program and shared with each bpf_loop callback. */
+/** What every bpf_loop callback needs: fixed for the whole hit, on the program's stack. */
 struct run {
   void *regs;
   const struct probec_point *point;
   const struct probec_program *program;
   struct probec_scratch *scratch;
-  __u32 sp;         /* entries on scratch->stack */
-  __u32 stores;     /* STORE/STR ops executed: the next fault_mask bit */
-  __u32 fault_mask;
-  __u32 pending;    /* a read faulted since the last STORE/STR/FILTER */
-  __u32 verdict;    /* enum run_verdict */
 };
 
 static __always_inline long run_stop(struct run *run, __u32 verdict)
 {
-  run->verdict = verdict;
+  run->scratch->interp.verdict = verdict;
   return 1; /* bpf_loop: stop */
 }
 
@@ -426,21 +439,21 @@ static __always_inline __s64 argument(struct run *run, __u32 index)
     if (index >= PROBEC_MAX_ARGS)
       return 0;
     if (run->scratch->entry.fault_mask & (1u << index))
-      run->pending = 1;
+      run->scratch->interp.pending = 1;
     return (__s64)run->scratch->entry.args[index];
   }
-  return (__s64)read_arg(run->regs, run->point, index, &run->pending);
+  return (__s64)read_arg(run->regs, run->point, index, &run->scratch->interp.pending);
 }
 
 /** Marks the field being stored as faulted when a read since the last store failed; returns whether it was. */
-static __always_inline __u32 take_fault(struct run *run)
+static __always_inline __u32 take_fault(struct interp *st)
 {
-  __u32 faulted = run->pending;
+  __u32 faulted = st->pending;
 
-  if (faulted && run->stores < 32)
-    run->fault_mask |= 1u << run->stores;
-  run->stores++;
-  run->pending = 0;
+  if (faulted && st->stores < 32)
+    st->fault_mask |= 1u << st->stores;
+  st->stores++;
+  st->pending = 0;
   return faulted;
 }
 
@@ -449,6 +462,7 @@ static long step(__u32 index, void *data)
 {
   struct run *run = data;
   struct probec_scratch *s = run->scratch;
+  struct interp *st = &s->interp;
   const struct probec_op *op;
   __u32 ok = 1, slot, len;
   __s64 left, right;
@@ -464,17 +478,17 @@ static long step(__u32 index, void *data)
   case PROBEC_OP_FILTER:
   case PROBEC_OP_STORE:
   case PROBEC_OP_STR:
-    if (run->sp == 0 || run->sp > PROBEC_MAX_STACK)
+    if (st->sp == 0 || st->sp > PROBEC_MAX_STACK)
       return run_stop(run, RUN_INVALID);
-    run->sp--;
-    right = s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)];
+    st->sp--;
+    right = s->stack[masked(st->sp, PROBEC_MAX_STACK - 1)];
     break;
   case PROBEC_OP_BINARY:
-    if (run->sp < 2 || run->sp > PROBEC_MAX_STACK)
+    if (st->sp < 2 || st->sp > PROBEC_MAX_STACK)
       return run_stop(run, RUN_INVALID);
-    run->sp -= 2;
-    left = s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)];
-    right = s->stack[masked(run->sp + 1, PROBEC_MAX_STACK - 1)];
+    st->sp -= 2;
+    left = s->stack[masked(st->sp, PROBEC_MAX_STACK - 1)];
+    right = s->stack[masked(st->sp + 1, PROBEC_MAX_STACK - 1)];
     break;
   default:
     right = 0;
@@ -510,13 +524,13 @@ static long step(__u32 index, void *data)
     right = cast(op->arg, right, &ok);
     break;
   case PROBEC_OP_FILTER:
-    run->pending = 0; /* a fault in the filter is not a field's fault; the faulted value reads as 0 */
+    st->pending = 0; /* a fault in the filter is not a field's fault; the faulted value reads as 0 */
     return right ? 0 : run_stop(run, RUN_FILTERED);
   case PROBEC_OP_STORE:
     slot = op->slot;
     if (slot < PROBEC_HEADER_SIZE || slot > PROBEC_MAX_EVENT - 8)
       return run_stop(run, RUN_INVALID);
-    if (take_fault(run))
+    if (take_fault(st))
       right = 0;
     *(__s64 *)&s->event[masked(slot, PROBEC_MAX_EVENT - 1)] = right;
     return 0;
@@ -529,18 +543,18 @@ static long step(__u32 index, void *data)
       return run_stop(run, RUN_INVALID);
     dst = &s->event[masked(slot, PROBEC_MAX_EVENT - 1)];
     /* The address's own reads faulted: an empty string, without reading at address 0. */
-    if (run->pending) {
+    if (st->pending) {
       dst[0] = 0;
-      take_fault(run);
+      take_fault(st);
       return 0;
     }
     /* Bytes after the NUL are left as they were: the reader stops at the NUL. */
     /* len is 1..PROBEC_MAX_STRLEN here; the mask says so to the verifier. */
     if (bpf_probe_read_user_str(dst, masked(len - 1, PROBEC_MAX_STRLEN - 1) + 1, (const void *)right) < 0) {
       dst[0] = 0;
-      run->pending = 1;
+      st->pending = 1;
     }
-    take_fault(run);
+    take_fault(st);
     return 0;
   }
   default:
@@ -550,10 +564,10 @@ static long step(__u32 index, void *data)
   if (!ok)
     return run_stop(run, RUN_INVALID);
   /* Ops that push. */
-  if (run->sp >= PROBEC_MAX_STACK)
+  if (st->sp >= PROBEC_MAX_STACK)
     return run_stop(run, RUN_INVALID);
-  s->stack[masked(run->sp, PROBEC_MAX_STACK - 1)] = right;
-  run->sp++;
+  s->stack[masked(st->sp, PROBEC_MAX_STACK - 1)] = right;
+  st->sp++;
   return 0;
 }
 
@@ -680,22 +694,22 @@ static __always_inline int handle_hit(void *regs)
   header->cpu = bpf_get_smp_processor_id();
   header->mntns = mntns;
 
-  run.fault_mask = 0;
+  s->interp.fault_mask = 0;
   if (program->nops > 0 && program->ops[0].code != PROBEC_OP_END) {
     run.regs = regs;
     run.point = point;
     run.program = program;
     run.scratch = s;
-    run.sp = 0;
-    run.stores = 0;
-    run.pending = 0;
-    run.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
+    s->interp.sp = 0;
+    s->interp.stores = 0;
+    s->interp.pending = 0;
+    s->interp.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
     if (bpf_loop(program->nops, step, &run, 0) < 0)
       return 0;
-    if (run.verdict != RUN_EMIT)
+    if (s->interp.verdict != RUN_EMIT)
       return 0;
   }
-  header->fault_mask = run.fault_mask;
+  header->fault_mask = s->interp.fault_mask;
   bpf_get_current_comm(header->comm, sizeof(header->comm));
 
   size = program->event_size;
