@@ -12,7 +12,11 @@ cd "$(dirname "$0")/.."
 # docker.io and podman (container tests start their own dockerd, containerd and podman service;
 # procps gives dockerd the `ps` its /top needs), musl-tools (a test builds a real musl program),
 # zstd (the image tests compress layers with it).
-packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd)
+# The native helper (npm run build:native): clang and llvm for the BPF program, libbpf-dev (static
+# libbpf), libelf-dev and zlib1g-dev, make and g++ for node-gyp; systemtap-sdt-dev gives the attach
+# tests <sys/sdt.h> for their USDT programs.
+packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd
+  clang llvm libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev make gcc g++)
 if [[ "${1:-}" == "--bench" ]]; then
   # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
   packages+=(bpftrace bpfcc-tools)
@@ -40,3 +44,23 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 npm run --silent build
+
+# The native helper: npm ci builds it through the install hook (native/src/install.mjs), which
+# never fails an install; here a missing or stale helper is rebuilt, and a failed build fails.
+helper="prebuilds/linux-$(node -p process.arch)/probec-attach"
+if [[ ! -x "$helper" || -n "$(find binding.gyp native/src native/bpf native/include -newer "$helper" -print -quit)" ]]; then
+  echo "probec bootstrap: building the native helper" >&2
+  log=$(mktemp)
+  if ! npm run --silent build:native >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "probec bootstrap: npm run build:native failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+fi
+
+# Legacy uprobe attachment (probec-attach --mode legacy, and its tests) writes tracefs.
+if [[ $(id -u) -eq 0 && -d /sys/kernel/tracing && ! -e /sys/kernel/tracing/uprobe_events ]]; then
+  mount -t tracefs tracefs /sys/kernel/tracing
+fi

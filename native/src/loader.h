@@ -1,0 +1,40 @@
+/*
+ * The BPF object embedded in probec-attach (native/bpf/probec.bpf.c,
+ * compiled by the build into probec_bpf_object.c): opened from memory,
+ * its `points` map sized from the plan and its ring buffer from
+ * --ringbuf-bytes, `probec_uprobe_multi` given the uprobe_multi attach type
+ * or left unloaded (only the program the mode
+ * attaches through is loaded), then loaded. The object contract is in
+ * native/README.md.
+ */
+#ifndef PROBEC_LOADER_H
+#define PROBEC_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "probec_abi.h"
+#include "util.h"
+
+struct loader {
+  struct bpf_object *obj;
+  struct bpf_program *uprobe;       /* PMU and legacy perf events; NULL when uprobe_multi is used */
+  struct bpf_program *uprobe_multi; /* uprobe_multi links; NULL when not loaded */
+  int points_fd, programs_fd, filter_pids_fd, events_fd, lost_fd;
+};
+
+/** Loads the object; on failure `*err` is the errno and `why` says what failed (with libbpf's last message). */
+int loader_load(struct loader *l, bool with_multi, uint32_t max_points, uint32_t ringbuf_bytes, int *err, struct why *why);
+void loader_close(struct loader *l);
+
+int loader_set_program(const struct loader *l, uint32_t entry, const struct probec_program *program);
+int loader_set_point(const struct loader *l, uint64_t cookie, const struct probec_point *point);
+int loader_add_pid(const struct loader *l, uint32_t entry, uint32_t tgid);
+/** Sum over CPUs of `lost[entry]`. */
+uint64_t loader_lost(const struct loader *l, uint32_t entry);
+
+/** Routes libbpf's messages: warnings to stderr, and the last one kept for error reasons. */
+void loader_capture_libbpf_messages(void);
+
+#endif

@@ -1,0 +1,331 @@
+/* See lower.h. */
+#include "lower.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The ABI's argument registers as pt_regs offsets, for function arguments
+ * (DSL_LIMITS.maxFunctionArgs is 6: what x86_64 passes in registers).
+ * x86_64: struct pt_regs is r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di
+ * orig_ax ip cs flags sp ss, 8 bytes each (arch/x86/include/asm/ptrace.h).
+ * aarch64: regs[31], sp, pc, pstate (user_pt_regs), so xN is at 8*N.
+ */
+#if defined(__x86_64__)
+static const uint16_t function_arg_regs[] = {112 /* rdi */, 104 /* rsi */, 96 /* rdx */, 88 /* rcx */, 72 /* r8 */, 64 /* r9 */};
+/** sizeof(struct pt_regs): register offsets past it are refused. */
+#define PT_REGS_SIZE 168
+#elif defined(__aarch64__)
+static const uint16_t function_arg_regs[] = {0, 8, 16, 24, 32, 40};
+#define PT_REGS_SIZE 272
+#else
+#error "probec-attach knows the function-argument registers of x86_64 and aarch64 only"
+#endif
+
+struct emitter {
+  const struct plan_entry *entry;
+  struct probec_program *program;
+  unsigned max_arg; /* highest argN read + 1 */
+  struct why *why;
+};
+
+static int emit(struct emitter *em, uint8_t code, uint8_t arg, int64_t imm) {
+  struct probec_program *prog = em->program;
+  if (prog->nops >= PROBEC_MAX_OPS) return why_set(em->why, "the program needs more than PROBEC_MAX_OPS (%d) operations", PROBEC_MAX_OPS);
+  struct probec_op *op = &prog->ops[prog->nops++];
+  memset(op, 0, sizeof *op);
+  op->code = code;
+  op->arg = arg;
+  op->imm = imm;
+  return 0;
+}
+
+static int lookup(const char *name, const char *const *names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0) return (int)i;
+  return -1;
+}
+
+static const char *member_text(const struct json *e, const char *key) {
+  const struct json *m = json_get(e, key);
+  return m != NULL && m->type == JSON_STRING ? m->text : "";
+}
+
+/* Emits an integer-valued expression; `depth` returns the stack slots it needs. */
+static int emit_int(struct emitter *em, const struct json *e, int *depth) {
+  if (e == NULL || e->type != JSON_OBJECT) return why_set(em->why, "program: an expression is not an object");
+  const char *op = member_text(e, "op");
+  if (strcmp(op, "int") == 0) {
+    uint64_t bits;
+    if (!json_as_i64_bits(json_get(e, "value"), &bits)) return why_set(em->why, "program: integer \"%.40s\" does not fit in 64 bits", member_text(e, "value"));
+    *depth = 1;
+    return emit(em, PROBEC_OP_CONST, 0, (int64_t)bits);
+  }
+  if (strcmp(op, "arg") == 0) {
+    uint64_t index;
+    if (!json_as_u64(json_get(e, "index"), &index)) return why_set(em->why, "program: an `arg` has no index");
+    bool usdt = em->entry->kind == PLAN_USDT;
+    uint64_t limit = usdt ? PROBEC_MAX_ARGS : ARRAY_LEN(function_arg_regs);
+    if (index >= limit)
+      return why_set(em->why, "program: arg%llu is beyond the %llu arguments a %s can read (%s)", (unsigned long long)index, (unsigned long long)limit,
+                     usdt ? "USDT site" : "function probe", usdt ? "PROBEC_MAX_ARGS" : "the ABI's argument registers");
+    if (em->entry->kind == PLAN_URETPROBE)
+      return why_set(em->why, "program: a uretprobe cannot read arg%llu: the registers no longer hold the arguments at return (use uprobe+ret)", (unsigned long long)index);
+    if (index + 1 > em->max_arg) em->max_arg = (unsigned)index + 1;
+    *depth = 1;
+    return emit(em, PROBEC_OP_ARG, (uint8_t)index, 0);
+  }
+  if (strcmp(op, "capture") == 0) {
+    static const char *const names[] = {"pid", "tid", "timestamp", "cpu", "retval", "latency"};
+    static const uint8_t captures[] = {PROBEC_CAP_PID, PROBEC_CAP_TID, PROBEC_CAP_TIMESTAMP, PROBEC_CAP_CPU, PROBEC_CAP_RETVAL, PROBEC_CAP_LATENCY};
+    const char *name = member_text(e, "name");
+    int i = lookup(name, names, ARRAY_LEN(names));
+    if (i < 0) return why_set(em->why, "program: `%.40s` is not an integer capture", name);
+    enum plan_kind kind = em->entry->kind;
+    if (captures[i] == PROBEC_CAP_RETVAL && kind != PLAN_URETPROBE && kind != PLAN_UPROBE_RET)
+      return why_set(em->why, "program: `retval` needs a uretprobe or uprobe+ret entry");
+    if (captures[i] == PROBEC_CAP_LATENCY && kind != PLAN_UPROBE_RET) return why_set(em->why, "program: `latency` needs a uprobe+ret entry");
+    *depth = 1;
+    return emit(em, PROBEC_OP_CAPTURE, captures[i], 0);
+  }
+  if (strcmp(op, "cast") == 0) {
+    static const char *const names[] = {"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"};
+    int to = lookup(member_text(e, "to"), names, ARRAY_LEN(names));
+    if (to < 0) return why_set(em->why, "program: unknown cast `%.20s`", member_text(e, "to"));
+    if (emit_int(em, json_get(e, "expr"), depth) < 0) return -1;
+    return emit(em, PROBEC_OP_CAST, (uint8_t)to, 0);
+  }
+  if (strcmp(op, "unary") == 0) {
+    static const char *const names[] = {"!", "-", "~"};
+    int which = lookup(member_text(e, "operator"), names, ARRAY_LEN(names));
+    if (which < 0) return why_set(em->why, "program: unknown unary operator `%.10s`", member_text(e, "operator"));
+    if (emit_int(em, json_get(e, "operand"), depth) < 0) return -1;
+    return emit(em, PROBEC_OP_UNARY, (uint8_t)which, 0);
+  }
+  if (strcmp(op, "binary") == 0) {
+    /* Indexed by enum probec_binary. */
+    static const char *const names[] = {"||", "&&", "==", "!=", "<", "<=", ">", ">=", "|", "^", "&", "<<", ">>", "+", "-", "*", "/", "%"};
+    int which = lookup(member_text(e, "operator"), names, ARRAY_LEN(names));
+    if (which < 0) return why_set(em->why, "program: unknown binary operator `%.10s`", member_text(e, "operator"));
+    int left, right;
+    if (emit_int(em, json_get(e, "left"), &left) < 0 || emit_int(em, json_get(e, "right"), &right) < 0) return -1;
+    /* The left value waits on the stack while the right one is computed. */
+    *depth = left > right + 1 ? left : right + 1;
+    if (*depth > PROBEC_MAX_STACK) return why_set(em->why, "program: an expression nests deeper than PROBEC_MAX_STACK (%d)", PROBEC_MAX_STACK);
+    return emit(em, PROBEC_OP_BINARY, (uint8_t)which, 0);
+  }
+  if (strcmp(op, "str") == 0 || strcmp(op, "capture") == 0) return why_set(em->why, "program: a string where an integer is needed");
+  return why_set(em->why, "program: unknown expression op `%.20s`", op);
+}
+
+static struct layout_field *add_field(struct lowered_entry *out, const char *name, enum layout_type type, int offset, int size) {
+  out->fields = xrealloc(out->fields, out->nfields + 1, sizeof *out->fields);
+  struct layout_field *f = &out->fields[out->nfields++];
+  *f = (struct layout_field){.name = name, .type = type, .offset = offset, .size = size};
+  return f;
+}
+
+/* One output value: `type` "int" or "string" as the plan says (NULL: infer, for count keys). */
+static int lower_value(struct emitter *em, struct lowered_entry *out, const char *name, const char *type, const struct json *expr, uint32_t *event_size) {
+  const char *op = member_text(expr, "op");
+  bool is_str = strcmp(op, "str") == 0;
+  const char *capture = strcmp(op, "capture") == 0 ? member_text(expr, "name") : "";
+  bool is_header = strcmp(capture, "comm") == 0 || strcmp(capture, "container") == 0;
+  if (type != NULL && strcmp(type, "string") == 0 && !is_str && !is_header)
+    return why_set(em->why, "program: field `%.60s` is a string but its value is not str(…), comm or container", name);
+  if (type != NULL && strcmp(type, "int") == 0 && (is_str || is_header)) return why_set(em->why, "program: field `%.60s` is an int but its value is a string", name);
+  if (is_header) {
+    /* No slot: comm is the event header's, container the plan's (PROTOCOL.md, "Field layout"). */
+    add_field(out, name, LAYOUT_HEADER, 0, 0);
+    return 0;
+  }
+  int depth;
+  if (is_str) {
+    uint64_t max_len;
+    if (!json_as_u64(json_get(expr, "maxLen"), &max_len) || max_len < 1 || max_len > PROBEC_MAX_STRLEN)
+      return why_set(em->why, "program: field `%.60s`: the string length must be 1..PROBEC_MAX_STRLEN (%d)", name, PROBEC_MAX_STRLEN);
+    uint32_t slot = (uint32_t)((max_len + 7) & ~7u);
+    if (*event_size + slot > PROBEC_MAX_EVENT)
+      return why_set(em->why, "program: the event would be larger than PROBEC_MAX_EVENT (%d bytes) at field `%.60s`", PROBEC_MAX_EVENT, name);
+    if (emit_int(em, json_get(expr, "arg"), &depth) < 0 || emit(em, PROBEC_OP_STR, 0, 0) < 0) return -1;
+    struct probec_op *str = &em->program->ops[em->program->nops - 1];
+    str->len = (uint16_t)max_len;
+    str->slot = *event_size;
+    em->program->string_fields++;
+    add_field(out, name, LAYOUT_STRING, (int)*event_size, (int)slot);
+    *event_size += slot;
+    return 0;
+  }
+  if (*event_size + 8 > PROBEC_MAX_EVENT)
+    return why_set(em->why, "program: the event would be larger than PROBEC_MAX_EVENT (%d bytes) at field `%.60s`", PROBEC_MAX_EVENT, name);
+  if (emit_int(em, expr, &depth) < 0 || emit(em, PROBEC_OP_STORE, 0, 0) < 0) return -1;
+  em->program->ops[em->program->nops - 1].slot = *event_size;
+  add_field(out, name, LAYOUT_INT, (int)*event_size, 8);
+  *event_size += 8;
+  return 0;
+}
+
+int lower_program(const struct plan_entry *e, struct lowered_entry *out, struct why *why) {
+  memset(out, 0, sizeof *out);
+  struct emitter em = {.entry = e, .program = &out->program, .why = why};
+  uint32_t event_size = sizeof(struct probec_event_header);
+  const struct json *program = e->program;
+  if (program != NULL) {
+    const struct json *filter = json_get(program, "filter");
+    if (filter != NULL && filter->type != JSON_NULL) {
+      int depth;
+      if (emit_int(&em, filter, &depth) < 0 || emit(&em, PROBEC_OP_FILTER, 0, 0) < 0) return -1;
+    }
+    const struct json *fields = json_get(program, "fields");
+    if (fields == NULL || fields->type != JSON_ARRAY) return why_set(why, "program.fields: expected an array");
+    for (const struct json *f = fields->first; f != NULL; f = f->next) {
+      const struct json *name = json_get(f, "name"), *type = json_get(f, "type");
+      if (name == NULL || name->type != JSON_STRING || type == NULL || type->type != JSON_STRING)
+        return why_set(why, "program.fields: every field needs a name and a type");
+      if (lower_value(&em, out, name->text, type->text, json_get(f, "expr"), &event_size) < 0) return -1;
+    }
+    /* A counting probe prints no fields: its keys are laid out as fields `by0`, `by1`… (PROTOCOL.md). */
+    const struct json *count = json_get(program, "count");
+    if (count != NULL && count->type == JSON_OBJECT) {
+      const struct json *by = json_get(count, "by");
+      if (by == NULL || by->type != JSON_ARRAY) return why_set(why, "program.count.by: expected an array");
+      if (by->count > LOWER_MAX_COUNT_KEYS) return why_set(why, "program.count.by: more than %d keys (maxCountKeys)", LOWER_MAX_COUNT_KEYS);
+      size_t i = 0;
+      for (const struct json *key = by->first; key != NULL; key = key->next, i++) {
+        snprintf(out->key_names[i], sizeof out->key_names[i], "by%zu", i);
+        if (lower_value(&em, out, out->key_names[i], NULL, key, &event_size) < 0) return -1;
+      }
+    }
+  }
+  if (emit(&em, PROBEC_OP_END, 0, 0) < 0) return -1;
+  out->program.event_size = event_size;
+  out->function_args = e->kind == PLAN_USDT ? 0 : em.max_arg;
+  return 0;
+}
+
+void lower_free(struct lowered_entry *l) {
+  free(l->fields);
+  l->fields = NULL;
+  l->nfields = 0;
+}
+
+/* ---- argument locations ---- */
+
+static int register_offset(const struct json *reg, uint16_t *off, uint8_t *width, uint8_t *shift, struct why *why, size_t index) {
+  uint64_t o, w = 8, s = 0;
+  /* compatPtRegsOffset: the slot of a 32-bit program's register in the 64-bit pt_regs BPF reads. */
+  const struct json *where = json_get(reg, "compatPtRegsOffset");
+  if (where == NULL) where = json_get(reg, "ptRegsOffset");
+  if (!json_as_u64(where, &o) || o % 8 != 0 || o + 8 > PT_REGS_SIZE)
+    return why_set(why, "args[%zu]: register `%.20s` has no pt_regs offset this kernel's pt_regs (%d bytes) holds", index, member_text(reg, "name"), PT_REGS_SIZE);
+  if (width != NULL) {
+    if (!json_as_u64(json_get(reg, "width"), &w) || (w != 1 && w != 2 && w != 4 && w != 8) || !json_as_u64(json_get(reg, "shift"), &s) || s + w * 8 > 64)
+      return why_set(why, "args[%zu]: register `%.20s` has an invalid width or shift", index, member_text(reg, "name"));
+    *width = (uint8_t)w;
+    *shift = (uint8_t)s;
+  }
+  *off = (uint16_t)o;
+  return 0;
+}
+
+static int index_register(const struct json *a, struct probec_arg *out, struct why *why, size_t index) {
+  const struct json *reg = json_get(a, "indexRegister");
+  if (reg == NULL) return 0;
+  uint64_t scale;
+  if (!json_as_u64(json_get(a, "scale"), &scale) || (scale != 1 && scale != 2 && scale != 4 && scale != 8))
+    return why_set(why, "args[%zu]: the index scale must be 1, 2, 4 or 8", index);
+  if (register_offset(reg, &out->index_reg_off, NULL, NULL, why, index) < 0) return -1;
+  out->scale = (uint8_t)scale;
+  out->flags |= PROBEC_ARG_HAS_INDEX;
+  return 0;
+}
+
+static int usdt_arg(const struct json *a, struct probec_arg *out, struct why *why, size_t index) {
+  memset(out, 0, sizeof *out);
+  uint64_t size;
+  const struct json *is_signed = json_get(a, "signed");
+  if (!json_as_u64(json_get(a, "size"), &size) || (size != 1 && size != 2 && size != 4 && size != 8) || is_signed == NULL || is_signed->type != JSON_BOOL)
+    return why_set(why, "args[%zu]: expected a size of 1, 2, 4 or 8 and a boolean `signed`", index);
+  out->size = (uint8_t)size;
+  out->is_signed = is_signed->boolean;
+  out->reg_width = 8;
+  const char *kind = member_text(a, "kind");
+  uint64_t bits;
+  if (strcmp(kind, "register") == 0) {
+    out->kind = PROBEC_ARG_REGISTER;
+    return register_offset(json_get(a, "register"), &out->reg_off, &out->reg_width, &out->reg_shift, why, index);
+  }
+  if (strcmp(kind, "memory") == 0) {
+    out->kind = PROBEC_ARG_MEMORY;
+    out->flags = PROBEC_ARG_HAS_BASE;
+    if (!json_as_i64_bits(json_get(a, "displacement"), &bits)) return why_set(why, "args[%zu]: the displacement does not fit in 64 bits", index);
+    out->value = (int64_t)bits;
+    if (register_offset(json_get(a, "base"), &out->reg_off, NULL, NULL, why, index) < 0) return -1;
+    return index_register(a, out, why, index);
+  }
+  if (strcmp(kind, "constant") == 0) {
+    out->kind = PROBEC_ARG_CONSTANT;
+    if (!json_as_i64_bits(json_get(a, "value"), &bits)) return why_set(why, "args[%zu]: the constant does not fit in 64 bits", index);
+    out->value = (int64_t)bits;
+    return 0;
+  }
+  if (strcmp(kind, "symbol") == 0) {
+    uint64_t address;
+    if (!json_hex_as_u64(json_get(a, "symbolAddress"), &address)) {
+      /* The symbol was not found: reading it would read garbage (PITFALLS 13), so the field faults instead. */
+      out->kind = PROBEC_ARG_UNSUPPORTED;
+      return 0;
+    }
+    if (!json_as_i64_bits(json_get(a, "addend"), &bits)) return why_set(why, "args[%zu]: the addend does not fit in 64 bits", index);
+    out->kind = PROBEC_ARG_SYMBOL;
+    out->value = (int64_t)(address + bits);
+    /* `base` is the PC the operand was relative to (%rip): the load bias already accounts for it. */
+    return index_register(a, out, why, index);
+  }
+  if (strcmp(kind, "unsupported") == 0) {
+    out->kind = PROBEC_ARG_UNSUPPORTED;
+    return 0;
+  }
+  return why_set(why, "args[%zu]: unknown argument kind `%.20s`", index, kind);
+}
+
+int lower_point(const struct plan_entry *e, uint32_t index, const struct plan_point *p, const struct lowered_entry *l,
+                struct probec_point *out, struct why *why) {
+  memset(out, 0, sizeof *out);
+  out->entry = index;
+  out->side = p->is_return ? 1 : 0;
+  out->site_addr = p->site_address;
+  switch (e->filter_kind) {
+    case PLAN_FILTER_NONE: out->filter_kind = PROBEC_FILTER_NONE; break;
+    case PLAN_FILTER_CONTAINER: out->filter_kind = PROBEC_FILTER_CONTAINER; break;
+    case PLAN_FILTER_PROCESS: out->filter_kind = PROBEC_FILTER_PROCESS; break;
+  }
+  out->mntns = e->mntns;
+  out->role = PROBEC_ROLE_EMIT;
+  if (e->kind == PLAN_UPROBE_RET) {
+    out->role = p->is_return ? PROBEC_ROLE_PAIR_RETURN : PROBEC_ROLE_SAVE;
+    out->pair_cookie = p->is_return ? p->paired_with : p->cookie;
+  }
+  if (p->usdt_args != NULL) {
+    size_t i = 0;
+    for (const struct json *a = p->usdt_args->first; a != NULL; a = a->next, i++) {
+      uint64_t at;
+      if (!json_as_u64(json_get(a, "index"), &at) || at != i) return why_set(why, "cookie %llu: args[%zu] has index %llu: arguments must not be dropped or shifted", (unsigned long long)p->cookie, i, (unsigned long long)at);
+      if (usdt_arg(a, &out->args[i], why, i) < 0) return -1;
+    }
+    out->nargs = (uint8_t)i;
+    return 0;
+  }
+  /* Function arguments: the registers at entry; the return side of a pair reads the saved copies. */
+  for (unsigned i = 0; i < l->function_args; i++) {
+    struct probec_arg *a = &out->args[i];
+    a->kind = PROBEC_ARG_FUNCTION;
+    a->size = 8;
+    a->reg_width = 8;
+    a->reg_off = function_arg_regs[i];
+  }
+  out->nargs = (uint8_t)l->function_args;
+  return 0;
+}

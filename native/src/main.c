@@ -1,0 +1,291 @@
+/*
+ * probec-attach: executes an AttachPlan read on stdin and streams events
+ * and status messages on stdout (native/PROTOCOL.md). Single-threaded by
+ * design: setns into a mount namespace is refused to threaded processes.
+ *
+ * Life cycle: hello → read the plan → load the BPF object → per entry
+ * layout, attach (attached/failed) → ready → one epoll loop (ring buffer,
+ * signals, target pidfds, stdout errors, a 1-second timer for `lost`) →
+ * detach everything → lost → detached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "features.h"
+#include "json.h"
+#include "loader.h"
+#include "output.h"
+#include "plan.h"
+#include "session.h"
+#include "status.h"
+
+#define DEFAULT_RINGBUF_BYTES (16u << 20)
+/** Ring buffer bounds: a page at least; 1 GiB at most (the kernel's limit is higher, memory is not). */
+#define MIN_RINGBUF_BYTES 4096u
+#define MAX_RINGBUF_BYTES (1u << 30)
+
+#define EXIT_OK 0
+#define EXIT_BAD_PLAN 2
+#define EXIT_INTERNAL 3
+
+enum requested_mode { MODE_AUTO, MODE_MULTI, MODE_PMU, MODE_LEGACY };
+
+struct options {
+  enum requested_mode mode;
+  uint32_t ringbuf_bytes;
+};
+
+static const char *const PERMISSION_HINT =
+    "probec-attach needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels before 5.8); "
+    "writing tracefs uprobe events (--mode legacy) needs CAP_SYS_ADMIN";
+
+/* Sends `error` and `detached` and exits: nothing was attached, or everything was detached already. */
+static void __attribute__((noreturn)) fatal(int status, const char *message, const char *hint) {
+  status_error(message, hint);
+  status_detached("error");
+  exit(status);
+}
+
+static void parse_options(int argc, char **argv, struct options *o) {
+  o->mode = MODE_AUTO;
+  o->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
+  for (int i = 1; i < argc; i++) {
+    char message[256];
+    const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--mode") == 0 && value != NULL) {
+      static const char *const names[] = {"auto", "multi", "pmu", "legacy"};
+      size_t m = 0;
+      while (m < 4 && strcmp(value, names[m]) != 0) m++;
+      if (m == 4) {
+        snprintf(message, sizeof message, "--mode %.40s: unknown mode", value);
+        fatal(EXIT_BAD_PLAN, message, "use --mode auto, multi, pmu or legacy");
+      }
+      o->mode = (enum requested_mode)m;
+      i++;
+    } else if (strcmp(argv[i], "--ringbuf-bytes") == 0 && value != NULL) {
+      char *end;
+      unsigned long long n = strtoull(value, &end, 10);
+      if (*end != '\0' || n < MIN_RINGBUF_BYTES || n > MAX_RINGBUF_BYTES || (n & (n - 1)) != 0) {
+        snprintf(message, sizeof message, "--ringbuf-bytes %.40s: not a power of two between %u and %u", value, MIN_RINGBUF_BYTES, MAX_RINGBUF_BYTES);
+        fatal(EXIT_BAD_PLAN, message, "e.g. --ringbuf-bytes 16777216 (the default, 16 MiB)");
+      }
+      o->ringbuf_bytes = (uint32_t)n;
+      i++;
+    } else {
+      snprintf(message, sizeof message, "unknown argument %.60s", argv[i]);
+      fatal(EXIT_BAD_PLAN, message, "usage: probec-attach [--mode auto|multi|pmu|legacy] [--ringbuf-bytes N] < plan.json");
+    }
+  }
+}
+
+/* Signals arrive through a signalfd; SIGPIPE is ignored so a closed stdout is an EPIPE we handle. */
+static int setup_signals(void) {
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static const char *signal_reason(int signo, pid_t parent) {
+  /* PR_SET_PDEATHSIG sends SIGTERM: the parent's death shows as a changed parent pid. */
+  if (getppid() != parent) return "parent";
+  return signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
+/* Reads stdin to EOF, still answering signals (a parent that dies before closing the pipe). */
+static char *read_plan(int sigfd, pid_t parent, size_t *len) {
+  size_t cap = 1 << 16, n = 0;
+  char *buf = xcalloc(cap, 1);
+  for (;;) {
+    struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      fatal(EXIT_INTERNAL, "poll on stdin failed", NULL);
+    }
+    if (fds[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sigfd, &si, sizeof si) == sizeof si) {
+        status_detached(signal_reason((int)si.ssi_signo, parent));
+        exit(EXIT_OK);
+      }
+    }
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (n == cap) {
+      if (cap > JSON_MAX_BYTES) fatal(EXIT_BAD_PLAN, "the plan on stdin is larger than JSON_MAX_BYTES (256 MiB)", NULL);
+      cap *= 2;
+      buf = xrealloc(buf, cap, 1);
+    }
+    ssize_t got = read(STDIN_FILENO, buf + n, cap - n);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got < 0) fatal(EXIT_BAD_PLAN, "cannot read the plan from stdin", NULL);
+    if (got == 0) break;
+    n += (size_t)got;
+  }
+  *len = n;
+  return buf;
+}
+
+static enum attach_mode choose_mode(enum requested_mode requested, const struct features *f) {
+  if (!f->cookies)
+    fatal(EXIT_BAD_PLAN, "this kernel has no BPF cookies for uprobes (Linux 5.15+), which probec's program needs to tell its points apart",
+          f->bpf_load_errno == EPERM || f->bpf_load_errno == EACCES ? PERMISSION_HINT : "run probec on Linux 5.15 or later");
+  switch (requested) {
+    case MODE_MULTI:
+      if (!f->uprobe_multi) fatal(EXIT_BAD_PLAN, "--mode multi: this kernel has no uprobe_multi links (Linux 6.6+)", "use --mode auto");
+      return ATTACH_MULTI;
+    case MODE_PMU:
+      if (!f->pmu) fatal(EXIT_BAD_PLAN, "--mode pmu: this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe)", "use --mode auto");
+      return ATTACH_PMU;
+    case MODE_LEGACY:
+      if (!f->legacy) fatal(EXIT_BAD_PLAN, "--mode legacy: no writable uprobe_events in /sys/kernel/tracing or /sys/kernel/debug/tracing", "mount tracefs, or use --mode auto");
+      return ATTACH_LEGACY;
+    case MODE_AUTO:
+      break;
+  }
+  if (f->uprobe_multi) return ATTACH_MULTI;
+  if (f->pmu) return ATTACH_PMU;
+  if (f->legacy) return ATTACH_LEGACY;
+  fatal(EXIT_BAD_PLAN, "this kernel offers no way to attach uprobes: no uprobe_multi, no uprobe PMU, no tracefs uprobe_events", "build the kernel with CONFIG_UPROBE_EVENTS");
+}
+
+static void epoll_add(int epfd, int fd, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.fd = fd};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Runs until a reason to detach; returns it. */
+static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd, pid_t parent) {
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (epfd < 0 || timer < 0) return "error";
+  struct itimerspec second = {.it_interval = {1, 0}, .it_value = {1, 0}};
+  timerfd_settime(timer, 0, &second, NULL);
+  int ring = events_fd(rb);
+  epoll_add(epfd, ring, EPOLLIN);
+  epoll_add(epfd, sigfd, EPOLLIN);
+  epoll_add(epfd, timer, EPOLLIN);
+  /* A pipe's write end reports EPOLLERR once the reader closed it (not possible on a regular file: ignored). */
+  epoll_add(epfd, STDOUT_FILENO, 0);
+  for (size_t i = 0; i < s->watch.n; i++)
+    if (s->watch.pidfds[i] >= 0) epoll_add(epfd, s->watch.pidfds[i], EPOLLIN);
+  const char *reason = NULL;
+  if (s->watch.n > 0 && s->watch.alive == 0) {
+    status_target_exited(s->watch.pids, s->watch.n);
+    reason = "targetExited";
+  }
+  while (reason == NULL) {
+    struct epoll_event ready[16];
+    int n = epoll_wait(epfd, ready, 16, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      reason = "error";
+      break;
+    }
+    for (int i = 0; i < n && reason == NULL; i++) {
+      int fd = ready[i].data.fd;
+      if (fd == ring) {
+        events_drain(rb);
+      } else if (fd == sigfd) {
+        struct signalfd_siginfo si;
+        if (read(sigfd, &si, sizeof si) == sizeof si) reason = signal_reason((int)si.ssi_signo, parent);
+      } else if (fd == timer) {
+        uint64_t ticks;
+        if (read(timer, &ticks, sizeof ticks) < 0) continue;
+        if (session_read_lost(s)) status_lost(s->lost, s->plan->nentries);
+        /* PR_SET_PDEATHSIG fires when the parent *thread* exits; this catches a parent gone without it. */
+        if (getppid() != parent) reason = "parent";
+      } else if (fd == STDOUT_FILENO) {
+        reason = "stdout";
+      } else {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (watch_exited(&s->watch, fd)) {
+          events_drain(rb);
+          status_target_exited(s->watch.pids, s->watch.n);
+          reason = "targetExited";
+        }
+      }
+      if (output_closed()) reason = "stdout";
+    }
+  }
+  close(timer);
+  close(epfd);
+  return reason;
+}
+
+int main(int argc, char **argv) {
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  int sigfd = setup_signals();
+  if (getppid() != parent) return EXIT_OK; /* the parent died before the death signal was armed */
+  if (sigfd < 0) {
+    perror("probec-attach: signalfd");
+    return EXIT_INTERNAL;
+  }
+  /* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK. */
+  struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+  setrlimit(RLIMIT_MEMLOCK, &unlimited);
+  loader_capture_libbpf_messages();
+
+  struct features features;
+  features_probe(&features);
+  status_hello(&features);
+
+  struct options options;
+  parse_options(argc, argv, &options);
+
+  size_t len;
+  char *text = read_plan(sigfd, parent, &len);
+  struct plan plan;
+  struct why why = {{0}};
+  if (plan_load(text, len, &plan, &why) < 0) fatal(EXIT_BAD_PLAN, why.text, "the plan must follow schema/attach-plan.schema.json; write it with `probec compile -o plan.json`");
+  free(text);
+
+  struct session session = {.plan = &plan, .features = &features, .mode = choose_mode(options.mode, &features)};
+  if (features.legacy) {
+    snprintf(session.teardown.tracefs, sizeof session.teardown.tracefs, "%s", features.tracefs);
+    attach_legacy_remove_stale(features.tracefs);
+  }
+  int err = 0;
+  if (loader_load(&session.loader, session.mode == ATTACH_MULTI, (uint32_t)plan.total_points, options.ringbuf_bytes, &err, &why) < 0)
+    fatal(EXIT_BAD_PLAN, why.text, err == EPERM || err == EACCES ? PERMISSION_HINT : NULL);
+  struct ring_buffer *rb = events_open(session.loader.events_fd);
+  if (rb == NULL) {
+    loader_close(&session.loader);
+    fatal(EXIT_INTERNAL, "cannot read the BPF ring buffer", NULL);
+  }
+
+  session_attach(&session);
+  watch_start(&session.watch);
+  const char *reason = run_loop(&session, rb, sigfd, parent);
+
+  /* Detach first so that no new event arrives, then deliver what is left. */
+  session_detach(&session);
+  events_drain(rb);
+  uint64_t *lost = xcalloc(plan.nentries, sizeof *lost);
+  for (size_t i = 0; i < plan.nentries; i++) lost[i] = loader_lost(&session.loader, (uint32_t)i);
+  status_lost(lost, plan.nentries);
+  free(lost);
+  events_close(rb);
+  loader_close(&session.loader);
+  plan_free(&plan);
+  int status = strcmp(reason, "error") == 0 ? EXIT_INTERNAL : EXIT_OK;
+  if (status != EXIT_OK) status_error("the event loop failed", NULL);
+  status_detached(reason);
+  return status;
+}

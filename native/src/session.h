@@ -1,0 +1,37 @@
+/*
+ * One plan executed: every entry lowered (its `layout` sent), its binary
+ * opened and checked, its maps filled and its points attached in the
+ * chosen mode, with a `failed` message for whatever could not be; then
+ * `ready`. Detaching undoes all of it.
+ */
+#ifndef PROBEC_SESSION_H
+#define PROBEC_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attach.h"
+#include "features.h"
+#include "loader.h"
+#include "plan.h"
+#include "watch.h"
+
+struct session {
+  const struct plan *plan;
+  const struct features *features;
+  enum attach_mode mode;
+  struct loader loader;
+  struct teardown teardown;
+  struct watch watch;
+  uint64_t *lost; /* per entry, cumulative */
+  size_t attached_entries, failed_entries, attached_points;
+};
+
+/** Attaches every entry of the plan (the loader is already loaded); sends layout/attached/failed/ready. */
+void session_attach(struct session *s);
+/** Reads the lost counters; true when any is non-zero. */
+bool session_read_lost(struct session *s);
+/** Detaches everything. */
+void session_detach(struct session *s);
+
+#endif

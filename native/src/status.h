@@ -1,0 +1,28 @@
+/*
+ * The status messages of native/PROTOCOL.md ("Status messages"), each one
+ * JSON object in a status frame, written and flushed at once. Member names
+ * and order are exactly the PROTOCOL's.
+ */
+#ifndef PROBEC_STATUS_H
+#define PROBEC_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features.h"
+#include "lower.h"
+
+void status_hello(const struct features *f);
+void status_layout(size_t entry, const struct lowered_entry *l);
+void status_attached(size_t entry, const char *mode, const char *path, size_t points);
+/** `err` 0 gives errno null; `cookie` 0 gives cookie null. */
+void status_failed(size_t entry, const char *reason, int err, uint64_t cookie);
+void status_ready(size_t attached, size_t failed, size_t points);
+/** Cumulative lost counts: `counts[i]` for entry i; zero counts are left out. */
+void status_lost(const uint64_t *counts, size_t n);
+void status_target_exited(const uint32_t *pids, size_t n);
+/** `hint` may be NULL. */
+void status_error(const char *message, const char *hint);
+void status_detached(const char *reason);
+
+#endif
