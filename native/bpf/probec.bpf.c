@@ -58,20 +58,26 @@ enum {
 
 /*
  * Where the uprobe context (the user registers, struct pt_regs) keeps the
- * instruction pointer and the return register. The plan's register offsets
- * (ptRegsOffset) are in the same struct. Every architecture the attacher
- * builds on has a block here.
+ * instruction pointer and the return register, and every 8-byte slot a
+ * register argument may name. The plan's register offsets (ptRegsOffset)
+ * are in the same struct. Every architecture the attacher builds on has a
+ * block here.
  */
 #if defined(__TARGET_ARCH_x86)
 /* arch/x86/include/uapi/asm/ptrace.h, x86_64: r15 … ax (80) … ip (128) … ss (160). */
 #define PROBEC_REGS_SIZE 168
 #define PROBEC_REGS_IP 128
 #define PROBEC_REGS_RC 80
+#define PROBEC_REGS_EACH(X) X(0) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64) X(72) X(80) X(88) X(96) \
+  X(104) X(112) X(120) X(128) X(136) X(144) X(152) X(160)
 #elif defined(__TARGET_ARCH_arm64)
 /* arch/arm64/include/asm/ptrace.h: struct pt_regs starts with user_pt_regs: regs[31], sp (248), pc (256), pstate. */
 #define PROBEC_REGS_SIZE 272
 #define PROBEC_REGS_IP 256
 #define PROBEC_REGS_RC 0
+#define PROBEC_REGS_EACH(X) X(0) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64) X(72) X(80) X(88) X(96) \
+  X(104) X(112) X(120) X(128) X(136) X(144) X(152) X(160) X(168) X(176) X(184) X(192) X(200) X(208) \
+  X(216) X(224) X(232) X(240) X(248) X(256) X(264)
 #else
 #error "probec.bpf.c: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64 (clang -D__TARGET_ARCH_<arch>)"
 #endif
@@ -208,19 +214,24 @@ static __always_inline __u64 masked(__u64 value, __u64 mask)
   return value & mask;
 }
 
-/** The 8-byte pt_regs slot at `off`; sets *fault when it is outside pt_regs or unreadable. */
+/**
+ * The 8-byte pt_regs slot at `off`; sets *fault when `off` is not a slot.
+ * One direct context load per slot: the verifier allows only constant
+ * offsets into the context, and a switch of constant loads costs a few
+ * compares where bpf_probe_read_kernel would cost a helper call per argument.
+ */
 static __always_inline __u64 read_reg(void *regs, __u32 off, __u32 *fault)
 {
-  __u64 value = 0;
-
-  if (off > PROBEC_REGS_SIZE - 8) {
+#define PROBEC_REG_CASE(o) \
+  case o:                  \
+    return *(__u64 *)((char *)regs + o);
+  switch (off) {
+    PROBEC_REGS_EACH(PROBEC_REG_CASE)
+  default:
     *fault = 1;
     return 0;
   }
-  /* A variable offset into the context is not a direct access the verifier allows; a kernel read is. */
-  if (bpf_probe_read_kernel(&value, sizeof(value), (char *)regs + off))
-    *fault = 1;
-  return value;
+#undef PROBEC_REG_CASE
 }
 
 /** `value` truncated to `size` bytes, then sign- or zero-extended to 64 bits (size 8 or anything else: as is). */
@@ -263,7 +274,8 @@ static __always_inline __u64 read_user(__u64 addr, __u32 size, __u32 is_signed, 
 static __noinline __u64 read_arg(void *regs, const struct probec_point *point, __u64 index, __u32 *fault)
 {
   const struct probec_arg *arg;
-  __u64 addr;
+  __u64 base = 0, addr;
+  __u32 kind;
 
   if (index >= PROBEC_MAX_ARGS || index >= point->nargs)
     return 0; /* not present reads as 0, as PROBEC_ARG_NONE */
@@ -271,55 +283,54 @@ static __noinline __u64 read_arg(void *regs, const struct probec_point *point, _
   asm volatile("" : "+r"(index));
   arg = &point->args[index];
 
-  switch (arg->kind) {
-  case PROBEC_ARG_NONE:
+  kind = arg->kind;
+  if (kind == PROBEC_ARG_NONE)
     return 0;
-  case PROBEC_ARG_REGISTER: {
-    /* `%ah`: 8 bits up; `%ax`: 2 bytes wide; then the note's size and sign (`-2@%ax`). */
-    __u64 value = read_reg(regs, arg->reg_off, fault) >> (arg->reg_shift & 63);
-    return extend(extend(value, arg->reg_width, 0), arg->size, arg->is_signed);
-  }
-  case PROBEC_ARG_MEMORY:
-    /* `-8@16(%rbp,%rax,4)`: rbp + rax*4 + 16. The base register is always there. */
-    addr = read_reg(regs, arg->reg_off, fault) + (__u64)arg->value;
-    if (arg->flags & PROBEC_ARG_HAS_INDEX)
-      addr += read_reg(regs, arg->index_reg_off, fault) * arg->scale;
-    if (*fault)
-      return 0;
-    return read_user(addr, arg->size, arg->is_signed, fault);
-  case PROBEC_ARG_CONSTANT:
+  if (kind == PROBEC_ARG_CONSTANT)
     return (__u64)arg->value;
-  case PROBEC_ARG_SYMBOL: {
-    /*
-     * `4@counter+8(%rip)` style: a link-time address. The load bias is what
-     * the kernel reports as the instruction pointer minus the probed
-     * instruction's link-time address: at a uprobe the kernel rewinds the
-     * ip to the probed instruction itself before running the program (on
-     * x86 too, not past the int3: checked on 6.18). USDT sites are entry
-     * points, so this holds wherever SYMBOL args appear.
-     */
-    __u64 ip = *(__u64 *)((char *)regs + PROBEC_REGS_IP);
-
-    addr = (__u64)arg->value + (ip - point->site_addr);
-    /*
-     * `sym(%rip)` names the symbol's address PC-relatively: value already is
-     * that address, so an instruction-pointer base adds nothing.
-     */
-    if ((arg->flags & PROBEC_ARG_HAS_BASE) && arg->reg_off != PROBEC_REGS_IP)
-      addr += read_reg(regs, arg->reg_off, fault);
-    if (arg->flags & PROBEC_ARG_HAS_INDEX)
-      addr += read_reg(regs, arg->index_reg_off, fault) * arg->scale;
-    if (*fault)
-      return 0;
-    return read_user(addr, arg->size, arg->is_signed, fault);
-  }
-  case PROBEC_ARG_FUNCTION:
-    /* The ABI's argument register, filled in by the attacher (x86_64: rdi, rsi, rdx, rcx, r8, r9). */
-    return read_reg(regs, arg->reg_off, fault);
-  default: /* PROBEC_ARG_UNSUPPORTED, or a kind this program does not know */
-    *fault = 1;
+  if (kind != PROBEC_ARG_REGISTER && kind != PROBEC_ARG_MEMORY && kind != PROBEC_ARG_SYMBOL &&
+      kind != PROBEC_ARG_FUNCTION) {
+    *fault = 1; /* PROBEC_ARG_UNSUPPORTED, or a kind this program does not know */
     return 0;
   }
+
+  /*
+   * Every other kind starts from one register (a SYMBOL only when it has a
+   * base): read it in one place, so the verifier walks the register switch
+   * twice per call rather than once per kind.
+   *
+   * A SYMBOL base of the instruction pointer (`gmagic(%rip)`) adds nothing:
+   * PC-relative addressing is how the code names the symbol, and `value`
+   * already is the symbol's address.
+   */
+  if (kind != PROBEC_ARG_SYMBOL || ((arg->flags & PROBEC_ARG_HAS_BASE) && arg->reg_off != PROBEC_REGS_IP))
+    base = read_reg(regs, arg->reg_off, fault);
+
+  /* `%rdi` as the ABI's first function argument: the whole register. */
+  if (kind == PROBEC_ARG_FUNCTION)
+    return base;
+  /* `-1@%al`, `-2@%ax`, `1@%ah` (8 bits up): the named part, then the note's size and sign. */
+  if (kind == PROBEC_ARG_REGISTER)
+    return extend(extend(base >> (arg->reg_shift & 63), arg->reg_width, 0), arg->size, arg->is_signed);
+
+  /* `-4@8(%rsi)`, `-8@16(%rbp,%rax,4)`: base + index * scale + displacement. */
+  addr = base + (__u64)arg->value;
+  /*
+   * `-8@gmagic(%rip)`, `4@counter+8`: a link-time address plus the load
+   * bias, which is what the kernel reports as the instruction pointer
+   * minus the probed instruction's link-time address. At a uprobe the
+   * kernel rewinds the ip to the probed instruction itself before running
+   * the program (x86 too, not past the int3: checked on 6.18 by reading a
+   * global through it). USDT sites are entry points, so this holds
+   * wherever SYMBOL args appear.
+   */
+  if (kind == PROBEC_ARG_SYMBOL)
+    addr += *(__u64 *)((char *)regs + PROBEC_REGS_IP) - point->site_addr;
+  if (arg->flags & PROBEC_ARG_HAS_INDEX)
+    addr += read_reg(regs, arg->index_reg_off, fault) * arg->scale;
+  if (*fault)
+    return 0;
+  return read_user(addr, arg->size, arg->is_signed, fault);
 }
 
 /* ---- the bytecode interpreter ---- */
