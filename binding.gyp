@@ -9,7 +9,7 @@
 {
   "variables": {
     "module_name%": "probec-attach",
-    "module_path%": "prebuilds/<(OS)-<(target_arch)>",
+    "module_path%": "prebuilds/<(OS)-<(target_arch)",
     "conditions": [
       ["target_arch == 'x64'", {"bpf_target_arch%": "x86"}],
       ["target_arch == 'arm64'", {"bpf_target_arch%": "arm64"}],
