@@ -1,0 +1,422 @@
+/**
+ * probec-attach run directly (no src/attach in between), on this machine's
+ * kernel, with plans made by compile() for a small C program compiled here.
+ * The program calls `work(n, name)` and fires the USDT probe `app:tick(n, name)`,
+ * whose semaphore it reports, ROUNDS times per "go" line on its stdin.
+ *
+ * What each test proves:
+ * - per mode (multi, pmu, legacy): function args, a return value, a
+ *   uprobe+ret pair (args at return, latency), USDT args and strings arrive
+ *   as frames with exactly the program's values; a sibling process running
+ *   the same binary produces nothing (the pid filter); the USDT semaphore is
+ *   raised while attached and back to 0 after; legacy event names are ours
+ *   (`probec/pc_<pid>_<cookie>`); nothing is left in uprobe_events.
+ * - a plan whose inode or build-id does not match fails that entry with a
+ *   reason naming the field, and the other entries still attach;
+ * - a bad plan on stdin gives `error` then `detached` and exit 2;
+ * - the target exiting gives `targetExited` and a clean exit;
+ * - a closed stdout detaches.
+ *
+ * The helper is the built one (npm run build:native, or bootstrap.sh); a
+ * missing helper fails the tests, it does not skip them.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/compile/compile.js";
+import type { AttachPlan } from "../../src/compile/plan.js";
+
+const HELPER = join(import.meta.dirname, "..", "..", "prebuilds", `${process.platform}-${process.arch}`, "probec-attach");
+const UPROBE_EVENTS = "/sys/kernel/tracing/uprobe_events";
+const ROUNDS = 5;
+
+const PROGRAM = String.raw`
+#define _SDT_HAS_SEMAPHORES 1
+#include <stdio.h>
+#include <string.h>
+#include <sys/sdt.h>
+
+#define ROUNDS ${ROUNDS}
+
+/* The semaphore sys/sdt.h tests before evaluating the probe's arguments: the kernel raises it while attached. */
+__extension__ unsigned short app_tick_semaphore __attribute__((unused)) __attribute__((section(".probes")));
+
+__attribute__((noinline, used)) long work(long n, const char *name) {
+  __asm__ volatile("" ::: "memory");
+  return n * 10 + (long)strlen(name);
+}
+
+int main(void) {
+  char line[64], name[32];
+  long next = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    if (strncmp(line, "quit", 4) == 0) break;
+    if (strncmp(line, "go", 2) == 0) {
+      for (int i = 0; i < ROUNDS; i++, next++) {
+        snprintf(name, sizeof name, "item-%ld", next);
+        work(next, name);
+        STAP_PROBE2(app, tick, next, name);
+      }
+      printf("done\n");
+    } else {
+      printf("sem=%u\n", (unsigned)app_tick_semaphore);
+    }
+    fflush(stdout);
+  }
+  return 0;
+}
+`;
+
+let dir: string;
+let program: string;
+
+beforeAll(() => {
+  if (!existsSync(HELPER)) throw new Error(`${HELPER} is missing: build it with npm run build:native (scripts/bootstrap.sh does)`);
+  if (!existsSync(UPROBE_EVENTS)) throw new Error(`${UPROBE_EVENTS} is missing: mount tracefs (scripts/bootstrap.sh does)`);
+  dir = mkdtempSync(join(tmpdir(), "probec-native-"));
+  writeFileSync(join(dir, "app.c"), PROGRAM);
+  program = join(dir, "app");
+  execFileSync("gcc", ["-O1", "-g", "-o", program, join(dir, "app.c")]);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Lines from a child's stdout, awaited one at a time. */
+class Lines {
+  private lines: string[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor(child: ChildProcess) {
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (text: string) => {
+      this.lines.push(...text.split("\n").filter((l) => l !== ""));
+      this.wake?.();
+    });
+  }
+
+  async next(): Promise<string> {
+    while (this.lines.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.lines.shift() as string;
+  }
+}
+
+/** The test program: waits for lines on stdin. */
+class App {
+  readonly child: ChildProcess;
+  private readonly out: Lines;
+
+  constructor() {
+    this.child = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
+    this.out = new Lines(this.child);
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  async ready(): Promise<void> {
+    expect(await this.out.next()).toBe("ready");
+  }
+
+  /** ROUNDS calls of work() and ROUNDS ticks. */
+  async go(): Promise<void> {
+    this.child.stdin?.write("go\n");
+    expect(await this.out.next()).toBe("done");
+  }
+
+  /** The USDT semaphore as the program sees it. */
+  async semaphore(): Promise<number> {
+    this.child.stdin?.write("sem\n");
+    const line = await this.out.next();
+    const m = /^sem=(\d+)$/.exec(line);
+    if (m === null) throw new Error(`unexpected line from the program: ${line}`);
+    return Number(m[1]);
+  }
+
+  async quit(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, "exit");
+    this.child.stdin?.end("quit\n");
+    await exited;
+  }
+}
+
+interface Status {
+  type: string;
+  [key: string]: unknown;
+}
+
+interface LayoutField {
+  name: string;
+  type: "int" | "string" | "header";
+  offset: number;
+  size: number;
+}
+
+/** One decoded event: the header's members and each field by name. */
+interface Event {
+  entry: number;
+  cookie: bigint;
+  pid: number;
+  comm: string;
+  latency: bigint;
+  faultMask: number;
+  fields: Record<string, bigint | string>;
+}
+
+/**
+ * The attacher, with a frame reader written for this test (PROTOCOL.md:
+ * u32 length, u32 type, payload; event payloads are struct
+ * probec_event_header and the slots its `layout` gives).
+ */
+class Attacher {
+  readonly child: ChildProcess;
+  readonly statuses: Status[] = [];
+  readonly events: Event[] = [];
+  readonly exited: Promise<number | null>;
+  private pending = Buffer.alloc(0);
+  private layouts = new Map<number, LayoutField[]>();
+  private cookieEntry = new Map<bigint, number>();
+  private wake: (() => void) | undefined;
+
+  constructor(plan: AttachPlan | string, args: string[] = []) {
+    this.child = spawn(HELPER, args, { stdio: ["pipe", "pipe", "inherit"] });
+    this.exited = once(this.child, "exit").then(([code]) => code as number | null);
+    if (typeof plan !== "string") {
+      plan.probes.forEach((probe, entry) => probe.points.forEach((p) => this.cookieEntry.set(BigInt(p.cookie), entry)));
+    }
+    this.child.stdout?.on("data", (chunk: Buffer) => this.read(chunk));
+    this.child.stdout?.on("end", () => this.wake?.());
+    this.child.stdin?.end(typeof plan === "string" ? plan : JSON.stringify(plan));
+  }
+
+  private read(chunk: Buffer): void {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 8) {
+      const length = this.pending.readUInt32LE(0);
+      const type = this.pending.readUInt32LE(4);
+      if (this.pending.length < 8 + length) break;
+      const payload = this.pending.subarray(8, 8 + length);
+      this.pending = this.pending.subarray(8 + length);
+      if (type === 2) this.status(JSON.parse(payload.toString("utf8")) as Status);
+      else if (type === 1) this.event(payload);
+      else throw new Error(`frame type ${type}`);
+    }
+    this.wake?.();
+  }
+
+  private status(s: Status): void {
+    this.statuses.push(s);
+    if (s.type === "layout") this.layouts.set(s.entry as number, s.fields as LayoutField[]);
+  }
+
+  private event(p: Buffer): void {
+    const cookie = p.readBigUInt64LE(0);
+    const entry = this.cookieEntry.get(cookie);
+    if (entry === undefined) throw new Error(`event with unknown cookie ${cookie}`);
+    const fields: Record<string, bigint | string> = {};
+    for (const f of this.layouts.get(entry) ?? []) {
+      if (f.type === "int") fields[f.name] = p.readBigInt64LE(f.offset);
+      else if (f.type === "string") fields[f.name] = cString(p.subarray(f.offset, f.offset + f.size));
+    }
+    this.events.push({ entry, cookie, latency: p.readBigUInt64LE(16), pid: p.readUInt32LE(32), faultMask: p.readUInt32LE(44), comm: cString(p.subarray(56, 72)), fields });
+  }
+
+  /** Resolves when `done()` holds, or rejects when the attacher has ended without it. */
+  async until(what: string, done: () => boolean): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!done()) {
+      if (this.child.stdout?.readableEnded === true) throw new Error(`probec-attach ended before ${what}: ${JSON.stringify(this.statuses)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(this.statuses)}`);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+
+  status1(type: string): Status | undefined {
+    return this.statuses.find((s) => s.type === type);
+  }
+
+  async ready(): Promise<Status> {
+    await this.until("ready", () => this.status1("ready") !== undefined);
+    return this.status1("ready") as Status;
+  }
+
+  /** SIGTERM, then the exit code. */
+  async stop(): Promise<number | null> {
+    this.child.kill("SIGTERM");
+    return this.exited;
+  }
+}
+
+function cString(bytes: Buffer): string {
+  const nul = bytes.indexOf(0);
+  return bytes.toString("utf8", 0, nul === -1 ? bytes.length : nul);
+}
+
+function probecEvents(): string[] {
+  return readFileSync(UPROBE_EVENTS, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("probec/"));
+}
+
+async function planFor(source: string): Promise<AttachPlan> {
+  const { plan, diagnostics } = await compile(source, { file: "native.test.probe" });
+  expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  return plan as AttachPlan;
+}
+
+/** Four entries on the program: function args, a return value, a pair, and the USDT site. */
+function probesFor(pid: number): string {
+  return `
+uprobe pid/${pid}:exe:work {
+  n = arg0
+  name = str(arg1, 32)
+}
+uretprobe pid/${pid}:exe:work {
+  rc = retval
+}
+uprobe+ret pid/${pid}:exe:work {
+  n = arg0
+  rc = retval
+  latency
+}
+usdt pid/${pid}:exe:app:tick {
+  n = arg0
+  name = str(arg1)
+  comm
+}
+`;
+}
+
+describe("probec-attach on this kernel", () => {
+  for (const mode of ["multi", "pmu", "legacy"] as const) {
+    it(`--mode ${mode}: the events carry the program's values, only from the target, and the semaphore is raised only while attached`, async () => {
+      const app = new App();
+      const sibling = new App();
+      await Promise.all([app.ready(), sibling.ready()]);
+      const plan = await planFor(probesFor(app.pid));
+      expect(await app.semaphore()).toBe(0);
+
+      const attacher = new Attacher(plan, ["--mode", mode]);
+      const ready = await attacher.ready();
+      expect(ready).toEqual({ type: "ready", attached: 4, failed: 0, points: 5 });
+      expect(attacher.statuses[0]).toMatchObject({ type: "hello", version: 1, features: { uprobeMulti: true, pmu: true, cookies: true, legacy: true } });
+      const attached = attacher.statuses.filter((s) => s.type === "attached");
+      expect(attached.map((s) => [s.entry, s.mode])).toEqual([0, 1, 2, 3].map((e) => [e, mode]));
+      // fd strategy: the kernel is handed the attacher's own descriptor, never a host path.
+      for (const s of attached) expect(s.path).toMatch(/^\/proc\/self\/fd\/\d+$/);
+
+      expect(await app.semaphore()).toBe(1);
+      if (mode === "legacy") {
+        const names = probecEvents().map((l) => /^[pr]:probec\/(\S+) /.exec(l)?.[1]);
+        expect(names).toHaveLength(5);
+        for (const name of names) expect(name).toMatch(new RegExp(`^pc_${attacher.child.pid}_\\d+$`));
+        for (const name of names) expect((name as string).length).toBeLessThanOrEqual(63);
+      }
+
+      await sibling.go();
+      await app.go();
+      // 5 entry + 5 return + 5 pairs + 5 ticks.
+      await attacher.until("20 events", () => attacher.events.length >= 4 * ROUNDS);
+      expect(await attacher.stop()).toBe(0);
+      expect(attacher.statuses.slice(-2).map((s) => s.type)).toEqual(["lost", "detached"]);
+      expect(attacher.statuses.at(-1)).toEqual({ type: "detached", reason: "SIGTERM" });
+      expect(attacher.statuses.at(-2)).toEqual({ type: "lost", entries: {} });
+
+      const { events } = attacher;
+      expect(events).toHaveLength(4 * ROUNDS);
+      expect(new Set(events.map((e) => e.pid))).toEqual(new Set([app.pid]));
+      const of = (entry: number) => events.filter((e) => e.entry === entry);
+      const names = [0, 1, 2, 3, 4].map((n) => `item-${n}`);
+      expect(of(0).map((e) => e.fields)).toEqual(names.map((name, n) => ({ n: BigInt(n), name })));
+      expect(of(1).map((e) => e.fields)).toEqual(names.map((name, n) => ({ rc: BigInt(n * 10 + name.length) })));
+      expect(of(2).map((e) => [e.fields.n, e.fields.rc])).toEqual(names.map((name, n) => [BigInt(n), BigInt(n * 10 + name.length)]));
+      for (const e of of(2)) expect(e.fields.latency).toBe(e.latency);
+      for (const e of of(2)) expect(e.latency).toBeGreaterThan(0n);
+      expect(of(3).map((e) => [e.fields, e.comm])).toEqual(names.map((name, n) => [{ n: BigInt(n), name }, "app"]));
+      for (const e of events) expect(e.faultMask).toBe(0);
+
+      // Detached: the kernel dropped its semaphore increment and every tracefs event of ours.
+      expect(await app.semaphore()).toBe(0);
+      expect(probecEvents()).toEqual([]);
+      await Promise.all([app.quit(), sibling.quit()]);
+    });
+  }
+
+  it("a binary whose inode or build-id differs from the plan fails that entry with the field named; the others attach", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const probes = plan.probes as AttachPlan["probes"];
+    probes[0] = { ...probes[0]!, binary: { ...probes[0]!.binary, ino: "1" } };
+    probes[1] = { ...probes[1]!, binary: { ...probes[1]!.binary, buildId: "00".repeat(20) } };
+    const attacher = new Attacher(plan);
+    expect(await attacher.ready()).toEqual({ type: "ready", attached: 2, failed: 2, points: 3 });
+    const failed = attacher.statuses.filter((s) => s.type === "failed");
+    expect(failed).toEqual([
+      { type: "failed", entry: 0, reason: expect.stringMatching(/^binary\.ino mismatch: the plan says 1, .* has \d+/), errno: null, cookie: null },
+      { type: "failed", entry: 1, reason: expect.stringMatching(/^binary\.buildId mismatch: the plan says 0{40}, .* has [0-9a-f]{40}/), errno: null, cookie: null },
+    ]);
+    expect(attacher.statuses.filter((s) => s.type === "attached").map((s) => s.entry)).toEqual([2, 3]);
+    expect(await attacher.stop()).toBe(0);
+    expect(await app.semaphore()).toBe(0);
+    await app.quit();
+  });
+
+  it("a plan that is not JSON, or of another version, is an error frame, then detached, and exit 2", async () => {
+    for (const [text, message] of [
+      ["{ not json", /^the plan is not valid JSON: line 1, column 3: expected a member name$/],
+      [JSON.stringify({ planVersion: 2, probes: [] }), /^plan\.planVersion: this attacher executes version 1 plans, got 2$/],
+      [JSON.stringify({ planVersion: 1, probes: [{ id: "x" }] }), /^probes\[0\]\.specText: expected a string, got nothing/],
+    ] as const) {
+      const attacher = new Attacher(text);
+      expect(await attacher.exited).toBe(2);
+      expect(attacher.statuses.map((s) => s.type)).toEqual(["hello", "error", "detached"]);
+      expect(attacher.statuses[1]?.message).toMatch(message);
+      expect(attacher.statuses[1]?.hint).toMatch(/probec compile/);
+      expect(attacher.statuses[2]).toEqual({ type: "detached", reason: "error" });
+    }
+  });
+
+  it("when the target exits: targetExited, detached, exit 0, nothing left behind", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const attacher = new Attacher(plan, ["--mode", "legacy"]);
+    await attacher.ready();
+    await app.go();
+    await app.quit();
+    expect(await attacher.exited).toBe(0);
+    expect(attacher.statuses.slice(-3)).toEqual([
+      { type: "targetExited", pids: [app.pid] },
+      { type: "lost", entries: {} },
+      { type: "detached", reason: "targetExited" },
+    ]);
+    // Every event of the round was delivered before the attacher left.
+    expect(attacher.events).toHaveLength(4 * ROUNDS);
+    expect(probecEvents()).toEqual([]);
+  });
+
+  it("when its stdout is closed it detaches and leaves nothing behind", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const attacher = new Attacher(plan, ["--mode", "legacy"]);
+    await attacher.ready();
+    expect(probecEvents()).toHaveLength(5);
+    expect(await app.semaphore()).toBe(1);
+    attacher.child.stdout?.destroy();
+    expect(await attacher.exited).toBe(0);
+    expect(probecEvents()).toEqual([]);
+    expect(await app.semaphore()).toBe(0);
+    await app.quit();
+  });
+});
