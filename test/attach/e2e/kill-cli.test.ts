@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawnCli } from "./support/cli-process.js";
-import { alive, bpfLinkIds, existingBpfLinks, helperPidsOf, uprobeEvents } from "./support/kernel.js";
+import { alive, bpfLinkIds, existingBpfLinks, helperPidsOf, orphanedProbecEvents, tracefs, uprobeEvents } from "./support/kernel.js";
 import { e2eSetup, type E2e } from "./support/setup.js";
 import { sleep, Targets, type Target } from "./support/targets.js";
 
@@ -28,6 +28,8 @@ let app: Target;
 
 beforeAll(async () => {
   env = await e2eSetup();
+  // Legacy attachment writes tracefs; the helper does not mount it (it says "mount tracefs"), a fresh machine may not have it.
+  tracefs();
   app = await targets.container(env.image, NAME, "usdt_app", ["2"]);
 }, 120_000);
 
@@ -73,6 +75,7 @@ for (const mode of ["auto", "legacy"] as const) {
 
       expect(existingBpfLinks(links), "link ids the helper held").toEqual([]);
       expect(uprobeEvents().filter((l) => l.includes(`probec/pc_${helper}_`))).toEqual([]);
+      expect(orphanedProbecEvents(), "probec events of any attacher that is gone").toEqual([]);
       const [after] = await app.round();
       expect(after).toMatch(/^round \d+ sema 0 ticks 2$/);
     } finally {

@@ -14,7 +14,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { helperPidsOf, uprobeEvents } from "./support/kernel.js";
+import { helperPidsOf, tracefs, uprobeEvents } from "./support/kernel.js";
 import { e2eSetup, type E2e } from "./support/setup.js";
 import { Targets, type Target } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
@@ -28,6 +28,8 @@ let env: E2e;
 
 beforeAll(async () => {
   env = await e2eSetup();
+  // Legacy attachment writes tracefs; the helper does not mount it (it says "mount tracefs"), a fresh machine may not have it.
+  tracefs();
 }, 120_000);
 
 afterAll(() => targets.cleanup());

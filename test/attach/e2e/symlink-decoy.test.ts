@@ -46,6 +46,8 @@ for (const strategy of ["fd", "root"] as const) {
     const real = statSync(`/proc/${app.pid}/root${REAL_LIBX_DIR}/libx.so`);
     const decoy = statSync(DECOY);
     expect(real.ino).not.toBe(decoy.ino);
+    // The trap is real: resolved from the host, the container's link lands on the decoy.
+    expect(statSync(`/proc/${app.pid}/root/usr/lib/libx.so`).ino).toBe(decoy.ino);
     const realOffset = (await findSymbol(env.fixtures.path("libx.so"), "x_value")).fileOffset;
     expect((await findSymbol(DECOY, "x_value")).fileOffset).not.toBe(realOffset);
 

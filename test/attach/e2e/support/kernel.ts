@@ -106,3 +106,15 @@ export function uprobeEvents(): string[] {
 export function probecUprobeEvents(): string[] {
   return uprobeEvents().filter((l) => /^[pr](?::\d+)?:probec\//.test(l));
 }
+
+/**
+ * probec's legacy events whose attacher is gone: `probec/pc_<pid>_…` where
+ * no process `<pid>` runs any more (a helper that died without detaching;
+ * the next helper to start removes them, native/PROTOCOL.md).
+ */
+export function orphanedProbecEvents(): string[] {
+  return probecUprobeEvents().filter((l) => {
+    const pid = /^[pr](?::\d+)?:probec\/pc_(\d+)_/.exec(l)?.[1];
+    return pid !== undefined && !alive(Number(pid));
+  });
+}
