@@ -21,7 +21,7 @@
  * Build (the attacher's build uses exactly these flags, nothing more):
  *   clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I native/include \
  *     -c native/bpf/probec.bpf.c -o probec.bpf.o
- * No vmlinux.h and no bpftool: the three kernel structs the mount-namespace
+ * No vmlinux.h and no bpftool: the four kernel structs the mount-namespace
  * read needs are declared below with preserve_access_index, and libbpf
  * relocates them against /sys/kernel/btf/vmlinux at load time.
  */
@@ -171,13 +171,14 @@ struct interp {
 
 /*
  * The BPF stack is 512 bytes, so the event and the evaluation stack live
- * here. A uprobe program cannot be preempted by itself on the same CPU
- * between the lookup and the ring-buffer copy (uprobe handlers run the
- * program with migration disabled and one at a time per task; a second
- * hit on this CPU from another task would need this one to sleep, which
- * non-sleepable programs never do).
+ * here, one per CPU. A uprobe program runs with migration disabled but, on
+ * a kernel with full preemption, not with preemption disabled: another
+ * task can hit a probe on this CPU while a hit still fills the scratch.
+ * `users` guards it (see handle_hit); the loser counts as lost.
  */
 struct probec_scratch {
+  __u32 users; /* hits between taking and releasing this scratch; only the one that made it 1 may use it */
+  __u32 pad;
   struct interp interp;
   __s64 stack[PROBEC_MAX_STACK];
   struct probec_saved entry; /* PAIR_RETURN: the entry's saved values, copied out before the map element is deleted */
@@ -607,7 +608,12 @@ static __always_inline int filter_keeps(const struct probec_point *point, __u64 
   return bpf_map_lookup_elem(&filter_pids, &key) != 0;
 }
 
-/** Entry of a uprobe+ret pair: save the time and every argument for this thread, emit nothing. */
+/**
+ * Entry of a uprobe+ret pair: save the time and every argument for this
+ * thread, emit nothing. One saved entry per (thread, pair): a recursive call
+ * overwrites its caller's, so the outer return finds nothing and is not
+ * reported.
+ */
 static __always_inline void save_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
                                        __u64 pid_tgid, __u64 now)
 {
@@ -621,8 +627,11 @@ static __always_inline void save_entry(void *regs, const struct probec_point *po
   for (i = 0; i < PROBEC_MAX_ARGS; i++) {
     __u32 fault = 0;
 
-    if (i >= point->nargs)
-      break;
+    /* Zero past nargs: the scratch holds the previous hit's values, and the return side reads all 12. */
+    if (i >= point->nargs) {
+      entry->args[i] = 0;
+      continue;
+    }
     entry->args[i] = read_arg(regs, point, i, &fault);
     if (fault)
       entry->fault_mask |= 1u << i;
@@ -652,39 +661,34 @@ static __always_inline __u64 take_entry(const struct probec_point *point, struct
   return now - s->entry.start_ns;
 }
 
-static __always_inline int handle_hit(void *regs)
+static __always_inline void count_lost(__u32 entry)
 {
-  __u64 cookie = bpf_get_attach_cookie(regs);
-  const struct probec_point *point;
+  __u64 *count = bpf_map_lookup_elem(&lost, &entry);
+
+  if (count)
+    __sync_fetch_and_add(count, 1);
+}
+
+/** A hit that the process filter kept, with this CPU's scratch held: save, or evaluate and emit. */
+static __always_inline void process_hit(void *regs, __u64 cookie, const struct probec_point *point,
+                                        struct probec_scratch *s, __u64 pid_tgid, __u64 mntns)
+{
   const struct probec_program *program;
   struct probec_event_header *header;
-  struct probec_scratch *s;
-  __u64 pid_tgid, mntns, now, latency = 0, retval = 0;
-  __u32 zero = 0, entry, size;
+  __u64 now = bpf_ktime_get_ns(), latency = 0, retval = 0;
+  __u32 entry, size;
   struct run run;
-
-  point = bpf_map_lookup_elem(&points, &cookie);
-  if (!point)
-    return 0;
-  pid_tgid = bpf_get_current_pid_tgid();
-  mntns = current_mntns();
-  if (!filter_keeps(point, pid_tgid, mntns))
-    return 0;
-  s = bpf_map_lookup_elem(&scratch, &zero);
-  if (!s)
-    return 0;
-  now = bpf_ktime_get_ns();
 
   if (point->role == PROBEC_ROLE_SAVE) {
     save_entry(regs, point, s, pid_tgid, now);
-    return 0;
+    return;
   }
   if (point->role == PROBEC_ROLE_PAIR_RETURN) {
     int found;
 
     latency = take_entry(point, s, pid_tgid, now, &found);
     if (!found)
-      return 0;
+      return;
   }
   if (point->side == 1)
     retval = *(__u64 *)((char *)regs + PROBEC_REGS_RC);
@@ -692,7 +696,7 @@ static __always_inline int handle_hit(void *regs)
   entry = point->entry;
   program = bpf_map_lookup_elem(&programs, &entry);
   if (!program)
-    return 0;
+    return;
 
   /* The header first: the program's captures read it back. */
   header = (struct probec_event_header *)s->event;
@@ -716,9 +720,9 @@ static __always_inline int handle_hit(void *regs)
     s->interp.pending = 0;
     s->interp.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
     if (bpf_loop(program->nops, step, &run, 0) < 0)
-      return 0;
+      return;
     if (s->interp.verdict != RUN_EMIT)
-      return 0;
+      return;
   }
   header->fault_mask = s->interp.fault_mask;
   bpf_get_current_comm(header->comm, sizeof(header->comm));
@@ -727,13 +731,42 @@ static __always_inline int handle_hit(void *regs)
   if (size < PROBEC_HEADER_SIZE)
     size = PROBEC_HEADER_SIZE; /* an entry without fields still reports its hits */
   if (size > PROBEC_MAX_EVENT)
-    return 0;
-  if (bpf_ringbuf_output(&events, s->event, size, 0)) {
-    __u64 *count = bpf_map_lookup_elem(&lost, &entry);
+    return;
+  if (bpf_ringbuf_output(&events, s->event, size, 0))
+    count_lost(entry);
+}
 
-    if (count)
-      __sync_fetch_and_add(count, 1);
-  }
+static __always_inline int handle_hit(void *regs)
+{
+  __u64 cookie = bpf_get_attach_cookie(regs);
+  const struct probec_point *point;
+  struct probec_scratch *s;
+  __u64 pid_tgid, mntns;
+  __u32 zero = 0;
+
+  point = bpf_map_lookup_elem(&points, &cookie);
+  if (!point)
+    return 0;
+  pid_tgid = bpf_get_current_pid_tgid();
+  mntns = current_mntns();
+  if (!filter_keeps(point, pid_tgid, mntns))
+    return 0;
+  s = bpf_map_lookup_elem(&scratch, &zero);
+  if (!s)
+    return 0;
+
+  /*
+   * Take the scratch: add first, then look. A hit proceeds only when the
+   * count it sees is its own 1, so two hits interleaved on this CPU never
+   * share it (at worst both give up). An atomic add whose result is unused
+   * is all BPF v1 (clang's default -mcpu) has.
+   */
+  __sync_fetch_and_add(&s->users, 1);
+  if (*(volatile __u32 *)&s->users == 1)
+    process_hit(regs, cookie, point, s, pid_tgid, mntns);
+  else
+    count_lost(point->entry);
+  __sync_fetch_and_add(&s->users, -1);
   return 0;
 }
 
