@@ -261,6 +261,26 @@ function cString(bytes: Buffer): string {
   return bytes.toString("utf8", 0, nul === -1 ? bytes.length : nul);
 }
 
+/** The status messages in a file of frames (events skipped). */
+function framesIn(bytes: Buffer): Status[] {
+  const out: Status[] = [];
+  for (let at = 0; at + 8 <= bytes.length; ) {
+    const length = bytes.readUInt32LE(at);
+    if (at + 8 + length > bytes.length) break;
+    if (bytes.readUInt32LE(at + 4) === 2) out.push(JSON.parse(bytes.toString("utf8", at + 8, at + 8 + length)) as Status);
+    at += 8 + length;
+  }
+  return out;
+}
+
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function probecEvents(): string[] {
   return readFileSync(UPROBE_EVENTS, "utf8")
     .split("\n")
@@ -403,6 +423,46 @@ describe("probec-attach on this kernel", () => {
     // Every event of the round was delivered before the attacher left.
     expect(attacher.events).toHaveLength(4 * ROUNDS);
     expect(probecEvents()).toEqual([]);
+  });
+
+  it("when its parent dies (PR_SET_PDEATHSIG) it detaches with reason parent", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    writeFileSync(join(dir, "plan.json"), JSON.stringify(plan));
+    const frames = join(dir, "frames.bin");
+    // The shell forks the attacher (the `; true` keeps it from exec'ing) and is its parent.
+    const shell = spawn("sh", ["-c", `'${HELPER}' --mode legacy < '${join(dir, "plan.json")}' > '${frames}'; true`], { stdio: "ignore" });
+    const decoded = (): Status[] => framesIn(existsSync(frames) ? readFileSync(frames) : Buffer.alloc(0));
+    await until(() => decoded().some((s) => s.type === "ready"));
+    expect(await app.semaphore()).toBe(1);
+    shell.kill("SIGKILL");
+    await until(() => decoded().some((s) => s.type === "detached"));
+    expect(decoded().at(-1)).toEqual({ type: "detached", reason: "parent" });
+    await until(() => probecEvents().length === 0);
+    expect(await app.semaphore()).toBe(0);
+    await app.quit();
+  });
+
+  it("legacy events left by a SIGKILLed attacher are removed by the next one", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const killed = new Attacher(plan, ["--mode", "legacy"]);
+    await killed.ready();
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    // The kernel closed its perf events (so the semaphore is down), but the tracefs definitions stay.
+    expect(probecEvents().filter((l) => l.includes(`probec/pc_${killed.child.pid}_`))).toHaveLength(5);
+    expect(await app.semaphore()).toBe(0);
+
+    const next = new Attacher(plan, ["--mode", "legacy"]);
+    await next.ready();
+    expect(probecEvents().filter((l) => l.includes(`probec/pc_${killed.child.pid}_`))).toEqual([]);
+    expect(probecEvents().filter((l) => l.includes(`probec/pc_${next.child.pid}_`))).toHaveLength(5);
+    expect(await next.stop()).toBe(0);
+    expect(probecEvents()).toEqual([]);
+    await app.quit();
   });
 
   it("when its stdout is closed it detaches and leaves nothing behind", async () => {
