@@ -9,7 +9,7 @@
  * `{"label", "ms", "peakRssGrowth", "bytesRead", "rchar", "answer"}`.
  */
 import { compile } from "../src/compile/compile.js";
-import { findSymbol, findUsdt, listSymbols, resolveScope, resolveTarget } from "../src/index.js";
+import { checkImage, findSymbol, findUsdt, listSymbols, resolveScope, resolveTarget } from "../src/index.js";
 import { ElfFile } from "../src/elf/elf-file.js";
 import { iterateSymbols } from "../src/elf/list-symbols.js";
 import { FileSource } from "../src/io/file-source.js";
@@ -116,6 +116,13 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
       const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
       return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
     }, "time"),
+  /** (g) probec: checkImage() of inline targets (`names`) in the image at `path`, cold (call to result). */
+  "probec-check": (args) =>
+    once("probec", async () => {
+      const result = await checkImage(args.path, [...(args.names ?? [])]);
+      const missing = result.checks.filter((c) => c.status !== "found").map((c) => c.target);
+      return { answer: { found: result.checks.length - missing.length, total: result.checks.length, missing } };
+    }),
   /** (b) and (c) elfinfo: one parse, then the lookup, then the listing; each phase emitted cumulatively. */
   "elfinfo-symbols": async (args) => {
     const { elfinfoFind, elfinfoList, elfinfoOpen } = await elfinfo();

@@ -13,6 +13,7 @@ import { findSymbolTask } from "./tasks/find-symbol.js";
 import { listSymbolsTask } from "./tasks/list-symbols.js";
 import { findLibjvm, usdtTask } from "./tasks/usdt.js";
 import { compileTask } from "./tasks/compile.js";
+import { checkImageTask } from "./tasks/check-image.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -29,6 +30,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(d)", () => resolveTargetTask(print)],
   ["(e)", () => resolveScopesTask(print)],
   ["(f)", () => compileTask(print)],
+  ["(g)", () => checkImageTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);

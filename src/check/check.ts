@@ -24,13 +24,13 @@ import type { ImageTree } from "../image/tree.js";
 import { nearest } from "../suggest.js";
 import { locateIn } from "../target/resolve-target.js";
 import { readUsdtSites } from "../usdt/notes.js";
-import { ObjectResolver, type ImageObject } from "./objects.js";
+import { ObjectResolver, likelyFiles, type ImageObject } from "./objects.js";
 import { wantedTargets, type CheckSpec, type WantedTarget } from "./targets.js";
 
 export type { CheckSpec, ProbeSource } from "./targets.js";
 
 /** Options for {@link checkImage}. */
-export interface CheckImageOptions extends OpenImageOptions {
+export interface CheckImageOptions extends Omit<OpenImageOptions, "prefetch"> {
   /** How a probe-file `spec` string is named in diagnostics (default `<inline>`). */
   readonly file?: string;
   /** The executable `exe` names, overriding the image config's Entrypoint/Cmd (needed for a bare root filesystem). */
@@ -104,7 +104,7 @@ export interface CheckResult {
 export async function checkImage(path: string, spec: CheckSpec, options: CheckImageOptions = {}): Promise<CheckResult> {
   const { targets, problems } = wantedTargets(spec, options.file ?? "<inline>");
   const specErrors = problems.some((p) => p.diagnostics.some((d) => d.severity === "error"));
-  const tree = await openImage(path, options);
+  const tree = await openImage(path, { ...options, prefetch: likelyFiles(targets.map((t) => t.object), options.exe) });
   try {
     const resolver = new ObjectResolver(tree, options.exe);
     await resolver.prepare();

@@ -8,6 +8,7 @@
  */
 import { ProbecError, NotFoundError, UsageError } from "../errors.js";
 import { loaderOf, type ElfIdent } from "../image/elf-ident.js";
+import type { ImageConfig } from "../image/layout.js";
 import type { ImageTree } from "../image/tree.js";
 import { muslArch, muslPathFile } from "../target/libs/musl.js";
 import { resolveLibrary, type LibraryContext, type ResolvedHow } from "../target/libs/resolve-library.js";
@@ -174,9 +175,45 @@ export class ObjectResolver {
   }
 }
 
+/**
+ * A guess, made before the layers are read, at which files the targets
+ * will resolve to: absolute paths as named, the executable by the basename
+ * its config (or `exe`) runs, libraries by the file names the resolver
+ * accepts for them. The layered tree copies such files out of compressed
+ * layers on its first pass, so that most checks read each layer once; a
+ * wrong guess costs temporary space, a missed one a second pass.
+ */
+export function likelyFiles(objects: readonly string[], exe: string | undefined): (config: ImageConfig) => (path: string) => boolean {
+  return (config) => {
+    const exact = new Set<string>();
+    const names: ((base: string) => boolean)[] = [];
+    for (const object of new Set(objects)) {
+      if (object.startsWith("/")) {
+        exact.add(object);
+      } else if (object === "exe") {
+        const argv0 = exe ?? argvOfConfig(config)[0];
+        if (argv0 !== undefined) {
+          const base = argv0.slice(argv0.lastIndexOf("/") + 1);
+          names.push((b) => b === base);
+        }
+      } else {
+        const bare = !object.includes(".so");
+        const stem = bare ? object : object.slice(0, object.indexOf(".so"));
+        const real = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-\\d[\\d.]*\\.so$`);
+        names.push((b) => (bare ? b === `${object}.so` || b.startsWith(`${object}.so.`) : b === object || b.startsWith(`${object}.`)) || real.test(b));
+        // musl answers libc, libm, … with its loader itself.
+        names.push((b) => /^ld-musl-[^/]+\.so\.1$/.test(b));
+      }
+    }
+    return (path) => exact.has(path) || names.some((test) => test(path.slice(path.lastIndexOf("/") + 1)));
+  };
+}
+
 /** The argv the image's config runs: Entrypoint then Cmd, or Cmd alone (Docker's rule). */
 function argvOf(tree: ImageTree): readonly string[] {
-  const config = tree.config;
-  if (config === undefined) return [];
+  return tree.config === undefined ? [] : argvOfConfig(tree.config);
+}
+
+function argvOfConfig(config: ImageConfig): readonly string[] {
   return config.entrypoint !== undefined && config.entrypoint.length > 0 ? [...config.entrypoint, ...(config.cmd ?? [])] : (config.cmd ?? []);
 }

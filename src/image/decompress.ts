@@ -49,7 +49,7 @@ export function detectCompression(source: ByteSource, blob: BlobLocation, mediaT
 /** The blob's decompressed bytes, streamed from disk in 1 MiB reads. */
 export function tarBytes(blob: BlobLocation, compression: Compression): AsyncIterable<Uint8Array> {
   const raw = (): NodeJS.ReadableStream =>
-    blob.size === 0 ? emptyStream() : createReadStream(blob.path, { start: blob.offset, end: blob.offset + blob.size - 1, highWaterMark: 1 << 20 });
+    blob.size === 0 ? emptyStream() : createReadStream(blob.path, { start: blob.offset, end: blob.offset + blob.size - 1, highWaterMark: 1 << 18 });
   switch (compression) {
     case "none":
       return raw() as unknown as AsyncIterable<Uint8Array>;
@@ -61,7 +61,7 @@ export function tarBytes(blob: BlobLocation, compression: Compression): AsyncIte
 }
 
 async function* gunzip(input: NodeJS.ReadableStream, blob: BlobLocation): AsyncGenerator<Uint8Array> {
-  const stream = input.pipe(createGunzip({ chunkSize: 1 << 18 }));
+  const stream = input.pipe(createGunzip({ chunkSize: 1 << 16 }));
   try {
     for await (const chunk of stream as AsyncIterable<Uint8Array>) yield chunk;
   } catch (error) {

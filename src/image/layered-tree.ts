@@ -25,10 +25,11 @@ import { FileSource } from "../io/file-source.js";
 import { SliceSource } from "../io/slice-source.js";
 import { walkInRoot, type WalkFs } from "../target/root/walk.js";
 import { detectCompression, tarBytes, type Compression } from "./decompress.js";
-import { ELF_HEAD_BYTES, elfIdent } from "./elf-ident.js";
-import type { SelectedImage } from "./layout.js";
+import { ELF_HEAD_BYTES, elfIdent, type ElfIdent } from "./elf-ident.js";
+import type { ImageConfig, SelectedImage } from "./layout.js";
 import { MergedIndex, canonicalComponents, type ImageNode } from "./merge.js";
 import type { ImageStore } from "./store.js";
+import type { TarHeader } from "./tar-header.js";
 import { TarStream } from "./tar-stream.js";
 import type { Expect, ImageTree } from "./tree.js";
 
@@ -38,6 +39,13 @@ export interface LayeredTreeOptions {
   readonly maxTempBytes?: number;
   /** Where the temporary directory is made (default the OS's). */
   readonly tempDir?: string;
+  /**
+   * Files likely to be needed (absolute paths in the image), copied out of
+   * compressed layers while they stream past in the first pass, so that
+   * the layer need not be read a second time. A guess: a file it misses is
+   * fetched later, and one it takes needlessly costs only temporary space.
+   */
+  readonly prefetch?: (config: ImageConfig) => (path: string) => boolean;
 }
 
 /** Default of {@link LayeredTreeOptions.maxTempBytes}. */
@@ -47,28 +55,24 @@ const MAX_SMALL_FILE = 16 * 1024 * 1024;
 /** Files kept whole while indexing: what library resolution reads (src/target/libs). */
 const SMALL_FILE = /^etc\/(ld\.so\.cache|ld-musl-[A-Za-z0-9_]+\.path)$/;
 
+/** A layer entry as the first pass saw it, before it is applied. */
+interface ScannedEntry {
+  readonly header: TarHeader;
+  elf: ElfIdent | undefined;
+  small: Uint8Array | undefined;
+}
+
 /** Indexes the layers of `image` (pass 1) and returns the tree. */
 export async function openLayeredTree(store: ImageStore, image: SelectedImage, options: LayeredTreeOptions = {}): Promise<ImageTree> {
-  const index = new MergedIndex();
-  const compressions: Compression[] = [];
-  for (const [i, layer] of image.layers.entries()) {
-    const compression = detectCompression(store.source(layer.location), layer.location, layer.mediaType);
-    compressions.push(compression);
-    const tar = new TarStream(tarBytes(layer.location, compression), layer.location.what);
-    try {
-      for (let header = await tar.next(); header !== undefined; header = await tar.next()) {
-        const applied = index.apply(header, i);
-        if (applied === undefined || applied.node.kind !== "file" || header.kind !== "file" || header.size === 0) continue;
-        const node = applied.node;
-        const head = await tar.readHead(ELF_HEAD_BYTES);
-        node.elf = elfIdent(head, header.size);
-        if (SMALL_FILE.test(applied.path) && header.size <= MAX_SMALL_FILE) node.small = await readRest(head, tar, header.size);
-      }
-    } finally {
-      await tar.close();
-    }
+  const compressions = image.layers.map((layer) => detectCompression(store.source(layer.location), layer.location, layer.mediaType));
+  const tree = new LayeredTree(store, image, compressions, options);
+  try {
+    await tree.index(options.prefetch?.(image.config));
+  } catch (error) {
+    tree.close();
+    throw error;
   }
-  return new LayeredTree(store, image, index, compressions, options);
+  return tree;
 }
 
 async function readRest(head: Uint8Array, tar: TarStream, size: number): Promise<Uint8Array> {
@@ -90,7 +94,7 @@ class LayeredTree implements ImageTree {
   readonly layout: "oci" | "docker";
   readonly #store: ImageStore;
   readonly #image: SelectedImage;
-  readonly #index: MergedIndex;
+  readonly #index = new MergedIndex();
   readonly #compressions: readonly Compression[];
   readonly #maxTemp: number;
   readonly #tempDir: string | undefined;
@@ -100,7 +104,7 @@ class LayeredTree implements ImageTree {
   /** Fetched files: content key → reader. */
   readonly #sources = new Map<string, ByteSource>();
 
-  constructor(store: ImageStore, image: SelectedImage, index: MergedIndex, compressions: readonly Compression[], options: LayeredTreeOptions) {
+  constructor(store: ImageStore, image: SelectedImage, compressions: readonly Compression[], options: LayeredTreeOptions) {
     this.label = store.what;
     this.config = image.config;
     this.platform = image.platform;
@@ -108,10 +112,51 @@ class LayeredTree implements ImageTree {
     this.layout = image.layout;
     this.#store = store;
     this.#image = image;
-    this.#index = index;
     this.#compressions = compressions;
     this.#maxTemp = options.maxTempBytes ?? DEFAULT_MAX_TEMP_BYTES;
     this.#tempDir = options.tempDir;
+  }
+
+  /**
+   * Pass 1: every layer streamed once, all layers at the same time (each
+   * decompresses on its own libuv thread), likely files copied out on the
+   * way; then the entries are applied to the merged index in layer order.
+   */
+  async index(prefetch: ((path: string) => boolean) | undefined): Promise<void> {
+    const scanned = await Promise.all(this.#image.layers.map((_, i) => this.#scanLayer(i, prefetch)));
+    for (const [i, entries] of scanned.entries()) {
+      for (const entry of entries) {
+        const applied = this.#index.apply(entry.header, i);
+        if (applied?.node.kind !== "file" || entry.header.kind !== "file") continue;
+        applied.node.elf = entry.elf;
+        applied.node.small = entry.small;
+      }
+    }
+  }
+
+  /** One layer's entries, with the ELF identity of each regular file and the loader's small files whole. */
+  async #scanLayer(i: number, prefetch: ((path: string) => boolean) | undefined): Promise<ScannedEntry[]> {
+    const layer = this.#image.layers[i] as SelectedImage["layers"][number];
+    const compression = this.#compressions[i] as Compression;
+    const tar = new TarStream(tarBytes(layer.location, compression), layer.location.what);
+    const entries: ScannedEntry[] = [];
+    try {
+      for (let header = await tar.next(); header !== undefined; header = await tar.next()) {
+        const entry: ScannedEntry = { header, elf: undefined, small: undefined };
+        entries.push(entry);
+        if (header.kind !== "file" || header.size === 0) continue;
+        const path = canonicalComponents(header.name).join("/");
+        const head = await tar.readHead(ELF_HEAD_BYTES);
+        entry.elf = elfIdent(head, header.size);
+        if (SMALL_FILE.test(path) && header.size <= MAX_SMALL_FILE) entry.small = await readRest(head, tar, header.size);
+        else if (compression !== "none" && entry.elf !== undefined && prefetch?.(`/${path}`) === true) {
+          await this.#copyBody(contentKey(i, header.dataOffset), header.size, head, tar);
+        }
+      }
+    } finally {
+      await tar.close();
+    }
+    return entries;
   }
 
   get warnings(): readonly string[] {
@@ -187,31 +232,38 @@ class LayeredTree implements ImageTree {
   async #copyOut(layerIndex: number, offsets: Map<number, string>): Promise<void> {
     const layer = this.#image.layers[layerIndex];
     if (layer === undefined) return;
-    const dir = (this.#temp ??= tmp.dirSync({ prefix: "probec-image-", unsafeCleanup: true, ...(this.#tempDir === undefined ? {} : { tmpdir: this.#tempDir }) }));
     const tar = new TarStream(tarBytes(layer.location, this.#compressions[layerIndex] as Compression), layer.location.what);
     let left = offsets.size;
     try {
       for (let header = await tar.next(); header !== undefined && left > 0; header = await tar.next()) {
         const id = offsets.get(header.dataOffset);
         if (id === undefined || header.kind !== "file") continue;
-        if (this.#tempBytes + header.size > this.#maxTemp) {
-          throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
-        }
-        this.#tempBytes += header.size;
-        const file = join(dir.name, `f${this.#tempFiles++}`);
-        const fd = openSync(file, "w", 0o600);
-        try {
-          for await (const chunk of tar.body()) writeSync(fd, chunk);
-        } finally {
-          closeSync(fd);
-        }
-        this.#sources.set(id, FileSource.open(file));
+        await this.#copyBody(id, header.size, new Uint8Array(0), tar);
         left -= 1;
       }
     } finally {
       await tar.close();
     }
     if (left > 0) throw new IoError(`${layer.location.what}: ${left} file(s) indexed in the first pass were not found in the second; was the image changed while probec read it?`);
+  }
+
+  /** Writes a member's data (`head` already read, the rest from `tar`) to a temporary file, within the byte cap. */
+  async #copyBody(id: string, size: number, head: Uint8Array, tar: TarStream): Promise<void> {
+    if (this.#sources.has(id)) return;
+    if (this.#tempBytes + size > this.#maxTemp) {
+      throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
+    }
+    this.#tempBytes += size;
+    const dir = (this.#temp ??= tmp.dirSync({ prefix: "probec-image-", unsafeCleanup: true, ...(this.#tempDir === undefined ? {} : { tmpdir: this.#tempDir }) }));
+    const file = join(dir.name, `f${this.#tempFiles++}`);
+    const fd = openSync(file, "w", 0o600);
+    try {
+      if (head.length > 0) writeSync(fd, head);
+      for await (const chunk of tar.body()) writeSync(fd, chunk);
+    } finally {
+      closeSync(fd);
+    }
+    this.#sources.set(id, FileSource.open(file));
   }
 
   open(path: string): ByteSource {
