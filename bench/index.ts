@@ -14,6 +14,9 @@ import { listSymbolsTask } from "./tasks/list-symbols.js";
 import { findLibjvm, usdtTask } from "./tasks/usdt.js";
 import { compileTask } from "./tasks/compile.js";
 import { checkImageTask } from "./tasks/check-image.js";
+import { attachNodeTask } from "./tasks/attach-node.js";
+import { attachHitTask } from "./tasks/attach-hit.js";
+import { attachRateTask } from "./tasks/attach-rate.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -31,6 +34,9 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(e)", () => resolveScopesTask(print)],
   ["(f)", () => compileTask(print)],
   ["(g)", () => checkImageTask(print)],
+  ["(h)", () => attachNodeTask(print)],
+  ["(i)", () => attachHitTask(print)],
+  ["(j)", () => attachRateTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);
