@@ -166,6 +166,28 @@ describe("checkImage reports what is wrong, with what exists instead", () => {
   });
 });
 
+describe("temporary space", () => {
+  it("is bounded: files of compressed layers that do not fit are a limit error naming the option", async () => {
+    await expect(checkImage(images.ociDir, ["exe:sema:enabled"], { maxTempBytes: 1000 })).rejects.toMatchObject({
+      code: "E_LIMIT",
+      message: expect.stringContaining("more than 1000 bytes of temporary space (maxTempBytes)"),
+    });
+  });
+
+  it("is not used at all for uncompressed layers: their files are read in place", async () => {
+    const r = await checkImage(images.classicArchive, ["exe:sema:enabled", "libc:malloc", "/opt/plugins/new.so:same:probe"], { maxTempBytes: 0 });
+    expect(r.ok).toBe(true);
+  });
+
+  it("a file the first pass did not guess (reached through a symlink of another name) is read in a second pass", async () => {
+    const r = await checkImage(images.ociArchive, ["/lib64/ld-linux-x86-64.so.2:_dl_catch_exception", "/usr/bin/app:sema:plain"]);
+    expect(r.checks.map((c) => [c.status, c.object?.path])).toEqual([
+      ["found", `/${LIBDIR}/ld-linux-x86-64.so.2`],
+      ["found", "/usr/bin/usdt_sema"],
+    ]);
+  });
+});
+
 describe("multi-platform images", () => {
   it("checks the arm64 image on this x86_64 machine, skipping a same-named x86-64 library", async () => {
     for (const path of [images.multiDir, images.multiArchive]) {
