@@ -28,6 +28,14 @@ void teardown_add_event(struct teardown *t, const char *event) {
   snprintf(add(t, TEARDOWN_TRACEFS_EVENT)->event, sizeof t->items[0].event, "%s", event);
 }
 
+/*
+ * Each PMU or legacy perf event released here makes the kernel wait for a
+ * grace period under its global event_mutex (uprobe_unregister_sync in
+ * probe_event_disable, ~100 ms a point on 6.18): 546 points take about a
+ * minute and a half to detach, with threads or without (tried: the mutex
+ * serializes them). A uprobe_multi link pays it once for all its points,
+ * which is why --mode auto prefers it.
+ */
 void teardown_all(struct teardown *t) {
   for (size_t i = t->n; i-- > 0;) {
     struct teardown_item *item = &t->items[i];
