@@ -142,9 +142,15 @@ static char *read_plan(int sigfd, pid_t parent, size_t *len) {
 }
 
 static enum attach_mode choose_mode(enum requested_mode requested, const struct features *f) {
+  if (f->bpf_load_errno == EPERM || f->bpf_load_errno == EACCES) {
+    char message[160];
+    snprintf(message, sizeof message, "the kernel refused to load a BPF program (%s): probec-attach is not privileged enough",
+             f->bpf_load_errno == EPERM ? "EPERM" : "EACCES");
+    fatal(EXIT_BAD_PLAN, message, PERMISSION_HINT);
+  }
   if (!f->cookies)
     fatal(EXIT_BAD_PLAN, "this kernel has no BPF cookies for uprobes (Linux 5.15+), which probec's program needs to tell its points apart",
-          f->bpf_load_errno == EPERM || f->bpf_load_errno == EACCES ? PERMISSION_HINT : "run probec on Linux 5.15 or later");
+          "run probec on Linux 5.15 or later");
   switch (requested) {
     case MODE_MULTI:
       if (!f->uprobe_multi) fatal(EXIT_BAD_PLAN, "--mode multi: this kernel has no uprobe_multi links (Linux 6.6+)", "use --mode auto");

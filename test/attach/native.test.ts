@@ -13,14 +13,16 @@
  *   (`probec/pc_<pid>_<cookie>`); nothing is left in uprobe_events.
  * - a plan whose inode or build-id does not match fails that entry with a
  *   reason naming the field, and the other entries still attach;
- * - a bad plan on stdin gives `error` then `detached` and exit 2;
+ * - a bad plan on stdin gives `error` then `detached` and exit 2, and so
+ *   does running without privileges, with a hint that says what is needed;
  * - the target exiting gives `targetExited` and a clean exit;
- * - a closed stdout detaches.
+ * - a closed stdout and a dead parent detach; legacy events left by a
+ *   SIGKILLed attacher are removed by the next one.
  *
  * The helper is the built one (npm run build:native, or bootstrap.sh); a
  * missing helper fails the tests, it does not skip them.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -404,6 +406,21 @@ describe("probec-attach on this kernel", () => {
       expect(attacher.statuses[1]?.hint).toMatch(/probec compile/);
       expect(attacher.statuses[2]).toEqual({ type: "detached", reason: "error" });
     }
+  });
+
+  it("without privileges: an error whose hint says what it needs, and exit 2", () => {
+    // nobody, with no capabilities at all (setpriv from util-linux).
+    const run = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", HELPER], {
+      input: JSON.stringify({ planVersion: 1, probes: [] }),
+    });
+    expect(run.status).toBe(2);
+    const statuses = framesIn(run.stdout);
+    expect(statuses.map((s) => s.type)).toEqual(["hello", "error", "detached"]);
+    expect(statuses[1]).toEqual({
+      type: "error",
+      message: "the kernel refused to load a BPF program (EPERM): probec-attach is not privileged enough",
+      hint: expect.stringMatching(/^probec-attach needs root, or CAP_BPF, CAP_PERFMON/),
+    });
   });
 
   it("when the target exits: targetExited, detached, exit 0, nothing left behind", async () => {
