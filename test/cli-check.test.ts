@@ -8,6 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestImages, type TestImages } from "./image/fixture.js";
 import { probec } from "./support/cli.js";
@@ -104,6 +105,14 @@ print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.
     const missing = await probec("check", "--image", join(images.dir, "nope.tar"), "exe:main");
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("nope.tar: no such file or directory");
+  });
+
+  it("exits 2 for a gzip-compressed archive, saying how to make it readable", async () => {
+    const gz = join(images.dir, "image.tar.gz");
+    writeFileSync(gz, gzipSync(readFileSync(images.ociArchive)));
+    const r = await probec("check", "--image", gz, "exe:main");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`probec: ${gz}: is gzip-compressed; probec reads the archive by position, which needs it uncompressed\n  hint: gunzip it first: gunzip -k ${gz}\n`);
   });
 
   it("exits 2 for a corrupt compressed layer, naming the layer", async () => {

@@ -46,6 +46,19 @@ export function detectCompression(source: ByteSource, blob: BlobLocation, mediaT
   );
 }
 
+/**
+ * The compression a layer media type declares (`…tar+gzip`, `…tar+zstd`,
+ * `…tar`, Docker's `…rootfs.diff.tar.gzip`), or undefined when it says
+ * nothing about it (absent, or a type probec does not know).
+ */
+export function declaredCompression(mediaType: string | undefined): Compression | undefined {
+  if (mediaType === undefined) return undefined;
+  if (/(\+|\.)gzip$/.test(mediaType)) return "gzip";
+  if (/(\+|\.)zstd$/.test(mediaType)) return "zstd";
+  if (/\.tar$/.test(mediaType)) return "none";
+  return undefined;
+}
+
 /** The blob's decompressed bytes, streamed from disk in 1 MiB reads. */
 export function tarBytes(blob: BlobLocation, compression: Compression): AsyncIterable<Uint8Array> {
   const raw = (): NodeJS.ReadableStream =>

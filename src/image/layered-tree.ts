@@ -24,7 +24,7 @@ import type { ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
 import { SliceSource } from "../io/slice-source.js";
 import { walkInRoot, type WalkFs } from "../target/root/walk.js";
-import { detectCompression, tarBytes, type Compression } from "./decompress.js";
+import { declaredCompression, detectCompression, tarBytes, type Compression } from "./decompress.js";
 import { ELF_HEAD_BYTES, elfIdent, type ElfIdent } from "./elf-ident.js";
 import type { ImageConfig, SelectedImage } from "./layout.js";
 import { MergedIndex, canonicalComponents, type ImageNode } from "./merge.js";
@@ -50,6 +50,8 @@ export interface LayeredTreeOptions {
 
 /** Default of {@link LayeredTreeOptions.maxTempBytes}. */
 export const DEFAULT_MAX_TEMP_BYTES = 2 * 1024 * 1024 * 1024;
+/** Layers decompressed at the same time in the first pass. */
+const LAYER_CONCURRENCY = 3;
 /** Largest loader configuration file kept whole while indexing. */
 const MAX_SMALL_FILE = 16 * 1024 * 1024;
 /** Files kept whole while indexing: what library resolution reads (src/target/libs). */
@@ -66,6 +68,12 @@ interface ScannedEntry {
 export async function openLayeredTree(store: ImageStore, image: SelectedImage, options: LayeredTreeOptions = {}): Promise<ImageTree> {
   const compressions = image.layers.map((layer) => detectCompression(store.source(layer.location), layer.location, layer.mediaType));
   const tree = new LayeredTree(store, image, compressions, options);
+  for (const [i, layer] of image.layers.entries()) {
+    const declared = declaredCompression(layer.mediaType);
+    if (declared !== undefined && declared !== compressions[i]) {
+      tree.notes.push(`${layer.location.what}: its media type ${layer.mediaType ?? ""} says ${declared}, its bytes are ${compressions[i] === "none" ? "an uncompressed tar" : compressions[i]}; read as the bytes say`);
+    }
+  }
   try {
     await tree.index(options.prefetch?.(image.config));
   } catch (error) {
@@ -123,7 +131,13 @@ class LayeredTree implements ImageTree {
    * way; then the entries are applied to the merged index in layer order.
    */
   async index(prefetch: ((path: string) => boolean) | undefined): Promise<void> {
-    const scanned = await Promise.all(this.#image.layers.map((_, i) => this.#scanLayer(i, prefetch)));
+    // A few at a time: libuv has four threads, and each stream holds its own buffers (memory stays bounded with 100 layers).
+    const scanned: ScannedEntry[][] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < this.#image.layers.length; i = next++) scanned[i] = await this.#scanLayer(i, prefetch);
+    };
+    await Promise.all(Array.from({ length: Math.min(LAYER_CONCURRENCY, this.#image.layers.length) }, worker));
     for (const [i, entries] of scanned.entries()) {
       for (const entry of entries) {
         const applied = this.#index.apply(entry.header, i);
@@ -159,8 +173,11 @@ class LayeredTree implements ImageTree {
     return entries;
   }
 
+  /** Notes of the first pass (a media type that disagrees with the bytes). */
+  readonly notes: string[] = [];
+
   get warnings(): readonly string[] {
-    return this.#index.warnings;
+    return [...this.notes, ...this.#index.warnings];
   }
 
   resolve(path: string, expect: Expect = "file"): string {

@@ -9,7 +9,9 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImage, findSymbol, type CheckResult, type TargetCheck } from "../../src/index.js";
-import { DEEP, LIBDIR, buildTestImages, type TestImages } from "./fixture.js";
+import { join } from "node:path";
+import { tarOf, writeOciLayout } from "../support/image.js";
+import { DEEP, LIBDIR, buildTestImages, fixture, type TestImages } from "./fixture.js";
 
 interface UsdtFact {
   provider: string;
@@ -163,6 +165,31 @@ describe("checkImage reports what is wrong, with what exists instead", () => {
     expect(r.checks[0]?.status).toBe("missing");
     expect(r.checks[0]?.message).toContain("a root filesystem directory has no config");
     expect(r.checks[0]?.hints.join(" ")).toContain("--exe");
+  });
+});
+
+describe("layer compression", () => {
+  it("is told by the bytes; a media type that says otherwise is a note, not a failure", async () => {
+    const dir = join(images.dir, "mislabelled");
+    writeOciLayout(dir, [
+      {
+        architecture: "amd64",
+        layers: [{ tar: tarOf([{ name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema") }]), compression: "zstd", mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }],
+        config: { entrypoint: ["/usr/bin/usdt_sema"] },
+      },
+    ]);
+    const r = await checkImage(dir, ["exe:sema:plain"]);
+    expect(r.ok).toBe(true);
+    expect(r.notes).toEqual([expect.stringMatching(/layer 1 \(sha256:[0-9a-f]{12}…\): its media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip says gzip, its bytes are zstd; read as the bytes say/)]);
+  });
+
+  it("a blob that is neither gzip, zstd nor tar is an error naming the layer and its media type", async () => {
+    const dir = join(images.dir, "garbage-layer");
+    writeOciLayout(dir, [{ architecture: "amd64", layers: [{ tar: Buffer.from("PK\u0003\u0004 a zip file, say".repeat(40)), compression: "none" }] }]);
+    await expect(checkImage(dir, ["exe:main"])).rejects.toMatchObject({
+      code: "E_FORMAT",
+      message: expect.stringContaining("neither gzip, zstd nor tar (media type application/vnd.oci.image.layer.v1.tar; first bytes 50 4b 03 04)"),
+    });
   });
 });
 

@@ -118,7 +118,8 @@ export interface ImageSpec {
   readonly os?: string;
   readonly architecture: string;
   readonly variant?: string;
-  readonly layers: readonly { readonly tar: Buffer; readonly compression: LayerCompression }[];
+  /** Layers, bottom first; `mediaType` overrides the one the compression implies (to test a mislabelled blob). */
+  readonly layers: readonly { readonly tar: Buffer; readonly compression: LayerCompression; readonly mediaType?: string }[];
   readonly config?: ImageRunConfig;
   /** Leave the platform out of the index descriptor (readers must then take it from the config). */
   readonly platformOnlyInConfig?: boolean;
@@ -169,7 +170,7 @@ export function writeOciLayout(dir: string, images: readonly ImageSpec[]): strin
     return { digest, size: bytes.length };
   };
   const manifests = images.map((image) => {
-    const layers = image.layers.map((l) => ({ mediaType: MEDIA[l.compression], ...put(compress(l.tar, l.compression)) }));
+    const layers = image.layers.map((l) => ({ mediaType: l.mediaType ?? MEDIA[l.compression], ...put(compress(l.tar, l.compression)) }));
     const config = { mediaType: MEDIA.config, ...put(configJson(image, image.layers.map((l) => digestOf(l.tar)))) };
     const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.manifest, config, layers })));
     const platform = { os: image.os ?? "linux", architecture: image.architecture, ...(image.variant === undefined ? {} : { variant: image.variant }) };
