@@ -105,7 +105,7 @@ describe("probec trace", () => {
     const r = await probec("trace", `uretprobe pid/${pid}:exe:work { rc = retval }`, "--duration", "1");
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]).toBe("      TIME  PROBE       PID  COMM                 RC");
+    expect(lines[0]).toBe(`      TIME  PROBE       PID  COMM${" ".repeat(11)}  ${" ".repeat(6)}RC`);
     const rows = lines.slice(1).map((l) => l.split(/ +/).filter((c) => c !== ""));
     expect(rows.length).toBeGreaterThan(20); // ~100 calls/s for 1 s
     for (const [time, probe, rowPid, comm, rc] of rows) {

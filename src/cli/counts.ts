@@ -57,7 +57,7 @@ export class Counts {
     const out: string[] = [];
     for (const [id, probe] of this.probes) {
       const rows = sorted(probe);
-      if (probe.keyNames.length === 0) {
+      if (probe.keyNames.length === 0 || rows.length === 0) {
         out.push(`${id}: ${rows[0]?.count ?? 0}\n`);
         continue;
       }

@@ -6,7 +6,7 @@
  * starts at a width that fits common values and only ever grows, so rows
  * stay aligned unless a value is wider than any before it.
  */
-import type { AttachPlan, PlanProbe, ProbeEvent } from "../index.js";
+import type { AttachPlan, PlanField, PlanProbe, ProbeEvent } from "../index.js";
 
 /** Writes events as they come. */
 export interface EventPrinter {
@@ -76,8 +76,8 @@ export class TablePrinter implements EventPrinter {
       ...(this.fieldNames === undefined
         ? [{ header: "FIELDS", right: false, width: 6 }]
         : this.fieldNames.map((name, i) => {
-            const type = tabular[0]?.program?.fields[i]?.type;
-            return { header: name.toUpperCase(), right: type === "int", width: Math.max(name.length, type === "int" ? 6 : 1) };
+            const field = tabular[0]?.program?.fields[i];
+            return { header: name.toUpperCase(), right: field?.type === "int", width: Math.max(name.length, startWidth(field)) };
           })),
     ];
   }
@@ -119,6 +119,13 @@ export class TablePrinter implements EventPrinter {
       .join("  ");
     return `${text.trimEnd()}\n`;
   }
+}
+
+/** A column's first width: room for most integers (latencies in ns), or for a string up to its length, capped. */
+function startWidth(field: PlanField | undefined): number {
+  if (field === undefined) return 1;
+  if (field.type === "int") return 8;
+  return Math.min(field.expr.op === "str" ? field.expr.maxLen : 16, 24);
 }
 
 function fieldsOf(probe: PlanProbe | undefined): string[] {
