@@ -12,7 +12,11 @@ import type { AttachStatus } from "./status.js";
 export interface ProbeSummary {
   /** The probe's id. */
   id: string;
-  /** Events received from the helper. */
+  /**
+   * Events received from the helper. After `close()` the helper may still
+   * deliver what the kernel had buffered: those count here, but only as
+   * many as the event queue holds are handed to the iterator.
+   */
   hits: number;
   /** Events the kernel could not hand over (ring buffer full), as the helper last reported. */
   lost: number;
