@@ -168,7 +168,7 @@ class HelperAttachment implements Attachment {
     if (!this.finished && !this.closing) {
       this.closing = true;
       // The consumer may be gone: stop pausing so the helper is never stuck writing and can detach.
-      this.child?.stdout?.resume();
+      this.queue.release();
       this.child?.kill("SIGTERM");
       this.killTimer = setTimeout(() => {
         this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${DETACH_TIMEOUT_MS / 1000} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));

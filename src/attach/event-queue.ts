@@ -33,6 +33,7 @@ export class EventQueue implements AsyncIterable<ProbeEvent> {
   private ended = false;
   private error: unknown;
   private paused = false;
+  private released = false;
 
   constructor(private readonly flow: FlowControl) {}
 
@@ -52,7 +53,7 @@ export class EventQueue implements AsyncIterable<ProbeEvent> {
       return;
     }
     this.items.push(event);
-    if (!this.paused && this.length >= HIGH_WATER) {
+    if (!this.paused && !this.released && this.length >= HIGH_WATER) {
       this.paused = true;
       this.flow.pause();
     }
@@ -70,10 +71,14 @@ export class EventQueue implements AsyncIterable<ProbeEvent> {
     this.failWaiting = undefined;
   }
 
-  /** Drops every queued event (after `close()`, nobody wants them) and resumes the producer so it can finish. */
-  discard(): void {
-    this.items = [];
-    this.head = 0;
+  /**
+   * Ends flow control for good: resumes the producer and never pauses it
+   * again. After `close()` the helper must be able to write until it has
+   * detached, whether or not anyone still reads; the caller bounds what it
+   * pushes from then on.
+   */
+  release(): void {
+    this.released = true;
     if (this.paused) {
       this.paused = false;
       this.flow.resume();

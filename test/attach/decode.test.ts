@@ -296,6 +296,17 @@ describe("EventQueue", () => {
     await expect(q.next()).rejects.toThrow("helper died");
   });
 
+  it("release() (on close) resumes a paused producer and never pauses it again, keeping what is queued", async () => {
+    const calls: string[] = [];
+    const q = new EventQueue({ pause: () => calls.push("pause"), resume: () => calls.push("resume") });
+    for (let i = 0; i < HIGH_WATER; i++) q.push(ev(i));
+    q.release();
+    for (let i = 0; i < HIGH_WATER; i++) q.push(ev(HIGH_WATER + i));
+    expect(calls).toEqual(["pause", "resume"]);
+    expect(q.length).toBe(2 * HIGH_WATER);
+    expect((await q.next()).value?.cookie).toBe(0);
+  });
+
   it("end() wakes a waiting consumer", async () => {
     const q = new EventQueue({ pause: () => undefined, resume: () => undefined });
     const waiting = q.next();
