@@ -280,7 +280,8 @@ class LayeredTree implements ImageTree {
     } finally {
       closeSync(fd);
     }
-    this.#sources.set(id, FileSource.open(file));
+    // A smaller block cache than the default: a check reads a few tables of each of many files.
+    this.#sources.set(id, FileSource.open(file, { maxBlocks: 64 }));
   }
 
   open(path: string): ByteSource {
