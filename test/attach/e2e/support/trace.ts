@@ -17,10 +17,24 @@ import { sleep } from "./targets.js";
 const schema = JSON.parse(readFileSync(fileURLToPath(new URL("../../../../schema/attach-plan.schema.json", import.meta.url)), "utf8")) as object;
 const validatePlan = new Ajv2020({ allErrors: true, strict: true }).compile<AttachPlan>(schema);
 
+/** A phase slower than this is reported on stderr: on a loaded machine it tells a slow compile from a slow detach. */
+const SLOW_PHASE_MS = 5_000;
+
+/** Runs `phase`, and says on stderr how long it took when that was more than {@link SLOW_PHASE_MS}. */
+async function timed<T>(what: string, phase: () => Promise<T>): Promise<T> {
+  const start = Date.now();
+  try {
+    return await phase();
+  } finally {
+    const ms = Date.now() - start;
+    if (ms > SLOW_PHASE_MS) console.warn(`e2e: ${what} took ${ms} ms`);
+  }
+}
+
 /** Compiles `source` (as file `<name>.probe`); fails the test with the rendered diagnostics on any error. */
 export async function compilePlan(name: string, source: string, options: CompileOptions = {}): Promise<AttachPlan> {
   const file = `${name}.probe`;
-  const { plan, diagnostics } = await compile(source, { ...options, file });
+  const { plan, diagnostics } = await timed(`compiling ${file}`, () => compile(source, { ...options, file }));
   const errors = diagnostics.filter((d) => d.severity === "error");
   expect(errors, renderDiagnostics(source, file, errors)).toEqual([]);
   expect(plan).toBeDefined();
@@ -53,7 +67,7 @@ export class Trace {
   static async start(plan: AttachPlan, mode?: AttachMode): Promise<Trace> {
     const trace = new Trace(plan, attach(plan, mode === undefined ? {} : { mode }));
     try {
-      await trace.attachment.ready;
+      await timed("attaching (until ready)", () => trace.attachment.ready);
     } catch (error) {
       await trace.attachment.close().catch(() => undefined);
       throw error;
@@ -89,11 +103,12 @@ export class Trace {
     return this.of(id);
   }
 
-  /** Detaches and waits for the helper to exit; returns its summary. */
+  /** Detaches and waits for the helper to exit; the helper must say it detached on SIGTERM. Returns its summary. */
   async close(): Promise<AttachSummary> {
-    const summary = await this.attachment.close();
+    const summary = await timed("detaching (close)", () => this.attachment.close());
     await this.consumed;
     if (this.consumeError !== undefined) throw this.consumeError;
+    expect(summary.reason, "the helper's detached reason").toBe("SIGTERM");
     return summary;
   }
 }
