@@ -37,6 +37,8 @@ export type ImageNode =
   | { readonly kind: "file"; readonly layer: number; readonly content: ContentRef; elf: ElfIdent | undefined; small: Uint8Array | undefined }
   | { readonly kind: "other"; readonly layer: number };
 
+/** Longest member name or link target: the kernel's `PATH_MAX` (no extraction could create a longer one). Bounds the depth of the tree too. */
+export const MAX_NAME = 4096;
 /** Most paths the merged index holds (the image is hostile input). */
 export const MAX_IMAGE_PATHS = 2_000_000;
 
@@ -76,6 +78,9 @@ export class MergedIndex {
    * (so the caller may attach what it reads of the data), or undefined.
    */
   apply(header: TarHeader, layer: number): Applied {
+    if (header.name.length > MAX_NAME || header.linkname.length > MAX_NAME) {
+      throw new LimitError(`layer ${layer + 1}: a member name or link target of ${Math.max(header.name.length, header.linkname.length)} bytes at offset 0x${header.headerOffset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`);
+    }
     const components = canonicalComponents(header.name);
     if (components.length === 0) return undefined; // "./" itself
     const base = components.at(-1) as string;

@@ -6,12 +6,13 @@
  * out of the image; whiteouts and opaque markers follow the OCI rules.
  */
 import { describe, expect, it } from "vitest";
-import { FormatError, LimitError } from "../../src/index.js";
+import { FormatError, LimitError, ProbecError } from "../../src/index.js";
 import { BufferSource } from "../../src/io/byte-source.js";
 import { MergedIndex } from "../../src/image/merge.js";
 import { indexTarFile } from "../../src/image/tar-file.js";
 import { TarStream } from "../../src/image/tar-stream.js";
 import type { TarHeader } from "../../src/image/tar-header.js";
+import { Prng } from "../fuzz/prng.js";
 import { tarOf, type TarMember } from "../support/image.js";
 
 const LONG = `${"a-long-directory/".repeat(10)}file.bin`;
@@ -153,6 +154,12 @@ describe("MergedIndex", () => {
     expect(index.get("var/lib/x/y")).toBeUndefined();
   });
 
+  it("refuses names longer than PATH_MAX (they would also make the tree absurdly deep)", () => {
+    const index = new MergedIndex();
+    expect(() => index.apply(header("a/".repeat(3000), "file"), 0)).toThrow(LimitError);
+    expect(() => index.apply(header("link", "symlink", { linkname: "../".repeat(2000) }), 0)).toThrow(/limit 4096, the kernel's PATH_MAX/);
+  });
+
   it("a hard link shares its target's data; one to nothing is a warning, not a crash", () => {
     const index = new MergedIndex();
     index.apply(header("bin/a", "file", { dataOffset: 4096, size: 10 }), 0);
@@ -162,5 +169,43 @@ describe("MergedIndex", () => {
     index.apply(header("bin/c", "hardlink", { linkname: "bin/nothing" }), 1);
     expect(index.get("bin/c")).toBeUndefined();
     expect(index.warnings[0]).toContain("hard link /bin/c");
+  });
+});
+
+describe("mutated archives", () => {
+  it("2000 mutations of a tar: every reader either reads it or throws a ProbecError, and both readers agree", async () => {
+    const seed = tarOf([...MEMBERS, { name: "a/.wh.b", type: "file", data: new Uint8Array(0) }, { name: "a/.wh..wh..opq", type: "file", data: new Uint8Array(0) }], "gnu");
+    const rng = new Prng(0x7a2c0de);
+    let read = 0;
+    for (let n = 0; n < 2000; n++) {
+      const bytes = Buffer.from(seed);
+      for (let k = rng.between(1, 8); k > 0; k--) {
+        const at = rng.below(Math.min(bytes.length, 4096));
+        bytes[at] = rng.chance(0.5) ? rng.below(256) : 0x30 + rng.below(10); // a random byte, or an ASCII digit (numeric fields)
+      }
+      const outcome = async (): Promise<string> => {
+        try {
+          const index = new MergedIndex();
+          const all = await readAll(bytes, 1 + rng.below(700));
+          for (const e of all) index.apply(e.header, 0);
+          return JSON.stringify(all.map((e) => [e.header.name, e.header.dataOffset, e.header.size]));
+        } catch (error) {
+          if (!(error instanceof ProbecError)) throw new Error(`case ${n}: ${String(error)}`);
+          return "refused";
+        }
+      };
+      const streamed = await outcome();
+      let positional: string;
+      try {
+        positional = JSON.stringify(indexTarFile(new BufferSource(bytes), "fuzz").map((h) => [h.name, h.dataOffset, h.size]));
+      } catch (error) {
+        if (!(error instanceof ProbecError)) throw new Error(`case ${n}: ${String(error)}`);
+        positional = "refused";
+      }
+      // The positional reader checks that every member fits in the file up front; the stream finds out later. Both agree on what they read.
+      if (streamed !== "refused" && positional !== "refused") expect(positional).toBe(streamed);
+      if (streamed !== "refused") read++;
+    }
+    expect(read).toBeGreaterThan(100);
   });
 });
