@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -184,6 +184,30 @@ describe("probec run", () => {
     const events = fromPlan.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { probe: string; n: number });
     expect(events.map((e) => e.probe)).toEqual(["probe1", "probe1"]);
     consecutive(events.map((e) => e.n));
+  });
+});
+
+describe("attach failures: exit 3 with the helper's reasons", () => {
+  it("a saved plan whose binary no longer matches: the failed status line, then no probe attached", async () => {
+    const spec = join(dir, "stale.probe");
+    writeFileSync(spec, `uprobe pid/${pid}:exe:work { n = arg0 }\n`);
+    const planFile = join(dir, "stale.json");
+    expect((await probec("compile", spec, "-o", planFile)).code).toBe(0);
+    const plan = JSON.parse(readFileSync(planFile, "utf8")) as { probes: { binary: { ino: string } }[] };
+    const realIno = plan.probes[0]!.binary.ino;
+    plan.probes[0]!.binary.ino = "12345";
+    writeFileSync(planFile, JSON.stringify(plan));
+    const r = await probec("run", planFile);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.split("\n");
+    // The reason is the helper's sentence: it names the field, both values and the file.
+    expect(lines[0]).toMatch(new RegExp(`^probec: probe1 \\(pid/${pid}:exe:work\\): not attached: .*\\bino\\b.*\\b12345\\b.*\\b${realIno}\\b`));
+    expect(lines.slice(1)).toEqual([
+      "probec: no probe could be attached (1 entry failed; the reasons are above)",
+      "  hint: run without -q to see each failure's reason",
+      "",
+    ]);
   });
 });
 
