@@ -146,10 +146,13 @@ describe("probec trace", () => {
     expect((counts[0] as number) + (counts[1] as number)).toBe(summaryRows(r.stderr).get("probe1")?.[0]);
   });
 
-  it("a plain count prints one total", async () => {
+  it("a plain count prints one total; with --json, one object per key", async () => {
     const r = await probec("trace", `uprobe pid/${pid}:exe:work { count }`, "--count", "5", "-q");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("probe1: 5\n");
+    const json = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm }`, "--count", "4", "--json", "-q");
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout).toBe('{"probe":"probe1","count":4,"keys":{"comm":"loop"}}\n');
   });
 
   it("an interrupt (SIGINT in main) detaches, prints the summary and exits 0", async () => {

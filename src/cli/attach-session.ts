@@ -32,7 +32,8 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
     if (!options.quiet) io.stderr.write(`probec: ${line}\n`);
   };
   const attachment = attach(plan, options.mode === undefined ? {} : { mode: options.mode });
-  attachment.onStatus((s) => statusLine(plan, s, status));
+  const lost = { reported: 0 };
+  attachment.onStatus((s) => statusLine(plan, s, status, lost));
 
   let stopReason: string | undefined;
   const stop = (reason: string): void => {
@@ -80,7 +81,7 @@ async function stream(plan: AttachPlan, attachment: Attachment, options: Session
 }
 
 /** A status as a line on stderr: failures with their reasons, targets that exited, losses. */
-function statusLine(plan: AttachPlan, s: AttachStatus, status: (line: string) => void): void {
+function statusLine(plan: AttachPlan, s: AttachStatus, status: (line: string) => void, lost: { reported: number }): void {
   const probeOf = (entry: unknown): string => {
     const p = plan.probes[Number(entry)];
     return p === undefined ? `entry ${String(entry)}` : `${p.id} (${p.target.spec})`;
@@ -93,8 +94,11 @@ function statusLine(plan: AttachPlan, s: AttachStatus, status: (line: string) =>
       status(`every target process exited${Array.isArray(s.pids) ? ` (${s.pids.join(", ")})` : ""}`);
       return;
     case "lost": {
+      // The helper repeats its cumulative counts every second: say so only when they grew.
       const total = Object.values((s.entries ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
-      if (total > 0) status(`${total} event${total === 1 ? "" : "s"} lost so far (the kernel's ring buffer was full: the output could not keep up)`);
+      if (total <= lost.reported) return;
+      lost.reported = total;
+      status(`${total} event${total === 1 ? "" : "s"} lost so far (the kernel's ring buffer was full: the output could not keep up)`);
       return;
     }
     default:
