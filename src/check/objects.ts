@@ -19,8 +19,8 @@ export interface ImageObject {
   readonly request: string;
   /** The file's canonical path in the image (symlinks followed inside it). */
   readonly path: string;
-  /** Which rule found it. */
-  readonly how: ResolvedHow | "exe";
+  /** Which rule found it; `interpreter` for musl's libc, libm, …, which are its loader itself. */
+  readonly how: ResolvedHow | "exe" | "interpreter";
 }
 
 /** Docker's PATH when an image sets none (the daemon's default for Linux containers). */
@@ -80,7 +80,8 @@ export class ObjectResolver {
     }
     if (request.startsWith("/")) return { request, path: this.#tree.resolve(request, "file"), how: "absolute" };
     const found = resolveLibrary(request, this.#libraryContext());
-    return { request, path: this.#tree.resolve(found.path, "file"), how: found.how };
+    // The only "mapped" object of an image is its executable's interpreter (see #libraryContext).
+    return { request, path: this.#tree.resolve(found.path, "file"), how: found.how === "maps" ? "interpreter" : found.how };
   }
 
   #findExecutable(argv0: string): string {
@@ -126,7 +127,8 @@ export class ObjectResolver {
         if (!/^ld-(linux|musl)/.test(name)) continue;
         const path = this.#tryResolve(`${dir}/${name}`);
         const ident = path === undefined ? undefined : this.#tree.identify(path);
-        if (ident !== undefined) return { ...ident, loader: name.startsWith("ld-musl") ? "musl" : "glibc" };
+        // The loader stands in for the executable: it is what a process of the image would map.
+        if (ident !== undefined) return { ...ident, interpreter: `${dir}/${name}`, loader: name.startsWith("ld-musl") ? "musl" : "glibc" };
       }
     }
     return undefined;
@@ -165,6 +167,8 @@ export class ObjectResolver {
         const id = canonical === undefined ? undefined : tree.identify(canonical);
         return id === undefined ? undefined : { machine: id.machine, elfClass: id.elfClass };
       },
+      // A process of this image would map its interpreter: musl's loader answers libc, libm, … with itself.
+      mappedPaths: ident.interpreter === undefined ? [] : [ident.interpreter],
       machine: ident.machine,
       elfClass: ident.elfClass,
       littleEndian: ident.littleEndian,
