@@ -95,6 +95,7 @@ export function selectImage(store: ImageStore, platform: string | undefined): Se
 
 function ociCandidates(store: ImageStore): Candidate[] {
   const out: Candidate[] = [];
+  const missing: string[] = [];
   const visit = (index: unknown, what: string, depth: number): void => {
     const manifests = (index as { manifests?: unknown }).manifests;
     if (!Array.isArray(manifests)) throw new FormatError(`${store.what}: ${what} has no "manifests" list`, 0, undefined, false);
@@ -106,6 +107,12 @@ function ociCandidates(store: ImageStore): Candidate[] {
       if (/index|manifest\.list/.test(mediaType)) {
         if (depth >= MAX_INDEX_DEPTH) throw new LimitError(`${store.what}: image indexes nested more than ${MAX_INDEX_DEPTH} deep`);
         visit(readJson(store, path, "an image index"), path, depth + 1);
+        continue;
+      }
+      // Docker 25+ with the containerd image store saves the whole index of a multi-platform
+      // image but only the blobs of the platforms it pulled: an image whose manifest is absent is not in the archive.
+      if (store.file(path) === undefined) {
+        missing.push(descriptor.platform === undefined ? path : platformText(descriptor.platform));
         continue;
       }
       const annotations = descriptor.annotations ?? {};
@@ -121,6 +128,9 @@ function ociCandidates(store: ImageStore): Candidate[] {
     }
   };
   visit(readJson(store, "index.json", "the image index"), "index.json", 0);
+  if (out.length === 0 && missing.length > 0) {
+    throw new FormatError(`${store.what}: the image index lists ${missing.join(", ")}, but none of their manifests is in it`, 0, undefined, false);
+  }
   // One image saved under several names shares one manifest: keep the first name per platform.
   return dedupe(out);
 }

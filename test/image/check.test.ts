@@ -6,7 +6,8 @@
  * the fixture facts (offsets from readelf, fixtures/elf/facts.json) or
  * against probec's own reader run on the very file copied into the image.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImage, findSymbol, type CheckResult, type TargetCheck } from "../../src/index.js";
 import { join } from "node:path";
@@ -238,6 +239,18 @@ describe("multi-platform images", () => {
     expect((await checkImage(images.multiDir, spec(6), { platform: "linux/arm64/v8" })).ok).toBe(true);
     const r = await checkImage(images.multiDir, spec(7), { platform: "linux/arm64" });
     expect(r.checks[0]?.status).toBe("invalid");
+  });
+
+  it("an index whose other platforms' blobs were not saved (Docker 25+ with containerd) needs no --platform", async () => {
+    const dir = join(images.dir, "partial-index");
+    execFileSync("cp", ["-r", images.multiDir, dir]);
+    const [top] = (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests;
+    const index = JSON.parse(readFileSync(join(dir, "blobs/sha256", top!.digest.slice(7)), "utf8")) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const arm = index.manifests.find((m) => m.platform.architecture === "arm64");
+    rmSync(join(dir, "blobs/sha256", arm!.digest.slice(7)));
+    const r = await checkImage(dir, ["exe:sema:enabled"]);
+    expect(r.image.platform).toBe("linux/amd64");
+    expect(r.ok).toBe(true);
   });
 
   it("picks amd64 from the same index", async () => {
