@@ -170,6 +170,16 @@ describe("probec trace", () => {
     expect(summaryRows(stderr.text).get("probe1")).toEqual([rows.length, 0]);
     consecutive(rows.map((l) => Number(l.trim().split(/ +/)[4])));
   });
+
+  it("interrupted before the helper is even ready: still a clean stop, exit 0", async () => {
+    const stdout = new StringSink();
+    const stderr = new StringSink();
+    const code = await run(["trace", `uprobe pid/${pid}:exe:work { n = arg0 }`], { stdout, stderr, signal: AbortSignal.abort() });
+    expect([code, stderr.text]).toEqual([
+      0,
+      // The helper may finish attaching before it sees the SIGTERM: then it says so first.
+      expect.stringMatching(/^(probec: attached 1 point on 1 binary\n)?probec: stopped after \d+\.\d s: interrupted\nPROBE +HITS +LOST\nprobe1 +\d+ +0\n$/)]);
+  });
 });
 
 describe("probec run", () => {
@@ -200,6 +210,8 @@ describe("attach failures: exit 3 with the helper's reasons", () => {
     const realIno = plan.probes[0]!.binary.ino;
     plan.probes[0]!.binary.ino = "12345";
     writeFileSync(planFile, JSON.stringify(plan));
+    const quiet = await probec("run", planFile, "-q");
+    expect([quiet.code, quiet.stderr]).toEqual([3, "probec: no probe could be attached (1 entry failed)\n  hint: run without -q to see each failure's reason\n"]);
     const r = await probec("run", planFile);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("");
@@ -208,7 +220,6 @@ describe("attach failures: exit 3 with the helper's reasons", () => {
     expect(lines[0]).toMatch(new RegExp(`^probec: probe1 \\(pid/${pid}:exe:work\\): not attached: .*\\bino\\b.*\\b12345\\b.*\\b${realIno}\\b`));
     expect(lines.slice(1)).toEqual([
       "probec: no probe could be attached (1 entry failed; the reasons are above)",
-      "  hint: run without -q to see each failure's reason",
       "",
     ]);
   });

@@ -169,7 +169,9 @@ class HelperAttachment implements Attachment {
       this.closing = true;
       // The consumer may be gone: stop pausing so the helper is never stuck writing and can detach.
       this.queue.release();
-      this.child?.kill("SIGTERM");
+      // Before its `hello` the helper may not have its signal handlers yet, and SIGTERM would kill it
+      // before it can clean up; it is sent when the hello comes.
+      if (this.statuses.length > 0) this.child?.kill("SIGTERM");
       this.killTimer = setTimeout(() => {
         this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${DETACH_TIMEOUT_MS / 1000} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));
         this.child?.kill("SIGKILL");
@@ -233,6 +235,7 @@ class HelperAttachment implements Attachment {
     switch (status.type) {
       case "hello":
         if (status.version !== 1) throw protocolError(`the helper speaks protocol version ${JSON.stringify(status.version)}; this probec speaks 1`);
+        if (this.closing) this.child?.kill("SIGTERM");
         return;
       case "layout":
         this.events.setLayout(checkLayout(status));

@@ -45,18 +45,31 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
   if (io.signal?.aborted === true) onAbort();
   let timer: NodeJS.Timeout | undefined;
   try {
-    const ready = await attachment.ready;
+    const ready = await attachment.ready.catch((error: unknown) => {
+      // Interrupted while attaching: the helper detached before `ready`; that is a stop, not a failure.
+      if (stopReason === undefined) throw error;
+      return undefined;
+    });
+    if (ready === undefined) return finish(attachment, stopReason, startNs, io);
     if (ready.attached === 0) {
       await attachment.close().catch(() => undefined);
-      throw new AttachError(`no probe could be attached (${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed; the reasons are above)`, ["run without -q to see each failure's reason"]);
+      const entries = `${ready.failed} entr${ready.failed === 1 ? "y" : "ies"}`;
+      throw new AttachError(`no probe could be attached (${entries} failed${options.quiet ? "" : "; the reasons are above"})`, options.quiet ? ["run without -q to see each failure's reason"] : []);
     }
-    status(`attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binariesAttached(plan, attachment.statuses)} binar${binariesAttached(plan, attachment.statuses) === 1 ? "y" : "ies"}${ready.failed > 0 ? `; ${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed` : ""}${stopHint(options)}`);
+    const binaries = binariesAttached(plan, attachment.statuses);
+    const failed = ready.failed > 0 ? `; ${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed` : "";
+    status(`attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binaries} binar${binaries === 1 ? "y" : "ies"}${failed}${stopHint(options, stopReason !== undefined)}`);
     if (options.duration !== undefined) timer = setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
     await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`));
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     io.signal?.removeEventListener("abort", onAbort);
   }
+  return finish(attachment, stopReason, startNs, io);
+}
+
+/** Detaches (if the helper has not already) and prints the summary. */
+async function finish(attachment: Attachment, stopReason: string | undefined, startNs: bigint, io: CliIo): Promise<number> {
   const summary = await attachment.close();
   printSummary(summary, stopReason, process.hrtime.bigint() - startNs, io);
   return EXIT.ok;
@@ -117,7 +130,8 @@ function binariesAttached(plan: AttachPlan, statuses: readonly AttachStatus[]): 
   return binaries.size;
 }
 
-function stopHint(options: SessionOptions): string {
+function stopHint(options: SessionOptions, stopping: boolean): string {
+  if (stopping) return "";
   if (options.duration !== undefined) return `; tracing for ${options.duration} s`;
   if (options.count !== undefined) return `; until ${options.count} event${options.count === 1 ? "" : "s"}`;
   return "; Ctrl-C to stop";
