@@ -167,8 +167,9 @@ export class ObjectResolver {
         const id = canonical === undefined ? undefined : tree.identify(canonical);
         return id === undefined ? undefined : { machine: id.machine, elfClass: id.elfClass };
       },
-      // A process of this image would map its interpreter: musl's loader answers libc, libm, … with itself.
-      mappedPaths: ident.interpreter === undefined ? [] : [ident.interpreter],
+      // A process of this image would map its interpreter, and musl's loader answers libc, libm, … with itself.
+      // Only then does it matter (and only then is it named, so that a failure does not speak of a process's maps).
+      mappedPaths: ident.interpreter === undefined || ident.loader !== "musl" ? [] : [ident.interpreter],
       machine: ident.machine,
       elfClass: ident.elfClass,
       littleEndian: ident.littleEndian,
