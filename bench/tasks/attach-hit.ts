@@ -13,7 +13,7 @@
  * probe the binary's file for every process (probec: a `host` scope), and
  * their losses are reported: an event a tracer drops is cheaper for it.
  */
-import { attach } from "../../src/index.js";
+import { attach, type AttachPlan } from "../../src/index.js";
 import { quantile } from "../measure.js";
 import { printTask, type Row } from "../table.js";
 import { buildProgram, compileTimed, drain, messageOf, printSkipped, printTarget, runToEnd, settle, startBpftrace, withTempDir } from "./attach-support.js";
@@ -53,11 +53,16 @@ export async function attachHitTask(print: (line: string) => void): Promise<void
       return printSkipped(print, title, messageOf(error));
     }
     const m: Measured = { bare: [], probec: [], bpftrace: [], probecEvents: 0, probecLost: 0, bpftraceLines: 0, bpftraceLost: 0, failures: {} };
-    const { plan } = await compileTimed(`uprobe host:${binary}:probec_bench_hit {\n  x = arg0\n  comm\n}\n`);
+    let plan: AttachPlan | undefined;
+    try {
+      plan = (await compileTimed(`uprobe host:${binary}:probec_bench_hit {\n  x = arg0\n  comm\n}\n`)).plan;
+    } catch (error) {
+      m.failures.probec = messageOf(error);
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < REPS; i++) m.bare.push(await loop(binary));
 
-      if (m.failures.probec === undefined) {
+      if (plan !== undefined && m.failures.probec === undefined) {
         const attachment = attach(plan);
         const counter = { events: 0 };
         const draining = drain(attachment, counter);
