@@ -283,10 +283,22 @@ async function until(done: () => boolean): Promise<void> {
   }
 }
 
-function probecEvents(): string[] {
+/**
+ * probec's legacy events in uprobe_events; with `owner`, only those of that
+ * attacher. Other test files attach in legacy mode in parallel, so a check
+ * that nothing is left must name whose events it means.
+ */
+function probecEvents(owner?: number): string[] {
   return readFileSync(UPROBE_EVENTS, "utf8")
     .split("\n")
-    .filter((l) => l.includes("probec/"));
+    .filter((l) => l.includes(owner === undefined ? "probec/" : `probec/pc_${owner}_`));
+}
+
+/** The pid of the one child of `parent` (the attacher a shell forked). */
+function onlyChildOf(parent: number): number {
+  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter((c) => c !== "");
+  expect(children).toHaveLength(1);
+  return Number(children[0]);
 }
 
 async function planFor(source: string): Promise<AttachPlan> {
@@ -338,7 +350,7 @@ describe("probec-attach on this kernel", () => {
 
       expect(await app.semaphore()).toBe(1);
       if (mode === "legacy") {
-        const names = probecEvents().map((l) => /^[pr]:probec\/(\S+) /.exec(l)?.[1]);
+        const names = probecEvents(attacher.child.pid).map((l) => /^[pr]:probec\/(\S+) /.exec(l)?.[1]);
         expect(names).toHaveLength(5);
         for (const name of names) expect(name).toMatch(new RegExp(`^pc_${attacher.child.pid}_\\d+$`));
         for (const name of names) expect((name as string).length).toBeLessThanOrEqual(63);
@@ -368,7 +380,7 @@ describe("probec-attach on this kernel", () => {
 
       // Detached: the kernel dropped its semaphore increment and every tracefs event of ours.
       expect(await app.semaphore()).toBe(0);
-      expect(probecEvents()).toEqual([]);
+      expect(probecEvents(attacher.child.pid)).toEqual([]);
       await Promise.all([app.quit(), sibling.quit()]);
     });
   }
@@ -439,7 +451,7 @@ describe("probec-attach on this kernel", () => {
     ]);
     // Every event of the round was delivered before the attacher left.
     expect(attacher.events).toHaveLength(4 * ROUNDS);
-    expect(probecEvents()).toEqual([]);
+    expect(probecEvents(attacher.child.pid)).toEqual([]);
   });
 
   it("when its parent dies (PR_SET_PDEATHSIG) it detaches with reason parent", async () => {
@@ -453,10 +465,12 @@ describe("probec-attach on this kernel", () => {
     const decoded = (): Status[] => framesIn(existsSync(frames) ? readFileSync(frames) : Buffer.alloc(0));
     await until(() => decoded().some((s) => s.type === "ready"));
     expect(await app.semaphore()).toBe(1);
+    const attacherPid = onlyChildOf(shell.pid!);
+    expect(probecEvents(attacherPid)).toHaveLength(5);
     shell.kill("SIGKILL");
     await until(() => decoded().some((s) => s.type === "detached"));
     expect(decoded().at(-1)).toEqual({ type: "detached", reason: "parent" });
-    await until(() => probecEvents().length === 0);
+    await until(() => probecEvents(attacherPid).length === 0);
     expect(await app.semaphore()).toBe(0);
     await app.quit();
   });
@@ -470,15 +484,15 @@ describe("probec-attach on this kernel", () => {
     killed.child.kill("SIGKILL");
     await killed.exited;
     // The kernel closed its perf events (so the semaphore is down), but the tracefs definitions stay.
-    expect(probecEvents().filter((l) => l.includes(`probec/pc_${killed.child.pid}_`))).toHaveLength(5);
+    expect(probecEvents(killed.child.pid)).toHaveLength(5);
     expect(await app.semaphore()).toBe(0);
 
     const next = new Attacher(plan, ["--mode", "legacy"]);
     await next.ready();
-    expect(probecEvents().filter((l) => l.includes(`probec/pc_${killed.child.pid}_`))).toEqual([]);
-    expect(probecEvents().filter((l) => l.includes(`probec/pc_${next.child.pid}_`))).toHaveLength(5);
+    expect(probecEvents(killed.child.pid)).toEqual([]);
+    expect(probecEvents(next.child.pid)).toHaveLength(5);
     expect(await next.stop()).toBe(0);
-    expect(probecEvents()).toEqual([]);
+    expect(probecEvents(next.child.pid)).toEqual([]);
     await app.quit();
   });
 
@@ -488,11 +502,11 @@ describe("probec-attach on this kernel", () => {
     const plan = await planFor(probesFor(app.pid));
     const attacher = new Attacher(plan, ["--mode", "legacy"]);
     await attacher.ready();
-    expect(probecEvents()).toHaveLength(5);
+    expect(probecEvents(attacher.child.pid)).toHaveLength(5);
     expect(await app.semaphore()).toBe(1);
     attacher.child.stdout?.destroy();
     expect(await attacher.exited).toBe(0);
-    expect(probecEvents()).toEqual([]);
+    expect(probecEvents(attacher.child.pid)).toEqual([]);
     expect(await app.semaphore()).toBe(0);
     await app.quit();
   });
