@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/mount.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -70,7 +71,7 @@ static bool probe_pmu(void) {
   return ok;
 }
 
-static bool probe_tracefs(struct features *f) {
+static bool find_tracefs(struct features *f) {
   static const char *const dirs[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
   for (size_t i = 0; i < 2; i++) {
     char path[96];
@@ -81,6 +82,19 @@ static bool probe_tracefs(struct features *f) {
     }
   }
   return false;
+}
+
+/*
+ * A freshly booted machine often has tracefs unmounted (nothing has asked
+ * for it yet), which would make legacy mode and the sweep of a killed
+ * attacher's events fail for a reason the user cannot see. Mount it where
+ * the kernel provides its mount point, as perf does; an attacher without
+ * CAP_SYS_ADMIN simply keeps the "no tracefs" answer.
+ */
+static bool probe_tracefs(struct features *f) {
+  if (find_tracefs(f)) return true;
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) return false;
+  return find_tracefs(f);
 }
 
 void features_probe(struct features *f) {
