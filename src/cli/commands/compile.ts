@@ -6,9 +6,10 @@
  * `--explain` prints, for each attach point, how its path and offset were
  * derived; without `-o` it prints that instead of the plan.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { IoError, compile, explainPlan, renderDiagnostics, type PathStrategy } from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
+import { readTextArgument } from "../read-text.js";
 
 /** Parsed arguments of `probec compile`. */
 export interface CompileArgs {
@@ -20,13 +21,7 @@ export interface CompileArgs {
 
 /** Runs `probec compile`; returns the exit code. */
 export async function compileCommand(args: CompileArgs, io: CliIo): Promise<number> {
-  let source: string;
-  try {
-    source = readFileSync(args.file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new IoError(`${args.file}: ${code === "ENOENT" ? "no such file" : (error as Error).message}`, code);
-  }
+  const source = readTextArgument(args.file);
   const { plan, diagnostics } = await compile(source, { file: args.file, ...(args.strategy === undefined ? {} : { strategy: args.strategy }) });
   if (diagnostics.length > 0) io.stderr.write(renderDiagnostics(source, args.file, diagnostics));
   if (plan === undefined) {

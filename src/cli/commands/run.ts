@@ -4,10 +4,10 @@
  * (`probec compile -o plan.json`), told apart by its content: a plan is a
  * JSON object, and a probe file never starts with `{`.
  */
-import { readFileSync } from "node:fs";
-import { IoError, UsageError, checkAttachPlan, compile, renderDiagnostics, type AttachPlan, type PathStrategy } from "../../index.js";
+import { UsageError, checkAttachPlan, compile, renderDiagnostics, type AttachPlan, type PathStrategy } from "../../index.js";
 import { runSession, type SessionOptions } from "../attach-session.js";
 import { EXIT, type CliIo } from "../io.js";
+import { readTextArgument } from "../read-text.js";
 
 /** Parsed arguments of `probec run`. */
 export interface RunArgs extends SessionOptions {
@@ -17,13 +17,7 @@ export interface RunArgs extends SessionOptions {
 
 /** Runs `probec run`; returns the exit code. */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
-  let source: string;
-  try {
-    source = readFileSync(args.file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new IoError(`${args.file}: ${code === "ENOENT" ? "no such file" : (error as Error).message}`, code);
-  }
+  const source = readTextArgument(args.file);
   const plan = source.trimStart().startsWith("{") ? savedPlan(source, args) : await compileProbes(source, args.file, args.strategy, io);
   if (plan === undefined) return EXIT.badInput;
   return runSession(plan, args, io);
