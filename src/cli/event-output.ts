@@ -50,13 +50,17 @@ export class JsonPrinter implements EventPrinter {
  * The default output: per event a table row (TIME since start in seconds,
  * PROBE, PID, COMM, then the fields), or the probe's `format` rendered.
  * When every printing probe has the same fields they get a column each;
- * otherwise one FIELDS column holds `name=value` pairs.
+ * otherwise one FIELDS column holds `name=value` pairs. When some probes
+ * have a `format` and others do not, the formatted text goes in the FIELDS
+ * column, so that one stream stays one aligned table.
  */
 export class TablePrinter implements EventPrinter {
   private readonly formats = new Map<string, FormatTemplate>();
   private readonly fieldNames: readonly string[] | undefined;
   private readonly columns: { header: string; right: boolean; width: number }[];
   private headerPrinted = false;
+  /** Formatted and tabular probes print in one table. */
+  private readonly mixed: boolean;
 
   constructor(
     plan: AttachPlan,
@@ -65,8 +69,9 @@ export class TablePrinter implements EventPrinter {
     const printing = plan.probes.filter((p) => p.program?.count == null);
     for (const p of printing) if (typeof p.program?.format === "string") this.formats.set(p.id, compileFormat(p.program.format));
     const tabular = printing.filter((p) => !this.formats.has(p.id));
+    this.mixed = this.formats.size > 0 && tabular.length > 0;
     const names = tabular.map((p) => (p.program?.fields ?? []).map((f) => f.name).join("\0"));
-    this.fieldNames = names.every((n) => n === names[0]) ? fieldsOf(tabular[0]) : undefined;
+    this.fieldNames = !this.mixed && names.every((n) => n === names[0]) ? fieldsOf(tabular[0]) : undefined;
     const idWidth = Math.max(5, ...plan.probes.map((p) => p.id.length));
     this.columns = [
       { header: "TIME", right: true, width: 10 },
@@ -84,14 +89,16 @@ export class TablePrinter implements EventPrinter {
 
   print(e: ProbeEvent): string {
     const template = this.formats.get(e.probeId);
-    if (template !== undefined) return `${template(e)}\n`;
+    if (template !== undefined && !this.mixed) return `${template(e)}\n`;
     const seconds = Number(e.timestamp - this.startNs) / 1e9;
     const cells = [
       seconds.toFixed(6),
       e.probeId,
       String(e.pid),
       e.comm,
-      ...(this.fieldNames === undefined
+      ...(template !== undefined
+        ? [template(e)]
+        : this.fieldNames === undefined
         ? [
             Object.entries(e.fields)
               .map(([name, value]) => `${name}=${textValue(value)}`)
