@@ -3,7 +3,8 @@
  * that undoes every one of them (PITFALLS 28: no link, perf event, tracefs
  * event or semaphore increment is left behind).
  *
- * - attach_multi.c: one uprobe_multi link per side (entry, return) of the entry;
+ * - attach_multi.c: one uprobe_multi link per side (entry, return) of the request
+ *   (session.c puts every entry on one binary in one request);
  * - attach_pmu.c: one uprobe PMU perf event + BPF link per point;
  * - attach_legacy.c: one tracefs uprobe event + perf event + BPF link per point.
  *

@@ -1,6 +1,7 @@
 /*
  * Attach through uprobe_multi (Linux 6.6): one BPF_LINK_CREATE per side
- * of the entry, carrying every offset, semaphore offset and cookie at once.
+ * of a request, carrying every offset, semaphore offset and cookie at once.
+ * session.c makes one request of all the entries on one binary.
  * Attaching 536 functions is then one system call instead of 536 perf
  * events and links.
  */

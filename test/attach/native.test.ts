@@ -24,7 +24,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -294,6 +294,22 @@ function probecEvents(owner?: number): string[] {
     .filter((l) => l.includes(owner === undefined ? "probec/" : `probec/pc_${owner}_`));
 }
 
+/** The uprobe_multi links (`uprobe_multi` and `uretprobe_multi` in fdinfo) a process holds, as their point counts (`uprobe_cnt`), largest first. */
+function uprobeMultiLinks(pid: number): number[] {
+  const counts: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    } catch {
+      continue;
+    }
+    if (!/^link_type:\s+u(?:ret)?probe_multi$/m.test(info)) continue;
+    counts.push(Number(/^uprobe_cnt:\s+(\d+)$/m.exec(info)?.[1] ?? Number.NaN));
+  }
+  return counts.sort((a, b) => b - a);
+}
+
 /** The pid of the one child of `parent` (the attacher a shell forked). */
 function onlyChildOf(parent: number): number {
   const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter((c) => c !== "");
@@ -349,6 +365,10 @@ describe("probec-attach on this kernel", () => {
       for (const s of attached) expect(s.path).toMatch(/^\/proc\/self\/fd\/\d+$/);
 
       expect(await app.semaphore()).toBe(1);
+      if (mode === "multi") {
+        // All four entries are on one binary: one uprobe_multi link per side (entry, return), not one per entry.
+        expect(uprobeMultiLinks(attacher.child.pid!)).toEqual([3, 2]);
+      }
       if (mode === "legacy") {
         const names = probecEvents(attacher.child.pid).map((l) => /^[pr]:probec\/(\S+) /.exec(l)?.[1]);
         expect(names).toHaveLength(5);
