@@ -221,7 +221,7 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
       } else {
         epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
         if (watch_exited(&s->watch, fd)) {
-          events_drain(rb);
+          events_drain_all(rb);
           status_target_exited(s->watch.pids, s->watch.n);
           reason = "targetExited";
         }
@@ -278,11 +278,14 @@ int main(int argc, char **argv) {
 
   session_attach(&session);
   watch_start(&session.watch);
+  output_watch_interrupt(sigfd);
   const char *reason = run_loop(&session, rb, sigfd, parent);
+  /* Detached next: what is written from here on is finite, so it may wait for the reader. */
+  output_watch_interrupt(-1);
 
   /* Detach first so that no new event arrives, then deliver what is left. */
   session_detach(&session);
-  events_drain(rb);
+  events_drain_all(rb);
   uint64_t *lost = xcalloc(plan.nentries, sizeof *lost);
   for (size_t i = 0; i < plan.nentries; i++) lost[i] = loader_lost(&session.loader, (uint32_t)i);
   status_lost(lost, plan.nentries);

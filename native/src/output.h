@@ -14,6 +14,13 @@
 
 enum frame_type { FRAME_EVENT = 1, FRAME_STATUS = 2 };
 
+/**
+ * While `fd` (the signal fd) is watched, a write to a reader that stopped
+ * reading returns when `fd` becomes readable, so the event loop still sees
+ * signals; -1 makes writes block until the reader takes everything (for the
+ * final frames, after detaching).
+ */
+void output_watch_interrupt(int fd);
 /** Queues one frame; flushes first when the buffer cannot hold it. */
 void output_frame(enum frame_type type, const void *payload, uint32_t len);
 /** Writes everything queued. */

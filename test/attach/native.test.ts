@@ -516,6 +516,41 @@ describe("probec-attach on this kernel", () => {
     await app.quit();
   });
 
+  it("a reader that stops reading cannot keep SIGTERM from detaching it", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const helper = spawn(HELPER, ["--mode", "multi"], { stdio: ["pipe", "pipe", "inherit"] });
+    helper.stdin!.end(JSON.stringify(plan));
+    // Read until `ready`, then stop reading: the pipe fills and the helper's writes can no longer complete.
+    let seen = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer): void => {
+        seen = Buffer.concat([seen, chunk]);
+        if (framesIn(seen).some((st) => st.type === "ready")) {
+          helper.stdout!.off("data", onData);
+          helper.stdout!.pause();
+          resolve();
+        }
+      };
+      helper.stdout!.on("data", onData);
+    });
+    expect(uprobeMultiLinks(helper.pid!)).toEqual([3, 2]);
+    // Far more events than a pipe holds (64 KiB): 200 rounds of 20 events.
+    for (let i = 0; i < 200; i++) await app.go();
+    const exited = once(helper, "close");
+    helper.kill("SIGTERM");
+    // Detached while its final frames still wait for the reader.
+    await until(() => uprobeMultiLinks(helper.pid!).length === 0);
+    expect(await app.semaphore()).toBe(0);
+    helper.stdout!.on("data", (chunk: Buffer) => (seen = Buffer.concat([seen, chunk])));
+    helper.stdout!.resume();
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(framesIn(seen).at(-1)).toEqual({ type: "detached", reason: "SIGTERM" });
+    await app.quit();
+  });
+
   it("when its stdout is closed it detaches and leaves nothing behind", async () => {
     const app = new App();
     await app.ready();
