@@ -13,6 +13,7 @@ import { createGunzip } from "node:zlib";
 import { Decompress } from "fzstd";
 import { FormatError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
+import { ZstdFrames } from "./zstd-frames.js";
 
 /** How a layer is compressed. */
 export type Compression = "gzip" | "zstd" | "none";
@@ -85,24 +86,37 @@ async function* gunzip(input: NodeJS.ReadableStream, blob: BlobLocation): AsyncG
   }
 }
 
+/**
+ * zstd through `fzstd`, fed one block at a time (see zstd-frames.ts): each
+ * block's output is yielded before the next block is decoded, so a layer
+ * that expands a thousandfold is held back by its consumer like gzip is.
+ */
 async function* unzstd(input: AsyncIterable<Uint8Array>, blob: BlobLocation): AsyncGenerator<Uint8Array> {
   let out: Uint8Array[] = [];
   const decoder = new Decompress((data) => {
-    out.push(data);
+    if (data.length > 0) out.push(data);
   });
+  const frames = new ZstdFrames(blob.what);
+  const push = (piece: Uint8Array, final: boolean): Uint8Array[] => {
+    try {
+      decoder.push(piece, final);
+    } catch (error) {
+      throw new FormatError(`${blob.what}: corrupt zstd data (${(error as Error).message})`, blob.offset, undefined, false);
+    }
+    const ready = out;
+    out = [];
+    return ready;
+  };
   const iterator = input[Symbol.asyncIterator]();
   try {
     for (;;) {
       const r = await iterator.next();
-      try {
-        decoder.push(r.done === true ? new Uint8Array(0) : r.value, r.done === true);
-      } catch (error) {
-        throw new FormatError(`${blob.what}: corrupt zstd data (${(error as Error).message})`, blob.offset, undefined, false);
+      if (r.done === true) {
+        if (!frames.atFrameEnd) throw new FormatError(`${blob.what}: corrupt zstd data (the stream ends inside a frame)`, blob.offset, undefined, false);
+        yield* push(new Uint8Array(0), true);
+        return;
       }
-      const ready = out;
-      out = [];
-      for (const chunk of ready) yield chunk;
-      if (r.done === true) return;
+      for (const piece of frames.split(r.value)) yield* push(piece, false);
     }
   } finally {
     await iterator.return?.();
