@@ -90,15 +90,62 @@ static void prepare_entry(struct session *s, size_t index, struct prepared_entry
   lower_free(&lowered);
 }
 
-/* A failure of a group's link is a failure of every entry in the group. */
+/* A group's first attempt: failures are only recorded, since a retry entry by entry decides whom they belong to. */
 struct group_attempt {
-  struct prepared_entry **members;
-  size_t n;
+  size_t failures;
 };
 
 static void on_group_failure(void *ctx, uint64_t cookie, int err, const char *reason) {
-  struct group_attempt *g = ctx;
-  for (size_t i = 0; i < g->n; i++) on_failure(&g->members[i]->attempt, cookie, err, reason);
+  (void)cookie, (void)err, (void)reason;
+  ((struct group_attempt *)ctx)->failures++;
+}
+
+/* The points of `e` on one side, copied to `out`; how many. */
+static size_t points_on_side(const struct plan_entry *e, bool is_return, struct plan_point *out) {
+  size_t n = 0;
+  for (size_t i = 0; i < e->npoints; i++)
+    if (e->points[i].is_return == is_return) out[n++] = e->points[i];
+  return n;
+}
+
+/* Attaches one side of the entries in `members` (all on one file) with one link; on failure, one link per entry. */
+static void attach_group_side(struct session *s, struct prepared_entry **members, size_t count, bool is_return, struct plan_point *scratch) {
+  size_t n = 0;
+  for (size_t k = 0; k < count; k++) n += points_on_side(&s->plan->entries[members[k]->attempt.index], is_return, scratch + n);
+  if (n == 0) return;
+  struct group_attempt group = {0};
+  struct attach_request r = {
+      .loader = &s->loader,
+      .path = members[0]->binary.path,
+      .points = scratch,
+      .npoints = n,
+      .teardown = &s->teardown,
+      .on_failure = on_group_failure,
+      .ctx = &group,
+  };
+  size_t attached = attach_multi(&r);
+  if (group.failures == 0) {
+    s->attached_points += attached;
+    for (size_t k = 0; k < count; k++) members[k]->attached += points_on_side(&s->plan->entries[members[k]->attempt.index], is_return, scratch);
+    return;
+  }
+  /*
+   * One bad point (an offset the kernel refuses, a semaphore clash) fails
+   * the whole link: retry entry by entry, so that only the entries whose
+   * own points are refused fail, as in the other modes.
+   */
+  for (size_t k = 0; k < count; k++) {
+    size_t own = points_on_side(&s->plan->entries[members[k]->attempt.index], is_return, scratch);
+    if (own == 0) continue;
+    struct attach_request one = r;
+    one.path = members[k]->binary.path;
+    one.npoints = own;
+    one.on_failure = on_failure;
+    one.ctx = &members[k]->attempt;
+    size_t done = attach_multi(&one);
+    members[k]->attached += done;
+    s->attached_points += done;
+  }
 }
 
 /*
@@ -118,29 +165,10 @@ static void attach_groups(struct session *s, struct prepared_entry *prepared, si
       members[count++] = q;
       npoints += s->plan->entries[j].npoints;
     }
-    struct plan_point *points = xcalloc(npoints, sizeof *points);
-    size_t at = 0;
-    for (size_t k = 0; k < count; k++) {
-      const struct plan_entry *e = &s->plan->entries[members[k]->attempt.index];
-      memcpy(points + at, e->points, e->npoints * sizeof *points);
-      at += e->npoints;
-    }
-    struct group_attempt group = {.members = members, .n = count};
-    struct attach_request r = {
-        .loader = &s->loader,
-        .path = prepared[i].binary.path,
-        .points = points,
-        .npoints = npoints,
-        .teardown = &s->teardown,
-        .on_failure = on_group_failure,
-        .ctx = &group,
-    };
-    size_t attached = attach_multi(&r);
-    s->attached_points += attached;
-    /* Both sides' links hold all of a member's points, or the member has a failure already. */
-    for (size_t k = 0; k < count; k++)
-      if (members[k]->attempt.failures == 0) members[k]->attached = s->plan->entries[members[k]->attempt.index].npoints;
-    free(points);
+    struct plan_point *scratch = xcalloc(npoints, sizeof *scratch);
+    attach_group_side(s, members, count, false, scratch);
+    attach_group_side(s, members, count, true, scratch);
+    free(scratch);
   }
   free(members);
 }

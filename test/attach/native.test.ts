@@ -425,6 +425,30 @@ describe("probec-attach on this kernel", () => {
     await app.quit();
   });
 
+  it("uprobe_multi: a point the kernel refuses fails only its own entry, not every entry on the binary", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const probes = plan.probes as AttachPlan["probes"];
+    // Entry 1 (the uretprobe) shares the return-side link with entry 2's return point; its offset is past the file's end.
+    probes[1] = { ...probes[1]!, points: probes[1]!.points.map((p) => ({ ...p, fileOffset: 0x7fffffff })) };
+    const attacher = new Attacher(plan, ["--mode", "multi"]);
+    expect(await attacher.ready()).toEqual({ type: "ready", attached: 3, failed: 1, points: 4 });
+    expect(attacher.statuses.filter((s) => s.type === "failed").map((s) => s.entry)).toEqual([1]);
+    expect(attacher.statuses.filter((s) => s.type === "attached").map((s) => [s.entry, s.points])).toEqual([
+      [0, 1],
+      [2, 2],
+      [3, 1],
+    ]);
+    // The entry side stays one link for three entries; the return side is entry 2's own link after the retry.
+    expect(uprobeMultiLinks(attacher.child.pid!)).toEqual([3, 1]);
+    await app.go();
+    await attacher.until("15 events", () => attacher.events.length >= 3 * ROUNDS);
+    expect(await attacher.stop()).toBe(0);
+    expect(new Set(attacher.events.map((e) => e.entry))).toEqual(new Set([0, 2, 3]));
+    await app.quit();
+  });
+
   it("a plan that is not JSON, or of another version, is an error frame, then detached, and exit 2", async () => {
     for (const [text, message] of [
       ["{ not json", /^the plan is not valid JSON: line 1, column 3: expected a member name$/],
