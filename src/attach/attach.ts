@@ -57,8 +57,15 @@ export interface Attachment extends AsyncIterable<ProbeEvent> {
   readonly closed: Promise<AttachSummary>;
 }
 
-/** How long a helper may take to detach after SIGTERM before it is killed (legacy tracefs detach of thousands of points is slow). */
+/** How long a helper may take to detach after SIGTERM before it is killed, plus {@link DETACH_MS_PER_SLOW_POINT} per PMU or legacy point. */
 const DETACH_TIMEOUT_MS = 30_000;
+/**
+ * Detaching a uprobe PMU or legacy tracefs point costs the kernel a grace
+ * period under a global mutex (~125 ms each on 6.18; native/src/teardown.c);
+ * a uprobe_multi link goes in one. Killing the helper mid-way would leave
+ * the rest to its exit, and legacy events to the next run.
+ */
+const DETACH_MS_PER_SLOW_POINT = 250;
 /** Bytes of the helper's stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 4096;
 
@@ -106,6 +113,8 @@ class HelperAttachment implements Attachment {
   private detachedReason: string | undefined;
   private stderrTail = "";
   private killTimer: NodeJS.Timeout | undefined;
+  /** Points attached one perf event each (PMU, legacy): what makes detaching slow. */
+  private slowPoints = 0;
 
   constructor(
     private readonly plan: AttachPlan,
@@ -172,10 +181,11 @@ class HelperAttachment implements Attachment {
       // Before its `hello` the helper may not have its signal handlers yet, and SIGTERM would kill it
       // before it can clean up; it is sent when the hello comes.
       if (this.statuses.length > 0) this.child?.kill("SIGTERM");
+      const timeoutMs = DETACH_TIMEOUT_MS + this.slowPoints * DETACH_MS_PER_SLOW_POINT;
       this.killTimer = setTimeout(() => {
-        this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${DETACH_TIMEOUT_MS / 1000} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));
+        this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${Math.round(timeoutMs / 1000)} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));
         this.child?.kill("SIGKILL");
-      }, DETACH_TIMEOUT_MS);
+      }, timeoutMs);
     }
     return this.closed;
   }
@@ -184,6 +194,14 @@ class HelperAttachment implements Attachment {
     const args: string[] = [];
     if (options.mode !== undefined) args.push("--mode", options.mode);
     if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
+    // Before the spawn: a plan that cannot be serialised (a bigint, a cycle) must not leave a helper waiting on stdin.
+    let planText: string;
+    try {
+      planText = JSON.stringify(this.plan);
+    } catch (error) {
+      this.finish(undefined, undefined, new AttachError(`attach(plan): the plan cannot be written as JSON: ${error instanceof Error ? error.message : String(error)}`, ["plans are JSON documents: numbers, strings and arrays only (no bigint, no cycles)"]));
+      return;
+    }
     const child = spawn(this.helperPath, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     track(child);
@@ -194,7 +212,7 @@ class HelperAttachment implements Attachment {
     });
     // The helper reads the whole plan before it attaches anything; EPIPE here means it died first, which `close` reports.
     child.stdin?.on("error", () => undefined);
-    child.stdin?.end(JSON.stringify(this.plan));
+    child.stdin?.end(planText);
     child.stdout?.on("data", (chunk: Buffer) => this.onStdout(chunk));
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (text: string) => {
@@ -239,6 +257,9 @@ class HelperAttachment implements Attachment {
         return;
       case "layout":
         this.events.setLayout(checkLayout(status));
+        return;
+      case "attached":
+        if (status.mode !== "multi") this.slowPoints += Number(status.points) || 0;
         return;
       case "ready":
         this.isReady = true;

@@ -22,7 +22,8 @@ export const HELPER_SOLUTIONS: readonly string[] = [
   "build it: npm run build:native (it is also built by npm install when no prebuilt binary fits this machine)",
   "building needs clang, libbpf-dev, libelf-dev and zlib1g-dev: apt-get install clang libbpf-dev libelf-dev zlib1g-dev",
   "attaching needs a kernel with BPF and uprobes (CONFIG_BPF_SYSCALL, CONFIG_UPROBE_EVENTS)",
-  "run as root, or give the helper CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep probec-attach)",
+  // Never file capabilities (setcap) on the helper: it executes whatever plan it is given, so every user who could run it could trace every process.
+  "run probec as root, or from a process that holds CAP_BPF and CAP_PERFMON itself",
   "or name a helper explicitly: attach(plan, { helperPath }) or PROBEC_ATTACH=/path/to/probec-attach",
 ];
 

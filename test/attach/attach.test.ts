@@ -230,6 +230,17 @@ usdt pid/${app.pid}:exe:app:tick {
   });
 });
 
+describe("attach() with a plan JSON cannot carry", () => {
+  it("a bigint in the plan is an AttachError from ready and closed, not a throw from attach()", async () => {
+    const plan = { planVersion: 1, probes: [], note: 1n } as unknown as AttachPlan;
+    const attachment = attach(plan);
+    const error = (await attachment.ready.catch((e: unknown) => e)) as AttachError;
+    expect(error).toBeInstanceOf(AttachError);
+    expect(error.message).toMatch(/^attach\(plan\): the plan cannot be written as JSON: /);
+    await expect(attachment.closed).rejects.toBe(error);
+  });
+});
+
 describe("attach() without a usable helper", () => {
   it("PROBEC_ATTACH=/nonexistent: one AttachError listing the path tried and the solutions", async () => {
     const saved = process.env.PROBEC_ATTACH;
