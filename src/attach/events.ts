@@ -102,7 +102,7 @@ export class EventDecoder {
       const bit = slot++;
       if (field.type === "int") {
         if (field.size !== 8) throw protocolError(`layout of entry ${layout.entry}: integer field "${field.name}" has ${field.size} bytes, not 8`);
-        return intReader(field.offset, bit, isUnsigned64(expr));
+        return intReader(field.offset, bit, isUnsigned64(expr, entry.probe));
       }
       if (field.size === 0) throw protocolError(`layout of entry ${layout.entry}: string field "${field.name}" has no bytes`);
       return stringReader(field.offset, field.size, bit);
@@ -159,10 +159,19 @@ function positional(probe: PlanProbe, i: number): PlanExpr | undefined {
 /**
  * Integers are 64-bit two's complement (probec_abi.h: "comparisons, `/`,
  * `%` and `>>` are signed"), so a slot reads as signed — except a value the
- * program explicitly made `u64`, which reads as unsigned.
+ * program explicitly made `u64`, and a USDT argument its note declares as
+ * an unsigned 8-byte value (`8@…`: a hash or a counter above 2^63 must not
+ * print negative).
  */
-function isUnsigned64(expr: PlanExpr | undefined): boolean {
-  return expr?.op === "cast" && expr.to === "u64";
+function isUnsigned64(expr: PlanExpr | undefined, probe: PlanProbe): boolean {
+  if (expr?.op === "cast") return expr.to === "u64";
+  if (expr?.op !== "arg") return false;
+  for (const point of probe.points) {
+    if (point.site.kind !== "usdt") continue;
+    const arg = point.site.args[expr.index];
+    return arg !== undefined && arg.size === 8 && !arg.signed;
+  }
+  return false;
 }
 
 function intReader(offset: number, bit: number, unsigned: boolean): FieldReader {

@@ -249,6 +249,22 @@ describe("EventDecoder", () => {
     expect(() => d.setLayout({ type: "layout", entry: 5, eventSize: 80, fields: [] })).toThrow("a layout names entry 5, but the plan has 2 entries");
   });
 
+  it("a USDT argument the note declares unsigned 8-byte reads unsigned; a signed one and a smaller one read signed", () => {
+    const usdtArg = (index: number, size: number, signed: boolean) => ({ spec: `${signed ? "-" : ""}${size}@%rax`, index, size, signed, kind: "register" as const });
+    const usdt = probe("u", "usdt", [9], [int("hash", { op: "arg", index: 0 }), int("delta", { op: "arg", index: 1 }), int("small", { op: "arg", index: 2 })]);
+    usdt.points = usdt.points.map((p) => ({
+      ...p,
+      site: { kind: "usdt", provider: "app", name: "tick", address: "0x1000", semaphoreAddress: null, argsText: "8@%rax -8@%rbx 4@%ecx", args: [usdtArg(0, 8, false), usdtArg(1, 8, true), usdtArg(2, 4, false)] },
+    }));
+    const d = new EventDecoder({ planVersion: 1, probes: [usdt] });
+    d.setLayout({ type: "layout", entry: 0, eventSize: 96, fields: [{ name: "hash", type: "int", offset: 72, size: 8 }, { name: "delta", type: "int", offset: 80, size: 8 }, { name: "small", type: "int", offset: 88, size: 8 }] });
+    const e = eventRecord({ cookie: 9 }, 96);
+    e.writeBigUInt64LE(0xdead_beef_0000_0001n, 72);
+    e.writeBigInt64LE(-5n, 80);
+    e.writeBigInt64LE(7n, 88);
+    expect(d.decode(e).fields).toEqual({ hash: 0xdead_beef_0000_0001n, delta: -5n, small: 7n });
+  });
+
   it("count probes: keys are read by position from count.by", () => {
     const counting: AttachPlan = {
       planVersion: 1,
