@@ -127,8 +127,18 @@ static struct layout_field *add_field(struct lowered_entry *out, const char *nam
   return f;
 }
 
+/*
+ * Every field is named in the entry's `layout` status, which must fit one
+ * status message (64 KiB): header fields (comm, container) take no op and
+ * no slot, so neither PROBEC_MAX_OPS nor PROBEC_MAX_EVENT bounds them.
+ */
+#define LOWER_MAX_FIELDS 256
+#define LOWER_MAX_FIELD_NAME 128
+
 /* One output value: `type` "int" or "string" as the plan says (NULL: infer, for count keys). */
 static int lower_value(struct emitter *em, struct lowered_entry *out, const char *name, const char *type, const struct json *expr, uint32_t *event_size) {
+  if (out->nfields >= LOWER_MAX_FIELDS) return why_set(em->why, "program: more than LOWER_MAX_FIELDS (%d) fields", LOWER_MAX_FIELDS);
+  if (strlen(name) > LOWER_MAX_FIELD_NAME) return why_set(em->why, "program: field `%.60s…` has a name longer than LOWER_MAX_FIELD_NAME (%d)", name, LOWER_MAX_FIELD_NAME);
   const char *op = member_text(expr, "op");
   bool is_str = strcmp(op, "str") == 0;
   const char *capture = strcmp(op, "capture") == 0 ? member_text(expr, "name") : "";

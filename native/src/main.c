@@ -127,8 +127,9 @@ static char *read_plan(int sigfd, pid_t parent, size_t *len) {
     }
     if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     if (n == cap) {
-      if (cap > JSON_MAX_BYTES) fatal(EXIT_BAD_PLAN, "the plan on stdin is larger than JSON_MAX_BYTES (256 MiB)", NULL);
-      cap *= 2;
+      /* Refused before the buffer grows past the limit (one byte more than it, to tell "too large" from "exactly at it"). */
+      if (n > JSON_MAX_BYTES) fatal(EXIT_BAD_PLAN, "the plan on stdin is larger than JSON_MAX_BYTES (256 MiB)", NULL);
+      cap = cap * 2 > (size_t)JSON_MAX_BYTES + 1 ? (size_t)JSON_MAX_BYTES + 1 : cap * 2;
       buf = xrealloc(buf, cap, 1);
     }
     ssize_t got = read(STDIN_FILENO, buf + n, cap - n);

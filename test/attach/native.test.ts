@@ -449,6 +449,25 @@ describe("probec-attach on this kernel", () => {
     await app.quit();
   });
 
+  it("fields that would not fit the layout message are refused by named limits, per entry", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(probesFor(app.pid));
+    const probes = plan.probes as AttachPlan["probes"];
+    const program0 = probes[0]!.program!;
+    probes[0] = { ...probes[0]!, program: { ...program0, fields: [{ ...program0.fields[0]!, name: "x".repeat(200) }] } };
+    const comm = { name: "c", type: "string" as const, expr: { op: "capture" as const, name: "comm" as const } };
+    probes[3] = { ...probes[3]!, program: { ...probes[3]!.program!, fields: Array.from({ length: 300 }, (_, i) => ({ ...comm, name: `c${i}` })) } };
+    const attacher = new Attacher(plan);
+    expect(await attacher.ready()).toEqual({ type: "ready", attached: 2, failed: 2, points: 3 });
+    expect(attacher.statuses.filter((s) => s.type === "failed").map((s) => [s.entry, s.reason])).toEqual([
+      [0, expect.stringMatching(/has a name longer than LOWER_MAX_FIELD_NAME \(128\)$/)],
+      [3, "program: more than LOWER_MAX_FIELDS (256) fields"],
+    ]);
+    expect(await attacher.stop()).toBe(0);
+    await app.quit();
+  });
+
   it("a plan that is not JSON, or of another version, is an error frame, then detached, and exit 2", async () => {
     for (const [text, message] of [
       ["{ not json", /^the plan is not valid JSON: line 1, column 3: expected a member name$/],
