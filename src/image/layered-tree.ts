@@ -54,6 +54,10 @@ export const DEFAULT_MAX_TEMP_BYTES = 2 * 1024 * 1024 * 1024;
 const LAYER_CONCURRENCY = 3;
 /** Largest loader configuration file kept whole while indexing. */
 const MAX_SMALL_FILE = 16 * 1024 * 1024;
+/** Most bytes of loader files kept whole while indexing, over all layers (a crafted image may hold thousands). */
+const MAX_SMALL_BYTES = 16 * 1024 * 1024;
+/** Most bytes of member names held for layers waiting for a lower one (an entry costs its names and 64 bytes). */
+const MAX_HELD_NAME_BYTES = 128 * 1024 * 1024;
 /** Files kept whole while indexing: what library resolution reads (src/target/libs). */
 const SMALL_FILE = /^etc\/(ld\.so\.cache|ld-musl-[A-Za-z0-9_]+\.path)$/;
 
@@ -108,6 +112,8 @@ class LayeredTree implements ImageTree {
   readonly #tempDir: string | undefined;
   #temp: tmp.DirResult | undefined;
   #tempBytes = 0;
+  #smallBytes = 0;
+  #closed = false;
   #tempFiles = 0;
   /** Fetched files: content key → reader. */
   readonly #sources = new Map<string, ByteSource>();
@@ -126,51 +132,125 @@ class LayeredTree implements ImageTree {
   }
 
   /**
-   * Pass 1: every layer streamed once, all layers at the same time (each
-   * decompresses on its own libuv thread), likely files copied out on the
-   * way; then the entries are applied to the merged index in layer order.
+   * Pass 1: every layer streamed once, a few at a time (each decompresses
+   * on its own libuv thread), likely files copied out on the way. Entries
+   * are applied to the merged index in layer order as they come: those of
+   * the lowest layer not yet applied at once, those of the layers above it
+   * held until it is done. A worker does not start a layer more than
+   * {@link LAYER_CONCURRENCY} above that one, so at most that many layers'
+   * entries wait, and their names are capped ({@link MAX_HELD_NAME_BYTES}).
+   *
+   * When one layer fails the others are stopped (their streams closed), and
+   * the error is thrown only once every worker has returned: nothing may
+   * write to the temporary directory after the caller has closed the tree.
    */
   async index(prefetch: ((path: string) => boolean) | undefined): Promise<void> {
-    // A few at a time: libuv has four threads, and each stream holds its own buffers (memory stays bounded with 100 layers).
-    const scanned: ScannedEntry[][] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let i = next++; i < this.#image.layers.length; i = next++) scanned[i] = await this.#scanLayer(i, prefetch);
+    const count = this.#image.layers.length;
+    const held: ScannedEntry[][] = Array.from({ length: count }, () => []);
+    const finished: boolean[] = Array.from({ length: count }, () => false);
+    const streams = new Set<TarStream>();
+    let heldBytes = 0;
+    let applying = 0;
+    let failed = false;
+    let firstError: unknown;
+    let waiting: (() => void)[] = [];
+    const wake = (): void => {
+      const ready = waiting;
+      waiting = [];
+      for (const resolve of ready) resolve();
     };
-    await Promise.all(Array.from({ length: Math.min(LAYER_CONCURRENCY, this.#image.layers.length) }, worker));
-    for (const [i, entries] of scanned.entries()) {
-      for (const entry of entries) {
-        const applied = this.#index.apply(entry.header, i);
-        if (applied?.node.kind !== "file" || entry.header.kind !== "file") continue;
+    const apply = (entry: ScannedEntry, i: number): void => {
+      const applied = this.#index.apply(entry.header, i);
+      if (applied?.node.kind === "file" && entry.header.kind === "file") {
         applied.node.elf = entry.elf;
         applied.node.small = entry.small;
       }
-    }
+    };
+    const sink = (entry: ScannedEntry, i: number): void => {
+      if (i === applying) {
+        apply(entry, i);
+        return;
+      }
+      heldBytes += entry.header.name.length + entry.header.linkname.length + 64;
+      if (heldBytes > MAX_HELD_NAME_BYTES) {
+        throw new LimitError(`${this.label}: more than ${MAX_HELD_NAME_BYTES} bytes of member names waiting for layer ${applying + 1} to be read (the layers above it hold too many or too long names)`);
+      }
+      (held[i] as ScannedEntry[]).push(entry);
+    };
+    const layerDone = (i: number): void => {
+      finished[i] = true;
+      while (applying < count && finished[applying]) {
+        applying += 1;
+        if (applying >= count) break;
+        for (const entry of held[applying] as ScannedEntry[]) {
+          heldBytes -= entry.header.name.length + entry.header.linkname.length + 64;
+          apply(entry, applying);
+        }
+        held[applying] = [];
+      }
+      wake();
+    };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        if (i >= count || failed) return;
+        while (i >= applying + LAYER_CONCURRENCY && !failed) await new Promise<void>((resolve) => waiting.push(resolve));
+        if (failed) return;
+        try {
+          await this.#scanLayer(i, prefetch, (entry) => sink(entry, i), streams, () => failed);
+          if (failed) return;
+          layerDone(i);
+        } catch (error) {
+          if (!failed) {
+            failed = true;
+            firstError = error;
+            // Stop the others: their next read ends their scan.
+            for (const tar of streams) void tar.close();
+            wake();
+          }
+          // The others' errors are mostly the consequence of being stopped: the first one is the cause.
+          return;
+        }
+      }
+    };
+    await Promise.allSettled(Array.from({ length: Math.min(LAYER_CONCURRENCY, count) }, worker));
+    if (failed) throw firstError;
   }
 
-  /** One layer's entries, with the ELF identity of each regular file and the loader's small files whole. */
-  async #scanLayer(i: number, prefetch: ((path: string) => boolean) | undefined): Promise<ScannedEntry[]> {
+  /** One layer's entries, passed to `sink` with the ELF identity of each regular file and the loader's small files whole. */
+  async #scanLayer(
+    i: number,
+    prefetch: ((path: string) => boolean) | undefined,
+    sink: (entry: ScannedEntry) => void,
+    streams: Set<TarStream>,
+    stopped: () => boolean,
+  ): Promise<void> {
     const layer = this.#image.layers[i] as SelectedImage["layers"][number];
     const compression = this.#compressions[i] as Compression;
     const tar = new TarStream(tarBytes(layer.location, compression), layer.location.what);
-    const entries: ScannedEntry[] = [];
+    streams.add(tar);
     try {
-      for (let header = await tar.next(); header !== undefined; header = await tar.next()) {
+      for (let header = await tar.next(); header !== undefined && !stopped(); header = await tar.next()) {
         const entry: ScannedEntry = { header, elf: undefined, small: undefined };
-        entries.push(entry);
-        if (header.kind !== "file" || header.size === 0) continue;
-        const path = canonicalComponents(header.name).join("/");
-        const head = await tar.readHead(ELF_HEAD_BYTES);
-        entry.elf = elfIdent(head, header.size);
-        if (SMALL_FILE.test(path) && header.size <= MAX_SMALL_FILE) entry.small = await readRest(head, tar, header.size);
-        else if (compression !== "none" && entry.elf !== undefined && prefetch?.(`/${path}`) === true) {
-          await this.#copyBody(contentKey(i, header.dataOffset), header.size, head, tar);
+        if (header.kind === "file" && header.size > 0) {
+          const path = canonicalComponents(header.name).join("/");
+          const head = await tar.readHead(ELF_HEAD_BYTES);
+          entry.elf = elfIdent(head, header.size);
+          if (SMALL_FILE.test(path) && header.size <= MAX_SMALL_FILE && this.#smallBytes + header.size <= MAX_SMALL_BYTES) {
+            // Past the budget a loader file is not kept here: the one that counts is fetched like any other file.
+            this.#smallBytes += header.size;
+            entry.small = await readRest(head, tar, header.size);
+          } else if (compression !== "none" && entry.elf !== undefined && prefetch?.(`/${path}`) === true) {
+            await this.#copyBody(contentKey(i, header.dataOffset), header.size, head, tar);
+          }
         }
+        if (!stopped()) sink(entry);
       }
     } finally {
+      streams.delete(tar);
       await tar.close();
     }
-    return entries;
   }
 
   /** Notes of the first pass (a media type that disagrees with the bytes). */
@@ -267,6 +347,7 @@ class LayeredTree implements ImageTree {
   /** Writes a member's data (`head` already read, the rest from `tar`) to a temporary file, within the byte cap. */
   async #copyBody(id: string, size: number, head: Uint8Array, tar: TarStream): Promise<void> {
     if (this.#sources.has(id)) return;
+    if (this.#closed) throw new Error(`${this.label}: a file was copied out after the image was closed`);
     if (this.#tempBytes + size > this.#maxTemp) {
       throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
     }
@@ -292,6 +373,7 @@ class LayeredTree implements ImageTree {
   }
 
   close(): void {
+    this.#closed = true;
     for (const source of this.#sources.values()) source.close();
     this.#sources.clear();
     this.#store.close();

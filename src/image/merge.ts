@@ -19,7 +19,7 @@
  */
 import { LimitError } from "../errors.js";
 import type { ElfIdent } from "./elf-ident.js";
-import type { TarHeader } from "./tar-header.js";
+import { MAX_NAME, type TarHeader } from "./tar-header.js";
 
 /** Where a regular file's bytes are: member data in one layer's tar stream. */
 export interface ContentRef {
@@ -37,8 +37,8 @@ export type ImageNode =
   | { readonly kind: "file"; readonly layer: number; readonly content: ContentRef; elf: ElfIdent | undefined; small: Uint8Array | undefined }
   | { readonly kind: "other"; readonly layer: number };
 
-/** Longest member name or link target: the kernel's `PATH_MAX` (no extraction could create a longer one). Bounds the depth of the tree too. */
-export const MAX_NAME = 4096;
+/** Longest member name or link target (tar-header.ts); bounds the depth of the tree too. */
+export { MAX_NAME };
 /** Most paths the merged index holds (the image is hostile input). */
 export const MAX_IMAGE_PATHS = 2_000_000;
 

@@ -21,6 +21,12 @@ import { FormatError, LimitError } from "../errors.js";
 export const BLOCK = 512;
 /** Largest pax or GNU long-name record accepted: a real one holds a path or two. */
 export const MAX_META_RECORD = 1024 * 1024;
+/**
+ * Longest member name or link target: the kernel's `PATH_MAX` (no
+ * extraction could create a longer one). Checked as each extension record
+ * is read, so that a layer of long names is refused before they pile up.
+ */
+export const MAX_NAME = 4096;
 /** Most entries read from one tar stream: a distribution image holds tens of thousands. */
 export const MAX_TAR_ENTRIES = 2_000_000;
 
@@ -115,15 +121,17 @@ export class PendingExtensions {
     this.#firstOffset ??= offset;
     switch (raw.typeflag) {
       case "L":
-        this.#path = cString(body);
+        this.#path = checkedName(cString(body), offset, what);
         return;
       case "K":
-        this.#linkpath = cString(body);
+        this.#linkpath = checkedName(cString(body), offset, what);
         return;
       case "x": {
         const records = parsePax(body, offset, what);
-        if (records.has("path")) this.#path = records.get("path");
-        if (records.has("linkpath")) this.#linkpath = records.get("linkpath");
+        const path = records.get("path");
+        const linkpath = records.get("linkpath");
+        if (path !== undefined) this.#path = checkedName(path, offset, what);
+        if (linkpath !== undefined) this.#linkpath = checkedName(linkpath, offset, what);
         const size = records.get("size");
         if (size !== undefined) {
           if (!/^[0-9]{1,16}$/.test(size) || !Number.isSafeInteger(Number(size))) throw new FormatError(`${what}: invalid pax size`, offset, size);
@@ -158,6 +166,14 @@ export class PendingExtensions {
     this.#firstOffset = undefined;
     return header;
   }
+}
+
+/** `name`, unless it is longer than {@link MAX_NAME}. */
+function checkedName(name: string, offset: number, what: string): string {
+  if (name.length > MAX_NAME) {
+    throw new LimitError(`${what}: a member name or link target of ${name.length} bytes at offset 0x${offset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`);
+  }
+  return name;
 }
 
 /** The size of an extension body, checked against {@link MAX_META_RECORD}. */
