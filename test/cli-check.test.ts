@@ -5,13 +5,14 @@
  * corrupt or truncated archive, an unknown platform, a probe file with
  * errors, a missing image), each with a message that names the input.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestImages, type TestImages } from "./image/fixture.js";
 import { probec } from "./support/cli.js";
+import { writeOciLayout } from "./support/image.js";
 
 let images: TestImages;
 beforeAll(() => {
@@ -145,4 +146,22 @@ print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('probec: target "docker/web/x:libc:malloc": docker scopes are docker/NAME or docker/ID');
   });
+
+  it("an interrupt removes the temporary copies (the built CLI, SIGINT while a layer streams)", async () => {
+    // A zstd layer: the executable first (copied out as it streams past), then 1 GiB of zeros in 8 MiB windows (slow to decode).
+    const work = mkdtempSync(join(images.dir, "sigint-"));
+    const temp = mkdtempSync(join(images.dir, "sigint-tmp-"));
+    mkdirSync(join(work, "root/usr/bin"), { recursive: true });
+    copyFileSync(new URL("../fixtures/elf/bin/usdt_sema", import.meta.url), join(work, "root/usr/bin/app"));
+    const layer = execFileSync("sh", ["-c", "truncate -s 1G root/zeros && tar -C root -cf - usr/bin/app zeros | zstd -q -1 --long=23 -c"], { cwd: work, maxBuffer: 1 << 26 });
+    const image = writeOciLayout(join(work, "oci"), [{ architecture: "amd64", layers: [{ tar: layer, compression: "none", mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }], config: { entrypoint: ["/usr/bin/app"] } }]);
+    const child = spawn(process.execPath, ["dist/src/cli/main.js", "check", "--image", image, "/usr/bin/app:main"], { env: { ...process.env, TMPDIR: temp }, stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (readdirSync(temp).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(readdirSync(temp)).toHaveLength(1);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(readdirSync(temp)).toEqual([]);
+  }, 60_000);
 });

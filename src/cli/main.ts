@@ -2,7 +2,11 @@
 /**
  * The `probec` executable: the only module that touches `process`.
  */
+import tmp from "tmp";
 import { run } from "./run.js";
+
+// process.exit on a signal runs 'exit' handlers only: with this, tmp's removes what is left (probec check's copies).
+tmp.setGracefulCleanup();
 
 const argv = process.argv.slice(2);
 // `run` and `trace` detach and print their summary on the first SIGINT or SIGTERM; a second one exits

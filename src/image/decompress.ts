@@ -91,6 +91,9 @@ async function* gunzip(input: NodeJS.ReadableStream, blob: BlobLocation): AsyncG
  * block's output is yielded before the next block is decoded, so a layer
  * that expands a thousandfold is held back by its consumer like gzip is.
  */
+/** Decoded bytes after which the zstd decoder lets the event loop run. */
+const YIELD_EVERY = 4 * 1024 * 1024;
+
 async function* unzstd(input: AsyncIterable<Uint8Array>, blob: BlobLocation): AsyncGenerator<Uint8Array> {
   let out: Uint8Array[] = [];
   const decoder = new Decompress((data) => {
@@ -108,6 +111,7 @@ async function* unzstd(input: AsyncIterable<Uint8Array>, blob: BlobLocation): As
     return ready;
   };
   const iterator = input[Symbol.asyncIterator]();
+  let produced = 0;
   try {
     for (;;) {
       const r = await iterator.next();
@@ -116,7 +120,18 @@ async function* unzstd(input: AsyncIterable<Uint8Array>, blob: BlobLocation): As
         yield* push(new Uint8Array(0), true);
         return;
       }
-      for (const piece of frames.split(r.value)) yield* push(piece, false);
+      for (const piece of frames.split(r.value)) {
+        for (const chunk of push(piece, false)) {
+          yield chunk;
+          produced += chunk.length;
+        }
+        // Decoding is synchronous: without a turn of the event loop now and then, a small blob that expands
+        // to gigabytes would keep signals, timers and the other layers' reads waiting until it ends.
+        if (produced >= YIELD_EVERY) {
+          produced = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
     }
   } finally {
     await iterator.return?.();
