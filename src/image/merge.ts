@@ -42,6 +42,11 @@ export { MAX_NAME };
 /** Most paths the merged index holds (the image is hostile input). */
 export const MAX_IMAGE_PATHS = 2_000_000;
 
+/** Most bytes of paths the merged index holds (a real image holds tens of MiB). */
+export const MAX_IMAGE_PATH_BYTES = 256 * 1024 * 1024;
+/** Most symlinks followed resolving one member's parent: Linux's limit before ELOOP. */
+const MAX_SYMLINK_HOPS = 40;
+
 /** What {@link MergedIndex.apply} did with one entry. */
 export type Applied = { readonly path: string; readonly node: ImageNode } | undefined;
 
@@ -49,6 +54,10 @@ export type Applied = { readonly path: string; readonly node: ImageNode } | unde
 export class MergedIndex {
   readonly #nodes = new Map<string, ImageNode>([["", { kind: "directory", layer: -1 }]]);
   readonly #children = new Map<string, Set<string>>([["", new Set()]]);
+  /** Bytes of all paths held (the keys): deep trees repeat each parent's name in every path below it. */
+  #pathBytes = 0;
+  /** Directories made opaque, and by which layer. */
+  readonly #opaqued = new Map<string, number>();
   /** Problems seen (a hard link to nothing), reported as notes. */
   readonly warnings: string[] = [];
 
@@ -84,15 +93,19 @@ export class MergedIndex {
     const components = canonicalComponents(header.name);
     if (components.length === 0) return undefined; // "./" itself
     const base = components.at(-1) as string;
-    const parent = components.slice(0, -1).join("/");
+    const parents = components.slice(0, -1);
     if (base.startsWith(".wh.")) {
-      if (base === ".wh..wh..opq") this.#opaque(parent, layer);
-      else if (!base.startsWith(".wh..wh.")) this.#whiteout(join(parent, base.slice(4)), layer);
+      if (base === ".wh..wh..opq") this.#opaque(this.#parentDir(parents, layer, true) as string, layer);
+      else if (!base.startsWith(".wh..wh.")) {
+        const name = base.slice(4);
+        const parent = this.#parentDir(parents, layer, false);
+        // `.wh.` alone (or `.wh..`) names the directory itself or its parent: no tool writes that, and it must not delete the root.
+        if (parent !== undefined && name !== "" && name !== "." && name !== "..") this.#whiteout(join(parent, name), layer);
+      }
       // Other `.wh..wh.` names (aufs's `.wh..wh.plnk`, `.wh..wh.aufs`) are bookkeeping, not files.
       return undefined;
     }
-    const path = components.join("/");
-    this.#ensureParents(components, layer);
+    const path = join(this.#parentDir(parents, layer, true) as string, base);
     const existing = this.#nodes.get(path);
     let node: ImageNode;
     switch (header.kind) {
@@ -130,6 +143,8 @@ export class MergedIndex {
   #set(path: string, node: ImageNode): void {
     if (!this.#nodes.has(path)) {
       if (this.#nodes.size >= MAX_IMAGE_PATHS) throw new LimitError(`image: more than ${MAX_IMAGE_PATHS} paths`);
+      this.#pathBytes += path.length;
+      if (this.#pathBytes > MAX_IMAGE_PATH_BYTES) throw new LimitError(`image: more than ${MAX_IMAGE_PATH_BYTES} bytes of path names (deep directories repeat every parent's name)`);
       const slash = path.lastIndexOf("/");
       this.#children.get(slash < 0 ? "" : path.slice(0, slash))?.add(slash < 0 ? path : path.slice(slash + 1));
     }
@@ -142,36 +157,79 @@ export class MergedIndex {
   }
 
   /**
-   * Parents the archive did not list become directories (a file in their
-   * way is replaced, as extraction would); existing ones now belong to this
-   * layer too, so that an opaque marker of an ancestor keeps them.
+   * The directory `parents` name, as extraction would find it: a symlink on
+   * the way is followed inside the image (containerd and Docker resolve a
+   * member's parent in the root, so `lib/x` under `lib -> usr/lib` lands in
+   * `usr/lib`). With `create`, parents the archive did not list become
+   * directories (a file in their way is replaced, as extraction would), and
+   * existing ones now belong to this layer too, so that an opaque marker of
+   * an ancestor keeps them; without, undefined when it does not exist.
+   *
+   * Cost: one lookup when the parent exists and belongs to this layer
+   * already (the common case); a walk up only as far as the deepest
+   * existing prefix, and the nodes it walks past are created. Every proper
+   * prefix of a path in the index is a directory, and a directory of layer
+   * L has ancestors of layer L or above, so the walks may stop there.
    */
-  #ensureParents(components: readonly string[], layer: number): void {
-    let path = "";
-    for (let i = 0; i < components.length - 1; i++) {
-      path = join(path, components[i] as string);
-      const node = this.#nodes.get(path);
-      if (node?.kind === "directory") {
-        if (node.layer < layer) this.#nodes.set(path, { kind: "directory", layer });
+  #parentDir(parents: readonly string[], layer: number, create: boolean): string | undefined {
+    let components = parents;
+    for (let hops = 0; ; hops++) {
+      if (components.length === 0) return "";
+      const key = components.join("/");
+      const ends: number[] = [];
+      let at = 0;
+      for (const c of components) {
+        at += c.length;
+        ends.push(at);
+        at += 1;
+      }
+      const prefix = (j: number): string => key.slice(0, ends[j]);
+      let i = components.length - 1;
+      let node: ImageNode | undefined;
+      for (; i >= 0; i--) {
+        node = this.#nodes.get(prefix(i));
+        if (node !== undefined) break;
+      }
+      if (node?.kind === "symlink") {
+        if (hops >= MAX_SYMLINK_HOPS) throw new LimitError(`layer ${layer + 1}: more than ${MAX_SYMLINK_HOPS} symlinks followed resolving the parent /${key} (the kernel's ELOOP limit)`);
+        const target = node.target.startsWith("/") ? node.target : `${components.slice(0, i).join("/")}/${node.target}`;
+        components = [...canonicalComponents(target), ...components.slice(i + 1)];
         continue;
       }
-      if (node !== undefined) this.#delete(path);
-      this.#set(path, { kind: "directory", layer });
+      if (!create) return node?.kind === "directory" && i === components.length - 1 ? key : undefined;
+      if (node !== undefined && node.kind !== "directory") {
+        this.#delete(prefix(i));
+        i -= 1;
+      }
+      for (let j = i; j >= 0; j--) {
+        const p = prefix(j);
+        const n = this.#nodes.get(p);
+        if (n === undefined || n.kind !== "directory" || n.layer >= layer) break;
+        this.#nodes.set(p, { kind: "directory", layer });
+      }
+      for (let j = i + 1; j < components.length; j++) this.#set(prefix(j), { kind: "directory", layer });
+      return key;
     }
   }
 
-  /** `.wh.NAME`: NAME and everything under it, from lower layers, are gone. */
+  /**
+   * `.wh.NAME`: NAME and everything under it, from lower layers, are gone,
+   * wherever the whiteout sits in its layer's tar (OCI: it applies to the
+   * layers below). What this layer wrote under NAME before it stays; NAME
+   * itself goes unless this layer put something there.
+   */
   #whiteout(path: string, layer: number): void {
     const node = this.#nodes.get(path);
-    if (node === undefined || node.layer >= layer) return;
+    if (node === undefined || path === "") return;
     this.#removeBelow(path, (n) => n.layer < layer);
-    this.#delete(path);
+    if (node.layer < layer) this.#delete(path);
   }
 
-  /** `.wh..wh..opq`: the directory's lower-layer children are hidden. */
+  /** `.wh..wh..opq`: the directory's lower-layer children are hidden (once per directory and layer: a layer may repeat the marker). */
   #opaque(dir: string, layer: number): void {
     const node = this.#nodes.get(dir);
-    if (node?.kind !== "directory") return;
+    if (node?.kind !== "directory" || this.#opaqued.get(dir) === layer) return;
+    this.#opaqued.set(dir, layer);
     for (const name of [...(this.#children.get(dir) ?? [])]) {
       const child = join(dir, name);
       const n = this.#nodes.get(child);
@@ -180,7 +238,7 @@ export class MergedIndex {
       this.#removeBelow(child, (x) => x.layer < layer);
       if (n.layer < layer) this.#delete(child);
     }
-    this.#nodes.set(dir, { kind: "directory", layer });
+    if (dir !== "") this.#nodes.set(dir, { kind: "directory", layer });
   }
 
   /** Deletes everything strictly under `path` for which `which` holds (a kept directory keeps its kept children). */
@@ -195,7 +253,8 @@ export class MergedIndex {
 
   #delete(path: string): void {
     this.#removeBelow(path, () => true);
-    this.#nodes.delete(path);
+    if (this.#nodes.delete(path)) this.#pathBytes -= path.length;
+    this.#opaqued.delete(path);
     this.#children.delete(path);
     const slash = path.lastIndexOf("/");
     this.#children.get(slash < 0 ? "" : path.slice(0, slash))?.delete(slash < 0 ? path : path.slice(slash + 1));

@@ -172,6 +172,72 @@ describe("MergedIndex", () => {
   });
 });
 
+describe("MergedIndex, crafted and tricky layers", () => {
+  it("20,000 repeated opaque markers in a directory of 20,000 files of the same layer take well under a second", () => {
+    const index = new MergedIndex();
+    index.apply(header("d/old", "file"), 0);
+    for (let i = 0; i < 20_000; i++) index.apply(header(`d/f${i}`, "file"), 1);
+    const start = performance.now();
+    for (let i = 0; i < 20_000; i++) index.apply(header("d/.wh..wh..opq", "file"), 1);
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(index.get("d/old")).toBeUndefined();
+    expect(index.children("d")).toHaveLength(20_000);
+  });
+
+  it("2000 files 2040 directories deep take well under a second", () => {
+    const index = new MergedIndex();
+    const deep = "a/".repeat(2040);
+    const start = performance.now();
+    for (let i = 0; i < 2000; i++) index.apply(header(`${deep}f${i}`, "file"), 0);
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(index.children(deep.slice(0, -1))).toHaveLength(2000);
+  });
+
+  it("a whiteout named `.wh.` at the top is ignored: the root stays", () => {
+    const index = new MergedIndex();
+    index.apply(header("bin/sh", "file"), 0);
+    index.apply(header(".wh.", "file"), 1);
+    index.apply(header("./.wh..", "file"), 1);
+    index.apply(header("usr/.wh..", "file"), 1);
+    expect(index.get("")?.kind).toBe("directory");
+    expect(index.get("bin/sh")?.kind).toBe("file");
+    index.apply(header("etc/x", "file"), 1);
+    expect(index.get("etc/x")?.kind).toBe("file");
+  });
+
+  it("a whiteout removes the lower layers' content even when its layer wrote under that directory first", () => {
+    const index = new MergedIndex();
+    index.apply(header("opt/x/old.so", "file"), 0);
+    index.apply(header("opt/x/new.so", "file"), 1);
+    index.apply(header("opt/.wh.x", "file"), 1);
+    expect(index.get("opt/x/old.so")).toBeUndefined();
+    expect(index.get("opt/x/new.so")?.kind).toBe("file");
+  });
+
+  it("a member under a lower layer's symlinked directory lands where the symlink points", () => {
+    const index = new MergedIndex();
+    index.apply(header("lib", "symlink", { linkname: "usr/lib" }), 0);
+    index.apply(header("usr/lib/libold.so", "file"), 0);
+    index.apply(header("lib64", "symlink", { linkname: "/lib" }), 0);
+    index.apply(header("lib/libnew.so", "file"), 1);
+    index.apply(header("lib64/libnewer.so", "file"), 1);
+    expect(index.get("lib")?.kind).toBe("symlink");
+    expect(index.get("usr/lib/libold.so")?.kind).toBe("file");
+    expect(index.get("usr/lib/libnew.so")?.kind).toBe("file");
+    expect(index.get("usr/lib/libnewer.so")?.kind).toBe("file");
+    // A whiteout through the symlink deletes the file it names.
+    index.apply(header("lib/.wh.libold.so", "file"), 2);
+    expect(index.get("usr/lib/libold.so")).toBeUndefined();
+  });
+
+  it("a symlink loop in a member's parents is a LimitError, not a hang", () => {
+    const index = new MergedIndex();
+    index.apply(header("a", "symlink", { linkname: "b" }), 0);
+    index.apply(header("b", "symlink", { linkname: "a" }), 0);
+    expect(() => index.apply(header("a/x", "file"), 1)).toThrow(/more than 40 symlinks/);
+  });
+});
+
 describe("mutated archives", () => {
   it("2000 mutations of a tar: every reader either reads it or throws a ProbecError, and both readers agree", async () => {
     const seed = tarOf([...MEMBERS, { name: "a/.wh.b", type: "file", data: new Uint8Array(0) }, { name: "a/.wh..wh..opq", type: "file", data: new Uint8Array(0) }], "gnu");
