@@ -147,6 +147,13 @@ print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.
     expect(r.stderr).toContain('probec: target "docker/web/x:libc:malloc": docker scopes are docker/NAME or docker/ID');
   });
 
+  it("an absolute path is an inline target of the image, even when the host has a file there (only *.probe is a probe file)", async () => {
+    const r = await probec("check", "--image", images.ociDir, "/etc/passwd");
+    expect(r.stderr).not.toContain("root:");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/inline +\/etc\/passwd +missing/);
+  });
+
   it("an interrupt removes the temporary copies (the built CLI, SIGINT while a layer streams)", async () => {
     // A zstd layer: the executable first (copied out as it streams past), then 1 GiB of zeros in 8 MiB windows (slow to decode).
     const work = mkdtempSync(join(images.dir, "sigint-"));

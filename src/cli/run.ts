@@ -57,7 +57,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
     )
     .command("check <specs..>", "check that every probe of probe files or inline targets exists in an image (for CI): exit 0 all found, 1 some missing, 2 bad input", (y) =>
       y
-        .positional("specs", { type: "string", array: true, describe: "a .probe file, or an inline target: libc:malloc, exe:provider:name, /usr/lib/libfoo.so:foo_*" })
+        .positional("specs", { type: "string", array: true, describe: "a probe file (its name ends in .probe), or an inline target: libc:malloc, exe:provider:name, /usr/lib/libfoo.so:foo_* (a path is one in the image)" })
         .option("image", { type: "string", demandOption: true, describe: "a docker save archive, an OCI layout directory or archive, or a root filesystem directory" })
         .option("platform", { type: "string", describe: "os/arch[/variant]: which image of a multi-platform index" })
         .option("exe", { type: "string", describe: "the executable `exe` names (default: the image's Entrypoint/Cmd)" })

@@ -5,11 +5,11 @@
  * written), 2 for bad input (an unreadable image, an unknown platform, a
  * probe file with errors).
  *
- * SPEC is a `.probe` file or an inline target (`libc:malloc`,
+ * SPEC is a probe file (its name ends in `.probe`) or an inline target (`libc:malloc`,
  * `exe:provider:name`, `/usr/lib/libfoo.so:foo_*`; a scope may be written
  * and is ignored). Output: an aligned table, `--json`, and/or `--junit FILE`.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { IoError, checkImage, checkResultToJunit, renderDiagnostics, type CheckResult, type ProbeSource } from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -50,10 +50,14 @@ export async function checkCommand(args: CheckArgs, io: CliIo): Promise<number> 
   return result.ok ? EXIT.ok : EXIT.noMatch;
 }
 
-/** A SPEC argument: a probe file when it names one (or ends in .probe), else an inline target. */
+/**
+ * A SPEC argument: a probe file when it ends in `.probe`, else an inline
+ * target. Only the name decides: `/etc/passwd` is an inline target (a file
+ * of the image), even when the host has a file there, whose lines would
+ * otherwise be printed as parse errors into a CI log.
+ */
 function specOf(arg: string): string | ProbeSource {
-  const isFile = existsSync(arg) && statSync(arg).isFile();
-  if (!isFile && !arg.endsWith(".probe")) return arg;
+  if (!arg.endsWith(".probe")) return arg;
   try {
     return { file: arg, text: readFileSync(arg, "utf8") };
   } catch (error) {
