@@ -154,7 +154,15 @@ function checkTarget(tree: ImageTree, target: WantedTarget, object: ResolvedOrFa
   if (target.location === undefined) return { ...base, status: "found", object, sites: [], message: undefined, hints: [] };
   // A view that does not close the tree's reader: several targets may read one file.
   const shared = tree.open(object.path);
-  const elf = ElfFile.open(new SliceSource(shared, 0, shared.size), object.path);
+  let elf: ElfFile;
+  try {
+    elf = ElfFile.open(new SliceSource(shared, 0, shared.size), object.path);
+  } catch (error) {
+    // One object that is no ELF file (an entrypoint script) is this target's verdict, not the end of the check.
+    if (!(error instanceof ProbecError)) throw error;
+    const hint = object.how === "exe" ? "name the real program with --exe /path/in/image, or write its path instead of exe" : "name an ELF object of the image (an executable or a shared library)";
+    return { ...base, status: "invalid", object, sites: [], message: `${object.path}: ${error.message}`, hints: [hint] };
+  }
   try {
     let found: ReturnType<typeof locateIn>;
     try {

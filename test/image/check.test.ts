@@ -270,3 +270,17 @@ describe("multi-platform images", () => {
     await expect(checkImage(images.multiArchive, ["exe:main"], { platform: "linux" })).rejects.toMatchObject({ code: "E_USAGE" });
   });
 });
+
+describe("an entrypoint that is not an ELF file", () => {
+  it("is that target's `invalid` verdict, and the other targets are still checked", async () => {
+    const layer = tarOf([
+      { name: "entry.sh", type: "file", data: Buffer.from("#!/bin/sh\nexec /usr/bin/usdt_sema \"$@\"\n"), mode: 0o755 },
+      { name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema"), mode: 0o755 },
+    ]);
+    const dir = writeOciLayout(join(images.dir, "script-entry"), [{ architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/entry.sh"] } }]);
+    const r = await checkImage(dir, ["exe:main", "/usr/bin/usdt_sema:sema:enabled"]);
+    expect(r.checks.map((c) => c.status)).toEqual(["invalid", "found"]);
+    expect(r.checks[0]?.message).toMatch(/^\/entry\.sh: .*not an ELF file/);
+    expect(r.checks[0]?.hints).toEqual(["name the real program with --exe /path/in/image, or write its path instead of exe"]);
+  });
+});
