@@ -161,7 +161,7 @@ function checkTarget(tree: ImageTree, target: WantedTarget, object: ResolvedOrFa
     // One object that is no ELF file (an entrypoint script) is this target's verdict, not the end of the check.
     if (!(error instanceof ProbecError)) throw error;
     const hint = object.how === "exe" ? "name the real program with --exe /path/in/image, or write its path instead of exe" : "name an ELF object of the image (an executable or a shared library)";
-    return { ...base, status: "invalid", object, sites: [], message: `${object.path}: ${error.message}`, hints: [hint] };
+    return { ...base, status: "invalid", object, sites: [], message: error.message, hints: [hint] };
   }
   try {
     let found: ReturnType<typeof locateIn>;
