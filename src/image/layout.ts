@@ -57,6 +57,8 @@ const MAX_INDEX_DEPTH = 4;
 interface Candidate {
   readonly platform: string;
   readonly name: string | undefined;
+  /** What makes two candidates the same image: the manifest's path (OCI) or the config's (docker save); one image saved under two tags is listed twice with the same one. */
+  readonly identity: string;
   load(): { config: ImageConfig; layers: LayerBlob[] };
 }
 
@@ -83,7 +85,7 @@ export function selectImage(store: ImageStore, platform: string | undefined): Se
   if (matching.length === 0) {
     throw new UsageError(`${store.what}: no image for platform ${platform ?? ""}; the image has ${listed}`, [`pick one of them with --platform ${candidates[0]?.platform ?? "os/arch"}`]);
   }
-  const distinct = new Set(matching.map((c) => `${c.platform}\0${c.name ?? ""}`));
+  const distinct = new Set(matching.map((c) => c.identity));
   if (distinct.size > 1) {
     throw new UsageError(`${store.what}: holds several images (${listed}); say which`, [
       wanted === undefined ? `pick one with --platform ${matching[0]?.platform ?? "os/arch"}` : "save one image per archive (docker save NAME), or give a more precise --platform os/arch/variant",
@@ -124,7 +126,7 @@ function ociCandidates(store: ImageStore): Candidate[] {
       let loaded: { config: ImageConfig; layers: LayerBlob[] } | undefined;
       const load = (): { config: ImageConfig; layers: LayerBlob[] } => (loaded ??= manifest());
       const platform = fromDescriptor ?? platformText(load().config);
-      out.push({ platform, name, load });
+      out.push({ platform, name, identity: path, load });
     }
   };
   visit(readJson(store, "index.json", "the image index"), "index.json", 0);
@@ -166,18 +168,18 @@ function dockerCandidates(store: ImageStore): Candidate[] {
         return { location: { ...location, what: `${store.what}: layer ${i + 1} (${String(p)})` }, mediaType: undefined };
       });
       const tags = Array.isArray(entry.RepoTags) ? (entry.RepoTags as unknown[]).filter((t): t is string => typeof t === "string") : [];
-      return { platform: platformText(config), name: tags[0], load: () => ({ config, layers }) };
+      return { platform: platformText(config), name: tags[0], identity: entry.Config, load: () => ({ config, layers }) };
     }),
   );
 }
 
+/** One candidate per image: the first name of an image saved under several names (`docker save x:1 x:latest`). */
 function dedupe(candidates: Candidate[]): Candidate[] {
   const seen = new Set<string>();
   const out: Candidate[] = [];
   for (const c of candidates) {
-    const key = `${c.platform}\0${c.name ?? ""}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (seen.has(c.identity)) continue;
+    seen.add(c.identity);
     out.push(c);
   }
   return out;

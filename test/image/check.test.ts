@@ -7,7 +7,7 @@
  * against probec's own reader run on the very file copied into the image.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImage, findSymbol, type CheckResult, type TargetCheck } from "../../src/index.js";
 import { join } from "node:path";
@@ -250,6 +250,18 @@ describe("multi-platform images", () => {
     rmSync(join(dir, "blobs/sha256", arm!.digest.slice(7)));
     const r = await checkImage(dir, ["exe:sema:enabled"]);
     expect(r.image.platform).toBe("linux/amd64");
+    expect(r.ok).toBe(true);
+  });
+
+  it("one image saved under two names (docker save x:1 x:latest) is one image, not an ambiguity", async () => {
+    const dir = join(images.dir, "two-tags");
+    execFileSync("cp", ["-r", images.ociDir, dir]);
+    const indexFile = join(dir, "index.json");
+    const index = JSON.parse(readFileSync(indexFile, "utf8")) as { manifests: { annotations?: Record<string, string> }[] };
+    const [only] = index.manifests;
+    index.manifests = ["x:1", "x:latest"].map((name) => ({ ...only!, annotations: { ...only!.annotations, "io.containerd.image.name": name } }));
+    writeFileSync(indexFile, JSON.stringify(index));
+    const r = await checkImage(dir, ["exe:sema:enabled"]);
     expect(r.ok).toBe(true);
   });
 
