@@ -115,6 +115,8 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
 
   const matcher = nameMatcher(request);
   const looked: string[] = [];
+  /** A cache entry whose file is gone (a stale cache): glibc then goes on to the default directories. */
+  let staleCacheHit: string | undefined;
   const seen = new Set<string>();
 
   // 1. Mapped objects.
@@ -156,8 +158,16 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
         const usable = cache.entries.filter((e) => cacheEntryFits(e, context));
         for (const e of usable) seen.add(e.name);
         const hit = pickFromCache(usable, matcher, context.hwcapsSubdirs ?? []);
-        if (hit !== undefined) return { path: hit, how: "ld.so.cache", warnings };
-        looked.push(`/etc/ld.so.cache (${usable.length} of ${cache.entries.length} entries for this architecture)`);
+        if (hit !== undefined && context.exists(hit)) return { path: hit, how: "ld.so.cache", warnings };
+        // A stale cache (the file was removed after ldconfig ran): glibc's loader fails to open the
+        // cached path and goes on to the default directories; so do we, and say so.
+        // Said as a warning only if the default directories then find it; when nothing is found, `looked` says it.
+        if (hit !== undefined) staleCacheHit = hit;
+        looked.push(
+          hit === undefined
+            ? `/etc/ld.so.cache (${usable.length} of ${cache.entries.length} entries for this architecture)`
+            : `/etc/ld.so.cache (which names ${hit}, a file that does not exist)`,
+        );
       } catch (error) {
         // glibc's loader ignores a cache it cannot use and goes on to the
         // default directories; so do we, but say so.
@@ -179,7 +189,10 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
   const defaults = defaultDirs(context, muslDirs);
   if (defaults.length > 0) {
     const hit = searchDirs(defaults, matcher, context, seen);
-    if (hit !== undefined) return { path: hit, how: "default dirs", warnings };
+    if (hit !== undefined) {
+      if (staleCacheHit !== undefined) warnings.push(`/etc/ld.so.cache names ${staleCacheHit}, which does not exist; found in the default directories instead`);
+      return { path: hit, how: "default dirs", warnings };
+    }
     looked.push(`the default directories (${defaults.join(", ")})`);
   }
 

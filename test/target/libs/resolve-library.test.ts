@@ -110,10 +110,23 @@ describe("order of the rules", () => {
         { name: "libbar.so.2", path: "/usr/lib/aarch64-linux-gnu/libbar.so.2", flags: 0x0a03 },
         { name: "libbar.so.2", path: "/usr/lib/x86_64-linux-gnu/libbar.so.2", flags: 0x0303 },
       ]),
+      "/usr/lib/i386-linux-gnu/libbar.so.2": ELF,
+      "/usr/lib/aarch64-linux-gnu/libbar.so.2": ELF,
+      "/usr/lib/x86_64-linux-gnu/libbar.so.2": ELF,
     });
     expect(resolveLibrary("libbar.so.2", ctx).path).toBe("/usr/lib/x86_64-linux-gnu/libbar.so.2");
     expect(resolveLibrary("libbar.so.2", { ...ctx, machine: 3, elfClass: 32 }).path).toBe("/usr/lib/i386-linux-gnu/libbar.so.2");
     expect(resolveLibrary("libbar.so.2", { ...ctx, machine: EM_AARCH64 }).path).toBe("/usr/lib/aarch64-linux-gnu/libbar.so.2");
+  });
+
+  test("3. a cache entry whose file is gone (a stale cache) falls through to the default directories, as glibc's loader does", () => {
+    const ctx = container({
+      "/etc/ld.so.cache": makeCache([{ name: "libgone.so.1", path: "/opt/old/libgone.so.1" }]),
+      "/usr/lib/libgone.so.1": ELF,
+    });
+    const r = resolveLibrary("libgone.so.1", ctx);
+    expect(r).toMatchObject({ path: "/usr/lib/libgone.so.1", how: "default dirs" });
+    expect(r.warnings).toContain("/etc/ld.so.cache names /opt/old/libgone.so.1, which does not exist; found in the default directories instead");
   });
 
   test("4. default directories, multiarch first", () => {
@@ -154,6 +167,8 @@ describe("bare names", () => {
         { name: "libssl.so.3", path: "/usr/lib/x86_64-linux-gnu/libssl.so.3" },
         { name: "libssl3.so", path: "/usr/lib/x86_64-linux-gnu/libssl3.so" },
       ]),
+      "/usr/lib/x86_64-linux-gnu/libssl.so.1.1": ELF,
+      "/usr/lib/x86_64-linux-gnu/libssl.so.3": ELF,
     });
     expect(resolveLibrary("libssl", ctx).path).toBe("/usr/lib/x86_64-linux-gnu/libssl.so.3");
     expect(resolveLibrary("libssl.so.1.1", ctx).path).toBe("/usr/lib/x86_64-linux-gnu/libssl.so.1.1");
