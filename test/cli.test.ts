@@ -88,6 +88,17 @@ describe("probec as an executable", () => {
     expect(r.stdout).toContain("probec list <target> [pattern]");
   });
 
+  it("help rows are whole: every command's description on its line, never cut mid-word", async () => {
+    const r = await probec("--help");
+    for (const command of ["list <target> [pattern]", "resolve [scope]", "compile <file>", "check <specs..>", "run <file>", "trace <probe>"]) {
+      expect(r.stdout).toMatch(new RegExp(`^  probec ${command.replace(/[[\].]/g, "\\$&")} +\\S.*\\S$`, "m"));
+    }
+    const check = await probec("check", "--help");
+    expect(check.stdout).toContain("probec check --image app.tar probes/app.probe --junit probes.xml  fail the CI job when a probe is gone");
+    // A wrapped row would continue on a line indented to its description column.
+    for (const out of [r.stdout, check.stdout]) expect(out).not.toMatch(/^ {20,}\S/m);
+  });
+
   it("runs `probec list` end to end with the real exit status", () => {
     const ok = spawnSync(process.execPath, ["dist/src/cli/main.js", "list", bin("usdt_sema"), "sema:plain"], { encoding: "utf8" });
     expect(ok.status).toBe(0);

@@ -29,7 +29,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
   const parser = yargs()
     .scriptName("probec")
     .usage("probec: find exactly where to put a uprobe or USDT probe\n\nUsage: $0 <command> [options]")
-    .command("list <target> [pattern]", "list the USDT probes (or, with --functions, the functions) of an ELF file or a target", (y) =>
+    .command("list <target> [pattern]", "list the USDT probes (--functions: the functions) of an ELF file or a target", (y) =>
       y
         .positional("target", { type: "string", describe: "an ELF file, or a target: docker/NAME:libc, pid/N:exe, pid/N" })
         .positional("pattern", { type: "string", describe: "glob: provider:name for probes (a bare name matches any provider), a name for functions" })
@@ -39,14 +39,14 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .example("$0 list /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so 'hotspot:gc__*'", "USDT probes of the JVM's GC")
         .example("$0 list /usr/bin/node 'uv_run' --functions --json", "one function's address and file offset"),
     )
-    .command("resolve [scope]", "show a scope's runtime, container, processes, roots, layers and mapped objects; without one, every running container", (y) =>
+    .command("resolve [scope]", "show a scope's container, processes, roots and mapped files (none: every container)", (y) =>
       y
         .positional("scope", { type: "string", describe: "docker/NAME, podman/NAME, containerd/ID, crio/ID, k8s/NS/POD, pid/N or host" })
         .option("json", { type: "boolean", default: false, describe: "print JSON instead of a table" })
         .example("$0 resolve docker/web", "the container's host PIDs, root and layers")
         .example("$0 resolve", "every running container, whatever its runtime"),
     )
-    .command("compile <file>", "compile a probe file to an AttachPlan (JSON), or print its diagnostics and exit 2", (y) =>
+    .command("compile <file>", "compile a probe file to an AttachPlan (JSON), or print its diagnostics", (y) =>
       y
         .positional("file", { type: "string", describe: "a .probe file" })
         .option("output", { alias: "o", type: "string", describe: "write the plan to this file instead of stdout" })
@@ -55,9 +55,9 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .example("$0 compile examples/zookeeper-zoo-set2.probe -o plan.json", "write the plan")
         .example("$0 compile spec.probe --explain", "where each probe goes, and why"),
     )
-    .command("check <specs..>", "check that every probe of probe files or inline targets exists in an image (for CI): exit 0 all found, 1 some missing, 2 bad input", (y) =>
+    .command("check <specs..>", "check that probes (.probe files or inline targets) exist in an image, for CI", (y) =>
       y
-        .positional("specs", { type: "string", array: true, describe: "a probe file (its name ends in .probe), or an inline target: libc:malloc, exe:provider:name, /usr/lib/libfoo.so:foo_* (a path is one in the image)" })
+        .positional("specs", { type: "string", array: true, describe: "a .probe file, or an inline target (libc:malloc, exe:provider:name, /usr/lib/libfoo.so:foo_*)" })
         .option("image", { type: "string", demandOption: true, describe: "a docker save archive, an OCI layout directory or archive, or a root filesystem directory" })
         .option("platform", { type: "string", describe: "os/arch[/variant]: which image of a multi-platform index" })
         .option("exe", { type: "string", describe: "the executable `exe` names (default: the image's Entrypoint/Cmd)" })
@@ -66,7 +66,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
         .example("$0 check --image app.tar probes/app.probe --junit probes.xml", "fail the CI job when a probe is gone")
         .example("$0 check --image app.tar libc:malloc 'exe:myapp:request__*'", "inline targets"),
     )
-    .command("run <file>", "attach a probe file (or a saved plan.json) and print its events until Ctrl-C, --duration or --count", (y) =>
+    .command("run <file>", "attach a probe file (or a saved plan.json) and print its events", (y) =>
       sessionOptions(y.positional("file", { type: "string", describe: "a .probe file, or a plan written by probec compile -o" }))
         .example("$0 run examples/getaddrinfo-failures.probe", "failed getaddrinfo calls in the container web")
         .example("$0 run plan.json --duration 10 --json", "a saved plan, for 10 s, as JSON lines"),
@@ -81,7 +81,8 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
     .exitProcess(false)
     .version(VERSION)
     .help()
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+    // yargs' ESM build wraps help mid-word; unwrapped rows stay whole (descriptions are kept short).
+    .wrap(null);
 
   let parsed: Awaited<ReturnType<typeof parser.parseAsync>> | undefined;
   let failure: Error | undefined;
