@@ -81,11 +81,13 @@ static void prepare_entry(struct session *s, size_t index, struct prepared_entry
     on_failure(&p->attempt, 0, err, why.text);
   } else {
     struct stat st;
-    if (fstat(p->binary.fd, &st) == 0) {
+    if (fstat(p->binary.fd, &st) < 0) {
+      on_failure(&p->attempt, 0, errno, "cannot stat the opened binary");
+    } else {
       p->dev = st.st_dev;
       p->ino = st.st_ino;
+      p->ready = true;
     }
-    p->ready = true;
   }
   lower_free(&lowered);
 }
