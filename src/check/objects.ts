@@ -95,7 +95,8 @@ export class ObjectResolver {
     const dirs = path.split(":").filter((d) => d.startsWith("/"));
     for (const dir of dirs) {
       const canonical = this.#tryResolve(`${dir}/${argv0}`);
-      if (canonical !== undefined) return canonical;
+      // As execvp: a file without an execute bit is passed over for a later PATH directory.
+      if (canonical !== undefined && tree.executable(canonical)) return canonical;
     }
     throw new NotFoundError(`${tree.label}: the image runs "${argv0}", which is not in its PATH (${dirs.join(":")})`, ["check the image's Entrypoint and Cmd, or give --exe /path/in/image"]);
   }

@@ -44,6 +44,12 @@ export function openDirectoryTree(dir: string): ImageTree {
         return undefined;
       }
     },
+    executable: (path) => {
+      const at = tryHost(path);
+      if (at === undefined) return false;
+      const st = statSync(at);
+      return st.isFile() && (st.mode & 0o111) !== 0;
+    },
     identify: (path) => {
       const at = tryHost(path);
       if (at === undefined || !statSync(at).isFile()) return undefined;

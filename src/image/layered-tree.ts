@@ -292,6 +292,11 @@ class LayeredTree implements ImageTree {
     return this.#index.children(key(path));
   }
 
+  executable(path: string): boolean {
+    const node = this.#index.get(key(path));
+    return node?.kind === "file" && (node.mode & 0o111) !== 0;
+  }
+
   identify(path: string): ReturnType<ImageTree["identify"]> {
     const node = this.#index.get(key(path));
     return node?.kind === "file" ? node.elf : undefined;

@@ -34,7 +34,7 @@ export interface ContentRef {
 export type ImageNode =
   | { readonly kind: "directory"; readonly layer: number }
   | { readonly kind: "symlink"; readonly layer: number; readonly target: string }
-  | { readonly kind: "file"; readonly layer: number; readonly content: ContentRef; elf: ElfIdent | undefined; small: Uint8Array | undefined }
+  | { readonly kind: "file"; readonly layer: number; readonly content: ContentRef; readonly mode: number; elf: ElfIdent | undefined; small: Uint8Array | undefined }
   | { readonly kind: "other"; readonly layer: number };
 
 /** Longest member name or link target (tar-header.ts); bounds the depth of the tree too. */
@@ -126,11 +126,12 @@ export class MergedIndex {
           this.warnings.push(`layer ${layer + 1}: hard link /${path} → ${header.linkname}: the target is not a regular file in the image; ignored`);
           return undefined;
         }
-        node = { kind: "file", layer, content: target.content, elf: target.elf, small: target.small };
+        // A hard link is the same inode: same content, same mode.
+        node = { kind: "file", layer, content: target.content, mode: target.mode, elf: target.elf, small: target.small };
         break;
       }
       case "file":
-        node = { kind: "file", layer, content: { layer, dataOffset: header.dataOffset, size: header.size }, elf: undefined, small: undefined };
+        node = { kind: "file", layer, content: { layer, dataOffset: header.dataOffset, size: header.size }, mode: header.mode, elf: undefined, small: undefined };
         break;
       default:
         node = { kind: "other", layer };

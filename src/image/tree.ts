@@ -35,6 +35,8 @@ export interface ImageTree {
   resolve(path: string, expect?: Expect): string;
   /** Names in the directory at canonical `path`, or undefined when it is not one. */
   list(path: string): readonly string[] | undefined;
+  /** Whether the regular file at canonical `path` has an execute bit (what execvp needs to take it from PATH). */
+  executable(path: string): boolean;
   /** The ELF identity of the regular file at canonical `path`, or undefined when it is not ELF. */
   identify(path: string): ElfIdent | undefined;
   /** The bytes of a small file at canonical `path` (ld.so.cache, a musl path file), if {@link fetch}ed or indexed. */

@@ -298,3 +298,17 @@ describe("an entrypoint that is not an ELF file", () => {
     expect(r.checks[0]?.hints).toEqual(["name the real program with --exe /path/in/image, or write its path instead of exe"]);
   });
 });
+
+describe("exe on the image's PATH", () => {
+  it("passes over a file without an execute bit, as execvp does, for a later PATH directory", async () => {
+    const layer = tarOf([
+      { name: "usr/local/bin/usdt_sema", type: "file", data: fixture("libver.so"), mode: 0o644 },
+      { name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema"), mode: 0o755 },
+    ]);
+    const dir = writeOciLayout(join(images.dir, "path-exec-bit"), [
+      { architecture: "amd64", layers: [{ tar: layer, compression: "none" }], config: { cmd: ["usdt_sema"], env: ["PATH=/usr/local/bin:/usr/bin"] } },
+    ]);
+    const r = await checkImage(dir, ["exe:sema:enabled"]);
+    expect(r.checks[0]).toMatchObject({ status: "found", object: { path: "/usr/bin/usdt_sema", how: "exe" } });
+  });
+});

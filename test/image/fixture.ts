@@ -165,7 +165,8 @@ function flatRoot(root: string, layers: TarMember[][]): string {
     const path = join(root, name);
     mkdirSync(dirname(path), { recursive: true });
     if (m.type === "dir") mkdirSync(path, { recursive: true });
-    else if (m.type === "file") writeFileSync(path, m.data);
+    // With the mode the layer gives it (tarOf's default is 0755), as a real unpacked image has.
+    else if (m.type === "file") writeFileSync(path, m.data, { mode: m.mode ?? 0o755 });
     else if (m.type === "symlink") symlinkSync(m.linkname, path);
     else copyFileSync(join(root, m.linkname), path);
   }
