@@ -122,6 +122,7 @@ export async function checkImage(path: string, spec: CheckSpec, options: CheckIm
     const notes = [
       ...(scopes.length > 0 ? [`scopes are ignored for images (the image is the container): ${scopes.join(", ")}`] : []),
       ...tree.warnings,
+      ...resolver.warnings,
     ];
     return {
       image: { path, layout: tree.layout, platform: tree.platform, platforms: tree.platforms, exe },

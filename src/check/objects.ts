@@ -28,6 +28,14 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 /** Resolves objects of one image, remembering what it found. */
 export class ObjectResolver {
+  /** What the loader emulation could not honour while resolving (a skipped cache, a stale entry), once each. */
+  readonly #warnings = new Set<string>();
+
+  /** Warnings of every resolution so far, for the result's notes. */
+  get warnings(): readonly string[] {
+    return [...this.#warnings];
+  }
+
   readonly #tree: ImageTree;
   readonly #exeOverride: string | undefined;
   #exe: { path: string; ident: ElfIdent | undefined } | undefined;
@@ -80,6 +88,7 @@ export class ObjectResolver {
     }
     if (request.startsWith("/")) return { request, path: this.#tree.resolve(request, "file"), how: "absolute" };
     const found = resolveLibrary(request, this.#libraryContext());
+    for (const warning of found.warnings) this.#warnings.add(`${request}: ${warning}`);
     // The only "mapped" object of an image is its executable's interpreter (see #libraryContext).
     return { request, path: this.#tree.resolve(found.path, "file"), how: found.how === "maps" ? "interpreter" : found.how };
   }

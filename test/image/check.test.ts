@@ -312,3 +312,26 @@ describe("exe on the image's PATH", () => {
     expect(r.checks[0]).toMatchObject({ status: "found", object: { path: "/usr/bin/usdt_sema", how: "exe" } });
   });
 });
+
+describe("a stale ld.so.cache in the image", () => {
+  it("names a library that is gone: found in the default directories, as glibc's loader would, and said in the notes", async () => {
+    // A real cache made by ldconfig for /opt/old, then the library moved to /usr/lib without running ldconfig again.
+    const scratch = join(images.dir, "stale-cache-root");
+    execFileSync("mkdir", ["-p", join(scratch, "opt/old"), join(scratch, "etc")]);
+    writeFileSync(join(scratch, "opt/old/libver.so"), fixture("libver.so"));
+    writeFileSync(join(scratch, "etc/ld.so.conf"), "/opt/old\n");
+    execFileSync("ldconfig", ["-r", scratch]);
+    const layer = tarOf([
+      { name: "etc/ld.so.cache", type: "file", data: readFileSync(join(scratch, "etc/ld.so.cache")) },
+      { name: "usr/lib/libver.so", type: "file", data: fixture("libver.so") },
+      // The program that tells probec the image's architecture.
+      { name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema") },
+    ]);
+    const dir = writeOciLayout(join(images.dir, "stale-cache"), [
+      { architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/usr/bin/usdt_sema"] } },
+    ]);
+    const r = await checkImage(dir, ["libver.so:vfunc"]);
+    expect(r.checks[0]).toMatchObject({ status: "found", object: { path: "/usr/lib/libver.so", how: "default dirs" } });
+    expect(r.notes).toContain("libver.so: /etc/ld.so.cache names /opt/old/libver.so, which does not exist; found in the default directories instead");
+  });
+});
