@@ -115,6 +115,8 @@ export class PendingExtensions {
   #linkpath: string | undefined;
   #size: number | undefined;
   #firstOffset: number | undefined;
+  /** A pax extended header (`x`) describes the next member. */
+  #pax = false;
 
   /** Records an extension's body (its `size` bytes), read at `offset`. */
   add(raw: RawHeader, body: Uint8Array, offset: number, what: string): void {
@@ -127,6 +129,7 @@ export class PendingExtensions {
         this.#linkpath = checkedName(cString(body), offset, what);
         return;
       case "x": {
+        this.#pax = true;
         const records = parsePax(body, offset, what);
         const path = records.get("path");
         const linkpath = records.get("linkpath");
@@ -153,8 +156,9 @@ export class PendingExtensions {
       name: this.#path ?? raw.name,
       kind,
       typeflag: raw.typeflag,
-      // Links and directories carry no data whatever their size field says (POSIX: "size … shall be ignored").
-      size: kind === "hardlink" || kind === "symlink" || kind === "directory" ? 0 : size,
+      // Links and directories carry no data whatever their size field says (POSIX ustar: "size … shall be
+      // ignored"), except a hard link of a pax member: pax lets it carry the file's data, which must be skipped.
+      size: kind === "symlink" || kind === "directory" || (kind === "hardlink" && !this.#pax) ? 0 : size,
       linkname: this.#linkpath ?? raw.linkname,
       mode: raw.mode,
       dataOffset: offset + BLOCK,
@@ -164,6 +168,7 @@ export class PendingExtensions {
     this.#linkpath = undefined;
     this.#size = undefined;
     this.#firstOffset = undefined;
+    this.#pax = false;
     return header;
   }
 }

@@ -97,6 +97,34 @@ describe("TarStream", () => {
     await expect(readAll(bytes, 512)).rejects.toThrow(LimitError);
   });
 
+  it("a pax hard link that carries the file's data (pax allows it) is read past, for both readers", async () => {
+    const bytes = tarOf([
+      { name: "a", type: "file", data: Buffer.from("hello") },
+      { name: LONG, type: "file", data: Buffer.from("hello") }, // its long name gives it a pax header
+      { name: "after", type: "file", data: Buffer.from("xyz") },
+    ]);
+    // Make the pax member a hard link to "a" that keeps its size and data, as libarchive writes them.
+    let at = 0;
+    while (!bytes.subarray(at, at + 99).toString("latin1").startsWith(LONG.slice(0, 99))) at += 512;
+    bytes.write("1", at + 156, "latin1");
+    bytes.fill(0, at + 157, at + 257);
+    bytes.write("a", at + 157, "latin1");
+    bytes.fill(0x20, at + 148, at + 156);
+    let sum = 0;
+    for (const b of bytes.subarray(at, at + 512)) sum += b;
+    bytes.write(`${sum.toString(8).padStart(6, "0")}\0 `, at + 148, "ascii");
+
+    const streamed = await readAll(bytes, 100);
+    expect(streamed.map((e) => [e.header.name, e.header.kind])).toEqual([
+      ["a", "file"],
+      [LONG, "hardlink"],
+      ["after", "file"],
+    ]);
+    expect(streamed[2]?.body.toString()).toBe("xyz");
+    const positional = indexTarFile(new BufferSource(bytes), "test");
+    expect(positional.map((h) => h.name)).toEqual(["a", LONG, "after"]);
+  });
+
   it("reads GNU base-256 sizes", async () => {
     const bytes = tarOf([{ name: "f", type: "file", data: Buffer.from("abc") }]);
     bytes.fill(0, 124, 136);
