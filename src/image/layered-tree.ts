@@ -19,7 +19,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import tmp from "tmp";
-import { IoError, LimitError, NotFoundError } from "../errors.js";
+import { IoError, LimitError, NotFoundError, ProbecError, withContext } from "../errors.js";
 import type { ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
 import { SliceSource } from "../io/slice-source.js";
@@ -160,7 +160,13 @@ class LayeredTree implements ImageTree {
       for (const resolve of ready) resolve();
     };
     const apply = (entry: ScannedEntry, i: number): void => {
-      const applied = this.#index.apply(entry.header, i);
+      let applied: ReturnType<MergedIndex["apply"]>;
+      try {
+        applied = this.#index.apply(entry.header, i);
+      } catch (error) {
+        // The merge knows layers by number only: name the image too.
+        throw error instanceof ProbecError ? withContext(error, this.label) : error;
+      }
       if (applied?.node.kind === "file" && entry.header.kind === "file") {
         applied.node.elf = entry.elf;
         applied.node.small = entry.small;

@@ -143,9 +143,9 @@ export class MergedIndex {
 
   #set(path: string, node: ImageNode): void {
     if (!this.#nodes.has(path)) {
-      if (this.#nodes.size >= MAX_IMAGE_PATHS) throw new LimitError(`image: more than ${MAX_IMAGE_PATHS} paths`);
+      if (this.#nodes.size >= MAX_IMAGE_PATHS) throw new LimitError(`more than ${MAX_IMAGE_PATHS} paths in the image`);
       this.#pathBytes += path.length;
-      if (this.#pathBytes > MAX_IMAGE_PATH_BYTES) throw new LimitError(`image: more than ${MAX_IMAGE_PATH_BYTES} bytes of path names (deep directories repeat every parent's name)`);
+      if (this.#pathBytes > MAX_IMAGE_PATH_BYTES) throw new LimitError(`more than ${MAX_IMAGE_PATH_BYTES} bytes of path names in the image (deep directories repeat every parent's name)`);
       const slash = path.lastIndexOf("/");
       this.#children.get(slash < 0 ? "" : path.slice(0, slash))?.add(slash < 0 ? path : path.slice(slash + 1));
     }

@@ -335,3 +335,18 @@ describe("a stale ld.so.cache in the image", () => {
     expect(r.notes).toContain("libver.so: /etc/ld.so.cache names /opt/old/libver.so, which does not exist; found in the default directories instead");
   });
 });
+
+describe("errors of the layer merge", () => {
+  it("name the image as well as the layer", async () => {
+    const layer = tarOf([
+      { name: "a", type: "symlink", linkname: "b" },
+      { name: "b", type: "symlink", linkname: "a" },
+      { name: "a/x", type: "file", data: Buffer.from("x") },
+    ]);
+    const dir = writeOciLayout(join(images.dir, "parent-loop"), [{ architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }] }]);
+    await expect(checkImage(dir, ["/a/x:main"])).rejects.toMatchObject({
+      code: "E_LIMIT",
+      message: expect.stringMatching(new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: layer 1: more than \\d+ symlinks followed`)),
+    });
+  });
+});
