@@ -9,9 +9,9 @@
  * `exe:provider:name`, `/usr/lib/libfoo.so:foo_*`; a scope may be written
  * and is ignored). Output: an aligned table, `--json`, and/or `--junit FILE`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { IoError, checkImage, checkResultToJunit, renderDiagnostics, type CheckResult, type ProbeSource } from "../../index.js";
+import { checkImage, checkResultToJunit, renderDiagnostics, type CheckResult, type ProbeSource } from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
+import { readTextArgument, writeTextArgument } from "../file-arguments.js";
 import { renderTable } from "../table.js";
 
 /** Parsed arguments of `probec check`. */
@@ -34,11 +34,7 @@ export async function checkCommand(args: CheckArgs, io: CliIo): Promise<number> 
   for (const problem of result.problems) io.stderr.write(renderDiagnostics(problem.text, problem.file, problem.diagnostics));
   for (const note of result.notes) io.stderr.write(`note: ${note}\n`);
   if (args.junit !== undefined) {
-    try {
-      writeFileSync(args.junit, checkResultToJunit(result));
-    } catch (error) {
-      throw new IoError(`${args.junit}: ${(error as Error).message}`, (error as NodeJS.ErrnoException).code);
-    }
+    writeTextArgument(args.junit, checkResultToJunit(result));
   }
   if (args.json) io.stdout.write(`${JSON.stringify(toJson(result), null, 2)}\n`);
   else io.stdout.write(render(result));
@@ -58,12 +54,7 @@ export async function checkCommand(args: CheckArgs, io: CliIo): Promise<number> 
  */
 function specOf(arg: string): string | ProbeSource {
   if (!arg.endsWith(".probe")) return arg;
-  try {
-    return { file: arg, text: readFileSync(arg, "utf8") };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new IoError(`${arg}: ${code === "ENOENT" ? "no such probe file" : (error as Error).message}`, code);
-  }
+  return { file: arg, text: readTextArgument(arg, "probe file") };
 }
 
 function render(result: CheckResult): string {

@@ -6,10 +6,9 @@
  * `--explain` prints, for each attach point, how its path and offset were
  * derived; without `-o` it prints that instead of the plan.
  */
-import { writeFileSync } from "node:fs";
-import { IoError, compile, explainPlan, renderDiagnostics, type PathStrategy } from "../../index.js";
+import { compile, explainPlan, renderDiagnostics, type PathStrategy } from "../../index.js";
 import { EXIT, type CliIo } from "../io.js";
-import { readTextArgument } from "../read-text.js";
+import { readTextArgument, writeTextArgument } from "../file-arguments.js";
 
 /** Parsed arguments of `probec compile`. */
 export interface CompileArgs {
@@ -31,11 +30,7 @@ export async function compileCommand(args: CompileArgs, io: CliIo): Promise<numb
   }
   const json = `${JSON.stringify(plan, null, 2)}\n`;
   if (args.output !== undefined) {
-    try {
-      writeFileSync(args.output, json);
-    } catch (error) {
-      throw new IoError(`${args.output}: ${(error as Error).message}`, (error as NodeJS.ErrnoException).code);
-    }
+    writeTextArgument(args.output, json);
   }
   if (args.explain) io.stdout.write(explainPlan(plan));
   else if (args.output === undefined) io.stdout.write(json);

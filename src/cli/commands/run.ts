@@ -7,7 +7,7 @@
 import { UsageError, checkAttachPlan, compile, renderDiagnostics, type AttachPlan, type PathStrategy } from "../../index.js";
 import { runSession, type SessionOptions } from "../attach-session.js";
 import { EXIT, type CliIo } from "../io.js";
-import { readTextArgument } from "../read-text.js";
+import { readTextArgument } from "../file-arguments.js";
 
 /** Parsed arguments of `probec run`. */
 export interface RunArgs extends SessionOptions {
