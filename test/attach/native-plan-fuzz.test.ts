@@ -22,6 +22,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { compile } from "../../src/compile/compile.js";
 import type { AttachPlan } from "../../src/compile/plan.js";
+import { FRAME_STATUS, FrameDecoder } from "../../src/attach/frames.js";
+import { parseStatus } from "../../src/attach/status.js";
 import { Prng, caseSeed } from "../fuzz/prng.js";
 
 const HELPER = join(import.meta.dirname, "..", "..", "prebuilds", `${process.platform}-${process.arch}`, "probec-attach");
@@ -130,24 +132,27 @@ interface Outcome {
   signal: NodeJS.Signals | null;
   statuses: { type: string }[];
   trailing: number;
+  /** The decoder's error when stdout was not a clean sequence of frames. */
+  corrupt: string | undefined;
 }
 
 /** Runs the helper on `text`; SIGTERM once it is ready (or after 5 s); 20 s in all. */
 async function runHelper(text: string): Promise<Outcome> {
   const child = spawn(HELPER, [], { stdio: ["pipe", "pipe", "ignore"] });
   const statuses: { type: string }[] = [];
-  let pending = Buffer.alloc(0);
+  const frames = new FrameDecoder();
+  let corrupt: string | undefined;
   child.stdout!.on("data", (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 8) {
-      const length = pending.readUInt32LE(0);
-      if (pending.length < 8 + length) break;
-      if (pending.readUInt32LE(4) === 2) {
-        const status = JSON.parse(pending.toString("utf8", 8, 8 + length)) as { type: string };
+    if (corrupt !== undefined) return;
+    try {
+      for (const frame of frames.push(chunk)) {
+        if (frame.type !== FRAME_STATUS) continue;
+        const status = parseStatus(frame.payload);
         statuses.push(status);
         if (status.type === "ready") child.kill("SIGTERM");
       }
-      pending = pending.subarray(8 + length);
+    } catch (error) {
+      corrupt = (error as Error).message;
     }
   });
   child.stdin!.on("error", () => undefined); // the helper may refuse a plan before reading it all
@@ -158,7 +163,7 @@ async function runHelper(text: string): Promise<Outcome> {
   const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
   clearTimeout(stop);
   clearTimeout(kill);
-  return { code, signal, statuses, trailing: pending.length };
+  return { code, signal, statuses, trailing: frames.pending, corrupt };
 }
 
 it(`${CASES} mutated plans: the helper always ends by the protocol, never by a crash`, async () => {
@@ -176,8 +181,8 @@ it(`${CASES} mutated plans: the helper always ends by the protocol, never by a c
       const last = out.statuses.at(-1)?.type;
       const how = `exit ${String(out.code ?? out.signal)}`;
       tally.set(how, (tally.get(how) ?? 0) + 1);
-      const ok = out.signal === null && [0, 2, 3].includes(out.code ?? -1) && last === "detached" && out.trailing === 0 && out.statuses[0]?.type === "hello";
-      if (!ok) failures.push(`case ${index} (seed ${SEED}): ${how}, last status ${String(last)}, ${out.trailing} trailing bytes; plan starts ${JSON.stringify(text.slice(0, 200))}`);
+      const ok = out.signal === null && [0, 2, 3].includes(out.code ?? -1) && last === "detached" && out.trailing === 0 && out.corrupt === undefined && out.statuses[0]?.type === "hello";
+      if (!ok) failures.push(`case ${index} (seed ${SEED}): ${how}, last status ${String(last)}, ${out.trailing} trailing bytes${out.corrupt === undefined ? "" : `, ${out.corrupt}`}; plan starts ${JSON.stringify(text.slice(0, 200))}`);
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
