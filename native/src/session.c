@@ -102,11 +102,14 @@ static void on_group_failure(void *ctx, uint64_t cookie, int err, const char *re
   ((struct group_attempt *)ctx)->failures++;
 }
 
-/* The points of `e` on one side, copied to `out`; how many. */
+/* How many points of `e` are on one side; with `out`, they are also copied there. */
 static size_t points_on_side(const struct plan_entry *e, bool is_return, struct plan_point *out) {
   size_t n = 0;
-  for (size_t i = 0; i < e->npoints; i++)
-    if (e->points[i].is_return == is_return) out[n++] = e->points[i];
+  for (size_t i = 0; i < e->npoints; i++) {
+    if (e->points[i].is_return != is_return) continue;
+    if (out != NULL) out[n] = e->points[i];
+    n++;
+  }
   return n;
 }
 
@@ -128,7 +131,7 @@ static void attach_group_side(struct session *s, struct prepared_entry **members
   size_t attached = attach_multi(&r);
   if (group.failures == 0) {
     s->attached_points += attached;
-    for (size_t k = 0; k < count; k++) members[k]->attached += points_on_side(&s->plan->entries[members[k]->attempt.index], is_return, scratch);
+    for (size_t k = 0; k < count; k++) members[k]->attached += points_on_side(&s->plan->entries[members[k]->attempt.index], is_return, NULL);
     return;
   }
   /*
