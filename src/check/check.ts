@@ -5,7 +5,7 @@
  * The image is opened once (its layers indexed, src/image), every target's
  * object resolved as the image's loader would, the objects read in one
  * pass over the layers that hold them, and each location looked up with
- * the same rules as everywhere else in probec (src/target/resolve-target:
+ * the same rules as everywhere else in probec (src/locate/locate.ts:
  * default symbol versions, IFUNC refused, globs, `sym+0x10`, USDT
  * `provider:name`). A USDT probe that reads `argN` beyond a site's
  * arguments is reported too: it would attach and read garbage.
@@ -22,7 +22,7 @@ import { SliceSource } from "../io/slice-source.js";
 import { openImage, type OpenImageOptions } from "../image/open-image.js";
 import type { ImageTree } from "../image/tree.js";
 import { nearest } from "../suggest.js";
-import { locateIn } from "../target/resolve-target.js";
+import { locateIn } from "../locate/locate.js";
 import { readUsdtSites } from "../usdt/notes.js";
 import { ObjectResolver, likelyFiles, type ImageObject } from "./objects.js";
 import { wantedTargets, type CheckSpec, type WantedTarget } from "./targets.js";

@@ -2,7 +2,7 @@
  * OBJECT → a file of the image, the way the image's own loader and runtime
  * would find it (PITFALLS 23): `exe` is what the config's Entrypoint/Cmd
  * runs, looked up on the config's `PATH`; a library name goes through the
- * shared library resolver (src/target/libs) with the image's ld.so.cache,
+ * shared library resolver (src/rootfs) with the image's ld.so.cache,
  * its musl path file and its default directories; an absolute path is
  * walked inside the image. Nothing on the host is ever read.
  */
@@ -10,8 +10,8 @@ import { ProbecError, NotFoundError, UsageError } from "../errors.js";
 import { loaderOf, type ElfIdent } from "../image/elf-ident.js";
 import type { ImageConfig } from "../image/layout.js";
 import type { ImageTree } from "../image/tree.js";
-import { muslArch, muslPathFile } from "../target/libs/musl.js";
-import { resolveLibrary, type LibraryContext, type ResolvedHow } from "../target/libs/resolve-library.js";
+import { muslArch, muslPathFile } from "../rootfs/musl.js";
+import { resolveLibrary, type LibraryContext, type ResolvedHow } from "../rootfs/resolve-library.js";
 
 /** An object found in the image. */
 export interface ImageObject {

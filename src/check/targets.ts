@@ -4,10 +4,9 @@
  * scope ignored: the image is the container) or inline targets, which may
  * leave the scope out (`libc:malloc`, `exe:salp-demo:p1`).
  */
-import { checkProbeFile, parseProbeFile, type Diagnostic, type ProbeKind, type SourceLocation } from "../dsl/index.js";
-import { argUses } from "../compile/compile.js";
+import { argUses, checkProbeFile, parseProbeFile, type Diagnostic, type ProbeKind, type SourceLocation } from "../dsl/index.js";
 import { UsageError } from "../errors.js";
-import { parseTargetSpec } from "../target/spec.js";
+import { parseTargetSpec } from "../dsl/target-spec.js";
 
 /** A probe file's text and the name it goes by in diagnostics. */
 export interface ProbeSource {

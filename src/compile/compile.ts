@@ -9,9 +9,9 @@
  * Deterministic given its resolver: everything outside comes through
  * `options.resolve`, and the same resolutions give the same plan.
  */
-import { checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
+import { argUses, checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
 import { ProbecError } from "../errors.js";
-import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../target/resolve-target.js";
+import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
@@ -121,39 +121,6 @@ function usdtArgDiagnostics(probe: CheckedProbe, entries: readonly PlanProbe[]):
       hints: described.slice(0, 3).concat(described.length > 3 ? [`and ${described.length - 3} more`] : []),
     });
   }
-  return out;
-}
-
-/** Every `argN` a probe reads, with where it is written. */
-export function argUses(probe: CheckedProbe): { index: number; loc: SourceLocation }[] {
-  const out: { index: number; loc: SourceLocation }[] = [];
-  const walk = (e: Expression): void => {
-    switch (e.type) {
-      case "Identifier": {
-        const m = /^arg(\d+)$/.exec(e.name);
-        if (m !== null) out.push({ index: Number(m[1]), loc: e.loc });
-        return;
-      }
-      case "Binary":
-        walk(e.left);
-        walk(e.right);
-        return;
-      case "Unary":
-        walk(e.operand);
-        return;
-      case "Cast":
-        walk(e.expression);
-        return;
-      case "Call":
-        e.args.forEach(walk);
-        return;
-      default:
-        return;
-    }
-  };
-  for (const f of probe.fields) walk(f.value);
-  if (probe.filter !== undefined) walk(probe.filter);
-  for (const k of probe.count?.by ?? []) walk(k);
   return out;
 }
 

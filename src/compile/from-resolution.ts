@@ -10,7 +10,7 @@ import { usdtArgToJson } from "../usdt/json.js";
 import { hex } from "../elf/fields.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
 import { LimitError, UsageError } from "../errors.js";
-import type { ObjectGroup, TargetResolution } from "../target/resolve-target.js";
+import type { ObjectGroup, TargetResolution } from "../discovery/resolve-target.js";
 import type { UsdtSite } from "../usdt/notes.js";
 import {
   PLAN_LIMITS,

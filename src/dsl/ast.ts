@@ -64,7 +64,7 @@ export interface Probe {
 
 /**
  * A target, `SCOPE[:OBJECT[:LOCATION]]`, split exactly as `parseTargetSpec`
- * (src/target/spec.ts) splits it: SCOPE and OBJECT never contain `:`,
+ * (src/dsl/target-spec.ts) splits it: SCOPE and OBJECT never contain `:`,
  * LOCATION is everything after the second `:` (a USDT `provider:name`).
  * SCOPE may also be a `let` alias; resolution happens in a later pass.
  */

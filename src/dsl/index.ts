@@ -8,4 +8,6 @@ export { renderDiagnostics } from "./diagnostics.js";
 export type { ParseResult } from "./parse.js";
 export { parseProbeFile } from "./parse.js";
 export type { CheckedField, CheckedProbe, CheckedTarget, SemanticResult, Strategy, ValueType } from "./semantic.js";
+export { argUses } from "./arg-uses.js";
+export { parseTargetSpec, type TargetSpec } from "./target-spec.js";
 export { checkProbeFile, formatReferences, CAPTURES, DEFAULT_STRATEGY, DEFAULT_STRLEN, DSL_LIMITS, STRATEGIES } from "./semantic.js";

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { ProbecError } from "../errors.js";
 import type { ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
-import { resolveInRoot } from "../target/root/resolve.js";
+import { resolveInRoot } from "../rootfs/resolve.js";
 import { ELF_HEAD_BYTES, elfIdent } from "./elf-ident.js";
 import type { Expect, ImageTree } from "./tree.js";
 

@@ -23,7 +23,7 @@ import { IoError, LimitError, NotFoundError, ProbecError, withContext } from "..
 import type { ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
 import { SliceSource } from "../io/slice-source.js";
-import { walkInRoot, type WalkFs } from "../target/root/walk.js";
+import { walkInRoot, type WalkFs } from "../rootfs/walk.js";
 import { declaredCompression, detectCompression, tarBytes, type Compression } from "./decompress.js";
 import { ELF_HEAD_BYTES, elfIdent, type ElfIdent } from "./elf-ident.js";
 import type { ImageConfig, SelectedImage } from "./layout.js";
@@ -58,7 +58,7 @@ const MAX_SMALL_FILE = 16 * 1024 * 1024;
 const MAX_SMALL_BYTES = 16 * 1024 * 1024;
 /** Most bytes of member names held for layers waiting for a lower one (an entry costs its names and 64 bytes). */
 const MAX_HELD_NAME_BYTES = 128 * 1024 * 1024;
-/** Files kept whole while indexing: what library resolution reads (src/target/libs). */
+/** Files kept whole while indexing: what library resolution reads (src/rootfs). */
 const SMALL_FILE = /^etc\/(ld\.so\.cache|ld-musl-[A-Za-z0-9_]+\.path)$/;
 
 /** A layer entry as the first pass saw it, before it is applied. */

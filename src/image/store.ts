@@ -13,7 +13,7 @@ import { statSync } from "node:fs";
 import { FormatError, IoError, LimitError, NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
-import { resolveInRoot } from "../target/root/resolve.js";
+import { resolveInRoot } from "../rootfs/resolve.js";
 import type { BlobLocation } from "./decompress.js";
 import { canonicalComponents } from "./merge.js";
 import { indexTarFile } from "./tar-file.js";

@@ -14,7 +14,7 @@ import { explainPlan } from "../../src/compile/explain.js";
 import type { AttachPlan } from "../../src/compile/plan.js";
 import { renderDiagnostics } from "../../src/dsl/index.js";
 import { NotFoundError } from "../../src/errors.js";
-import { resolveTarget, type TargetResolution } from "../../src/target/resolve-target.js";
+import { resolveTarget, type TargetResolution } from "../../src/discovery/resolve-target.js";
 
 const PYTHON = "/usr/bin/python3.11";
 const schema = JSON.parse(readFileSync(new URL("../../schema/attach-plan.schema.json", import.meta.url), "utf8")) as object;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assemblePlan, checkProbeLimits, planProbesFromResolution, type ProbeRequest } from "../../src/compile/from-resolution.js";
 import { PLAN_LIMITS, type AttachPlan, type PathStrategy, type PlanProbe } from "../../src/compile/plan.js";
 import { LimitError, UsageError } from "../../src/errors.js";
-import { resolveTarget, type TargetResolution } from "../../src/target/resolve-target.js";
+import { resolveTarget, type TargetResolution } from "../../src/discovery/resolve-target.js";
 
 const PYTHON = "/usr/bin/python3.11";
 const schema = JSON.parse(readFileSync(new URL("../../schema/attach-plan.schema.json", import.meta.url), "utf8")) as object;

@@ -8,9 +8,9 @@ import { describe, expect, it } from "vitest";
 import { assemblePlan, mergePlanSemaphores, mergeSemaphores, planProbesFromResolution, type ProbeRequest, type SemaphorePoint } from "../../src/compile/from-resolution.js";
 import type { AttachPlan, PathStrategy } from "../../src/compile/plan.js";
 import { UsageError } from "../../src/errors.js";
-import type { ProcessInfo } from "../../src/target/processes.js";
-import type { ObjectGroup, TargetResolution } from "../../src/target/resolve-target.js";
-import { parseTargetSpec } from "../../src/target/spec.js";
+import type { ProcessInfo } from "../../src/discovery/processes.js";
+import type { ObjectGroup, TargetResolution } from "../../src/discovery/resolve-target.js";
+import { parseTargetSpec } from "../../src/dsl/target-spec.js";
 import type { UsdtSite } from "../../src/usdt/notes.js";
 
 const schema = JSON.parse(readFileSync(new URL("../../schema/attach-plan.schema.json", import.meta.url), "utf8")) as { $id: string };

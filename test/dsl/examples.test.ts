@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { parseProbeFile, renderDiagnostics, type Target } from "../../src/dsl/index.js";
-import { parseTargetSpec } from "../../src/target/spec.js";
+import { parseTargetSpec } from "../../src/dsl/target-spec.js";
 import { expectGolden } from "./golden.js";
 
 const EXAMPLES = readdirSync("examples").filter((f) => f.endsWith(".probe")).sort();

@@ -1,7 +1,7 @@
 /** Parser unit tests: target forms, expression precedence, locations. */
 import { describe, expect, test } from "vitest";
 import { parseProbeFile, renderDiagnostics, type Expression, type Probe } from "../../src/dsl/index.js";
-import { parseTargetSpec } from "../../src/target/spec.js";
+import { parseTargetSpec } from "../../src/dsl/target-spec.js";
 
 function parseOk(source: string) {
   const { ast, diagnostics } = parseProbeFile(source, "t.probe");

@@ -1,0 +1,132 @@
+/**
+ * `resolveTarget("docker/zookeeper:libzookeeper_mt:zoo_set2")`: from a
+ * target spec to every matching site, with its provenance.
+ *
+ * The scope gives processes; processes that share a mount namespace see the
+ * same files, so the object is resolved once per namespace, in a process of
+ * that namespace, and the location is found in the file that process
+ * actually maps (or would load).
+ */
+import { ElfFile } from "../elf/elf-file.js";
+import type { FoundSymbol } from "../elf/find-symbol.js";
+import { NotFoundError, UsageError } from "../errors.js";
+import { FileSource } from "../io/file-source.js";
+import { locateIn } from "../locate/locate.js";
+import type { UsdtSite } from "../usdt/notes.js";
+import { resolveObject, type ResolvedObject } from "./object.js";
+import type { ProcessInfo } from "./processes.js";
+import { resolveScope, type ResolvedScope, type ScopeOptions } from "./scope.js";
+import { parseTargetSpec, type TargetSpec } from "../dsl/target-spec.js";
+
+/** The object and sites of one mount namespace of the scope. */
+export interface ObjectGroup {
+  /** The mount-namespace inode the processes share. */
+  readonly mntNs: number;
+  /** The scope's processes in this namespace (empty for the host scope). */
+  readonly processes: readonly ProcessInfo[];
+  readonly object: ResolvedObject;
+  /** Matching USDT sites, when the location was `provider:name`. */
+  readonly usdt: readonly UsdtSite[] | undefined;
+  /** Matching functions (or the address), when the location was a symbol, glob, `sym+off` or address. */
+  readonly symbols: readonly FoundSymbol[] | undefined;
+}
+
+/** A target, resolved. */
+export interface TargetResolution {
+  readonly spec: TargetSpec;
+  readonly scope: ResolvedScope;
+  readonly groups: readonly ObjectGroup[];
+}
+
+/** Options for {@link resolveTarget}. */
+export interface ResolveTargetOptions extends ScopeOptions {
+  /** Accept an IFUNC symbol (see `findSymbol`). */
+  readonly allowIfunc?: boolean;
+  /**
+   * Resolutions to share across calls that look at one moment of the
+   * machine (a whole probe file): scopes by their text, objects by process
+   * and request. A compile of 100 probes over 10 containers then scans
+   * /proc 10 times instead of 100.
+   */
+  readonly cache?: ResolutionCache;
+}
+
+/** See {@link ResolveTargetOptions.cache}; create one with {@link newResolutionCache}. */
+export interface ResolutionCache {
+  readonly scopes: Map<string, Promise<ResolvedScope>>;
+  readonly objects: Map<string, ResolvedObject>;
+}
+
+/** An empty {@link ResolutionCache}. */
+export function newResolutionCache(): ResolutionCache {
+  return { scopes: new Map(), objects: new Map() };
+}
+
+/**
+ * Resolves `SCOPE:OBJECT[:LOCATION]`. Throws a `UsageError` when the spec
+ * names no object, and the usual typed errors when a container, object or
+ * location does not exist (each names what exists instead).
+ */
+export async function resolveTarget(target: string | TargetSpec, options: ResolveTargetOptions = {}): Promise<TargetResolution> {
+  const spec = typeof target === "string" ? parseTargetSpec(target) : target;
+  if (spec.object === undefined) {
+    throw new UsageError(`target "${spec.text}" names no object`, ["add one: SCOPE:libc, SCOPE:exe or SCOPE:/path/in/container"]);
+  }
+  const scope = await cachedScope(spec, options);
+  const groups: ObjectGroup[] = [];
+  for (const [mntNs, processes] of byMountNamespace(scope)) {
+    const representative = processes[0]?.pid ?? process.pid;
+    const object = cachedObject(representative, spec.object, options.cache);
+    const elf = openObject(spec, object);
+    try {
+      const sites = locateIn(elf, spec.location, options);
+      groups.push({ mntNs, processes, object, ...sites });
+    } finally {
+      elf.close();
+    }
+  }
+  return { spec, scope, groups };
+}
+
+function cachedScope(spec: TargetSpec, options: ResolveTargetOptions): Promise<ResolvedScope> {
+  const key = spec.text.split(":")[0] ?? spec.text;
+  const cache = options.cache?.scopes;
+  let scope = cache?.get(key);
+  if (scope === undefined) {
+    scope = resolveScope(spec.scope, options);
+    cache?.set(key, scope);
+  }
+  return scope;
+}
+
+function cachedObject(pid: number, request: string, cache: ResolutionCache | undefined): ResolvedObject {
+  const key = `${pid}\0${request}`;
+  let object = cache?.objects.get(key);
+  if (object === undefined) {
+    object = resolveObject(pid, request);
+    cache?.objects.set(key, object);
+  }
+  return object;
+}
+
+/** Opens what the object's process runs, named `SCOPE:container-path` in every message. */
+export function openObject(spec: TargetSpec, object: ResolvedObject): ElfFile {
+  const scopeText = spec.text.split(":")[0] ?? spec.text;
+  return ElfFile.open(FileSource.open(object.readPath), `${scopeText}:${object.containerPath}`);
+}
+
+/** The scope's processes grouped by mount namespace; the host scope is one group of none. */
+function byMountNamespace(scope: ResolvedScope): Map<number, ProcessInfo[]> {
+  const groups = new Map<number, ProcessInfo[]>();
+  if (scope.runtime === "host") {
+    groups.set(0, []);
+    return groups;
+  }
+  for (const p of scope.processes) {
+    const list = groups.get(p.mntNs) ?? [];
+    list.push(p);
+    groups.set(p.mntNs, list);
+  }
+  if (groups.size === 0) throw new NotFoundError(`the ${scope.runtime} scope has no running process`);
+  return groups;
+}

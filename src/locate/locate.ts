@@ -1,0 +1,53 @@
+/**
+ * `locateIn(elf, "zoo_set2")`: where a LOCATION (the third part of a target)
+ * lies inside one ELF file, as USDT sites or functions.
+ *
+ * Pure (no `node:*`): the live side (`discovery/`) and the image side
+ * (`check/`) both open a file their own way and ask the same question here,
+ * so a probe that `probec check` accepts is located the same way at attach.
+ */
+import type { ElfFile } from "../elf/elf-file.js";
+import { hex } from "../elf/fields.js";
+import { findSymbolIn, type FoundSymbol } from "../elf/find-symbol.js";
+import { listSymbolsIn } from "../elf/list-symbols.js";
+import { NotFoundError, UsageError } from "../errors.js";
+import { findUsdtSites, type UsdtSite } from "../usdt/notes.js";
+
+/**
+ * The sites of `location` in `elf`: USDT sites for `provider:name` (globs
+ * allowed), functions for a symbol, glob, `sym+0x10` or raw address. Throws
+ * the typed error of the lookup (naming what exists) when nothing matches.
+ */
+export function locateIn(elf: ElfFile, location: string | undefined, options: { readonly allowIfunc?: boolean } = {}): { usdt: UsdtSite[] | undefined; symbols: FoundSymbol[] | undefined } {
+  if (location === undefined) return { usdt: undefined, symbols: undefined };
+  const colon = location.indexOf(":");
+  if (colon >= 0) {
+    const provider = location.slice(0, colon) || "*";
+    const name = location.slice(colon + 1) || "*";
+    return { usdt: findUsdtSites(elf, { provider, name }), symbols: undefined };
+  }
+  return { usdt: undefined, symbols: findLocation(elf, location, options) };
+}
+
+/** A symbol, `sym+0x10`, a glob, or a raw address `0x…`. */
+function findLocation(elf: ElfFile, location: string, options: { readonly allowIfunc?: boolean }): FoundSymbol[] {
+  if (/^0x[0-9a-f]+$/i.test(location)) {
+    const address = BigInt(location);
+    const fileOffset = elf.fileOffsetOf(address, "code");
+    if (fileOffset === undefined) throw new NotFoundError(`${elf.name}: address ${location} is not inside an executable segment`);
+    return [{ file: elf.name, name: hex(address), version: null, isDefaultVersion: true, address, fileOffset, size: 0, type: "address", binding: "none" }];
+  }
+  if (/[*?[]/.test(location)) {
+    const found = listSymbolsIn(elf, { pattern: location });
+    if (found.length === 0) throw new NotFoundError(`${elf.name}: no function matches "${location}"`, [`list them: probec list ${elf.name.split(":")[0]}:… --functions`]);
+    return found;
+  }
+  const plus = /^(.+)\+(0x[0-9a-f]+|[0-9]+)$/i.exec(location);
+  const symbol = findSymbolIn(elf, plus?.[1] ?? location, { allowIfunc: options.allowIfunc ?? false });
+  if (plus === null) return [symbol];
+  const offset = Number(plus[2]);
+  if (symbol.size > 0 && offset >= symbol.size) {
+    throw new UsageError(`${elf.name}: ${location} is past the end of ${symbol.name} (${symbol.size} bytes)`);
+  }
+  return [{ ...symbol, name: location, address: symbol.address + BigInt(offset), fileOffset: symbol.fileOffset + offset }];
+}
