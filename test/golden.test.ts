@@ -8,7 +8,7 @@
  *     UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts    # rewrite them
  *
  * A golden file only says "nothing changed". Whether the output is *right* is
- * checked separately below, against facts.json and PITFALLS.md: addresses and
+ * checked separately below, against facts.json and docs/pitfalls.md: addresses and
  * offsets, one argument per item at its own index (10), float arguments
  * marked (the `8f@` suffix), constants exact to 64 bits (12).
  */
@@ -120,7 +120,7 @@ const argItems = (text: string): string[] => text.match(/(?:[^\s[]|\[[^\]]*\])+/
 
 const withUsdt = Object.entries(facts.files).filter(([, f]) => f.usdt.length > 0);
 
-describe("the USDT JSON agrees with facts.json and PITFALLS.md", () => {
+describe("the USDT JSON agrees with facts.json and docs/pitfalls.md", () => {
   test.each(withUsdt.map(([name, f]) => [name, f.path.slice(4)] as const))("%s: sites, offsets and one argument per item at its own index", async (_name, fixture) => {
     const f = factsFor(fixture) as FileFacts;
     const { usdt } = await golden(fixture);

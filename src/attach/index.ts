@@ -1,6 +1,6 @@
 /**
  * Attaching plans: the only part of probec that runs the native helper
- * `probec-attach` (DESIGN.md). Everything else in the library works
+ * `probec-attach` (docs/design.md). Everything else in the library works
  * without it.
  */
 export { attach, type AttachMode, type AttachOptions, type AttachReady, type Attachment } from "./attach.js";

@@ -1,6 +1,6 @@
 /**
  * The AttachPlan: the versioned JSON contract between the compiler and the
- * attacher (DESIGN.md, "The AttachPlan"), described for other tools by
+ * attacher (docs/design.md, "The AttachPlan"), described for other tools by
  * `schema/attach-plan.schema.json`, which must stay in step with these types.
  *
  * Number conventions are those of `src/api/json.ts` and `src/usdt/json.ts`: addresses are `"0x…"`
@@ -21,7 +21,7 @@ export const PLAN_VERSION = 1;
  */
 export type ProbeKind = "uprobe" | "uretprobe" | "uprobe+ret" | "usdt";
 
-/** What path the kernel is handed for a binary (DESIGN.md, "Path strategies"). */
+/** What path the kernel is handed for a binary (docs/design.md, "Path strategies"). */
 export type PathStrategy = "fd" | "root" | "layer" | "map" | "host";
 
 /** Where a scope came from, as {@link ResolvedScope}'s runtime. */

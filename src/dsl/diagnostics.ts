@@ -1,5 +1,5 @@
 /**
- * Diagnostics are data; this is the one renderer (STYLE.md, house rule 9).
+ * Diagnostics are data; this is the one renderer (docs/style.md, house rule 9).
  *
  * The rendering follows Peggy's and rustc's shape:
  *

@@ -1,5 +1,5 @@
 /**
- * The probe language: parser, AST and diagnostics (DESIGN.md, `dsl/`).
+ * The probe language: parser, AST and diagnostics (docs/design.md, `dsl/`).
  * Pure: imports no `node:*`.
  */
 export type * from "./ast.js";

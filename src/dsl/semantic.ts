@@ -28,7 +28,7 @@ import type {
 } from "./ast.js";
 import type { Diagnostic } from "./diagnostics.js";
 
-/** The path strategies an `option strategy` may name (DESIGN.md, "Path strategies"). */
+/** The path strategies an `option strategy` may name (docs/design.md, "Path strategies"). */
 export const STRATEGIES = ["fd", "root", "layer", "map", "host"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Target specs: `SCOPE:OBJECT:LOCATION` (DESIGN.md, "Targets").
+ * Target specs: `SCOPE:OBJECT:LOCATION` (docs/design.md, "Targets").
  *
  *     docker/zookeeper:libzookeeper_mt:zoo_set2
  *     pid/1234:libc:malloc@@GLIBC_2.2.5

@@ -28,7 +28,7 @@
  * result is therefore a *plan*, checked again by identity (device, inode,
  * size, build-id) when the file is opened. The native attacher closes the
  * window with `openat2(RESOLVE_IN_ROOT)` on a directory fd of the root
- * (DESIGN.md, "Path strategies"); Node has no `openat2`, so this module
+ * (docs/design.md, "Path strategies"); Node has no `openat2`, so this module
  * cannot.
  */
 import { lstatSync, readlinkSync, statSync, type BigIntStats } from "node:fs";

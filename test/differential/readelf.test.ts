@@ -1,5 +1,5 @@
 /**
- * Differential checks against GNU readelf (STYLE.md house rule 11), with
+ * Differential checks against GNU readelf (docs/style.md house rule 11), with
  * the `elfinfo` npm package as a second, independent oracle on the small
  * fixtures.
  *

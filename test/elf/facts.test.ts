@@ -4,7 +4,7 @@
  *
  * The first half is table-driven over `facts.files`, so a new fixture gets
  * its header, build-id, debuglink, USDT and symbol cases for free. The second
- * half names the PITFALLS.md items one by one, still reading every address
+ * half names the docs/pitfalls.md items one by one, still reading every address
  * and offset from facts.json.
  *
  * Paths are repo-relative (`fixtures/elf/bin/x`), as the CLI would be given them.

@@ -1,6 +1,6 @@
 /**
  * Deterministic mutation fuzzing of the pure ELF reader, seeded from every
- * fixture (STYLE.md house rule 11; PITFALLS 24: container files are hostile
+ * fixture (docs/style.md house rule 11; PITFALLS 24: container files are hostile
  * input, and a crafted note crashed another tool).
  *
  * Each case takes one fixture (good, corrupt/ or cross-arch), applies 1–4
