@@ -122,6 +122,19 @@ export class AttachError extends ProbecError {
   }
 }
 
+/**
+ * An impossible state: something probec's own checks should have ruled out
+ * (an expression the semantic pass should have rejected, a table entry that
+ * cannot exist). It is never the user's input, so the CLI does not blame the
+ * input: it exits 3 and asks for a report with the versions, as changesets'
+ * `InternalError` does.
+ */
+export class InternalError extends ProbecError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_INTERNAL", message, options);
+  }
+}
+
 /** Prefixes an error's message with context (usually a file name), keeping its class and code. */
 export function withContext<E extends ProbecError>(error: E, context: string): E {
   if (!error.message.startsWith(`${context}: `)) {

@@ -43,5 +43,6 @@ export {
   IoError,
   UsageError,
   AttachError,
+  InternalError,
   type ErrorCode,
 } from "./errors.js";

@@ -10,7 +10,7 @@
  * `options.resolve`, and the same resolutions give the same plan.
  */
 import { argUses, checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
-import { ProbecError } from "../errors.js";
+import { InternalError, ProbecError } from "../errors.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
@@ -49,8 +49,9 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
     const program = programOf(probe);
     const strategy: PathStrategy = options.strategy ?? probe.options.strategy;
     for (const target of probe.targets) {
+      // A bug is not a problem at this target: it leaves compile() and reaches the CLI's report.
       const at = (error: unknown): void => {
-        if (!(error instanceof ProbecError)) throw error;
+        if (!(error instanceof ProbecError) || error instanceof InternalError) throw error;
         diagnostics.push({ severity: "error", message: error.message, location: target.loc, hints: [...error.hints] });
       };
       let resolution: TargetResolution;
@@ -93,7 +94,7 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
   try {
     return { plan: assemblePlan(mergePlanSemaphores(entries)), diagnostics: sortDiagnostics(diagnostics) };
   } catch (error) {
-    if (!(error instanceof ProbecError)) throw error;
+    if (!(error instanceof ProbecError) || error instanceof InternalError) throw error;
     const first = checked.probes[0];
     const location: SourceLocation = first?.loc ?? parsed.ast.loc;
     diagnostics.push({ severity: "error", message: error.message, location, hints: [...error.hints] });
@@ -142,7 +143,7 @@ function toPlanExpr(e: Expression, strlen: number): PlanExpr {
       return { op: "int", value: e.value };
     case "String":
       // The semantic pass rejects string literals in expressions.
-      throw new Error(`string literal in a checked expression at ${e.loc.start.line}:${e.loc.start.column}`);
+      throw new InternalError(`string literal in a checked expression at ${e.loc.start.line}:${e.loc.start.column}`);
     case "Identifier": {
       const m = /^arg(\d+)$/.exec(e.name);
       if (m !== null) return { op: "arg", index: Number(m[1]) };
@@ -156,7 +157,7 @@ function toPlanExpr(e: Expression, strlen: number): PlanExpr {
       return { op: "binary", operator: e.operator, left: toPlanExpr(e.left, strlen), right: toPlanExpr(e.right, strlen) };
     case "Call": {
       const [arg, max] = e.args;
-      if (arg === undefined) throw new Error("str() without an argument in a checked expression");
+      if (arg === undefined) throw new InternalError("str() without an argument in a checked expression");
       return { op: "str", arg: toPlanExpr(arg, strlen), maxLen: max?.type === "Integer" ? Number(max.value) : strlen };
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The ELF file header (`Elf32_Ehdr` / `Elf64_Ehdr`, gABI chapter 4).
  */
-import { FormatError, ProbecError } from "../errors.js";
+import { FormatError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import { ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB } from "./constants.js";
 import { Fields, toOffset, type ElfLayout } from "./fields.js";
@@ -77,9 +77,4 @@ export function readElfHeader(source: ByteSource): ElfHeader {
 
 function hasMagic(bytes: Uint8Array): boolean {
   return bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
-}
-
-/** True when an error is the "bad magic" format error, i.e. the input simply is not ELF. */
-export function isNotElf(error: unknown): boolean {
-  return error instanceof ProbecError && error.code === "E_FORMAT" && error.message.startsWith("not an ELF file");
 }
