@@ -25,14 +25,16 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * Up to `limit` candidates within a distance that scales with the name's
- * length (a third of it, at least 1), nearest first.
+ * length (a third of it, at least 1), nearest first. Never the name itself:
+ * a lookup that failed for `postgres` must not ask "did you mean
+ * `postgres`?" (issue 10), whatever other rule made it fail.
  */
 export function nearest(name: string, candidates: Iterable<string>, limit = 3): string[] {
   const threshold = Math.max(1, Math.floor(name.length / 3));
   const scored: [string, number][] = [];
   const seen = new Set<string>();
   for (const candidate of candidates) {
-    if (seen.has(candidate)) continue;
+    if (seen.has(candidate) || candidate === name) continue;
     seen.add(candidate);
     if (Math.abs(candidate.length - name.length) > threshold) continue;
     const distance = editDistance(name, candidate);

@@ -50,6 +50,14 @@ export interface ResolvedObject {
   readonly warnings: readonly string[];
 }
 
+/**
+ * The PATH an executable named by its file name is looked for on when the
+ * process's environ has none: Docker's default for Linux containers (moby
+ * `oci.DefaultPathEnv`), which is also what an image without `ENV PATH`
+ * runs with. A container's main process normally carries its image's PATH.
+ */
+export const DEFAULT_EXECUTABLE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /** Largest small file (ld.so.cache, musl path file) read whole from a container. */
 const MAX_SMALL_FILE = 64 * 1024 * 1024;
 
@@ -213,7 +221,8 @@ function libraryContext(pid: number, root: string, objects: readonly MappedObjec
   try {
     const interp = exe.programHeaders.find((p) => p.p_type === PT_INTERP);
     const interpreter = interp === undefined ? "" : new TextDecoder().decode(readRange(exe.source, interp.p_offset, Math.min(interp.p_filesz, 4096), "PT_INTERP"));
-    const ldLibraryPath = readEnviron(pid, { procRoot }).get("LD_LIBRARY_PATH");
+    const environ = readEnviron(pid, { procRoot });
+    const ldLibraryPath = environ.get("LD_LIBRARY_PATH");
     return {
       readFile: (p) => {
         const host = tryResolve(root, p);
@@ -233,6 +242,7 @@ function libraryContext(pid: number, root: string, objects: readonly MappedObjec
       // memfds too: a library dlopened from one is known by the memfd's name (libstapsdt does this).
       mappedPaths: objects.filter((o) => o.kind === "file" || o.kind === "memfd").map((o) => o.path),
       ...(ldLibraryPath === undefined ? {} : { ldLibraryPath }),
+      executablePath: environ.get("PATH") ?? DEFAULT_EXECUTABLE_PATH,
       machine: exe.header.e_machine,
       elfClass: exe.header.bits,
       littleEndian: exe.header.littleEndian,

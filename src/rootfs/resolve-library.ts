@@ -29,8 +29,14 @@
  * versioned soname wins over the unversioned `<name>.so` (a development
  * symlink, not what programs load). This is the library a program linked
  * today would get; ask for an exact soname to pick an older one.
+ *
+ * A name may also be an executable's file name (`postgres`, `python3.11`,
+ * issue 10): a mapped object whose file name is exactly the request wins
+ * over every rule above (two such objects are an ambiguity, never a guess),
+ * and when no library answers, the name is looked up as a file on the
+ * target's `PATH`, in order, the way `execvp` would find the program.
  */
-import { NotFoundError, UsageError } from "../errors.js";
+import { AmbiguousError, NotFoundError, UsageError } from "../errors.js";
 import { nearest } from "../suggest.js";
 import { FLAG_ELF, FLAG_ELF_LIBC6, FLAG_REQUIRED_MASK, FLAG_TYPE_MASK, parseLdSoCache, type LdCacheEntry } from "./ld-so-cache.js";
 import { MUSL_DEFAULT_PATH, muslSearchPath } from "./musl.js";
@@ -56,6 +62,12 @@ export interface LibraryContext {
   mappedPaths?: readonly string[];
   /** `LD_LIBRARY_PATH` from the target's environ. */
   ldLibraryPath?: string;
+  /**
+   * `PATH` to look for an executable by its file name when no library
+   * answers (`postgres`): the target's own, else its image's default.
+   * Optional: without it, names are libraries only.
+   */
+  executablePath?: string;
   /** The target executable's `e_machine`. */
   machine: number;
   /** The target executable's ELF class. */
@@ -75,7 +87,7 @@ export interface LibraryContext {
 }
 
 /** How a library was found. */
-export type ResolvedHow = "maps" | "LD_LIBRARY_PATH" | "ld.so.cache" | "musl path" | "default dirs" | "absolute";
+export type ResolvedHow = "maps" | "LD_LIBRARY_PATH" | "ld.so.cache" | "musl path" | "default dirs" | "absolute" | "PATH";
 
 /** A resolved library. */
 export interface ResolvedLibrary {
@@ -119,8 +131,13 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
   let staleCacheHit: string | undefined;
   const seen = new Set<string>();
 
-  // 1. Mapped objects.
+  // 1. Mapped objects. One whose file name is exactly the request (an executable, `postgres`) first.
   const mapped = context.mappedPaths ?? [];
+  const exact = [...new Set(mapped.filter((p) => mappedName(p) === request))];
+  if (exact.length > 1) {
+    throw new AmbiguousError(`object "${request}": the process maps ${exact.length} files of that name`, exact, ["name the one you mean by its absolute path"]);
+  }
+  if (exact[0] !== undefined) return { path: exact[0], how: "maps", warnings };
   const mappedHits = mapped.filter((p) => matcher.matchesMapped(mappedName(p)));
   for (const p of mapped) seen.add(mappedName(p));
   const fromMaps = best(mappedHits, (p) => mappedName(p));
@@ -194,6 +211,16 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
       return { path: hit, how: "default dirs", warnings };
     }
     looked.push(`the default directories (${defaults.join(", ")})`);
+  }
+
+  // 5. An executable by its file name, on the PATH (after every library rule: `libfoo` stays a library).
+  if (context.executablePath !== undefined) {
+    const dirs = context.executablePath.split(":").slice(0, MAX_LD_LIBRARY_PATH_ITEMS).filter((d) => d.startsWith("/"));
+    for (const dir of dirs) {
+      const path = dir === "/" ? `/${request}` : `${dir.replace(/\/+$/, "")}/${request}`;
+      if (context.exists(path)) return { path, how: "PATH", warnings };
+    }
+    looked.push(`the PATH (${dirs.join(":") || "no absolute directories"})`);
   }
 
   const near = nearest(request, seen, 3);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { NotFoundError, UsageError } from "../../../src/errors.js";
+import { AmbiguousError, NotFoundError, UsageError } from "../../../src/errors.js";
 import { muslArch, parseMuslPath } from "../../../src/rootfs/musl.js";
 import { resolveLibrary, type LibraryContext } from "../../../src/rootfs/resolve-library.js";
 
@@ -246,6 +246,46 @@ describe("isolation from the host", () => {
       expect(error).toBeInstanceOf(NotFoundError);
       expect((error as Error).message).toMatch(/^library "libzookeper_mt\.so\.2": not found; looked in \/etc\/ld\.so\.cache \(1 of 1 entries/);
       expect((error as NotFoundError).hints[0]).toBe('did you mean "libzookeeper_mt.so.2"?');
+    }
+  });
+});
+
+describe("an executable by its file name (issue 10)", () => {
+  const PG = "/usr/lib/postgresql/15/bin/postgres";
+
+  test("a mapped object whose file name is exactly the request wins: the executable `postgres`", () => {
+    const ctx = container({ [PG]: ELF, "/usr/lib/libpostgres.so": ELF }, { mappedPaths: [PG, "/usr/lib/x86_64-linux-gnu/libc.so.6"] });
+    expect(resolveLibrary("postgres", ctx)).toMatchObject({ path: PG, how: "maps" });
+  });
+
+  test("two mapped objects of that name are an ambiguity that lists both", () => {
+    const ctx = container({}, { mappedPaths: [PG, "/opt/pg/bin/postgres", PG] });
+    try {
+      resolveLibrary("postgres", ctx);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AmbiguousError);
+      expect((error as Error).message).toBe(`object "postgres": the process maps 2 files of that name: ${PG}, /opt/pg/bin/postgres`);
+    }
+  });
+
+  test("no library and nothing mapped: the first file of that name on the PATH, after every library rule", () => {
+    const ctx = container({ "/usr/local/bin/postgres": ELF, "/usr/bin/postgres": ELF }, { executablePath: "relative/dir:/usr/local/bin:/usr/bin" });
+    expect(resolveLibrary("postgres", ctx)).toMatchObject({ path: "/usr/local/bin/postgres", how: "PATH" });
+    // A library of the name still wins over an executable (libfoo stays a library).
+    const lib = container({ "/usr/lib/libfoo.so.1": ELF, "/usr/bin/libfoo": ELF }, { executablePath: "/usr/bin" });
+    expect(resolveLibrary("libfoo", lib)).toMatchObject({ path: "/usr/lib/libfoo.so.1", how: "default dirs" });
+  });
+
+  test("not on the PATH either: the PATH is among the places looked", () => {
+    const ctx = container({ "/usr/bin/postgre": ELF, "/usr/lib/postgres.so.1": ELF }, { executablePath: "/usr/bin", mappedPaths: ["/usr/lib/x86_64-linux-gnu/libc.so.6"] });
+    try {
+      resolveLibrary("postgres.so.2", ctx);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(NotFoundError);
+      expect((error as Error).message).toMatch(/, the PATH \(\/usr\/bin\)$/);
+      expect((error as NotFoundError).hints[0]).toBe('did you mean "postgres.so.1"?');
     }
   });
 });
