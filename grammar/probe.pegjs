@@ -56,14 +56,21 @@ Probe
 TargetList
   = head:Target tail:(_ "," _ @Target)* { return [head, ...tail]; }
 
-// SCOPE[:OBJECT[:LOCATION]], split like parseTargetSpec (src/target/spec.ts):
-// SCOPE and OBJECT never contain ':'; LOCATION is the rest (USDT provider:name).
+// SCOPE[:OBJECT[:LOCATION]], split like splitTarget (src/dsl/target-spec.ts):
+// SCOPE never contains ':'; an OBJECT that does is quoted ("/memfd:libstapsdt:p",
+// PITFALLS 32), and the AST holds it without the quotes; LOCATION is the rest
+// (USDT provider:name). `*` and `?` make the object a glob over mapped objects.
 Target "target"
-  = scope:$ScopeChar+ object:(":" @$ObjectChar+)? where:(":" @$LocationChar+)?
+  = scope:$ScopeChar+ object:(":" @Object)? where:(":" @$LocationChar+)?
     { return { type: "Target", text: text(), scope, object: object ?? undefined, location: where ?? undefined, loc: span(location()) }; }
 
+Object
+  = $ObjectChar+
+  / '"' @$QuotedObjectChar+ '"'
+
 ScopeChar = [A-Za-z0-9_.\-/]
-ObjectChar = [A-Za-z0-9_.+\-/]
+ObjectChar = [A-Za-z0-9_.+\-/*?]
+QuotedObjectChar = [^"\\\n]
 LocationChar = [A-Za-z0-9_.*?@+:\-\[\]]
 
 BodyItem

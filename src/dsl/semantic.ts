@@ -8,9 +8,13 @@
  * settled (probe over file over default), fields, filter and format in
  * place, ready for target resolution (src/compile/compile.ts).
  *
- * Pure: no I/O, no `node:*`; imports only the AST, diagnostics and suggest.
+ * Pure: no I/O, no `node:*`; imports only the AST, diagnostics, suggest,
+ * and the closed sets of src/plan (captures, strategies: pure data defined
+ * once there, so that the language and the plan cannot disagree).
  */
+import { CAPTURE_NAMES, captureDef, isCaptureName, PATH_STRATEGY_NAMES, type CaptureValueType, type PathStrategy } from "../plan/index.js";
 import { nearest } from "../suggest.js";
+import { splitTarget } from "./target-spec.js";
 import type {
   CountClause,
   Expression,
@@ -28,9 +32,10 @@ import type {
 } from "./ast.js";
 import type { Diagnostic } from "./diagnostics.js";
 
-/** The path strategies an `option strategy` may name (docs/design.md, "Path strategies"). */
-export const STRATEGIES = ["fd", "root", "layer", "map", "host"] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+/** The path strategies an `option strategy` may name (defined in src/plan/strategies.ts). */
+export const STRATEGIES: readonly PathStrategy[] = PATH_STRATEGY_NAMES;
+/** A path strategy. */
+export type Strategy = PathStrategy;
 
 /**
  * Named limits of the language (PITFALLS 27); exceeding one is an error
@@ -58,9 +63,8 @@ export const DEFAULT_STRLEN = 128;
 /** The path strategy used when nothing sets one. */
 export const DEFAULT_STRATEGY: Strategy = "fd";
 
-/** Captures an expression may name, besides `argN`. */
-export const CAPTURES = ["pid", "tid", "comm", "container", "timestamp", "cpu", "retval", "latency"] as const;
-const STRING_CAPTURES = new Set(["comm", "container"]);
+/** Captures an expression may name, besides `argN` (defined, with their types and kinds, in src/plan/captures.ts). */
+export const CAPTURES: readonly string[] = CAPTURE_NAMES;
 const OPTION_NAMES = ["strategy", "strlen"] as const;
 
 /** A target of a checked probe: as written, and with its alias expanded. */
@@ -74,7 +78,7 @@ export interface CheckedTarget {
 }
 
 /** The type of a value: an integer, or a string read from the target. */
-export type ValueType = "int" | "string";
+export type ValueType = CaptureValueType;
 
 /** An output field of a checked probe. */
 export interface CheckedField {
@@ -234,16 +238,21 @@ function checkProbe(
   for (const target of probe.targets) {
     const text = expandTarget(target, aliases, error);
     if (text === undefined) continue;
-    const parts = text.split(":");
-    if (parts.length < 3) {
-      error(`target \`${target.text}\` names no ${parts.length < 2 ? "object or location" : "location"}`, target.loc, [
+    // Cut as the CLI cuts it: an object holding ':' is quoted ("/memfd:libstapsdt:p").
+    const parts = splitTarget(text);
+    if (typeof parts === "string") {
+      error(`target \`${target.text}\`: ${parts}`, target.loc, ['quote an object that holds \':\': SCOPE:"/memfd:NAME":PROVIDER:NAME']);
+      continue;
+    }
+    const location = parts.location;
+    if (parts.object === undefined || location === undefined) {
+      error(`target \`${target.text}\` names no ${parts.object === undefined ? "object or location" : "location"}`, target.loc, [
         probe.kind === "usdt" ? "a usdt target is SCOPE:OBJECT:PROVIDER:NAME" : "a probe target is SCOPE:OBJECT:FUNCTION",
       ]);
       continue;
     }
-    const location = parts.slice(2).join(":");
     if (probe.kind === "usdt" && !location.includes(":")) {
-      error(`a usdt probe needs a \`provider:name\` location, not \`${location}\``, target.loc, [`write ${parts.slice(0, 2).join(":")}:PROVIDER:${location}, or use uprobe for a function`]);
+      error(`a usdt probe needs a \`provider:name\` location, not \`${location}\``, target.loc, [`write ${text.slice(0, text.length - location.length)}PROVIDER:${location}, or use uprobe for a function`]);
       continue;
     }
     if (probe.kind !== "usdt" && location.includes(":")) {
@@ -392,21 +401,17 @@ function captureType(id: Identifier, ctx: TypeContext): ValueType | undefined {
     }
     return "int";
   }
-  if (name === "retval") {
-    if (ctx.kind === "uprobe" || ctx.kind === "usdt") {
-      ctx.error(`\`retval\` is not available in a ${ctx.kind}`, id.loc, [ctx.kind === "usdt" ? "a USDT site has no return value" : "use uretprobe or uprobe+ret to see the return value"]);
+  if (isCaptureName(name)) {
+    const def = captureDef(name);
+    if (!def.kinds.includes(ctx.kind)) {
+      const only = def.kinds.length === 1 ? def.kinds[0] : undefined;
+      ctx.error(only !== undefined ? `\`${name}\` is only available in a ${only} probe` : `\`${name}\` is not available in a ${ctx.kind}`, id.loc, [
+        def.unavailable?.byKind?.[ctx.kind] ?? def.unavailable?.otherwise ?? `it is available in: ${def.kinds.join(", ")}`,
+      ]);
       return undefined;
     }
-    return "int";
+    return def.type;
   }
-  if (name === "latency") {
-    if (ctx.kind !== "uprobe+ret") {
-      ctx.error(`\`latency\` is only available in a uprobe+ret probe`, id.loc, ["uprobe+ret pairs entry and return, and measures the time between them"]);
-      return undefined;
-    }
-    return "int";
-  }
-  if ((CAPTURES as readonly string[]).includes(name)) return STRING_CAPTURES.has(name) ? "string" : "int";
   const near = nearest(name, [...CAPTURES, "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"]);
   ctx.error(`unknown capture \`${name}\``, id.loc, [
     near.length > 0 ? `did you mean \`${near[0]}\`?` : `the captures are: ${CAPTURES.join(", ")}, argN, str(argN[, maxlen])`,

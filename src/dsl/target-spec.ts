@@ -8,8 +8,17 @@
  *     host:/usr/lib/x86_64-linux-gnu/libc.so.6:getaddrinfo
  *     web:libc                                       (a bare container name)
  *
- * SCOPE and OBJECT never contain `:`; everything after the second `:` is the
- * LOCATION, which may (a USDT `provider:name`). Pure: no I/O.
+ * SCOPE never contains `:`; everything after the OBJECT's `:` is the
+ * LOCATION, which may (a USDT `provider:name`). An OBJECT whose name holds a
+ * `:` is written in double quotes (PITFALLS 32): libstapsdt's memfd
+ *
+ *     pid/4242:"/memfd:libstapsdt:salp-demo":salp-demo:p1
+ *     pid/4242:"memfd:libstapsdt:*":salp-demo:p1        (every such memfd)
+ *     pid/4242:"/tmp/salp-demo-*.so":salp-demo:p1       (a glob over mapped paths)
+ *
+ * The quotes are not part of the object; nothing inside them is escaped
+ * (a `"` cannot be written, and no mapped path a user names needs one).
+ * Pure: no I/O.
  */
 import { UsageError } from "../errors.js";
 
@@ -28,7 +37,11 @@ export type Scope =
 export interface TargetSpec {
   readonly text: string;
   readonly scope: Scope;
-  /** A library name (`libc`, `libssl.so.3`), an absolute path inside the scope, or `exe`. */
+  /**
+   * A library or executable name (`libc`, `libssl.so.3`, `postgres`), an
+   * absolute path inside the scope, `memfd:NAME`, or `exe`; unquoted. May
+   * be a glob (`/tmp/salp-demo-*.so`) over the objects a process maps.
+   */
   readonly object: string | undefined;
   /** A symbol, glob, `sym+0x10`, address, or USDT `provider:name`. */
   readonly location: string | undefined;
@@ -38,15 +51,48 @@ const RUNTIMES = ["docker", "podman", "containerd", "crio", "k8s", "pid", "host"
 
 /** Parses a target spec, throwing a {@link UsageError} that names the spec and shows the accepted forms. */
 export function parseTargetSpec(text: string): TargetSpec {
+  const split = splitTarget(text);
+  if (typeof split === "string") throw bad(text, split);
+  return { text, scope: parseScope(split.scope, text), object: split.object, location: split.location };
+}
+
+/** A target text cut into its parts, unchecked beyond the cut itself. */
+export interface TargetParts {
+  readonly scope: string;
+  /** The object, without its quotes. */
+  readonly object: string | undefined;
+  readonly location: string | undefined;
+}
+
+/**
+ * Cuts `SCOPE[:OBJECT[:LOCATION]]` at its colons, honouring a quoted OBJECT.
+ * Returns why it cannot (an empty part, an unclosed quote) as a string, so
+ * that the DSL reports it as a diagnostic and the CLI as a usage error.
+ */
+export function splitTarget(text: string): TargetParts | string {
   const first = text.indexOf(":");
-  const scopeText = first < 0 ? text : text.slice(0, first);
-  const rest = first < 0 ? undefined : text.slice(first + 1);
-  const second = rest === undefined ? -1 : rest.indexOf(":");
-  const object = rest === undefined ? undefined : second < 0 ? rest : rest.slice(0, second);
-  const location = rest === undefined || second < 0 ? undefined : rest.slice(second + 1);
-  if (object === "") throw bad(text, "the object between the first two ':' is empty");
-  if (location === "") throw bad(text, "the location after the second ':' is empty");
-  return { text, scope: parseScope(scopeText, text), object, location };
+  const scope = first < 0 ? text : text.slice(0, first);
+  if (first < 0) return { scope, object: undefined, location: undefined };
+  const rest = text.slice(first + 1);
+  let object: string;
+  let after: string;
+  if (rest.startsWith('"')) {
+    const close = rest.indexOf('"', 1);
+    if (close < 0) return "the quoted object has no closing '\"'";
+    object = rest.slice(1, close);
+    after = rest.slice(close + 1);
+    if (object === "") return 'the quoted object "" is empty';
+    if (after !== "" && !after.startsWith(":")) return `after the quoted object "${object}", expected ':' or the end, not "${after}"`;
+  } else {
+    const second = rest.indexOf(":");
+    object = second < 0 ? rest : rest.slice(0, second);
+    after = second < 0 ? "" : rest.slice(second);
+    if (object === "") return "the object between the first two ':' is empty";
+  }
+  if (after === "") return { scope, object, location: undefined };
+  const location = after.slice(1);
+  if (location === "") return rest.startsWith('"') ? `the location after the quoted object "${object}" is empty` : "the location after the second ':' is empty";
+  return { scope, object, location };
 }
 
 function parseScope(scope: string, text: string): Scope {
@@ -86,6 +132,6 @@ function parseScope(scope: string, text: string): Scope {
 
 function bad(text: string, why: string): UsageError {
   return new UsageError(`target "${text}": ${why}`, [
-    `write SCOPE[:OBJECT[:LOCATION]], where SCOPE is ${RUNTIMES.map((r) => (r === "host" ? r : `${r}/…`)).join(", ")} or a container name`,
+    `write SCOPE[:OBJECT[:LOCATION]], where SCOPE is ${RUNTIMES.map((r) => (r === "host" ? r : `${r}/…`)).join(", ")} or a container name, and an OBJECT holding ':' is quoted ("/memfd:NAME")`,
   ]);
 }

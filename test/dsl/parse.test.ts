@@ -57,6 +57,12 @@ describe("targets", () => {
     "web:libc:str[ln]cpy",
     "web:libc",
     "docker/web",
+    // Issue 10: quoted objects (names holding ':') and object globs.
+    'pid/42:"/memfd:libstapsdt:salp-demo":salp-demo:p1',
+    'pid/42:"memfd:libstapsdt:*":salp-demo:p1',
+    'pid/42:"/tmp/salp-demo-*.so":salp-demo:p1',
+    "pid/42:/tmp/salp-demo-*.so:salp-demo:p1",
+    'web:"/opt/my app/lib x.so":f',
   ];
   test.each(forms)("%s splits like parseTargetSpec", (text) => {
     const [target] = firstProbe(`uprobe ${text} { pid }`).targets;
@@ -69,6 +75,13 @@ describe("targets", () => {
     const ast = parseOk("let zk = docker/zookeeper\nuprobe zk:libzookeeper_mt:zoo_set2, zk:libzookeeper_mt:zoo_get { pid }\n");
     const probe = ast.items[1];
     expect(probe?.type === "Probe" && probe.targets.map((t) => t.text)).toEqual(["zk:libzookeeper_mt:zoo_set2", "zk:libzookeeper_mt:zoo_get"]);
+  });
+
+  test("a quoted object keeps its colons and loses its quotes; an unclosed quote is a syntax error", () => {
+    const [target] = firstProbe('usdt pid/42:"/memfd:libstapsdt:salp-demo":salp-demo:p1 { pid }').targets;
+    expect(target).toMatchObject({ scope: "pid/42", object: "/memfd:libstapsdt:salp-demo", location: "salp-demo:p1" });
+    const source = 'usdt pid/42:"/memfd:libstapsdt:salp-demo:salp-demo:p1 { pid }\n';
+    expect(parseProbeFile(source, "t.probe").diagnostics.map((d) => d.severity)).toContain("error");
   });
 
   test("probe kinds", () => {

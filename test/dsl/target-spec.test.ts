@@ -17,6 +17,11 @@ describe("parseTargetSpec", () => {
     // A USDT location keeps its own colon.
     ["docker/pg:postgres:postgresql:query__start", { kind: "docker", ref: "pg" }, "postgres", "postgresql:query__start"],
     ["docker/web:libc:getaddrinfo+0x10", { kind: "docker", ref: "web" }, "libc", "getaddrinfo+0x10"],
+    // Issue 10: an object whose name holds ':' is quoted; the quotes are not part of it.
+    ['pid/42:"/memfd:libstapsdt:salp-demo":salp-demo:p1', { kind: "pid", pid: 42 }, "/memfd:libstapsdt:salp-demo", "salp-demo:p1"],
+    ['pid/42:"memfd:libstapsdt:*":salp-demo:p*', { kind: "pid", pid: 42 }, "memfd:libstapsdt:*", "salp-demo:p*"],
+    ['pid/42:"/tmp/salp-demo-*.so"', { kind: "pid", pid: 42 }, "/tmp/salp-demo-*.so", undefined],
+    ['docker/pg:"postgres":postgresql:query__start', { kind: "docker", ref: "pg" }, "postgres", "postgresql:query__start"],
   ])("%s", (text, scope, object, location) => {
     expect(parseTargetSpec(text)).toEqual({ text, scope, object, location });
   });
@@ -26,6 +31,10 @@ describe("parseTargetSpec", () => {
     [":libc", /the scope before the first ':' is empty/],
     ["docker/web::malloc", /the object between the first two ':' is empty/],
     ["docker/web:libc:", /the location after the second ':' is empty/],
+    ['pid/42:"/memfd:x', /the quoted object has no closing '"'/],
+    ['pid/42:"":p:n', /the quoted object "" is empty/],
+    ['pid/42:"/memfd:x"y:p:n', /after the quoted object "\/memfd:x", expected ':' or the end, not "y:p:n"/],
+    ['pid/42:"/memfd:x":', /the location after the quoted object "\/memfd:x" is empty/],
     ["docker/", /has an empty part/],
     ["docker/a/b:libc", /docker scopes are docker\/NAME or docker\/ID/],
     ["pid/abc:libc", /"abc" is not a process id/],
