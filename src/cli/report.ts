@@ -7,7 +7,7 @@
  * show the stack only on request.
  */
 import { release } from "node:os";
-import { ProbecError } from "../index.js";
+import { ProbecError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { EXIT, type CliIo } from "./io.js";
 

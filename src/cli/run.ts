@@ -2,15 +2,16 @@
  * `run(argv, io)`: the whole CLI as a function. yargs parses and renders
  * help; dispatch and every error report happen here, in one place, so the
  * CLI never prints a stack trace for bad input.
+ *
+ * Start-up is most of a short command's time (issue 13), so nothing is
+ * imported here that every command does not need: yargs once there is
+ * something to parse, and each command's module (with the library parts it
+ * uses) only when that command runs. `--version` alone needs neither.
  */
-import yargs, { type Argv } from "yargs";
-import { UsageError, nearest, type PathStrategy } from "../index.js";
-import { checkCommand } from "./commands/check.js";
-import { compileCommand } from "./commands/compile.js";
-import { listCommand } from "./commands/list.js";
-import { resolveCommand } from "./commands/resolve.js";
-import { runCommand } from "./commands/run.js";
-import { traceCommand } from "./commands/trace.js";
+import type { Argv } from "yargs";
+import { UsageError } from "../errors.js";
+import { nearest } from "../suggest.js";
+import type { PathStrategy } from "../compile/plan.js";
 import type { SessionOptions } from "./attach-session.js";
 import { EXIT, type CliIo } from "./io.js";
 import { reportError } from "./report.js";
@@ -26,6 +27,12 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
     const near = nearest(first, COMMANDS);
     return reportError(new UsageError(`unknown command "${first}"`, [near.length > 0 ? `did you mean "${near[0]}"?` : `the commands are: ${COMMANDS.join(", ")}`]), io, env);
   }
+  // What yargs prints for `--version`, without loading yargs (its ~70 modules are most of start-up).
+  if (argv.length === 1 && argv[0] === "--version") {
+    io.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const { default: yargs } = await import("yargs");
   const parser = yargs()
     .scriptName("probec")
     .usage("probec: find exactly where to put a uprobe or USDT probe\n\nUsage: $0 <command> [options]")
@@ -110,7 +117,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
     const args = parsed as Record<string, unknown> & { _: (string | number)[] };
     switch (args._[0]) {
       case "list":
-        return await listCommand(
+        return await (await import("./commands/list.js")).listCommand(
           {
             target: String(args.target),
             pattern: args.pattern === undefined ? undefined : String(args.pattern),
@@ -121,7 +128,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           io,
         );
       case "compile":
-        return await compileCommand(
+        return await (await import("./commands/compile.js")).compileCommand(
           {
             file: String(args.file),
             output: args.output === undefined ? undefined : String(args.output),
@@ -131,7 +138,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           io,
         );
       case "check":
-        return await checkCommand(
+        return await (await import("./commands/check.js")).checkCommand(
           {
             image: String(args.image),
             specs: (args.specs as unknown[]).map(String),
@@ -143,11 +150,11 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
           io,
         );
       case "run":
-        return await runCommand({ file: String(args.file), ...sessionArgs(args) }, io);
+        return await (await import("./commands/run.js")).runCommand({ file: String(args.file), ...sessionArgs(args) }, io);
       case "trace":
-        return await traceCommand({ probe: String(args.probe), ...sessionArgs(args) }, io);
+        return await (await import("./commands/trace.js")).traceCommand({ probe: String(args.probe), ...sessionArgs(args) }, io);
       case "resolve":
-        return await resolveCommand({ scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true }, io);
+        return await (await import("./commands/resolve.js")).resolveCommand({ scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true }, io);
       default:
         throw new UsageError(`unknown command "${String(args._[0])}"`, ["run probec --help for the commands"]);
     }
