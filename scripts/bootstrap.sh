@@ -12,11 +12,22 @@ cd "$(dirname "$0")/.."
 # docker.io and podman (container tests start their own dockerd, containerd and podman service;
 # procps gives dockerd the `ps` its /top needs), musl-tools (a test builds a real musl program),
 # zstd (the image tests compress layers with it).
-# The native helper (npm run build:native): clang and llvm for the BPF program, libbpf-dev (static
-# libbpf), libelf-dev and zlib1g-dev, make and g++ for node-gyp; systemtap-sdt-dev gives the attach
-# tests <sys/sdt.h> for their USDT programs.
+# The native helper (npm run build:native, native/Makefile): clang and llvm for the BPF program, make
+# and gcc, and the static libbpf, libelf and zlib of libbpf-dev, libelf-dev and zlib1g-dev (linked in,
+# so the binary needs only libc); the arm64 one (npm run build:native:arm64) with Debian's cross gcc
+# and the arm64 -dev packages, which are Multi-Arch: same and install beside the amd64 ones.
+# systemtap-sdt-dev gives the attach tests <sys/sdt.h> for their USDT programs; g++ builds C++ fixtures.
+# debootstrap makes the clean Debian root test/install/ installs the packed package into.
 packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd
-  clang llvm libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev make gcc g++)
+  clang llvm libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev make gcc g++ debootstrap)
+native_arches=("$(node -p process.arch)")
+if [[ "$(dpkg --print-architecture)" == amd64 ]]; then
+  native_arches+=(arm64)
+  packages+=(gcc-aarch64-linux-gnu libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
+  if [[ $(id -u) -eq 0 ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64 # apt-get update below fetches its package lists
+  fi
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
   packages+=(bpftrace bpfcc-tools)
@@ -45,20 +56,22 @@ fi
 
 npm run --silent build
 
-# The native helper: npm ci builds it through the install hook (native/src/install.mjs), which
-# never fails an install; here a missing or stale helper is rebuilt, and a failed build fails.
-helper="prebuilds/linux-$(node -p process.arch)/probec-attach"
-if [[ ! -x "$helper" || -n "$(find binding.gyp native/src native/bpf native/include -newer "$helper" -print -quit)" ]]; then
-  echo "probec bootstrap: building the native helper" >&2
-  log=$(mktemp)
-  if ! npm run --silent build:native >"$log" 2>&1; then
-    cat "$log" >&2
+# The native helpers, prebuilds/linux-<arch>/probec-attach for this machine's architecture and, on
+# amd64, arm64 (both are packed into the npm package): make rebuilds whatever is older than its
+# sources, and a failed build fails the bootstrap.
+for arch in "${native_arches[@]}"; do
+  if ! make -q --no-print-directory -C native ARCH="$arch" 2>/dev/null; then
+    echo "probec bootstrap: building the native helper for $arch" >&2
+    log=$(mktemp)
+    if ! make -s -C native -j2 ARCH="$arch" >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f "$log"
+      echo "probec bootstrap: building the native helper for $arch failed (output above; make -C native ARCH=$arch)" >&2
+      exit 1
+    fi
     rm -f "$log"
-    echo "probec bootstrap: npm run build:native failed (output above)" >&2
-    exit 1
   fi
-  rm -f "$log"
-fi
+done
 
 # Legacy uprobe attachment (probec-attach --mode legacy, and its tests) writes tracefs.
 if [[ $(id -u) -eq 0 && -d /sys/kernel/tracing && ! -e /sys/kernel/tracing/uprobe_events ]]; then

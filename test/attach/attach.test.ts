@@ -251,7 +251,7 @@ describe("attach() without a usable helper", () => {
       expect(error).toBeInstanceOf(AttachError);
       expect(error.code).toBe("E_ATTACH");
       expect(error.message).toBe("cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    /nonexistent ($PROBEC_ATTACH): no such file");
-      expect(error.hints.join("\n")).toMatch(/npm run build:native[\s\S]*clang, libbpf-dev, libelf-dev and zlib1g-dev[\s\S]*BPF and uprobes[\s\S]*CAP_BPF and CAP_PERFMON/);
+      expect(error.hints.join("\n")).toMatch(/npm run build:native[\s\S]*clang and the static libraries of libbpf-dev, libelf-dev and zlib1g-dev[\s\S]*BPF and uprobes[\s\S]*CAP_BPF and CAP_PERFMON/);
       await expect(attachment.closed).rejects.toBe(error);
       await expect(attachment[Symbol.asyncIterator]().next()).rejects.toBe(error);
     } finally {
@@ -266,14 +266,39 @@ describe("attach() without a usable helper", () => {
     expect(error.message).toBe(`cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    ${notExecutable} (helperPath option): not executable (EACCES)`);
   });
 
-  it("the default places: the prebuilt binary, then the node-gyp build", async () => {
+  it("the default place: the prebuilt binary for this platform, nothing downloaded or built", async () => {
     const { helperCandidates } = await import("../../src/attach/helper.js");
     const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-    expect(helperCandidates(undefined, {})).toEqual([
-      { path: `${root}/prebuilds/${process.platform}-${process.arch}/probec-attach`, source: "prebuilt" },
-      { path: `${root}/build/Release/probec-attach`, source: "node-gyp build" },
-    ]);
+    expect(helperCandidates(undefined, {})).toEqual([{ path: `${root}/prebuilds/${process.platform}-${process.arch}/probec-attach`, source: "prebuilt" }]);
   });
+
+  it("a supported platform without its prebuilt binary is told how to build it", async () => {
+    const { locateHelper } = await import("../../src/attach/helper.js");
+    const error = catchError(() => locateHelper(undefined, {}, dir, "linux-arm64"));
+    expect(error).toBeInstanceOf(AttachError);
+    expect((error as AttachError).message).toBe(
+      `no probec-attach for linux-arm64, the native helper that attaches probes: build it with \`npm run build:native\` in ${dir}; tried:\n    ${dir}/prebuilds/linux-arm64/probec-attach (prebuilt): no such file`,
+    );
+    expect((error as AttachError).hints.join("\n")).toMatch(/make, gcc, clang and the static libraries of libbpf-dev, libelf-dev and zlib1g-dev/);
+  });
+
+  it("a platform probec-attach has no register layout for says so instead of sending the user to a build that cannot work", async () => {
+    const { locateHelper } = await import("../../src/attach/helper.js");
+    const error = catchError(() => locateHelper(undefined, {}, dir, "linux-riscv64"));
+    expect(error).toBeInstanceOf(AttachError);
+    expect((error as AttachError).message).toMatch(/^probec-attach, the native helper that attaches probes, exists for linux-x64 and linux-arm64 only, not for linux-riscv64; tried:\n/);
+    expect((error as AttachError).hints.join("\n")).toMatch(/pt_regs layout to native\/bpf\/probec\.bpf\.c and native\/src\/lower\.c/);
+  });
+
+  /** What `run` throws (these are synchronous lookups, not attachments). */
+  function catchError(run: () => unknown): unknown {
+    try {
+      run();
+    } catch (error) {
+      return error;
+    }
+    throw new Error("expected an error, got none");
+  }
 
   it("a malformed plan is refused before anything runs, naming the member", async () => {
     const error = (await attach({ planVersion: 2 } as unknown as AttachPlan).ready.catch((e: unknown) => e)) as AttachError;
