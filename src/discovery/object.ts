@@ -7,11 +7,20 @@
  * from a file that was deleted, replaced or copied up since (PITFALLS 18,
  * 20) is read through `/proc/<pid>/map_files/…`, which opens the mapped
  * inode itself.
+ *
+ * A memfd has no path at all: `memfd:NAME` (or the printed
+ * `/memfd:NAME`, quoted in a target because it holds ':') names it by the
+ * name its creator gave (libstapsdt: `libstapsdt:PROVIDER`). An object
+ * written as a glob (`/tmp/salp-demo-*.so`, `memfd:libstapsdt:*`) names
+ * every mapped object it matches ({@link resolveObjects}), since libstapsdt's
+ * file names change every run.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { ElfFile } from "../elf/elf-file.js";
 import { PT_INTERP } from "../elf/constants.js";
-import { NotFoundError, ProbecError } from "../errors.js";
+import { AmbiguousError, NotFoundError, ProbecError, UsageError } from "../errors.js";
+import { compileGlob } from "../glob.js";
+import { nearest } from "../suggest.js";
 import { FileSource } from "../io/file-source.js";
 import { readRange } from "../io/byte-source.js";
 import { resolveLibrary, type ResolvedHow } from "../rootfs/resolve-library.js";
@@ -66,6 +75,14 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
   const root = `${procRoot}/${pid}/root`;
   const objects = mappedObjectsOf(pid, procRoot);
   if (request === "exe") return resolveExe(pid, root, objects, procRoot);
+  if (isObjectGlob(request)) throw new UsageError(`object "${request}" is a glob, which names every object it matches`, ["resolve it with resolveObjects (resolveTarget does)"]);
+  if (request.startsWith(MEMFD)) {
+    const hits = objects.filter((o) => o.kind === "memfd" && o.path === `/${request}`);
+    if (hits.length > 1) throw ambiguousMemfds(pid, request, hits, procRoot);
+    const hit = hits[0];
+    if (hit === undefined) throw noMemfd(pid, request, objects);
+    return { ...locate(pid, request, hit.path, "maps", root, hit, procRoot), warnings: [] };
+  }
   let containerPath: string;
   let how: ResolvedHow;
   let warnings: readonly string[] = [];
@@ -80,6 +97,49 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
   }
   const mapped = findMapped(objects, containerPath, root);
   return { ...locate(pid, request, containerPath, how, root, mapped, procRoot), warnings };
+}
+
+/** The prefix of an OBJECT that names a memfd by the name its creator gave it. */
+const MEMFD = "memfd:";
+
+/** Whether an OBJECT is a glob over the objects a process maps (it holds `*`, `?` or `[`). */
+export function isObjectGlob(request: string): boolean {
+  return /[*?[]/.test(request);
+}
+
+/**
+ * Every object process `pid` maps that the glob `request` matches: a
+ * `memfd:GLOB` matches memfds by their name, an absolute GLOB the printed
+ * paths, any other GLOB the file names. In map order; empty when none.
+ */
+export function resolveObjects(pid: number, request: string, procRoot = DEFAULT_PROC_ROOT): ResolvedObject[] {
+  const root = `${procRoot}/${pid}/root`;
+  const glob = compileGlob(request.startsWith(MEMFD) ? `/${request}` : request);
+  const keyOf = (o: MappedObject): string | undefined => {
+    if (request.startsWith(MEMFD)) return o.kind === "memfd" ? o.path : undefined;
+    if (request.startsWith("/")) return o.path;
+    return o.path.slice(o.path.lastIndexOf("/") + 1);
+  };
+  return mappedObjectsOf(pid, procRoot)
+    .filter((o) => {
+      const key = keyOf(o);
+      return key !== undefined && glob.test(key);
+    })
+    .map((o) => ({ ...locate(pid, request, o.path, "maps", root, o, procRoot), warnings: [] }));
+}
+
+function ambiguousMemfds(pid: number, request: string, hits: readonly MappedObject[], procRoot: string): AmbiguousError {
+  const described = hits.map((o) => `${o.path} (inode ${o.inode}, ${mapFilesPath(pid, o.mapFilesRange.start, o.mapFilesRange.end, procRoot)})`);
+  return new AmbiguousError(`process ${pid}: object "${request}": ${hits.length} memfds have that name`, described, [`write the object as a glob ("${request}*") for every one of them`]);
+}
+
+function noMemfd(pid: number, request: string, objects: readonly MappedObject[]): NotFoundError {
+  const names = objects.filter((o) => o.kind === "memfd").map((o) => o.path.slice(1));
+  const near = nearest(request, names);
+  return new NotFoundError(`process ${pid}: object "${request}": no memfd of that name is mapped${names.length === 0 ? "" : ` (it maps ${names.join(", ")})`}`, [
+    ...(near.length > 0 ? [`did you mean ${near.map((n) => `"${n}"`).join(", ")}?`] : []),
+    "a memfd is named as its creator named it: memfd_create's name, which `probec list pid/N` prints after /memfd:",
+  ]);
 }
 
 function resolveExe(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): ResolvedObject {
@@ -203,7 +263,13 @@ function findMapped(objects: readonly MappedObject[], containerPath: string, roo
     const byInode = objects.find((o) => o.inode === ino);
     if (byInode !== undefined) return byInode;
   }
-  return objects.find((o) => o.path === containerPath);
+  const byName = objects.filter((o) => o.path === containerPath);
+  if (byName.length > 1) {
+    throw new AmbiguousError(`object "${containerPath}": ${byName.length} mapped objects have that name`, byName.map((o) => `${o.path} (inode ${o.inode})`), [
+      `write the object as a glob ("${containerPath}*") for every one of them`,
+    ]);
+  }
+  return byName[0];
 }
 
 function tryResolve(root: string, containerPath: string): string | undefined {

@@ -6,14 +6,21 @@
  * same files, so the object is resolved once per namespace, in a process of
  * that namespace, and the location is found in the file that process
  * actually maps (or would load).
+ *
+ * An object written as a glob (`"/tmp/salp-demo-*.so"`,
+ * `"memfd:libstapsdt:*"`) names every object the scope's processes map
+ * that it matches: one group per distinct file (device and inode), holding
+ * the processes that map it, so that each is planned on its own. Objects
+ * of the glob that lack the location are passed over; none having it is
+ * the location's own not-found error.
  */
 import { ElfFile } from "../elf/elf-file.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
-import { NotFoundError, UsageError } from "../errors.js";
+import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { FileSource } from "../io/file-source.js";
 import { locateIn } from "../locate/locate.js";
 import type { UsdtSite } from "../usdt/notes.js";
-import { resolveObject, type ResolvedObject } from "./object.js";
+import { isObjectGlob, resolveObject, resolveObjects, type ResolvedObject } from "./object.js";
 import type { ProcessInfo } from "./processes.js";
 import { resolveScope, type ResolvedScope, type ScopeOptions } from "./scope.js";
 import { parseTargetSpec, type TargetSpec } from "../dsl/target-spec.js";
@@ -72,7 +79,11 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
   if (spec.object === undefined) {
     throw new UsageError(`target "${spec.text}" names no object`, ["add one: SCOPE:libc, SCOPE:exe or SCOPE:/path/in/container"]);
   }
+  if (spec.object === "memfd" && spec.location !== undefined) {
+    throw new UsageError(`target "${spec.text}": the object is "memfd", cut at its ':'`, [`quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`]);
+  }
   const scope = await cachedScope(spec, options);
+  if (isObjectGlob(spec.object)) return { spec, scope, groups: globGroups(spec, spec.object, scope, options) };
   const groups: ObjectGroup[] = [];
   for (const [mntNs, processes] of byMountNamespace(scope)) {
     const representative = processes[0]?.pid ?? process.pid;
@@ -86,6 +97,50 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
     }
   }
   return { spec, scope, groups };
+}
+
+/** One group per distinct mapped file the glob `pattern` matches, in the processes that map it. */
+function globGroups(spec: TargetSpec, pattern: string, scope: ResolvedScope, options: ResolveTargetOptions): ObjectGroup[] {
+  const found = new Map<string, { mntNs: number; object: ResolvedObject; processes: ProcessInfo[] }>();
+  for (const [mntNs, processes] of byMountNamespace(scope)) {
+    const pids = processes.length === 0 ? [{ pid: process.pid, info: undefined }] : processes.map((p) => ({ pid: p.pid, info: p }));
+    for (const { pid, info } of pids) {
+      for (const object of resolveObjects(pid, pattern)) {
+        const key = `${object.identity.dev}:${object.identity.ino}`;
+        const entry = found.get(key) ?? { mntNs, object, processes: [] };
+        if (info !== undefined) entry.processes.push(info);
+        found.set(key, entry);
+      }
+    }
+  }
+  if (found.size === 0) {
+    throw new NotFoundError(`target "${spec.text}": no object the scope's processes map matches "${pattern}"`, [
+      "`probec list SCOPE` lists the objects and their probes; a memfd is matched as memfd:NAME, a deleted file by its old path",
+    ]);
+  }
+  const groups: ObjectGroup[] = [];
+  let firstMiss: unknown;
+  for (const { mntNs, object, processes } of found.values()) {
+    // A glob may also match what is not a program (a locale archive, a data file): passed over like a miss.
+    let elf: ElfFile;
+    try {
+      elf = openObject(spec, object);
+    } catch (error) {
+      if (!(error instanceof ProbecError && error.code === "E_FORMAT")) throw error;
+      firstMiss ??= error;
+      continue;
+    }
+    try {
+      groups.push({ mntNs, processes, object, ...locateIn(elf, spec.location, options) });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      firstMiss ??= error;
+    } finally {
+      elf.close();
+    }
+  }
+  if (groups.length === 0) throw firstMiss;
+  return groups;
 }
 
 function cachedScope(spec: TargetSpec, options: ResolveTargetOptions): Promise<ResolvedScope> {

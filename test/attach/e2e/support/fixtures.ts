@@ -33,6 +33,9 @@ const BUILDS: Record<string, string[]> = {
   gai_app: ["-O2", "gai_app.c"],
   "libprobec_dl.so": ["-O2", "-shared", "-fPIC", "-Wl,-soname,libprobec_dl.so", "libprobec_dl.c"],
   dl_app: ["-O2", "dl_app.c"],
+  // Stand-ins for libstapsdt and a program using it (Go's salp demo); libstapsdt is not in Debian.
+  "libsalp_demo.so": ["-O2", "-shared", "-fPIC", "libsalp_demo.c"],
+  salp_demo: ["-O2", "salp_demo.c"],
   "libx.so": ["-O2", "-shared", "-fPIC", "-Wl,-soname,libx.so", "libx.c"],
   "libx-decoy.so": ["-O2", "-shared", "-fPIC", "-DDECOY", "-Wl,-soname,libx.so", "libx.c"],
   x_app: ["-O2", "x_app.c", "-L.", "-lx", "-Wl,-rpath,/usr/lib"],
