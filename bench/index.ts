@@ -17,6 +17,7 @@ import { checkImageTask } from "./tasks/check-image.js";
 import { attachNodeTask } from "./tasks/attach-node.js";
 import { attachHitTask } from "./tasks/attach-hit.js";
 import { attachRateTask } from "./tasks/attach-rate.js";
+import { startupTask } from "./tasks/startup.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -37,6 +38,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(h)", () => attachNodeTask(print)],
   ["(i)", () => attachHitTask(print)],
   ["(j)", () => attachRateTask(print)],
+  ["(k)", () => startupTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);

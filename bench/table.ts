@@ -26,7 +26,8 @@ export interface Target {
   /** The measured value (undefined: not measured, counted as missed). */
   readonly value: number | undefined;
   readonly limit: number;
-  readonly unit: "ms" | "bytes";
+  /** `×`: a ratio to a peer measured in the same run. */
+  readonly unit: "ms" | "bytes" | "×";
 }
 
 const HEADERS = ["tool", "scope", "runs", "min", "median", "p90", "peak RSS Δ", "bytes read", "answer"];
@@ -80,8 +81,10 @@ export function printTask(print: (line: string) => void, title: string, rows: re
   for (const r of table.slice(1)) print(line(r));
   for (const r of rows) if (r.note !== undefined) print(`  * ${r.tool}: ${r.note}`);
   for (const t of targets) {
-    const shown = t.unit === "ms" ? formatMs(t.value) : formatBytes(t.value);
-    const limit = t.unit === "ms" ? formatMs(t.limit) : formatBytes(t.limit);
+    const format = (v: number | undefined): string =>
+      t.unit === "ms" ? formatMs(v) : t.unit === "×" ? (v === undefined ? "—" : `${v.toFixed(2)}×`) : formatBytes(v);
+    const shown = format(t.value);
+    const limit = format(t.limit);
     const met = t.value !== undefined && t.value <= t.limit;
     const factor = t.value !== undefined && !met ? ` (${(t.value / t.limit).toFixed(1)}× over)` : "";
     print(`  target: ${t.what} ≤ ${limit}: ${shown} → ${met ? "MET" : "MISSED"}${factor}`);
