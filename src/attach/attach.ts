@@ -13,7 +13,7 @@
  * `closed`, `close()` and the iteration with one `AttachError`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { AttachPlan } from "../compile/plan.js";
+import type { AttachPlan } from "../plan/index.js";
 import { AttachError, ProbecError } from "../errors.js";
 import { EventDecoder, type ProbeEvent } from "./events.js";
 import { EventQueue, HIGH_WATER } from "./event-queue.js";

@@ -10,7 +10,7 @@
  * Values are in host byte order; the hosts probec attaches on (x86-64,
  * aarch64) are little-endian, which is what the reads below assume.
  */
-import type { AttachPlan, PlanExpr, PlanProbe } from "../compile/plan.js";
+import type { AttachPlan, CaptureName, HeaderCaptureName, PlanExpr, PlanProbe } from "../plan/index.js";
 import type { LayoutField, LayoutStatus } from "./status.js";
 import { protocolError } from "./status.js";
 
@@ -43,6 +43,13 @@ export interface ProbeEvent {
   /** The program's fields by name, in program order; null when reading the field faulted in the target. */
   fields: Record<string, bigint | string | null>;
 }
+
+/**
+ * The captures of an event by name. Every capture (src/plan/captures.ts) is
+ * a field of {@link ProbeEvent} under its own name: `Pick` fails to compile
+ * here when a new capture has no field yet.
+ */
+export type ProbeEventCaptures = Pick<ProbeEvent, CaptureName>;
 
 /** Bytes of `struct probec_event_header` (probec_abi.h: "sizeof(struct probec_event_header) == 72"). */
 export const EVENT_HEADER_BYTES = 72;
@@ -185,12 +192,21 @@ function stringReader(offset: number, size: number, bit: number): FieldReader {
   return (event, faultMask) => (bit < 32 && (faultMask & mask) !== 0 ? null : cString(event, offset, size));
 }
 
-/** `comm` is the header's; `container` the plan's (native/PROTOCOL.md, "Field layout"). */
+/**
+ * The captures the header carries whole (those with `abi: "header"` in
+ * src/plan/captures.ts; a new one fails to compile here until it has a
+ * reader): `comm` is the header's, `container` the plan's
+ * (native/PROTOCOL.md, "Field layout").
+ */
+const HEADER_READERS: { readonly [K in HeaderCaptureName]: (container: string | null) => FieldReader } = {
+  comm: () => (_event, _mask, comm) => comm,
+  container: (container) => () => container,
+};
+
 function headerReader(field: LayoutField, expr: PlanExpr | undefined, container: string | null, entry: number): FieldReader {
   const capture = expr?.op === "capture" ? expr.name : field.name;
-  if (capture === "comm") return (_event, _mask, comm) => comm;
-  if (capture === "container") return () => container;
-  throw protocolError(`layout of entry ${entry}: header field "${field.name}" is neither comm nor container`);
+  if (Object.hasOwn(HEADER_READERS, capture)) return HEADER_READERS[capture as HeaderCaptureName](container);
+  throw protocolError(`layout of entry ${entry}: header field "${field.name}" is not one the header carries (${Object.keys(HEADER_READERS).join(", ")})`);
 }
 
 /** A NUL-terminated string in `size` bytes at `offset` (all `size` bytes when it was truncated). */

@@ -5,7 +5,7 @@
  * helper checks the rest (paths, offsets, argument specs) and says so in
  * its `error` status; the full contract is schema/attach-plan.schema.json.
  */
-import type { AttachPlan } from "../compile/plan.js";
+import type { AttachPlan } from "../plan/index.js";
 import { UsageError } from "../errors.js";
 
 const KINDS = ["uprobe", "uretprobe", "uprobe+ret", "usdt"];

@@ -5,7 +5,7 @@
  * `ready` statuses). A probe with several entries (several containers or
  * binaries) sums them.
  */
-import type { AttachPlan } from "../compile/plan.js";
+import type { AttachPlan } from "../plan/index.js";
 import type { AttachStatus } from "./status.js";
 
 /** One probe's totals. */

@@ -7,6 +7,7 @@
  * stay aligned unless a value is wider than any before it.
  */
 import type { AttachPlan, PlanField, PlanProbe, ProbeEvent } from "../index.js";
+import { type CaptureName, isCaptureName } from "./internal.js";
 
 /** Writes events as they come. */
 export interface EventPrinter {
@@ -28,19 +29,31 @@ export function textValue(value: bigint | string | number | null): string {
   return /[\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value).slice(1, -1) : value;
 }
 
+/**
+ * Where each capture (src/plan/captures.ts) goes in a `--json` line, or
+ * null when the line leaves it out (`cpu` never was in it). A `Record` over
+ * every capture name: a new capture fails to compile here until it has a
+ * place.
+ */
+const JSON_POSITION: Readonly<Record<CaptureName, number | null>> = {
+  pid: 0,
+  tid: 1,
+  comm: 2,
+  container: 3,
+  timestamp: 4,
+  latency: 5,
+  retval: 6,
+  cpu: null,
+};
+const JSON_CAPTURES = (Object.keys(JSON_POSITION) as CaptureName[])
+  .filter((name) => JSON_POSITION[name] !== null)
+  .sort((a, b) => (JSON_POSITION[a] ?? 0) - (JSON_POSITION[b] ?? 0));
+
 /** `--json`: one object per event: probe, pid, tid, comm, container, timestamp, latency, retval, then the fields. */
 export class JsonPrinter implements EventPrinter {
   print(e: ProbeEvent): string {
-    const out: Record<string, string | number | null> = {
-      probe: e.probeId,
-      pid: e.pid,
-      tid: e.tid,
-      comm: e.comm,
-      container: e.container,
-      timestamp: jsonValue(e.timestamp),
-      latency: jsonValue(e.latency),
-      retval: jsonValue(e.retval),
-    };
+    const out: Record<string, string | number | null> = { probe: e.probeId };
+    for (const name of JSON_CAPTURES) out[name] = jsonValue(e[name]);
     for (const [name, value] of Object.entries(e.fields)) out[name] = jsonValue(value);
     return `${JSON.stringify(out)}\n`;
   }
@@ -166,22 +179,11 @@ export function compileFormat(format: string): FormatTemplate {
   };
 }
 
+/** A `{name}` reference: a field, `probe`, or any capture (`-` for one the event has no value of). */
 function referenceValue(e: ProbeEvent, name: string): string | undefined {
   if (Object.hasOwn(e.fields, name)) return textValue(e.fields[name] ?? null);
-  switch (name) {
-    case "probe":
-      return e.probeId;
-    case "pid":
-    case "tid":
-    case "cpu":
-    case "comm":
-    case "timestamp":
-      return textValue(e[name]);
-    case "container":
-    case "latency":
-    case "retval":
-      return e[name] === null ? "-" : textValue(e[name]);
-    default:
-      return undefined;
-  }
+  if (name === "probe") return e.probeId;
+  if (!isCaptureName(name)) return undefined;
+  const value = e[name];
+  return value === null ? "-" : textValue(value);
 }

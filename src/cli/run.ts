@@ -11,7 +11,7 @@
 import type { Argv } from "yargs";
 import { UsageError } from "../errors.js";
 import { nearest } from "../suggest.js";
-import type { PathStrategy } from "../compile/plan.js";
+import { PATH_STRATEGY_NAMES, type PathStrategy } from "../plan/strategies.js";
 import type { SessionOptions } from "./attach-session.js";
 import { EXIT, type CliIo } from "./io.js";
 import { reportError } from "./report.js";
@@ -57,7 +57,7 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
       y
         .positional("file", { type: "string", describe: "a .probe file" })
         .option("output", { alias: "o", type: "string", describe: "write the plan to this file instead of stdout" })
-        .option("strategy", { type: "string", choices: ["fd", "root", "layer", "map", "host"], describe: "path strategy for every probe (wins over the file's options)" })
+        .option("strategy", { type: "string", choices: PATH_STRATEGY_NAMES, describe: "path strategy for every probe (wins over the file's options)" })
         .option("explain", { type: "boolean", default: false, describe: "print how each attach point's path and offset were derived (instead of the plan, unless -o)" })
         .example("$0 compile examples/zookeeper-zoo-set2.probe -o plan.json", "write the plan")
         .example("$0 compile spec.probe --explain", "where each probe goes, and why"),
@@ -170,7 +170,7 @@ function sessionOptions<T>(y: Argv<T>) {
     .option("duration", { type: "number", describe: "stop after SECONDS" })
     .option("count", { type: "number", describe: "stop after N events" })
     .option("mode", { type: "string", choices: ["auto", "multi", "pmu", "legacy"], describe: "how to attach: uprobe_multi links, uprobe PMU perf events, or legacy tracefs events (default auto)" })
-    .option("strategy", { type: "string", choices: ["fd", "root", "layer", "map", "host"], describe: "path strategy for every probe (wins over the file's options)" })
+    .option("strategy", { type: "string", choices: PATH_STRATEGY_NAMES, describe: "path strategy for every probe (wins over the file's options)" })
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" });
 }
 

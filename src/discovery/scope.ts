@@ -15,12 +15,13 @@ import { findK8sContainer } from "./runtimes/k8s.js";
 import { crioStorageExists, findCrioContainer, type CrioContainer, type CrioOptions } from "./runtimes/crio.js";
 import { findPodmanContainer, podmanSocketPath, type PodmanOptions } from "./runtimes/podman.js";
 import type { Scope } from "../dsl/target-spec.js";
+import type { PlanRuntime } from "../plan/index.js";
 import { nearest } from "../suggest.js";
 
 /** A scope, resolved. */
 export interface ResolvedScope {
-  /** `host`, `pid`, or the container runtime. */
-  readonly runtime: "host" | "pid" | "docker" | "podman" | "containerd" | "crio" | "cri";
+  /** `host`, `pid`, or the container runtime (src/plan/runtimes.ts). */
+  readonly runtime: PlanRuntime;
   readonly containerId: string | undefined;
   readonly containerName: string | undefined;
   /** Labels (including `io.kubernetes.*`) when the runtime gave them. */

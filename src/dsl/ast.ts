@@ -6,6 +6,7 @@
  * types, limits) can point diagnostics at the exact text. Pure data: no
  * classes, JSON-serialisable (the parser goldens are this JSON).
  */
+import type { ProbeKind } from "../plan/kinds.js";
 
 /** A position in the source: 0-based `offset`, 1-based `line` and `column`. */
 export interface Position {
@@ -50,8 +51,8 @@ export interface LetDecl {
   readonly loc: SourceLocation;
 }
 
-/** The four probe kinds; `uprobe+ret` pairs entry and return (the return side sees the entry's args and `latency`). */
-export type ProbeKind = "uprobe" | "uretprobe" | "uprobe+ret" | "usdt";
+/** The four probe kinds (defined in src/plan/kinds.ts); `uprobe+ret` pairs entry and return (the return side sees the entry's args and `latency`). */
+export type { ProbeKind };
 
 /** `KIND TARGET[, TARGET…] { BODY }`. */
 export interface Probe {

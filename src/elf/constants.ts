@@ -15,25 +15,39 @@ export const ET_EXEC = 2;
 export const ET_DYN = 3;
 export const ET_CORE = 4;
 
+// `e_machine` values (gABI and the processor supplements, as in binutils include/elf/common.h):
+// the one machine list of probec; usdt/ and rootfs/ import these rather than keep their own.
 export const EM_386 = 3;
+export const EM_MIPS = 8;
 export const EM_PPC = 20;
 export const EM_PPC64 = 21;
 export const EM_S390 = 22;
 export const EM_ARM = 40;
+export const EM_SH = 42;
+export const EM_SPARCV9 = 43;
+export const EM_IA_64 = 50;
 export const EM_X86_64 = 62;
+export const EM_OR1K = 92;
 export const EM_AARCH64 = 183;
+export const EM_MICROBLAZE = 189;
 export const EM_RISCV = 243;
 export const EM_LOONGARCH = 258;
 
 /** `e_machine` values probec knows by name. */
 export const MACHINE_NAMES: Readonly<Record<number, string>> = {
   [EM_386]: "i386",
+  [EM_MIPS]: "mips",
   [EM_PPC]: "ppc",
   [EM_PPC64]: "ppc64",
   [EM_S390]: "s390",
   [EM_ARM]: "arm",
+  [EM_SH]: "sh",
+  [EM_SPARCV9]: "sparcv9",
+  [EM_IA_64]: "ia64",
   [EM_X86_64]: "x86_64",
+  [EM_OR1K]: "or1k",
   [EM_AARCH64]: "aarch64",
+  [EM_MICROBLAZE]: "microblaze",
   [EM_RISCV]: "riscv",
   [EM_LOONGARCH]: "loongarch",
 };

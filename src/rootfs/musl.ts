@@ -11,25 +11,25 @@
  *
  * Pure: the caller reads the file through the container's root.
  */
+import {
+  EM_386,
+  EM_AARCH64,
+  EM_ARM,
+  EM_LOONGARCH,
+  EM_MICROBLAZE,
+  EM_MIPS,
+  EM_OR1K,
+  EM_PPC,
+  EM_PPC64,
+  EM_RISCV,
+  EM_S390,
+  EM_SH,
+  EM_X86_64,
+} from "../elf/constants.js";
 import { LimitError } from "../errors.js";
 
 /** musl's built-in path when `/etc/ld-musl-<arch>.path` is absent (`SYSCONFDIR`-independent). */
 export const MUSL_DEFAULT_PATH: readonly string[] = ["/lib", "/usr/local/lib", "/usr/lib"];
-
-// e_machine values (ELF gABI).
-const EM_386 = 3;
-const EM_MIPS = 8;
-const EM_PPC = 20;
-const EM_PPC64 = 21;
-const EM_S390 = 22;
-const EM_ARM = 40;
-const EM_SH = 42;
-const EM_X86_64 = 62;
-const EM_MICROBLAZE = 189;
-const EM_AARCH64 = 183;
-const EM_RISCV = 243;
-const EM_LOONGARCH = 258;
-const EM_OR1K = 92;
 
 /** What the target binary says about itself, for picking musl's `LDSO_ARCH`. */
 export interface MuslTarget {

@@ -36,6 +36,7 @@
  * and when no library answers, the name is looked up as a file on the
  * target's `PATH`, in order, the way `execvp` would find the program.
  */
+import { EM_386, EM_AARCH64, EM_ARM, EM_IA_64, EM_LOONGARCH, EM_MIPS, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_SPARCV9, EM_X86_64 } from "../elf/constants.js";
 import { AmbiguousError, NotFoundError, UsageError } from "../errors.js";
 import { nearest } from "../suggest.js";
 import { FLAG_ELF, FLAG_ELF_LIBC6, FLAG_REQUIRED_MASK, FLAG_TYPE_MASK, parseLdSoCache, type LdCacheEntry } from "./ld-so-cache.js";
@@ -332,30 +333,30 @@ export function cacheEntryFits(entry: LdCacheEntry, target: { machine: number; e
 export function cacheRequiredFlags(target: { machine: number; elfClass: 32 | 64; flags?: number }): number[] {
   const is64 = target.elfClass === 64;
   switch (target.machine) {
-    case 62: // EM_X86_64
+    case EM_X86_64:
       return [is64 ? 0x0300 : 0x0800];
-    case 183: // EM_AARCH64 (ILP32 has no flag of its own in released glibc)
+    case EM_AARCH64: // ILP32 has no flag of its own in released glibc
       return is64 ? [0x0a00] : [];
-    case 40: {
+    case EM_ARM: {
       // EM_ARM: EF_ARM_ABI_FLOAT_HARD 0x400, EF_ARM_ABI_FLOAT_SOFT 0x200.
       const f = target.flags;
       if (f !== undefined && (f & 0x400) !== 0) return [0x0900];
       if (f !== undefined && (f & 0x200) !== 0) return [0x0b00];
       return [0x0900, 0x0b00, 0];
     }
-    case 22: // EM_S390
+    case EM_S390:
       return [is64 ? 0x0400 : 0];
-    case 21: // EM_PPC64
+    case EM_PPC64:
       return [0x0500];
-    case 43: // EM_SPARCV9
+    case EM_SPARCV9:
       return [0x0100];
-    case 50: // EM_IA_64
+    case EM_IA_64:
       return [0x0200];
-    case 8: // EM_MIPS
+    case EM_MIPS:
       return is64 ? [0x0700, 0x0e00] : [0, 0x0600, 0x0c00, 0x0d00];
-    case 243: // EM_RISCV: the flags record the float ABI, not the class
+    case EM_RISCV: // the flags record the float ABI, not the class
       return [0x0f00, 0x1000];
-    case 258: // EM_LOONGARCH
+    case EM_LOONGARCH:
       return [0x1100, 0x1200];
     default: // EM_386, EM_PPC, EM_SPARC, …: the default ABI
       return [0];
@@ -442,25 +443,25 @@ function defaultDirs(context: LibraryContext, musl: { dirs: string[]; file: stri
 export function multiarchTriplet(target: { machine: number; elfClass: 32 | 64; littleEndian?: boolean; flags?: number }): string | undefined {
   const le = target.littleEndian ?? true;
   switch (target.machine) {
-    case 62:
+    case EM_X86_64:
       return target.elfClass === 64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32";
-    case 3:
+    case EM_386:
       return "i386-linux-gnu";
-    case 183:
+    case EM_AARCH64:
       return "aarch64-linux-gnu";
-    case 40:
+    case EM_ARM:
       return target.flags !== undefined && (target.flags & 0x200) !== 0 ? "arm-linux-gnueabi" : "arm-linux-gnueabihf";
-    case 22:
+    case EM_S390:
       return "s390x-linux-gnu";
-    case 21:
+    case EM_PPC64:
       return le ? "powerpc64le-linux-gnu" : "powerpc64-linux-gnu";
-    case 20:
+    case EM_PPC:
       return "powerpc-linux-gnu";
-    case 243:
+    case EM_RISCV:
       return target.elfClass === 64 ? "riscv64-linux-gnu" : undefined;
-    case 258:
+    case EM_LOONGARCH:
       return "loongarch64-linux-gnu";
-    case 8:
+    case EM_MIPS:
       return target.elfClass === 64 ? `mips64${le ? "el" : ""}-linux-gnuabi64` : `mips${le ? "el" : ""}-linux-gnu`;
     default:
       return undefined;

@@ -26,6 +26,7 @@
  * `libpod-conmon-<id>.scope`) are not the container and must not match.
  */
 import { FormatError } from "../../errors.js";
+import type { ContainerRuntime } from "../../plan/index.js";
 import { DEFAULT_PROC_ROOT, readProcText, splitLines, type ProcPid, type ProcReadOptions } from "./read.js";
 
 /** v1 has at most a few dozen hierarchies; this only stops hostile input. */
@@ -74,11 +75,11 @@ export function readCgroup(pid: ProcPid, options: ProcReadOptions = {}): CgroupE
 }
 
 /**
- * Which runtime made the container. `cri` is a Kubernetes container under
- * the cgroupfs driver, whose path (`/kubepods/…/pod<uid>/<id>`) does not say
- * which CRI runtime runs it.
+ * Which runtime made the container (defined in src/plan/runtimes.ts). `cri`
+ * is a Kubernetes container under the cgroupfs driver, whose path
+ * (`/kubepods/…/pod<uid>/<id>`) does not say which CRI runtime runs it.
  */
-export type ContainerRuntime = "docker" | "containerd" | "crio" | "podman" | "cri";
+export type { ContainerRuntime };
 
 /** A container recognised from a cgroup path. */
 export interface CgroupContainer {

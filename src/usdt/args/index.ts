@@ -12,6 +12,7 @@
  * Pure: no `node:*`, no I/O.
  */
 
+import { EM_386, EM_AARCH64, EM_ARM, EM_LOONGARCH, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64 } from "../../elf/constants.js";
 import { parseAarch64Operand } from "./aarch64.js";
 import { parseArmOperand } from "./arm.js";
 import { parseLoongarchOperand } from "./loongarch.js";
@@ -34,15 +35,6 @@ export const USDT_MAX_ARGS = 64;
 /** The longest item decoded; real operands are under 40 characters. */
 export const USDT_MAX_ITEM_LENGTH = 256;
 
-/** `e_machine` values (ELF gABI and the processor supplements, as in binutils include/elf/common.h). */
-const EM_386 = 3;
-const EM_S390 = 22;
-const EM_PPC64 = 21;
-const EM_ARM = 40;
-const EM_X86_64 = 62;
-const EM_AARCH64 = 183;
-const EM_RISCV = 243;
-const EM_LOONGARCH = 258;
 
 /**
  * The USDT operand syntax of an ELF file, from its `e_machine` and class;

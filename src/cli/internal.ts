@@ -1,0 +1,7 @@
+/**
+ * The CLI's own entry to library internals it needs but `probec`'s public
+ * API does not offer (src/index.ts stays a deliberate, documented set). The
+ * CLI imports the public API from "../index.js" and everything else from
+ * here, so what it reaches past the public API is listed in one place.
+ */
+export { type CaptureName, CAPTURE_NAMES, isCaptureName, PATH_STRATEGY_NAMES } from "../plan/index.js";
