@@ -20,6 +20,9 @@ cd "$(dirname "$0")/.."
 # debootstrap makes the clean Debian root test/install/ installs the packed package into.
 packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd
   clang llvm libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev make gcc g++ debootstrap)
+# The real software test/examples compiles and fires the examples against: Debian's PostgreSQL 15
+# server (run on a Unix socket), libzookeeper_mt and python3.11 (libstapsdt is not in Debian: a C stand-in).
+packages+=(postgresql-15 libzookeeper-mt2 python3.11)
 native_arches=("$(node -p process.arch)")
 if [[ "$(dpkg --print-architecture)" == amd64 ]]; then
   native_arches+=(arm64)
