@@ -16,6 +16,7 @@ function versionOf(command: string, ...args: string[]): string {
 
 /** A Debian package's version, or "not installed" (tplist-bpfcc has no --version). */
 function debianVersion(name: string): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Version} is dpkg-query's own format field, not a JS template.
   const r = spawnSync("dpkg-query", ["-W", "-f=${Version}", name], { encoding: "utf8" });
   return r.status === 0 && r.stdout !== "" ? `${name} ${r.stdout}` : "not installed";
 }

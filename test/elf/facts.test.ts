@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import {
   AmbiguousError,
-  ElfFile,
+  type ElfFile,
   IfuncError,
   NotFoundError,
   findSymbol,

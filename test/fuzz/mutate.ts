@@ -9,7 +9,7 @@
  * in words (`shdr[6 .dynsym].sh_size@0x3c8c/8 = 0xffffffff (was 0x90)`) so
  * that a failure can be read and replayed.
  */
-import { Prng } from "./prng.js";
+import type { Prng } from "./prng.js";
 
 /** One integer field of the seed: where it is, its width, and a readable name. */
 export interface Field {

@@ -9,6 +9,7 @@
  * lines with the same values.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
+import type { ProbeEvent } from "../../../src/index.js";
 import { StringSink } from "../../../src/cli/io.js";
 import { run } from "../../../src/cli/run.js";
 import { e2eSetup, type E2e } from "./support/setup.js";
@@ -37,7 +38,7 @@ test("attach(): CALLS return events of zoo_set2 with rc == -4, from the containe
   expect(entry.points.map((p) => p.side)).toEqual(["return"]);
 
   const trace = await Trace.start(plan);
-  let events;
+  let events: ProbeEvent[];
   try {
     expect(await trace.attachment.ready).toEqual({ attached: 1, failed: 0, points: 1 });
     expect(await zoo.round()).toEqual([`round 1 calls ${CALLS} rc -4`]);
