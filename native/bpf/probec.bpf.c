@@ -68,6 +68,8 @@ enum {
 #define PROBEC_REGS_SIZE 168
 #define PROBEC_REGS_IP 128
 #define PROBEC_REGS_RC 80
+#define PROBEC_REGS_SP 152
+#define PROBEC_REGS_G 8 /* r14: Go's g register under ABIInternal */
 #define PROBEC_REGS_EACH(X) X(0) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64) X(72) X(80) X(88) X(96) \
   X(104) X(112) X(120) X(128) X(136) X(144) X(152) X(160)
 #elif defined(__TARGET_ARCH_arm64)
@@ -75,6 +77,8 @@ enum {
 #define PROBEC_REGS_SIZE 272
 #define PROBEC_REGS_IP 256
 #define PROBEC_REGS_RC 0
+#define PROBEC_REGS_SP 248
+#define PROBEC_REGS_G 224 /* x28: Go's g register under ABIInternal */
 #define PROBEC_REGS_EACH(X) X(0) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64) X(72) X(80) X(88) X(96) \
   X(104) X(112) X(120) X(128) X(136) X(144) X(152) X(160) X(168) X(176) X(184) X(192) X(200) X(208) \
   X(216) X(224) X(232) X(240) X(248) X(256) X(264)
@@ -496,6 +500,7 @@ static long step(__u32 index, void *data)
     right = s->stack[masked(st->sp, PROBEC_MAX_STACK - 1)];
     break;
   case PROBEC_OP_BINARY:
+  case PROBEC_OP_GOSTR:
     if (st->sp < 2 || st->sp > PROBEC_MAX_STACK)
       return run_stop(run, RUN_INVALID);
     st->sp -= 2;
@@ -569,6 +574,37 @@ static long step(__u32 index, void *data)
     take_fault(st);
     return 0;
   }
+  case PROBEC_OP_GOSTR: {
+    /* A Go string is (pointer, length), not NUL-terminated: `left` is the pointer, `right` the length. */
+    __u8 *dst;
+    __u64 n;
+
+    slot = op->slot;
+    len = op->len;
+    if (len == 0 || len > PROBEC_MAX_STRLEN || slot < PROBEC_HEADER_SIZE || slot > PROBEC_MAX_EVENT - len)
+      return run_stop(run, RUN_INVALID);
+    dst = &s->event[masked(slot, PROBEC_MAX_EVENT - 1)];
+    /* A length above what the Go runtime can allocate is not a string: the field faults. */
+    if (st->pending || right < 0) {
+      dst[0] = 0;
+      st->pending = 1;
+      take_fault(st);
+      return 0;
+    }
+    n = (__u64)right;
+    if (n > len - 1)
+      n = len - 1;
+    /* n is 0..PROBEC_MAX_STRLEN - 1 here; the mask says so to the verifier, and keeps dst[n] inside the slack. */
+    n = masked(n, PROBEC_MAX_STRLEN - 1);
+    if (n > 0 && bpf_probe_read_user(dst, n, (const void *)left) < 0) {
+      dst[0] = 0;
+      st->pending = 1;
+    } else {
+      dst[n] = 0;
+    }
+    take_fault(st);
+    return 0;
+  }
   default:
     return run_stop(run, RUN_INVALID);
   }
@@ -609,17 +645,54 @@ static __always_inline int filter_keeps(const struct probec_point *point, __u64 
 }
 
 /**
+ * The key that pairs this hit with the other side of its call (enum
+ * probec_pair_key); -1 when a goroutine's key cannot be read (then the hit
+ * is not paired: an entry is not saved, a return finds nothing).
+ *
+ * For Go, `g` is the register ABIInternal reserves for the current
+ * goroutine, and g.stack.hi is the second word of runtime.g (`stack stack`
+ * is g's first field, and `stack` is `lo, hi uintptr`: Go's
+ * src/runtime/runtime2.go; the compiler's stack-bound check reads
+ * stackguard0 right after it, so the layout is fixed). Distance from the
+ * stack's top to SP survives the runtime's stack copies (copystack moves
+ * both by the same delta) and tells recursive frames apart.
+ */
+static __always_inline int pair_key(void *regs, const struct probec_point *point, __u64 pid_tgid,
+                                    struct probec_saved_key *key)
+{
+  __u64 g, hi = 0;
+
+  key->pid_tgid = pid_tgid;
+  key->pair_cookie = point->pair_cookie;
+  key->goroutine = 0;
+  key->frame = 0;
+  if (point->pair_key != PROBEC_PAIR_GOROUTINE)
+    return 0;
+  /* A constant offset: the verifier allows only constant loads from the context. */
+  g = *(__u64 *)((char *)regs + PROBEC_REGS_G);
+  if (g == 0 || bpf_probe_read_user(&hi, sizeof(hi), (const void *)(g + 8)))
+    return -1;
+  key->pid_tgid = pid_tgid & 0xffffffff00000000ULL; /* the goroutine may resume on another thread */
+  key->goroutine = g;
+  key->frame = hi - *(__u64 *)((char *)regs + PROBEC_REGS_SP);
+  return 0;
+}
+
+/**
  * Entry of a uprobe+ret pair: save the time and every argument for this
- * thread, emit nothing. One saved entry per (thread, pair): a recursive call
- * overwrites its caller's, so the outer return finds nothing and is not
- * reported.
+ * call, emit nothing. Keyed by thread, a recursive call overwrites its
+ * caller's, so the outer return finds nothing and is not reported; keyed
+ * by goroutine and frame, every live call of the goroutine has its own.
  */
 static __always_inline void save_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
                                        __u64 pid_tgid, __u64 now)
 {
-  struct probec_saved_key key = { .pid_tgid = pid_tgid, .pair_cookie = point->pair_cookie };
+  struct probec_saved_key key;
   struct probec_saved *entry = &s->entry;
   __u32 i;
+
+  if (pair_key(regs, point, pid_tgid, &key) < 0)
+    return;
 
   entry->start_ns = now;
   entry->fault_mask = 0;
@@ -640,17 +713,19 @@ static __always_inline void save_entry(void *regs, const struct probec_point *po
 }
 
 /**
- * Return of a uprobe+ret pair: move this thread's saved entry into the
+ * Return of a uprobe+ret pair: move this call's saved entry into the
  * scratch (the map element may be reused as soon as it is deleted) and
  * return the latency; 0 with *found = 0 when there is none (the call began
  * before attach, or its entry was filtered out).
  */
-static __always_inline __u64 take_entry(const struct probec_point *point, struct probec_scratch *s, __u64 pid_tgid,
-                                        __u64 now, int *found)
+static __always_inline __u64 take_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
+                                        __u64 pid_tgid, __u64 now, int *found)
 {
-  struct probec_saved_key key = { .pid_tgid = pid_tgid, .pair_cookie = point->pair_cookie };
-  struct probec_saved *entry = bpf_map_lookup_elem(&saved, &key);
+  struct probec_saved_key key;
+  struct probec_saved *entry = 0;
 
+  if (pair_key(regs, point, pid_tgid, &key) == 0)
+    entry = bpf_map_lookup_elem(&saved, &key);
   if (!entry) {
     *found = 0;
     return 0;
@@ -686,7 +761,7 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
   if (point->role == PROBEC_ROLE_PAIR_RETURN) {
     int found;
 
-    latency = take_entry(point, s, pid_tgid, now, &found);
+    latency = take_entry(regs, point, s, pid_tgid, now, &found);
     if (!found)
       return;
   }

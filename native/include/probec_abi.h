@@ -78,15 +78,33 @@ enum probec_filter_kind {
   PROBEC_FILTER_PROCESS = 2,   /* tgid in the entry's pid set only */
 };
 
+/*
+ * How the two sides of a uprobe+ret pair find each other (map `saved`).
+ * C code runs a call on one thread from entry to return, so the thread is
+ * the key. A goroutine moves between threads, and the runtime copies its
+ * stack when it grows or shrinks, so Go code is keyed on the goroutine
+ * (the `g` pointer, in a register under ABIInternal) and on the frame's
+ * distance from the top of the goroutine's stack (g.stack.hi - SP): the
+ * copy moves SP and stack.hi by the same amount, and SP is the same at the
+ * function's entry and at its return instruction, so the distance names
+ * one frame of one goroutine, recursion included.
+ */
+enum probec_pair_key {
+  PROBEC_PAIR_THREAD = 0,    /* pid_tgid */
+  PROBEC_PAIR_GOROUTINE = 1, /* tgid, g (R14 amd64, R28 arm64: ABIInternal's g register), g.stack.hi - SP */
+};
+
 struct probec_point {
   __u32 entry;        /* index of the plan entry (PlanProbe) = key of `programs` and `lost` */
-  __u8 side;          /* 0 entry, 1 return */
+  __u8 side;          /* 0 entry, 1 return (a kernel return probe, or a uprobe on a return instruction) */
   __u8 role;          /* enum probec_role */
   __u8 nargs;         /* args[] in use */
   __u8 filter_kind;   /* enum probec_filter_kind */
   __u64 site_addr;    /* link-time address of the probed instruction (load bias = ip - site_addr) */
   __u64 mntns;        /* mount-namespace inode for PROBEC_FILTER_CONTAINER */
   __u64 pair_cookie;  /* SAVE / PAIR_RETURN: the entry side's cookie, the key of the saved entry */
+  __u8 pair_key;      /* SAVE / PAIR_RETURN: enum probec_pair_key */
+  __u8 pad0[7];
   struct probec_arg args[PROBEC_MAX_ARGS];
 };
 
@@ -100,8 +118,10 @@ struct probec_pid_key {
 /* ---- uprobe+ret pairing (map `saved`, LRU) ---- */
 
 struct probec_saved_key {
-  __u64 pid_tgid;     /* bpf_get_current_pid_tgid() */
+  __u64 pid_tgid;     /* bpf_get_current_pid_tgid(); PROBEC_PAIR_GOROUTINE: the tgid only (tid bits 0) */
   __u64 pair_cookie;
+  __u64 goroutine;    /* PROBEC_PAIR_GOROUTINE: the g pointer, else 0 */
+  __u64 frame;        /* PROBEC_PAIR_GOROUTINE: g.stack.hi - SP, else 0 */
 };
 
 struct probec_saved {
@@ -124,6 +144,7 @@ enum probec_opcode {
   PROBEC_OP_FILTER = 7,   /* pop; zero drops the event (nothing emitted, nothing counted lost) */
   PROBEC_OP_STORE = 8,    /* pop into the 8-byte slot at event offset `slot` */
   PROBEC_OP_STR = 9,      /* pop an address; read a NUL-terminated user string of at most `len` bytes into `slot` */
+  PROBEC_OP_GOSTR = 10,   /* pop a length, pop an address (a Go string); copy min(length, `len` - 1) bytes into `slot`, then a NUL */
 };
 
 enum probec_capture {
@@ -153,7 +174,7 @@ enum probec_cast {
 struct probec_op {
   __u8 code;          /* enum probec_opcode */
   __u8 arg;           /* argument index, capture, operator or cast */
-  __u16 len;          /* PROBEC_OP_STR: maximum bytes, NUL included */
+  __u16 len;          /* PROBEC_OP_STR / GOSTR: maximum bytes, NUL included */
   __u32 slot;         /* STORE / STR: byte offset in the event */
   __s64 imm;          /* CONST */
 };

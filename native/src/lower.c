@@ -13,12 +13,26 @@
  * orig_ax ip cs flags sp ss, 8 bytes each (arch/x86/include/asm/ptrace.h).
  * aarch64: regs[31], sp, pc, pstate (user_pt_regs), so xN is at 8*N.
  */
+/*
+ * Go's register ABI (ABIInternal, Go 1.17 on amd64, 1.18 on arm64) passes
+ * integer arguments in its own sequence of registers and keeps the current
+ * goroutine's `g` in a fixed one (Go's src/cmd/compile/abi-internal.md,
+ * "amd64 architecture" and "arm64 architecture"): amd64 RAX, RBX, RCX, RDI,
+ * RSI, R8, R9, R10, R11 with g in R14; arm64 R0-R15 with g in R28. A Go
+ * `string` takes two consecutive slots (pointer, length). The first result
+ * is in the first register (RAX, R0), where the C ABI has it too.
+ */
 #if defined(__x86_64__)
 static const uint16_t function_arg_regs[] = {112 /* rdi */, 104 /* rsi */, 96 /* rdx */, 88 /* rcx */, 72 /* r8 */, 64 /* r9 */};
+static const uint16_t go_arg_regs[] = {80 /* rax */, 40 /* rbx */, 88 /* rcx */, 112 /* rdi */, 104 /* rsi */, 72 /* r8 */, 64 /* r9 */, 56 /* r10 */, 48 /* r11 */};
+#define C_ABI_NAME "sysv"
 /** sizeof(struct pt_regs): register offsets past it are refused. */
 #define PT_REGS_SIZE 168
 #elif defined(__aarch64__)
 static const uint16_t function_arg_regs[] = {0, 8, 16, 24, 32, 40};
+/* R0-R15; PROBEC_MAX_ARGS (12) of them fit a point's argument specs. */
+static const uint16_t go_arg_regs[] = {0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88};
+#define C_ABI_NAME "aapcs64"
 #define PT_REGS_SIZE 272
 #else
 #error "probec-attach knows the function-argument registers of x86_64 and aarch64 only"
@@ -42,6 +56,21 @@ static int emit(struct emitter *em, uint8_t code, uint8_t arg, int64_t imm) {
   return 0;
 }
 
+/* The argument registers of a point's ABI; ABI0 has none (its arguments are on the stack). */
+static const uint16_t *abi_arg_regs(enum plan_abi abi, size_t *n) {
+  switch (abi) {
+    case PLAN_ABI_GO_INTERNAL: *n = ARRAY_LEN(go_arg_regs); return go_arg_regs;
+    case PLAN_ABI_GO_ABI0: *n = 0; return NULL;
+    case PLAN_ABI_C: break;
+  }
+  *n = ARRAY_LEN(function_arg_regs);
+  return function_arg_regs;
+}
+
+static const char *abi_name(enum plan_abi abi) {
+  return abi == PLAN_ABI_GO_INTERNAL ? "go-abiinternal" : abi == PLAN_ABI_GO_ABI0 ? "go-abi0" : C_ABI_NAME;
+}
+
 static int lookup(const char *name, const char *const *names, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(name, names[i]) == 0) return (int)i;
@@ -51,6 +80,28 @@ static int lookup(const char *name, const char *const *names, size_t n) {
 static const char *member_text(const struct json *e, const char *key) {
   const struct json *m = json_get(e, key);
   return m != NULL && m->type == JSON_STRING ? m->text : "";
+}
+
+/* Pushes argument `index`, checked against every point's ABI (the entry's points share one program). */
+static int emit_arg(struct emitter *em, uint64_t index) {
+  const struct plan_entry *e = em->entry;
+  bool usdt = e->kind == PLAN_USDT;
+  if (usdt && index >= PROBEC_MAX_ARGS)
+    return why_set(em->why, "program: arg%llu is beyond the %d arguments a USDT site can read (PROBEC_MAX_ARGS)", (unsigned long long)index, PROBEC_MAX_ARGS);
+  for (size_t i = 0; i < e->npoints && !usdt; i++) {
+    size_t n;
+    abi_arg_regs(e->points[i].abi, &n);
+    if (e->points[i].abi == PLAN_ABI_GO_ABI0)
+      return why_set(em->why, "program: cookie %llu is a Go ABI0 (assembly) function, whose arguments are on the stack: arg%llu cannot be read from a register",
+                     (unsigned long long)e->points[i].cookie, (unsigned long long)index);
+    if (index >= n)
+      return why_set(em->why, "program: arg%llu is beyond the %zu argument registers of the %s ABI (cookie %llu)", (unsigned long long)index, n,
+                     abi_name(e->points[i].abi), (unsigned long long)e->points[i].cookie);
+  }
+  if (e->kind == PLAN_URETPROBE)
+    return why_set(em->why, "program: a uretprobe cannot read arg%llu: the registers no longer hold the arguments at return (use uprobe+ret)", (unsigned long long)index);
+  if (index + 1 > em->max_arg) em->max_arg = (unsigned)index + 1;
+  return emit(em, PROBEC_OP_ARG, (uint8_t)index, 0);
 }
 
 /* Emits an integer-valued expression; `depth` returns the stack slots it needs. */
@@ -66,16 +117,8 @@ static int emit_int(struct emitter *em, const struct json *e, int *depth) {
   if (strcmp(op, "arg") == 0) {
     uint64_t index;
     if (!json_as_u64(json_get(e, "index"), &index)) return why_set(em->why, "program: an `arg` has no index");
-    bool usdt = em->entry->kind == PLAN_USDT;
-    uint64_t limit = usdt ? PROBEC_MAX_ARGS : ARRAY_LEN(function_arg_regs);
-    if (index >= limit)
-      return why_set(em->why, "program: arg%llu is beyond the %llu arguments a %s can read (%s)", (unsigned long long)index, (unsigned long long)limit,
-                     usdt ? "USDT site" : "function probe", usdt ? "PROBEC_MAX_ARGS" : "the ABI's argument registers");
-    if (em->entry->kind == PLAN_URETPROBE)
-      return why_set(em->why, "program: a uretprobe cannot read arg%llu: the registers no longer hold the arguments at return (use uprobe+ret)", (unsigned long long)index);
-    if (index + 1 > em->max_arg) em->max_arg = (unsigned)index + 1;
     *depth = 1;
-    return emit(em, PROBEC_OP_ARG, (uint8_t)index, 0);
+    return emit_arg(em, index);
   }
   if (strcmp(op, "capture") == 0) {
     static const char *const names[] = {"pid", "tid", "timestamp", "cpu", "retval", "latency"};
@@ -116,7 +159,7 @@ static int emit_int(struct emitter *em, const struct json *e, int *depth) {
     if (*depth > PROBEC_MAX_STACK) return why_set(em->why, "program: an expression nests deeper than PROBEC_MAX_STACK (%d)", PROBEC_MAX_STACK);
     return emit(em, PROBEC_OP_BINARY, (uint8_t)which, 0);
   }
-  if (strcmp(op, "str") == 0 || strcmp(op, "capture") == 0) return why_set(em->why, "program: a string where an integer is needed");
+  if (strcmp(op, "str") == 0 || strcmp(op, "gostr") == 0 || strcmp(op, "capture") == 0) return why_set(em->why, "program: a string where an integer is needed");
   return why_set(em->why, "program: unknown expression op `%.20s`", op);
 }
 
@@ -140,11 +183,12 @@ static int lower_value(struct emitter *em, struct lowered_entry *out, const char
   if (out->nfields >= LOWER_MAX_FIELDS) return why_set(em->why, "program: more than LOWER_MAX_FIELDS (%d) fields", LOWER_MAX_FIELDS);
   if (strlen(name) > LOWER_MAX_FIELD_NAME) return why_set(em->why, "program: field `%.60s…` has a name longer than LOWER_MAX_FIELD_NAME (%d)", name, LOWER_MAX_FIELD_NAME);
   const char *op = member_text(expr, "op");
-  bool is_str = strcmp(op, "str") == 0;
+  bool is_gostr = strcmp(op, "gostr") == 0;
+  bool is_str = strcmp(op, "str") == 0 || is_gostr;
   const char *capture = strcmp(op, "capture") == 0 ? member_text(expr, "name") : "";
   bool is_header = strcmp(capture, "comm") == 0 || strcmp(capture, "container") == 0;
   if (type != NULL && strcmp(type, "string") == 0 && !is_str && !is_header)
-    return why_set(em->why, "program: field `%.60s` is a string but its value is not str(…), comm or container", name);
+    return why_set(em->why, "program: field `%.60s` is a string but its value is not str(…), gostr(…), comm or container", name);
   if (type != NULL && strcmp(type, "int") == 0 && (is_str || is_header)) return why_set(em->why, "program: field `%.60s` is an int but its value is a string", name);
   if (is_header) {
     /* No slot: comm is the event header's, container the plan's (PROTOCOL.md, "Field layout"). */
@@ -159,7 +203,15 @@ static int lower_value(struct emitter *em, struct lowered_entry *out, const char
     uint32_t slot = (uint32_t)((max_len + 7) & ~7u);
     if (*event_size + slot > PROBEC_MAX_EVENT)
       return why_set(em->why, "program: the event would be larger than PROBEC_MAX_EVENT (%d bytes) at field `%.60s`", PROBEC_MAX_EVENT, name);
-    if (emit_int(em, json_get(expr, "arg"), &depth) < 0 || emit(em, PROBEC_OP_STR, 0, 0) < 0) return -1;
+    if (is_gostr) {
+      /* gostr(argN): the string's pointer in slot N, its length in slot N + 1. */
+      uint64_t index;
+      if (!json_as_u64(json_get(expr, "index"), &index) || index + 1 >= PROBEC_MAX_ARGS)
+        return why_set(em->why, "program: field `%.60s`: gostr needs an argument index below %d", name, PROBEC_MAX_ARGS - 1);
+      if (emit_arg(em, index) < 0 || emit_arg(em, index + 1) < 0 || emit(em, PROBEC_OP_GOSTR, 0, 0) < 0) return -1;
+    } else if (emit_int(em, json_get(expr, "arg"), &depth) < 0 || emit(em, PROBEC_OP_STR, 0, 0) < 0) {
+      return -1;
+    }
     struct probec_op *str = &em->program->ops[em->program->nops - 1];
     str->len = (uint16_t)max_len;
     str->slot = *event_size;
@@ -305,7 +357,7 @@ int lower_point(const struct plan_entry *e, uint32_t index, const struct plan_po
                 struct probec_point *out, struct why *why) {
   memset(out, 0, sizeof *out);
   out->entry = index;
-  out->side = p->is_return ? 1 : 0;
+  out->side = p->at_return ? 1 : 0;
   out->site_addr = p->site_address;
   switch (e->filter_kind) {
     case PLAN_FILTER_NONE: out->filter_kind = PROBEC_FILTER_NONE; break;
@@ -315,8 +367,10 @@ int lower_point(const struct plan_entry *e, uint32_t index, const struct plan_po
   out->mntns = e->mntns;
   out->role = PROBEC_ROLE_EMIT;
   if (e->kind == PLAN_UPROBE_RET) {
-    out->role = p->is_return ? PROBEC_ROLE_PAIR_RETURN : PROBEC_ROLE_SAVE;
-    out->pair_cookie = p->is_return ? p->paired_with : p->cookie;
+    out->role = p->at_return ? PROBEC_ROLE_PAIR_RETURN : PROBEC_ROLE_SAVE;
+    out->pair_cookie = p->at_return ? p->paired_with : p->cookie;
+    /* Go code pairs by goroutine and frame (probec_abi.h, enum probec_pair_key); plan.c refuses ABI0 here. */
+    if (p->abi == PLAN_ABI_GO_INTERNAL) out->pair_key = PROBEC_PAIR_GOROUTINE;
   }
   if (p->usdt_args != NULL) {
     size_t i = 0;
@@ -328,13 +382,17 @@ int lower_point(const struct plan_entry *e, uint32_t index, const struct plan_po
     out->nargs = (uint8_t)i;
     return 0;
   }
-  /* Function arguments: the registers at entry; the return side of a pair reads the saved copies. */
+  /* Function arguments: the registers of the point's ABI at entry; the return side of a pair reads the saved copies. */
+  size_t nregs;
+  const uint16_t *regs = abi_arg_regs(p->abi, &nregs);
+  if (l->function_args > nregs)
+    return why_set(why, "cookie %llu: arg%u is beyond the %zu argument registers of the %s ABI", (unsigned long long)p->cookie, l->function_args - 1, nregs, abi_name(p->abi));
   for (unsigned i = 0; i < l->function_args; i++) {
     struct probec_arg *a = &out->args[i];
     a->kind = PROBEC_ARG_FUNCTION;
     a->size = 8;
     a->reg_width = 8;
-    a->reg_off = function_arg_regs[i];
+    a->reg_off = regs[i];
   }
   out->nargs = (uint8_t)l->function_args;
   return 0;

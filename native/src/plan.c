@@ -93,6 +93,18 @@ static int load_binary(struct ctx *c, const struct json *b, enum plan_strategy s
     return bad(c, "openRoot", "null (it is only used by the fd strategy)", root);
   }
   if (!decimal_member(c, b, "dev", &out->dev) || !decimal_member(c, b, "ino", &out->ino) || !u64_member(c, b, "size", &out->size)) return -1;
+  /* `code` is optional (plans written before it are C); only the language matters here. */
+  const struct json *code = json_get(b, "code");
+  if (code != NULL && code->type != JSON_NULL) {
+    if (code->type != JSON_OBJECT) return bad(c, "code", "an object or null", code);
+    size_t at = strlen(c->path);
+    snprintf(c->path + at, sizeof c->path - at, ".code");
+    static const char *const languages[] = {"c", "go"};
+    int language = enum_member(c, code, "language", languages, 2);
+    if (language < 0) return -1;
+    out->is_go = language == 1;
+    c->path[at] = '\0';
+  }
   const struct json *id = json_get(b, "buildId");
   if (id != NULL && id->type == JSON_NULL) {
     out->has_build_id = false;
@@ -117,10 +129,23 @@ static int load_point(struct ctx *c, const struct json *p, struct plan_point *ou
   if (p->type != JSON_OBJECT) return bad(c, "", "an object", p);
   if (!u64_member(c, p, "cookie", &out->cookie)) return -1;
   if (out->cookie == 0) return why_set(c->why, "%s.cookie: must not be 0 (0 is what a link without a cookie reports)", c->path);
-  static const char *const sides[] = {"entry", "return"};
-  int side = enum_member(c, p, "side", sides, 2);
+  static const char *const sides[] = {"entry", "return", "return-instruction"};
+  int side = enum_member(c, p, "side", sides, 3);
   if (side < 0) return -1;
   out->is_return = side == 1;
+  out->at_return = side != 0;
+  /* `abi` is optional: absent is this architecture's C ABI. */
+  out->abi = PLAN_ABI_C;
+  if (json_get(p, "abi") != NULL) {
+#if defined(__aarch64__)
+    static const char *const abis[] = {"aapcs64", "go-abiinternal", "go-abi0"};
+#else
+    static const char *const abis[] = {"sysv", "go-abiinternal", "go-abi0"};
+#endif
+    int abi = enum_member(c, p, "abi", abis, 3);
+    if (abi < 0) return -1;
+    out->abi = (enum plan_abi)abi;
+  }
   if (!u64_member(c, p, "fileOffset", &out->file_offset)) return -1;
   const struct json *ref = json_get(p, "refCtrOffset");
   if (ref != NULL && ref->type == JSON_NULL) {
@@ -221,20 +246,45 @@ static int load_entry(struct ctx *c, const struct json *p, struct plan_entry *e,
     if (load_point(c, pt, out) < 0) return -1;
     bool usdt = out->usdt_args != NULL;
     if (usdt != (e->kind == PLAN_USDT)) return why_set(c->why, "%s.site.kind: a %s entry needs %s sites", c->path, kinds[kind], e->kind == PLAN_USDT ? "usdt" : "symbol");
-    if (out->is_return != (e->kind == PLAN_URETPROBE) && e->kind != PLAN_UPROBE_RET)
+    if (out->at_return != (e->kind == PLAN_URETPROBE) && e->kind != PLAN_UPROBE_RET)
       return why_set(c->why, "%s.side: a %s entry has only %s points", c->path, kinds[kind], e->kind == PLAN_URETPROBE ? "return" : "entry");
+    /*
+     * A kernel return probe swaps the return address on the stack; Go's
+     * runtime walks and copies goroutine stacks and dies on it ("fatal
+     * error: unknown caller pc", golang/go#22008; PITFALLS 29).
+     */
+    if (out->is_return && e->binary.is_go)
+      return why_set(c->why, "%s.side: a kernel return probe (\"return\") on a Go binary would crash it (Go's runtime dies on the swapped return address); "
+                     "probe its return instructions instead (\"return-instruction\")", c->path);
+    if (e->kind == PLAN_UPROBE_RET && out->abi == PLAN_ABI_GO_ABI0)
+      return why_set(c->why, "%s.abi: uprobe+ret pairs Go calls by goroutine, and an ABI0 (assembly) function does not keep the goroutine in its register", c->path);
     if ((e->kind == PLAN_UPROBE_RET) != (out->paired_with != 0))
       return why_set(c->why, "%s.pairedWith: %s", c->path, e->kind == PLAN_UPROBE_RET ? "a uprobe+ret point needs the cookie of its other side" : "only uprobe+ret points are paired");
     e->npoints++;
   }
   c->path[base] = '\0';
-  /* Each pair is one entry point and one return point of this entry that name each other. */
+  /*
+   * Each pair is an entry point and its return points, in this entry: a
+   * return point names its entry point; the entry point names one of its
+   * return points (a function probed at its return instructions has
+   * several, each naming the entry). Both sides share the ABI: it decides
+   * how they are paired.
+   */
   for (size_t i = 0; i < e->npoints && e->kind == PLAN_UPROBE_RET; i++) {
     const struct plan_point *pt = &e->points[i];
     const struct plan_point *other = NULL;
     for (size_t j = 0; j < e->npoints; j++)
       if (e->points[j].cookie == pt->paired_with) other = &e->points[j];
-    if (other == NULL || other->paired_with != pt->cookie || other->is_return == pt->is_return)
+    bool ok = other != NULL && other->at_return != pt->at_return && other->abi == pt->abi;
+    /* The entry's return point names the entry back; a return point's entry may name a sibling return point. */
+    if (ok && !pt->at_return) ok = other->paired_with == pt->cookie;
+    if (ok && pt->at_return) {
+      const struct plan_point *back = NULL;
+      for (size_t j = 0; j < e->npoints; j++)
+        if (e->points[j].cookie == other->paired_with) back = &e->points[j];
+      ok = back != NULL && back->at_return && back->paired_with == other->cookie;
+    }
+    if (!ok)
       return why_set(c->why, "%s.points[%zu].pairedWith: cookie %llu is not the other side of this point in the same entry", c->path, i,
                      (unsigned long long)pt->paired_with);
   }

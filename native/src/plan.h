@@ -33,6 +33,12 @@
 enum plan_kind { PLAN_UPROBE, PLAN_URETPROBE, PLAN_UPROBE_RET, PLAN_USDT };
 enum plan_strategy { PLAN_FD, PLAN_ROOT, PLAN_LAYER, PLAN_MAP, PLAN_HOST };
 enum plan_filter_kind { PLAN_FILTER_NONE, PLAN_FILTER_CONTAINER, PLAN_FILTER_PROCESS };
+/*
+ * A point's calling convention (the plan's `abi`; absent means this
+ * architecture's C ABI): where argN is, and how uprobe+ret pairs its sides.
+ * PLAN_ABI_C is `sysv` on x86_64 and `aapcs64` on aarch64.
+ */
+enum plan_abi { PLAN_ABI_C, PLAN_ABI_GO_INTERNAL, PLAN_ABI_GO_ABI0 };
 
 struct plan_binary {
   const char *kernel_path;
@@ -42,11 +48,14 @@ struct plan_binary {
   unsigned char build_id[PLAN_MAX_BUILD_ID];
   size_t build_id_len;
   const char *build_id_hex; /* as written, for messages */
+  bool is_go;               /* `code.language` is "go": no kernel return probe may touch it (PITFALLS 29) */
 };
 
 struct plan_point {
   uint64_t cookie;
-  bool is_return;
+  bool is_return;          /* side "return": a kernel return probe (uretprobe) */
+  bool at_return;          /* fires as the function returns: side "return", or "return-instruction" (a uprobe on a return instruction) */
+  enum plan_abi abi;
   uint64_t file_offset;
   uint64_t ref_ctr_offset; /* 0: none (the kernel's own convention) */
   uint64_t paired_with;    /* 0: none */

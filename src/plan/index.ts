@@ -8,6 +8,7 @@
  * Pure: no I/O, no `node:*` — the DSL may import it.
  */
 export * from "./captures.js";
+export * from "./code.js";
 export * from "./kinds.js";
 export * from "./runtimes.js";
 export * from "./strategies.js";

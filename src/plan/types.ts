@@ -15,6 +15,7 @@
  */
 import type { UsdtArgJson } from "../usdt/json.js";
 import type { CaptureName } from "./captures.js";
+import type { PlanAbi, PlanLanguage, PointSide } from "./code.js";
 import type { ProbeKind } from "./kinds.js";
 import type { PlanRuntime } from "./runtimes.js";
 import type { PathStrategy } from "./strategies.js";
@@ -140,10 +141,22 @@ export interface PlanBinary {
   replaced: boolean;
   /** What the loader emulation could not honour while finding the file. */
   warnings: string[];
+  /**
+   * What kind of code the file holds (docs/design.md, "Kinds of code"):
+   * the compiler chose arguments and return instrumentation from it, and
+   * the attacher refuses a kernel return probe (`side: "return"`) on a Go
+   * binary. Absent in plans written before it: C.
+   */
+  code?: PlanCode;
 }
 
-/** Which side of a function a point fires on. */
-export type PointSide = "entry" | "return";
+/** The kind of code of a binary. */
+export interface PlanCode {
+  /** `go` for a Go binary (build info or pclntab), else `c`. */
+  language: PlanLanguage;
+  /** The Go toolchain that built it (`go1.19.8`), when `language` is `go` and the build info says; else null. */
+  goVersion: string | null;
+}
 
 /** One uprobe: one (file offset, side) with its cookie. */
 export interface AttachPoint {
@@ -153,8 +166,15 @@ export interface AttachPoint {
    * point's argument specs and output by it.
    */
   cookie: number;
-  /** Entry (uprobe) or return (uretprobe). */
+  /** Entry (uprobe), return (uretprobe), or a return instruction (a uprobe there; what Go functions get). */
   side: PointSide;
+  /**
+   * The calling convention of the code at the point: where `argN` is read
+   * and how `uprobe+ret` pairs the sides (by thread for C, by goroutine
+   * for Go's ABIInternal). Absent in plans written before it: the
+   * architecture's C ABI.
+   */
+  abi?: PlanAbi;
   /** File offset of the instruction: the uprobe offset (PITFALLS 1). */
   fileOffset: number;
   /**
@@ -163,7 +183,12 @@ export interface AttachPoint {
    * inode and offset share one (see `mergeSemaphores`, PITFALLS 26).
    */
   refCtrOffset: number | null;
-  /** For `uprobe+ret`: the cookie of the other side of the pair; else null. */
+  /**
+   * For `uprobe+ret`: the cookie of the other side of the pair; else null.
+   * A return point names its entry point; the entry point names its first
+   * return point (a function probed at its return instructions has one
+   * return point per instruction, each naming the entry).
+   */
   pairedWith: number | null;
   /** What the point is on. */
   site: SymbolSite | UsdtSitePlan;
@@ -279,6 +304,8 @@ export type PlanExpr =
   | { op: "capture"; name: PlanCapture }
   | { op: "arg"; index: number }
   | { op: "str"; arg: PlanExpr; maxLen: number }
+  /** A Go string in argument slots `index` (pointer) and `index + 1` (length), at most `maxLen - 1` bytes. */
+  | { op: "gostr"; index: number; maxLen: number }
   | { op: "cast"; to: "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"; expr: PlanExpr }
   | { op: "unary"; operator: "!" | "-" | "~"; operand: PlanExpr }
   | {

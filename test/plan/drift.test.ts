@@ -24,9 +24,13 @@ import {
   CAPTURE_NAMES,
   captureAbiConstant,
   captureDef,
+  cAbiOf,
   type CaptureName,
   PATH_STRATEGY_NAMES,
+  PLAN_ABIS,
+  PLAN_LANGUAGES,
   PLAN_RUNTIME_NAMES,
+  POINT_SIDES,
   PROBE_KINDS,
   type ProbeKind,
 } from "../../src/plan/index.js";
@@ -205,5 +209,38 @@ describe("the drift checks see a drift", () => {
     expect(bpfCaptureCases(bpfC).sort()).not.toEqual(extended.map(captureAbiConstant).sort());
     expect([...lowerCaptures(lowerC).codes.keys()]).not.toContain(name);
     expect(Object.keys(CAPTURES)).not.toContain(name);
+  });
+});
+
+/** The kinds of code (src/plan/code.ts): point sides, ABIs and languages, in the schema and in plan.c's reader. */
+function codeDrift(schema: string, reader: string): string[] {
+  const enums = schemaEnums(schema);
+  const out: string[] = [];
+  const same = (what: string, got: unknown, want: unknown): void => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) out.push(`${what}: has ${JSON.stringify(got)}, src/plan/code.ts defines ${JSON.stringify(want)}`);
+  };
+  same("schema #/$defs/point/properties/side", enums.get("#/$defs/point/properties/side"), POINT_SIDES);
+  same("schema #/$defs/point/properties/abi", enums.get("#/$defs/point/properties/abi"), PLAN_ABIS);
+  same("schema #/$defs/binary/properties/code/properties/language", enums.get("#/$defs/binary/properties/code/properties/language"), PLAN_LANGUAGES);
+  same("plan.c sides[]", cStringArrays(reader, "sides")[0], POINT_SIDES);
+  same("plan.c languages[]", cStringArrays(reader, "languages")[0], PLAN_LANGUAGES);
+  // One abis[] per architecture: that machine's C ABI first, then Go's, in the order of plan.h's enum plan_abi.
+  const goAbis = PLAN_ABIS.filter((a) => a.startsWith("go-"));
+  same("plan.c abis[] (x86_64)", cStringArrays(reader, "abis")[1], [cAbiOf("x86_64"), ...goAbis]);
+  same("plan.c abis[] (aarch64)", cStringArrays(reader, "abis")[0], [cAbiOf("aarch64"), ...goAbis]);
+  same("plan.h enum plan_abi", cEnum(planH, "plan_abi").map(([c]) => c), ["PLAN_ABI_C", ...goAbis.map((a) => (a === "go-abiinternal" ? "PLAN_ABI_GO_INTERNAL" : "PLAN_ABI_GO_ABI0"))]);
+  return out;
+}
+
+describe("the kinds of code against the schema and the native plan reader", () => {
+  it("point sides, ABIs and languages are the definition's", () => {
+    expect(codeDrift(schemaText, planC)).toEqual([]);
+  });
+
+  it("a side missing from plan.c, or an ABI more in the schema, is reported", () => {
+    expect(codeDrift(schemaText, planC.replace(', "return-instruction"}', "}"))).toEqual([expect.stringContaining("plan.c sides[]")]);
+    const schema = JSON.parse(schemaText) as { $defs: { point: { properties: { abi: { enum: string[] } } } } };
+    schema.$defs.point.properties.abi.enum.push("go-abi1");
+    expect(codeDrift(JSON.stringify(schema), planC)).toEqual([expect.stringContaining("abi")]);
   });
 });
