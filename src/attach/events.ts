@@ -89,7 +89,8 @@ export class EventDecoder {
       pairedReturn: probe.kind === "uprobe+ret",
     }));
     plan.probes.forEach((probe, entry) => {
-      for (const point of probe.points) this.points.set(point.cookie, { entry, side: point.side });
+      // A uprobe on a return instruction (Go's return probes) fires on the return side, as a uretprobe does.
+      for (const point of probe.points) this.points.set(point.cookie, { entry, side: point.side === "entry" ? "entry" : "return" });
     });
   }
 

@@ -5,7 +5,7 @@
  * helper checks the rest (paths, offsets, argument specs) and says so in
  * its `error` status; the full contract is schema/attach-plan.schema.json.
  */
-import type { AttachPlan } from "../plan/index.js";
+import { POINT_SIDES, type AttachPlan } from "../plan/index.js";
 import { UsageError } from "../errors.js";
 
 const KINDS = ["uprobe", "uretprobe", "uprobe+ret", "usdt"];
@@ -36,7 +36,7 @@ export function checkAttachPlan(value: unknown, source: string): AttachPlan {
       if (!Number.isSafeInteger(point.cookie) || (point.cookie as number) <= 0) bad(`${pat}.cookie`, "a positive integer", point.cookie);
       if (cookies.has(point.cookie as number)) bad(`${pat}.cookie`, "a cookie unique in the plan", point.cookie);
       cookies.add(point.cookie as number);
-      if (point.side !== "entry" && point.side !== "return") bad(`${pat}.side`, '"entry" or "return"', point.side);
+      if (!(POINT_SIDES as readonly unknown[]).includes(point.side)) bad(`${pat}.side`, POINT_SIDES.map((s) => `"${s}"`).join(", "), point.side);
       return undefined;
     });
     if (probe.program !== undefined) checkProgram(probe.program, `${at}.program`, bad);

@@ -106,6 +106,8 @@ export function exprText(e: PlanExpr): string {
       return `arg${e.index}`;
     case "str":
       return `str(${exprText(e.arg)}, ${e.maxLen})`;
+    case "gostr":
+      return `gostr(arg${e.index}, ${e.maxLen})`;
     case "cast":
       return `${operand(e.expr)} as ${e.to}`;
     case "unary":

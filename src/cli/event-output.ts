@@ -145,7 +145,7 @@ export class TablePrinter implements EventPrinter {
 function startWidth(field: PlanField | undefined): number {
   if (field === undefined) return 1;
   if (field.type === "int") return 8;
-  return Math.min(field.expr.op === "str" ? field.expr.maxLen : 16, 24);
+  return Math.min(field.expr.op === "str" || field.expr.op === "gostr" ? field.expr.maxLen : 16, 24);
 }
 
 function fieldsOf(probe: PlanProbe | undefined): string[] {

@@ -12,6 +12,7 @@
 import { argUses, checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
 import { InternalError, ProbecError } from "../errors.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
+import { abiArgDiagnostics } from "./abi-args.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
@@ -88,6 +89,7 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
         entries.push({ ...entry, program });
       }
       if (probe.kind === "usdt") diagnostics.push(...usdtArgDiagnostics(probe, planned));
+      else diagnostics.push(...abiArgDiagnostics(probe, resolution));
     }
   }
   if (diagnostics.some((d) => d.severity === "error")) return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
@@ -157,7 +159,12 @@ function toPlanExpr(e: Expression, strlen: number): PlanExpr {
       return { op: "binary", operator: e.operator, left: toPlanExpr(e.left, strlen), right: toPlanExpr(e.right, strlen) };
     case "Call": {
       const [arg, max] = e.args;
-      if (arg === undefined) throw new InternalError("str() without an argument in a checked expression");
+      if (arg === undefined) throw new InternalError(`${e.callee.name}() without an argument in a checked expression`);
+      if (e.callee.name === "gostr") {
+        const slot = arg.type === "Identifier" ? /^arg(\d+)$/.exec(arg.name) : null;
+        if (slot === null) throw new InternalError("gostr() of something other than argN in a checked expression");
+        return { op: "gostr", index: Number(slot[1]), maxLen: max?.type === "Integer" ? Number(max.value) : strlen };
+      }
       return { op: "str", arg: toPlanExpr(arg, strlen), maxLen: max?.type === "Integer" ? Number(max.value) : strlen };
     }
   }

@@ -11,6 +11,8 @@ import { hex } from "../elf/fields.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
 import { LimitError, UsageError } from "../errors.js";
 import type { ObjectGroup, TargetResolution } from "../discovery/resolve-target.js";
+import type { FunctionCode } from "../locate/code.js";
+import { functionPoints } from "./go-returns.js";
 import type { UsdtSite } from "../usdt/notes.js";
 import {
   PLAN_LIMITS,
@@ -67,13 +69,21 @@ export function planProbesFromResolution(resolution: TargetResolution, probe: Pr
         continue;
       }
       const where = symbolSite(site.symbol);
+      const abi = site.code?.abi === undefined ? {} : { abi: site.code.abi };
+      if (group.code?.language === "go") {
+        // Go: no kernel return probe, ever (PITFALLS 29); a uprobe on each return instruction instead.
+        const planned = functionPoints(site.symbol, site.code, probe.kind, cookie, `probe ${probe.id}: ${resolution.spec.text}`);
+        points.push(...planned.points);
+        cookie = planned.nextCookie;
+        continue;
+      }
       if (probe.kind === "uprobe+ret") {
         const entry = cookie++;
         const ret = cookie++;
-        points.push({ cookie: entry, side: "entry", fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: ret, site: where });
-        points.push({ cookie: ret, side: "return", fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: entry, site: where });
+        points.push({ cookie: entry, side: "entry", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: ret, site: where });
+        points.push({ cookie: ret, side: "return", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: entry, site: where });
       } else {
-        points.push({ cookie: cookie++, side: probe.kind === "uretprobe" ? "return" : "entry", fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: null, site: where });
+        points.push({ cookie: cookie++, side: probe.kind === "uretprobe" ? "return" : "entry", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: null, site: where });
       }
     }
     const entry: PlanProbe = {
@@ -125,7 +135,7 @@ export function checkProbeLimits(entry: PlanProbe): void {
   }
 }
 
-type Site = { kind: "usdt"; site: UsdtSite } | { kind: "symbol"; symbol: FoundSymbol };
+type Site = { kind: "usdt"; site: UsdtSite } | { kind: "symbol"; symbol: FoundSymbol; code: FunctionCode | undefined };
 
 function sitesOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeRequest): Site[] {
   const where = `probe ${probe.id}: ${resolution.spec.text}`;
@@ -141,7 +151,7 @@ function sitesOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeR
       group.usdt === undefined ? ["add the function: SCOPE:OBJECT:FUNCTION"] : ["provider:name is a USDT site: use the usdt kind"],
     );
   }
-  return group.symbols.map((symbol) => ({ kind: "symbol", symbol }));
+  return group.symbols.map((symbol, i) => ({ kind: "symbol", symbol, code: group.functions?.[i] }));
 }
 
 function usdtPoint(site: UsdtSite, cookie: number): AttachPoint {
@@ -217,6 +227,7 @@ function binaryOf(resolution: TargetResolution, group: ObjectGroup, probe: Probe
     mapped: object.mapped,
     replaced: object.replaced,
     warnings: [...object.warnings],
+    ...(group.code === undefined ? {} : { code: { language: group.code.language, goVersion: group.code.goVersion } }),
   };
 }
 

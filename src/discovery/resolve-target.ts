@@ -18,6 +18,7 @@ import { ElfFile } from "../elf/elf-file.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
 import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { FileSource } from "../io/file-source.js";
+import { codeOf, functionCodeOf, type FunctionCode, type ObjectCode } from "../locate/code.js";
 import { locateIn } from "../locate/locate.js";
 import type { UsdtSite } from "../usdt/notes.js";
 import { isObjectGlob, resolveObject, resolveObjects, type ResolvedObject } from "./object.js";
@@ -36,6 +37,10 @@ export interface ObjectGroup {
   readonly usdt: readonly UsdtSite[] | undefined;
   /** Matching functions (or the address), when the location was a symbol, glob, `sym+off` or address. */
   readonly symbols: readonly FoundSymbol[] | undefined;
+  /** The object's kind of code (Go or C, and the machine); absent: C (a group built by hand). */
+  readonly code?: ObjectCode;
+  /** The code of each of {@link symbols}, in the same order: its ABI and, in a Go binary, its return instructions. */
+  readonly functions?: readonly FunctionCode[] | undefined;
 }
 
 /** A target, resolved. */
@@ -90,13 +95,19 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
     const object = cachedObject(representative, spec.object, options.cache);
     const elf = openObject(spec, object);
     try {
-      const sites = locateIn(elf, spec.location, options);
-      groups.push({ mntNs, processes, object, ...sites });
+      groups.push({ mntNs, processes, object, ...located(elf, spec.location, options) });
     } finally {
       elf.close();
     }
   }
   return { spec, scope, groups };
+}
+
+/** The sites of `location` in `elf`, with the code they are in. */
+function located(elf: ElfFile, location: string | undefined, options: ResolveTargetOptions): Pick<ObjectGroup, "usdt" | "symbols" | "code" | "functions"> {
+  const sites = locateIn(elf, location, options);
+  const code = codeOf(elf);
+  return { ...sites, code, functions: sites.symbols?.map((s) => functionCodeOf(elf, code, s)) };
 }
 
 /** One group per distinct mapped file the glob `pattern` matches, in the processes that map it. */
@@ -131,7 +142,7 @@ function globGroups(spec: TargetSpec, pattern: string, scope: ResolvedScope, opt
       continue;
     }
     try {
-      groups.push({ mntNs, processes, object, ...locateIn(elf, spec.location, options) });
+      groups.push({ mntNs, processes, object, ...located(elf, spec.location, options) });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       firstMiss ??= error;

@@ -26,9 +26,13 @@ export function argUses(probe: CheckedProbe): { index: number; loc: SourceLocati
       case "Cast":
         walk(e.expression);
         return;
-      case "Call":
+      case "Call": {
         e.args.forEach(walk);
+        // gostr(argN) also reads the string's length from argN+1.
+        const slot = e.callee.name === "gostr" && e.args[0]?.type === "Identifier" ? /^arg(\d+)$/.exec(e.args[0].name) : null;
+        if (slot !== null && e.args[0] !== undefined) out.push({ index: Number(slot[1]) + 1, loc: e.args[0].loc });
         return;
+      }
       default:
         return;
     }

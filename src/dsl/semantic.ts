@@ -42,8 +42,12 @@ export type Strategy = PathStrategy;
  * that names it.
  *
  * - `maxStrlen` 4096: a string is copied into a per-CPU buffer of one page.
- * - `maxFunctionArgs` 6: the x86-64 SysV ABI passes six integer arguments in
- *   registers (`arg0`..`arg5`); later ones are on the stack.
+ * - `maxFunctionArgs` 12: the most register arguments a function probe can
+ *   read under any ABI probec knows: Go's ABIInternal passes nine integer
+ *   arguments in registers on amd64 and sixteen on arm64, and a point keeps
+ *   12 argument slots. The x86-64 SysV ABI has only six (`arg0`..`arg5`);
+ *   the compiler checks each matched function's own ABI
+ *   (src/compile/abi-args.ts).
  * - `maxUsdtArgs` 12: sys/sdt.h has at most 12 (`STAP_PROBE12`).
  * - `maxFields` 32: fields per event.
  * - `maxCountKeys` 8: keys of one `count by`.
@@ -51,7 +55,7 @@ export type Strategy = PathStrategy;
  */
 export const DSL_LIMITS = {
   maxStrlen: 4096,
-  maxFunctionArgs: 6,
+  maxFunctionArgs: 12,
   maxUsdtArgs: 12,
   maxFields: 32,
   maxCountKeys: 8,
@@ -395,7 +399,11 @@ function captureType(id: Identifier, ctx: TypeContext): ValueType | undefined {
       ctx.error(
         `\`${name}\` is beyond the ${limit} arguments a ${ctx.kind} can read`,
         id.loc,
-        [ctx.kind === "usdt" ? `maxUsdtArgs (${DSL_LIMITS.maxUsdtArgs}): sys/sdt.h has at most 12 arguments, arg0..arg11` : `maxFunctionArgs (${DSL_LIMITS.maxFunctionArgs}): only arg0..arg5 are passed in registers`],
+        [
+          ctx.kind === "usdt"
+            ? `maxUsdtArgs (${DSL_LIMITS.maxUsdtArgs}): sys/sdt.h has at most 12 arguments, arg0..arg11`
+            : `maxFunctionArgs (${DSL_LIMITS.maxFunctionArgs}): a probe reads at most that many register arguments (C on x86-64 passes arg0..arg5 in registers, Go arg0..arg8 on amd64)`,
+        ],
       );
       return undefined;
     }
@@ -414,17 +422,21 @@ function captureType(id: Identifier, ctx: TypeContext): ValueType | undefined {
   }
   const near = nearest(name, [...CAPTURES, "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"]);
   ctx.error(`unknown capture \`${name}\``, id.loc, [
-    near.length > 0 ? `did you mean \`${near[0]}\`?` : `the captures are: ${CAPTURES.join(", ")}, argN, str(argN[, maxlen])`,
+    near.length > 0 ? `did you mean \`${near[0]}\`?` : `the captures are: ${CAPTURES.join(", ")}, argN, str(argN[, maxlen]), gostr(argN[, maxlen])`,
   ]);
   return undefined;
 }
 
+/** The string-reading functions: `str(argN[, maxlen])` (a C string at an address) and `gostr(argN[, maxlen])` (a Go string in two argument slots). */
+const FUNCTIONS = ["str", "gostr"];
+
 function callType(callee: Identifier, args: readonly Expression[], loc: SourceLocation, ctx: TypeContext): ValueType | undefined {
-  if (callee.name !== "str") {
-    const near = nearest(callee.name, ["str"]);
-    ctx.error(`unknown function \`${callee.name}\``, callee.loc, [near.length > 0 ? "did you mean `str`?" : "the only function is str(argN[, maxlen])"]);
+  if (!FUNCTIONS.includes(callee.name)) {
+    const near = nearest(callee.name, FUNCTIONS);
+    ctx.error(`unknown function \`${callee.name}\``, callee.loc, [near.length > 0 ? `did you mean \`${near[0]}\`?` : "the functions are str(argN[, maxlen]) and gostr(argN[, maxlen])"]);
     return undefined;
   }
+  if (callee.name === "gostr") return goStringType(args, loc, ctx);
   const [source, max, ...extra] = args;
   if (source === undefined || extra.length > 0) {
     ctx.error(`\`str\` takes 1 or 2 arguments, not ${args.length}`, loc, ["str(argN) or str(argN, maxlen)"]);
@@ -432,15 +444,46 @@ function callType(callee: Identifier, args: readonly Expression[], loc: SourceLo
   }
   const t = typeOf(source, ctx);
   if (t === "string") ctx.error("`str` reads a string at an address; this is already a string", source.loc);
-  if (max !== undefined) {
-    if (max.type !== "Integer") {
-      ctx.error("the length of `str` must be an integer literal", max.loc, ["e.g. str(arg0, 64)"]);
-    } else {
-      const n = BigInt(max.value);
-      if (n < 1n || n > BigInt(DSL_LIMITS.maxStrlen)) ctx.error(`string length ${max.raw} is out of range`, max.loc, [`it must be between 1 and maxStrlen (${DSL_LIMITS.maxStrlen})`]);
-    }
+  checkMaxLen("str", max, ctx);
+  return t === undefined ? undefined : "string";
+}
+
+/**
+ * `gostr(argN[, maxlen])`: a Go `string` is two words, its pointer and its
+ * length, and Go's register ABI passes them in two consecutive integer
+ * slots (Go's src/cmd/compile/abi-internal.md), so the argument names the
+ * first slot and the length is argN+1. At most maxlen - 1 bytes are read,
+ * as `str` does (the slot keeps a NUL).
+ */
+function goStringType(args: readonly Expression[], loc: SourceLocation, ctx: TypeContext): ValueType | undefined {
+  const [source, max, ...extra] = args;
+  if (source === undefined || extra.length > 0) {
+    ctx.error(`\`gostr\` takes 1 or 2 arguments, not ${args.length}`, loc, ["gostr(argN) or gostr(argN, maxlen)"]);
+    return undefined;
+  }
+  const slot = source.type === "Identifier" ? ARG.exec(source.name) : null;
+  if (slot === null) {
+    ctx.error("`gostr` reads a Go string from two argument slots; its argument must be `argN`", source.loc, ["e.g. gostr(arg1) for a string passed as the second and third words"]);
+    return undefined;
+  }
+  const t = typeOf(source, ctx);
+  checkMaxLen("gostr", max, ctx);
+  const limit = ctx.kind === "usdt" ? DSL_LIMITS.maxUsdtArgs : DSL_LIMITS.maxFunctionArgs;
+  if (t !== undefined && Number(slot[1]) + 1 >= limit) {
+    ctx.error(`\`gostr(${source.type === "Identifier" ? source.name : ""})\` needs its length in arg${Number(slot[1]) + 1}, beyond the ${limit} arguments a ${ctx.kind} can read`, source.loc);
+    return undefined;
   }
   return t === undefined ? undefined : "string";
+}
+
+function checkMaxLen(fn: string, max: Expression | undefined, ctx: TypeContext): void {
+  if (max === undefined) return;
+  if (max.type !== "Integer") {
+    ctx.error(`the length of \`${fn}\` must be an integer literal`, max.loc, [`e.g. ${fn}(arg0, 64)`]);
+    return;
+  }
+  const n = BigInt(max.value);
+  if (n < 1n || n > BigInt(DSL_LIMITS.maxStrlen)) ctx.error(`string length ${max.raw} is out of range`, max.loc, [`it must be between 1 and maxStrlen (${DSL_LIMITS.maxStrlen})`]);
 }
 
 /** `{name}` references in a format; `{{` and `}}` are literal braces. */

@@ -64,7 +64,7 @@ uretprobe zq:libzookeeper_mt:zoo_set2 {
 }
 
 uprobe docker/web:libc:malloc {
-  n = arg9
+  n = arg12
   r = retval
   l = latency
   n = pid
