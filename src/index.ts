@@ -16,6 +16,7 @@ export { resolveObject, mappedObjectsOf, type ResolvedObject } from "./discovery
 export { openObject } from "./discovery/resolve-target.js";
 export { mapFilesPath, type MappedObject } from "./discovery/proc/maps.js";
 export { inspectProcess, runningContainers, type ProcessInfo } from "./discovery/processes.js";
+export { listRunningContainers, type RunningContainer } from "./discovery/containers.js";
 export { dockerSocketPath, listContainers, findContainer } from "./discovery/runtimes/docker.js";
 export { podmanSocketPath } from "./discovery/runtimes/podman.js";
 export { nearest } from "./suggest.js";

@@ -3,18 +3,13 @@
  * runtime, the container's id and name, every process (pid here and in its
  * namespaces), their roots, the overlay layers, and the objects they map.
  */
-import { existsSync } from "node:fs";
 import {
-  ProbecError,
   UsageError,
-  dockerSocketPath,
-  listContainers,
+  listRunningContainers,
   mapFilesPath,
   mappedObjectsOf,
   parseTargetSpec,
-  podmanSocketPath,
   resolveScope,
-  runningContainers,
   type MappedObject,
   type ProcessInfo,
   type ResolvedScope,
@@ -51,53 +46,30 @@ export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<numb
   return EXIT.ok;
 }
 
-/**
- * Every running container on the machine, whatever its runtime: found in
- * the cgroups of running processes (one pass over /proc), named by the
- * runtimes that answer.
- */
+/** Every running container on the machine, whatever its runtime (`listRunningContainers`: cgroups, named by every runtime of the registry that answers). */
 async function resolveAll(args: ResolveArgs, io: CliIo): Promise<number> {
-  const containers = [...runningContainers().values()];
-  const names = await containerNames();
-  const rows = containers
-    .map(({ container, processes }) => ({
-      runtime: container.runtime,
-      id: container.id,
-      name: names.get(container.id) ?? null,
-      pids: processes.map((p) => p.pid),
-      nsPid: processes.map((p) => p.nsPid),
-    }))
-    .sort((a, b) => (a.name ?? a.id).localeCompare(b.name ?? b.id));
+  const rows = (await listRunningContainers()).map((c) => ({
+    runtime: c.runtime,
+    id: c.id,
+    name: c.name,
+    ...(c.namespace === undefined ? {} : { namespace: c.namespace }),
+    pids: c.processes.map((p) => p.pid),
+    nsPid: c.processes.map((p) => p.nsPid),
+  }));
   if (args.json) {
     io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   } else if (rows.length > 0) {
     io.stdout.write(
       renderTable(
         [{ header: "RUNTIME" }, { header: "CONTAINER" }, { header: "NAME" }, { header: "PIDS" }],
-        rows.map((r) => [r.runtime, r.id.slice(0, 12), r.name ?? "-", r.pids.join(",")]),
+        // A 64-hex id is shown as docker shows it, by 12 digits; containerd's chosen ids in full.
+        rows.map((r) => [r.runtime, /^[0-9a-f]{64}$/.test(r.id) ? r.id.slice(0, 12) : r.id, r.name ?? "-", r.pids.join(",")]),
       ),
     );
   } else {
     io.stderr.write("probec: no process on this machine belongs to a container\n");
   }
   return rows.length > 0 ? EXIT.ok : EXIT.noMatch;
-}
-
-/** Container id → name, from each runtime API that answers; a runtime that does not is simply not asked. */
-async function containerNames(): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
-  for (const [host, list] of [
-    [dockerSocketPath(), listContainers],
-    [podmanSocketPath(), listContainers],
-  ] as const) {
-    if (!existsSync(host)) continue;
-    try {
-      for (const c of await list({ host: `unix://${host}` })) if (c.names[0] !== undefined) names.set(c.id, c.names[0]);
-    } catch (error) {
-      if (!(error instanceof ProbecError)) throw error;
-    }
-  }
-  return names;
 }
 
 function namespaceViews(processes: readonly ProcessInfo[]): NamespaceView[] {

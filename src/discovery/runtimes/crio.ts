@@ -183,7 +183,8 @@ function podOf(c: StorageContainer): string {
   return pod === undefined ? "" : ` in pod ${ns === undefined ? "" : `${ns}/`}${pod}`;
 }
 
-function described(c: StorageContainer, options: CrioOptions): CrioContainer {
+/** A store entry with its name, its first process (when it runs) and its exit code (when it has exited). */
+export function described(c: StorageContainer, options: CrioOptions): CrioContainer {
   const paths = pathsOf(options);
   const metadataName = c.metadata?.["metadata-name"];
   const name = c.annotations["io.kubernetes.container.name"] ?? (typeof metadataName === "string" ? metadataName : undefined) ?? c.names[0] ?? c.id;

@@ -135,7 +135,7 @@ function get(
 }
 
 /** The operating system's refusal, turned into what the user should do about it. */
-function socketError(error: Error, socketPath: string, what: string): IoError {
+export function socketError(error: Error, socketPath: string, what: string): IoError {
   const errno = (error as NodeJS.ErrnoException).code;
   switch (errno) {
     case "ENOENT":
