@@ -23,6 +23,8 @@ packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd
 # The real software test/examples compiles and fires the examples against: Debian's PostgreSQL 15
 # server (run on a Unix socket), libzookeeper_mt and python3.11 (libstapsdt is not in Debian: a C stand-in).
 packages+=(postgresql-15 libzookeeper-mt2 python3.11)
+# golang-go: test/golang builds the Go test program (fixtures/go) with it, for amd64 and cross for arm64.
+packages+=(golang-go)
 native_arches=("$(node -p process.arch)")
 if [[ "$(dpkg --print-architecture)" == amd64 ]]; then
   native_arches+=(arm64)

@@ -48,6 +48,20 @@ export interface GoFunction {
    * before 1.18; runtimes that predate the flag leave it clear).
    */
   readonly isAsm: boolean | undefined;
+  /**
+   * The calling convention when the table tells it apart from the binary's
+   * (see `GoBinaryInfo.abi`): `ABI0` for assembly and for the ABI0 wrapper the
+   * compiler adds beside a Go function that assembly calls; `ABIInternal`
+   * for the wrapper beside an assembly function that Go calls; undefined
+   * for ordinary functions, which use the binary's convention.
+   */
+  readonly abi: "ABI0" | "ABIInternal" | undefined;
+  /**
+   * True for a compiler-generated ABI wrapper: a second function with the
+   * same name (the ELF symbol table calls the ABI0 one `name.abi0`). The
+   * other of the pair holds the code a probe wants.
+   */
+  readonly isAbiWrapper: boolean;
 }
 
 /** Bit of `funcFlag` that marks an assembly function (Go's `runtime/symtab.go`, `funcFlag_ASM`). */
@@ -80,8 +94,15 @@ function load(elf: ElfFile): Loaded | undefined {
   try {
     const pclntab = findPclntab(elf);
     if (pclntab !== undefined) {
-      const functions = readFunctions(elf, pclntab);
+      const raw = readFunctions(elf, pclntab);
       const byName = new Map<string, GoFunction[]>();
+      for (const fn of raw) {
+        const list = byName.get(fn.name);
+        if (list === undefined) byName.set(fn.name, [fn]);
+        else list.push(fn);
+      }
+      const functions = raw.map((fn) => withAbi(fn, byName.get(fn.name) ?? []));
+      byName.clear();
       for (const fn of functions) {
         const list = byName.get(fn.name);
         if (list === undefined) byName.set(fn.name, [fn]);
@@ -94,6 +115,27 @@ function load(elf: ElfFile): Loaded | undefined {
   }
   cache.set(elf, loaded ?? null);
   return loaded;
+}
+
+/**
+ * ABI wrappers (Go's `cmd/compile/internal/ssagen/abi.go`): a Go function
+ * that assembly calls gets an ABI0 twin, an assembly function that Go calls
+ * an ABIInternal twin; both twins share the name, and the wrapper has a
+ * non-zero funcID (`funcID_wrapper`) where the Go function has 0 (when
+ * both have it, the smaller one is taken as the wrapper).
+ */
+function withAbi(fn: GoFunction, twins: readonly GoFunction[]): GoFunction {
+  if (fn.isAsm === true) return { ...fn, abi: "ABI0" };
+  if (twins.length !== 2) return fn;
+  const other = twins[0] === fn ? twins[1] : twins[0];
+  if (other === undefined) return fn;
+  if (other.isAsm === true) return { ...fn, abi: "ABIInternal", isAbiWrapper: true };
+  if (fn.funcId === undefined || other.funcId === undefined) return fn;
+  if (fn.funcId !== 0 && other.funcId === 0) return { ...fn, abi: "ABI0", isAbiWrapper: true };
+  // Both marked (reflect.callMethod is a wrapper for tracebacks anyway): the ABI wrapper only
+  // moves arguments and calls its twin, so it is the smaller of the two. A heuristic, said as one.
+  if (fn.funcId === other.funcId && fn.size < other.size) return { ...fn, abi: "ABI0", isAbiWrapper: true };
+  return fn;
 }
 
 function readFunctions(elf: ElfFile, t: Pclntab): GoFunction[] {
@@ -158,6 +200,8 @@ function readFunctions(elf: ElfFile, t: Pclntab): GoFunction[] {
       funcId,
       funcFlag,
       isAsm: funcFlag === undefined ? undefined : (funcFlag & FUNC_FLAG_ASM) !== 0,
+      abi: undefined,
+      isAbiWrapper: false,
     });
   }
   return functions;
