@@ -1,0 +1,81 @@
+/**
+ * C++ (Itanium `_Z…`) and Rust (legacy `_ZN…17h<hash>E` and v0 `_R…`)
+ * names made readable, through `gecko-profiler-demangle`: the Firefox
+ * Profiler's WebAssembly build of the `cpp_demangle` and `rustc-demangle`
+ * crates (the demanglers Rust's own tools use), Apache-2.0 OR MIT, no
+ * dependencies, 520 KiB of wasm. Chosen over the npm alternatives because
+ * they are either unmaintained pure-JS partial ports of `c++filt` or handle
+ * one language only; this one is maintained with the profiler that depends
+ * on it and is the same code that names frames in Firefox's profiles.
+ *
+ * The package is built for bundlers (`import * as wasm from "./index_bg.wasm"`),
+ * which plain Node 20 cannot import, so the module is instantiated here
+ * from its file: the JavaScript glue (`index_bg.js`) is imported as usual
+ * and handed the instance, as its own `index.js` does. It is loaded on the
+ * first call of {@link loadDemangler} only: most runs print no stack.
+ *
+ * `demangle_any` returns its input when no demangler accepts it, but also
+ * strips one leading underscore first (Mach-O symbols carry an extra one),
+ * so `_GLOBAL__sub_I_main` would come back as `GLOBAL__sub_I_main`: a
+ * wrong name. Only `_Z`/`_R` names are passed to it, and an answer that
+ * is merely the input without its underscore is treated as "not mangled".
+ */
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+
+/** Longest name handed to the demangler (hostile symbol tables; real mangled names stay far below). */
+export const MAX_MANGLED_LENGTH = 16 * 1024;
+
+/** Turns a symbol name into its readable form; returns the input when it is not a C++ or Rust mangled name. */
+export type Demangler = (name: string) => string;
+
+let loading: Promise<Demangler> | undefined;
+
+/** The demangler, instantiated once per process on first use. */
+export function loadDemangler(): Promise<Demangler> {
+  loading ??= instantiate();
+  return loading;
+}
+
+/** Whether `name` looks like an Itanium C++ or Rust (legacy or v0) mangled name, and so is worth demangling. */
+export function isMangled(name: string): boolean {
+  return (name.startsWith("_Z") || name.startsWith("_R")) && name.length > 2 && name.length <= MAX_MANGLED_LENGTH;
+}
+
+async function instantiate(): Promise<Demangler> {
+  const require = createRequire(import.meta.url);
+  const wasmPath = require.resolve("gecko-profiler-demangle/index_bg.wasm");
+  const glue = (await import("gecko-profiler-demangle/index_bg.js")) as Glue;
+  // tsconfig's lib has no DOM, where WebAssembly's types live: the few calls used are typed below.
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const module = await wasm.compile(await readFile(wasmPath));
+  const instance = await wasm.instantiate(module, { "./index_bg.js": glue });
+  glue.__wbg_set_wasm(instance.exports);
+  (instance.exports.__wbindgen_start as () => void)();
+  const cache = new Map<string, string>();
+  return (name) => {
+    if (!isMangled(name)) return name;
+    const cached = cache.get(name);
+    if (cached !== undefined) return cached;
+    let out: string;
+    try {
+      out = glue.demangle_any(name);
+    } catch {
+      // A Rust panic in the wasm (a demangler bug on a crafted name) surfaces as a RuntimeError: keep the name as it is.
+      out = name;
+    }
+    if (out === name.slice(1) || out.length === 0) out = name;
+    cache.set(name, out);
+    return out;
+  };
+}
+
+interface Glue {
+  __wbg_set_wasm(exports: Record<string, unknown>): void;
+  demangle_any(name: string): string;
+}
+
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<unknown>;
+  instantiate(module: unknown, imports: Record<string, unknown>): Promise<{ exports: Record<string, unknown> }>;
+}

@@ -1,0 +1,227 @@
+/**
+ * `createSymbolizer()`: user stacks (instruction addresses, per pid) to
+ * named frames, from the files each process actually maps.
+ *
+ * The flow for one address: the process's snapshot (snapshot.ts) gives the
+ * mapping and the object; the mapping's load bias gives the link-time
+ * address; the object's index (object-names.ts, built once per object
+ * content) gives the function; the demangler (demangle.ts) the readable
+ * name. A snapshot is taken the first time a pid is seen (call
+ * {@link Symbolizer.snapshot} as soon as an event names a new pid, so a
+ * process that exits before its stack is printed still symbolizes) and
+ * retaken once when an address falls in no mapping while the process is
+ * still alive (a library `dlopen`ed since).
+ *
+ * Return addresses: every frame but the first of a captured stack is a
+ * return address, the instruction *after* a call. When the call is the
+ * last instruction of a function (a call to a `noreturn` function), that
+ * address is already the next function, so frames after the first are
+ * looked up at `address - 1`, as perf and GDB do; the printed offset is
+ * still from the address itself.
+ */
+import { NotFoundError, ProbecError } from "../errors.js";
+import { DEFAULT_PROC_ROOT } from "../discovery/proc/read.js";
+import { isMangled, loadDemangler, type Demangler } from "./demangle.js";
+import type { Frame } from "./frame.js";
+import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
+import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot } from "./snapshot.js";
+
+/** Options of {@link createSymbolizer}. */
+export interface SymbolizerOptions {
+  /** Where `/proc` is (tests). */
+  readonly procRoot?: string;
+  /** Global debug directories, searched inside each process's root and then on the host (default `["/usr/lib/debug"]`). */
+  readonly debugRoots?: readonly string[];
+  /** Demangle C++ and Rust names (default true). */
+  readonly demangle?: boolean;
+  /**
+   * Name providers for objects without any `.symtab` (default: Go's pclntab,
+   * see go-names.ts). Pass `[]` to use ELF tables only.
+   */
+  readonly providers?: readonly NameProvider[];
+  /** Processes whose snapshots are kept at most; the least recently used is dropped past it (default 1024). */
+  readonly maxProcesses?: number;
+  /** Distinct objects kept open at most (default 4096). */
+  readonly maxObjects?: number;
+  /** Told once about each thing that could not be used (an unreadable object, a mismatched debug file). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Options of one {@link Symbolizer.symbolize} call. */
+export interface SymbolizeOptions {
+  /** Treat frames after the first as return addresses (default true; see the module comment). */
+  readonly returnAddresses?: boolean;
+}
+
+/** What a symbolizer has done so far. */
+export interface SymbolizerStats {
+  /** Processes with a snapshot kept. */
+  readonly processes: number;
+  /** Distinct objects opened. */
+  readonly objects: number;
+  /** Objects indexed, and their functions in total. */
+  readonly indexed: number;
+  readonly functions: number;
+}
+
+/** Symbolizes user stacks; see {@link createSymbolizer}. */
+export interface Symbolizer {
+  /** Takes (or retakes) the snapshot of `pid` now. Throws NotFoundError when the process is gone and no snapshot is kept. */
+  snapshot(pid: number): void;
+  /** Names each address of a stack of process `pid`, innermost first, one {@link Frame} per address. */
+  symbolize(pid: number, addresses: readonly bigint[], options?: SymbolizeOptions): Promise<Frame[]>;
+  /** Drops the snapshot of `pid` (objects stay indexed for other processes). */
+  forget(pid: number): void;
+  /** Counters, for reports and the bench. */
+  stats(): SymbolizerStats;
+  /** Closes every file and descriptor held. */
+  close(): void;
+}
+
+/** Creates a symbolizer; it holds file descriptors until {@link Symbolizer.close}. */
+export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
+  const procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
+  const maxProcesses = options.maxProcesses ?? 1024;
+  const registry: ObjectRegistry = { byKey: new Map(), maxObjects: options.maxObjects ?? 4096 };
+  const snapshots = new Map<number, ProcessSnapshot>();
+  const warned = new Set<string>();
+  const warn = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    options.onWarning?.(message);
+  };
+  let providers = options.providers;
+  let demangler: Demangler | undefined;
+
+  const snapshot = (pid: number): ProcessSnapshot => {
+    const taken = takeSnapshot(pid, registry, procRoot);
+    for (const problem of taken.problems) warn(problem);
+    const old = snapshots.get(pid);
+    if (old !== undefined) {
+      snapshots.delete(pid);
+      releaseSnapshot(old);
+    }
+    snapshots.set(pid, taken);
+    if (snapshots.size > maxProcesses) {
+      const [oldest, dropped] = snapshots.entries().next().value as [number, ProcessSnapshot];
+      snapshots.delete(oldest);
+      releaseSnapshot(dropped);
+    }
+    return taken;
+  };
+
+  const namesOf = async (handle: ObjectHandle): Promise<ObjectNames> => {
+    if (handle.ready !== undefined) return handle.ready;
+    if (handle.names === undefined) {
+      providers ??= await defaultProviders();
+      const root = handle.root;
+      handle.names = indexObject(handle.elf, handle.containerPath, {
+        root: root?.path,
+        ...(options.debugRoots === undefined ? {} : { debugRoots: options.debugRoots }),
+        providers,
+        onWarning: warn,
+      }).finally(() => {
+        handle.root = undefined;
+        root?.release();
+      });
+    }
+    handle.ready = await handle.names;
+    return handle.ready;
+  };
+
+  const symbolize = async (pid: number, addresses: readonly bigint[], call: SymbolizeOptions = {}): Promise<Frame[]> => {
+    let snap = snapshots.get(pid);
+    if (snap === undefined) {
+      try {
+        snap = snapshot(pid);
+      } catch (error) {
+        if (!(error instanceof ProbecError)) throw error;
+        warn(`process ${pid}: no snapshot of its mappings (${error.message}); its frames print as [unknown]`);
+        return addresses.map(unknownFrame);
+      }
+    } else {
+      // Most recently used last, for the LRU.
+      snapshots.delete(pid);
+      snapshots.set(pid, snap);
+    }
+    if (addresses.some((a) => rangeAt(snap as ProcessSnapshot, a) === undefined)) {
+      try {
+        snap = snapshot(pid);
+      } catch (error) {
+        if (!(error instanceof NotFoundError) && !(error instanceof ProbecError)) throw error;
+        // Gone: the kept snapshot is all there is.
+      }
+    }
+    const adjust = call.returnAddresses ?? true;
+    const frames: Frame[] = [];
+    for (const [i, address] of addresses.entries()) {
+      const range = rangeAt(snap, address);
+      if (range === undefined) {
+        frames.push(unknownFrame(address));
+        continue;
+      }
+      const offset = address - range.start + range.offset;
+      const elfAddress = range.bias === undefined ? undefined : address - range.bias;
+      let symbol: string | undefined;
+      let symbolOffset: bigint | undefined;
+      if (range.object !== undefined && elfAddress !== undefined) {
+        const names = range.object.ready ?? (await namesOf(range.object));
+        const hit = names.index.lookup(adjust && i > 0 ? elfAddress - 1n : elfAddress);
+        if (hit !== undefined) {
+          symbol = hit.name;
+          symbolOffset = elfAddress - hit.start;
+        }
+      }
+      let name = symbol;
+      if (symbol !== undefined && options.demangle !== false && isMangled(symbol)) {
+        demangler ??= await loadDemangler();
+        name = demangler(symbol);
+      }
+      frames.push({ address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false });
+    }
+    return frames;
+  };
+
+  return {
+    snapshot: (pid) => void snapshot(pid),
+    symbolize,
+    forget(pid) {
+      const snap = snapshots.get(pid);
+      if (snap === undefined) return;
+      snapshots.delete(pid);
+      releaseSnapshot(snap);
+    },
+    stats() {
+      const handles = new Set(registry.byKey.values());
+      let indexed = 0;
+      let functions = 0;
+      for (const h of handles) {
+        if (h.ready === undefined) continue;
+        indexed++;
+        functions += h.ready.index.size;
+      }
+      return { processes: snapshots.size, objects: handles.size, indexed, functions };
+    },
+    close() {
+      for (const snap of snapshots.values()) releaseSnapshot(snap);
+      snapshots.clear();
+      for (const handle of new Set(registry.byKey.values())) {
+        handle.root?.release();
+        handle.root = undefined;
+        if (handle.ready !== undefined) closeNames(handle.ready);
+        handle.elf.close();
+      }
+      registry.byKey.clear();
+    },
+  };
+}
+
+function unknownFrame(address: bigint): Frame {
+  return { address, module: undefined, offset: undefined, elfAddress: undefined, symbol: undefined, symbolOffset: undefined, name: undefined, inlined: false };
+}
+
+/** Go's pclntab, loaded on first need (it pulls in the Go reader). */
+async function defaultProviders(): Promise<readonly NameProvider[]> {
+  const { goNames } = await import("./go-names.js");
+  return [goNames];
+}
