@@ -2,6 +2,7 @@
 #include "features.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -97,6 +98,20 @@ static bool probe_tracefs(struct features *f) {
   return find_tracefs(f);
 }
 
+/* The PMU's format attribute for semaphores came with fd-based ref_ctr_offset (Linux 4.20, "trace_uprobe: support reference counter in fd-based uprobe"). */
+static bool probe_ref_ctr_offset(void) {
+  return access("/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset", R_OK) == 0;
+}
+
+/* libbpf's own probes: create the map type, or load a program calling the helper; 1 means the kernel has it. */
+static bool probe_ringbuf(void) {
+  return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+}
+
+static bool probe_bpf_loop(void) {
+  return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
+}
+
 void features_probe(struct features *f) {
   memset(f, 0, sizeof *f);
   struct utsname u;
@@ -105,4 +120,7 @@ void features_probe(struct features *f) {
   f->uprobe_multi = probe_uprobe_multi(f);
   f->pmu = probe_pmu();
   f->legacy = probe_tracefs(f);
+  f->ref_ctr_offset = probe_ref_ctr_offset();
+  f->ringbuf = probe_ringbuf();
+  f->bpf_loop = probe_bpf_loop();
 }

@@ -6,7 +6,12 @@
  * - pmu: the uprobe perf PMU (Linux 4.17), /sys/bus/event_source/devices/uprobe/type;
  * - cookies: bpf_get_attach_cookie for kprobe-type programs (Linux 5.15),
  *   probed by loading a program that calls it;
- * - legacy: tracefs uprobe_events, at /sys/kernel/tracing or /sys/kernel/debug/tracing.
+ * - legacy: tracefs uprobe_events (Linux 3.5), at /sys/kernel/tracing or /sys/kernel/debug/tracing;
+ * - refCtrOffset: semaphores raised by the kernel (Linux 4.20), the PMU's format/ref_ctr_offset;
+ * - ringbuf: BPF_MAP_TYPE_RINGBUF (Linux 5.8), which carries every event;
+ * - bpfLoop: the bpf_loop helper (Linux 5.17), which runs each entry's ops.
+ * The release that brought each one is data in src/attach/features.ts, so a
+ * test can tell a kernel too old for a feature from one where it is broken.
  */
 #ifndef PROBEC_FEATURES_H
 #define PROBEC_FEATURES_H
@@ -14,7 +19,7 @@
 #include <stdbool.h>
 
 struct features {
-  bool uprobe_multi, pmu, cookies, legacy;
+  bool uprobe_multi, pmu, cookies, legacy, ref_ctr_offset, ringbuf, bpf_loop;
   /** The tracefs directory holding uprobe_events, when `legacy`. */
   char tracefs[64];
   /** uname's release. */

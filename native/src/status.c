@@ -46,6 +46,12 @@ void status_hello(const struct features *f) {
   jw_bool(&w, f->cookies);
   jw_key(&w, "legacy");
   jw_bool(&w, f->legacy);
+  jw_key(&w, "refCtrOffset");
+  jw_bool(&w, f->ref_ctr_offset);
+  jw_key(&w, "ringbuf");
+  jw_bool(&w, f->ringbuf);
+  jw_key(&w, "bpfLoop");
+  jw_bool(&w, f->bpf_loop);
   jw_close(&w, '}');
   send(&w);
 }
