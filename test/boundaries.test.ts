@@ -39,7 +39,12 @@ function tableAfter(markdown: string, header: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith("|")) break;
-    rows.push(line.slice(1, line.endsWith("|") ? -1 : undefined).split("|").map((c) => c.trim()));
+    rows.push(
+      line
+        .slice(1, line.endsWith("|") ? -1 : undefined)
+        .split("|")
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -54,7 +59,10 @@ const unitName = (cell: string): string => {
   return name.includes("/") ? name : name.replace(/\.ts$/, "");
 };
 
-const layers: Row[] = tableAfter(DESIGN, "| folder | does | may import |").map((cells) => ({ unit: unitName(cells[0]!), allowed: new Set(ticks(cells[2] ?? "")) }));
+const layers: Row[] = tableAfter(DESIGN, "| folder | does | may import |").map((cells) => ({
+  unit: unitName(cells[0]!),
+  allowed: new Set(ticks(cells[2] ?? "")),
+}));
 const exceptions = tableAfter(DESIGN, "| file | imports | why it is still there |").map((cells) => ({ file: ticks(cells[0]!)[0]!, imports: ticks(cells[1]!) }));
 
 function filesUnder(dir: string): string[] {

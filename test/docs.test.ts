@@ -19,7 +19,9 @@ const PITFALLS = read("docs/pitfalls.md");
 const repoFiles = execFileSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
   .split("\n")
   .filter((f) => f !== "" && existsSync(join(ROOT, f)) && statSync(join(ROOT, f)).isFile())
-  .filter((f) => /\.(ts|mts|js|mjs|c|h|md|json|sh|pegjs|gyp)$|Makefile$/.test(f) && !f.startsWith("fixtures/image/") && statSync(join(ROOT, f)).size < 2_000_000);
+  .filter(
+    (f) => /\.(ts|mts|js|mjs|c|h|md|json|sh|pegjs|gyp)$|Makefile$/.test(f) && !f.startsWith("fixtures/image/") && statSync(join(ROOT, f)).size < 2_000_000,
+  );
 
 /** The rule numbers a citation names: "1", "6-9", "1–4", "15, 16", "20 and 21", "1/7". */
 function citedRules(text: string): { rule: number; at: string }[] {
@@ -86,10 +88,12 @@ describe("citations resolve inside the repository", () => {
 
   it("no file points at the sibling folder the documents used to live in, nor at the old upper-case names", () => {
     const outside = `../${"shared"}`;
-    const offenders = repoFiles.filter((f) => f !== "test/docs.test.ts").filter((f) => {
-      const text = read(f);
-      return text.includes(outside) || /(?<![/\w])(DESIGN|PITFALLS|STYLE)\.md/.test(text);
-    });
+    const offenders = repoFiles
+      .filter((f) => f !== "test/docs.test.ts")
+      .filter((f) => {
+        const text = read(f);
+        return text.includes(outside) || /(?<![/\w])(DESIGN|PITFALLS|STYLE)\.md/.test(text);
+      });
     expect(offenders).toEqual([]);
   });
 

@@ -18,14 +18,19 @@ interface BiomeReport {
 }
 
 it("biome ci finds no formatting or lint violation", () => {
-  const r = spawnSync(join(ROOT, "node_modules/.bin/biome"), ["ci", "--colors=off", "--reporter=json", "--max-diagnostics=none", "."], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(join(ROOT, "node_modules/.bin/biome"), ["ci", "--colors=off", "--reporter=json", "--max-diagnostics=none", "."], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   expect(r.error).toBeUndefined();
   const start = r.stdout.indexOf("{");
   expect(start, `biome printed no report (exit ${r.status}): ${r.stderr}`).toBeGreaterThanOrEqual(0);
   const report = JSON.parse(r.stdout.slice(start, r.stdout.lastIndexOf("}") + 1)) as BiomeReport;
   // It looked at the code, not at nothing: src/ and test/ alone hold well over 200 files.
   expect(report.summary.changed + report.summary.unchanged).toBeGreaterThan(200);
-  const problems = report.diagnostics.map((d) => `${d.location.path}${d.category === "format" ? "" : `:${d.location.start.line}`}: ${d.category}: ${d.message}`);
+  const problems = report.diagnostics.map(
+    (d) => `${d.location.path}${d.category === "format" ? "" : `:${d.location.start.line}`}: ${d.category}: ${d.message}`,
+  );
   expect(problems).toEqual([]);
   expect(r.status).toBe(0);
 });

@@ -16,12 +16,17 @@ import { sweepAll, type Crash } from "./sweep.js";
 
 const DIR = join(import.meta.dirname, "regressions");
 const README = readFileSync(join(DIR, "README.md"), "utf8");
-const names = readdirSync(DIR).filter((n) => n !== "README.md").sort();
+const names = readdirSync(DIR)
+  .filter((n) => n !== "README.md")
+  .sort();
 
 /** The README row of `name`: its cells after the file name. */
 const rowOf = (name: string): string[] | undefined => {
   const line = README.split("\n").find((l) => l.startsWith(`| \`${name}\` |`));
-  return line?.split("|").slice(2, -1).map((c) => c.trim());
+  return line
+    ?.split("|")
+    .slice(2, -1)
+    .map((c) => c.trim());
 };
 
 const describeCrash = (crash: Crash): string =>
