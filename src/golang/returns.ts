@@ -152,6 +152,7 @@ function arm64Returns(bytes: Uint8Array, address: bigint): { returns: number[] }
   if (bytes.length % 4 !== 0) return { refused: `the function at ${hex(address)} is ${bytes.length} bytes, not a whole number of instructions` };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = bytes.length / 4;
+  // Bitwise operators yield signed 32-bit results: every masked comparison goes through `>>> 0`.
   const word = (i: number): number => view.getUint32(i * 4, true);
   // Pass 1: literal-pool words (targets of `ldr` literal loads) are data.
   const data = new Uint8Array(count);
@@ -170,28 +171,28 @@ function arm64Returns(bytes: Uint8Array, address: bigint): { returns: number[] }
   for (let i = 0; i < count; i++) {
     if (data[i] === 1) continue;
     const w = word(i);
-    if ((w & ARM64_RET_MASK) === ARM64_RET || w === ARM64_RETAA || w === ARM64_RETAB) {
+    if ((w & ARM64_RET_MASK) >>> 0 === ARM64_RET || w === ARM64_RETAA || w === ARM64_RETAB) {
       returns.push(i * 4);
       continue;
     }
     let target: number | undefined;
-    if ((w & 0xfc000000) === 0x14000000)
+    if ((w & 0xfc000000) >>> 0 === 0x14000000)
       target = i + signExtend(w & 0x3ffffff, 26); // b
-    else if ((w & 0xff000010) === 0x54000000)
+    else if ((w & 0xff000010) >>> 0 === 0x54000000)
       target = i + signExtend((w >>> 5) & 0x7ffff, 19); // b.cond
-    else if ((w & 0x7e000000) === 0x34000000)
+    else if ((w & 0x7e000000) >>> 0 === 0x34000000)
       target = i + signExtend((w >>> 5) & 0x7ffff, 19); // cbz, cbnz
-    else if ((w & 0x7e000000) === 0x36000000)
+    else if ((w & 0x7e000000) >>> 0 === 0x36000000)
       target = i + signExtend((w >>> 5) & 0x3fff, 14); // tbz, tbnz
-    else if ((w & ARM64_RET_MASK) === ARM64_BR) {
+    else if ((w & ARM64_RET_MASK) >>> 0 === ARM64_BR) {
       const n = (w >>> 5) & 0x1f;
       const previous = i > 0 ? word(i - 1) : 0;
       // ldr xN, [xT, xI, lsl #3]: LDR (register), 64-bit, S=1, option LSL/UXTX (011).
-      const isJumpTable = (previous & 0xffe0fc00) === 0xf8607800 && (previous & 0x1f) === n;
+      const isJumpTable = (previous & 0xffe0fc00) >>> 0 === 0xf8607800 && (previous & 0x1f) >>> 0 === n;
       if (!isJumpTable)
         return { refused: `the indirect jump (br x${n}) at ${at(i)} may leave the function (an indirect tail call); its target cannot be checked` };
       continue;
-    } else if ((w & 0xfe000000) === 0xd6000000 && ((w >>> 21) & 0xf) % 8 === 0) {
+    } else if ((w & 0xfe000000) >>> 0 === 0xd6000000 && ((w >>> 21) & 0xf) % 8 === 0) {
       // The other jumps through a register: braa, brab, braaz, brabz (pointer authentication).
       return { refused: `the register branch ${hex(w)} at ${at(i)} cannot be followed` };
     }
