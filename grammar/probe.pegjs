@@ -71,7 +71,8 @@ Object
 ScopeChar = [A-Za-z0-9_.\-/]
 ObjectChar = [A-Za-z0-9_.+\-/*?]
 QuotedObjectChar = [^"\\\n]
-LocationChar = [A-Za-z0-9_.*?@+:\-\[\]]
+// Go prints names with a package path, receivers and instantiations: net/http.(*Server).Serve, main.Map[...].Get.
+LocationChar = [A-Za-z0-9_.*?@+:\-\[\]()/]
 
 BodyItem
   = OptionDecl
