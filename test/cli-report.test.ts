@@ -7,8 +7,11 @@
  * diagnostic at a target, and its impossible states are `InternalError`s.
  */
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { reportError, runtimeVersions } from "../src/cli/report.js";
+import { EventQueue } from "../src/attach/event-queue.js";
 import { StringSink } from "../src/cli/io.js";
 import { compile, programOf } from "../src/compile/compile.js";
 import { checkProbeFile, parseProbeFile } from "../src/dsl/index.js";
@@ -86,6 +89,36 @@ describe("compile() and impossible states", () => {
     const result = await compile(source, { resolve: () => Promise.reject(new NotFoundError("pid/1: no such process")) });
     expect(result.plan).toBeUndefined();
     expect(result.diagnostics.map((d) => d.message)).toEqual(["pid/1: no such process"]);
+  });
+});
+
+describe("typed errors everywhere", () => {
+  it("src/ throws or rejects with no bare Error: bad input is a ProbecError, an impossible state an InternalError", () => {
+    const bare: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) {
+          readFileSync(path, "utf8")
+            .split("\n")
+            .forEach((line, i) => {
+              if (/\b(?:throw|reject\()\s*new (?:Error|TypeError|RangeError|SyntaxError)\(/.test(line)) bare.push(`${path}:${i + 1}: ${line.trim()}`);
+            });
+        }
+      }
+    };
+    walk(join(import.meta.dirname, "../src"));
+    expect(bare).toEqual([]);
+  });
+
+  it("a second concurrent next() on an attachment's events is a UsageError that says how to iterate", async () => {
+    const queue = new EventQueue({ pause: () => undefined, resume: () => undefined });
+    const first = queue.next();
+    await expect(queue.next()).rejects.toThrow(UsageError);
+    await expect(queue.next()).rejects.toThrow(/next\(\) called again before the previous call settled/);
+    queue.end();
+    await expect(first).resolves.toEqual({ value: undefined, done: true });
   });
 });
 

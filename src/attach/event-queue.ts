@@ -10,6 +10,7 @@
  * So a slow consumer costs events that are counted as lost, never memory
  * without bound in Node and never events dropped silently by JS.
  */
+import { UsageError } from "../errors.js";
 import type { ProbeEvent } from "./events.js";
 
 /** Events waiting before the producer is paused: ~100 ms at 100,000 events/s, a few tens of MB at worst. */
@@ -105,7 +106,7 @@ export class EventQueue implements AsyncIterable<ProbeEvent> {
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-    if (this.waiting !== undefined) return Promise.reject(new Error("EventQueue: next() called again before the previous call settled; iterate with one consumer"));
+    if (this.waiting !== undefined) return Promise.reject(new UsageError("the attachment's events: next() called again before the previous call settled", ["iterate with one consumer (one for await loop)"]));
     return new Promise((resolve, reject) => {
       this.waiting = resolve;
       this.failWaiting = reject;

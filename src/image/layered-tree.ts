@@ -19,7 +19,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import tmp from "tmp";
-import { IoError, LimitError, NotFoundError, ProbecError, withContext } from "../errors.js";
+import { InternalError, IoError, LimitError, NotFoundError, ProbecError, withContext } from "../errors.js";
 import type { ByteSource } from "../io/byte-source.js";
 import { FileSource } from "../io/file-source.js";
 import { SliceSource } from "../io/slice-source.js";
@@ -323,7 +323,7 @@ class LayeredTree implements ImageTree {
       const id = contentKey(content.layer, content.dataOffset);
       if (this.#sources.has(id)) continue;
       const layer = this.#image.layers[content.layer];
-      if (layer === undefined) throw new Error(`layer ${content.layer} of a file is not in the image`);
+      if (layer === undefined) throw new InternalError(`layer ${content.layer} of a file is not in the image`);
       if (this.#compressions[content.layer] === "none") {
         // In place: the member's data is a byte range of the (uncompressed) blob, itself a range of a file.
         this.#sources.set(id, new SliceSource(this.#store.source(layer.location), layer.location.offset + content.dataOffset, content.size));
@@ -358,7 +358,7 @@ class LayeredTree implements ImageTree {
   /** Writes a member's data (`head` already read, the rest from `tar`) to a temporary file, within the byte cap. */
   async #copyBody(id: string, size: number, head: Uint8Array, tar: TarStream): Promise<void> {
     if (this.#sources.has(id)) return;
-    if (this.#closed) throw new Error(`${this.label}: a file was copied out after the image was closed`);
+    if (this.#closed) throw new InternalError(`${this.label}: a file was copied out after the image was closed`);
     if (this.#tempBytes + size > this.#maxTemp) {
       throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
     }
@@ -379,7 +379,7 @@ class LayeredTree implements ImageTree {
   open(path: string): ByteSource {
     const node = this.#index.get(key(path));
     const source = node?.kind === "file" ? this.#sources.get(contentKey(node.content.layer, node.content.dataOffset)) : undefined;
-    if (source === undefined) throw new Error(`${path}: opened before it was fetched`);
+    if (source === undefined) throw new InternalError(`${path}: opened before it was fetched`);
     return source;
   }
 

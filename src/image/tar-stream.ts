@@ -12,7 +12,7 @@
  * `close()` stops the underlying stream early (a check that has found
  * every file it needs need not decompress the rest of a layer).
  */
-import { FormatError, LimitError } from "../errors.js";
+import { FormatError, InternalError, LimitError } from "../errors.js";
 import { BLOCK, MAX_TAR_ENTRIES, PendingExtensions, isMetaType, metaSize, paddedSize, parseHeaderBlock, type TarHeader } from "./tar-header.js";
 
 /** Reads tar members from `chunks`. */
@@ -77,7 +77,7 @@ export class TarStream {
 
   /** Up to `max` bytes from the start of the current member's data; call it before {@link body}, at most once. */
   async readHead(max: number): Promise<Uint8Array> {
-    if (this.#headRead) throw new Error("TarStream.readHead called twice for one member");
+    if (this.#headRead) throw new InternalError("TarStream.readHead called twice for one member");
     this.#headRead = true;
     const length = Math.min(max, this.#remaining);
     if (!(await this.#fill(length))) throw this.#truncated(this.#position);
