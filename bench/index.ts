@@ -18,6 +18,7 @@ import { attachNodeTask } from "./tasks/attach-node.js";
 import { attachHitTask } from "./tasks/attach-hit.js";
 import { attachRateTask } from "./tasks/attach-rate.js";
 import { startupTask } from "./tasks/startup.js";
+import { traceStartTask } from "./tasks/trace-start.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -39,6 +40,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(i)", () => attachHitTask(print)],
   ["(j)", () => attachRateTask(print)],
   ["(k)", () => startupTask(print)],
+  ["(l)", () => traceStartTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);
