@@ -30,7 +30,7 @@ export type AttachMode = "auto" | "multi" | "pmu" | "legacy";
 export interface AttachOptions {
   /** Passed as `--mode` (default `auto`). */
   mode?: AttachMode;
-  /** The helper to run; else `$PROBEC_ATTACH`, else the prebuilt binary, else the node-gyp build. */
+  /** The helper to run; else `$PROBEC_ATTACH`, else the prebuilt binary for this platform. */
   helperPath?: string;
   /** The ring buffer's size in bytes, a power of two (`--ringbuf-bytes`; the helper's default is 16 MiB). */
   ringbufBytes?: number;
