@@ -1,6 +1,6 @@
 // Writes a C file that holds a binary file as a byte array: the build runs it
 // on the compiled BPF object, which probec-attach embeds (native/src/loader.c).
-// Node runs node-gyp, so it is always there; no xxd or bpftool is needed.
+// npm runs the build (native/Makefile), so Node is always there; no xxd or bpftool is needed.
 //
 //   node embed-object.mjs probec.bpf.o probec_bpf_object.c
 import fs from "node:fs";
