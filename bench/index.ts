@@ -19,6 +19,7 @@ import { attachHitTask } from "./tasks/attach-hit.js";
 import { attachRateTask } from "./tasks/attach-rate.js";
 import { startupTask } from "./tasks/startup.js";
 import { traceStartTask } from "./tasks/trace-start.js";
+import { goReturnHitTask } from "./tasks/go-return-hit.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -41,6 +42,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(j)", () => attachRateTask(print)],
   ["(k)", () => startupTask(print)],
   ["(l)", () => traceStartTask(print)],
+  ["(n)", () => goReturnHitTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);

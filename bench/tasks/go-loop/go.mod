@@ -1,0 +1,3 @@
+module probec.bench/goloop
+
+go 1.19
