@@ -9,3 +9,4 @@ export type { AttachStatus } from "./status.js";
 export type { AttachSummary, ProbeSummary } from "./summary.js";
 export { locateHelper, helperCandidates, type HelperCandidate } from "./helper.js";
 export { checkAttachPlan } from "./plan-check.js";
+export { CountTally, tallyCounts, exprText, type CountKeyValue, type CountRow, type ProbeCounts } from "./counts.js";
