@@ -5,3 +5,7 @@
  * here, so what it reaches past the public API is listed in one place.
  */
 export { type CaptureName, CAPTURE_NAMES, isCaptureName, PATH_STRATEGY_NAMES } from "../plan/index.js";
+export { scopeNamespaces, type ScopeNamespace, type ScopeObject } from "../discovery/scope-objects.js";
+export { openObject } from "../discovery/resolve-target.js";
+export { isDebugOnly } from "../elf/elf-file.js";
+export { hex } from "../elf/fields.js";

@@ -9,28 +9,23 @@
  */
 import { existsSync } from "node:fs";
 import {
-  ElfFile,
-  FileSource,
+  type ElfFile,
   ProbecError,
   UsageError,
   findUsdt,
-  hex,
-  isDebugOnly,
   listSymbols,
-  mapFilesPath,
-  mappedObjectsOf,
   openElf,
-  openObject,
   parseTargetSpec,
   resolveScope,
   resolveTarget,
   symbolToJson,
   usdtSiteToJson,
   type FoundSymbol,
-  type MappedObject,
   type TargetSpec,
   type UsdtSite,
 } from "../../index.js";
+import { hex, isDebugOnly, openObject, scopeNamespaces, type ScopeObject } from "../internal.js";
+import { detectGo, type GoBinaryInfo } from "../../golang/index.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 
@@ -92,14 +87,11 @@ async function listScope(spec: TargetSpec, args: ListArgs, io: CliIo): Promise<n
     ]);
   }
   const scope = await resolveScope(spec.scope);
-  const representatives = new Map<number, number>();
-  for (const p of scope.processes) if (!representatives.has(p.mntNs)) representatives.set(p.mntNs, p.pid);
-  if (scope.runtime === "host") representatives.set(0, process.pid);
   const [provider, name] = splitProbePattern(args.pattern);
   const sites: UsdtSite[] = [];
-  for (const pid of representatives.values()) {
-    for (const object of mappedObjectsOf(pid)) {
-      const elf = openMapped(pid, object, spec);
+  for (const namespace of scopeNamespaces(scope, { hostPid: process.pid })) {
+    for (const object of namespace.objects) {
+      const elf = openMapped(object, spec);
       if (elf === undefined) continue;
       try {
         sites.push(...(await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }) })));
@@ -116,9 +108,9 @@ async function listScope(spec: TargetSpec, args: ListArgs, io: CliIo): Promise<n
 }
 
 /** Opens a mapped object through map_files, or undefined when it is not ELF (fonts, locale archives) or has gone. */
-function openMapped(pid: number, object: MappedObject, spec: TargetSpec): ElfFile | undefined {
+function openMapped(object: ScopeObject, spec: TargetSpec): ElfFile | undefined {
   try {
-    const elf = ElfFile.open(FileSource.open(mapFilesPath(pid, object.mapFilesRange.start, object.mapFilesRange.end)), `${spec.text}:${object.path}`);
+    const elf = openElf(object.mapFiles, { label: `${spec.text}:${object.path}` });
     if (!isDebugOnly(elf)) return elf;
     elf.close();
   } catch (error) {
@@ -133,7 +125,7 @@ async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo): 
   const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
   if (args.functions) {
     const symbols = await listSymbols(elf, { ...(args.pattern === undefined ? {} : { pattern: args.pattern }), ...debug });
-    return printFunctions(label, args, symbols, io);
+    return printFunctions(label, args, symbols, io, detectGo(elf));
   }
   const [provider, name] = splitProbePattern(args.pattern);
   const sites = await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }), ...debug });
@@ -149,10 +141,13 @@ export function splitProbePattern(pattern: string | undefined): [string | undefi
   return [pattern.slice(0, colon) || "*", pattern.slice(colon + 1) || "*"];
 }
 
-function printFunctions(label: string, args: ListArgs, symbols: FoundSymbol[], io: CliIo): number {
+/** A Go binary's functions carry its Go version and module (`goVersion`, `goModule`) in JSON, and a header line above the table. */
+function printFunctions(label: string, args: ListArgs, symbols: FoundSymbol[], io: CliIo, go: GoBinaryInfo | undefined): number {
   if (args.json) {
-    io.stdout.write(`${JSON.stringify(symbols.map(symbolToJson), null, 2)}\n`);
+    const goFields = go === undefined ? {} : { goVersion: go.goVersion ?? null, goModule: go.modulePath ?? null };
+    io.stdout.write(`${JSON.stringify(symbols.map((s) => ({ ...symbolToJson(s), ...goFields })), null, 2)}\n`);
   } else if (symbols.length > 0) {
+    if (go !== undefined) io.stdout.write(`${goHeader(go)}\n`);
     io.stdout.write(
       renderTable(
         [{ header: "FUNCTION" }, { header: "ADDRESS", align: "right" }, { header: "OFFSET", align: "right" }, { header: "SIZE", align: "right" }, { header: "TYPE" }, { header: "BIND" }],
@@ -180,6 +175,12 @@ function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo, withFile: boo
 function describeArgs(site: UsdtSite): string {
   if (site.args.length === 0) return "-";
   return site.args.map((a) => (a.kind === "unsupported" ? `!${a.spec}` : a.spec)).join(" ");
+}
+
+/** `Go go1.19.8, module example.com/app (pclntab 1.18, ABIInternal)`. */
+function goHeader(go: GoBinaryInfo): string {
+  const details = [go.pclntabVersion === undefined ? undefined : `pclntab ${go.pclntabVersion}`, go.abi].filter((d) => d !== undefined);
+  return `Go ${go.goVersion ?? "(version unknown)"}, module ${go.modulePath ?? "(unknown)"} (${details.join(", ")})`;
 }
 
 function displayName(s: FoundSymbol): string {

@@ -3,17 +3,8 @@
  * runtime, the container's id and name, every process (pid here and in its
  * namespaces), their roots, the overlay layers, and the objects they map.
  */
-import {
-  UsageError,
-  listRunningContainers,
-  mapFilesPath,
-  mappedObjectsOf,
-  parseTargetSpec,
-  resolveScope,
-  type MappedObject,
-  type ProcessInfo,
-  type ResolvedScope,
-} from "../../index.js";
+import { UsageError, listRunningContainers, parseTargetSpec, resolveScope, type ResolvedScope } from "../../index.js";
+import { scopeNamespaces, type ScopeNamespace } from "../internal.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 
@@ -24,14 +15,6 @@ export interface ResolveArgs {
   readonly json: boolean;
 }
 
-/** One process per mount namespace, with what it maps. */
-interface NamespaceView {
-  readonly mntNs: number;
-  readonly pid: number;
-  readonly root: string;
-  readonly objects: readonly MappedObject[];
-}
-
 /** Runs `probec resolve`; returns the exit code. */
 export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<number> {
   if (args.scope === undefined) return resolveAll(args, io);
@@ -40,7 +23,7 @@ export async function resolveCommand(args: ResolveArgs, io: CliIo): Promise<numb
     throw new UsageError(`"${args.scope}" is a target, not a scope`, [`resolve the scope alone: probec resolve ${args.scope.split(":")[0]}`]);
   }
   const scope = await resolveScope(spec.scope);
-  const views = namespaceViews(scope.runtime === "host" ? [] : scope.processes);
+  const views = scopeNamespaces(scope);
   if (args.json) io.stdout.write(`${JSON.stringify(toJson(scope, views), null, 2)}\n`);
   else io.stdout.write(render(scope, views));
   return EXIT.ok;
@@ -72,17 +55,7 @@ async function resolveAll(args: ResolveArgs, io: CliIo): Promise<number> {
   return rows.length > 0 ? EXIT.ok : EXIT.noMatch;
 }
 
-function namespaceViews(processes: readonly ProcessInfo[]): NamespaceView[] {
-  const seen = new Map<number, NamespaceView>();
-  for (const p of processes) {
-    if (seen.has(p.mntNs)) continue;
-    const objects = mappedObjectsOf(p.pid).filter((o) => o.kind === "file" || o.kind === "memfd");
-    seen.set(p.mntNs, { mntNs: p.mntNs, pid: p.pid, root: `/proc/${p.pid}/root`, objects });
-  }
-  return [...seen.values()];
-}
-
-function render(scope: ResolvedScope, views: readonly NamespaceView[]): string {
+function render(scope: ResolvedScope, views: readonly ScopeNamespace[]): string {
   const head = [
     ["runtime", scope.runtime],
     ...(scope.containerId === undefined ? [] : [["container", `${scope.containerId}${scope.containerName === undefined ? "" : ` (${scope.containerName})`}`]]),
@@ -99,13 +72,13 @@ function render(scope: ResolvedScope, views: readonly NamespaceView[]): string {
   for (const v of views) {
     out += `\nmapped by pid ${v.pid}:\n${renderTable(
       [{ header: "PATH" }, { header: "INODE", align: "right" }, { header: "STATE" }, { header: "OPEN THROUGH" }],
-      v.objects.map((o) => [o.path, String(o.inode), o.kind === "memfd" ? "memfd" : o.deleted ? "deleted" : "-", mapFilesPath(v.pid, o.mapFilesRange.start, o.mapFilesRange.end)]),
+      v.objects.map((o) => [o.path, String(o.inode), o.kind === "memfd" ? "memfd" : o.deleted ? "deleted" : "-", o.mapFiles]),
     )}`;
   }
   return out;
 }
 
-function toJson(scope: ResolvedScope, views: readonly NamespaceView[]): unknown {
+function toJson(scope: ResolvedScope, views: readonly ScopeNamespace[]): unknown {
   return {
     runtime: scope.runtime,
     containerId: scope.containerId ?? null,
@@ -123,7 +96,7 @@ function toJson(scope: ResolvedScope, views: readonly NamespaceView[]): unknown 
         dev: o.dev,
         kind: o.kind,
         deleted: o.deleted,
-        mapFiles: mapFilesPath(v.pid, o.mapFilesRange.start, o.mapFilesRange.end),
+        mapFiles: o.mapFiles,
       })),
     })),
   };
