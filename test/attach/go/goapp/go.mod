@@ -1,0 +1,3 @@
+module probec.test/goapp
+
+go 1.19

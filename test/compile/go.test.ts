@@ -1,0 +1,100 @@
+/**
+ * Compiling probes on a real Go binary (test/attach/go/goapp, built here
+ * with Debian's golang-go), with the host scope: what the plan says about
+ * the code, and what is refused with a reason rather than planned wrong
+ * (issue 12, PITFALLS 29 and 30).
+ *
+ * - the plan records the binary as Go with its version, and each point's ABI;
+ * - `uretprobe` is one uprobe per return instruction, each at a `RET` byte (0xc3);
+ * - argN beyond Go's nine amd64 registers, and any argN of an assembly
+ *   (ABI0) function, is an error naming the function and its ABI;
+ * - a return probe on a function that leaves by a jump (runtime.memequal's
+ *   tail call), or on an offset inside a function, is refused with the
+ *   decoder's reason, never half-probed; so is uprobe+ret on ABI0 code;
+ * - C code (node's own libc) keeps six System V registers.
+ */
+import { openSync, readSync, closeSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compile, type CompileOptions } from "../../src/compile/compile.js";
+import { renderDiagnostics } from "../../src/dsl/index.js";
+import { buildGoApp, type GoApp } from "../attach/go/build.js";
+
+let app: GoApp;
+
+beforeAll(() => {
+  app = buildGoApp();
+}, 120_000);
+
+const HOST: CompileOptions = { strategy: "host" };
+
+async function errors(source: string): Promise<string> {
+  const { plan, diagnostics } = await compile(source, { ...HOST, file: "go.probe" });
+  const errs = diagnostics.filter((d) => d.severity === "error");
+  expect(plan).toBeUndefined();
+  return renderDiagnostics(source, "go.probe", errs);
+}
+
+function byteAt(path: string, offset: number): number {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, offset);
+    return b[0]!;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe("a Go binary's plan", () => {
+  it("records Go, its version and each point's ABI; uretprobe is a uprobe on every RET", async () => {
+    const { plan, diagnostics } = await compile(`uretprobe host:${app.plain}:main.work { rc = retval }\n`, HOST);
+    expect(diagnostics).toEqual([]);
+    const entry = plan!.probes[0]!;
+    expect(entry.binary.code).toEqual({ language: "go", goVersion: app.goVersion.split(" ")[2] });
+    expect(entry.points.length).toBeGreaterThanOrEqual(3); // an early return, the deferreturn path, the normal return
+    for (const p of entry.points) {
+      expect(p).toMatchObject({ side: "return-instruction", abi: "go-abiinternal", pairedWith: null, refCtrOffset: null, site: { kind: "symbol", name: "main.work" } });
+      expect(byteAt(app.plain, p.fileOffset)).toBe(0xc3);
+    }
+    expect(new Set(entry.points.map((p) => p.fileOffset)).size).toBe(entry.points.length);
+  });
+
+  it("arg8 is Go's ninth register; arg9 is not in one, and the error says so", async () => {
+    expect((await compile(`uprobe host:${app.plain}:main.work { a = arg8 }\n`, HOST)).diagnostics).toEqual([]);
+    expect(await errors(`uprobe host:${app.plain}:main.work { a = arg9 }\n`)).toContain(
+      "error: `arg9` is not in a register of the matched function\n",
+    );
+    expect(await errors(`uprobe host:${app.plain}:main.work { a = arg9 }\n`)).toContain("= hint: main.work (go-abiinternal) passes arg0..arg8 in registers");
+  });
+
+  it("an assembly (ABI0) function: argN is refused, and so is uprobe+ret (no goroutine register to pair by)", async () => {
+    const args = await errors(`uprobe host:${app.plain}:internal/cpu.cpuid.abi0 { a = arg0 }\n`);
+    expect(args).toContain("error: `arg0` is not in a register of the matched function");
+    expect(args).toContain("= hint: internal/cpu.cpuid.abi0 is Go assembly (ABI0): its arguments are on the stack, not in registers");
+    expect(await errors(`uprobe+ret host:${app.plain}:internal/cpu.cpuid.abi0 { latency }\n`)).toContain(
+      "cannot pair the entry and return of internal/cpu.cpuid.abi0: it is a Go assembly (ABI0) function",
+    );
+    // Its returns alone are fine: uretprobe.
+    const { plan } = await compile(`uretprobe host:${app.plain}:internal/cpu.cpuid.abi0 { pid }\n`, HOST);
+    expect(plan!.probes[0]!.points.map((p) => [p.side, p.abi])).toEqual([["return-instruction", "go-abi0"]]);
+  });
+
+  it("a function that leaves by a jump, or an offset inside one, gets no return probe, and the reason", async () => {
+    const tail = await errors(`uretprobe host:${app.plain}:runtime.memequal { rc = retval }\n`);
+    expect(tail).toMatch(/cannot put a uretprobe probe on runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function for 0x[0-9a-f]+ \(a tail call or shared code\)/);
+    expect(tail).toContain("= hint: probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)");
+    expect(await errors(`uprobe+ret host:${app.plain}:main.work+0x10 { latency }\n`)).toContain("main.work+0x10 is inside main.work");
+    // An entry probe at an offset is still fine.
+    expect((await compile(`uprobe host:${app.plain}:main.work+0x10 { pid }\n`, HOST)).diagnostics).toEqual([]);
+  });
+
+  it("C code keeps the C ABI: six System V registers, and kernel return probes", async () => {
+    const libc = `pid/${process.pid}:libc:getpid`;
+    const { plan } = await compile(`uprobe+ret ${libc} { a = arg5 }\n`);
+    expect(plan!.probes[0]!.points.map((p) => [p.side, p.abi])).toEqual([
+      ["entry", "sysv"],
+      ["return", "sysv"],
+    ]);
+    expect(await errors(`uprobe ${libc} { a = arg6 }\n`)).toContain("= hint: getpid (sysv) passes arg0..arg5 in registers");
+  });
+});
