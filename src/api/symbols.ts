@@ -8,6 +8,7 @@ import { findSymbolIn, type FindSymbolOptions, type FoundSymbol } from "../elf/f
 import { listSymbolsIn, type ListSymbolsOptions } from "../elf/list-symbols.js";
 import { loadDebugFiles, type DebugSearchOptions } from "../debuginfo/index.js";
 import { withElf, type ElfInput, type OpenOptions } from "./input.js";
+import { findGoSymbol, goSymbolsIn } from "../golang/symbols.js";
 
 export type { FoundSymbol } from "../elf/find-symbol.js";
 
@@ -34,6 +35,9 @@ export async function findSymbol(file: ElfInput, name: string, options: FindOpti
       return findSymbolIn(elf, name, base);
     } catch (error) {
       // A stripped file may name the function (or an IFUNC's implementations) only in its debug file.
+      // A Go binary linked with -s -w still names its functions in the pclntab.
+      const go = error instanceof NotFoundError ? findGoSymbol(elf, name) : undefined;
+      if (go !== undefined) return go;
       const retry = (error instanceof NotFoundError || (error instanceof IfuncError && error.candidates.length === 0)) && options.useDebugInfo !== false;
       if (!retry) throw error;
       const debug = await loadDebugFiles(elf, path, options);
@@ -56,6 +60,8 @@ export interface ListOptions extends OpenOptions, DebugSearchOptions, ListSymbol
 /**
  * Lists functions (by default `func` and `ifunc` symbols) whose name
  * matches `pattern`, each with address and file offset, sorted by name.
+ * A Go binary without `.symtab` (`-ldflags='-s -w'`) adds the functions of
+ * its pclntab (binding `go`).
  *
  * @example
  * const uv = await listSymbols("/usr/bin/node", { pattern: "uv_*" });
@@ -64,7 +70,14 @@ export async function listSymbols(file: ElfInput, options: ListOptions = {}): Pr
   return withElf(file, options, async (elf, path) => {
     const debug = options.useDebugInfo === false ? [] : await loadDebugFiles(elf, path, options);
     try {
-      return listSymbolsIn(elf, { ...options, symbolSources: debug.map((d) => d.elf) });
+      const found = listSymbolsIn(elf, { ...options, symbolSources: debug.map((d) => d.elf) });
+      const hasSymtab = elf.symbolTable("symtab") !== undefined || debug.some((d) => d.elf.symbolTable("symtab") !== undefined);
+      const wantsFunctions = options.types === undefined || options.types.includes("func");
+      if (hasSymtab || !wantsFunctions) return found;
+      const named = new Set(found.map((s) => s.address));
+      const go = goSymbolsIn(elf, options.pattern).filter((s) => !named.has(s.address));
+      if (go.length === 0) return found;
+      return [...found, ...go].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     } finally {
       closeAll(debug.map((d) => d.elf));
     }
