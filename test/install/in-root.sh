@@ -22,17 +22,21 @@
 #                              needs the kernel's BPF and uprobes
 set -euo pipefail
 
-if [[ -z ${PROBEC_IN_ROOT_NS:-} ]]; then
-  PROBEC_IN_ROOT_NS=1 exec unshare --mount --propagation private --net "$0" "$@"
+if [[ -z ${PROBEC_IN_ROOT_SCRATCH:-} ]]; then
+  # Outside the namespaces: the scratch mount point, removed once the namespaces (and the tmpfs on it) are gone.
+  scratch=$(mktemp -d /tmp/probec-in-root.XXXXXX)
+  status=0
+  PROBEC_IN_ROOT_SCRATCH=$scratch unshare --mount --propagation private --net "$0" "$@" || status=$?
+  rmdir "$scratch"
+  exit "$status"
 fi
 
 rootfs=$1 tarball=$2 out=$3
+scratch=$PROBEC_IN_ROOT_SCRATCH
 node_bin=$(command -v node)
 npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")") # .../node_modules/npm
 npm_cache=$(npm config get cache)
 
-scratch=$(mktemp -d /tmp/probec-in-root.XXXXXX)
-trap 'rmdir "$scratch" 2>/dev/null || true' EXIT
 mount -t tmpfs -o size=512m probec-in-root "$scratch"
 mkdir -p "$scratch"/{upper,work,merged,cache-upper,cache-work}
 root=$scratch/merged
