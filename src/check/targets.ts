@@ -7,6 +7,7 @@
 import { argUses, checkProbeFile, parseProbeFile, type Diagnostic, type ProbeKind, type SourceLocation } from "../dsl/index.js";
 import { UsageError } from "../errors.js";
 import { parseTargetSpec } from "../dsl/target-spec.js";
+import { SCOPE_PREFIXES } from "../plan/runtimes.js";
 
 /** A probe file's text and the name it goes by in diagnostics. */
 export interface ProbeSource {
@@ -75,7 +76,7 @@ export function wantedTargets(spec: CheckSpec, defaultFile: string): { targets: 
   return { targets, problems };
 }
 
-const SCOPE_KINDS = /^(docker|podman|containerd|crio|k8s|pid)\//;
+const SCOPE_KINDS = new RegExp(`^(${SCOPE_PREFIXES.join("|")})/`);
 
 /**
  * An inline target. The scope may be left out, since the image is the

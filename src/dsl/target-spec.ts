@@ -21,6 +21,7 @@
  * Pure: no I/O.
  */
 import { UsageError } from "../errors.js";
+import { SCOPE_PREFIXES } from "../plan/runtimes.js";
 
 /** Where the processes are. */
 export type Scope =
@@ -47,7 +48,7 @@ export interface TargetSpec {
   readonly location: string | undefined;
 }
 
-const RUNTIMES = ["docker", "podman", "containerd", "crio", "k8s", "pid", "host"] as const;
+const RUNTIMES = [...SCOPE_PREFIXES, "host"] as const;
 
 /** Parses a target spec, throwing a {@link UsageError} that names the spec and shows the accepted forms. */
 export function parseTargetSpec(text: string): TargetSpec {

@@ -33,3 +33,15 @@ export const PLAN_RUNTIME_NAMES = ["host", "pid", ...CONTAINER_RUNTIME_NAMES] as
 
 /** Where a scope came from, as a plan's `target.runtime`. */
 export type PlanRuntime = "host" | "pid" | ContainerRuntime;
+
+/**
+ * The scope kinds a target writes as `KIND/…` (`docker/web`, `k8s/ns/pod`,
+ * `pid/123`): every container runtime that has a client (not `cri`, which
+ * names no client), then `k8s` (a pod, found through its runtime's labels)
+ * and `pid`. `host` is written alone. src/dsl/target-spec.ts, the CLI's
+ * target sniffing and `checkImage`'s inline targets use this list.
+ */
+export const SCOPE_PREFIXES = [...CONTAINER_RUNTIME_NAMES.filter((r): r is Exclude<ContainerRuntime, "cri"> => r !== "cri"), "k8s", "pid"] as const;
+
+/** A scope kind written `KIND/…`. */
+export type ScopePrefix = (typeof SCOPE_PREFIXES)[number];

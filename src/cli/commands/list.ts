@@ -26,6 +26,7 @@ import {
 } from "../../index.js";
 import { hex, isDebugOnly, openObject, scopeNamespaces, type ScopeObject } from "../internal.js";
 import { detectGo, type GoBinaryInfo } from "../../golang/index.js";
+import { SCOPE_PREFIXES } from "../../plan/runtimes.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
 
@@ -50,6 +51,9 @@ export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
   }
 }
 
+/** `docker/`, `k8s/`, `pid/`, …: a scope kind (src/plan/runtimes.ts) at the start of a target. */
+const SCOPE_KIND = new RegExp(`^(${SCOPE_PREFIXES.join("|")})/`);
+
 /**
  * A target names a runtime scope (`docker/…`, `pid/…`, `host`) or has a
  * `:`; anything else is a file path, so that a missing file is reported as
@@ -57,7 +61,7 @@ export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
  */
 export function looksLikeTarget(text: string): boolean {
   if (existsSync(text)) return false;
-  return text.includes(":") || /^(docker|podman|containerd|crio|k8s|pid)\//.test(text) || text === "host";
+  return text.includes(":") || SCOPE_KIND.test(text) || text === "host";
 }
 
 async function listTarget(args: ListArgs, io: CliIo): Promise<number> {

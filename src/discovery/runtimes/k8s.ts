@@ -19,6 +19,7 @@
  */
 import { existsSync } from "node:fs";
 import { AmbiguousError, IoError, NotFoundError, UsageError } from "../../errors.js";
+import type { ContainerRuntime } from "../../plan/index.js";
 import { nearest } from "../../suggest.js";
 import {
   containerdSocketPath,
@@ -29,6 +30,9 @@ import {
   type ContainerdOptions,
 } from "./containerd.js";
 import { dockerSocketPath, listContainers as listDockerContainers, type DockerOptions } from "./docker.js";
+
+/** The runtimes whose labels probec reads Kubernetes pods from (src/plan/runtimes.ts). */
+export type K8sRuntime = Extract<ContainerRuntime, "containerd" | "docker">;
 
 export const POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace";
 export const POD_NAME_LABEL = "io.kubernetes.pod.name";
@@ -42,7 +46,7 @@ export interface K8sOptions {
 
 /** A running container of a pod, and the runtime that runs it. */
 export interface K8sContainer {
-  readonly runtime: "containerd" | "docker";
+  readonly runtime: K8sRuntime;
   /** The containerd namespace (`k8s.io`); undefined for Docker. */
   readonly runtimeNamespace: string | undefined;
   /** The runtime's container id. */
@@ -154,7 +158,7 @@ export async function k8sContainers(options: K8sOptions = {}, what = "k8s"): Pro
 }
 
 function fromLabels(
-  runtime: "containerd" | "docker",
+  runtime: K8sRuntime,
   runtimeNamespace: string | undefined,
   id: string,
   image: string,
