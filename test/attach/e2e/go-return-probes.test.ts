@@ -21,6 +21,9 @@
  * - in a container, on the `-s -w` binary (functions from `.gopclntab`),
  *   the same, plus a method with a receiver and a closure targeted by
  *   their Go names;
+ * - the attacher checks a hand-written plan itself: no pairing on ABI0
+ *   code, a return point must name its entry, argN only within the
+ *   point's ABI;
  * - C code keeps the kernel's return probe.
  *
  * The rounds are paced by the program (a millisecond's sleep every 64
@@ -30,7 +33,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attach, type AttachPlan, type ProbeEvent } from "../../../src/index.js";
+import { attach, compile, type AttachPlan, type AttachPoint, type ProbeEvent } from "../../../src/index.js";
 import { ensureDockerd } from "../../support/dockerd.js";
 import { buildGoApp, goAppImage, type GoApp } from "../go/build.js";
 import { sleep, Targets, type Target } from "./support/targets.js";
@@ -175,6 +178,48 @@ describe("the kernel's return probe on Go", () => {
       }
     }
   }, 60_000);
+});
+
+describe("the attacher's own checks of a hand-written plan on a Go binary", () => {
+  /**
+   * A compiled uprobe+ret plan on goapp (host scope: nothing runs), changed
+   * by `change`; resolves to the attacher's refusal: of the whole plan (an
+   * error), or of its one entry (a `failed` status), else "attached".
+   */
+  async function refusal(change: (plan: AttachPlan) => AttachPlan, body = "{ latency }"): Promise<string> {
+    const { plan } = await compile(`uprobe+ret host:${app.plain}:main.work ${body}\n`, { strategy: "host" });
+    const attachment = attach(change(plan!));
+    try {
+      const ready = await attachment.ready;
+      const failed = attachment.statuses.find((s) => s.type === "failed") as { reason?: string } | undefined;
+      return ready.failed > 0 ? (failed?.reason ?? "failed") : "attached";
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      await attachment.close().catch(() => undefined);
+    }
+  }
+  const withPoints = (plan: AttachPlan, f: (p: AttachPoint, i: number) => AttachPoint): AttachPlan => ({ ...plan, probes: [{ ...plan.probes[0]!, points: plan.probes[0]!.points.map(f) }] });
+
+  it("refuses pairing an assembly (ABI0) point, which keeps no goroutine register", async () => {
+    expect(await refusal((plan) => withPoints(plan, (p) => ({ ...p, abi: "go-abi0" })))).toMatch(/probes\[0\]\.points\[0\]\.abi: uprobe\+ret pairs Go calls by goroutine/);
+  });
+
+  it("refuses a return point whose pairedWith names another return point", async () => {
+    expect(await refusal((plan) => withPoints(plan, (p, i) => (i === 2 ? { ...p, pairedWith: plan.probes[0]!.points[1]!.cookie } : p)))).toMatch(
+      /probes\[0\]\.points\[2\]\.pairedWith: cookie \d+ is not the other side of this point/,
+    );
+  });
+
+  it("reads argN from Go's registers only as far as they go, and never from an ABI0 point", async () => {
+    expect(await refusal((plan) => plan, "{ a = arg8 }")).toBe("attached");
+    // The compiler refuses arg9 on Go; a hand-written program asks for it anyway.
+    const arg9 = (plan: AttachPlan): AttachPlan => ({ ...plan, probes: [{ ...plan.probes[0]!, program: { ...plan.probes[0]!.program!, fields: [{ name: "a", type: "int", expr: { op: "arg", index: 9 } }] } }] });
+    const beyond = await refusal(arg9, "{ a = arg8 }");
+    expect(beyond).toMatch(/arg9 is beyond the 9 argument registers of the go-abiinternal ABI/);
+    const abi0 = await refusal((plan) => ({ ...plan, probes: [{ ...plan.probes[0]!, kind: "uprobe", points: [{ ...plan.probes[0]!.points[0]!, abi: "go-abi0", pairedWith: null }] }] }), "{ a = arg0 }");
+    expect(abi0).toMatch(/is a Go ABI0 \(assembly\) function, whose arguments are on the stack/);
+  });
 });
 
 describe("Go return probes on uprobes at every return instruction", () => {
