@@ -13,6 +13,7 @@ import { checkImage, findSymbol, findUsdt, listSymbols, resolveScope, resolveTar
 import { ElfFile } from "../src/elf/elf-file.js";
 import { iterateSymbols } from "../src/elf/list-symbols.js";
 import { FileSource } from "../src/io/file-source.js";
+import { findReturnInstructions, goFunctions } from "../src/golang/index.js";
 import { procStatus, sinceMark, startMark } from "./measure.js";
 
 interface Args {
@@ -28,6 +29,26 @@ interface Args {
   readonly names?: readonly string[];
   /** (f): the probe file's text. */
   readonly source?: string;
+  /** (m): how many of the largest Go functions to scan. */
+  readonly count?: number;
+}
+
+/** (m): the `count` largest Go functions of `path`, each scanned for its return instructions. */
+function goReturns(args: Args, reuse?: ElfFile): { answer: unknown; bytesRead: number } {
+  const source = reuse?.source ?? FileSource.open(args.path);
+  const before = source.bytesRead;
+  const elf = reuse ?? ElfFile.open(source, args.path);
+  const largest = [...goFunctions(elf)].sort((a, b) => b.size - a.size).slice(0, args.count ?? 1000);
+  let returns = 0;
+  let refused = 0;
+  for (const fn of largest) {
+    if (fn.fileOffset === undefined) continue;
+    const found = findReturnInstructions(elf, { address: fn.entry, size: fn.size, fileOffset: fn.fileOffset });
+    if ("refused" in found) refused++;
+    else returns += found.offsets.length;
+  }
+  if (reuse === undefined) elf.close();
+  return { answer: { functions: largest.length, returns, refused }, bytesRead: source.bytesRead - before };
 }
 
 /** elfinfo is loaded only by the elfinfo modes, so that probec's processes carry none of it. */
@@ -110,12 +131,16 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
     }),
   /** (f) probec: compile() of a whole spec against the docker daemon `host`, cold (call to plan). */
   "probec-compile": (args) =>
-    once("probec", async () => {
-      const { plan, diagnostics } = await compile(args.source ?? "", { file: "bench.probe", docker: { host: args.host } });
-      const errors = diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.start.line}:${d.location.start.column} ${d.message}`);
-      const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
-      return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
-    }, "time"),
+    once(
+      "probec",
+      async () => {
+        const { plan, diagnostics } = await compile(args.source ?? "", { file: "bench.probe", docker: { host: args.host } });
+        const errors = diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.start.line}:${d.location.start.column} ${d.message}`);
+        const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
+        return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
+      },
+      "time",
+    ),
   /** (g) probec: checkImage() of inline targets (`names`) in the image at `path`, cold (call to result). */
   "probec-check": (args) =>
     once("probec", async () => {
@@ -123,6 +148,13 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
       const missing = result.checks.filter((c) => c.status !== "found").map((c) => c.target);
       return { answer: { found: result.checks.length - missing.length, total: result.checks.length, missing } };
     }),
+  /** (m) probec, cold: open, read the pclntab, load the x86 decoder, scan the 1,000 largest functions. */
+  "probec-go-returns": (args) => once("probec", async () => goReturns(args)),
+  /** (m) probec, warm: the same file and decoder reused, only the scans timed. */
+  "probec-go-returns-warm": async (args) => {
+    const elf = ElfFile.open(FileSource.open(args.path), args.path);
+    await warm("probec", args, async () => goReturns(args, elf));
+  },
   /** (b) and (c) elfinfo: one parse, then the lookup, then the listing; each phase emitted cumulatively. */
   "elfinfo-symbols": async (args) => {
     const { elfinfoFind, elfinfoList, elfinfoOpen } = await elfinfo();

@@ -20,6 +20,7 @@ import { attachRateTask } from "./tasks/attach-rate.js";
 import { startupTask } from "./tasks/startup.js";
 import { traceStartTask } from "./tasks/trace-start.js";
 import { goReturnHitTask } from "./tasks/go-return-hit.js";
+import { goReturnsTask } from "./tasks/go-returns.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -42,6 +43,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(j)", () => attachRateTask(print)],
   ["(k)", () => startupTask(print)],
   ["(l)", () => traceStartTask(print)],
+  ["(m)", () => goReturnsTask(print)],
   ["(n)", () => goReturnHitTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
