@@ -99,7 +99,10 @@ function locate(elf: ElfFile): Pclntab | undefined {
     if (parsed === undefined) throw new FormatError(`${name}: no valid pclntab header`, section.sh_offset);
     return parsed;
   }
-  const symbol = pclntabSymbol(elf);
+  // The symbol is looked for only in a file that otherwise looks like Go: a miss in a large C++
+  // binary must not cost a walk over its whole .symtab.
+  const looksGo = elf.section(".go.buildinfo") !== undefined || elf.section(".note.go.buildid") !== undefined;
+  const symbol = looksGo ? pclntabSymbol(elf) : undefined;
   if (symbol !== undefined) {
     const parsed = parseHeader(elf, symbol.offset, symbol.size, littleEndian, "symbol");
     if (parsed === undefined) throw new FormatError("runtime.pclntab: no valid pclntab header", symbol.offset);
