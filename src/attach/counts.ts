@@ -80,7 +80,9 @@ export class CountTally {
   /** Every counting probe's counts so far, in plan order. */
   results(): ProbeCounts[] {
     return [...this.probes].map(([probeId, probe]) => {
-      const rows = [...probe.rows.values()].sort((a, b) => b.count - a.count || compareKeys(a.keys, b.keys)).map((r) => ({ keys: [...r.keys], count: r.count }));
+      const rows = [...probe.rows.values()]
+        .sort((a, b) => b.count - a.count || compareKeys(a.keys, b.keys))
+        .map((r) => ({ keys: [...r.keys], count: r.count }));
       return { probeId, keyNames: probe.keyNames, rows, total: rows.reduce((sum, r) => sum + r.count, 0) };
     });
   }

@@ -48,10 +48,12 @@ export async function listRunningContainers(options: RuntimeOptions = {}): Promi
         if (known.namespace === undefined && c.namespace !== undefined) known.namespace = c.namespace;
         continue;
       }
-      const processes = (await client.processIds(c).catch((error: unknown) => {
-        if (error instanceof ProbecError) return [];
-        throw error;
-      })).flatMap((pid) => {
+      const processes = (
+        await client.processIds(c).catch((error: unknown) => {
+          if (error instanceof ProbecError) return [];
+          throw error;
+        })
+      ).flatMap((pid) => {
         try {
           return [inspectProcess(pid)];
         } catch (error) {
@@ -64,6 +66,12 @@ export async function listRunningContainers(options: RuntimeOptions = {}): Promi
     }
   }
   return [...found.entries()]
-    .map(([id, c]) => ({ runtime: c.runtime, id, name: c.name, ...(c.namespace === undefined ? {} : { namespace: c.namespace }), processes: [...c.processes].sort((a, b) => a.pid - b.pid) }))
+    .map(([id, c]) => ({
+      runtime: c.runtime,
+      id,
+      name: c.name,
+      ...(c.namespace === undefined ? {} : { namespace: c.namespace }),
+      processes: [...c.processes].sort((a, b) => a.pid - b.pid),
+    }))
     .sort((a, b) => (a.name ?? a.id).localeCompare(b.name ?? b.id));
 }

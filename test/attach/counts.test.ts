@@ -16,7 +16,21 @@ function probe(id: string, count: NonNullable<PlanProbe["program"]>["count"]): P
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: "pid", containerId: null, containerName: null, mntNs: 1, processes: [] },
-    binary: { request: "libc", how: "maps", containerPath: "/lib/libc.so.6", kernelPath: "/lib/libc.so.6", openRoot: "/", dev: "1", ino: "2", size: 3, mtimeNs: "4", buildId: null, mapped: true, replaced: false, warnings: [] },
+    binary: {
+      request: "libc",
+      how: "maps",
+      containerPath: "/lib/libc.so.6",
+      kernelPath: "/lib/libc.so.6",
+      openRoot: "/",
+      dev: "1",
+      ino: "2",
+      size: 3,
+      mtimeNs: "4",
+      buildId: null,
+      mapped: true,
+      replaced: false,
+      warnings: [],
+    },
     points: [],
     filter: { kind: "process", containerId: null, cgroupPaths: [], pids: [1] },
     program: { fields: [], filter: null, format: null, count, strlen: 64 },
@@ -26,14 +40,33 @@ function probe(id: string, count: NonNullable<PlanProbe["program"]>["count"]): P
 const plan: AttachPlan = {
   planVersion: 1,
   probes: [
-    probe("byKey", { by: [{ op: "capture", name: "comm" }, { op: "binary", operator: "%", left: { op: "arg", index: 0 }, right: { op: "int", value: "2" } }] }),
+    probe("byKey", {
+      by: [
+        { op: "capture", name: "comm" },
+        { op: "binary", operator: "%", left: { op: "arg", index: 0 }, right: { op: "int", value: "2" } },
+      ],
+    }),
     probe("total", { by: [] }),
     probe("printing", null),
   ],
 };
 
 function event(probeId: string, fields: Record<string, bigint | string | null>): ProbeEvent {
-  return { probeId, entry: 0, cookie: 1, side: "entry", pid: 1, tid: 1, cpu: 0, comm: "x", container: null, timestamp: 0n, latency: null, retval: null, fields };
+  return {
+    probeId,
+    entry: 0,
+    cookie: 1,
+    side: "entry",
+    pid: 1,
+    tid: 1,
+    cpu: 0,
+    comm: "x",
+    container: null,
+    timestamp: 0n,
+    latency: null,
+    retval: null,
+    fields,
+  };
 }
 
 const events = [
@@ -69,7 +102,7 @@ describe("CountTally and tallyCounts", () => {
     ]);
   });
 
-  it("keeps the integer 1 and the string \"1\" apart", () => {
+  it('keeps the integer 1 and the string "1" apart', () => {
     const tally = new CountTally(plan);
     tally.add(event("byKey", { key0: "1", key1: 1n }));
     tally.add(event("byKey", { key0: "1", key1: "1" }));
@@ -91,7 +124,16 @@ describe("CountTally and tallyCounts", () => {
     const counts = new Counts(plan);
     for (const e of events) counts.add(e);
     expect(counts.renderTables()).toBe(
-      ["byKey:", "COMM     ARG0 % 2  COUNT", "sh       1             2", "(fault)  0             1", "1        0             1", "sh       0             1", "total: 2", ""].join("\n"),
+      [
+        "byKey:",
+        "COMM     ARG0 % 2  COUNT",
+        "sh       1             2",
+        "(fault)  0             1",
+        "1        0             1",
+        "sh       0             1",
+        "total: 2",
+        "",
+      ].join("\n"),
     );
     expect(renderCountJson(counts.results()).split("\n")[0]).toBe('{"probe":"byKey","count":2,"keys":{"comm":"sh","arg0 % 2":1}}');
   });

@@ -103,14 +103,17 @@ function planKindByConstant(): Map<string, string> {
 function lowerCaptures(text: string): { codes: Map<string, string>; kinds: Map<string, string[]>; header: string[] } {
   const block = /strcmp\(op, "capture"\) == 0\) \{([\s\S]*?)\n {2}\}/.exec(text)?.[1] ?? "";
   const names = cStringArrays(block, "names")[0] ?? [];
-  const constants = [.../static const uint8_t captures\[\] = \{([^}]*)\}/.exec(block)?.[1]?.matchAll(/PROBEC_CAP_\w+/g) ?? []].map((m) => m[0]);
+  const constants = [...(/static const uint8_t captures\[\] = \{([^}]*)\}/.exec(block)?.[1]?.matchAll(/PROBEC_CAP_\w+/g) ?? [])].map((m) => m[0]);
   const codes = new Map(names.map((n, i) => [n, constants[i] ?? "?"]));
   const byConstant = planKindByConstant();
   const kinds = new Map<string, string[]>();
   for (const m of block.matchAll(/captures\[i\] == (PROBEC_CAP_\w+)((?: && kind != PLAN_\w+)+)/g)) {
-    kinds.set(m[1] as string, [...(m[2] ?? "").matchAll(/PLAN_\w+/g)].map((k) => byConstant.get(k[0]) ?? k[0]));
+    kinds.set(
+      m[1] as string,
+      [...(m[2] ?? "").matchAll(/PLAN_\w+/g)].map((k) => byConstant.get(k[0]) ?? k[0]),
+    );
   }
-  const header = [.../bool is_header = ([^;]*);/.exec(text)?.[1]?.matchAll(/strcmp\(capture, "(\w+)"\)/g) ?? []].map((m) => m[1] as string);
+  const header = [...(/bool is_header = ([^;]*);/.exec(text)?.[1]?.matchAll(/strcmp\(capture, "(\w+)"\)/g) ?? [])].map((m) => m[1] as string);
   return { codes, kinds, header };
 }
 
@@ -143,8 +146,10 @@ function abiDrift(text: string): string[] {
   const got = new Map(cEnum(text, "probec_capture"));
   const want = new Map(integerCaptures.map((n) => [captureAbiConstant(n), captureDef(n).abi as number]));
   const out: string[] = [];
-  for (const [constant, code] of want) if (got.get(constant) !== code) out.push(`${constant}: probec_abi.h has ${got.get(constant)}, src/plan/captures.ts says ${code}`);
-  for (const [constant, code] of got) if (!want.has(constant)) out.push(`${constant} = ${code} is in probec_abi.h but no capture of src/plan/captures.ts has it`);
+  for (const [constant, code] of want)
+    if (got.get(constant) !== code) out.push(`${constant}: probec_abi.h has ${got.get(constant)}, src/plan/captures.ts says ${code}`);
+  for (const [constant, code] of got)
+    if (!want.has(constant)) out.push(`${constant} = ${code} is in probec_abi.h but no capture of src/plan/captures.ts has it`);
   return out;
 }
 
@@ -161,7 +166,12 @@ describe("src/plan against the copies it cannot generate", () => {
     expect(planMemberNames(planC, "kind")).toEqual(PROBE_KINDS);
     expect(planMemberNames(planC, "strategy")).toEqual(PATH_STRATEGY_NAMES);
     // plan_strategy_name(), which prints a strategy back.
-    expect(/plan_strategy_name\(enum plan_strategy s\) \{\s*static const char \*const names\[\] = \{([^}]*)\}/.exec(planC)?.[1]?.match(/"[^"]*"/g)?.map((q) => q.slice(1, -1))).toEqual(PATH_STRATEGY_NAMES);
+    expect(
+      /plan_strategy_name\(enum plan_strategy s\) \{\s*static const char \*const names\[\] = \{([^}]*)\}/
+        .exec(planC)?.[1]
+        ?.match(/"[^"]*"/g)
+        ?.map((q) => q.slice(1, -1)),
+    ).toEqual(PATH_STRATEGY_NAMES);
     expect(cEnum(planH, "plan_kind").map(([c]) => c)).toEqual(PROBE_KINDS.map((k) => `PLAN_${k.toUpperCase().replace("+", "_")}`));
     expect(cEnum(planH, "plan_strategy").map(([c]) => c)).toEqual(PATH_STRATEGY_NAMES.map((s) => `PLAN_${s.toUpperCase()}`));
   });
@@ -200,7 +210,9 @@ describe("the drift checks see a drift", () => {
 
   it("a changed or extra code in probec_abi.h is reported", () => {
     expect(abiDrift(abiH.replace("PROBEC_CAP_CPU = 3", "PROBEC_CAP_CPU = 7"))).toEqual([expect.stringContaining("PROBEC_CAP_CPU: probec_abi.h has 7")]);
-    expect(abiDrift(abiH.replace("PROBEC_CAP_PID = 0,", "PROBEC_CAP_PID = 0,\n  PROBEC_CAP_GOSTR = 6,"))).toEqual([expect.stringContaining("PROBEC_CAP_GOSTR = 6")]);
+    expect(abiDrift(abiH.replace("PROBEC_CAP_PID = 0,", "PROBEC_CAP_PID = 0,\n  PROBEC_CAP_GOSTR = 6,"))).toEqual([
+      expect.stringContaining("PROBEC_CAP_GOSTR = 6"),
+    ]);
   });
 
   it("a capture added to the definition but not to the native tables is reported", () => {
@@ -228,7 +240,11 @@ function codeDrift(schema: string, reader: string): string[] {
   const goAbis = PLAN_ABIS.filter((a) => a.startsWith("go-"));
   same("plan.c abis[] (x86_64)", cStringArrays(reader, "abis")[1], [cAbiOf("x86_64"), ...goAbis]);
   same("plan.c abis[] (aarch64)", cStringArrays(reader, "abis")[0], [cAbiOf("aarch64"), ...goAbis]);
-  same("plan.h enum plan_abi", cEnum(planH, "plan_abi").map(([c]) => c), ["PLAN_ABI_C", ...goAbis.map((a) => (a === "go-abiinternal" ? "PLAN_ABI_GO_INTERNAL" : "PLAN_ABI_GO_ABI0"))]);
+  same(
+    "plan.h enum plan_abi",
+    cEnum(planH, "plan_abi").map(([c]) => c),
+    ["PLAN_ABI_C", ...goAbis.map((a) => (a === "go-abiinternal" ? "PLAN_ABI_GO_INTERNAL" : "PLAN_ABI_GO_ABI0"))],
+  );
   return out;
 }
 

@@ -6,7 +6,15 @@
  * undefined and callers say so.
  */
 import { join } from "node:path";
-import { crioStorageExists, DEFAULT_CRIO_STORAGE_ROOT, described, findCrioContainer, listStorageContainers, type CrioContainer, type CrioOptions } from "./crio.js";
+import {
+  crioStorageExists,
+  DEFAULT_CRIO_STORAGE_ROOT,
+  described,
+  findCrioContainer,
+  listStorageContainers,
+  type CrioContainer,
+  type CrioOptions,
+} from "./crio.js";
 import type { ContainerRuntimeClient, RuntimeContainerDetails } from "./runtime.js";
 
 /** CRI-O's store at `options.storageRoot` (else /var/lib/containers/storage) and `runRoot`. */

@@ -31,7 +31,12 @@ const ACTIONS: Readonly<Record<string, RuntimeEventAction>> = { create: "create"
  *
  * @throws IoError when the daemon cannot be reached or answers with an error, or a line is not an event.
  */
-export async function* engineEvents(runtime: ContainerRuntime, socketPath: string, signal?: AbortSignal, timeoutMs = DEFAULT_DOCKER_TIMEOUT_MS): AsyncGenerator<RuntimeEvent> {
+export async function* engineEvents(
+  runtime: ContainerRuntime,
+  socketPath: string,
+  signal?: AbortSignal,
+  timeoutMs = DEFAULT_DOCKER_TIMEOUT_MS,
+): AsyncGenerator<RuntimeEvent> {
   const path = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ["container"] }))}`;
   const what = `${runtime}: GET /events on ${socketPath}`;
   if (signal?.aborted === true) return;

@@ -25,7 +25,12 @@ export function podmanRuntime(options: PodmanOptions = {}): ContainerRuntimeClie
   return engineRuntime("podman", endpoint, docker, (ref) => findPodmanContainer(ref, options));
 }
 
-function engineRuntime(name: "docker" | "podman", endpoint: string, options: DockerOptions, find: (ref: string) => Promise<ContainerInfo>): ContainerRuntimeClient {
+function engineRuntime(
+  name: "docker" | "podman",
+  endpoint: string,
+  options: DockerOptions,
+  find: (ref: string) => Promise<ContainerInfo>,
+): ContainerRuntimeClient {
   return {
     name,
     endpoint,

@@ -60,7 +60,10 @@ export function containerRuntimes(options: RuntimeOptions = {}): ContainerRuntim
  * @throws NotFoundError when none has it, saying what each runtime answered
  *   or where its socket was looked for, with each runtime's hints.
  */
-export async function findContainerByName(name: string, options: RuntimeOptions = {}): Promise<{ client: ContainerRuntimeClient; container: RuntimeContainerDetails }> {
+export async function findContainerByName(
+  name: string,
+  options: RuntimeOptions = {},
+): Promise<{ client: ContainerRuntimeClient; container: RuntimeContainerDetails }> {
   const tried: string[] = [];
   const hints: string[] = [];
   for (const runtime of BARE_NAME_RUNTIMES) {

@@ -54,7 +54,12 @@ beforeAll(async () => {
   removeCtrContainer(NS, CTR_APP);
   removeCtrContainer(NS, CTR_EVENTS);
   ctr(["-n", NS, "run", "-d", CTR_IMAGE, CTR_APP, "/usr/bin/sleep", "600"]);
-  const task = /^\S+\s+(\d+)\s+RUNNING/m.exec(ctr(["-n", NS, "tasks", "ls"]).split("\n").filter((l) => l.startsWith(`${CTR_APP} `)).join("\n"));
+  const task = /^\S+\s+(\d+)\s+RUNNING/m.exec(
+    ctr(["-n", NS, "tasks", "ls"])
+      .split("\n")
+      .filter((l) => l.startsWith(`${CTR_APP} `))
+      .join("\n"),
+  );
   ctrPid = Number(task?.[1]);
   runContainer("probec-ctr-sleep", DOCKER_APP, ["/usr/bin/sleep", "600"]);
   importPodmanImage("probec-podman-sleep");
@@ -69,7 +74,12 @@ afterAll(() => {
 }, 60_000);
 
 /** Reads `stream` until `wanted` matches an event (then stops the stream), while `act` makes it happen. */
-async function waitFor(stream: AsyncIterable<RuntimeEvent>, controller: AbortController, wanted: (e: RuntimeEvent) => boolean, act: () => void): Promise<RuntimeEvent[]> {
+async function waitFor(
+  stream: AsyncIterable<RuntimeEvent>,
+  controller: AbortController,
+  wanted: (e: RuntimeEvent) => boolean,
+  act: () => void,
+): Promise<RuntimeEvent[]> {
   const seen: RuntimeEvent[] = [];
   const reading = (async () => {
     for await (const event of stream) {
@@ -139,7 +149,9 @@ describe("the registry", () => {
     expect(scope.processes.map((p) => p.pid)).toEqual([ctrPid]);
     const error = await findContainerByName("probec-reg-nope", options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
-    expect((error as Error).message).toBe('no running container is called "probec-reg-nope"; tried docker (no such container), podman (no such container), containerd (no such container)');
+    expect((error as Error).message).toBe(
+      'no running container is called "probec-reg-nope"; tried docker (no such container), podman (no such container), containerd (no such container)',
+    );
   });
 });
 
@@ -149,9 +161,14 @@ describe("events", () => {
     const controller = new AbortController();
     const stream = containerRuntime("docker", options).events?.({ signal: controller.signal });
     if (stream === undefined) throw new Error("docker has no events");
-    const seen = await waitFor(stream, controller, (e) => e.name === DOCKER_EVENTS && e.action === "exit", () => {
-      docker(["run", "--name", DOCKER_EVENTS, "--network=none", "probec-ctr-sleep", "/usr/bin/sleep", "0.2"]);
-    });
+    const seen = await waitFor(
+      stream,
+      controller,
+      (e) => e.name === DOCKER_EVENTS && e.action === "exit",
+      () => {
+        docker(["run", "--name", DOCKER_EVENTS, "--network=none", "probec-ctr-sleep", "/usr/bin/sleep", "0.2"]);
+      },
+    );
     const mine = seen.filter((e) => e.name === DOCKER_EVENTS);
     expect(mine.map((e) => e.action)).toEqual(expect.arrayContaining(["create", "start", "exit"]));
     expect(mine[0]).toMatchObject({ runtime: "docker", rawAction: "create" });
@@ -164,9 +181,14 @@ describe("events", () => {
     const controller = new AbortController();
     const stream = containerRuntime("podman", options).events?.({ signal: controller.signal });
     if (stream === undefined) throw new Error("podman has no events");
-    const seen = await waitFor(stream, controller, (e) => e.name === PODMAN_EVENTS && e.action === "start", () => {
-      runPodmanContainer("probec-podman-sleep", PODMAN_EVENTS, ["/usr/bin/sleep", "600"]);
-    });
+    const seen = await waitFor(
+      stream,
+      controller,
+      (e) => e.name === PODMAN_EVENTS && e.action === "start",
+      () => {
+        runPodmanContainer("probec-podman-sleep", PODMAN_EVENTS, ["/usr/bin/sleep", "600"]);
+      },
+    );
     expect(seen.filter((e) => e.name === PODMAN_EVENTS).at(-1)).toMatchObject({ runtime: "podman", action: "start" });
   });
 
@@ -175,9 +197,14 @@ describe("events", () => {
     const controller = new AbortController();
     const stream = containerRuntime("containerd", options).events?.({ signal: controller.signal });
     if (stream === undefined) throw new Error("containerd has no events");
-    const seen = await waitFor(stream, controller, (e) => e.id === CTR_EVENTS && e.action === "exit", () => {
-      ctr(["-n", NS, "run", "-d", CTR_IMAGE, CTR_EVENTS, "/usr/bin/sleep", "0.2"]);
-    });
+    const seen = await waitFor(
+      stream,
+      controller,
+      (e) => e.id === CTR_EVENTS && e.action === "exit",
+      () => {
+        ctr(["-n", NS, "run", "-d", CTR_IMAGE, CTR_EVENTS, "/usr/bin/sleep", "0.2"]);
+      },
+    );
     const mine = seen.filter((e) => e.id === CTR_EVENTS);
     expect(mine.map((e) => e.action)).toEqual(["create", "other", "start", "exit"]);
     expect(mine.find((e) => e.action === "start")).toMatchObject({ runtime: "containerd", namespace: NS, rawAction: "/tasks/start" });
@@ -202,7 +229,10 @@ describe("probec resolve", () => {
       expect(one.code).toBe(0);
       expect(one.stdout).toMatch(/^runtime +containerd$/m);
     } finally {
-      for (const [key, value] of [["DOCKER_HOST", saved.docker], ["CONTAINERD_ADDRESS", saved.containerd]] as const) {
+      for (const [key, value] of [
+        ["DOCKER_HOST", saved.docker],
+        ["CONTAINERD_ADDRESS", saved.containerd],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
