@@ -5,7 +5,12 @@
  *
  *     probe1 uprobe pid/42:libc:malloc (spec.probe:3:8), mount namespace 4026531841
  *       binary: libc → mapped → /usr/lib/x86_64-linux-gnu/libc.so.6 → fd: open /usr/lib/…/libc.so.6 in /proc/42/root
- *       point #1 entry malloc@GLIBC_2.2.5: address 0xa0c50 → file offset 0xa0c50 (segment: address − 0x0)
+ *       code: c
+ *       point #1 entry malloc@GLIBC_2.2.5: address 0xa0c50 → file offset 0xa0c50 (segment: address − 0x0); abi sysv
+ *
+ * A Go function's return side is one `return-instruction` point per return
+ * instruction (never a kernel return probe, PITFALLS 29), each at that
+ * instruction's address.
  */
 import type { AttachPlan, AttachPoint, PlanProbe } from "./plan.js";
 
@@ -18,6 +23,8 @@ export function explainPlan(plan: AttachPlan): string {
     lines.push(`${entry.id} ${entry.kind} ${entry.target.spec} (${entry.source.file}:${entry.source.line}:${entry.source.col}), ${scopeText(entry)}`);
     lines.push(`  binary: ${entry.binary.request} → ${entry.binary.how} → ${entry.binary.containerPath} → ${kernelText(entry)}`);
     for (const w of entry.binary.warnings) lines.push(`  warning: ${w}`);
+    const code = entry.binary.code;
+    if (code !== undefined) lines.push(`  code: ${code.language}${code.goVersion === null ? "" : ` (${code.goVersion})`}`);
     for (const point of entry.points) lines.push(`  ${pointText(point)}`);
   }
   return lines.map((l) => `${l}\n`).join("");
@@ -53,9 +60,10 @@ function pointText(p: AttachPoint): string {
   const bias = address - BigInt(p.fileOffset);
   const segment = `segment: address ${bias >= 0n ? "−" : "+"} ${hex(bias >= 0n ? bias : -bias)}`;
   const paired = p.pairedWith === null ? "" : `, paired with #${p.pairedWith}`;
+  const abi = p.abi === undefined ? "" : `; abi ${p.abi}`;
   if (p.site.kind === "symbol") {
     const name = p.site.version === null ? p.site.name : `${p.site.name}@${p.site.version}`;
-    return `point #${p.cookie} ${p.side} ${name}: address ${p.site.address} → file offset ${hex(p.fileOffset)} (${segment})${paired}`;
+    return `point #${p.cookie} ${p.side} ${name}: address ${p.site.address} → file offset ${hex(p.fileOffset)} (${segment})${paired}${abi}`;
   }
   const sem =
     p.site.semaphoreAddress === null

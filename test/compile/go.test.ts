@@ -16,6 +16,7 @@
 import { openSync, readSync, closeSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileOptions } from "../../src/compile/compile.js";
+import { explainPlan } from "../../src/compile/explain.js";
 import { renderDiagnostics } from "../../src/dsl/index.js";
 import { buildGoApp, type GoApp } from "../attach/go/build.js";
 
@@ -96,5 +97,16 @@ describe("a Go binary's plan", () => {
       ["return", "sysv"],
     ]);
     expect(await errors(`uprobe ${libc} { a = arg6 }\n`)).toContain("= hint: getpid (sysv) passes arg0..arg5 in registers");
+  });
+});
+
+describe("--explain on a Go binary", () => {
+  it("says the code is Go and gives each return instruction its own point, with its ABI", async () => {
+    const { plan } = await compile(`uprobe+ret host:${app.plain}:main.work { latency }\n`, HOST);
+    const text = explainPlan(plan!);
+    expect(text).toContain(`  code: go (${app.goVersion.split(" ")[2]})\n`);
+    const points = text.split("\n").filter((l) => l.startsWith("  point #"));
+    expect(points[0]).toMatch(/^ {2}point #1 entry main\.work: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #2; abi go-abiinternal$/);
+    for (const line of points.slice(1)) expect(line).toMatch(/^ {2}point #\d+ return-instruction main\.work: .*, paired with #1; abi go-abiinternal$/);
   });
 });
