@@ -73,7 +73,13 @@ afterAll(() => {
   removePodmanContainers(PODMAN_APP, PODMAN_EVENTS);
 }, 60_000);
 
-/** Reads `stream` until `wanted` matches an event (then stops the stream), while `act` makes it happen. */
+/**
+ * Reads `stream` until `wanted` matches an event (then stops the stream),
+ * while `act` makes it happen. A stream has no "subscribed" signal (the
+ * daemon answers, or ctr starts, before it registers the subscriber), so
+ * `act` is repeated, each time making the whole sequence again, until the
+ * wanted event arrives; the caller looks at the last sequence.
+ */
 async function waitFor(
   stream: AsyncIterable<RuntimeEvent>,
   controller: AbortController,
@@ -90,9 +96,15 @@ async function waitFor(
       }
     }
   })();
-  // The stream is open once the first read is pending; give the daemon a moment to register it, then act.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  act();
+  let done = false;
+  void reading.then(() => {
+    done = true;
+  });
+  for (let attempt = 0; attempt < 20 && !done; attempt++) {
+    act();
+    await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  }
+  controller.abort();
   await reading;
   return seen;
 }
@@ -166,10 +178,11 @@ describe("events", () => {
       controller,
       (e) => e.name === DOCKER_EVENTS && e.action === "exit",
       () => {
-        docker(["run", "--name", DOCKER_EVENTS, "--network=none", "probec-ctr-sleep", "/usr/bin/sleep", "0.2"]);
+        docker(["run", "--rm", "--name", DOCKER_EVENTS, "--network=none", "probec-ctr-sleep", "/usr/bin/sleep", "0.2"]);
       },
     );
-    const mine = seen.filter((e) => e.name === DOCKER_EVENTS);
+    const all = seen.filter((e) => e.name === DOCKER_EVENTS);
+    const mine = all.slice(all.map((e) => e.action).lastIndexOf("create"));
     expect(mine.map((e) => e.action)).toEqual(expect.arrayContaining(["create", "start", "exit"]));
     expect(mine[0]).toMatchObject({ runtime: "docker", rawAction: "create" });
     expect(mine[0]?.id).toMatch(/^[0-9a-f]{64}$/);
@@ -186,6 +199,7 @@ describe("events", () => {
       controller,
       (e) => e.name === PODMAN_EVENTS && e.action === "start",
       () => {
+        removePodmanContainers(PODMAN_EVENTS);
         runPodmanContainer("probec-podman-sleep", PODMAN_EVENTS, ["/usr/bin/sleep", "600"]);
       },
     );
@@ -202,10 +216,11 @@ describe("events", () => {
       controller,
       (e) => e.id === CTR_EVENTS && e.action === "exit",
       () => {
-        ctr(["-n", NS, "run", "-d", CTR_IMAGE, CTR_EVENTS, "/usr/bin/sleep", "0.2"]);
+        ctr(["-n", NS, "run", "--rm", CTR_IMAGE, CTR_EVENTS, "/usr/bin/sleep", "0.2"]);
       },
     );
-    const mine = seen.filter((e) => e.id === CTR_EVENTS);
+    const all = seen.filter((e) => e.id === CTR_EVENTS);
+    const mine = all.slice(all.map((e) => e.action).lastIndexOf("create"));
     expect(mine.map((e) => e.action)).toEqual(["create", "other", "start", "exit"]);
     expect(mine.find((e) => e.action === "start")).toMatchObject({ runtime: "containerd", namespace: NS, rawAction: "/tasks/start" });
     expect(mine.find((e) => e.action === "start")?.pid).toBeGreaterThan(0);
