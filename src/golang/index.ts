@@ -11,4 +11,4 @@ export { goFunctions, goFunctionsNamed, FUNC_FLAG_ASM, type GoFunction } from ".
 export { findPclntab, PCLNTAB_MAGIC, type Pclntab, type PclntabVersion } from "./pclntab.js";
 export { findReturnInstructions, findReturnsInBytes, MAX_FUNCTION_BYTES, type FunctionBody, type ReturnArch, type ReturnSites } from "./returns.js";
 export { loadX86Decoder } from "./x86-decoder.js";
-export { findGoSymbol, goSymbolsIn, GO_BINDING } from "./symbols.js";
+export { findGoSymbol, goNotFound, goSymbolsIn, GO_BINDING } from "./symbols.js";

@@ -13,7 +13,9 @@
  */
 import type { ElfFile } from "../elf/elf-file.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
+import { NotFoundError } from "../errors.js";
 import { compileGlob } from "../glob.js";
+import { nearest } from "../suggest.js";
 import { goFunctions, goFunctionsNamed, type GoFunction } from "./functions.js";
 
 /** The `binding` a Go function from the pclntab reports. */
@@ -55,4 +57,25 @@ function toFound(elf: ElfFile, fn: GoFunction, fileOffset: number): FoundSymbol 
     type: "func",
     binding: GO_BINDING,
   };
+}
+
+/**
+ * The error for a name that neither the ELF symbols nor the pclntab hold,
+ * when `elf` is a Go binary without `.symtab`: it names the Go functions
+ * nearest to `name` (their spelling, `(*T)` and all, is easy to get
+ * wrong). Undefined for any other file, whose own error stands.
+ */
+export function goNotFound(elf: ElfFile, name: string): NotFoundError | undefined {
+  if (elf.symbolTable("symtab") !== undefined) return undefined;
+  const all = goFunctions(elf);
+  if (all.length === 0) return undefined;
+  const near = nearest(
+    name,
+    all.map((f) => f.name),
+  );
+  const hints = [
+    ...(near.length > 0 ? [`did you mean ${near.map((n) => `"${n}"`).join(", ")}?`] : []),
+    "Go names are written as Go prints them: net/http.(*Server).Serve, main.main.func1; list them with probec list FILE --functions",
+  ];
+  return new NotFoundError(`${elf.name}: Go function "${name}" not found in the pclntab (the binary has no symbol table)`, hints);
 }

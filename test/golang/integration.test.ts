@@ -44,6 +44,14 @@ describe("locateIn on a stripped Go binary", () => {
       ).toEqual(["main.(*Counter).Add", "main.classify", "main.main", "main.main.func1", "main.work"]);
       expect(locateIn(elf, "runtime.gopark").symbols).toHaveLength(1);
       expect(() => locateIn(elf, "main.nosuch")).toThrow(/main\.nosuch/);
+      expect(() => locateIn(elf, "main.(*Counter).Ad")).toThrow(/no function matches "main\.\(\*Counter\)\.Ad"/);
+      try {
+        locateIn(elf, "main.wrok");
+        expect.unreachable();
+      } catch (error) {
+        expect((error as Error).message).toMatch(/Go function "main\.wrok" not found in the pclntab/);
+        expect((error as { hints: string[] }).hints[0]).toBe('did you mean "main.work"?');
+      }
     } finally {
       elf.close();
     }
