@@ -11,7 +11,7 @@ import { hex } from "../elf/fields.js";
 import { findSymbolIn, type FoundSymbol } from "../elf/find-symbol.js";
 import { listSymbolsIn } from "../elf/list-symbols.js";
 import { NotFoundError, UsageError } from "../errors.js";
-import { findGoSymbol, goSymbolsIn } from "../golang/symbols.js";
+import { findGoSymbol, goNotFound, goSymbolsIn } from "../golang/symbols.js";
 import { findUsdtSites, type UsdtSite } from "../usdt/notes.js";
 
 /**
@@ -67,7 +67,7 @@ function findSymbolOrGo(elf: ElfFile, name: string, options: { readonly allowIfu
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     const go = findGoSymbol(elf, name);
-    if (go === undefined) throw error;
+    if (go === undefined) throw goNotFound(elf, name) ?? error;
     return go;
   }
 }
