@@ -17,12 +17,15 @@
 import type { Diagnostic } from "../dsl/index.js";
 import { ElfFile } from "../elf/elf-file.js";
 import { hex } from "../elf/fields.js";
+import type { FoundSymbol } from "../elf/find-symbol.js";
 import { ProbecError } from "../errors.js";
 import { SliceSource } from "../io/slice-source.js";
 import { openImage, type OpenImageOptions } from "../image/open-image.js";
 import type { ImageTree } from "../image/tree.js";
 import { nearest } from "../suggest.js";
+import { codeOf, functionCodeOf } from "../locate/code.js";
 import { locateIn } from "../locate/locate.js";
+import { registerArgCount } from "../plan/index.js";
 import { readUsdtSites } from "../usdt/notes.js";
 import { ObjectResolver, likelyFiles, type ImageObject } from "./objects.js";
 import { wantedTargets, type CheckSpec, type WantedTarget } from "./targets.js";
@@ -203,10 +206,42 @@ function checkTarget(tree: ImageTree, target: WantedTarget, object: ResolvedOrFa
         hints: described.slice(0, 3),
       };
     }
+    const code = goCodeProblem(elf, target, found.symbols ?? []);
+    if (code !== undefined) return { ...base, status: "invalid", object, sites, message: `${object.path}: ${code.message}`, hints: code.hints };
     return { ...base, status: "found", object, sites, message: undefined, hints: [] };
   } finally {
     elf.close();
   }
+}
+
+/**
+ * What compile would refuse in the functions' code, so that a probe the
+ * check passes also compiles (issue 12): `argN` beyond the registers of a
+ * function's ABI (none for Go assembly), and a return probe on a function
+ * of a Go binary whose return instructions cannot all be found.
+ */
+function goCodeProblem(elf: ElfFile, target: WantedTarget, symbols: readonly FoundSymbol[]): { message: string; hints: string[] } | undefined {
+  if (symbols.length === 0) return undefined;
+  const code = codeOf(elf);
+  const wantsReturns = target.kind === "uretprobe" || target.kind === "uprobe+ret";
+  if (code.language !== "go" && target.maxArg < 6) return undefined;
+  for (const symbol of symbols) {
+    const fn = functionCodeOf(elf, code, symbol);
+    const registers = fn.abi === undefined ? 0 : registerArgCount(fn.abi, code.machine);
+    if (target.maxArg >= registers) {
+      return {
+        message: `the probe reads arg${target.maxArg}, which ${symbol.name} does not pass in a register`,
+        hints: [registers === 0 ? `${symbol.name} is Go assembly (ABI0): its arguments are on the stack` : `${symbol.name} (${fn.abi}) passes arg0..arg${registers - 1} in registers`],
+      };
+    }
+    if (wantsReturns && fn.returns !== undefined && "refused" in fn.returns) {
+      return { message: `no ${target.kind} on ${symbol.name}: ${fn.returns.refused}`, hints: ["probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"] };
+    }
+    if (target.kind === "uprobe+ret" && fn.abi === "go-abi0") {
+      return { message: `no uprobe+ret on ${symbol.name}: it is Go assembly (ABI0), which keeps no goroutine register to pair its entry and return by`, hints: ["use uretprobe or uprobe"] };
+    }
+  }
+  return undefined;
 }
 
 /** For a USDT `provider:name` that matched nothing: the nearest `provider:name`s that exist. */

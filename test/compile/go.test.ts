@@ -11,14 +11,19 @@
  * - a return probe on a function that leaves by a jump (runtime.memequal's
  *   tail call), or on an offset inside a function, is refused with the
  *   decoder's reason, never half-probed; so is uprobe+ret on ABI0 code;
- * - C code (node's own libc) keeps six System V registers.
+ * - C code (node's own libc) keeps six System V registers;
+ * - `probec check --image` on the `-s -w` build calls invalid what compile refuses.
  */
-import { openSync, readSync, closeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompileOptions } from "../../src/compile/compile.js";
 import { explainPlan } from "../../src/compile/explain.js";
+import { checkImage } from "../../src/check/check.js";
 import { renderDiagnostics } from "../../src/dsl/index.js";
 import { buildGoApp, type GoApp } from "../attach/go/build.js";
+import { tarOf, writeOciLayout } from "../support/image.js";
 
 let app: GoApp;
 
@@ -108,5 +113,26 @@ describe("--explain on a Go binary", () => {
     const points = text.split("\n").filter((l) => l.startsWith("  point #"));
     expect(points[0]).toMatch(/^ {2}point #1 entry main\.work: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #2; abi go-abiinternal$/);
     for (const line of points.slice(1)) expect(line).toMatch(/^ {2}point #\d+ return-instruction main\.work: .*, paired with #1; abi go-abiinternal$/);
+  });
+});
+
+describe("probec check --image on the -s -w Go binary", () => {
+  it("passes what compile accepts and calls invalid what it refuses: a tail-calling function's return probe, argN beyond Go's registers or on assembly", async () => {
+    const layer = tarOf([{ name: "app/goapp", type: "file", data: readFileSync(app.stripped), mode: 0o755 }]);
+    const dir = writeOciLayout(mkdtempSync(join(tmpdir(), "probec-go-image-")), [{ architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/app/goapp"] } }]);
+    const spec = [
+      "uprobe+ret docker/app:exe:main.work { name = gostr(arg1)  rc = retval  latency }",
+      "uretprobe docker/app:exe:runtime.memequal { rc = retval }",
+      "uprobe docker/app:exe:main.work { a = arg9 }",
+      "uprobe docker/app:exe:internal/cpu.cpuid { a = arg0 }",
+    ].join("\n");
+    const r = await checkImage(dir, `${spec}\n`);
+    expect(r.checks.map((c) => [c.status, c.message])).toEqual([
+      ["found", undefined],
+      ["invalid", expect.stringMatching(/^\/app\/goapp: no uretprobe on runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function/)],
+      ["invalid", "/app/goapp: the probe reads arg9, which main.work does not pass in a register"],
+      ["invalid", "/app/goapp: the probe reads arg0, which internal/cpu.cpuid does not pass in a register"],
+    ]);
+    expect(r.checks[3]!.hints).toEqual(["internal/cpu.cpuid is Go assembly (ABI0): its arguments are on the stack"]);
   });
 });
