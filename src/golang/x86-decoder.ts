@@ -20,7 +20,9 @@ let iced: Iced | undefined;
 /** Loads iced-x86 ahead of time (asynchronously); needed only where `process.getBuiltinModule` is missing. */
 export async function loadX86Decoder(): Promise<void> {
   if (iced !== undefined) return;
-  const module = (await import("iced-x86")) as Iced & { default?: Iced };
+  // A computed specifier: bundlers (scripts/bundle-cli.mjs) must leave the package, and the wasm file beside it, where npm put them.
+  const specifier = "iced-x86";
+  const module = (await import(specifier)) as Iced & { default?: Iced };
   iced = module.default ?? module;
 }
 
