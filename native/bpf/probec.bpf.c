@@ -655,7 +655,12 @@ static __always_inline int filter_keeps(const struct probec_point *point, __u64 
  * src/runtime/runtime2.go; the compiler's stack-bound check reads
  * stackguard0 right after it, so the layout is fixed). Distance from the
  * stack's top to SP survives the runtime's stack copies (copystack moves
- * both by the same delta) and tells recursive frames apart.
+ * both by the same delta) and tells recursive frames apart. SP is the
+ * same at the function's first instruction and at its return
+ * instructions (the return address on amd64, the caller's SP on arm64). A
+ * call whose prologue grows the stack enters twice (morestack restarts
+ * the function on the new stack): both entries have one key, and the
+ * second, later one is kept, so the call is still reported once.
  */
 static __always_inline int pair_key(void *regs, const struct probec_point *point, __u64 pid_tgid,
                                     struct probec_saved_key *key)
