@@ -58,7 +58,9 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
     }
     const binaries = binariesAttached(plan, attachment.statuses);
     const failed = ready.failed > 0 ? `; ${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed` : "";
-    status(`attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binaries} binar${binaries === 1 ? "y" : "ies"}${failed}${stopHint(options, stopReason !== undefined)}`);
+    status(
+      `attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binaries} binar${binaries === 1 ? "y" : "ies"}${failed}${lineSemaphoreNote(plan)}${stopHint(options, stopReason !== undefined)}`,
+    );
     if (options.duration !== undefined) timer = setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
     await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`));
   } finally {
@@ -128,6 +130,17 @@ function binariesAttached(plan: AttachPlan, statuses: readonly AttachStatus[]): 
     if (b !== undefined) binaries.add(`${b.dev}:${b.ino}`);
   }
   return binaries.size;
+}
+
+/**
+ * The entries the compiler added so that CPython 3.11 fires its
+ * function__entry (src/compile/cpython-tracing.ts names them `<probe>.python-line`):
+ * said on the status line, since they slow every traced line down.
+ */
+function lineSemaphoreNote(plan: AttachPlan): string {
+  const silent = plan.probes.filter((p) => p.id.endsWith(".python-line")).length;
+  if (silent === 0) return "";
+  return `; python:line's semaphore raised in ${silent} binar${silent === 1 ? "y" : "ies"} so that CPython 3.11 fires function__entry (no line events reported)`;
 }
 
 function stopHint(options: SessionOptions, stopping: boolean): string {

@@ -13,6 +13,7 @@ import { argUses, checkProbeFile, parseProbeFile, type CheckedProbe, type Diagno
 import { InternalError, ProbecError } from "../errors.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
 import { abiArgDiagnostics } from "./abi-args.js";
+import { LINE_SEMAPHORE_SUFFIX, lineSemaphoreEntries } from "./cpython-tracing.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
@@ -46,6 +47,8 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
   const cache = new Map<string, Promise<TargetResolution>>();
   const entries: PlanProbe[] = [];
   let cookie = 1;
+  /** Binaries (in one scope) whose python:line semaphore an entry already raises. */
+  const lineSemaphores = new Set<string>();
   for (const probe of checked.probes) {
     const program = programOf(probe);
     const strategy: PathStrategy = options.strategy ?? probe.options.strategy;
@@ -87,6 +90,25 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
       for (const entry of planned) {
         for (const point of entry.points) cookie = Math.max(cookie, point.cookie + 1);
         entries.push({ ...entry, program });
+      }
+      // CPython 3.11 fires function__entry only while python:line's semaphore is raised: raise it, silently, and say so.
+      const tracing = lineSemaphoreEntries(
+        resolution,
+        planned.map((entry) => ({ ...entry, program })),
+        cookie,
+        lineSemaphores,
+      );
+      for (const entry of tracing.entries) {
+        for (const point of entry.points) cookie = Math.max(cookie, point.cookie + 1);
+        entries.push(entry);
+      }
+      for (const reason of tracing.reasons) {
+        diagnostics.push({
+          severity: "warning",
+          message: reason,
+          location: target.loc,
+          hints: [`the plan holds the extra entry ${probe.id}${LINE_SEMAPHORE_SUFFIX}, which attaches to python:line and reports nothing`],
+        });
       }
       if (probe.kind === "usdt") diagnostics.push(...usdtArgDiagnostics(probe, planned));
       else diagnostics.push(...abiArgDiagnostics(probe, resolution));

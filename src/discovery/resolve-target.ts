@@ -19,6 +19,7 @@ import type { FoundSymbol } from "../elf/find-symbol.js";
 import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { FileSource } from "../io/file-source.js";
 import { codeOf, functionCodeOf, type FunctionCode, type ObjectCode } from "../locate/code.js";
+import type { CpythonTracing } from "../locate/cpython.js";
 import { locateIn } from "../locate/locate.js";
 import type { UsdtSite } from "../usdt/notes.js";
 import { isObjectGlob, resolveObject, resolveObjects, type ResolvedObject } from "./object.js";
@@ -41,6 +42,8 @@ export interface ObjectGroup {
   readonly code?: ObjectCode;
   /** The code of each of {@link symbols}, in the same order: its ABI and, in a Go binary, its return instructions. */
   readonly functions?: readonly FunctionCode[] | undefined;
+  /** When {@link usdt} holds CPython 3.11's function__entry: the `python:line` semaphore that makes them fire, and why. */
+  readonly cpythonTracing?: CpythonTracing;
 }
 
 /** A target, resolved. */
@@ -85,7 +88,9 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
     throw new UsageError(`target "${spec.text}" names no object`, ["add one: SCOPE:libc, SCOPE:exe or SCOPE:/path/in/container"]);
   }
   if (spec.object === "memfd" && spec.location !== undefined) {
-    throw new UsageError(`target "${spec.text}": the object is "memfd", cut at its ':'`, [`quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`]);
+    throw new UsageError(`target "${spec.text}": the object is "memfd", cut at its ':'`, [
+      `quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`,
+    ]);
   }
   const scope = await cachedScope(spec, options);
   if (isObjectGlob(spec.object)) return { spec, scope, groups: globGroups(spec, spec.object, scope, options) };
@@ -104,7 +109,11 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
 }
 
 /** The sites of `location` in `elf`, with the code they are in. */
-function located(elf: ElfFile, location: string | undefined, options: ResolveTargetOptions): Pick<ObjectGroup, "usdt" | "symbols" | "code" | "functions"> {
+function located(
+  elf: ElfFile,
+  location: string | undefined,
+  options: ResolveTargetOptions,
+): Pick<ObjectGroup, "usdt" | "symbols" | "code" | "functions" | "cpythonTracing"> {
   const sites = locateIn(elf, location, options);
   const code = codeOf(elf);
   return { ...sites, code, functions: sites.symbols?.map((s) => functionCodeOf(elf, code, s)) };

@@ -13,19 +13,30 @@ import { listSymbolsIn } from "../elf/list-symbols.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { findGoSymbol, goNotFound, goSymbolsIn } from "../golang/symbols.js";
 import { findUsdtSites, type UsdtSite } from "../usdt/notes.js";
+import { cpythonTracingNeed, type CpythonTracing } from "./cpython.js";
+
+/** Where a location lies in one ELF, and what must happen before its sites fire. */
+export interface Located {
+  readonly usdt: UsdtSite[] | undefined;
+  readonly symbols: FoundSymbol[] | undefined;
+  /** CPython 3.11's function__entry: the `python:line` semaphore that must be raised before they fire (cpython.ts). */
+  readonly cpythonTracing?: CpythonTracing;
+}
 
 /**
  * The sites of `location` in `elf`: USDT sites for `provider:name` (globs
  * allowed), functions for a symbol, glob, `sym+0x10` or raw address. Throws
  * the typed error of the lookup (naming what exists) when nothing matches.
  */
-export function locateIn(elf: ElfFile, location: string | undefined, options: { readonly allowIfunc?: boolean } = {}): { usdt: UsdtSite[] | undefined; symbols: FoundSymbol[] | undefined } {
+export function locateIn(elf: ElfFile, location: string | undefined, options: { readonly allowIfunc?: boolean } = {}): Located {
   if (location === undefined) return { usdt: undefined, symbols: undefined };
   const colon = location.indexOf(":");
   if (colon >= 0) {
     const provider = location.slice(0, colon) || "*";
     const name = location.slice(colon + 1) || "*";
-    return { usdt: findUsdtSites(elf, { provider, name }), symbols: undefined };
+    const usdt = findUsdtSites(elf, { provider, name });
+    const cpythonTracing = cpythonTracingNeed(elf, usdt);
+    return { usdt, symbols: undefined, ...(cpythonTracing === undefined ? {} : { cpythonTracing }) };
   }
   return { usdt: undefined, symbols: findLocation(elf, location, options) };
 }

@@ -1,5 +1,6 @@
 /**
- * The five scenarios of issue 4 (examples/*.probe) parse without a diagnostic
+ * The examples (examples/*.probe: the five scenarios of issue 4 and
+ * python-calls of issue 10) parse without a diagnostic
  * to the ASTs in test/dsl/golden/ast/, and their targets split exactly as
  * the CLI's target-spec parser splits them.
  */
@@ -16,8 +17,8 @@ function targetsOf(ast: ReturnType<typeof parseProbeFile>["ast"]): Target[] {
 }
 
 describe("examples/*.probe", () => {
-  test("there are the five scenarios of issue 4", () => {
-    expect(EXAMPLES).toHaveLength(5);
+  test("there are the five scenarios of issue 4 and python-calls of issue 10", () => {
+    expect(EXAMPLES).toHaveLength(6);
   });
 
   test.each(EXAMPLES)("%s parses to its AST golden", (name) => {

@@ -13,7 +13,8 @@
  *  - zookeeper-zoo-set2: Debian's libzookeeper_mt.so.2 (libzookeeper-mt2),
  *    loaded by python3.11 through ctypes; zoo_set2 without a handle returns
  *    ZBADARGUMENTS (-8);
- *  - getaddrinfo-failures, malloc-count: Debian's python3.11 and its libc;
+ *  - getaddrinfo-failures, malloc-count, python-calls: Debian's python3.11
+ *    (python-calls: its own function probes) and its libc;
  *    getaddrinfo("127.0.0.1", an unknown service) fails with EAI_SERVICE
  *    without any network;
  *  - salp-usdt: a C stand-in for libstapsdt (not packaged by Debian):
@@ -32,7 +33,9 @@ import { Targets, type Target } from "../attach/e2e/support/targets.js";
 import { compilePlan, Trace } from "../attach/e2e/support/trace.js";
 import { POSTGRES, Postgres } from "./postgres.js";
 
-const EXAMPLES = readdirSync("examples").filter((f) => f.endsWith(".probe")).sort();
+const EXAMPLES = readdirSync("examples")
+  .filter((f) => f.endsWith(".probe"))
+  .sort();
 const PYTHON = "/usr/bin/python3.11";
 const LIBZOOKEEPER = "/usr/lib/x86_64-linux-gnu/libzookeeper_mt.so.2.0.0";
 const CALLS = 4;
@@ -102,13 +105,17 @@ function providers(): Record<string, { scope: string; pid: number; files: string
     "getaddrinfo-failures.probe": { scope: "docker/web", pid: python.pid, files: [libcOf(python.pid)] },
     "malloc-count.probe": { scope: "pid/1234", pid: python.pid, files: [libcOf(python.pid)] },
     "postgres-queries.probe": { scope: "docker/pg", pid: postgres.backendPid, files: [POSTGRES, POSTGRES] },
+    // function__entry, and the entry that raises python:line's semaphore so that CPython 3.11 fires it.
+    "python-calls.probe": { scope: "docker/app", pid: python.pid, files: [PYTHON, PYTHON] },
     "salp-usdt.probe": { scope: "docker/salp-demo", pid: salp.pid, files: ["/memfd:libstapsdt:salp-demo"] },
     "zookeeper-zoo-set2.probe": { scope: "docker/zookeeper", pid: python.pid, files: [LIBZOOKEEPER] },
   };
 }
 
 function libcOf(pid: number): string {
-  const line = readFileSync(`/proc/${pid}/maps`, "utf8").split("\n").find((l) => / \/\S*\/libc\.so\.6$/.test(l));
+  const line = readFileSync(`/proc/${pid}/maps`, "utf8")
+    .split("\n")
+    .find((l) => / \/\S*\/libc\.so\.6$/.test(l));
   expect(line, `process ${pid} maps libc.so.6`).toBeDefined();
   return line!.slice(line!.indexOf("/"));
 }
