@@ -141,7 +141,9 @@ function sitesOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeR
   const where = `probe ${probe.id}: ${resolution.spec.text}`;
   if (probe.kind === "usdt") {
     if (group.usdt === undefined) {
-      throw new UsageError(`${where}: a usdt probe needs a provider:name location`, [`write ${resolution.spec.location === undefined ? resolution.spec.text : resolution.spec.text.slice(0, resolution.spec.text.length - resolution.spec.location.length - 1)}:PROVIDER:NAME, or use uprobe for a function`]);
+      throw new UsageError(`${where}: a usdt probe needs a provider:name location`, [
+        `write ${resolution.spec.location === undefined ? resolution.spec.text : resolution.spec.text.slice(0, resolution.spec.text.length - resolution.spec.location.length - 1)}:PROVIDER:NAME, or use uprobe for a function`,
+      ]);
     }
     return group.usdt.map((site) => ({ kind: "usdt", site }));
   }

@@ -75,7 +75,8 @@ export function resolveObject(pid: number, request: string, procRoot = DEFAULT_P
   const root = `${procRoot}/${pid}/root`;
   const objects = mappedObjectsOf(pid, procRoot);
   if (request === "exe") return resolveExe(pid, root, objects, procRoot);
-  if (isObjectGlob(request)) throw new UsageError(`object "${request}" is a glob, which names every object it matches`, ["resolve it with resolveObjects (resolveTarget does)"]);
+  if (isObjectGlob(request))
+    throw new UsageError(`object "${request}" is a glob, which names every object it matches`, ["resolve it with resolveObjects (resolveTarget does)"]);
   if (request.startsWith(MEMFD)) {
     const hits = objects.filter((o) => o.kind === "memfd" && o.path === `/${request}`);
     if (hits.length > 1) throw ambiguousMemfds(pid, request, hits, procRoot);
@@ -130,16 +131,21 @@ export function resolveObjects(pid: number, request: string, procRoot = DEFAULT_
 
 function ambiguousMemfds(pid: number, request: string, hits: readonly MappedObject[], procRoot: string): AmbiguousError {
   const described = hits.map((o) => `${o.path} (inode ${o.inode}, ${mapFilesPath(pid, o.mapFilesRange.start, o.mapFilesRange.end, procRoot)})`);
-  return new AmbiguousError(`process ${pid}: object "${request}": ${hits.length} memfds have that name`, described, [`write the object as a glob ("${request}*") for every one of them`]);
+  return new AmbiguousError(`process ${pid}: object "${request}": ${hits.length} memfds have that name`, described, [
+    `write the object as a glob ("${request}*") for every one of them`,
+  ]);
 }
 
 function noMemfd(pid: number, request: string, objects: readonly MappedObject[]): NotFoundError {
   const names = objects.filter((o) => o.kind === "memfd").map((o) => o.path.slice(1));
   const near = nearest(request, names);
-  return new NotFoundError(`process ${pid}: object "${request}": no memfd of that name is mapped${names.length === 0 ? "" : ` (it maps ${names.join(", ")})`}`, [
-    ...(near.length > 0 ? [`did you mean ${near.map((n) => `"${n}"`).join(", ")}?`] : []),
-    "a memfd is named as its creator named it: memfd_create's name, which `probec list pid/N` prints after /memfd:",
-  ]);
+  return new NotFoundError(
+    `process ${pid}: object "${request}": no memfd of that name is mapped${names.length === 0 ? "" : ` (it maps ${names.join(", ")})`}`,
+    [
+      ...(near.length > 0 ? [`did you mean ${near.map((n) => `"${n}"`).join(", ")}?`] : []),
+      "a memfd is named as its creator named it: memfd_create's name, which `probec list pid/N` prints after /memfd:",
+    ],
+  );
 }
 
 function resolveExe(pid: number, root: string, objects: readonly MappedObject[], procRoot: string): ResolvedObject {
@@ -164,7 +170,15 @@ function resolveExe(pid: number, root: string, objects: readonly MappedObject[],
   };
 }
 
-function locate(pid: number, request: string, containerPath: string, how: ResolvedHow, root: string, mapped: MappedObject | undefined, procRoot: string): Omit<ResolvedObject, "warnings"> {
+function locate(
+  pid: number,
+  request: string,
+  containerPath: string,
+  how: ResolvedHow,
+  root: string,
+  mapped: MappedObject | undefined,
+  procRoot: string,
+): Omit<ResolvedObject, "warnings"> {
   const rootPath = tryResolve(root, containerPath);
   const mapFiles = mapped === undefined ? undefined : mapFilesPath(pid, mapped.mapFilesRange.start, mapped.mapFilesRange.end, procRoot);
   const readPath = mapFiles ?? rootPath;
@@ -265,9 +279,11 @@ function findMapped(objects: readonly MappedObject[], containerPath: string, roo
   }
   const byName = objects.filter((o) => o.path === containerPath);
   if (byName.length > 1) {
-    throw new AmbiguousError(`object "${containerPath}": ${byName.length} mapped objects have that name`, byName.map((o) => `${o.path} (inode ${o.inode})`), [
-      `write the object as a glob ("${containerPath}*") for every one of them`,
-    ]);
+    throw new AmbiguousError(
+      `object "${containerPath}": ${byName.length} mapped objects have that name`,
+      byName.map((o) => `${o.path} (inode ${o.inode})`),
+      [`write the object as a glob ("${containerPath}*") for every one of them`],
+    );
   }
   return byName[0];
 }
@@ -286,7 +302,8 @@ function libraryContext(pid: number, root: string, objects: readonly MappedObjec
   const exe = ElfFile.open(FileSource.open(`${procRoot}/${pid}/exe`), `process ${pid}: exe`);
   try {
     const interp = exe.programHeaders.find((p) => p.p_type === PT_INTERP);
-    const interpreter = interp === undefined ? "" : new TextDecoder().decode(readRange(exe.source, interp.p_offset, Math.min(interp.p_filesz, 4096), "PT_INTERP"));
+    const interpreter =
+      interp === undefined ? "" : new TextDecoder().decode(readRange(exe.source, interp.p_offset, Math.min(interp.p_filesz, 4096), "PT_INTERP"));
     const environ = readEnviron(pid, { procRoot });
     const ldLibraryPath = environ.get("LD_LIBRARY_PATH");
     return {
@@ -313,7 +330,11 @@ function libraryContext(pid: number, root: string, objects: readonly MappedObjec
       elfClass: exe.header.bits,
       littleEndian: exe.header.littleEndian,
       flags: exe.header.e_flags,
-      loader: interpreter.includes("ld-musl") ? "musl" : interpreter.includes("ld-linux") || interpreter.includes("ld64.so") || interpreter.includes("ld.so") ? "glibc" : "unknown",
+      loader: interpreter.includes("ld-musl")
+        ? "musl"
+        : interpreter.includes("ld-linux") || interpreter.includes("ld64.so") || interpreter.includes("ld.so")
+          ? "glibc"
+          : "unknown",
     };
   } finally {
     exe.close();

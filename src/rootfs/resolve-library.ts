@@ -216,7 +216,10 @@ export function resolveLibrary(request: string, context: LibraryContext): Resolv
 
   // 5. An executable by its file name, on the PATH (after every library rule: `libfoo` stays a library).
   if (context.executablePath !== undefined) {
-    const dirs = context.executablePath.split(":").slice(0, MAX_LD_LIBRARY_PATH_ITEMS).filter((d) => d.startsWith("/"));
+    const dirs = context.executablePath
+      .split(":")
+      .slice(0, MAX_LD_LIBRARY_PATH_ITEMS)
+      .filter((d) => d.startsWith("/"));
     for (const dir of dirs) {
       const path = dir === "/" ? `/${request}` : `${dir.replace(/\/+$/, "")}/${request}`;
       if (context.exists(path)) return { path, how: "PATH", warnings };

@@ -29,7 +29,10 @@ describe("examples/*.probe", () => {
     expect(zk.probes[0]?.targets.map((t) => t.text)).toEqual(["docker/zookeeper:libzookeeper_mt:zoo_set2"]);
     expect(zk.probes[0]?.targets[0]?.loc.start).toMatchObject({ line: 8, column: 11 });
     const pg = check(readFileSync("examples/postgres-queries.probe", "utf8"));
-    expect(pg.probes.map((p) => [p.options.strategy, p.options.strlen])).toEqual([["fd", 256], ["fd", 256]]);
+    expect(pg.probes.map((p) => [p.options.strategy, p.options.strlen])).toEqual([
+      ["fd", 256],
+      ["fd", 256],
+    ]);
     const malloc = check(readFileSync("examples/malloc-count.probe", "utf8"));
     expect(malloc.probes[0]?.options.strategy).toBe("root");
     expect(malloc.probes[0]?.count?.by).toHaveLength(1);

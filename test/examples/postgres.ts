@@ -40,13 +40,24 @@ export class Postgres {
     const data = join(dir.name, "data");
     execFileSync(INITDB, ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"], { uid, gid, stdio: ["ignore", "ignore", "pipe"] });
     const log = join(dir.name, "log");
-    const server = spawn("/bin/sh", ["-c", `exec "$0" -D "$1" -k "$2" -c listen_addresses= -c shared_buffers=16MB 2>"$3"`, POSTGRES, data, dir.name, log], { uid, gid });
-    await until(() => existsSync(log) && readFileSync(log, "utf8").includes("ready to accept connections"), () => `the server to start; its log:\n${existsSync(log) ? readFileSync(log, "utf8") : ""}`, server);
+    const server = spawn("/bin/sh", ["-c", `exec "$0" -D "$1" -k "$2" -c listen_addresses= -c shared_buffers=16MB 2>"$3"`, POSTGRES, data, dir.name, log], {
+      uid,
+      gid,
+    });
+    await until(
+      () => existsSync(log) && readFileSync(log, "utf8").includes("ready to accept connections"),
+      () => `the server to start; its log:\n${existsSync(log) ? readFileSync(log, "utf8") : ""}`,
+      server,
+    );
     const session = spawn(PSQL, ["-h", dir.name, "-U", "postgres", "-At", "-v", "ON_ERROR_STOP=1"], { uid, gid });
     const output = { text: "" };
     session.stdout.on("data", (chunk: Buffer) => (output.text += chunk.toString()));
     session.stdin.write("SELECT 'backend ' || pg_backend_pid();\n");
-    await until(() => /^backend \d+$/m.test(output.text), () => `psql to print its backend pid; it printed: ${output.text}`, session);
+    await until(
+      () => /^backend \d+$/m.test(output.text),
+      () => `psql to print its backend pid; it printed: ${output.text}`,
+      session,
+    );
     const backendPid = Number(/^backend (\d+)$/m.exec(output.text)![1]);
     return new Postgres(dir, server, session, server.pid!, backendPid, output);
   }
@@ -54,7 +65,11 @@ export class Postgres {
   /** Runs `sql` in the session and waits until it printed `marker` (end the SQL with a SELECT of it). */
   async query(sql: string, marker: string): Promise<void> {
     this.session.stdin.write(`${sql}\n`);
-    await until(() => this.output.text.includes(marker), () => `psql to print ${marker}; it printed: ${this.output.text}`, this.session);
+    await until(
+      () => this.output.text.includes(marker),
+      () => `psql to print ${marker}; it printed: ${this.output.text}`,
+      this.session,
+    );
   }
 
   /** Ends the session, stops the server (fast shutdown) and removes its directory. */

@@ -60,7 +60,10 @@ async function oneRound(app: Target, source: string, copies: number): Promise<{ 
     await trace.close();
   }
   for (const e of trace.of("probe1")) expect(e).toMatchObject({ pid: app.pid, comm: "salp_demo" });
-  const fields = trace.of("probe1").map((e) => e.fields).sort((a, b) => Number((a.n as bigint) - (b.n as bigint)));
+  const fields = trace
+    .of("probe1")
+    .map((e) => e.fields)
+    .sort((a, b) => Number((a.n as bigint) - (b.n as bigint)));
   return { entries: plan.probes.length, fields };
 }
 
@@ -78,14 +81,20 @@ describe("one provider in a memfd named libstapsdt:salp-demo", () => {
 
   test('pid/N:"memfd:libstapsdt:salp-demo" names the same memfd by the name libstapsdt gave it', async () => {
     const plan = await compilePlan("salp-name", `usdt pid/${app.pid}:"memfd:libstapsdt:salp-demo":salp-demo:p1 ${BODY}\n`);
-    expect(plan.probes.map((p) => [p.binary.containerPath, p.binary.mapped, p.binary.replaced, p.strategy])).toEqual([["/memfd:libstapsdt:salp-demo", true, true, "map"]]);
+    expect(plan.probes.map((p) => [p.binary.containerPath, p.binary.mapped, p.binary.replaced, p.strategy])).toEqual([
+      ["/memfd:libstapsdt:salp-demo", true, true, "map"],
+    ]);
     expect(plan.probes[0]!.binary.kernelPath).toMatch(new RegExp(`^/proc/${app.pid}/map_files/[0-9a-f]+-[0-9a-f]+$`));
   });
 
   test("the unquoted memfd:NAME is cut at its ':' and says to quote it", async () => {
     const { diagnostics } = await compile(`usdt pid/${app.pid}:memfd:libstapsdt:salp-demo:p1 ${BODY}\n`, { file: "t.probe" });
     expect(diagnostics.map((d) => [d.severity, d.message, d.hints])).toEqual([
-      ["error", `target "pid/${app.pid}:memfd:libstapsdt:salp-demo:p1": the object is "memfd", cut at its ':'`, [`quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`]],
+      [
+        "error",
+        `target "pid/${app.pid}:memfd:libstapsdt:salp-demo:p1": the object is "memfd", cut at its ':'`,
+        [`quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`],
+      ],
     ]);
   });
 });
@@ -99,12 +108,17 @@ describe("two providers of one name", () => {
 
     const { diagnostics } = await compile(`usdt pid/${app.pid}:"memfd:libstapsdt:salp-demo":salp-demo:p1 ${BODY}\n`, { file: "t.probe" });
     expect(diagnostics).toHaveLength(1);
-    expect(diagnostics[0]!.message).toMatch(/^process \d+: object "memfd:libstapsdt:salp-demo": 2 memfds have that name: \/memfd:libstapsdt:salp-demo \(inode \d+, \/proc\/\d+\/map_files\/[0-9a-f-]+\), \/memfd:libstapsdt:salp-demo \(inode \d+, /);
+    expect(diagnostics[0]!.message).toMatch(
+      /^process \d+: object "memfd:libstapsdt:salp-demo": 2 memfds have that name: \/memfd:libstapsdt:salp-demo \(inode \d+, \/proc\/\d+\/map_files\/[0-9a-f-]+\), \/memfd:libstapsdt:salp-demo \(inode \d+, /,
+    );
   });
 
   test('in two deleted /tmp/salp-demo-XXXXXX.so files: "/tmp/salp-demo-*.so" is one entry per file', async () => {
     const app = await standIn("tmp", 2);
-    const loaded = app.status.lines().filter((l) => l.startsWith("loaded ")).map((l) => l.slice("loaded ".length));
+    const loaded = app.status
+      .lines()
+      .filter((l) => l.startsWith("loaded "))
+      .map((l) => l.slice("loaded ".length));
     expect(loaded).toHaveLength(2);
     const { entries, fields } = await oneRound(app, `usdt pid/${app.pid}:"/tmp/salp-demo-*.so":salp-demo:p1 ${BODY}\n`, 2);
     expect(entries).toBe(2);
@@ -116,6 +130,8 @@ describe("two providers of one name", () => {
   test("a glob that matches no mapped object names the target and says how to list them", async () => {
     const app = await standIn("tmp", 1);
     const { diagnostics } = await compile(`usdt pid/${app.pid}:"/tmp/nosuch-*.so":salp-demo:p1 ${BODY}\n`, { file: "t.probe" });
-    expect(diagnostics.map((d) => d.message)).toEqual([`target "pid/${app.pid}:"/tmp/nosuch-*.so":salp-demo:p1": no object the scope's processes map matches "/tmp/nosuch-*.so"`]);
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      `target "pid/${app.pid}:"/tmp/nosuch-*.so":salp-demo:p1": no object the scope's processes map matches "/tmp/nosuch-*.so"`,
+    ]);
   });
 });

@@ -278,7 +278,10 @@ describe("an executable by its file name (issue 10)", () => {
   });
 
   test("not on the PATH either: the PATH is among the places looked", () => {
-    const ctx = container({ "/usr/bin/postgre": ELF, "/usr/lib/postgres.so.1": ELF }, { executablePath: "/usr/bin", mappedPaths: ["/usr/lib/x86_64-linux-gnu/libc.so.6"] });
+    const ctx = container(
+      { "/usr/bin/postgre": ELF, "/usr/lib/postgres.so.1": ELF },
+      { executablePath: "/usr/bin", mappedPaths: ["/usr/lib/x86_64-linux-gnu/libc.so.6"] },
+    );
     try {
       resolveLibrary("postgres.so.2", ctx);
       expect.unreachable();
