@@ -16,8 +16,14 @@
  * Each check is also run once on a deliberately altered copy of its input,
  * to show that the parse sees the difference (a check that cannot fail
  * proves nothing).
+ *
+ * The schema's enums can be rewritten from the definition, so that adding a
+ * capture (or a strategy, a runtime) is one entry in src/plan plus its
+ * native code:
+ *
+ *     UPDATE_SCHEMA=1 npx vitest run test/plan/drift.test.ts    # rewrite them
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   CAPTURES,
@@ -38,6 +44,34 @@ import {
 const root = new URL("../../", import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), "utf8");
 
+/** The schema with its enums set from the definition; everything else kept as it is. */
+function syncSchemaEnums(text: string): string {
+  const schema = JSON.parse(text) as {
+    $defs: {
+      probe: { properties: { kind: { enum: unknown[] }; strategy: { enum: unknown[] } } };
+      target: { properties: { runtime: { enum: unknown[] } } };
+      field: { properties: { type: { enum: unknown[] } } };
+      expr: { oneOf: { properties: { op?: { const?: string }; name?: { enum?: unknown[] } } }[] };
+    };
+  };
+  const d = schema.$defs;
+  d.probe.properties.kind.enum = [...PROBE_KINDS];
+  d.probe.properties.strategy.enum = [...PATH_STRATEGY_NAMES];
+  d.target.properties.runtime.enum = [...PLAN_RUNTIME_NAMES];
+  d.field.properties.type.enum = valueTypes();
+  const capture = d.expr.oneOf.find((branch) => branch.properties.op?.const === "capture")?.properties.name;
+  if (capture !== undefined) capture.enum = [...CAPTURE_NAMES];
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+/** The value types captures have, sorted (`int`, `string`). */
+function valueTypes(): string[] {
+  return [...new Set(CAPTURE_NAMES.map((n) => captureDef(n).type))].sort();
+}
+
+if (process.env["UPDATE_SCHEMA"] === "1") {
+  writeFileSync(new URL("schema/attach-plan.schema.json", root), syncSchemaEnums(read("schema/attach-plan.schema.json")));
+}
 const schemaText = read("schema/attach-plan.schema.json");
 const abiH = read("native/include/probec_abi.h");
 const planH = read("native/src/plan.h");
@@ -137,7 +171,7 @@ function schemaDrift(text: string): string[] {
   same("#/$defs/probe/properties/strategy", enums.get("#/$defs/probe/properties/strategy"), PATH_STRATEGY_NAMES);
   same("#/$defs/target/properties/runtime", enums.get("#/$defs/target/properties/runtime"), PLAN_RUNTIME_NAMES);
   same("#/$defs/expr capture name", schemaCaptureNames(text), CAPTURE_NAMES);
-  same("#/$defs/field/properties/type", enums.get("#/$defs/field/properties/type"), [...new Set(CAPTURE_NAMES.map((n) => captureDef(n).type))].sort());
+  same("#/$defs/field/properties/type", enums.get("#/$defs/field/properties/type"), valueTypes());
   return out;
 }
 
@@ -206,6 +240,15 @@ describe("the drift checks see a drift", () => {
     const schema = JSON.parse(schemaText) as { $defs: { probe: { properties: { strategy: { enum: string[] } } } } };
     schema.$defs.probe.properties.strategy.enum.push("bind");
     expect(schemaDrift(JSON.stringify(schema))).toEqual([expect.stringContaining("strategy")]);
+  });
+
+  it("UPDATE_SCHEMA's rewrite mends a drifted schema and leaves an agreeing one byte for byte", () => {
+    const schema = JSON.parse(schemaText) as { $defs: { target: { properties: { runtime: { enum: string[] } } } } };
+    schema.$defs.target.properties.runtime.enum.pop();
+    const drifted = JSON.stringify(schema, null, 2);
+    expect(schemaDrift(drifted)).not.toEqual([]);
+    expect(schemaDrift(syncSchemaEnums(drifted))).toEqual([]);
+    expect(syncSchemaEnums(schemaText)).toBe(schemaText);
   });
 
   it("a changed or extra code in probec_abi.h is reported", () => {
