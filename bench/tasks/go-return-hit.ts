@@ -77,8 +77,24 @@ export async function goReturnHitTask(print: (line: string) => void): Promise<vo
       const go = buildGoLoop(dir);
       const c = buildProgram("attach-loop", dir);
       const body = "{\n  x = arg0\n  rc = retval\n  latency\n}\n";
-      sides.push({ label: "Go main.hit", binary: go, plan: (await compileTimed(`uprobe+ret host:${go}:main.hit ${body}`)).plan, bare: [], traced: [], events: 0, lost: 0 });
-      sides.push({ label: "C probec_bench_hit", binary: c, plan: (await compileTimed(`uprobe+ret host:${c}:probec_bench_hit ${body}`)).plan, bare: [], traced: [], events: 0, lost: 0 });
+      sides.push({
+        label: "Go main.hit",
+        binary: go,
+        plan: (await compileTimed(`uprobe+ret host:${go}:main.hit ${body}`)).plan,
+        bare: [],
+        traced: [],
+        events: 0,
+        lost: 0,
+      });
+      sides.push({
+        label: "C probec_bench_hit",
+        binary: c,
+        plan: (await compileTimed(`uprobe+ret host:${c}:probec_bench_hit ${body}`)).plan,
+        bare: [],
+        traced: [],
+        events: 0,
+        lost: 0,
+      });
     } catch (error) {
       return printSkipped(print, title, messageOf(error));
     }
@@ -123,14 +139,22 @@ function report(print: (line: string) => void, title: string, sides: readonly Si
     const bare = median(side.bare);
     const ns = perCall(side);
     const points = side.plan.probes[0]?.points.map((p) => p.side).join(", ") ?? "";
-    rows.push({ tool: `${side.label}, bare`, scope: "whole process", samples: side.bare.map(sample), bytesHow: "n/a", answer: bare === undefined ? "" : `${((bare * 1e6) / CALLS).toFixed(1)} ns per call` });
+    rows.push({
+      tool: `${side.label}, bare`,
+      scope: "whole process",
+      samples: side.bare.map(sample),
+      bytesHow: "n/a",
+      answer: bare === undefined ? "" : `${((bare * 1e6) / CALLS).toFixed(1)} ns per call`,
+    });
     rows.push({
       tool: `${side.label} + probec uprobe+ret`,
       scope: "whole process",
       samples: side.traced.map(sample),
       bytesHow: "n/a",
       answer: ns === undefined ? "" : `${(ns / 1000).toFixed(2)} µs per call`,
-      note: side.failure ?? `points: ${points}; ${side.events.toLocaleString("en")} events of ${calls.toLocaleString("en")} calls, ${side.lost.toLocaleString("en")} lost`,
+      note:
+        side.failure ??
+        `points: ${points}; ${side.events.toLocaleString("en")} events of ${calls.toLocaleString("en")} calls, ${side.lost.toLocaleString("en")} lost`,
     });
   }
   printTask(print, `${title} (the loop's own time; ${REPS}×${ROUNDS} runs each)`, rows, []);

@@ -16,7 +16,11 @@ import { registerArgCount } from "../plan/index.js";
 export function abiArgDiagnostics(probe: CheckedProbe, resolution: TargetResolution): Diagnostic[] {
   const functions = resolution.groups.flatMap((g) =>
     // A group built without its code (by hand, in tests) is C on x86-64.
-    (g.symbols ?? []).map((symbol, i) => ({ name: symbol.name, abi: g.code === undefined ? ("sysv" as const) : g.functions?.[i]?.abi, machine: g.code?.machine ?? "x86_64" })),
+    (g.symbols ?? []).map((symbol, i) => ({
+      name: symbol.name,
+      abi: g.code === undefined ? ("sysv" as const) : g.functions?.[i]?.abi,
+      machine: g.code?.machine ?? "x86_64",
+    })),
   );
   const out: Diagnostic[] = [];
   const reported = new Set<number>();

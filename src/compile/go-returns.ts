@@ -35,17 +35,35 @@ const NO_URETPROBE = "probec never puts a kernel return probe on a Go binary: th
  *   return instructions cannot all be found, or when `uprobe+ret` is asked
  *   for an ABI0 function.
  */
-export function functionPoints(symbol: FoundSymbol, code: FunctionCode | undefined, kind: ProbeKind, cookie: number, where: string): { points: AttachPoint[]; nextCookie: number } {
+export function functionPoints(
+  symbol: FoundSymbol,
+  code: FunctionCode | undefined,
+  kind: ProbeKind,
+  cookie: number,
+  where: string,
+): { points: AttachPoint[]; nextCookie: number } {
   if (code === undefined) throw new InternalError(`${where}: ${symbol.name} is in a Go binary but has no code description (this is a bug)`);
   const abi = code.abi === undefined ? {} : { abi: code.abi };
   const site = siteOf(symbol, symbol.address);
-  const entryPoint = (c: number, pairedWith: number | null): AttachPoint => ({ cookie: c, side: "entry", ...abi, fileOffset: symbol.fileOffset, refCtrOffset: null, pairedWith, site });
+  const entryPoint = (c: number, pairedWith: number | null): AttachPoint => ({
+    cookie: c,
+    side: "entry",
+    ...abi,
+    fileOffset: symbol.fileOffset,
+    refCtrOffset: null,
+    pairedWith,
+    site,
+  });
   if (kind === "uprobe" || kind === "usdt") return { points: [entryPoint(cookie, null)], nextCookie: cookie + 1 };
 
   const returns = code.returns;
-  if (returns === undefined) throw new InternalError(`${where}: ${symbol.name} is in a Go binary but its return instructions were not looked for (this is a bug)`);
+  if (returns === undefined)
+    throw new InternalError(`${where}: ${symbol.name} is in a Go binary but its return instructions were not looked for (this is a bug)`);
   if ("refused" in returns) {
-    throw new UsageError(`${where}: cannot put a ${kind} probe on ${symbol.name}: ${returns.refused}`, [NO_URETPROBE, "probe its entry with uprobe, or its callers"]);
+    throw new UsageError(`${where}: cannot put a ${kind} probe on ${symbol.name}: ${returns.refused}`, [
+      NO_URETPROBE,
+      "probe its entry with uprobe, or its callers",
+    ]);
   }
   if (kind === "uprobe+ret" && code.abi === "go-abi0") {
     throw new UsageError(

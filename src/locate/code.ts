@@ -74,7 +74,9 @@ export function functionCodeOf(elf: ElfFile, code: ObjectCode, symbol: FoundSymb
   const fileOffset = fn?.fileOffset ?? symbol.fileOffset - Number(symbol.address - address);
   let returns: ReturnSites;
   if (symbol.address !== address) {
-    returns = { refused: `${symbol.name} is inside ${fn?.name ?? "a function"} (at ${hex(address)}), not at its entry: return instructions belong to a whole function` };
+    returns = {
+      refused: `${symbol.name} is inside ${fn?.name ?? "a function"} (at ${hex(address)}), not at its entry: return instructions belong to a whole function`,
+    };
   } else if (size <= 0) {
     returns = { refused: `${symbol.name} has no size, so its body cannot be decoded` };
   } else {

@@ -59,7 +59,13 @@ describe("a Go binary's plan", () => {
     expect(entry.binary.code).toEqual({ language: "go", goVersion: app.goVersion.split(" ")[2] });
     expect(entry.points.length).toBeGreaterThanOrEqual(3); // an early return, the deferreturn path, the normal return
     for (const p of entry.points) {
-      expect(p).toMatchObject({ side: "return-instruction", abi: "go-abiinternal", pairedWith: null, refCtrOffset: null, site: { kind: "symbol", name: "main.work" } });
+      expect(p).toMatchObject({
+        side: "return-instruction",
+        abi: "go-abiinternal",
+        pairedWith: null,
+        refCtrOffset: null,
+        site: { kind: "symbol", name: "main.work" },
+      });
       expect(byteAt(app.plain, p.fileOffset)).toBe(0xc3);
     }
     expect(new Set(entry.points.map((p) => p.fileOffset)).size).toBe(entry.points.length);
@@ -67,9 +73,7 @@ describe("a Go binary's plan", () => {
 
   it("arg8 is Go's ninth register; arg9 is not in one, and the error says so", async () => {
     expect((await compile(`uprobe host:${app.plain}:main.work { a = arg8 }\n`, HOST)).diagnostics).toEqual([]);
-    expect(await errors(`uprobe host:${app.plain}:main.work { a = arg9 }\n`)).toContain(
-      "error: `arg9` is not in a register of the matched function\n",
-    );
+    expect(await errors(`uprobe host:${app.plain}:main.work { a = arg9 }\n`)).toContain("error: `arg9` is not in a register of the matched function\n");
     expect(await errors(`uprobe host:${app.plain}:main.work { a = arg9 }\n`)).toContain("= hint: main.work (go-abiinternal) passes arg0..arg8 in registers");
   });
 
@@ -87,7 +91,9 @@ describe("a Go binary's plan", () => {
 
   it("a function that leaves by a jump, or an offset inside one, gets no return probe, and the reason", async () => {
     const tail = await errors(`uretprobe host:${app.plain}:runtime.memequal { rc = retval }\n`);
-    expect(tail).toMatch(/cannot put a uretprobe probe on runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function for 0x[0-9a-f]+ \(a tail call or shared code\)/);
+    expect(tail).toMatch(
+      /cannot put a uretprobe probe on runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function for 0x[0-9a-f]+ \(a tail call or shared code\)/,
+    );
     expect(tail).toContain("= hint: probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)");
     expect(await errors(`uprobe+ret host:${app.plain}:main.work+0x10 { latency }\n`)).toContain("main.work+0x10 is inside main.work");
     // An entry probe at an offset is still fine.
@@ -111,7 +117,9 @@ describe("--explain on a Go binary", () => {
     const text = explainPlan(plan!);
     expect(text).toContain(`  code: go (${app.goVersion.split(" ")[2]})\n`);
     const points = text.split("\n").filter((l) => l.startsWith("  point #"));
-    expect(points[0]).toMatch(/^ {2}point #1 entry main\.work: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #2; abi go-abiinternal$/);
+    expect(points[0]).toMatch(
+      /^ {2}point #1 entry main\.work: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #2; abi go-abiinternal$/,
+    );
     for (const line of points.slice(1)) expect(line).toMatch(/^ {2}point #\d+ return-instruction main\.work: .*, paired with #1; abi go-abiinternal$/);
   });
 });
@@ -119,7 +127,9 @@ describe("--explain on a Go binary", () => {
 describe("probec check --image on the -s -w Go binary", () => {
   it("passes what compile accepts and calls invalid what it refuses: a tail-calling function's return probe, argN beyond Go's registers or on assembly", async () => {
     const layer = tarOf([{ name: "app/goapp", type: "file", data: readFileSync(app.stripped), mode: 0o755 }]);
-    const dir = writeOciLayout(mkdtempSync(join(tmpdir(), "probec-go-image-")), [{ architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/app/goapp"] } }]);
+    const dir = writeOciLayout(mkdtempSync(join(tmpdir(), "probec-go-image-")), [
+      { architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/app/goapp"] } },
+    ]);
     const spec = [
       "uprobe+ret docker/app:exe:main.work { name = gostr(arg1)  rc = retval  latency }",
       "uretprobe docker/app:exe:runtime.memequal { rc = retval }",

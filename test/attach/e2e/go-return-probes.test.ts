@@ -113,8 +113,10 @@ function compareWork(calls: readonly Call[], events: readonly ProbeEvent[]): str
     }
     const want = { name: c.name, rc: c.result, retval: c.result };
     const got = { name: e.fields.name, rc: e.fields.rc, retval: e.retval === null ? null : BigInt.asIntN(64, e.retval) };
-    if (JSON.stringify(got, big) !== JSON.stringify(want, big)) problems.push(`call ${key}: got ${JSON.stringify(got, big)}, the program says ${JSON.stringify(want, big)}`);
-    if ("short" in e.fields && e.fields.short !== c.name.slice(0, 4)) problems.push(`call ${key}: gostr(arg1, 5) is ${String(e.fields.short)}, not ${c.name.slice(0, 4)}`);
+    if (JSON.stringify(got, big) !== JSON.stringify(want, big))
+      problems.push(`call ${key}: got ${JSON.stringify(got, big)}, the program says ${JSON.stringify(want, big)}`);
+    if ("short" in e.fields && e.fields.short !== c.name.slice(0, 4))
+      problems.push(`call ${key}: gostr(arg1, 5) is ${String(e.fields.short)}, not ${c.name.slice(0, 4)}`);
     const latency = e.latency ?? -1n;
     if (latency < c.inner || latency > c.outer) problems.push(`call ${key}: latency ${latency} ns outside [${c.inner}, ${c.outer}] measured by the program`);
   }
@@ -152,7 +154,18 @@ describe("the kernel's return probe on Go", () => {
       const [first] = entry.points;
       // What a tool unaware of Go would plan: a uretprobe at the entry, paired with it.
       const kernelReturn = { ...first!, cookie: 2, side: "return" as const, pairedWith: first!.cookie };
-      const marked: AttachPlan = { ...compiled, probes: [{ ...entry, points: [{ ...first!, cookie: 1, pairedWith: 2 }, { ...kernelReturn, pairedWith: 1 }] }] };
+      const marked: AttachPlan = {
+        ...compiled,
+        probes: [
+          {
+            ...entry,
+            points: [
+              { ...first!, cookie: 1, pairedWith: 2 },
+              { ...kernelReturn, pairedWith: 1 },
+            ],
+          },
+        ],
+      };
       const { code: _code, ...unmarkedBinary } = entry.binary;
       const unmarked: AttachPlan = { ...marked, probes: [{ ...marked.probes[0]!, binary: unmarkedBinary }] };
 
@@ -199,10 +212,15 @@ describe("the attacher's own checks of a hand-written plan on a Go binary", () =
       await attachment.close().catch(() => undefined);
     }
   }
-  const withPoints = (plan: AttachPlan, f: (p: AttachPoint, i: number) => AttachPoint): AttachPlan => ({ ...plan, probes: [{ ...plan.probes[0]!, points: plan.probes[0]!.points.map(f) }] });
+  const withPoints = (plan: AttachPlan, f: (p: AttachPoint, i: number) => AttachPoint): AttachPlan => ({
+    ...plan,
+    probes: [{ ...plan.probes[0]!, points: plan.probes[0]!.points.map(f) }],
+  });
 
   it("refuses pairing an assembly (ABI0) point, which keeps no goroutine register", async () => {
-    expect(await refusal((plan) => withPoints(plan, (p) => ({ ...p, abi: "go-abi0" })))).toMatch(/probes\[0\]\.points\[0\]\.abi: uprobe\+ret pairs Go calls by goroutine/);
+    expect(await refusal((plan) => withPoints(plan, (p) => ({ ...p, abi: "go-abi0" })))).toMatch(
+      /probes\[0\]\.points\[0\]\.abi: uprobe\+ret pairs Go calls by goroutine/,
+    );
   });
 
   it("refuses a return point whose pairedWith names another return point", async () => {
@@ -214,10 +232,16 @@ describe("the attacher's own checks of a hand-written plan on a Go binary", () =
   it("reads argN from Go's registers only as far as they go, and never from an ABI0 point", async () => {
     expect(await refusal((plan) => plan, "{ a = arg8 }")).toBe("attached");
     // The compiler refuses arg9 on Go; a hand-written program asks for it anyway.
-    const arg9 = (plan: AttachPlan): AttachPlan => ({ ...plan, probes: [{ ...plan.probes[0]!, program: { ...plan.probes[0]!.program!, fields: [{ name: "a", type: "int", expr: { op: "arg", index: 9 } }] } }] });
+    const arg9 = (plan: AttachPlan): AttachPlan => ({
+      ...plan,
+      probes: [{ ...plan.probes[0]!, program: { ...plan.probes[0]!.program!, fields: [{ name: "a", type: "int", expr: { op: "arg", index: 9 } }] } }],
+    });
     const beyond = await refusal(arg9, "{ a = arg8 }");
     expect(beyond).toMatch(/arg9 is beyond the 9 argument registers of the go-abiinternal ABI/);
-    const abi0 = await refusal((plan) => ({ ...plan, probes: [{ ...plan.probes[0]!, kind: "uprobe", points: [{ ...plan.probes[0]!.points[0]!, abi: "go-abi0", pairedWith: null }] }] }), "{ a = arg0 }");
+    const abi0 = await refusal(
+      (plan) => ({ ...plan, probes: [{ ...plan.probes[0]!, kind: "uprobe", points: [{ ...plan.probes[0]!.points[0]!, abi: "go-abi0", pairedWith: null }] }] }),
+      "{ a = arg0 }",
+    );
     expect(abi0).toMatch(/is a Go ABI0 \(assembly\) function, whose arguments are on the stack/);
   });
 });
