@@ -33,6 +33,13 @@ describe("probec check", () => {
     expect(r.stdout).toContain(`2 of 2 targets found in ${images.ociArchive} (linux/amd64, oci layout)`);
   });
 
+  it("names the image's executable by its file name, found on the image's PATH (issue 10)", async () => {
+    const r = await probec("check", "--image", images.ociArchive, "usdt_sema:sema:enabled");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")[1]).toMatch(/^inline +usdt_sema:sema:enabled +found +\/usr\/bin\/usdt_sema +sema:enabled +0x1160 +0x3014 +-4@%edi$/);
+  });
+
   it("exits 1 when something is missing, saying what exists instead", async () => {
     const r = await probec("check", "--image", images.ociDir, "exe:sema:enabled", "libc:mallok", "libver:vfunc");
     expect(r.code).toBe(1);

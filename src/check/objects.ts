@@ -180,6 +180,8 @@ export class ObjectResolver {
       // A process of this image would map its interpreter, and musl's loader answers libc, libm, … with itself.
       // Only then does it matter (and only then is it named, so that a failure does not speak of a process's maps).
       mappedPaths: ident.interpreter === undefined || ident.loader !== "musl" ? [] : [ident.interpreter],
+      // An executable named by its file name (`postgres`), as the image's PATH finds it (issue 10).
+      executablePath: (tree.config?.env ?? []).find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH,
       machine: ident.machine,
       elfClass: ident.elfClass,
       littleEndian: ident.littleEndian,
