@@ -12,7 +12,8 @@
  *   tail call), or on an offset inside a function, is refused with the
  *   decoder's reason, never half-probed; so is uprobe+ret on ABI0 code;
  * - C code (node's own libc) keeps six System V registers;
- * - `probec check --image` on the `-s -w` build calls invalid what compile refuses.
+ * - `probec check --image` on the `-s -w` build calls invalid what compile refuses;
+ * - an arm64 build (cross-compiled, not run) gets Go's arm64 registers and a point on every `ret`.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,7 @@ import { compile, type CompileOptions } from "../../src/compile/compile.js";
 import { explainPlan } from "../../src/compile/explain.js";
 import { checkImage } from "../../src/check/check.js";
 import { renderDiagnostics } from "../../src/dsl/index.js";
-import { buildGoApp, type GoApp } from "../attach/go/build.js";
+import { buildGoApp, buildGoAppArm64, type GoApp } from "../attach/go/build.js";
 import { tarOf, writeOciLayout } from "../support/image.js";
 
 let app: GoApp;
@@ -144,5 +145,24 @@ describe("probec check --image on the -s -w Go binary", () => {
       ["invalid", "/app/goapp: the probe reads arg0, which internal/cpu.cpuid does not pass in a register"],
     ]);
     expect(r.checks[3]!.hints).toEqual(["internal/cpu.cpuid is Go assembly (ABI0): its arguments are on the stack"]);
+  });
+});
+
+describe("an arm64 Go binary (cross-compiled, not run)", () => {
+  it("plans Go's arm64 registers (arg0..arg11 of R0-R15) and a uprobe on every `ret` word", async () => {
+    const arm64 = buildGoAppArm64();
+    const { plan, diagnostics } = await compile(`uprobe+ret host:${arm64}:main.work { a = arg11  latency }\n`, HOST);
+    expect(diagnostics).toEqual([]);
+    const entry = plan!.probes[0]!;
+    expect(entry.binary.code?.language).toBe("go");
+    expect(entry.points[0]).toMatchObject({ side: "entry", abi: "go-abiinternal" });
+    const returns = entry.points.slice(1);
+    expect(returns.length).toBeGreaterThanOrEqual(3);
+    for (const p of returns) {
+      expect(p).toMatchObject({ side: "return-instruction", abi: "go-abiinternal", pairedWith: entry.points[0]!.cookie });
+      // RET (X30): d65f03c0, little-endian.
+      expect([0, 1, 2, 3].map((i) => byteAt(arm64, p.fileOffset + i))).toEqual([0xc0, 0x03, 0x5f, 0xd6]);
+    }
+    expect(await errors(`uprobe host:${arm64}:main.work { a = arg12 }\n`)).toContain("is beyond the 12 arguments a uprobe can read");
   });
 });

@@ -35,6 +35,14 @@ export function buildGoApp(): GoApp {
   return { plain, stripped, goVersion: go(["version"]).trim() };
 }
 
+/** Cross-builds goapp for arm64 (never run here: its plans and return instructions are checked, not attached). */
+export function buildGoAppArm64(): string {
+  const out = mkdtempSync(join(tmpdir(), "probec-goapp-arm64-"));
+  const path = join(out, "goapp-arm64");
+  go(["build", "-trimpath", "-buildvcs=false", "-o", path, "."], { cwd: GOAPP_SRC, goarch: "arm64" });
+  return path;
+}
+
 /** A Docker image holding /app/goapp and /app/goapp-stripped (static binaries: nothing else is needed), /out and /tmp. */
 export function goAppImage(app: GoApp): string {
   const root = mkdtempSync(join(tmpdir(), "probec-goapp-rootfs-"));
