@@ -65,15 +65,18 @@ export interface Probe {
 
 /**
  * A target, `SCOPE[:OBJECT[:LOCATION]]`, split exactly as `parseTargetSpec`
- * (src/dsl/target-spec.ts) splits it: SCOPE and OBJECT never contain `:`,
- * LOCATION is everything after the second `:` (a USDT `provider:name`).
- * SCOPE may also be a `let` alias; resolution happens in a later pass.
+ * (src/dsl/target-spec.ts) splits it: SCOPE never contains `:`, an OBJECT
+ * that does is quoted in the text (`"/memfd:libstapsdt:p"`) and held here
+ * without its quotes, LOCATION is everything after the OBJECT's `:` (a USDT
+ * `provider:name`). SCOPE may also be a `let` alias; resolution happens in
+ * a later pass.
  */
 export interface Target {
   readonly type: "Target";
   /** The target as written, e.g. `docker/web:libc:getaddrinfo`. */
   readonly text: string;
   readonly scope: string;
+  /** Unquoted: `/memfd:libstapsdt:p` for the text `"/memfd:libstapsdt:p"`. */
   readonly object: string | undefined;
   readonly location: string | undefined;
   readonly loc: SourceLocation;
