@@ -30,6 +30,8 @@ export function checkAttachPlan(value: unknown, source: string): AttachPlan {
       if (target[key] !== null && typeof target[key] !== "string") bad(`${at}.target.${key}`, "a string or null", target[key]);
     }
     if (!Array.isArray(probe.points) || probe.points.length === 0) return bad(`${at}.points`, "a non-empty array", probe.points);
+    // A kernel return probe on Go crashes the program (PITFALLS 29): the helper refuses it too, but as a plan error, this is the input's fault.
+    const go = isObject(probe.binary) && isObject(probe.binary.code) && probe.binary.code.language === "go";
     probe.points.forEach((point: unknown, j) => {
       const pat = `${at}.points[${j}]`;
       if (!isObject(point)) return bad(pat, "an object", point);
@@ -37,6 +39,7 @@ export function checkAttachPlan(value: unknown, source: string): AttachPlan {
       if (cookies.has(point.cookie as number)) bad(`${pat}.cookie`, "a cookie unique in the plan", point.cookie);
       cookies.add(point.cookie as number);
       if (!(POINT_SIDES as readonly unknown[]).includes(point.side)) bad(`${pat}.side`, POINT_SIDES.map((s) => `"${s}"`).join(", "), point.side);
+      if (go && point.side === "return") bad(`${pat}.side`, '"entry" or "return-instruction" on a Go binary (a kernel return probe would crash it)', point.side);
       return undefined;
     });
     if (probe.program !== undefined) checkProgram(probe.program, `${at}.program`, bad);

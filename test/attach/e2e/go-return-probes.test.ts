@@ -29,9 +29,10 @@
  * The rounds are paced by the program (a millisecond's sleep every 64
  * calls per goroutine) so that the reader keeps up; `lost` must be 0.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attach, compile, type AttachPlan, type AttachPoint, type ProbeEvent } from "../../../src/index.js";
 import { ensureDockerd } from "../../support/dockerd.js";
@@ -43,6 +44,8 @@ const GOROUTINES = 8;
 const HOST_CALLS = 100_000;
 const CONTAINER_CALLS = 20_000;
 const NAME = "probec-go-return-probes";
+/** The built attacher, run directly to see its own refusal (as test/attach/native.test.ts does). */
+const HELPER = join(import.meta.dirname, "..", "..", "..", "prebuilds", `${process.platform}-${process.arch}`, "probec-attach");
 
 const targets = new Targets();
 let app: GoApp;
@@ -169,9 +172,16 @@ describe("the kernel's return probe on Go", () => {
       const { code: _code, ...unmarkedBinary } = entry.binary;
       const unmarked: AttachPlan = { ...marked, probes: [{ ...marked.probes[0]!, binary: unmarkedBinary }] };
 
+      // attach() checks the plan before it starts the helper...
       const refused = attach(marked);
-      await expect(refused.ready).rejects.toThrow(/probes\[0\]\.points\[1\]\.side: a kernel return probe \("return"\) on a Go binary would crash it/);
+      await expect(refused.ready).rejects.toThrow(/probes\[0\]\.points\[1\]\.side: expected "entry" or "return-instruction" on a Go binary \(a kernel return probe would crash it\)/);
       await refused.close().catch(() => undefined);
+      // ...and the helper refuses it on its own, for any other tool that hands it plans: an `error` frame, exit 2.
+      const helper = spawnSync(HELPER, [], { input: JSON.stringify(marked), timeout: 10_000 });
+      expect(helper.status).toBe(2);
+      expect(helper.stdout.toString("latin1")).toContain(
+        '"type":"error","message":"probes[0].points[1].side: a kernel return probe (\\"return\\") on a Go binary would crash it',
+      );
       expect(alive(child.pid!)).toBe(true);
 
       const attachment = attach(unmarked);
