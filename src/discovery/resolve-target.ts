@@ -87,7 +87,8 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
   if (spec.object === undefined) {
     throw new UsageError(`target "${spec.text}" names no object`, ["add one: SCOPE:libc, SCOPE:exe or SCOPE:/path/in/container"]);
   }
-  if (spec.object === "memfd" && spec.location !== undefined) {
+  // `memfd:NAME` unquoted was cut at its first `:`; an object named just "memfd" is taken for that mistake.
+  if (spec.object === "memfd") {
     throw new UsageError(`target "${spec.text}": the object is "memfd", cut at its ':'`, [
       `quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION`,
     ]);

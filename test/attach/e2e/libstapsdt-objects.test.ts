@@ -17,6 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compile } from "../../../src/index.js";
+import { probec } from "../../support/cli.js";
 import { buildFixtures, type Fixtures } from "./support/fixtures.js";
 import { Targets, type Target } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
@@ -85,6 +86,17 @@ describe("one provider in a memfd named libstapsdt:salp-demo", () => {
       ["/memfd:libstapsdt:salp-demo", true, true, "map"],
     ]);
     expect(plan.probes[0]!.binary.kernelPath).toMatch(new RegExp(`^/proc/${app.pid}/map_files/[0-9a-f]+-[0-9a-f]+$`));
+  });
+
+  test("probec list: the quoted memfd name lists p1; the unquoted one is one line saying to quote it, exit 2", async () => {
+    const listed = await probec("list", `pid/${app.pid}:"memfd:libstapsdt:salp-demo"`);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^salp-demo:p1 +0x[0-9a-f]+ +0x[0-9a-f]+ +- +-4@%edi 8@%rsi 8@%rdx$/m);
+    const unquoted = await probec("list", `pid/${app.pid}:memfd:libstapsdt:salp-demo`);
+    expect(unquoted.code).toBe(2);
+    expect(unquoted.stderr).toBe(
+      `probec: target "pid/${app.pid}:memfd:libstapsdt:salp-demo": the object is "memfd", cut at its ':'\n  hint: quote a memfd's name, which holds ':': SCOPE:"memfd:NAME":LOCATION\n`,
+    );
   });
 
   test("the unquoted memfd:NAME is cut at its ':' and says to quote it", async () => {
