@@ -280,6 +280,7 @@ describe("Go return probes on uprobes at every return instruction", () => {
     expect(calls.some((c) => c.depth >= 120n)).toBe(true);
     expect(calls.some((c) => c.result === -1n)).toBe(true);
     expect(calls.some((c) => c.result === 1000n + c.id)).toBe(true);
+    expect(calls.some((c) => c.name === "")).toBe(true);
     expect(compareWork(calls, events)).toEqual([]);
     for (const e of events) expect(e).toMatchObject({ side: "return", pid: target.pid, comm: "goapp" });
   }, 90_000);

@@ -117,6 +117,10 @@ func depthOf(id int) int {
 // runCall runs one top-level call and recovers what unwinds it; returns the frames that returned.
 func runCall(id int, out *log) {
 	name := "job-" + strconv.Itoa(id) + "-" + string(rune('a'+id%26))
+	if id%13 == 6 {
+		// An empty string: length 0, and a pointer that need not point anywhere.
+		name = ""
+	}
 	before := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
