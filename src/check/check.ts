@@ -23,6 +23,7 @@ import { SliceSource } from "../io/slice-source.js";
 import { openImage, type OpenImageOptions } from "../image/open-image.js";
 import type { ImageTree } from "../image/tree.js";
 import { nearest } from "../suggest.js";
+import { loadX86Decoder } from "../golang/index.js";
 import { codeOf, functionCodeOf } from "../locate/code.js";
 import { locateIn } from "../locate/locate.js";
 import { registerArgCount } from "../plan/index.js";
@@ -108,6 +109,8 @@ export async function checkImage(path: string, spec: CheckSpec, options: CheckIm
   const { targets, problems } = wantedTargets(spec, options.file ?? "<inline>");
   const specErrors = problems.some((p) => p.diagnostics.some((d) => d.severity === "error"));
   const tree = await openImage(path, { ...options, prefetch: likelyFiles(targets.map((t) => t.object), options.exe) });
+  // Go functions' return instructions are decoded with iced-x86, which loads itself synchronously only on Node 20.16+.
+  if (typeof process.getBuiltinModule !== "function") await loadX86Decoder();
   try {
     const resolver = new ObjectResolver(tree, options.exe);
     await resolver.prepare();

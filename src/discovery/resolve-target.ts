@@ -18,6 +18,7 @@ import { ElfFile } from "../elf/elf-file.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
 import { NotFoundError, ProbecError, UsageError } from "../errors.js";
 import { FileSource } from "../io/file-source.js";
+import { loadX86Decoder } from "../golang/index.js";
 import { codeOf, functionCodeOf, type FunctionCode, type ObjectCode } from "../locate/code.js";
 import type { CpythonTracing } from "../locate/cpython.js";
 import { locateIn } from "../locate/locate.js";
@@ -94,6 +95,8 @@ export async function resolveTarget(target: string | TargetSpec, options: Resolv
     ]);
   }
   const scope = await cachedScope(spec, options);
+  // A Go function's return instructions are decoded with iced-x86, which loads itself synchronously only on Node 20.16+.
+  if (spec.location !== undefined && typeof process.getBuiltinModule !== "function") await loadX86Decoder();
   if (isObjectGlob(spec.object)) return { spec, scope, groups: globGroups(spec, spec.object, scope, options) };
   const groups: ObjectGroup[] = [];
   for (const [mntNs, processes] of byMountNamespace(scope)) {
