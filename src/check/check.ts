@@ -228,6 +228,9 @@ function goCodeProblem(elf: ElfFile, target: WantedTarget, symbols: readonly Fou
   const code = codeOf(elf);
   const wantsReturns = target.kind === "uretprobe" || target.kind === "uprobe+ret";
   if (code.language !== "go" && target.maxArg < 6) return undefined;
+  // A glob leaves out the functions it cannot probe whole, as compile does (with a warning), unless that is all of them.
+  const glob = target.location !== undefined && /[*?[]/.test(target.location);
+  const unprobed: { message: string; hints: string[] }[] = [];
   for (const symbol of symbols) {
     const fn = functionCodeOf(elf, code, symbol);
     const registers = fn.abi === undefined ? 0 : registerArgCount(fn.abi, code.machine);
@@ -238,13 +241,13 @@ function goCodeProblem(elf: ElfFile, target: WantedTarget, symbols: readonly Fou
       };
     }
     if (wantsReturns && fn.returns !== undefined && "refused" in fn.returns) {
-      return { message: `no ${target.kind} on ${symbol.name}: ${fn.returns.refused}`, hints: ["probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"] };
-    }
-    if (target.kind === "uprobe+ret" && fn.abi === "go-abi0") {
-      return { message: `no uprobe+ret on ${symbol.name}: it is Go assembly (ABI0), which keeps no goroutine register to pair its entry and return by`, hints: ["use uretprobe or uprobe"] };
+      unprobed.push({ message: `no ${target.kind} on ${symbol.name}: ${fn.returns.refused}`, hints: ["probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"] });
+    } else if (target.kind === "uprobe+ret" && fn.abi === "go-abi0") {
+      unprobed.push({ message: `no uprobe+ret on ${symbol.name}: it is Go assembly (ABI0), which keeps no goroutine register to pair its entry and return by`, hints: ["use uretprobe or uprobe"] });
     }
   }
-  return undefined;
+  if (unprobed.length === 0 || (glob && unprobed.length < symbols.length)) return undefined;
+  return unprobed[0];
 }
 
 /** For a USDT `provider:name` that matched nothing: the nearest `provider:name`s that exist. */

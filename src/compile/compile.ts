@@ -15,6 +15,7 @@ import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type Targ
 import { abiArgDiagnostics } from "./abi-args.js";
 import { LINE_SEMAPHORE_SUFFIX, lineSemaphoreEntries } from "./cpython-tracing.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
+import { withoutUnprobedGoFunctions } from "./go-returns.js";
 import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
 /** Options for {@link compile}. */
@@ -70,6 +71,17 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
         at(error);
         continue;
       }
+      // A return probe on a glob over Go functions leaves out, with a warning, those it cannot probe whole.
+      const go = withoutUnprobedGoFunctions(resolution, probe.kind);
+      if (go.skipped.length > 0) {
+        diagnostics.push({
+          severity: "warning",
+          message: `${go.skipped.length} function${go.skipped.length === 1 ? "" : "s"} the glob matches get${go.skipped.length === 1 ? "s" : ""} no ${probe.kind} probe: ${go.skipped.length === 1 ? "its" : "their"} return instructions cannot all be found with confidence, or ${go.skipped.length === 1 ? "it" : "they"} cannot be paired`,
+          location: target.loc,
+          hints: [...go.skipped.slice(0, 3), ...(go.skipped.length > 3 ? [`and ${go.skipped.length - 3} more`] : []), "probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"],
+        });
+      }
+      resolution = go.resolution;
       let planned: PlanProbe[];
       try {
         planned = planProbesFromResolution(

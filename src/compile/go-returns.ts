@@ -18,6 +18,7 @@
  *
  * Pure.
  */
+import type { TargetResolution } from "../discovery/resolve-target.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
 import { hex } from "../elf/fields.js";
 import { InternalError, UsageError } from "../errors.js";
@@ -86,4 +87,33 @@ export function functionPoints(
 /** The function's site, at `address` (its entry, or one of its return instructions). */
 function siteOf(symbol: FoundSymbol, address: bigint): SymbolSite {
   return { kind: "symbol", name: symbol.name, version: symbol.version, address: hex(address), size: symbol.size };
+}
+
+/**
+ * A return probe on a glob over a Go binary's functions leaves out, as
+ * whole functions, those whose return instructions cannot all be found
+ * (a tail-calling wrapper among a package's functions), and those `uprobe+ret`
+ * cannot pair (assembly): each is named in the result, for a warning. A
+ * single function, or a glob of which no function can be probed, is left
+ * as it is, for {@link functionPoints} to refuse with the reason.
+ */
+export function withoutUnprobedGoFunctions(resolution: TargetResolution, kind: ProbeKind): { resolution: TargetResolution; skipped: string[] } {
+  const location = resolution.spec.location;
+  if ((kind !== "uretprobe" && kind !== "uprobe+ret") || location === undefined || !/[*?[]/.test(location)) return { resolution, skipped: [] };
+  const skipped: string[] = [];
+  const groups = resolution.groups.map((group) => {
+    const { symbols, functions } = group;
+    if (group.code?.language !== "go" || symbols === undefined || functions === undefined) return group;
+    const why = functions.map((fn) => {
+      if (fn.returns !== undefined && "refused" in fn.returns) return fn.returns.refused;
+      return kind === "uprobe+ret" && fn.abi === "go-abi0" ? "Go assembly (ABI0): no goroutine register to pair its entry and return by" : undefined;
+    });
+    const keep = why.map((w) => w === undefined);
+    if (!keep.includes(true) || !keep.includes(false)) return group;
+    why.forEach((w, i) => {
+      if (w !== undefined) skipped.push(`${symbols[i]?.name}: ${w}`);
+    });
+    return { ...group, symbols: symbols.filter((_, i) => keep[i]), functions: functions.filter((_, i) => keep[i]) };
+  });
+  return { resolution: { ...resolution, groups }, skipped };
 }

@@ -97,6 +97,17 @@ describe("a Go binary's plan", () => {
     );
     expect(tail).toContain("= hint: probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)");
     expect(await errors(`uprobe+ret host:${app.plain}:main.work+0x10 { latency }\n`)).toContain("main.work+0x10 is inside main.work");
+    // A glob leaves such functions out, whole, and says which; the others are probed.
+    const glob = await compile(`uretprobe host:${app.plain}:runtime.mem* { rc = retval }\n`, { ...HOST, file: "go.probe" });
+    const warnings = glob.diagnostics.filter((d) => d.severity === "warning");
+    expect(glob.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(/^\d+ functions? the glob matches gets? no uretprobe probe/);
+    expect(warnings[0]!.hints.join("\n")).toMatch(/runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function/);
+    const names = new Set(glob.plan!.probes[0]!.points.map((p) => p.site.name));
+    expect(names.has("runtime.memequal")).toBe(false);
+    expect(names.size).toBeGreaterThan(0);
+    for (const p of glob.plan!.probes[0]!.points) expect(p.side).toBe("return-instruction");
     // An entry probe at an offset is still fine.
     expect((await compile(`uprobe host:${app.plain}:main.work+0x10 { pid }\n`, HOST)).diagnostics).toEqual([]);
   });
@@ -136,6 +147,7 @@ describe("probec check --image on the -s -w Go binary", () => {
       "uretprobe docker/app:exe:runtime.memequal { rc = retval }",
       "uprobe docker/app:exe:main.work { a = arg9 }",
       "uprobe docker/app:exe:internal/cpu.cpuid { a = arg0 }",
+      "uretprobe docker/app:exe:runtime.mem* { rc = retval }",
     ].join("\n");
     const r = await checkImage(dir, `${spec}\n`);
     expect(r.checks.map((c) => [c.status, c.message])).toEqual([
@@ -143,6 +155,8 @@ describe("probec check --image on the -s -w Go binary", () => {
       ["invalid", expect.stringMatching(/^\/app\/goapp: no uretprobe on runtime\.memequal: the jump at 0x[0-9a-f]+ leaves the function/)],
       ["invalid", "/app/goapp: the probe reads arg9, which main.work does not pass in a register"],
       ["invalid", "/app/goapp: the probe reads arg0, which internal/cpu.cpuid does not pass in a register"],
+      // A glob: compile leaves runtime.memequal out with a warning and probes the others.
+      ["found", undefined],
     ]);
     expect(r.checks[3]!.hints).toEqual(["internal/cpu.cpuid is Go assembly (ABI0): its arguments are on the stack"]);
   });
