@@ -10,7 +10,9 @@
  * instruction of the function (`side: "return-instruction"`), which fires
  * just before the function returns, with its results in their registers,
  * and touches no stack. A function whose returns cannot all be found with
- * confidence is refused with the reason, never half-probed.
+ * confidence is refused with the reason, never half-probed; a glob leaves
+ * such functions out whole, with a warning naming each
+ * ({@link withoutUnprobedGoFunctions}).
  *
  * `uprobe+ret` pairs by goroutine and frame (native/include/probec_abi.h,
  * `enum probec_pair_key`), which needs the goroutine register of Go's
