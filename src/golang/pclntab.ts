@@ -17,14 +17,13 @@
  * The function table at `pclnOff` holds `nfunc` pairs (entry, offset of the
  * `_func` record) and one final entry, the end of the last function: word
  * pairs with absolute entries before 1.18, `u32` pairs with entries relative
- * to the start of the text from 1.18 on. `textStart` in the header is not
- * trusted: in a PIE it is a relocated word whose file value may be 0, so as
- * `debug/gosym` does, the start of `.text` is taken from the section headers
- * and the header's value only serves files without them.
+ * to the start of the text from 1.18 on (`text-start.ts` says where that
+ * is: the header's word, relocated in a PIE).
  *
  * Finding the table: the `.gopclntab` section (`.data.rel.ro.gopclntab` in
- * a PIE), else the `runtime.pclntab` symbol, else (sstripped files) a
- * search of the read-only segments for a header that validates.
+ * a PIE), else the `runtime.pclntab` symbol, else (sstripped files, and Go
+ * files whose table has no section of its own, as in an externally linked
+ * PIE) a search of the data segments for a header that validates.
  *
  * Pure: no `node:*`.
  */
@@ -34,6 +33,7 @@ import { hex } from "../elf/fields.js";
 import { FormatError, LimitError } from "../errors.js";
 import { readRange } from "../io/byte-source.js";
 import { virtualToOffset } from "./memory.js";
+import { resolveTextStart } from "./text-start.js";
 
 /** The pclntab formats, named by the first Go release that wrote each. */
 export type PclntabVersion = "1.2" | "1.16" | "1.18" | "1.20";
@@ -108,7 +108,8 @@ function locate(elf: ElfFile): Pclntab | undefined {
     if (parsed === undefined) throw new FormatError("runtime.pclntab: no valid pclntab header", symbol.offset);
     return parsed;
   }
-  return elf.sections.length === 0 ? scan(elf, littleEndian) : undefined;
+  // No section headers (sstrip), or an externally linked PIE, whose table sits inside .data.rel.ro unnamed.
+  return elf.sections.length === 0 || looksGo ? scan(elf, littleEndian) : undefined;
 }
 
 function pclntabSymbol(elf: ElfFile): { offset: number; size: number } | undefined {
@@ -214,7 +215,7 @@ function parseHeader(elf: ElfFile, offset: number, size: number, littleEndian: b
     funcnameOffset = names;
     funcnameEnd = cu;
     pclnOffset = pcln;
-    textStart = textStartOf(elf) ?? word(2);
+    textStart = resolveTextStart(elf, word(2), offset + 8 + 2 * ptrSize);
   }
   const entrySize = version === "1.18" || version === "1.20" ? 4 : ptrSize;
   if (pclnOffset + (2 * nfunc + 1) * entrySize > size)
@@ -223,12 +224,6 @@ function parseHeader(elf: ElfFile, offset: number, size: number, littleEndian: b
   if (funcnameEnd < funcnameOffset) return fail("function-name table ends before it starts", offset + 8, funcnameEnd);
   if (foundBy === "scan" && !plausible(elf, offset, pclnOffset, entrySize, nfunc, textStart, littleEndian)) return undefined;
   return { version, offset, size, ptrSize: ptrSize as 4 | 8, minLC, littleEndian, nfunc, textStart, funcnameOffset, funcnameEnd, pclnOffset, foundBy };
-}
-
-/** `.text`'s address, which 1.18+ function entries are relative to; undefined without section headers. */
-function textStartOf(elf: ElfFile): bigint | undefined {
-  const text = elf.section(".text");
-  return text === undefined ? undefined : text.sh_addr;
 }
 
 /** A scanned candidate must look like a real table: its first and last entries lie in code, in order. */

@@ -19,12 +19,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ElfFile } from "../../src/elf/elf-file.js";
 import { goFunctions, goFunctionsNamed } from "../../src/golang/index.js";
 import { FileSource } from "../../src/io/file-source.js";
-import { buildGoFixtures, buildGoSymDump, go, type GoBinary } from "../support/go.js";
+import { buildGoExternalFixtures, buildGoFixtures, buildGoSymDump, go, type GoBinary } from "../support/go.js";
 
 let binaries: GoBinary[] = [];
+let external: ReturnType<typeof buildGoExternalFixtures> = [];
 let gosymDump = "";
 beforeAll(() => {
   binaries = buildGoFixtures();
+  external = buildGoExternalFixtures();
   gosymDump = buildGoSymDump();
 });
 
@@ -73,6 +75,40 @@ describe("goFunctions equals Go's debug/gosym", () => {
       expect(reference.length).toBeGreaterThan(1000);
       expect(ourLines(path)).toEqual(reference);
     });
+  }
+});
+
+/** `go tool nm`'s functions of `path` by address (the linker's `runtime.text`/`runtime.etext` markers left out). */
+function nmFunctions(path: string): Map<string, string> {
+  const nm = new Map<string, string>();
+  for (const line of go(["tool", "nm", path]).split("\n")) {
+    const m = /^\s*([0-9a-f]+) [Tt] (.+)$/.exec(line);
+    if (m !== null && m[2] !== "runtime.text" && m[2] !== "runtime.etext") nm.set(m[1] as string, m[2] as string);
+  }
+  return nm;
+}
+
+describe("goFunctions on externally linked builds (C start-up code first in .text; a PIE's relocated table)", () => {
+  for (const mode of ["exe", "pie"] as const) {
+    for (const stripped of [false, true]) {
+      it(`-buildmode=${mode}${stripped ? " -s -w" : ""}: every Go function of go tool nm, at its address`, () => {
+        const reference = nmFunctions(external.find((b) => b.mode === mode && !b.stripped)!.path);
+        const path = external.find((b) => b.mode === mode && b.stripped === stripped)!.path;
+        const elf = open(path);
+        try {
+          const ours = goFunctions(elf);
+          expect(ours.length).toBeGreaterThan(500);
+          for (const fn of ours) {
+            const symbol = reference.get(fn.entry.toString(16));
+            expect(symbol, `${fn.name} at ${fn.entry.toString(16)}`).toBeDefined();
+            expect(fn.name).toBe(symbol!.replace(/\.abi0$/, "").replace(/\[\d+\]/g, "[...]"));
+          }
+          expect(goFunctionsNamed(elf, "main.(*Counter).Add")).toHaveLength(1);
+        } finally {
+          elf.close();
+        }
+      });
+    }
   }
 });
 

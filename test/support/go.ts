@@ -65,3 +65,24 @@ export function buildGoSymDump(): string {
   go(["build", "-buildvcs=false", "-o", path, "."], { cwd: join(import.meta.dirname, "../../fixtures/go/gosym-dump") });
   return path;
 }
+
+/**
+ * Builds the fixture for amd64 linked by the system linker (`-linkmode=external`,
+ * as cgo programs and Debian's packaged Go programs are), as a plain
+ * executable and as a PIE, each with and without `-s -w`. In these, C start-up
+ * code precedes `runtime.text` in `.text`, and a PIE's pclntab has no section
+ * of its own and a relocated text-start word.
+ */
+export function buildGoExternalFixtures(): Array<{ path: string; mode: "exe" | "pie"; stripped: boolean }> {
+  const out = mkdtempSync(join(tmpdir(), "probec-go-ext-"));
+  const built: Array<{ path: string; mode: "exe" | "pie"; stripped: boolean }> = [];
+  for (const mode of ["exe", "pie"] as const) {
+    for (const stripped of [false, true]) {
+      const path = join(out, `app-${mode}${stripped ? "-stripped" : ""}`);
+      const env = { ...goEnv(), CGO_ENABLED: "1" };
+      execFileSync("go", ["build", "-buildvcs=false", `-buildmode=${mode}`, `-ldflags=-linkmode=external${stripped ? " -s -w" : ""}`, "-o", path, "."], { cwd: GO_FIXTURE_SRC, env, stdio: ["ignore", "pipe", "pipe"] });
+      built.push({ path, mode, stripped });
+    }
+  }
+  return built;
+}
