@@ -80,7 +80,11 @@ export function buildGoExternalFixtures(): Array<{ path: string; mode: "exe" | "
     for (const stripped of [false, true]) {
       const path = join(out, `app-${mode}${stripped ? "-stripped" : ""}`);
       const env = { ...goEnv(), CGO_ENABLED: "1" };
-      execFileSync("go", ["build", "-buildvcs=false", `-buildmode=${mode}`, `-ldflags=-linkmode=external${stripped ? " -s -w" : ""}`, "-o", path, "."], { cwd: GO_FIXTURE_SRC, env, stdio: ["ignore", "pipe", "pipe"] });
+      execFileSync("go", ["build", "-buildvcs=false", `-buildmode=${mode}`, `-ldflags=-linkmode=external${stripped ? " -s -w" : ""}`, "-o", path, "."], {
+        cwd: GO_FIXTURE_SRC,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       built.push({ path, mode, stripped });
     }
   }
