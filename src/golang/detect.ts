@@ -20,6 +20,7 @@
 import type { ElfFile } from "../elf/elf-file.js";
 import { inFile } from "../errors.js";
 import { readGoBuildInfo, type GoBuildInfo } from "./buildinfo.js";
+import { goBuildId } from "./buildid.js";
 import { findPclntab, type PclntabVersion } from "./pclntab.js";
 
 /** What {@link detectGo} found. */
@@ -43,10 +44,6 @@ export interface GoBinaryInfo {
   /** The full build information, when present. */
   readonly buildInfo: GoBuildInfo | undefined;
 }
-
-/** Note name and type of the Go build ID (Go's `cmd/link`: `ELF_NOTE_GOBUILDID_TAG`). */
-const GO_NOTE_NAME = "Go";
-const NT_GO_BUILDID = 4;
 
 /** GOARCH by ELF `e_machine`, for the architectures whose ABI matters here. */
 const GOARCH_BY_MACHINE: Readonly<Record<number, string>> = {
@@ -72,7 +69,7 @@ export function detectGo(elf: ElfFile): GoBinaryInfo | undefined {
     if (buildInfo !== undefined) evidence.push("buildinfo");
     const pclntab = findPclntab(elf);
     if (pclntab !== undefined) evidence.push("pclntab");
-    const buildId = goBuildId(elf);
+    const buildId = buildIdOrNothing(elf);
     if (buildId !== undefined) evidence.push("buildid-note");
     if (evidence.length === 0) {
       if (!hasRuntimeSymbols(elf)) return undefined;
@@ -107,14 +104,13 @@ export function goMinor(version: string | undefined): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
-/** The Go build ID note's text, or undefined. */
-export function goBuildId(elf: ElfFile): string | undefined {
-  for (const note of elf.notes()) {
-    if (note.name === GO_NOTE_NAME && note.n_type === NT_GO_BUILDID && note.desc.length > 0) {
-      return new TextDecoder("utf-8", { fatal: false }).decode(note.desc).replace(/\0+$/, "");
-    }
+/** The build ID, or undefined when the notes cannot be read (a damaged unrelated note must not hide the other evidence). */
+function buildIdOrNothing(elf: ElfFile): string | undefined {
+  try {
+    return goBuildId(elf);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** True when `.symtab` defines `runtime.main` or `runtime.goexit` (a Go program with its symbols, but no other evidence). */

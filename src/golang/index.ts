@@ -6,7 +6,8 @@
  * Pure: no `node:*`; reads through `ElfFile`.
  */
 export { readGoBuildInfo, parseModInfo, type GoBuildInfo } from "./buildinfo.js";
-export { detectGo, goBuildId, goMinor, REGISTER_ABI_SINCE, type GoBinaryInfo } from "./detect.js";
+export { goBuildId } from "./buildid.js";
+export { detectGo, goMinor, REGISTER_ABI_SINCE, type GoBinaryInfo } from "./detect.js";
 export { goFunctions, goFunctionsNamed, FUNC_FLAG_ASM, type GoFunction } from "./functions.js";
 export { findPclntab, PCLNTAB_MAGIC, type Pclntab, type PclntabVersion } from "./pclntab.js";
 export { findReturnInstructions, findReturnsInBytes, MAX_FUNCTION_BYTES, type FunctionBody, type ReturnArch, type ReturnSites } from "./returns.js";

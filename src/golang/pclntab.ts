@@ -33,6 +33,7 @@ import { hex } from "../elf/fields.js";
 import { FormatError, LimitError } from "../errors.js";
 import { readRange } from "../io/byte-source.js";
 import { virtualToOffset } from "./memory.js";
+import { goBuildId } from "./buildid.js";
 import { resolveTextStart } from "./text-start.js";
 
 /** The pclntab formats, named by the first Go release that wrote each. */
@@ -109,7 +110,17 @@ function locate(elf: ElfFile): Pclntab | undefined {
     return parsed;
   }
   // No section headers (sstrip), or an externally linked PIE, whose table sits inside .data.rel.ro unnamed.
-  return elf.sections.length === 0 || looksGo ? scan(elf, littleEndian) : undefined;
+  // A section-less file is searched only when its notes carry Go's build ID, so other files cost no scan.
+  const worthScanning = looksGo || (elf.sections.length === 0 && safeGoBuildId(elf) !== undefined);
+  return worthScanning ? scan(elf, littleEndian) : undefined;
+}
+
+function safeGoBuildId(elf: ElfFile): string | undefined {
+  try {
+    return goBuildId(elf);
+  } catch {
+    return undefined; // a damaged note elsewhere is not this question's to report
+  }
 }
 
 function pclntabSymbol(elf: ElfFile): { offset: number; size: number } | undefined {
