@@ -11,7 +11,7 @@ import { ElfFile } from "../../src/elf/elf-file.js";
 import { ProbecError } from "../../src/errors.js";
 import { detectGo, findPclntab, findReturnInstructions, goFunctions } from "../../src/golang/index.js";
 import { BufferSource } from "../../src/io/byte-source.js";
-import { buildGoFixtures } from "../support/go.js";
+import { buildGoExternalFixtures, buildGoFixtures } from "../support/go.js";
 import { caseSeed, Prng } from "./prng.js";
 
 const CASES = Number(process.env.GO_FUZZ_CASES ?? 300);
@@ -19,14 +19,14 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2024);
 
 let seeds: Array<{ name: string; bytes: Uint8Array; pclntab: { offset: number; size: number; pclnOffset: number }; buildinfo: number }> = [];
 beforeAll(() => {
-  seeds = buildGoFixtures()
-    .filter((b) => b.stripped)
-    .map((b) => {
-      const bytes = new Uint8Array(readFileSync(b.path));
-      const elf = ElfFile.open(new BufferSource(bytes), b.path);
-      const t = findPclntab(elf)!;
-      return { name: b.path, bytes, pclntab: { offset: t.offset, size: t.size, pclnOffset: t.pclnOffset }, buildinfo: elf.section(".go.buildinfo")!.sh_offset };
-    });
+  // Stripped amd64 and arm64 builds, and an externally linked stripped PIE (a table found by searching, a relocated text start).
+  const paths = [...buildGoFixtures().filter((b) => b.stripped), ...buildGoExternalFixtures().filter((b) => b.stripped && b.mode === "pie")];
+  seeds = paths.map((b) => {
+    const bytes = new Uint8Array(readFileSync(b.path));
+    const elf = ElfFile.open(new BufferSource(bytes), b.path);
+    const t = findPclntab(elf)!;
+    return { name: b.path, bytes, pclntab: { offset: t.offset, size: t.size, pclnOffset: t.pclnOffset }, buildinfo: elf.section(".go.buildinfo")!.sh_offset };
+  });
 });
 
 /** Runs every reader; returns the unexpected error, if any. */
