@@ -51,7 +51,10 @@ export function foldStacks(stacks: Iterable<CountedStack>): string {
 
 /** A frame name made safe for one field of a folded line. */
 export function cleanFrame(name: string): string {
-  const cleaned = name.replace(/[\r\n]+/g, " ").replaceAll(";", ":").trim();
+  const cleaned = name
+    .replace(/[\r\n]+/g, " ")
+    .replaceAll(";", ":")
+    .trim();
   return cleaned === "" ? "[unknown]" : cleaned;
 }
 
@@ -73,7 +76,13 @@ export function parseFolded(text: string, source = "folded stacks"): FoldedStack
     const trimmed = line.trimEnd();
     if (trimmed !== "") {
       const match = /^(.*\S)\s+(\d+(?:\.\d+)?)$/.exec(trimmed);
-      if (match === null) throw new FormatError(`${source}: line ${lineNo} is not "frame;frame;… COUNT"`, offset, trimmed.length > 80 ? `${trimmed.slice(0, 80)}…` : trimmed, false);
+      if (match === null)
+        throw new FormatError(
+          `${source}: line ${lineNo} is not "frame;frame;… COUNT"`,
+          offset,
+          trimmed.length > 80 ? `${trimmed.slice(0, 80)}…` : trimmed,
+          false,
+        );
       out.push({ frames: (match[1] as string).split(";"), count: Number(match[2]) });
     }
     offset += line.length + 1;

@@ -145,7 +145,9 @@ interface FoundDebug {
  */
 function findDebugFile(elf: ElfFile, containerPath: string, options: IndexObjectOptions, warn: (message: string) => void): FoundDebug | undefined {
   const debugRoots = options.debugRoots ?? ["/usr/lib/debug"];
-  const candidates = containerPath.startsWith("/memfd:") ? debugCandidates(elf, undefined, { debugRoots }) : debugCandidates(elf, containerPath, { debugRoots });
+  const candidates = containerPath.startsWith("/memfd:")
+    ? debugCandidates(elf, undefined, { debugRoots })
+    : debugCandidates(elf, containerPath, { debugRoots });
   const places: { host: string; shown: string; candidate: DebugCandidate }[] = [];
   if (options.root !== undefined) {
     for (const candidate of candidates) {

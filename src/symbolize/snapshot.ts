@@ -120,7 +120,14 @@ export function takeSnapshot(pid: number, registry: ObjectRegistry, procRoot = D
   for (const map of maps) {
     if (!map.executable) continue;
     if (map.kind !== "file" && map.kind !== "memfd") {
-      ranges.push({ start: map.start, end: map.end, offset: map.offset, module: map.kind === "special" ? map.path : undefined, object: undefined, bias: undefined });
+      ranges.push({
+        start: map.start,
+        end: map.end,
+        offset: map.offset,
+        module: map.kind === "special" ? map.path : undefined,
+        object: undefined,
+        bias: undefined,
+      });
       continue;
     }
     const module = map.kind === "file" ? containerPathOf(map.path as string, prefix) : (map.path as string);

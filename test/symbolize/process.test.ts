@@ -14,8 +14,18 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createSymbolizer, formatFrame, type Frame, type Symbolizer } from "../../src/symbolize/index.js";
-import { APP_DIR, buildStackProgram, makeContainerRoot, runInContainer, runOnHost, type BuiltProgram, type ContainerRoot, type RunningProgram } from "./stack-program.js";
+import { createSymbolizer, foldStacks, formatFrame, frameNames, renderFlameGraph, type Frame, type Symbolizer } from "../../src/symbolize/index.js";
+import { parseSvg } from "./svg.js";
+import {
+  APP_DIR,
+  buildStackProgram,
+  makeContainerRoot,
+  runInContainer,
+  runOnHost,
+  type BuiltProgram,
+  type ContainerRoot,
+  type RunningProgram,
+} from "./stack-program.js";
 
 let built: BuiltProgram;
 let root: ContainerRoot;
@@ -44,7 +54,10 @@ const names = (frames: readonly Frame[]): (string | undefined)[] => frames.map((
 /** addr2line over the unstripped debug file: the reference for every frame of the executable. */
 function addr2line(debugFile: string, frames: readonly Frame[]): string[] {
   const out = execFileSync("addr2line", ["-f", "-e", debugFile, ...frames.map((f) => `0x${(f.elfAddress as bigint).toString(16)}`)], { encoding: "utf8" });
-  return out.split("\n").filter((_, i) => i % 2 === 0).slice(0, frames.length);
+  return out
+    .split("\n")
+    .filter((_, i) => i % 2 === 0)
+    .slice(0, frames.length);
 }
 
 function checkAll(p: RunningProgram, frames: Frame[][], prog: string, pluginLike: RegExp, debugFile: string): void {
@@ -144,6 +157,20 @@ describe("on the host", () => {
       checkAll(p, frames, join(built.dir, "prog"), /^\/tmp\/probec-plugin-\w{6}$/, join(built.dir, ".debug/prog.debug"));
       // The plugin's file is gone from /tmp: only map_files reached it.
       expect(existsSync(frames[2]?.[0]?.module as string)).toBe(false);
+
+      // The three stacks, seen 30, 20 and 10 times, folded and drawn.
+      const folded = foldStacks(frames.slice(0, 3).map((f, i) => ({ frames: frameNames(f), count: [30, 20, 10][i] as number })));
+      expect(folded).toBe(
+        ["main;a;b;c 30", "main;a;b;c;plugin_work 10", "main;a;b;c;shape_entry;demo::Shape::area(int, void**, void**) const 20", ""].join("\n"),
+      );
+      const boxes = parseSvg(renderFlameGraph(folded));
+      const widthOf = (name: string): number => boxes.find((b) => b.title.startsWith(`${name} (`))?.width ?? Number.NaN;
+      expect(boxes.map((b) => b.title.replace(/ \(.*$/, "")).sort()).toEqual(
+        ["all", "main", "a", "b", "c", "plugin_work", "shape_entry", "demo::Shape::area(int, void**, void**) const"].sort(),
+      );
+      expect(widthOf("c")).toBeCloseTo(widthOf("main"), 2);
+      expect(widthOf("shape_entry") / widthOf("c")).toBeCloseTo(20 / 60, 3);
+      expect(widthOf("plugin_work") / widthOf("c")).toBeCloseTo(10 / 60, 3);
     } finally {
       s.close();
       await p.stop();

@@ -35,7 +35,19 @@ export function buildStackProgram(): BuiltProgram {
   mkdirSync(join(dir, ".debug"));
   run("g++", ["-g", "-O0", "-fno-omit-frame-pointer", "-fPIC", "-shared", "-o", "lib/libshape.so", join(FIXTURES, "shape.cpp")]);
   run("gcc", ["-g", "-O0", "-fno-omit-frame-pointer", "-fPIC", "-shared", "-o", "plugin.so", join(FIXTURES, "plugin.c")]);
-  run("gcc", ["-g", "-O0", "-fno-omit-frame-pointer", "-fno-inline", "-o", "prog", join(FIXTURES, "stack.c"), "-Llib", "-lshape", "-Wl,-rpath,$ORIGIN/lib", "-ldl"]);
+  run("gcc", [
+    "-g",
+    "-O0",
+    "-fno-omit-frame-pointer",
+    "-fno-inline",
+    "-o",
+    "prog",
+    join(FIXTURES, "stack.c"),
+    "-Llib",
+    "-lshape",
+    "-Wl,-rpath,$ORIGIN/lib",
+    "-ldl",
+  ]);
   run("objcopy", ["--only-keep-debug", "prog", ".debug/prog.debug"]);
   run("strip", ["-s", "prog"]);
   run("objcopy", ["--add-gnu-debuglink=.debug/prog.debug", "prog"]);
