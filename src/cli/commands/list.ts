@@ -74,7 +74,8 @@ async function listTarget(args: ListArgs, io: CliIo): Promise<number> {
     for (const warning of group.object.warnings) io.stderr.write(`probec: warning: ${warning}\n`);
     const elf = openObject(spec, group.object);
     try {
-      const result = await listElf(elf, elf.name, { ...args, pattern }, io);
+      // Several objects (mount namespaces, or an object glob such as "memfd:libstapsdt:*"): each row names its file.
+      const result = await listElf(elf, elf.name, { ...args, pattern }, io, resolution.groups.length > 1);
       if (result === EXIT.ok) code = EXIT.ok;
     } finally {
       elf.close();
@@ -124,7 +125,7 @@ function openMapped(object: ScopeObject, spec: TargetSpec): ElfFile | undefined 
 }
 
 /** Lists one opened file, named `label` in messages. */
-async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo): Promise<number> {
+async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo, withFile = false): Promise<number> {
   const onSkip = (path: string, why: string): void => void io.stderr.write(`probec: warning: ignored debug file ${path}: ${why}\n`);
   const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
   if (args.functions) {
@@ -134,7 +135,7 @@ async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo): 
   const [provider, name] = splitProbePattern(args.pattern);
   const sites = await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }), ...debug });
   if (sites.length === 0 && !args.json) return explainNoProbes(elf, label, args, io, provider !== undefined || name !== undefined);
-  return printProbes(args, sites, io, false);
+  return printProbes(args, sites, io, withFile);
 }
 
 /** `provider:name` → both globs; a bare `name` matches any provider. */

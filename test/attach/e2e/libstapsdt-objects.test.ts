@@ -118,6 +118,11 @@ describe("two providers of one name", () => {
     expect(entries).toBe(2);
     expect(fields).toEqual(expected(1).flatMap((f) => [f, f]));
 
+    // probec list names each object's file on its rows.
+    const listed = await probec("list", `pid/${app.pid}:"memfd:libstapsdt:*"`);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.match(new RegExp(`^pid/${app.pid}:/memfd:libstapsdt:salp-demo +salp-demo:p1 `, "gm"))).toHaveLength(2);
+
     const { diagnostics } = await compile(`usdt pid/${app.pid}:"memfd:libstapsdt:salp-demo":salp-demo:p1 ${BODY}\n`, { file: "t.probe" });
     expect(diagnostics).toHaveLength(1);
     expect(diagnostics[0]!.message).toMatch(
