@@ -21,6 +21,7 @@ import { startupTask } from "./tasks/startup.js";
 import { traceStartTask } from "./tasks/trace-start.js";
 import { goReturnHitTask } from "./tasks/go-return-hit.js";
 import { goReturnsTask } from "./tasks/go-returns.js";
+import { symbolizeTask } from "./tasks/symbolize.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -45,6 +46,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(l)", () => traceStartTask(print)],
   ["(m)", () => goReturnsTask(print)],
   ["(n)", () => goReturnHitTask(print)],
+  ["(o)", () => symbolizeTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);

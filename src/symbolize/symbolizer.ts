@@ -24,6 +24,7 @@ import { DEFAULT_PROC_ROOT } from "../discovery/proc/read.js";
 import { isMangled, loadDemangler, type Demangler } from "./demangle.js";
 import type { Frame } from "./frame.js";
 import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
+import type { SymbolHit } from "./symbol-index.js";
 import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot } from "./snapshot.js";
 
 /** Options of {@link createSymbolizer}. */
@@ -92,6 +93,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
   };
   let providers = options.providers;
   let demangler: Demangler | undefined;
+  // The readable name of each hit (the index hands out one object per function), so a frame seen again costs no string hashing.
+  const readable = new WeakMap<SymbolHit, string>();
 
   const snapshot = (pid: number): ProcessSnapshot => {
     const taken = takeSnapshot(pid, registry, procRoot);
@@ -164,18 +167,23 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       const elfAddress = range.bias === undefined ? undefined : address - range.bias;
       let symbol: string | undefined;
       let symbolOffset: bigint | undefined;
+      let name: string | undefined;
       if (range.object !== undefined && elfAddress !== undefined) {
         const names = range.object.ready ?? (await namesOf(range.object));
         const hit = names.index.lookup(adjust && i > 0 ? elfAddress - 1n : elfAddress);
         if (hit !== undefined) {
           symbol = hit.name;
           symbolOffset = elfAddress - hit.start;
+          name = readable.get(hit);
+          if (name === undefined) {
+            name = symbol;
+            if (options.demangle !== false && isMangled(symbol)) {
+              demangler ??= await loadDemangler();
+              name = demangler(symbol);
+            }
+            readable.set(hit, name);
+          }
         }
-      }
-      let name = symbol;
-      if (symbol !== undefined && options.demangle !== false && isMangled(symbol)) {
-        demangler ??= await loadDemangler();
-        name = demangler(symbol);
       }
       frames.push({ address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false });
     }

@@ -1,0 +1,51 @@
+/**
+ * The fresh Node process of task (o), symbolizing stacks:
+ *
+ *     node --expose-gc dist/bench/symbolize-child.js '{"pid":N,"stacks":"/tmp/…/stacks.json"}'
+ *
+ * Reads the stacks (not timed), then times a cold pass (a new symbolizer:
+ * snapshot of the process, indexing of its objects, the demangler's wasm,
+ * every stack) and a warm pass over the same stacks with the same
+ * symbolizer, each printed as one JSON line like bench/child.ts's. The
+ * frames are spots inside functions, not return addresses, so they are
+ * looked up as they are (`returnAddresses: false`), as the peers do.
+ */
+import { readFileSync } from "node:fs";
+import { createSymbolizer, type Symbolizer } from "../src/symbolize/index.js";
+import { sinceMark, startMark } from "./measure.js";
+
+interface Args {
+  readonly pid: number;
+  /** A JSON file: an array of stacks, each an array of hex addresses. */
+  readonly stacks: string;
+}
+
+const args = JSON.parse(process.argv[2] ?? "{}") as Args;
+const stacks = (JSON.parse(readFileSync(args.stacks, "utf8")) as string[][]).map((s) => s.map((a) => BigInt(a)));
+
+async function pass(symbolizer: Symbolizer): Promise<{ named: number; frames: number; demangled: number }> {
+  let named = 0;
+  let frames = 0;
+  let demangled = 0;
+  for (const stack of stacks) {
+    for (const frame of await symbolizer.symbolize(args.pid, stack, { returnAddresses: false })) {
+      frames++;
+      if (frame.name !== undefined) named++;
+      if (frame.name !== frame.symbol) demangled++;
+    }
+  }
+  return { named, frames, demangled };
+}
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+let mark = startMark();
+const symbolizer = createSymbolizer();
+const cold = await pass(symbolizer);
+emit({ label: "cold", ...sinceMark(mark), answer: { ...cold, functions: symbolizer.stats().functions } });
+mark = startMark();
+const warm = await pass(symbolizer);
+emit({ label: "warm", ...sinceMark(mark), answer: warm });
+symbolizer.close();

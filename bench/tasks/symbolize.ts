@@ -1,0 +1,156 @@
+/**
+ * Task (o): symbolizing 10,000 distinct user stacks of a real program
+ * (issue 15, "Speed": target ≤ 200 ms, time and memory printed).
+ *
+ * The program is a running `node` (its executable carries a 100k-function
+ * `.symtab`, mostly C++, so demangling is exercised). The stacks are
+ * synthetic but made of real addresses: 16 frames each, every frame a
+ * random spot inside a random sized function of node's `.symtab`
+ * (seeded, so every run asks the same), taken at the addresses where the
+ * running process maps them (node is not PIE, so they equal the link-time
+ * addresses the peers take).
+ *
+ * probec runs in fresh Node processes: cold (a new symbolizer: the
+ * process's snapshot, indexing node's tables, loading the demangler, then
+ * every stack) and warm (the same stacks again). bpftrace has no offline
+ * symbolizer, so the peers are the binutils and LLVM symbolizers over the
+ * same addresses, file-based and demangling (`addr2line -f -C`,
+ * `llvm-symbolizer`, and `eu-addr2line` when elfutils is installed),
+ * with the ratio.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { STT_FUNC } from "../../src/elf/constants.js";
+import { ElfFile } from "../../src/elf/elf-file.js";
+import { FileSource } from "../../src/io/file-source.js";
+import { printTask, type Row, type Target } from "../table.js";
+import { childSamples, medianMs, medianPeakRss, peerRow } from "./rows.js";
+
+const STACKS = 10_000;
+const DEPTH = 16;
+const CHILD = fileURLToPath(new URL("../symbolize-child.js", import.meta.url));
+
+/** Runs task (o) and prints its table. */
+export async function symbolizeTask(print: (line: string) => void, exe = "/usr/bin/node"): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "probec-bench-symbolize-"));
+  let target: ChildProcess | undefined;
+  try {
+    target = spawn(exe, ["-e", "setInterval(() => {}, 1 << 30)"], { stdio: "ignore" });
+    await new Promise<void>((resolve, reject) => {
+      target?.once("spawn", resolve);
+      target?.once("error", reject);
+    });
+    // Let the loader map everything before the snapshot.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stacks = makeStacks(exe);
+    const stacksFile = join(dir, "stacks.json");
+    writeFileSync(stacksFile, JSON.stringify(stacks.map((s) => s.map((a) => `0x${a.toString(16)}`))));
+    const addressesFile = join(dir, "addresses.txt");
+    writeFileSync(
+      addressesFile,
+      `${stacks
+        .flat()
+        .map((a) => `0x${a.toString(16)}`)
+        .join("\n")}\n`,
+    );
+    const distinct = new Set(stacks.flat()).size;
+
+    const results = Array.from({ length: 3 }, () =>
+      spawnSync(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ pid: target?.pid, stacks: stacksFile })], { encoding: "utf8", timeout: 120_000 }),
+    );
+    const lines = results.flatMap((r) =>
+      r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
+    const failure = results.find((r) => r.status !== 0);
+    const answerOf = (label: string): string => {
+      const a = lines.filter((l) => l["label"] === label).at(-1)?.["answer"] as
+        | { named: number; frames: number; demangled: number; functions?: number }
+        | undefined;
+      return a === undefined
+        ? ""
+        : `${a.named}/${a.frames} frames named, ${a.demangled} demangled${a.functions === undefined ? "" : `, ${a.functions} functions indexed`}`;
+    };
+    const result = { lines, failure: undefined };
+    const failed =
+      failure === undefined ? {} : { note: `FAILED: exit ${failure.status ?? failure.signal}: ${failure.stderr.trim().split("\n").slice(-3).join(" / ")}` };
+    const cold: Row = {
+      tool: "probec symbolize (cold: snapshot, index, demangler, stacks)",
+      scope: "fresh process",
+      samples: childSamples(result, "cold"),
+      bytesHow: "rchar",
+      answer: answerOf("cold"),
+      ...failed,
+    };
+    const warm: Row = {
+      tool: "probec symbolize (warm: same symbolizer again)",
+      scope: "fresh process",
+      samples: childSamples(result, "warm"),
+      bytesHow: "rchar",
+      answer: answerOf("warm"),
+    };
+
+    const count = (out: string, perAddress: number): string => {
+      const lines = out.split("\n").filter((l) => l.trim() !== "");
+      const unnamed = lines.filter((_, i) => i % perAddress === 0).filter((l) => l.startsWith("??")).length;
+      return `${Math.floor(lines.length / perAddress) - unnamed}/${Math.floor(lines.length / perAddress)} named`;
+    };
+    const spec = (stage: string[]) => ({ stages: [["cat", addressesFile], stage], capture: true, warmup: 0, runs: 3, budgetS: 60, timeoutS: 120 });
+    const peers = [
+      peerRow(`addr2line -f -C -e ${exe} < addresses`, spec(["addr2line", "-f", "-C", "-e", exe]), (out) => count(out, 2)),
+      peerRow(`llvm-symbolizer --obj=${exe} < addresses`, spec(["llvm-symbolizer", "--no-inlines", `--obj=${exe}`]), (out) =>
+        count(out.replace(/\n\n/g, "\n"), 2),
+      ),
+      peerRow(`eu-addr2line -f -C -e ${exe} < addresses`, spec(["eu-addr2line", "-f", "-C", "-e", exe]), (out) => count(out, 2)),
+    ];
+    const coldMs = medianMs(cold);
+    const targets: Target[] = [{ what: `probec cold median (${STACKS} stacks, ${distinct} distinct addresses)`, value: coldMs, limit: 200, unit: "ms" }];
+    for (const peer of peers.slice(0, 2)) {
+      const peerMs = medianMs(peer);
+      targets.push({
+        what: `probec cold median / ${peer.tool.split(" ")[0]} median`,
+        value: coldMs === undefined || peerMs === undefined ? undefined : coldMs / peerMs,
+        limit: 1,
+        unit: "×",
+      });
+    }
+    print(`\n(o) peak RSS growth, cold: ${((medianPeakRss(cold) ?? Number.NaN) / (1 << 20)).toFixed(1)} MiB`);
+    printTask(print, `(o) symbolizing ${STACKS} stacks of ${DEPTH} frames of a running ${exe}`, [cold, warm, ...peers], targets);
+  } finally {
+    target?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Seeded stacks of addresses inside sized functions of `exe`'s .symtab (deterministic: xorshift32 from a fixed seed). */
+function makeStacks(exe: string): bigint[][] {
+  const elf = ElfFile.open(FileSource.open(exe), exe);
+  const functions: [bigint, bigint][] = [];
+  const table = elf.symbolTable("symtab") ?? elf.symbolTable("dynsym");
+  for (const batch of table?.batches((info, shndx) => (info & 0xf) === STT_FUNC && shndx !== 0) ?? []) {
+    for (const raw of batch) if (raw.st_size > 0n) functions.push([raw.st_value, raw.st_size]);
+  }
+  elf.close();
+  let seed = 0x2545f491;
+  const next = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const stacks: bigint[][] = [];
+  for (let i = 0; i < STACKS; i++) {
+    const stack: bigint[] = [];
+    for (let d = 0; d < DEPTH; d++) {
+      const [start, size] = functions[next() % functions.length] as [bigint, bigint];
+      stack.push(start + (BigInt(next()) % size));
+    }
+    stacks.push(stack);
+  }
+  return stacks;
+}
