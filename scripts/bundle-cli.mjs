@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 /**
- * Bundles the built CLI (dist/src/cli/main.js, from tsc) into dist/cli/:
- * the entry probec.mjs (package.json "bin") and one chunk per command, with
- * yargs and every library module inlined. Run by `npm run build`.
+ * Bundles the built CLI (dist/src/cli/process.js, from tsc) into dist/cli/,
+ * the package's "bin". Run by `npm run build`.
  *
- * Why: Node resolves, reads and compiles each ES module separately; the CLI
- * was ~150 of probec's modules plus ~70 of yargs, and `probec --version`
- * took 170 ms more than `node -e 0` (issue 13). One file per command keeps
- * each command's start-up to what it uses (esbuild's code splitting follows
- * run.ts's `await import("./commands/NAME.js")`).
- * https://esbuild.github.io/api/#splitting
+ * Why (issue 13): Node resolves, reads and compiles each ES module
+ * separately; the CLI was ~150 of probec's modules plus ~70 of yargs, and
+ * `probec --version` took 170 ms more than `node -e 0`. So:
+ * - probec.bundle.cjs: every module in one CommonJS script (esbuild); the
+ *   commands, yargs and tmp, reached through `await import(…)` in run.ts,
+ *   are evaluated only when a command needs them;
+ * - probec.bundle.cache: V8's code cache for it, made after running a few
+ *   command lines, so that a start neither parses the bundle nor compiles
+ *   the functions those commands call (Node 20 runs only classic scripts
+ *   from a code cache: hence CommonJS);
+ * - probec.cjs: the bin, scripts/cli-loader.cjs, which runs the bundle with
+ *   the cache when the cache was made from this very build.
+ * https://esbuild.github.io/api/#format-commonjs
  */
 import { build } from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,13 +29,12 @@ const outdir = join(root, "dist", "cli");
 rmSync(outdir, { recursive: true, force: true });
 
 /**
- * The commands import from src/index.ts, which re-exports the whole library. esbuild's code
- * splitting puts a file in a command's chunks when the command's imports reach it, re-exports
- * included (it prunes unused re-exports only without splitting), so every command would load
- * the whole library. This plugin rewrites `import { a, b } from "<barrel>"`, where the barrel is
+ * The commands import from src/index.ts, which re-exports the whole library; esbuild would
+ * then evaluate every re-exported module as soon as a command loads. This plugin rewrites `import { a, b } from "<barrel>"`, where the barrel is
  * a file made only of `export { … } from "…"` lines (tsc's output of src/index.ts and the like),
  * into imports from the modules that define `a` and `b`: each command then reaches only what
- * it uses. The rewrite happens on the bundle's input only; dist/src is left as tsc wrote it.
+ * it uses, and the rest of the library stays unevaluated. The rewrite happens on the bundle's
+ * input only; dist/src is left as tsc wrote it.
  */
 const IMPORT = /^import\s*\{([^}]*)\}\s*from\s*"(\.\.?\/[^"]+)";/gm;
 const REEXPORT = /^export\s*\{([^}]*)\}\s*from\s*"(\.\.?\/[^"]+)";/gm;
@@ -95,23 +102,38 @@ const flattenBarrels = {
   },
 };
 
+/** Names this build; the loader uses the code cache only when the cache's first line is the bundle's. */
+const buildLine = `// probec CLI bundle ${randomUUID()}`;
+
 await build({
   plugins: [flattenBarrels],
-  entryPoints: { probec: join(root, "dist", "src", "cli", "main.js") },
-  outdir,
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "chunks/[name]-[hash]",
+  entryPoints: [join(root, "dist", "src", "cli", "process.js")],
+  outfile: join(outdir, "probec.bundle.cjs"),
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
-  // tmp and yargs' CommonJS parts call require(): give the ES module bundle one.
-  banner: { js: 'import { createRequire as __probecCreateRequire } from "node:module"; const require = __probecCreateRequire(import.meta.url);' },
+  // The bundle runs as a CommonJS script: `import.meta.url` (the helper's package-root search, the Go
+  // decoder's require of iced-x86) is the bundle's own URL.
+  define: { "import.meta.url": "__probecImportMetaUrl" },
+  banner: { js: `${buildLine}\nvar __probecImportMetaUrl = require("node:url").pathToFileURL(__filename).href;` },
   // Names stay as written: error messages and stacks (PROBEC_DEBUG) name probec's own functions.
   minify: false,
-  keepNames: false,
   sourcemap: false,
   legalComments: "none",
   logLevel: "warning",
 });
+
+const bin = join(outdir, "probec.cjs");
+copyFileSync(join(root, "scripts", "cli-loader.cjs"), bin);
+chmodSync(bin, 0o755);
+
+// The code cache: the bundle run once over command lines that load and call what most starts need
+// (the fast argv path, list of USDT probes and of functions, an error, yargs' help), then saved.
+const sample = join(root, "fixtures", "elf", "bin", "usdt_sema");
+const elfFile = existsSync(sample) ? sample : process.execPath;
+const lines = [["--version"], ["list", elfFile], ["list", elfFile, "--functions", "--json"], ["list", join(outdir, "no-such-file")], ["--help"]];
+const made = spawnSync(process.execPath, [bin], { env: { ...process.env, PROBEC_WRITE_CODE_CACHE: JSON.stringify(lines) }, encoding: "utf8" });
+if (made.status !== 0 || !existsSync(join(outdir, "probec.bundle.cache"))) {
+  throw new Error(`bundle-cli: making the code cache failed (exit ${made.status}): ${made.stderr}`);
+}

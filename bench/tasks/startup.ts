@@ -10,7 +10,7 @@
  *   program with no runtime to start, printed as the floor: the target is
  *   probec faster than bpftrace.
  *
- * probec is the package's "bin" (dist/cli/probec.mjs, the esbuild bundle);
+ * probec is the package's "bin" (dist/cli/probec.cjs: the esbuild bundle run from V8's code cache);
  * the unbundled dist/src/cli/main.js is shown for `--version` to show what
  * bundling saves.
  */
@@ -21,7 +21,7 @@ import { printTask, type Row, type Target } from "../table.js";
 import { lineCount } from "./rows.js";
 import { findLibjvm } from "./usdt.js";
 
-const BIN = fileURLToPath(new URL("../../cli/probec.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../../cli/probec.cjs", import.meta.url));
 const UNBUNDLED = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const NODE = process.execPath;
 /** Rounds measured (after one unmeasured warm-up round). */

@@ -4,7 +4,7 @@
  * against it and timed from spawn to its first event line on stdout:
  *
  * - `probec trace 'uprobe host:TARGET:probec_bench_tick { x = arg0 }' --count 1`
- *   (the package's bin, dist/cli/probec.mjs, as a user runs it);
+ *   (the package's bin, dist/cli/probec.cjs, as a user runs it);
  * - `bpftrace -e 'uprobe:TARGET:probec_bench_tick { printf("%d\n", arg0); exit(); }'`.
  *
  * Both stop by themselves after that event. Rounds alternate the two; the
@@ -17,7 +17,7 @@ import { medianOf, which, type Sample } from "../measure.js";
 import { formatMs, printTask, type Row } from "../table.js";
 import { buildProgram, lastLines, printSkipped, withTempDir } from "./attach-support.js";
 
-const BIN = fileURLToPath(new URL("../../cli/probec.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../../cli/probec.cjs", import.meta.url));
 const ROUNDS = 7;
 const TITLE = "(l) launch → first event: probec trace beside bpftrace on a function called every 1 ms";
 
