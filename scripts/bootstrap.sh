@@ -34,8 +34,9 @@ if [[ "$(dpkg --print-architecture)" == amd64 ]]; then
   fi
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec.
-  packages+=(bpftrace bpfcc-tools)
+  # bpftrace -l and tplist-bpfcc are the peers `npm run bench` measures beside probec;
+  # elfutils' eu-addr2line is a peer of the symbolizer task (o), beside binutils' addr2line and llvm-symbolizer.
+  packages+=(bpftrace bpfcc-tools elfutils)
 fi
 
 missing=()
