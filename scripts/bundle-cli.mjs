@@ -20,9 +20,9 @@
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "dist", "cli");
@@ -125,7 +125,8 @@ await build({
 });
 
 const bin = join(outdir, "probec.cjs");
-copyFileSync(join(root, "scripts", "cli-loader.cjs"), bin);
+const { VERSION } = await import(pathToFileURL(join(root, "dist", "src", "version.js")).href);
+writeFileSync(bin, readFileSync(join(root, "scripts", "cli-loader.cjs"), "utf8").replace("@PROBEC_VERSION@", VERSION));
 chmodSync(bin, 0o755);
 
 // The code cache: the bundle run once over command lines that load and call what most starts need

@@ -12,6 +12,13 @@
 // bundle's first line; V8 itself rejects a cache made by another V8 version
 // or with other flags, and then the bundle is simply compiled.
 "use strict";
+// `probec --version` alone, as the CLI prints it (src/cli/run.ts), without loading the bundle;
+// scripts/bundle-cli.mjs writes src/version.ts's VERSION here.
+const VERSION = "@PROBEC_VERSION@";
+if (process.argv.length === 3 && process.argv[2] === "--version" && process.env.PROBEC_WRITE_CODE_CACHE === undefined) {
+  process.stdout.write(`${VERSION}\n`);
+  return;
+}
 const { readFileSync, writeFileSync } = require("node:fs");
 const { join } = require("node:path");
 const vm = require("node:vm");

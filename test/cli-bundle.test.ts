@@ -23,7 +23,7 @@ describe("the bundled CLI (package.json bin)", () => {
   });
 
   it("runs the bundle from the code cache made at build time", () => {
-    const r = spawnSync(process.execPath, [BIN, "--version"], { encoding: "utf8", env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" } });
+    const r = spawnSync(process.execPath, [BIN, "list", "fixtures/elf/bin/usdt_sema", "sema:plain"], { encoding: "utf8", env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" } });
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("probec: code cache accepted\n");
   });
