@@ -130,10 +130,19 @@ writeFileSync(bin, readFileSync(join(root, "scripts", "cli-loader.cjs"), "utf8")
 chmodSync(bin, 0o755);
 
 // The code cache: the bundle run once over command lines that load and call what most starts need
-// (the fast argv path, list of USDT probes and of functions, an error, yargs' help), then saved.
+// (the fast argv path, list of USDT probes and of functions, an error, trace up to compiling its probe,
+// yargs' help), then saved.
 const sample = join(root, "fixtures", "elf", "bin", "usdt_sema");
 const elfFile = existsSync(sample) ? sample : process.execPath;
-const lines = [["--version"], ["list", elfFile], ["list", elfFile, "--functions", "--json"], ["list", join(outdir, "no-such-file")], ["--help"]];
+const lines = [
+  ["--version"],
+  ["list", elfFile],
+  ["list", elfFile, "--functions", "--json"],
+  ["list", join(outdir, "no-such-file")],
+  // Parses, checks and resolves a probe, then stops at the missing function: nothing is attached.
+  ["trace", `uprobe host:${elfFile}:probec_no_such_function { x = arg0 }`, "--count", "1"],
+  ["--help"],
+];
 const made = spawnSync(process.execPath, [bin], { env: { ...process.env, PROBEC_WRITE_CODE_CACHE: JSON.stringify(lines) }, encoding: "utf8" });
 if (made.status !== 0 || !existsSync(join(outdir, "probec.bundle.cache"))) {
   throw new Error(`bundle-cli: making the code cache failed (exit ${made.status}): ${made.stderr}`);
