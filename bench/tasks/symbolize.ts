@@ -27,7 +27,7 @@ import { STT_FUNC } from "../../src/elf/constants.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
 import { FileSource } from "../../src/io/file-source.js";
 import { printTask, type Row, type Target } from "../table.js";
-import { childSamples, medianMs, medianPeakRss, peerRow } from "./rows.js";
+import { childSamples, medianMs, peerRow } from "./rows.js";
 
 const STACKS = 10_000;
 const DEPTH = 16;
@@ -110,7 +110,7 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
     ];
     const coldMs = medianMs(cold);
     const targets: Target[] = [{ what: `probec cold median (${STACKS} stacks, ${distinct} distinct addresses)`, value: coldMs, limit: 200, unit: "ms" }];
-    for (const peer of peers.slice(0, 2)) {
+    for (const peer of peers) {
       const peerMs = medianMs(peer);
       targets.push({
         what: `probec cold median / ${peer.tool.split(" ")[0]} median`,
@@ -119,7 +119,6 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
         unit: "×",
       });
     }
-    print(`\n(o) peak RSS growth, cold: ${((medianPeakRss(cold) ?? Number.NaN) / (1 << 20)).toFixed(1)} MiB`);
     printTask(print, `(o) symbolizing ${STACKS} stacks of ${DEPTH} frames of a running ${exe}`, [cold, warm, ...peers], targets);
   } finally {
     target?.kill("SIGKILL");
