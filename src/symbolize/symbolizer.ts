@@ -9,8 +9,8 @@
  * name. A snapshot is taken the first time a pid is seen (call
  * {@link Symbolizer.snapshot} as soon as an event names a new pid, so a
  * process that exits before its stack is printed still symbolizes) and
- * retaken once when an address falls in no mapping while the process is
- * still alive (a library `dlopen`ed since).
+ * retaken when an address falls in no mapping while the process is still
+ * alive (a library `dlopen`ed since), at most once a second per process.
  *
  * Return addresses: every frame but the first of a captured stack is a
  * return address, the instruction *after* a call. When the call is the
@@ -24,7 +24,7 @@ import { DEFAULT_PROC_ROOT } from "../discovery/proc/read.js";
 import { isMangled, loadDemangler, type Demangler } from "./demangle.js";
 import type { Frame } from "./frame.js";
 import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
-import type { SymbolHit } from "./symbol-index.js";
+import { SymbolIndexBuilder, type SymbolHit } from "./symbol-index.js";
 import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot } from "./snapshot.js";
 
 /** Options of {@link createSymbolizer}. */
@@ -85,6 +85,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
   const maxProcesses = options.maxProcesses ?? 1024;
   const registry: ObjectRegistry = { byKey: new Map(), maxObjects: options.maxObjects ?? 4096 };
   const snapshots = new Map<number, ProcessSnapshot>();
+  /** When each pid's snapshot was last retaken for an address in no mapping. */
+  const refreshed = new Map<number, number>();
   const warned = new Set<string>();
   const warn = (message: string): void => {
     if (warned.has(message)) return;
@@ -123,10 +125,17 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
         ...(options.debugRoots === undefined ? {} : { debugRoots: options.debugRoots }),
         providers,
         onWarning: warn,
-      }).finally(() => {
-        handle.root = undefined;
-        root?.release();
-      });
+      })
+        .catch((error: unknown) => {
+          // A malformed or oversized table (hostile input): its frames print module+0xoffset, with one warning.
+          if (!(error instanceof ProbecError)) throw error;
+          warn(`${handle.containerPath}: no function names (${error.message})`);
+          return { index: new SymbolIndexBuilder().build(), sources: [], complete: false, opened: [] };
+        })
+        .finally(() => {
+          handle.root = undefined;
+          root?.release();
+        });
     }
     handle.ready = await handle.names;
     return handle.ready;
@@ -147,7 +156,9 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       snapshots.delete(pid);
       snapshots.set(pid, snap);
     }
-    if (addresses.some((a) => rangeAt(snap as ProcessSnapshot, a) === undefined)) {
+    const now = Date.now();
+    if (addresses.some((a) => rangeAt(snap as ProcessSnapshot, a) === undefined) && now - (refreshed.get(pid) ?? 0) >= REFRESH_MS) {
+      refreshed.set(pid, now);
       try {
         snap = snapshot(pid);
       } catch (error) {
@@ -197,6 +208,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       const snap = snapshots.get(pid);
       if (snap === undefined) return;
       snapshots.delete(pid);
+      refreshed.delete(pid);
       releaseSnapshot(snap);
     },
     stats() {
@@ -223,6 +235,13 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     },
   };
 }
+
+/**
+ * Least time between two retakes of one process's snapshot for addresses in
+ * no mapping: a JIT's code (anonymous memory) is in no mapping for good, and
+ * re-reading maps for each of its stacks would cost more than the rest.
+ */
+const REFRESH_MS = 1000;
 
 function unknownFrame(address: bigint): Frame {
   return { address, module: undefined, offset: undefined, elfAddress: undefined, symbol: undefined, symbolOffset: undefined, name: undefined, inlined: false };
