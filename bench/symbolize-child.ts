@@ -18,10 +18,14 @@ interface Args {
   readonly pid: number;
   /** A JSON file: an array of stacks, each an array of hex addresses. */
   readonly stacks: string;
+  /** Use only the first `limit` stacks. */
+  readonly limit?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as Args;
-const stacks = (JSON.parse(readFileSync(args.stacks, "utf8")) as string[][]).map((s) => s.map((a) => BigInt(a)));
+const stacks = (JSON.parse(readFileSync(args.stacks, "utf8")) as string[][])
+  .slice(0, args.limit ?? Number.POSITIVE_INFINITY)
+  .map((s) => s.map((a) => BigInt(a)));
 
 async function pass(symbolizer: Symbolizer): Promise<{ named: number; frames: number; demangled: number }> {
   let named = 0;
