@@ -136,6 +136,13 @@ struct {
 } filter_pids SEC(".maps");
 
 struct {
+  __uint(type, PROBEC_MAP_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct probec_mntns_key);
+  __type(value, __u8);
+} filter_mntns SEC(".maps");
+
+struct {
   __uint(type, PROBEC_MAP_LRU_HASH);
   __uint(max_entries, 65536); /* LRU: calls that never return (longjmp, thread exit) age out */
   __type(key, struct probec_saved_key);
@@ -639,6 +646,13 @@ static __always_inline int filter_keeps(const struct probec_point *point, __u64 
   /* A container's processes share its mount namespace, including ones started after attach. */
   if (point->filter_kind == PROBEC_FILTER_CONTAINER && mntns == point->mntns)
     return 1;
+  /* Namespaces added to the entry while it runs (the attacher's `filter` command). */
+  if (point->filter_kind == PROBEC_FILTER_CONTAINER) {
+    struct probec_mntns_key nskey = {.entry = point->entry, .pad = 0, .mntns = mntns};
+
+    if (bpf_map_lookup_elem(&filter_mntns, &nskey) != 0)
+      return 1;
+  }
   key.entry = point->entry;
   key.tgid = pid_tgid >> 32;
   return bpf_map_lookup_elem(&filter_pids, &key) != 0;

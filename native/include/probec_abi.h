@@ -115,6 +115,20 @@ struct probec_pid_key {
   __u32 tgid;         /* in the initial pid namespace, as the plan's `pid` */
 };
 
+/*
+ * ---- the mount-namespace sets (map `filter_mntns`, value __u8 1) ----
+ * A container-filtered entry keeps a hit whose mount namespace is its
+ * point's `mntns` or is in this set under its entry: the attacher's
+ * `filter` command (native/PROTOCOL.md) adds and removes namespaces while
+ * the entry stays attached.
+ */
+
+struct probec_mntns_key {
+  __u32 entry;
+  __u32 pad;
+  __u64 mntns;
+};
+
 /* ---- uprobe+ret pairing (map `saved`, LRU) ---- */
 
 struct probec_saved_key {

@@ -31,8 +31,8 @@ size_t attach_multi(const struct attach_request *r) {
       n++;
     }
     if (n == 0) continue;
-    int fd = uprobe_multi_link_create(bpf_program__fd(r->loader->uprobe_multi), r->path, offsets, ref_ctrs, cookies, n,
-                                      side == 1 ? PROBEC_BPF_F_UPROBE_MULTI_RETURN : 0);
+    int fd = uprobe_multi_link_create_pid(bpf_program__fd(r->loader->uprobe_multi), r->path, offsets, ref_ctrs, cookies, n,
+                                          side == 1 ? PROBEC_BPF_F_UPROBE_MULTI_RETURN : 0, r->pid);
     if (fd < 0) {
       int err = errno;
       char reason[256];

@@ -80,7 +80,7 @@ int loader_load(struct loader *l, bool with_multi, uint32_t max_points, uint32_t
   if (rc != 0) return fail(err, -rc, why, "cannot load the BPF program");
   if ((l->points_fd = map_fd(l->obj, "points", err, why)) < 0 || (l->programs_fd = map_fd(l->obj, "programs", err, why)) < 0 ||
       (l->filter_pids_fd = map_fd(l->obj, "filter_pids", err, why)) < 0 || (l->events_fd = map_fd(l->obj, "events", err, why)) < 0 ||
-      (l->lost_fd = map_fd(l->obj, "lost", err, why)) < 0)
+      (l->lost_fd = map_fd(l->obj, "lost", err, why)) < 0 || (l->filter_mntns_fd = map_fd(l->obj, "filter_mntns", err, why)) < 0)
     return -1;
   return 0;
 }
@@ -102,6 +102,33 @@ int loader_add_pid(const struct loader *l, uint32_t entry, uint32_t tgid) {
   struct probec_pid_key key = {.entry = entry, .tgid = tgid};
   __u8 one = 1;
   return bpf_map_update_elem(l->filter_pids_fd, &key, &one, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int loader_remove_point(const struct loader *l, uint64_t cookie) { return bpf_map_delete_elem(l->points_fd, &cookie) < 0 ? -errno : 0; }
+
+int loader_remove_pid(const struct loader *l, uint32_t entry, uint32_t tgid) {
+  struct probec_pid_key key = {.entry = entry, .tgid = tgid};
+  return bpf_map_delete_elem(l->filter_pids_fd, &key) < 0 ? -errno : 0;
+}
+
+int loader_add_mntns(const struct loader *l, uint32_t entry, uint64_t mntns) {
+  struct probec_mntns_key key = {.entry = entry, .pad = 0, .mntns = mntns};
+  __u8 one = 1;
+  return bpf_map_update_elem(l->filter_mntns_fd, &key, &one, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int loader_remove_mntns(const struct loader *l, uint32_t entry, uint64_t mntns) {
+  struct probec_mntns_key key = {.entry = entry, .pad = 0, .mntns = mntns};
+  return bpf_map_delete_elem(l->filter_mntns_fd, &key) < 0 ? -errno : 0;
+}
+
+int loader_reset_lost(const struct loader *l, uint32_t entry) {
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return -EINVAL;
+  uint64_t *zeros = xcalloc((size_t)ncpus, sizeof *zeros);
+  int rc = bpf_map_update_elem(l->lost_fd, &entry, zeros, BPF_ANY) < 0 ? -errno : 0;
+  free(zeros);
+  return rc;
 }
 
 uint64_t loader_lost(const struct loader *l, uint32_t entry) {

@@ -22,6 +22,7 @@ struct loader {
   struct bpf_program *uprobe;       /* PMU and legacy perf events; NULL when uprobe_multi is used */
   struct bpf_program *uprobe_multi; /* uprobe_multi links; NULL when not loaded */
   int points_fd, programs_fd, filter_pids_fd, events_fd, lost_fd;
+  int filter_mntns_fd; /* the mount-namespace sets that the `filter` command edits */
 };
 
 /** Loads the object; on failure `*err` is the errno and `why` says what failed (with libbpf's last message). */
@@ -31,6 +32,13 @@ void loader_close(struct loader *l);
 int loader_set_program(const struct loader *l, uint32_t entry, const struct probec_program *program);
 int loader_set_point(const struct loader *l, uint64_t cookie, const struct probec_point *point);
 int loader_add_pid(const struct loader *l, uint32_t entry, uint32_t tgid);
+/* Undoing what the setters did, for the `remove` and `filter` commands (native/PROTOCOL.md); 0 or -errno (ENOENT when absent). */
+int loader_remove_point(const struct loader *l, uint64_t cookie);
+int loader_remove_pid(const struct loader *l, uint32_t entry, uint32_t tgid);
+int loader_add_mntns(const struct loader *l, uint32_t entry, uint64_t mntns);
+int loader_remove_mntns(const struct loader *l, uint32_t entry, uint64_t mntns);
+/** Zeroes `lost[entry]` on every CPU: an entry slot used again starts from 0. */
+int loader_reset_lost(const struct loader *l, uint32_t entry);
 /** Sum over CPUs of `lost[entry]`. */
 uint64_t loader_lost(const struct loader *l, uint32_t entry);
 

@@ -24,6 +24,7 @@
 
 #include "events.h"
 #include "features.h"
+#include "follow.h"
 #include "json.h"
 #include "loader.h"
 #include "output.h"
@@ -45,6 +46,7 @@ enum requested_mode { MODE_AUTO, MODE_MULTI, MODE_PMU, MODE_LEGACY };
 struct options {
   enum requested_mode mode;
   uint32_t ringbuf_bytes;
+  bool follow; /* --follow: the plan is stdin's first line, commands follow (native/PROTOCOL.md) */
 };
 
 static const char *const PERMISSION_HINT =
@@ -61,6 +63,7 @@ static void __attribute__((noreturn)) fatal(int status, const char *message, con
 static void parse_options(int argc, char **argv, struct options *o) {
   o->mode = MODE_AUTO;
   o->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
+  o->follow = false;
   for (int i = 1; i < argc; i++) {
     char message[256];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -83,9 +86,11 @@ static void parse_options(int argc, char **argv, struct options *o) {
       }
       o->ringbuf_bytes = (uint32_t)n;
       i++;
+    } else if (strcmp(argv[i], "--follow") == 0) {
+      o->follow = true;
     } else {
       snprintf(message, sizeof message, "unknown argument %.60s", argv[i]);
-      fatal(EXIT_BAD_PLAN, message, "usage: probec-attach [--mode auto|multi|pmu|legacy] [--ringbuf-bytes N] < plan.json");
+      fatal(EXIT_BAD_PLAN, message, "usage: probec-attach [--mode auto|multi|pmu|legacy] [--ringbuf-bytes N] [--follow] < plan.json");
     }
   }
 }
@@ -177,7 +182,7 @@ static void epoll_add(int epfd, int fd, uint32_t events) {
 }
 
 /* Runs until a reason to detach; returns it. */
-static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd, pid_t parent) {
+static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd, pid_t parent, struct follow *follow) {
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   if (epfd < 0 || timer < 0) return "error";
@@ -189,6 +194,8 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
   epoll_add(epfd, timer, EPOLLIN);
   /* A pipe's write end reports EPOLLERR once the reader closed it (not possible on a regular file: ignored). */
   epoll_add(epfd, STDOUT_FILENO, 0);
+  if (follow != NULL) epoll_add(epfd, STDIN_FILENO, EPOLLIN);
+  uint64_t *lost = follow != NULL ? xcalloc(PROBEC_MAX_ENTRIES, sizeof *lost) : NULL;
   for (size_t i = 0; i < s->watch.n; i++)
     if (s->watch.pidfds[i] >= 0) epoll_add(epfd, s->watch.pidfds[i], EPOLLIN);
   const char *reason = NULL;
@@ -214,11 +221,22 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
       } else if (fd == timer) {
         uint64_t ticks;
         if (read(timer, &ticks, sizeof ticks) < 0) continue;
-        if (session_read_lost(s)) status_lost(s->lost, s->plan->nentries);
+        if (follow != NULL) {
+          /* The initial plan's entries, then the added ones, in one message. */
+          bool any = session_read_lost(s);
+          memset(lost, 0, PROBEC_MAX_ENTRIES * sizeof *lost);
+          memcpy(lost, s->lost, s->plan->nentries * sizeof *lost);
+          if (follow_read_lost(follow, lost) || any) status_lost(lost, PROBEC_MAX_ENTRIES);
+        } else if (session_read_lost(s)) {
+          status_lost(s->lost, s->plan->nentries);
+        }
         /* PR_SET_PDEATHSIG fires when the parent *thread* exits; this catches a parent gone without it. */
         if (getppid() != parent) reason = "parent";
       } else if (fd == STDOUT_FILENO) {
         reason = "stdout";
+      } else if (follow != NULL && fd == STDIN_FILENO) {
+        /* At EOF no command comes any more; the session goes on. */
+        if (!follow_read(follow)) epoll_ctl(epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
       } else {
         epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
         if (watch_exited(&s->watch, fd)) {
@@ -230,6 +248,7 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
       if (output_closed()) reason = "stdout";
     }
   }
+  free(lost);
   close(timer);
   close(epfd);
   return reason;
@@ -257,7 +276,19 @@ int main(int argc, char **argv) {
   parse_options(argc, argv, &options);
 
   size_t len;
-  char *text = read_plan(sigfd, parent, &len);
+  char *text;
+  if (options.follow) {
+    bool signalled;
+    int signo = 0;
+    text = follow_read_first_line(sigfd, &len, &signalled, &signo);
+    if (signalled) {
+      status_detached(signal_reason(signo, parent));
+      return EXIT_OK;
+    }
+    if (text == NULL) fatal(EXIT_BAD_PLAN, "--follow: stdin ended (or its first line exceeded 64 MiB) before the plan's line", "write the plan as one line, then one command a line");
+  } else {
+    text = read_plan(sigfd, parent, &len);
+  }
   struct plan plan;
   struct why why = {{0}};
   if (plan_load(text, len, &plan, &why) < 0) fatal(EXIT_BAD_PLAN, why.text, "the plan must follow schema/attach-plan.schema.json; write it with `probec compile -o plan.json`");
@@ -269,7 +300,9 @@ int main(int argc, char **argv) {
     attach_legacy_remove_stale(features.tracefs);
   }
   int err = 0;
-  if (loader_load(&session.loader, session.mode == ATTACH_MULTI, (uint32_t)plan.total_points, options.ringbuf_bytes, &err, &why) < 0)
+  /* Following, entries come later: the points map is sized for the most a session may hold. */
+  uint32_t max_points = options.follow ? PLAN_MAX_POINTS : (uint32_t)plan.total_points;
+  if (loader_load(&session.loader, session.mode == ATTACH_MULTI, max_points, options.ringbuf_bytes, &err, &why) < 0)
     fatal(EXIT_BAD_PLAN, why.text, err == EPERM || err == EACCES ? PERMISSION_HINT : NULL);
   struct ring_buffer *rb = events_open(session.loader.events_fd);
   if (rb == NULL) {
@@ -278,13 +311,21 @@ int main(int argc, char **argv) {
   }
 
   session_attach(&session);
+  /* Following, targets come and go: their exit does not end the session. */
+  struct follow *follow = NULL;
+  if (options.follow) {
+    watch_close(&session.watch);
+    memset(&session.watch, 0, sizeof session.watch);
+    follow = follow_start(&session, rb);
+  }
   watch_start(&session.watch);
   output_watch_interrupt(sigfd);
-  const char *reason = run_loop(&session, rb, sigfd, parent);
+  const char *reason = run_loop(&session, rb, sigfd, parent, follow);
   /* Detached next: what is written from here on is finite, so it may wait for the reader. */
   output_watch_interrupt(-1);
 
   /* Detach first so that no new event arrives, then deliver what is left. */
+  if (follow != NULL) follow_stop(follow);
   session_detach(&session);
   events_drain_all(rb);
   uint64_t *lost = xcalloc(plan.nentries, sizeof *lost);

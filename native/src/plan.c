@@ -344,6 +344,26 @@ int plan_load(const char *text, size_t len, struct plan *plan, struct why *why) 
   return check_unique_cookies(plan, why);
 }
 
+int plan_load_probes(const struct json *probes, struct plan *plan, struct why *why) {
+  struct json_doc doc = plan->doc;
+  memset(plan, 0, sizeof *plan);
+  plan->doc = doc;
+  struct ctx c = {.why = why};
+  strcpy(c.path, "add.probes");
+  if (probes == NULL || probes->type != JSON_ARRAY) return bad(&c, "", "an array of plan entries", probes);
+  if (probes->count == 0) return why_set(why, "add.probes: no entries to add");
+  if (probes->count > PROBEC_MAX_ENTRIES)
+    return why_set(why, "add.probes: %zu entries, more than PROBEC_MAX_ENTRIES (%d)", probes->count, PROBEC_MAX_ENTRIES);
+  plan->entries = xcalloc(probes->count, sizeof *plan->entries);
+  for (const struct json *p = probes->first; p != NULL; p = p->next) {
+    snprintf(c.path, sizeof c.path, "add.probes[%zu]", plan->nentries);
+    int rc = load_entry(&c, p, &plan->entries[plan->nentries], plan);
+    plan->nentries++;
+    if (rc < 0) return -1;
+  }
+  return check_unique_cookies(plan, why);
+}
+
 void plan_free(struct plan *plan) {
   for (size_t i = 0; i < plan->nentries; i++) {
     free(plan->entries[i].points);

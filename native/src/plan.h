@@ -88,6 +88,13 @@ struct plan {
 
 /** Parses and checks a plan; on failure `why` says what and where ("probes[2].binary.ino: …"). */
 int plan_load(const char *text, size_t len, struct plan *plan, struct why *why);
+/**
+ * Parses the `probes` array of an `add` command (native/PROTOCOL.md) with
+ * the plan's own checks, into `plan->entries`; `plan->doc` is left to the
+ * caller (the command's document, which must outlive the entries).
+ * Messages name `add.probes[i]…`.
+ */
+int plan_load_probes(const struct json *probes, struct plan *plan, struct why *why);
 void plan_free(struct plan *plan);
 
 const char *plan_strategy_name(enum plan_strategy s);

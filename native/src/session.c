@@ -23,7 +23,7 @@ static void on_failure(void *ctx, uint64_t cookie, int err, const char *reason) 
 }
 
 /* Fills the maps the BPF program reads for this entry; 0, or -1 with `why`. */
-static int fill_maps(struct session *s, size_t index, const struct plan_entry *e, const struct lowered_entry *l, int *err, struct why *why) {
+int session_fill_maps(struct session *s, size_t index, const struct plan_entry *e, const struct lowered_entry *l, int *err, struct why *why) {
   int rc = loader_set_program(&s->loader, (uint32_t)index, &l->program);
   if (rc < 0) {
     *err = -rc;
@@ -77,7 +77,7 @@ static void prepare_entry(struct session *s, size_t index, struct prepared_entry
   if (binary_open(e, &p->binary, &err, &why) < 0) {
     p->binary.fd = -1;
     on_failure(&p->attempt, 0, err, why.text);
-  } else if (fill_maps(s, index, e, &lowered, &err, &why) < 0) {
+  } else if (session_fill_maps(s, index, e, &lowered, &err, &why) < 0) {
     on_failure(&p->attempt, 0, err, why.text);
   } else {
     struct stat st;

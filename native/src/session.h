@@ -13,6 +13,7 @@
 #include "attach.h"
 #include "features.h"
 #include "loader.h"
+#include "lower.h"
 #include "plan.h"
 #include "watch.h"
 
@@ -31,6 +32,8 @@ struct session {
 void session_attach(struct session *s);
 /** Reads the lost counters; true when any is non-zero. */
 bool session_read_lost(struct session *s);
+/** Stores entry `index`'s program, pids and points in the BPF maps (also for entries added by --follow's `add`); 0, or -1 with `why`. */
+int session_fill_maps(struct session *s, size_t index, const struct plan_entry *e, const struct lowered_entry *l, int *err, struct why *why);
 /** Detaches everything. */
 void session_detach(struct session *s);
 

@@ -175,3 +175,57 @@ void status_detached(const char *reason) {
   jw_string(&w, reason);
   send(&w);
 }
+
+static void entry_list(struct jw *w, const uint32_t *entries, size_t n) {
+  jw_key(w, "entries");
+  jw_open(w, '[');
+  for (size_t i = 0; i < n; i++) jw_u64(w, entries[i]);
+  jw_close(w, ']');
+}
+
+void status_added(uint64_t id, const uint32_t *entries, size_t n, size_t points) {
+  struct jw w;
+  begin(&w, "added");
+  jw_key(&w, "id");
+  jw_u64(&w, id);
+  entry_list(&w, entries, n);
+  jw_key(&w, "points");
+  jw_u64(&w, points);
+  send(&w);
+}
+
+void status_removed(uint64_t id, const uint32_t *entries, size_t n) {
+  struct jw w;
+  begin(&w, "removed");
+  jw_key(&w, "id");
+  jw_u64(&w, id);
+  entry_list(&w, entries, n);
+  send(&w);
+}
+
+void status_filtered(uint64_t id, uint32_t entry, size_t added, size_t removed) {
+  struct jw w;
+  begin(&w, "filtered");
+  jw_key(&w, "id");
+  jw_u64(&w, id);
+  jw_key(&w, "entry");
+  jw_u64(&w, entry);
+  jw_key(&w, "added");
+  jw_u64(&w, added);
+  jw_key(&w, "removed");
+  jw_u64(&w, removed);
+  send(&w);
+}
+
+void status_rejected(bool has_id, uint64_t id, const char *message) {
+  struct jw w;
+  begin(&w, "rejected");
+  jw_key(&w, "id");
+  if (has_id)
+    jw_u64(&w, id);
+  else
+    jw_null(&w);
+  jw_key(&w, "message");
+  jw_string(&w, message);
+  send(&w);
+}

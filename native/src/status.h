@@ -6,6 +6,7 @@
 #ifndef PROBEC_STATUS_H
 #define PROBEC_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,11 @@ void status_target_exited(const uint32_t *pids, size_t n);
 /** `hint` may be NULL. */
 void status_error(const char *message, const char *hint);
 void status_detached(const char *reason);
+/* Replies to the commands of --follow (native/PROTOCOL.md, "Commands"); `id` is the command's. */
+void status_added(uint64_t id, const uint32_t *entries, size_t n, size_t points);
+void status_removed(uint64_t id, const uint32_t *entries, size_t n);
+void status_filtered(uint64_t id, uint32_t entry, size_t added, size_t removed);
+/** A command that was not carried out (`has_id` false when it had no readable id); the session goes on. */
+void status_rejected(bool has_id, uint64_t id, const char *message);
 
 #endif

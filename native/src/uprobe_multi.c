@@ -27,6 +27,11 @@ _Static_assert(offsetof(struct uprobe_multi_link_attr, pid) == 56, "uprobe_multi
 
 int uprobe_multi_link_create(int prog_fd, const char *path, const unsigned long *offsets, const unsigned long *ref_ctr_offsets,
                              const uint64_t *cookies, uint32_t cnt, uint32_t flags) {
+  return uprobe_multi_link_create_pid(prog_fd, path, offsets, ref_ctr_offsets, cookies, cnt, flags, 0);
+}
+
+int uprobe_multi_link_create_pid(int prog_fd, const char *path, const unsigned long *offsets, const unsigned long *ref_ctr_offsets,
+                                 const uint64_t *cookies, uint32_t cnt, uint32_t flags, uint32_t pid) {
   struct uprobe_multi_link_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.prog_fd = (uint32_t)prog_fd;
@@ -37,6 +42,7 @@ int uprobe_multi_link_create(int prog_fd, const char *path, const unsigned long 
   attr.cookies = (uint64_t)(uintptr_t)cookies;
   attr.cnt = cnt;
   attr.multi_flags = flags;
+  attr.pid = pid;
   /* Bytes beyond what this kernel knows must be zero; ours end at `pid` plus padding, which is zero. */
   return (int)syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof attr);
 }

@@ -25,4 +25,13 @@
 int uprobe_multi_link_create(int prog_fd, const char *path, const unsigned long *offsets, const unsigned long *ref_ctr_offsets,
                              const uint64_t *cookies, uint32_t cnt, uint32_t flags);
 
+/**
+ * The same with `pid`: the kernel gives the link's uprobes a consumer
+ * filter (the process's mm), so breakpoints, and the semaphore increments
+ * that come with them, are written into that process only, not into every
+ * process that maps the file (native/PROTOCOL.md, "Semaphores").
+ */
+int uprobe_multi_link_create_pid(int prog_fd, const char *path, const unsigned long *offsets, const unsigned long *ref_ctr_offsets,
+                                 const uint64_t *cookies, uint32_t cnt, uint32_t flags, uint32_t pid);
+
 #endif
