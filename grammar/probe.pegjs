@@ -60,15 +60,18 @@ TargetList
 // SCOPE never contains ':'; an OBJECT that does is quoted ("/memfd:libstapsdt:p",
 // PITFALLS 32), and the AST holds it without the quotes; LOCATION is the rest
 // (USDT provider:name). `*` and `?` make the object a glob over mapped objects.
+// A scope segment may be quoted the same way, for a label selector holding
+// ',', spaces or parentheses: k8s/shop/"tier in (api,worker)"/nginx (issue 14).
 Target "target"
-  = scope:$ScopeChar+ object:(":" @Object)? where:(":" @$LocationChar+)?
+  = scope:$(ScopeChar / '"' QuotedObjectChar* '"')+ object:(":" @Object)? where:(":" @$LocationChar+)?
     { return { type: "Target", text: text(), scope, object: object ?? undefined, location: where ?? undefined, loc: span(location()) }; }
 
 Object
   = $ObjectChar+
   / '"' @$QuotedObjectChar+ '"'
 
-ScopeChar = [A-Za-z0-9_.\-/]
+// `= ! < > *` for unquoted label selectors (docker/app=web, k8s/shop/!canary, docker/*).
+ScopeChar = [A-Za-z0-9_.\-/=!<>*]
 ObjectChar = [A-Za-z0-9_.+\-/*?]
 QuotedObjectChar = [^"\\\n]
 // Go prints names with a package path, receivers and instantiations: net/http.(*Server).Serve, main.Map[...].Get.

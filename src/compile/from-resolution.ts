@@ -9,8 +9,9 @@
 import { usdtArgToJson } from "../usdt/json.js";
 import { hex } from "../elf/fields.js";
 import type { FoundSymbol } from "../elf/find-symbol.js";
-import { LimitError, UsageError } from "../errors.js";
+import { InternalError, LimitError, UsageError } from "../errors.js";
 import type { ObjectGroup, TargetResolution } from "../discovery/resolve-target.js";
+import type { ScopeContainer } from "../discovery/scope.js";
 import type { FunctionCode } from "../locate/code.js";
 import { functionPoints } from "./go-returns.js";
 import type { UsdtSite } from "../usdt/notes.js";
@@ -59,9 +60,11 @@ export interface PlanOptions {
 export function planProbesFromResolution(resolution: TargetResolution, probe: ProbeRequest, options: PlanOptions = {}): PlanProbe[] {
   let cookie = options.firstCookie ?? 1;
   if (!Number.isSafeInteger(cookie) || cookie < 1) throw new UsageError(`firstCookie must be a positive integer, not ${cookie}`);
-  const filter = filterOf(resolution, probe);
+  const scopeFilter = resolution.scope.containers === undefined ? filterOf(resolution, probe) : null;
   const entries: PlanProbe[] = [];
   for (const group of resolution.groups) {
+    // A selector scope (docker/app=web): each mount namespace is one container's, filtered to it.
+    const filter = resolution.scope.containers === undefined ? scopeFilter : selectedFilter(resolution, group);
     const points: AttachPoint[] = [];
     for (const site of sitesOf(resolution, group, probe)) {
       if (site.kind === "usdt") {
@@ -181,11 +184,12 @@ function symbolSite(s: FoundSymbol): AttachPoint["site"] {
 
 function targetOf(resolution: TargetResolution, group: ObjectGroup): PlanTarget {
   const { scope } = resolution;
+  const selected = scope.containers === undefined ? undefined : containerOf(resolution, group);
   return {
     spec: resolution.spec.text,
-    runtime: scope.runtime,
-    containerId: scope.containerId ?? null,
-    containerName: scope.containerName ?? null,
+    runtime: selected?.runtime ?? scope.runtime,
+    containerId: selected?.id ?? scope.containerId ?? null,
+    containerName: selected === undefined ? (scope.containerName ?? null) : selectedName(selected),
     mntNs: group.mntNs,
     processes: [...group.processes].sort((a, b) => a.pid - b.pid).map((p) => ({ pid: p.pid, nsPid: [...p.nsPid], pidNs: p.pidNs, comm: p.comm })),
   };
@@ -210,6 +214,27 @@ function filterOf(resolution: TargetResolution, probe: ProbeRequest): PlanFilter
   const id = scope.containerId;
   const cgroupPaths = [...new Set(scope.processes.flatMap((p) => (p.container?.id === id ? [p.container.cgroupPath] : [])))].sort();
   return { kind: "container", containerId: id, cgroupPaths, pids };
+}
+
+/** The selector scope's container whose mount namespace the group is. */
+function containerOf(resolution: TargetResolution, group: ObjectGroup): ScopeContainer {
+  const c = resolution.scope.containers?.find((x) => x.mntNs.includes(group.mntNs));
+  if (c === undefined) throw new InternalError(`${resolution.spec.text}: mount namespace ${group.mntNs} belongs to no selected container (this is a bug)`);
+  return c;
+}
+
+/** How events name a selected container: NAMESPACE/POD/CONTAINER for a pod's, else its name (containerd: NAMESPACE/ID). */
+function selectedName(c: ScopeContainer): string {
+  if (c.pod !== undefined) return `${c.pod.namespace}/${c.pod.name}/${c.pod.container}`;
+  return c.name ?? `${c.runtimeNamespace ?? "default"}/${c.id}`;
+}
+
+/** The container filter of one selected container: its mount namespace in the kernel, its cgroups and pids. */
+function selectedFilter(resolution: TargetResolution, group: ObjectGroup): PlanFilter {
+  const c = containerOf(resolution, group);
+  const cgroupPaths = [...new Set(c.processes.flatMap((p) => (p.container?.id === c.id ? [p.container.cgroupPath] : [])))].sort();
+  const pids = [...new Set(c.processes.map((p) => p.pid))].sort((a, b) => a - b);
+  return { kind: "container", containerId: c.id, cgroupPaths, pids };
 }
 
 function binaryOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeRequest): PlanBinary {

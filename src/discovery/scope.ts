@@ -13,6 +13,7 @@ import { nearest } from "../suggest.js";
 import { inspectProcess, processesOfContainer, runningContainers, type ProcessInfo } from "./processes.js";
 import { ctrInstalled } from "./runtimes/containerd.js";
 import { findK8sContainer } from "./runtimes/k8s.js";
+import { selectContainers, type ContainerInfo } from "./select.js";
 import { containerRuntime, findContainerByName, type RuntimeOptions } from "./runtimes/registry.js";
 import type { ContainerRuntimeClient, RuntimeContainerDetails } from "./runtimes/runtime.js";
 
@@ -28,10 +29,26 @@ export interface ResolvedScope {
   readonly layers: readonly string[];
   /** Every process, by pid in probec's namespace. Empty for `host`: the host scope filters nothing. */
   readonly processes: readonly ProcessInfo[];
+  /**
+   * A selector scope's containers (`docker/app=web`, issue 14), each with its
+   * mount namespaces and processes; {@link processes} is their union and
+   * `containerId` undefined. Absent for every other scope.
+   */
+  readonly containers?: readonly ScopeContainer[];
 }
 
-/** Where runtimes are reached (the registry's options). */
-export type ScopeOptions = RuntimeOptions;
+/** One container of a selector scope, and where its processes are. */
+export interface ScopeContainer extends ContainerInfo {
+  /** The mount namespaces of its processes (one, unless it runs `unshare -m`). */
+  readonly mntNs: readonly number[];
+  readonly processes: readonly ProcessInfo[];
+}
+
+/** Where runtimes are reached (the registry's options), and whether scopes are followed. */
+export interface ScopeOptions extends RuntimeOptions {
+  /** `--follow`: a selector that matches nothing now resolves to no container instead of an error. */
+  readonly follow?: boolean;
+}
 
 /** Resolves a scope to its processes. */
 export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Promise<ResolvedScope> {
@@ -77,6 +94,30 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
       const found = await findK8sContainer(scope.namespace, scope.pod, scope.container, options);
       const client = containerRuntime(found.runtime, options);
       return fromContainer(client, await client.inspect(found.id, found.runtime === "containerd" ? (found.runtimeNamespace ?? "k8s.io") : undefined));
+    }
+    case "select": {
+      const containers: ScopeContainer[] = [];
+      for (const c of await selectContainers(scope, options)) {
+        let resolved: ResolvedScope;
+        try {
+          resolved = await fromContainer(containerRuntime(c.runtime, options), await containerRuntime(c.runtime, options).inspect(c.id, c.runtimeNamespace));
+        } catch (error) {
+          if (error instanceof NotFoundError) continue; // stopped since it was listed
+          throw error;
+        }
+        if (resolved.processes.length === 0) continue;
+        containers.push({ ...c, mntNs: [...new Set(resolved.processes.map((p) => p.mntNs))], processes: resolved.processes });
+      }
+      const runtime = scope.runtime === "k8s" ? (containers[0]?.runtime ?? "containerd") : scope.runtime;
+      return {
+        runtime,
+        containerId: undefined,
+        containerName: undefined,
+        labels: {},
+        layers: [],
+        processes: containers.flatMap((c) => c.processes),
+        containers,
+      };
     }
   }
 }

@@ -18,9 +18,27 @@
  *
  * The quotes are not part of the object; nothing inside them is escaped
  * (a `"` cannot be written, and no mapped path a user names needs one).
+ *
+ * Selector scopes (issue 14) pick containers by label, with Kubernetes'
+ * label selector syntax (src/dsl/label-selector.ts):
+ *
+ *     docker/app=web                     containers labelled app=web
+ *     docker/com.docker.compose.service=web
+ *     docker/*                           every running container
+ *     containerd/k8s.io/app=web          (NAMESPACE/ optional: every namespace)
+ *     k8s/shop/app=web/nginx,sidecar     pods by their labels, then containers by name
+ *     k8s/shop/"tier in (api,worker)"/nginx   a quoted selector (NAMESPACE `*`: every one)
+ *
+ * A scope segment holding `,`, spaces, `(`, `)` or `:` is quoted with the
+ * same rule as a quoted OBJECT: `"…"`, nothing escaped, no `"` inside. A
+ * segment is a selector when it holds `=`, `!`, `<`, `>`, `,`, `(` or a
+ * space, or is quoted; an unquoted plain word stays a name (`docker/web`,
+ * `k8s/shop/web-7d4b9`), so the bare-key selector `canary` is written
+ * quoted: `docker/"canary"`.
  * Pure: no I/O.
  */
 import { UsageError } from "../errors.js";
+import { parseLabelSelector, type LabelSelector } from "./label-selector.js";
 import { SCOPE_PREFIXES } from "../plan/runtimes.js";
 
 /** Where the processes are. */
@@ -32,7 +50,24 @@ export type Scope =
   | { readonly kind: "pid"; readonly pid: number }
   | { readonly kind: "host" }
   /** A bare name, looked up across the runtimes present. */
-  | { readonly kind: "name"; readonly name: string };
+  | { readonly kind: "name"; readonly name: string }
+  | SelectorScope;
+
+/** A scope that picks any number of containers by label (issue 14); `*` picks every one. */
+export interface SelectorScope {
+  readonly kind: "select";
+  readonly runtime: "docker" | "podman" | "containerd" | "k8s";
+  /** The scope as written, for messages. */
+  readonly text: string;
+  /** k8s: the pod namespace, or undefined for `*` (every namespace); containerd: its namespace, undefined for every one. */
+  readonly namespace: string | undefined;
+  /** The label selector (pod labels for k8s, container labels otherwise), or undefined for `*` / a named pod. */
+  readonly selector: LabelSelector | undefined;
+  /** k8s: a pod named instead of selected (`k8s/NS/POD/A,B`, or POD in every namespace). */
+  readonly pod: string | undefined;
+  /** k8s: the container names to keep (`/nginx,sidecar`), or undefined for every app container of the pod. */
+  readonly containers: readonly string[] | undefined;
+}
 
 /** A parsed target spec; OBJECT and LOCATION are optional (`probec list docker/web`). */
 export interface TargetSpec {
@@ -71,7 +106,8 @@ export interface TargetParts {
  * that the DSL reports it as a diagnostic and the CLI as a usage error.
  */
 export function splitTarget(text: string): TargetParts | string {
-  const first = text.indexOf(":");
+  const first = scopeEnd(text);
+  if (first === -2) return "a quoted scope segment has no closing '\"'";
   const scope = first < 0 ? text : text.slice(0, first);
   if (first < 0) return { scope, object: undefined, location: undefined };
   const rest = text.slice(first + 1);
@@ -96,6 +132,51 @@ export function splitTarget(text: string): TargetParts | string {
   return { scope, object, location };
 }
 
+/** The index of the first `:` outside a quoted scope segment; the length when there is none; -2 for an unclosed quote. */
+function scopeEnd(text: string): number {
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' && (quoted || i === 0 || text[i - 1] === "/")) quoted = !quoted;
+    else if (c === ":" && !quoted) return i;
+  }
+  return quoted ? -2 : -1;
+}
+
+/** The scope's `/`-separated segments, each marked quoted or not; quotes removed. */
+function segments(scope: string): { text: string; quoted: boolean }[] | string {
+  const out: { text: string; quoted: boolean }[] = [];
+  let i = 0;
+  for (;;) {
+    if (scope[i] === '"') {
+      const close = scope.indexOf('"', i + 1);
+      if (close < 0) return "a quoted scope segment has no closing '\"'";
+      out.push({ text: scope.slice(i + 1, close), quoted: true });
+      i = close + 1;
+      if (i < scope.length && scope[i] !== "/")
+        return `after the quoted segment "${out[out.length - 1]?.text ?? ""}", expected '/' or the end, not "${scope.slice(i)}"`;
+    } else {
+      const slash = scope.indexOf("/", i);
+      const end = slash < 0 ? scope.length : slash;
+      const part = scope.slice(i, end);
+      if (part.includes('"')) return `the segment "${part}" holds a '"': quote the whole segment ("…")`;
+      out.push({ text: part, quoted: false });
+      i = end;
+    }
+    if (i >= scope.length) return out;
+    i++; // the '/'
+  }
+}
+
+/** Whether a segment is a label selector (or `*`) rather than a name. */
+function isSelector(s: { text: string; quoted: boolean }): boolean {
+  return s.quoted || s.text === "*" || /[=!<>,( ]/.test(s.text);
+}
+
+function selectorOf(s: { text: string; quoted: boolean }): LabelSelector | undefined {
+  return s.text === "*" && !s.quoted ? undefined : parseLabelSelector(s.text);
+}
+
 function parseScope(scope: string, text: string): Scope {
   if (scope === "") throw bad(text, "the scope before the first ':' is empty");
   if (scope === "host") return { kind: "host" };
@@ -105,22 +186,69 @@ function parseScope(scope: string, text: string): Scope {
     return { kind: "name", name: scope };
   }
   const kind = scope.slice(0, slash);
-  const parts = scope.slice(slash + 1).split("/");
-  if (parts.some((p) => p === "")) throw bad(text, `"${scope}" has an empty part`);
+  const segs = segments(scope.slice(slash + 1));
+  if (typeof segs === "string") throw bad(text, segs);
+  if (segs.some((p) => p.text === "" && !p.quoted)) throw bad(text, `"${scope}" has an empty part`);
+  const parts = segs.map((p) => p.text);
+  if (kind !== "docker" && kind !== "podman" && kind !== "containerd" && kind !== "k8s" && segs.some((p) => p.quoted)) {
+    throw bad(text, `${kind} scopes take no quoted part`);
+  }
   switch (kind) {
     case "docker":
     case "podman":
-      if (parts.length !== 1) throw bad(text, `${kind} scopes are ${kind}/NAME or ${kind}/ID`);
+      if (parts.length !== 1) throw bad(text, `${kind} scopes are ${kind}/NAME or ${kind}/ID, ${kind}/SELECTOR or ${kind}/*`);
+      if (isSelector(segs[0] as { text: string; quoted: boolean })) {
+        return {
+          kind: "select",
+          runtime: kind,
+          text: scope,
+          namespace: undefined,
+          selector: selectorOf(segs[0] as { text: string; quoted: boolean }),
+          pod: undefined,
+          containers: undefined,
+        };
+      }
       return { kind, ref: parts[0] as string };
-    case "containerd":
-      if (parts.length > 2) throw bad(text, "containerd scopes are containerd/ID or containerd/NAMESPACE/ID");
+    case "containerd": {
+      if (parts.length > 2) throw bad(text, "containerd scopes are containerd/ID, containerd/NAMESPACE/ID or containerd/[NAMESPACE/]SELECTOR");
+      const last = segs[segs.length - 1] as { text: string; quoted: boolean };
+      if (isSelector(last)) {
+        return {
+          kind: "select",
+          runtime: kind,
+          text: scope,
+          namespace: parts.length === 2 ? parts[0] : undefined,
+          selector: selectorOf(last),
+          pod: undefined,
+          containers: undefined,
+        };
+      }
       return parts.length === 2 ? { kind, namespace: parts[0], id: parts[1] as string } : { kind, namespace: undefined, id: parts[0] as string };
+    }
     case "crio":
       if (parts.length !== 1) throw bad(text, "crio scopes are crio/ID");
       return { kind, id: parts[0] as string };
-    case "k8s":
-      if (parts.length < 2 || parts.length > 3) throw bad(text, "k8s scopes are k8s/NAMESPACE/POD or k8s/NAMESPACE/POD/CONTAINER");
-      return { kind, namespace: parts[0] as string, pod: parts[1] as string, container: parts[2] };
+    case "k8s": {
+      if (parts.length < 2 || parts.length > 3) {
+        throw bad(text, "k8s scopes are k8s/NAMESPACE/POD[/CONTAINER] or k8s/NAMESPACE/SELECTOR[/CONTAINER[,CONTAINER…]], NAMESPACE * for all");
+      }
+      const [ns, pod, names] = segs as [{ text: string; quoted: boolean }, { text: string; quoted: boolean }, { text: string; quoted: boolean } | undefined];
+      const containers = names?.text.split(",").map((n) => n.trim());
+      if (containers?.some((n) => n === "")) throw bad(text, `the container list "${names?.text}" has an empty name`);
+      if (!isSelector(ns) && !isSelector(pod) && (containers === undefined || containers.length === 1)) {
+        return { kind, namespace: ns.text, pod: pod.text, container: containers?.[0] };
+      }
+      if (ns.quoted || (isSelector(ns) && ns.text !== "*")) throw bad(text, `the namespace "${ns.text}" is a name or *, not a selector`);
+      return {
+        kind: "select",
+        runtime: kind,
+        text: scope,
+        namespace: ns.text === "*" ? undefined : ns.text,
+        selector: isSelector(pod) ? selectorOf(pod) : undefined,
+        pod: isSelector(pod) ? undefined : pod.text,
+        containers,
+      };
+    }
     case "pid": {
       const pid = parts.length === 1 && /^[1-9][0-9]{0,9}$/.test(parts[0] as string) ? Number(parts[0]) : NaN;
       if (!Number.isSafeInteger(pid) || pid > 4194304) throw bad(text, `"${parts.join("/")}" is not a process id`);
@@ -133,6 +261,6 @@ function parseScope(scope: string, text: string): Scope {
 
 function bad(text: string, why: string): UsageError {
   return new UsageError(`target "${text}": ${why}`, [
-    `write SCOPE[:OBJECT[:LOCATION]], where SCOPE is ${RUNTIMES.map((r) => (r === "host" ? r : `${r}/…`)).join(", ")} or a container name, and an OBJECT holding ':' is quoted ("/memfd:NAME")`,
+    `write SCOPE[:OBJECT[:LOCATION]], where SCOPE is ${RUNTIMES.map((r) => (r === "host" ? r : `${r}/…`)).join(", ")} or a container name, and an OBJECT holding ':' is quoted ("/memfd:NAME"); a selector holding ',', spaces or parentheses is quoted too: k8s/NS/"tier in (api,worker)"/CONTAINER`,
   ]);
 }

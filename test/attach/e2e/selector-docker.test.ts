@@ -1,0 +1,132 @@
+/**
+ * Issue 14, selectors on real Docker containers: three containers of one
+ * image run zoo_app (which reports how many zoo_set2 calls it made each
+ * round), two labelled app=web and one app=db, all three with
+ * probec.test=selectors so that other test files' containers in the shared
+ * daemon never match. `docker/"app=web,probec.test=selectors"` (a quoted
+ * selector: it holds a ',') picks exactly the two web containers; their
+ * libzoo.so is one layer inode; each is filtered in the kernel to its own
+ * mount namespace; a real attach counts exactly each web container's calls
+ * and none of the db sibling's, and every event names its container.
+ */
+import { statSync } from "node:fs";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { NotFoundError } from "../../../src/errors.js";
+import { resolveScope } from "../../../src/discovery/scope.js";
+import { scopeMatcher, selectContainers } from "../../../src/discovery/select.js";
+import { parseTargetSpec, type SelectorScope } from "../../../src/dsl/target-spec.js";
+import { e2eSetup, type E2e } from "./support/setup.js";
+import { Targets, type Target } from "./support/targets.js";
+import { compilePlan, Trace } from "./support/trace.js";
+
+const WEB1 = "probec-sel-web-1";
+const WEB2 = "probec-sel-web-2";
+const DB = "probec-sel-db";
+const CALLS = 7;
+const SCOPE = 'docker/"app=web,probec.test=selectors"';
+const targets = new Targets();
+let env: E2e;
+let web1: Target;
+let web2: Target;
+let db: Target;
+
+function selectorScope(text: string): SelectorScope {
+  const scope = parseTargetSpec(text).scope;
+  if (scope.kind !== "select") throw new Error(`${text} is not a selector scope`);
+  return scope;
+}
+
+/** The calls a round reports ("round R calls N rc X"). */
+function callsOf(lines: readonly string[]): number {
+  return lines.reduce((n, line) => n + Number(/^round \d+ calls (\d+)/.exec(line)?.[1] ?? 0), 0);
+}
+
+beforeAll(async () => {
+  env = await e2eSetup();
+  const labels = (app: string) => ["--label", `app=${app}`, "--label", "probec.test=selectors"];
+  web1 = await targets.container(env.image, WEB1, "zoo_app", [String(CALLS)], labels("web"));
+  web2 = await targets.container(env.image, WEB2, "zoo_app", [String(CALLS)], labels("web"));
+  db = await targets.container(env.image, DB, "zoo_app", [String(CALLS)], labels("db"));
+}, 120_000);
+
+afterAll(() => targets.cleanup());
+
+test("selectContainers and scopeMatcher pick exactly the two app=web containers", async () => {
+  const scope = selectorScope(SCOPE);
+  const picked = await selectContainers(scope, { docker: { host: env.host } });
+  expect(picked.map((c) => c.name)).toEqual([WEB1, WEB2]);
+  expect(picked.map((c) => c.id).sort()).toEqual([web1.containerId, web2.containerId].sort());
+  const match = scopeMatcher(scope);
+  expect(
+    match({ runtime: "docker", id: "x", name: "x", runtimeNamespace: undefined, labels: { app: "web", "probec.test": "selectors" }, pod: undefined }),
+  ).toBe(true);
+  expect(match({ runtime: "docker", id: "x", name: "x", runtimeNamespace: undefined, labels: { app: "db", "probec.test": "selectors" }, pod: undefined })).toBe(
+    false,
+  );
+  expect(
+    match({ runtime: "podman", id: "x", name: "x", runtimeNamespace: undefined, labels: { app: "web", "probec.test": "selectors" }, pod: undefined }),
+  ).toBe(false);
+  // The other operators, over the same three.
+  const names = async (text: string) => (await selectContainers(selectorScope(text), { docker: { host: env.host } })).map((c) => c.name);
+  expect(await names('docker/"probec.test=selectors,app!=web"')).toEqual([DB]);
+  expect(await names('docker/"probec.test=selectors,app in (db,cache)"')).toEqual([DB]);
+  expect(await names('docker/"probec.test==selectors,app notin (db)"')).toEqual([WEB1, WEB2]);
+  expect(await names("docker/*")).toEqual(expect.arrayContaining([WEB1, WEB2, DB]));
+});
+
+test("resolveScope: every process of the two, each container with its own mount namespace", async () => {
+  const scope = await resolveScope(selectorScope(SCOPE), { docker: { host: env.host } });
+  expect(scope.containerId).toBeUndefined();
+  expect(scope.containers?.map((c) => [c.name, c.processes.map((p) => p.pid)])).toEqual([
+    [WEB1, [web1.pid]],
+    [WEB2, [web2.pid]],
+  ]);
+  expect(scope.processes.map((p) => p.pid)).not.toContain(db.pid);
+});
+
+test("a selector matching nothing names the labels that exist; with follow it is an empty set", async () => {
+  const scope = selectorScope("docker/probec.test=nothing-here");
+  const error = await selectContainers(scope, { docker: { host: env.host } }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(NotFoundError);
+  expect((error as NotFoundError).message).toBe('docker/probec.test=nothing-here: no running docker container matches "probec.test=nothing-here"');
+  expect((error as NotFoundError).hints.join("\n")).toMatch(/labels of the \d+ running: .*app=db/);
+  expect(await selectContainers(scope, { docker: { host: env.host }, follow: true })).toEqual([]);
+});
+
+test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none of the db sibling's`, async () => {
+  // One file underneath all three: the image layer's inode.
+  const ino = statSync(`/proc/${web1.pid}/root/usr/lib/libzoo.so`).ino;
+  expect(statSync(`/proc/${web2.pid}/root/usr/lib/libzoo.so`).ino).toBe(ino);
+  expect(statSync(`/proc/${db.pid}/root/usr/lib/libzoo.so`).ino).toBe(ino);
+
+  const plan = await compilePlan("selector", `uretprobe ${SCOPE}:libzoo:zoo_set2 {\n  rc = retval as i32\n}\n`, { docker: { host: env.host } });
+  // One entry per selected container, on the same binary, each filtered to that container's mount namespace.
+  expect(plan.probes.map((p) => [p.target.containerName, p.target.containerId, p.filter?.pids])).toEqual([
+    [WEB1, web1.containerId, [web1.pid]],
+    [WEB2, web2.containerId, [web2.pid]],
+  ]);
+  expect(new Set(plan.probes.map((p) => p.binary.ino))).toEqual(new Set([String(ino)]));
+  expect(new Set(plan.probes.map((p) => p.target.mntNs)).size).toBe(2);
+
+  const trace = await Trace.start(plan);
+  let expected1 = 0;
+  let expected2 = 0;
+  try {
+    expect((await trace.attachment.ready).failed).toBe(0);
+    await db.round();
+    expected1 += callsOf(await web1.round());
+    expected2 += callsOf(await web2.round());
+    expected2 += callsOf(await web2.round());
+    await db.round();
+    await trace.waitForEvents("probe1", expected1 + expected2, { settleMs: 500 });
+  } finally {
+    await trace.close();
+  }
+  expect([expected1, expected2]).toEqual([CALLS, 2 * CALLS]);
+  const events = trace.of("probe1");
+  const byContainer = new Map<string | null, number>();
+  for (const e of events) byContainer.set(e.container, (byContainer.get(e.container) ?? 0) + 1);
+  expect(Object.fromEntries(byContainer)).toEqual({ [WEB1]: expected1, [WEB2]: expected2 });
+  expect(events.filter((e) => e.pid === db.pid)).toEqual([]);
+  for (const e of events) expect(e.fields["rc"]).toBe(-4n);
+});
