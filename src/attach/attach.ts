@@ -13,13 +13,13 @@
  * `closed`, `close()` and the iteration with one `AttachError`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { AttachPlan } from "../plan/index.js";
+import type { AttachPlan, PlanProbe } from "../plan/index.js";
 import { AttachError, ProbecError } from "../errors.js";
 import { EventDecoder, type ProbeEvent } from "./events.js";
 import { EventQueue, HIGH_WATER } from "./event-queue.js";
 import { FRAME_STATUS, FrameDecoder } from "./frames.js";
 import { HELPER_SOLUTIONS, helperError, locateHelper } from "./helper.js";
-import { checkLayout, parseStatus, protocolError, type AttachStatus } from "./status.js";
+import { checkLayout, COMMAND_REPLY_TYPES, parseStatus, protocolError, type AttachStatus } from "./status.js";
 import { checkAttachPlan } from "./plan-check.js";
 import { SummaryTally, type AttachSummary } from "./summary.js";
 
@@ -34,6 +34,27 @@ export interface AttachOptions {
   helperPath?: string;
   /** The ring buffer's size in bytes, a power of two (`--ringbuf-bytes`; the helper's default is 16 MiB). */
   ringbufBytes?: number;
+  /**
+   * Keeps the helper's stdin open for commands that add and remove entries
+   * while it runs (`--follow`, native/PROTOCOL.md "Commands"); use
+   * {@link attachFollowing}, which returns the commands too.
+   */
+  follow?: boolean;
+}
+
+/** What an `add` attached: the entry index each probe got, points attached, and the failures of its entries. */
+export interface AddedEntries {
+  readonly entries: readonly number[];
+  readonly points: number;
+  readonly failed: readonly { readonly entry: number; readonly reason: string }[];
+}
+
+/** The commands of an attachment started with `follow` (src/follow/ drives them). */
+export interface FollowCommands {
+  /** Attaches more entries; they decode like the plan's. Rejects with an `AttachError` when the helper refuses the command. */
+  addProbes(probes: readonly PlanProbe[]): Promise<AddedEntries>;
+  /** Detaches entries `addProbes` made; no event of theirs arrives after this resolves. */
+  removeEntries(entries: readonly number[]): Promise<void>;
 }
 
 /** What `ready` reports: entries attached and failed, and points attached. */
@@ -74,6 +95,11 @@ export function attach(plan: AttachPlan, options: AttachOptions = {}): Attachmen
   return new HelperAttachment(plan, options);
 }
 
+/** Attaches the plan (often one with no probes) and keeps the helper open for {@link FollowCommands}. */
+export function attachFollowing(plan: AttachPlan, options: AttachOptions = {}): Attachment & FollowCommands {
+  return new HelperAttachment(plan, { ...options, follow: true });
+}
+
 /** Helpers still running, killed if Node exits first (they also have PR_SET_PDEATHSIG). */
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -89,7 +115,7 @@ function track(child: ChildProcess): void {
   }
 }
 
-class HelperAttachment implements Attachment {
+class HelperAttachment implements Attachment, FollowCommands {
   readonly statuses: AttachStatus[] = [];
   readonly ready: Promise<AttachReady>;
   readonly closed: Promise<AttachSummary>;
@@ -115,6 +141,12 @@ class HelperAttachment implements Attachment {
   private killTimer: NodeJS.Timeout | undefined;
   /** Points attached one perf event each (PMU, legacy): what makes detaching slow. */
   private slowPoints = 0;
+  /** Following: the entries `add` made and still attached; commands run one at a time. */
+  private readonly liveEntries = new Set<number>();
+  private readonly replies = new Map<number, (status: AttachStatus) => void>();
+  private nextCommandId = 1;
+  private commandChain: Promise<unknown> = Promise.resolve();
+  private following = false;
 
   constructor(
     private readonly plan: AttachPlan,
@@ -194,6 +226,8 @@ class HelperAttachment implements Attachment {
     const args: string[] = [];
     if (options.mode !== undefined) args.push("--mode", options.mode);
     if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
+    if (options.follow === true) args.push("--follow");
+    this.following = options.follow === true;
     // Before the spawn: a plan that cannot be serialised (a bigint, a cycle) must not leave a helper waiting on stdin.
     let planText: string;
     try {
@@ -212,7 +246,9 @@ class HelperAttachment implements Attachment {
     });
     // The helper reads the whole plan before it attaches anything; EPIPE here means it died first, which `close` reports.
     child.stdin?.on("error", () => undefined);
-    child.stdin?.end(planText);
+    // Following, the plan is stdin's first line and commands come after it.
+    if (this.following) child.stdin?.write(`${planText}\n`);
+    else child.stdin?.end(planText);
     child.stdout?.on("data", (chunk: Buffer) => this.onStdout(chunk));
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (text: string) => {
@@ -273,9 +309,74 @@ class HelperAttachment implements Attachment {
       case "detached":
         this.detachedReason = String(status.reason);
         return;
+      case "added":
+      case "removed":
+      case "filtered":
+      case "rejected": {
+        const reply = this.replies.get(Number(status.id));
+        if (reply === undefined) throw protocolError(`a ${status.type} reply names command ${JSON.stringify(status.id)}, which was not sent`);
+        this.replies.delete(Number(status.id));
+        reply(status);
+        return;
+      }
       default:
         return;
     }
+  }
+
+  addProbes(probes: readonly PlanProbe[]): Promise<AddedEntries> {
+    return this.serial(async () => {
+      // The helper gives the lowest free indices from the plan's length up; each entry's layout comes before the reply, so the decoder learns them first.
+      const entries: number[] = [];
+      for (let i = this.plan.probes.length; entries.length < probes.length; i++) if (!this.liveEntries.has(i)) entries.push(i);
+      probes.forEach((probe, k) => this.events.setEntry(entries[k] as number, probe));
+      const from = this.statuses.length;
+      const reply = await this.command({ command: "add", probes });
+      if (reply.type === "rejected") {
+        for (const entry of entries) this.events.dropEntry(entry);
+        throw new AttachError(`probec-attach refused to add ${probes.length} entr${probes.length === 1 ? "y" : "ies"}: ${String(reply.message)}`);
+      }
+      if (JSON.stringify(reply.entries) !== JSON.stringify(entries)) throw protocolError(`added entries ${JSON.stringify(reply.entries)}, expected ${JSON.stringify(entries)}`);
+      for (const entry of entries) this.liveEntries.add(entry);
+      const failed = this.statuses
+        .slice(from)
+        .filter((s) => s.type === "failed" && entries.includes(Number(s.entry)))
+        .map((s) => ({ entry: Number(s.entry), reason: String(s.reason) }));
+      return { entries, points: Number(reply.points), failed };
+    });
+  }
+
+  removeEntries(entries: readonly number[]): Promise<void> {
+    return this.serial(async () => {
+      const reply = await this.command({ command: "remove", entries });
+      if (reply.type === "rejected") throw new AttachError(`probec-attach refused to remove entries ${entries.join(", ")}: ${String(reply.message)}`);
+      for (const entry of entries) {
+        this.events.dropEntry(entry);
+        this.liveEntries.delete(entry);
+      }
+    });
+  }
+
+  /** Runs commands one after another: each predicts the indices the helper gives. */
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.commandChain.then(run, run);
+    this.commandChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Sends one command line and waits for its reply. */
+  private command(body: Record<string, unknown>): Promise<AttachStatus> {
+    if (!this.following) return Promise.reject(new AttachError("this attachment was not started with follow: it takes no commands (use attachFollowing)"));
+    if (this.finished || this.closing) return Promise.reject(this.failure ?? new AttachError("probec-attach is detaching: no more commands"));
+    const id = this.nextCommandId++;
+    return new Promise((resolve, reject) => {
+      this.replies.set(id, resolve);
+      this.closed.then(
+        () => reject(new AttachError(`probec-attach detached before answering command ${id}`)),
+        (error: unknown) => reject(error),
+      );
+      this.child?.stdin?.write(`${JSON.stringify({ id, ...body })}\n`);
+    });
   }
 
   /** A failure on our side (protocol) or the helper's: remember the first, and make the helper detach. */

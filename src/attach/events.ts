@@ -94,6 +94,24 @@ export class EventDecoder {
     });
   }
 
+  /**
+   * An entry added while running (the helper's `add` command, src/follow/):
+   * `probe` is entry `index` from now on, its cookies decode to it. Called
+   * before the command is sent, since its `layout` comes before the reply.
+   */
+  setEntry(index: number, probe: PlanProbe): void {
+    this.entries[index] = { probe, container: probe.target.containerId === null ? null : (probe.target.containerName ?? probe.target.containerId), pairedReturn: probe.kind === "uprobe+ret" };
+    for (const point of probe.points) this.points.set(point.cookie, { entry: index, side: point.side === "entry" ? "entry" : "return" });
+  }
+
+  /** Forgets an entry the helper removed (after its `removed`: no event of it comes later). */
+  dropEntry(index: number): void {
+    const entry = this.entries[index];
+    if (entry === undefined) return;
+    for (const point of entry.probe.points) this.points.delete(point.cookie);
+    delete this.entries[index];
+  }
+
   /** Takes an entry's `layout` status; its events decode with it from now on. */
   setLayout(layout: LayoutStatus): void {
     const entry = this.entries[layout.entry];

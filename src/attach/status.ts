@@ -6,7 +6,10 @@
 import { AttachError } from "../errors.js";
 
 /** Every status type the protocol defines, in the order they can appear. */
-export const STATUS_TYPES = ["hello", "layout", "attached", "failed", "ready", "lost", "targetExited", "error", "detached"] as const;
+export const STATUS_TYPES = ["hello", "layout", "attached", "failed", "ready", "lost", "targetExited", "error", "detached", "added", "removed", "filtered", "rejected"] as const;
+
+/** The replies to `--follow`'s commands (native/PROTOCOL.md, "Commands"): each carries the command's `id`. */
+export const COMMAND_REPLY_TYPES: readonly string[] = ["added", "removed", "filtered", "rejected"];
 
 /** A status message as the helper sent it: its `type` and the members native/PROTOCOL.md lists for it. */
 export type AttachStatus = { type: (typeof STATUS_TYPES)[number]; [member: string]: unknown };

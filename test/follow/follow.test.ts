@@ -1,0 +1,161 @@
+/**
+ * follow() on the real test Docker daemon (test/support/dockerd.ts): a
+ * named container followed across a start after probec began, a restart,
+ * a stop and a re-creation; a sibling with another name sees nothing.
+ * Each container runs a program that, on SIGUSR1, calls work(n) five times
+ * and prints each call: the hits of each container are compared, exactly,
+ * with the calls it printed.
+ *
+ * Named scopes only: selectors (`docker/app=web`) are being added to the
+ * scope syntax by another change and plug into src/follow/scope.ts.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ProbeEvent } from "../../src/attach/events.js";
+import { follow, type FollowChange, type Following } from "../../src/follow/index.js";
+import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
+
+const PROGRAM = String.raw`
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t pending;
+static void on_usr1(int sig) { (void)sig; pending++; }
+
+__attribute__((noinline, used)) long work(long n) {
+  __asm__ volatile("" ::: "memory");
+  return n * 2;
+}
+
+int main(void) {
+  long next = 0;
+  signal(SIGUSR1, on_usr1);
+  printf("ready\n");
+  fflush(stdout);
+  for (;;) {
+    pause();
+    while (pending > 0) {
+      pending--;
+      for (int i = 0; i < 5; i++, next++) {
+        work(next);
+        printf("called work(%ld)\n", next);
+      }
+      fflush(stdout);
+    }
+  }
+}
+`;
+
+const NAMES = ["probec-follow-web", "probec-follow-db"] as const;
+const [WEB, DB] = NAMES;
+let dir: string;
+let image: string;
+let binary: string;
+
+beforeAll(async () => {
+  await ensureDockerd();
+  dir = mkdtempSync(join(tmpdir(), "probec-follow-"));
+  binary = join(dir, "caller");
+  writeFileSync(`${binary}.c`, PROGRAM);
+  execFileSync("gcc", ["-O1", "-o", binary, `${binary}.c`]);
+  // The image's name carries the program's hash: importBinariesImage reuses an image by name.
+  const tag = createHash("sha256").update(PROGRAM).digest("hex").slice(0, 12);
+  // The binary is copied at its host path; a fixed path keeps the image reusable across runs.
+  const fixed = "/tmp/probec-follow-caller";
+  execFileSync("cp", [binary, fixed]);
+  binary = fixed;
+  image = `probec-follow-caller:${tag}`;
+  importBinariesImage(image, [binary]);
+}, 120_000);
+
+afterAll(() => {
+  removeContainers(...NAMES);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The calls a container printed (its whole log, across restarts). */
+function printedCalls(name: string): bigint[] {
+  return docker(["logs", name])
+    .split("\n")
+    .map((l) => /^called work\((\d+)\)$/.exec(l)?.[1])
+    .filter((n) => n !== undefined)
+    .map(BigInt);
+}
+
+async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("follow() on Docker", () => {
+  it("a named container: attached when it starts after probec, again after a restart and a re-creation, detached when it stops; a sibling sees nothing", async () => {
+    removeContainers(...NAMES);
+    runContainer(image, DB, [binary]);
+    const changes: FollowChange[] = [];
+    const following: Following = await follow(`uprobe docker/${WEB}:exe:work { n = arg0 }`, {
+      file: "follow.test.probe",
+      docker: { host: TEST_DOCKER_HOST },
+      onChange: (c) => changes.push(c),
+    });
+    expect(changes).toEqual([{ type: "waiting", scope: `docker/${WEB}`, message: expect.stringContaining("waiting for one to start") }]);
+    const events: ProbeEvent[] = [];
+    const reading = (async () => {
+      for await (const e of following) events.push(e);
+    })();
+    const log = () => ({ changes, events: events.length });
+    const attachedCount = () => changes.filter((c) => c.type === "attached").length;
+    const detachedCount = () => changes.filter((c) => c.type === "detached").length;
+    /** Makes a container call work() 5 times and waits until it printed them; returns how many calls it printed in all. */
+    const poke = async (name: string, expected: number): Promise<void> => {
+      docker(["kill", "-s", "USR1", name]);
+      await until(`${name} printed ${expected} calls`, () => printedCalls(name).length >= expected, log);
+    };
+
+    // Started after probec: attached from its start event.
+    const first = runContainer(image, WEB, [binary]);
+    await until("web attached", () => attachedCount() === 1, log);
+    expect(changes[1]).toEqual({ type: "attached", scope: `docker/${WEB}`, id: first, points: 1, failed: 0 });
+    await poke(WEB, 5); // calls 0..4
+    await poke(DB, 5);
+    await until("5 hits", () => events.length >= 5, log);
+
+    // A restart: detached (exited), attached again; the program starts counting from 0 again.
+    docker(["restart", "-t", "0", WEB]);
+    await until("web re-attached", () => attachedCount() === 2 && detachedCount() >= 1, log);
+    expect(changes.find((c) => c.type === "detached")).toEqual({ type: "detached", scope: `docker/${WEB}`, id: first, reason: "exited" });
+    await poke(WEB, 10); // calls 0..4 of the second run
+    await until("10 hits", () => events.length >= 10, log);
+
+    // Stopped: detached; calls made meanwhile are not seen (it is stopped, it makes none) and nothing stays attached.
+    docker(["stop", "-t", "0", WEB]);
+    await until("web detached again", () => detachedCount() === 2, log);
+    expect(following.attached.size).toBe(0);
+
+    // Re-created under the same name: a new id, followed by name.
+    removeContainers(WEB);
+    const second = runContainer(image, WEB, [binary]);
+    await until("the new web attached", () => attachedCount() === 3, log);
+    expect(changes.filter((c) => c.type === "attached").at(-1)).toMatchObject({ id: second, scope: `docker/${WEB}` });
+    await poke(WEB, 5);
+    await poke(DB, 10);
+    await until("15 hits", () => events.length >= 15, log);
+
+    const summary = await following.close();
+    await reading;
+    expect(summary.reason).toBe("SIGTERM");
+    // Exactly the calls the web containers printed, in order, and none of db's.
+    const n = events.map((e) => e.fields.n as bigint);
+    expect(n).toEqual([0n, 1n, 2n, 3n, 4n, 0n, 1n, 2n, 3n, 4n, 0n, 1n, 2n, 3n, 4n]);
+    expect(new Set(events.map((e) => e.pid)).size).toBe(3);
+    expect(printedCalls(DB)).toHaveLength(10);
+    removeContainers(...NAMES);
+  }, 120_000);
+});
