@@ -84,6 +84,8 @@ export {
   type AttachSummary,
   type ProbeSummary,
 } from "./attach/index.js";
+/** Follows the containers a probe file's scope names as they start, stop and restart (`--follow`): one helper, entries added and removed. */
+export { follow, type FollowChange, type FollowOptions, type Following } from "./follow/index.js";
 /** Checks a plan read from elsewhere (a file, another tool) before attaching it. */
 export { checkAttachPlan } from "./attach/index.js";
 /** Tallies of `count` / `count by` probes: `CountTally` event by event, or `tallyCounts(plan, attachment)`. */

@@ -39,6 +39,7 @@ describe("probec (the main entry)", () => {
         "explainPlan",
         "findSymbol",
         "findUsdt",
+        "follow",
         "listRunningContainers",
         "listSymbols",
         "loadDebugFiles",

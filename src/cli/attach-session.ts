@@ -22,6 +22,8 @@ export interface SessionOptions {
   readonly mode: AttachMode | undefined;
   /** No status lines. */
   readonly quiet: boolean;
+  /** Keep running and attach the containers the scope names as they start (`--follow`, src/cli/follow-session.ts). */
+  readonly follow?: boolean;
 }
 
 /** Runs `plan` until it is stopped; returns the exit code. Attach failures are thrown as `AttachError`s for the reporter. */

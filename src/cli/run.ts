@@ -108,6 +108,7 @@ function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy
     count,
     mode: args.mode as SessionOptions["mode"],
     quiet: args.quiet === true,
+    follow: args.follow === true,
     strategy: args.strategy as PathStrategy | undefined,
   };
 }

@@ -103,5 +103,6 @@ function sessionOptions<T>(y: Argv<T>) {
     .option("count", { type: "number", describe: "stop after N events" })
     .option("mode", { type: "string", choices: ["auto", "multi", "pmu", "legacy"], describe: "how to attach: uprobe_multi links, uprobe PMU perf events, or legacy tracefs events (default auto)" })
     .option("strategy", { type: "string", choices: PATH_STRATEGY_NAMES, describe: "path strategy for every probe (wins over the file's options)" })
-    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" });
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" })
+    .option("follow", { type: "boolean", default: false, describe: "keep running: attach the scope's containers as they start, detach them as they stop" });
 }

@@ -23,7 +23,7 @@ import { resolveTarget } from "../discovery/resolve-target.js";
 import { containerRuntime } from "../discovery/runtimes/registry.js";
 import type { ContainerRuntimeClient, RuntimeEvent } from "../discovery/runtimes/runtime.js";
 import { NotFoundError, UsageError } from "../errors.js";
-import type { PlanProbe } from "../plan/index.js";
+import type { AttachPlan, PlanProbe } from "../plan/index.js";
 import { followedScope, retarget, type FollowedScope } from "./scope.js";
 
 /** One change of what is followed, as status lines print it (`+ docker/web-2 (3 points)`). */
@@ -54,6 +54,12 @@ export interface Following extends AsyncIterable<ProbeEvent> {
   readonly closed: Promise<AttachSummary>;
   /** The attachment underneath, for its statuses. */
   readonly attachment: Attachment;
+  /**
+   * The first container's compiled plan, once one is attached: every
+   * container's plan has the same probes and programs, so it tells how to
+   * print and count the events of all (undefined until the first attach).
+   */
+  readonly shape: AttachPlan | undefined;
 }
 
 /**
@@ -86,6 +92,7 @@ class FollowSession implements Following {
   /** Cookies are unique in the session: each container's plan is moved past the ones before. */
   private nextCookie = 1;
   private closing = false;
+  shape: AttachPlan | undefined;
 
   constructor(
     private readonly source: string,
@@ -184,6 +191,7 @@ class FollowSession implements Following {
     }
     if (this.closing) return;
     const probes = this.renumber(plan.probes);
+    this.shape ??= plan;
     const added = await this.attachment.addProbes(probes);
     this.attached.set(id, added.entries);
     this.change({ type: "attached", scope: label, id, points: added.points, failed: added.failed.length });

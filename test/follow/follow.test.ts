@@ -16,6 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeEvent } from "../../src/attach/events.js";
+import { StringSink } from "../../src/cli/io.js";
+import { run } from "../../src/cli/run.js";
 import { follow, type FollowChange, type Following } from "../../src/follow/index.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
 
@@ -51,7 +53,7 @@ int main(void) {
 }
 `;
 
-const NAMES = ["probec-follow-web", "probec-follow-db"] as const;
+const NAMES = ["probec-follow-web", "probec-follow-db", "probec-follow-cli"] as const;
 const [WEB, DB] = NAMES;
 let dir: string;
 let image: string;
@@ -157,5 +159,45 @@ describe("follow() on Docker", () => {
     expect(new Set(events.map((e) => e.pid)).size).toBe(3);
     expect(printedCalls(DB)).toHaveLength(10);
     removeContainers(...NAMES);
+  }, 120_000);
+
+  it("probec run FILE --follow --json: status lines and objects for each container attached and detached, and the events of each run", async () => {
+    const name = NAMES[2];
+    removeContainers(name);
+    writeFileSync(join(dir, "cli.probe"), `uprobe docker/${name}:exe:work { n = arg0 }\n`);
+    const stdout = new StringSink();
+    const stderr = new StringSink();
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = TEST_DOCKER_HOST;
+    const running = run(["run", join(dir, "cli.probe"), "--follow", "--json", "--count", "10"], { stdout, stderr }, {});
+    const lines = () => stdout.text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const log = () => ({ stdout: stdout.text, stderr: stderr.text });
+    try {
+      await until("waiting", () => stderr.text.includes("waiting for one to start"), log);
+      const first = runContainer(image, name, [binary]);
+      await until("attached", () => lines().some((l) => l.container === "attached"), log);
+      docker(["kill", "-s", "USR1", name]);
+      await until("5 events", () => lines().filter((l) => "fields" in l || "n" in l).length >= 5, log);
+      docker(["stop", "-t", "0", name]);
+      await until("detached", () => lines().some((l) => l.container === "detached"), log);
+      docker(["start", name]);
+      await until("attached again", () => lines().filter((l) => l.container === "attached").length === 2, log);
+      docker(["kill", "-s", "USR1", name]);
+      expect(await running).toBe(0);
+      const objects = lines();
+      expect(objects.filter((l) => "container" in l && typeof l.container === "string" && ["attached", "detached"].includes(l.container))).toEqual([
+        { container: "attached", scope: `docker/${name}`, id: first, points: 1, failed: 0 },
+        { container: "detached", scope: `docker/${name}`, id: first, reason: "exited" },
+        { container: "attached", scope: `docker/${name}`, id: first, points: 1, failed: 0 },
+      ]);
+      expect(stderr.text).toContain(`probec: + docker/${name} (1 point)\n`);
+      expect(stderr.text).toContain(`probec: - docker/${name} (exited)\n`);
+      expect(stderr.text).toContain("--count 10 reached");
+      expect(printedCalls(name)).toHaveLength(10);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+      removeContainers(name);
+    }
   }, 120_000);
 });

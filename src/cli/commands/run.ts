@@ -18,6 +18,10 @@ export interface RunArgs extends SessionOptions {
 /** Runs `probec run`; returns the exit code. */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const source = readTextArgument(args.file);
+  if (args.follow === true) {
+    if (source.trimStart().startsWith("{")) throw new UsageError(`${args.file}: --follow needs a probe file: a saved plan names the containers that ran when it was compiled`, [`run the probe file it was compiled from: probec run SPEC.probe --follow`]);
+    return (await import("../follow-session.js")).runFollowSession(source, args.file, args, io);
+  }
   const plan = source.trimStart().startsWith("{") ? savedPlan(source, args) : await compileProbes(source, args.file, args.strategy, io);
   if (plan === undefined) return EXIT.badInput;
   return runSession(plan, args, io);

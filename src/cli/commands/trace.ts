@@ -20,6 +20,7 @@ export const INLINE_FILE = "<inline>";
 
 /** Runs `probec trace`; returns the exit code. */
 export async function traceCommand(args: TraceArgs, io: CliIo): Promise<number> {
+  if (args.follow === true) return (await import("../follow-session.js")).runFollowSession(args.probe, INLINE_FILE, args, io);
   const plan = await compileProbes(args.probe, INLINE_FILE, args.strategy, io);
   if (plan === undefined) return EXIT.badInput;
   return runSession(plan, args, io);

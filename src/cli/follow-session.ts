@@ -1,0 +1,102 @@
+/**
+ * `probec run FILE --follow` / `probec trace … --follow`: the session of
+ * attach-session.ts, kept running while the followed containers come and
+ * go (src/follow/). Each change is a status line on stderr,
+ * `+ docker/web-2 (3 points)` / `- docker/web-1 (exited)`, and with
+ * `--json` also an object on stdout among the events
+ * (`{"container":"attached","scope":"docker/web-2","id":…,"points":3}`), so
+ * that one stream says which events came while what was attached.
+ */
+import { follow, type AttachPlan, type FollowChange, type Following } from "../index.js";
+import type { PathStrategy } from "../index.js";
+import { Counts } from "./counts.js";
+import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
+import { EXIT, type CliIo } from "./io.js";
+import type { SessionOptions } from "./attach-session.js";
+import { renderTable } from "./table.js";
+
+/** Follows `source` until interrupted, `--duration` or `--count`; returns the exit code. */
+export async function runFollowSession(source: string, file: string, options: SessionOptions & { strategy: PathStrategy | undefined }, io: CliIo): Promise<number> {
+  const startNs = process.hrtime.bigint();
+  const status = (line: string): void => {
+    if (!options.quiet) io.stderr.write(`probec: ${line}\n`);
+  };
+  const onChange = (change: FollowChange): void => {
+    status(changeLine(change));
+    if (options.json) io.stdout.write(`${JSON.stringify(changeObject(change))}\n`);
+  };
+  const following = await follow(source, {
+    file,
+    onChange,
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+  });
+  let stopReason: string | undefined;
+  const stop = (reason: string): void => {
+    stopReason ??= reason;
+    void following.close().catch(() => undefined);
+  };
+  const onAbort = (): void => stop("interrupted");
+  io.signal?.addEventListener("abort", onAbort, { once: true });
+  if (io.signal?.aborted === true) onAbort();
+  status(`following ${following.scope}${options.duration !== undefined ? `; for ${options.duration} s` : "; Ctrl-C to stop"}`);
+  const timer = options.duration === undefined ? undefined : setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
+  try {
+    await stream(following, options, io, startNs, () => stop(`--count ${options.count} reached`));
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    io.signal?.removeEventListener("abort", onAbort);
+  }
+  const summary = await following.close();
+  const why = stopReason ?? `the helper detached (${summary.reason})`;
+  io.stderr.write(`probec: stopped after ${(Number(process.hrtime.bigint() - startNs) / 1e9).toFixed(1)} s: ${why}\n`);
+  io.stderr.write(
+    renderTable(
+      [{ header: "PROBE" }, { header: "HITS", align: "right" }, { header: "LOST", align: "right" }],
+      summary.probes.map((p) => [p.id, String(p.hits), String(p.lost)]),
+    ),
+  );
+  return EXIT.ok;
+}
+
+/** The status line of a change. */
+export function changeLine(change: FollowChange): string {
+  switch (change.type) {
+    case "attached":
+      return `+ ${change.scope} (${change.points} point${change.points === 1 ? "" : "s"}${change.failed > 0 ? `; ${change.failed} entr${change.failed === 1 ? "y" : "ies"} failed` : ""})`;
+    case "detached":
+      return `- ${change.scope} (${change.reason})`;
+    case "failed":
+      return `! ${change.scope}: not attached: ${change.message}`;
+    case "waiting":
+    case "warning":
+      return change.message;
+  }
+}
+
+/** The `--json` object of a change. */
+export function changeObject(change: FollowChange): Record<string, unknown> {
+  const { type, ...rest } = change;
+  return { container: type, ...rest };
+}
+
+/** Events as they come; the printer and the count tables take their shape from the first container's plan. */
+async function stream(following: Following, options: SessionOptions, io: CliIo, startNs: bigint, stopAtCount: () => void): Promise<void> {
+  let printer: EventPrinter | undefined;
+  let counts: Counts | undefined;
+  let seen = 0;
+  try {
+    for await (const event of following) {
+      if (options.count !== undefined && seen >= options.count) continue;
+      seen++;
+      const shape = following.shape as AttachPlan;
+      counts ??= new Counts(shape);
+      printer ??= options.json ? new JsonPrinter() : new TablePrinter(shape, startNs);
+      if (counts.counts(event.probeId)) counts.add(event);
+      else io.stdout.write(printer.print(event));
+      if (options.count !== undefined && seen === options.count) stopAtCount();
+    }
+  } finally {
+    if (counts?.any === true) io.stdout.write(options.json ? counts.renderJson() : counts.renderTables());
+  }
+}
