@@ -150,7 +150,7 @@ function noMatch(scope: SelectorScope, all: readonly ContainerInfo[]): NotFoundE
     const inNs = pods.filter((c) => scope.namespace === undefined || c.pod?.namespace === scope.namespace);
     const shown = [
       ...new Set(inNs.map((c) => `${c.pod?.namespace}/${c.pod?.name} (${labelText(podLabelsOnly(c.pod?.labels ?? {}))}; containers: ${c.pod?.container})`)),
-    ];
+    ].sort();
     return new NotFoundError(
       `${scope.text}: no running pod${scope.namespace === undefined ? "" : ` in namespace "${scope.namespace}"`} matches ${what}${scope.containers === undefined ? "" : ` with a container ${scope.containers.join(" or ")}`}`,
       [`pods: ${shown.slice(0, 10).join("; ")}${shown.length > 10 ? "; …" : ""}`],
