@@ -34,6 +34,10 @@ export interface ProbeEvent {
   comm: string;
   /** The entry's container (its name, else its id), or null outside containers. */
   container: string | null;
+  /** The entry's full container id; absent outside containers (issue 14). */
+  containerId?: string;
+  /** For a pod's container (a `k8s/…` selector scope): its pod namespace, pod and name in the pod; absent otherwise. */
+  pod?: { readonly namespace: string; readonly name: string; readonly container: string };
   /** When it fired: CLOCK_MONOTONIC nanoseconds (`process.hrtime.bigint()` reads the same clock). */
   timestamp: bigint;
   /** Nanoseconds since the paired entry: the return side of `uprobe+ret` only, else null. */
@@ -161,6 +165,8 @@ export class EventDecoder {
       cpu: payload.readUInt32LE(H_CPU),
       comm,
       container: entry.container,
+      ...(entry.probe.target.containerId === null ? {} : { containerId: entry.probe.target.containerId }),
+      ...(entry.probe.target.pod === undefined ? {} : { pod: entry.probe.target.pod }),
       timestamp: payload.readBigUInt64LE(H_TIMESTAMP),
       latency: isReturn && entry.pairedReturn ? payload.readBigUInt64LE(H_LATENCY) : null,
       // Signed: a C function's -1 or -ENOENT should read as such; user-space pointers stay positive.

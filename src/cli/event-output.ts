@@ -49,11 +49,20 @@ const JSON_CAPTURES = (Object.keys(JSON_POSITION) as CaptureName[])
   .filter((name) => JSON_POSITION[name] !== null)
   .sort((a, b) => (JSON_POSITION[a] ?? 0) - (JSON_POSITION[b] ?? 0));
 
-/** `--json`: one object per event: probe, pid, tid, comm, container, timestamp, latency, retval, then the fields. */
+/**
+ * `--json`: one object per event: probe, pid, tid, comm, container (and, in
+ * a container, containerId; for a pod's, namespace and pod), timestamp,
+ * latency, retval, then the fields.
+ */
 export class JsonPrinter implements EventPrinter {
   print(e: ProbeEvent): string {
     const out: Record<string, string | number | null> = { probe: e.probeId };
-    for (const name of JSON_CAPTURES) out[name] = jsonValue(e[name]);
+    for (const name of JSON_CAPTURES) {
+      out[name] = jsonValue(e[name]);
+      // Which container, when there is one (issue 14: a selector scope spans several): its id, and a pod's namespace and pod.
+      if (name === "container" && e.containerId !== undefined) out["containerId"] = e.containerId;
+      if (name === "container" && e.pod !== undefined) Object.assign(out, { namespace: e.pod.namespace, pod: e.pod.name });
+    }
     for (const [name, value] of Object.entries(e.fields)) out[name] = jsonValue(value);
     return `${JSON.stringify(out)}\n`;
   }
@@ -74,6 +83,8 @@ export class TablePrinter implements EventPrinter {
   private headerPrinted = false;
   /** Formatted and tabular probes print in one table. */
   private readonly mixed: boolean;
+  /** A CONTAINER column after COMM when the plan's entries span several containers (a selector scope, issue 14). */
+  private readonly containerColumn: boolean;
 
   constructor(
     plan: AttachPlan,
@@ -86,11 +97,14 @@ export class TablePrinter implements EventPrinter {
     const names = tabular.map((p) => (p.program?.fields ?? []).map((f) => f.name).join("\0"));
     this.fieldNames = !this.mixed && names.every((n) => n === names[0]) ? fieldsOf(tabular[0]) : undefined;
     const idWidth = Math.max(5, ...plan.probes.map((p) => p.id.length));
+    // `target?.`: a plan made by another tool (or a test) may leave the provenance out.
+    this.containerColumn = new Set(plan.probes.map((p) => (p.target as PlanProbe["target"] | undefined)?.containerId ?? null)).size > 1;
     this.columns = [
       { header: "TIME", right: true, width: 10 },
       { header: "PROBE", right: false, width: idWidth },
       { header: "PID", right: true, width: 7 },
       { header: "COMM", right: false, width: 15 },
+      ...(this.containerColumn ? [{ header: "CONTAINER", right: false, width: 9 }] : []),
       ...(this.fieldNames === undefined
         ? [{ header: "FIELDS", right: false, width: 6 }]
         : this.fieldNames.map((name, i) => {
@@ -109,6 +123,7 @@ export class TablePrinter implements EventPrinter {
       e.probeId,
       String(e.pid),
       e.comm,
+      ...(this.containerColumn ? [e.container ?? "-"] : []),
       ...(template !== undefined
         ? [template(e)]
         : this.fieldNames === undefined

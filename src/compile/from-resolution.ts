@@ -191,6 +191,7 @@ function targetOf(resolution: TargetResolution, group: ObjectGroup): PlanTarget 
     containerId: selected?.id ?? scope.containerId ?? null,
     containerName: selected === undefined ? (scope.containerName ?? null) : selectedName(selected),
     mntNs: group.mntNs,
+    ...(selected?.pod === undefined ? {} : { pod: { namespace: selected.pod.namespace, name: selected.pod.name, container: selected.pod.container } }),
     processes: [...group.processes].sort((a, b) => a.pid - b.pid).map((p) => ({ pid: p.pid, nsPid: [...p.nsPid], pidNs: p.pidNs, comm: p.comm })),
   };
 }

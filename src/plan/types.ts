@@ -86,8 +86,17 @@ export interface PlanTarget {
   containerName: string | null;
   /** Mount-namespace inode shared by {@link processes} (0 for the host scope, which has no process). */
   mntNs: number;
+  /** For a pod's container picked by a `k8s/NS/SELECTOR` scope: its pod namespace, pod and name in the pod (issue 14); absent otherwise. */
+  pod?: PlanPod;
   /** The scope's processes in this mount namespace, ascending by pid; empty for the host scope. */
   processes: PlanProcess[];
+}
+
+/** A Kubernetes pod's container, as its runtime's `io.kubernetes.*` labels name it. */
+export interface PlanPod {
+  namespace: string;
+  name: string;
+  container: string;
 }
 
 /** One process of the target, as probec saw it at compile time. */

@@ -195,6 +195,7 @@ describe("EventDecoder", () => {
       cpu: 1,
       comm: "worker",
       container: "web",
+      containerId: "c0ffee",
       timestamp: 123456789012n,
       latency: 5000n,
       retval: -2n,

@@ -22,6 +22,7 @@ import { parseTargetSpec, type SelectorScope } from "../../../src/dsl/target-spe
 import { probec } from "../../support/cli.js";
 import { buildPauseRootfs, CRI_NAMESPACE, type CriContainerd, PAUSE_IMAGE, startCriContainerd } from "../../support/cri.js";
 import { docker } from "../../support/dockerd.js";
+import { JsonPrinter } from "../../../src/cli/event-output.js";
 import { e2eSetup } from "./support/setup.js";
 import { StatusFile, Targets } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
@@ -151,6 +152,22 @@ test("k8s/shop/app=web/app:libzoo:zoo_set2 counts each web pod's calls exactly, 
   for (const e of trace.of("probe1")) counts[String(e.container)] = (counts[String(e.container)] ?? 0) + 1;
   expect(counts).toEqual(expected);
   expect(trace.of("probe1").filter((e) => e.pid === pods.get("db-1")!.pid)).toEqual([]);
+  for (const e of trace.of("probe1")) {
+    const pod = e.container === "shop/web-1/app" ? pods.get("web-1")! : pods.get("web-2")!;
+    expect(e.pod).toEqual({ namespace: "shop", name: pod.name, container: "app" });
+    expect(e.containerId).toBe(pod.containerId);
+  }
+  const first = trace.of("probe1")[0]!;
+  expect(JSON.parse(new JsonPrinter().print(first))).toMatchObject({
+    container: first.container,
+    containerId: first.containerId,
+    namespace: "shop",
+    pod: first.pod?.name,
+  });
+  expect(plan.probes.map((p) => p.target.pod)).toEqual([
+    { namespace: "shop", name: "web-1", container: "app" },
+    { namespace: "shop", name: "web-2", container: "app" },
+  ]);
 });
 
 test("an unknown namespace names the namespaces that have pods", async () => {

@@ -15,6 +15,7 @@ import { NotFoundError } from "../../../src/errors.js";
 import { resolveScope } from "../../../src/discovery/scope.js";
 import { scopeMatcher, selectContainers } from "../../../src/discovery/select.js";
 import { parseTargetSpec, type SelectorScope } from "../../../src/dsl/target-spec.js";
+import { JsonPrinter, TablePrinter } from "../../../src/cli/event-output.js";
 import { e2eSetup, type E2e } from "./support/setup.js";
 import { Targets, type Target } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
@@ -128,5 +129,15 @@ test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none o
   for (const e of events) byContainer.set(e.container, (byContainer.get(e.container) ?? 0) + 1);
   expect(Object.fromEntries(byContainer)).toEqual({ [WEB1]: expected1, [WEB2]: expected2 });
   expect(events.filter((e) => e.pid === db.pid)).toEqual([]);
-  for (const e of events) expect(e.fields["rc"]).toBe(-4n);
+  for (const e of events) {
+    expect(e.fields["rc"]).toBe(-4n);
+    expect(e.containerId).toBe(e.container === WEB1 ? web1.containerId : web2.containerId);
+    expect(e.pod).toBeUndefined();
+  }
+  // The CLI's outputs name the container: a CONTAINER column (the plan spans two), containerId in --json.
+  const table = new TablePrinter(plan, 0n);
+  const [header, row] = table.print(events[0]!).split("\n");
+  expect(header).toMatch(/^\s*TIME\s+PROBE\s+PID\s+COMM\s+CONTAINER\s+RC$/);
+  expect(row?.split(/\s+/).slice(3, 6)).toEqual(["zoo_app", events[0]!.container, "-4"]);
+  expect(JSON.parse(new JsonPrinter().print(events[0]!))).toMatchObject({ container: events[0]!.container, containerId: events[0]!.containerId });
 });
