@@ -148,9 +148,17 @@ function noMatch(scope: SelectorScope, all: readonly ContainerInfo[]): NotFoundE
       ]);
     }
     const inNs = pods.filter((c) => scope.namespace === undefined || c.pod?.namespace === scope.namespace);
-    const shown = [
-      ...new Set(inNs.map((c) => `${c.pod?.namespace}/${c.pod?.name} (${labelText(podLabelsOnly(c.pod?.labels ?? {}))}; containers: ${c.pod?.container})`)),
-    ].sort();
+    // One entry per pod, its app containers together.
+    const byPod = new Map<string, { labels: Readonly<Record<string, string>>; containers: string[] }>();
+    for (const c of inNs) {
+      const key = `${c.pod?.namespace}/${c.pod?.name}`;
+      const entry = byPod.get(key) ?? { labels: c.pod?.labels ?? {}, containers: [] };
+      entry.containers.push(c.pod?.container ?? "");
+      byPod.set(key, entry);
+    }
+    const shown = [...byPod]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([pod, { labels, containers }]) => `${pod} (${labelText(podLabelsOnly(labels))}; containers: ${[...new Set(containers)].sort().join(",")})`);
     return new NotFoundError(
       `${scope.text}: no running pod${scope.namespace === undefined ? "" : ` in namespace "${scope.namespace}"`} matches ${what}${scope.containers === undefined ? "" : ` with a container ${scope.containers.join(" or ")}`}`,
       [`pods: ${shown.slice(0, 10).join("; ")}${shown.length > 10 ? "; …" : ""}`],
