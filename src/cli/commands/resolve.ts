@@ -59,6 +59,8 @@ function render(scope: ResolvedScope, views: readonly ScopeNamespace[]): string 
   const head = [
     ["runtime", scope.runtime],
     ...(scope.containerId === undefined ? [] : [["container", `${scope.containerId}${scope.containerName === undefined ? "" : ` (${scope.containerName})`}`]]),
+    // A selector scope (docker/app=web): one line per container it picked.
+    ...(scope.containers ?? []).map((c) => ["container", `${c.id}${selectedName(c)}`]),
     ...scope.layers.map((layer, i) => [i === 0 ? "layers" : "", layer]),
     ...views.map((v) => ["root", `${v.root} (mount namespace ${v.mntNs})`]),
   ];
@@ -78,11 +80,31 @@ function render(scope: ResolvedScope, views: readonly ScopeNamespace[]): string 
   return out;
 }
 
+/** ` (NAME)`, or ` (NAMESPACE/POD/CONTAINER)` for a pod's, or "" when it has no name. */
+function selectedName(c: NonNullable<ResolvedScope["containers"]>[number]): string {
+  if (c.pod !== undefined) return ` (${c.pod.namespace}/${c.pod.name}/${c.pod.container})`;
+  return c.name === undefined ? "" : ` (${c.name})`;
+}
+
 function toJson(scope: ResolvedScope, views: readonly ScopeNamespace[]): unknown {
   return {
     runtime: scope.runtime,
     containerId: scope.containerId ?? null,
     containerName: scope.containerName ?? null,
+    ...(scope.containers === undefined
+      ? {}
+      : {
+          containers: scope.containers.map((c) => ({
+            runtime: c.runtime,
+            id: c.id,
+            name: c.name ?? null,
+            ...(c.runtimeNamespace === undefined ? {} : { namespace: c.runtimeNamespace }),
+            ...(c.pod === undefined ? {} : { pod: { namespace: c.pod.namespace, name: c.pod.name, container: c.pod.container } }),
+            labels: c.labels,
+            mntNs: c.mntNs,
+            pids: c.processes.map((p) => p.pid),
+          })),
+        }),
     labels: scope.labels,
     layers: scope.layers,
     processes: scope.processes.map((p) => ({ pid: p.pid, nsPid: p.nsPid, comm: p.comm, mntNs: p.mntNs, pidNs: p.pidNs })),

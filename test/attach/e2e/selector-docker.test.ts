@@ -16,6 +16,7 @@ import { resolveScope } from "../../../src/discovery/scope.js";
 import { scopeMatcher, selectContainers } from "../../../src/discovery/select.js";
 import { parseTargetSpec, type SelectorScope } from "../../../src/dsl/target-spec.js";
 import { JsonPrinter, TablePrinter } from "../../../src/cli/event-output.js";
+import { probec } from "../../support/cli.js";
 import { e2eSetup, type E2e } from "./support/setup.js";
 import { Targets, type Target } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
@@ -83,6 +84,28 @@ test("resolveScope: every process of the two, each container with its own mount 
     [WEB2, [web2.pid]],
   ]);
   expect(scope.processes.map((p) => p.pid)).not.toContain(db.pid);
+});
+
+test("probec resolve lists the containers a selector picks", async () => {
+  const old = process.env["DOCKER_HOST"];
+  process.env["DOCKER_HOST"] = env.host;
+  try {
+    const text = await probec("resolve", SCOPE);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`container ${web1.containerId} (${WEB1})\ncontainer ${web2.containerId} (${WEB2})\n`);
+    const json = await probec("resolve", "--json", SCOPE);
+    const containers = (JSON.parse(json.stdout) as { containers: { name: string; pids: number[] }[] }).containers;
+    expect(containers.map((c) => [c.name, c.pids])).toEqual([
+      [WEB1, [web1.pid]],
+      [WEB2, [web2.pid]],
+    ]);
+    const none = await probec("resolve", "docker/probec.test=nothing-here");
+    expect(none.code).toBe(2);
+    expect(none.stderr.split("\n")[0]).toBe('probec: docker/probec.test=nothing-here: no running docker container matches "probec.test=nothing-here"');
+  } finally {
+    if (old === undefined) delete process.env["DOCKER_HOST"];
+    else process.env["DOCKER_HOST"] = old;
+  }
 });
 
 test("a selector matching nothing names the labels that exist; with follow it is an empty set", async () => {
