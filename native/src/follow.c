@@ -209,8 +209,10 @@ static void clear_slot(struct follow *f, uint32_t index) {
   for (size_t i = 0; i < slot->entry.npoints; i++) loader_remove_point(l, slot->entry.points[i].cookie);
   for (size_t i = 0; i < slot->entry.npids; i++) loader_remove_pid(l, index, slot->entry.pids[i]);
   for (size_t i = 0; i < slot->nmntns; i++) loader_remove_mntns(l, index, slot->mntns[i]);
+  for (size_t i = 0; i < slot->entry.nmntns_more; i++) loader_remove_mntns(l, index, slot->entry.mntns_more[i]); /* the entry's own filter.mntNs */
   free(slot->entry.points);
   free(slot->entry.pids);
+  free(slot->entry.mntns_more);
   free(slot->mntns);
   release_doc(slot->doc);
   memset(slot, 0, sizeof *slot);

@@ -203,6 +203,20 @@ static int load_filter(struct ctx *c, const struct json *f, struct plan_entry *e
     if (!json_as_u64(p, &pid) || pid == 0 || pid > INT32_MAX) return why_set(c->why, "%s.pids[%zu]: expected a positive pid", c->path, e->npids);
     e->pids[e->npids++] = (uint32_t)pid;
   }
+  /* Optional: the other containers' mount namespaces when one entry serves a selector's containers of one image. */
+  const struct json *more = json_get(f, "mntNs");
+  if (more != NULL) {
+    if (more->type != JSON_ARRAY) return bad(c, "mntNs", "an array", more);
+    if (e->filter_kind != PLAN_FILTER_CONTAINER) return why_set(c->why, "%s.mntNs: only a container filter keeps mount namespaces", c->path);
+    if (more->count > PLAN_MAX_FILTER_PIDS)
+      return why_set(c->why, "%s.mntNs: %zu mount namespaces, more than PLAN_MAX_FILTER_PIDS (%d)", c->path, more->count, PLAN_MAX_FILTER_PIDS);
+    e->mntns_more = xcalloc(more->count == 0 ? 1 : more->count, sizeof *e->mntns_more);
+    for (const struct json *n = more->first; n != NULL; n = n->next) {
+      uint64_t ns;
+      if (!json_as_u64(n, &ns) || ns == 0) return why_set(c->why, "%s.mntNs[%zu]: expected a mount-namespace inode", c->path, e->nmntns_more);
+      e->mntns_more[e->nmntns_more++] = ns;
+    }
+  }
   c->path[base] = '\0';
   return 0;
 }
@@ -368,6 +382,7 @@ void plan_free(struct plan *plan) {
   for (size_t i = 0; i < plan->nentries; i++) {
     free(plan->entries[i].points);
     free(plan->entries[i].pids);
+    free(plan->entries[i].mntns_more);
   }
   free(plan->entries);
   json_free(&plan->doc);

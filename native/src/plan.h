@@ -75,6 +75,8 @@ struct plan_entry {
   uint64_t mntns;
   uint32_t *pids;
   size_t npids;
+  uint64_t *mntns_more; /* filter.mntNs: more mount namespaces a container filter keeps (one binary over several containers, issue 14) */
+  size_t nmntns_more;
   const struct json *program; /* NULL when the entry has none (planned outside the compiler) */
 };
 

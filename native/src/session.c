@@ -36,6 +36,13 @@ int session_fill_maps(struct session *s, size_t index, const struct plan_entry *
       return why_set(why, "cannot store pid %u in the filter map: %s", e->pids[i], strerror(-rc));
     }
   }
+  for (size_t i = 0; i < e->nmntns_more; i++) {
+    rc = loader_add_mntns(&s->loader, (uint32_t)index, e->mntns_more[i]);
+    if (rc < 0) {
+      *err = -rc;
+      return why_set(why, "cannot store mount namespace %llu in the filter map: %s", (unsigned long long)e->mntns_more[i], strerror(-rc));
+    }
+  }
   for (size_t i = 0; i < e->npoints; i++) {
     struct probec_point point;
     *err = 0;

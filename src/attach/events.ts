@@ -67,6 +67,7 @@ const H_PID = 32;
 const H_TID = 36;
 const H_CPU = 40;
 const H_FAULT_MASK = 44;
+const H_MNTNS = 48;
 const H_COMM = 56;
 const COMM_BYTES = 16;
 
@@ -77,8 +78,31 @@ type FieldReader = (event: Buffer, faultMask: number, comm: string) => bigint | 
 interface EntryDecoder {
   readonly probe: PlanProbe;
   readonly container: string | null;
+  /** An entry that serves several containers (`target.containers`, issue 14): each by the mount namespace an event carries. */
+  readonly byMntns: ReadonlyMap<bigint, EventContainer> | undefined;
   readonly pairedReturn: boolean;
   layout?: { readonly eventSize: number; readonly names: readonly string[]; readonly readers: readonly FieldReader[] };
+}
+
+/** Who an event came from, for an entry that serves several containers. */
+interface EventContainer {
+  readonly container: string;
+  readonly containerId: string;
+  readonly pod: ProbeEvent["pod"];
+}
+
+/** What decoding needs of an entry from the plan alone. */
+function entryDecoder(probe: PlanProbe): EntryDecoder {
+  const many = probe.target.containers;
+  return {
+    probe,
+    container: probe.target.containerId === null ? null : (probe.target.containerName ?? probe.target.containerId),
+    byMntns:
+      many === undefined
+        ? undefined
+        : new Map(many.map((c) => [BigInt(c.mntNs), { container: c.containerName ?? c.containerId, containerId: c.containerId, pod: c.pod }])),
+    pairedReturn: probe.kind === "uprobe+ret",
+  };
 }
 
 /** Decodes the events of one plan, given the layouts the helper reports. */
@@ -87,11 +111,7 @@ export class EventDecoder {
   private readonly points = new Map<number, { entry: number; side: "entry" | "return" }>();
 
   constructor(plan: AttachPlan) {
-    this.entries = plan.probes.map((probe) => ({
-      probe,
-      container: probe.target.containerId === null ? null : (probe.target.containerName ?? probe.target.containerId),
-      pairedReturn: probe.kind === "uprobe+ret",
-    }));
+    this.entries = plan.probes.map(entryDecoder);
     plan.probes.forEach((probe, entry) => {
       // A uprobe on a return instruction (Go's return probes) fires on the return side, as a uretprobe does.
       for (const point of probe.points) this.points.set(point.cookie, { entry, side: point.side === "entry" ? "entry" : "return" });
@@ -104,7 +124,7 @@ export class EventDecoder {
    * before the command is sent, since its `layout` comes before the reply.
    */
   setEntry(index: number, probe: PlanProbe): void {
-    this.entries[index] = { probe, container: probe.target.containerId === null ? null : (probe.target.containerName ?? probe.target.containerId), pairedReturn: probe.kind === "uprobe+ret" };
+    this.entries[index] = entryDecoder(probe);
     for (const point of probe.points) this.points.set(point.cookie, { entry: index, side: point.side === "entry" ? "entry" : "return" });
   }
 
@@ -125,7 +145,7 @@ export class EventDecoder {
     let slot = 0;
     const readers = layout.fields.map((field, i) => {
       const expr = planExprs.get(field.name) ?? positional(entry.probe, i);
-      if (field.type === "header") return headerReader(field, expr, entry.container, layout.entry);
+      if (field.type === "header") return headerReader(field, expr, entry.container, entry.byMntns, layout.entry);
       if (field.offset < EVENT_HEADER_BYTES || field.offset + field.size > layout.eventSize) {
         throw protocolError(`layout of entry ${layout.entry}: field "${field.name}" (offset ${field.offset}, ${field.size} bytes) is outside the event's slots (${EVENT_HEADER_BYTES}..${layout.eventSize})`);
       }
@@ -155,6 +175,7 @@ export class EventDecoder {
     const fields: Record<string, bigint | string | null> = {};
     for (let i = 0; i < layout.readers.length; i++) fields[layout.names[i] as string] = (layout.readers[i] as FieldReader)(payload, faultMask, comm);
     const isReturn = point.side === "return";
+    const from = entry.byMntns?.get(payload.readBigUInt64LE(H_MNTNS));
     return {
       probeId: entry.probe.id,
       entry: point.entry,
@@ -164,9 +185,9 @@ export class EventDecoder {
       tid: payload.readUInt32LE(H_TID),
       cpu: payload.readUInt32LE(H_CPU),
       comm,
-      container: entry.container,
-      ...(entry.probe.target.containerId === null ? {} : { containerId: entry.probe.target.containerId }),
-      ...(entry.probe.target.pod === undefined ? {} : { pod: entry.probe.target.pod }),
+      container: from?.container ?? entry.container,
+      ...(entry.probe.target.containerId === null ? {} : { containerId: from?.containerId ?? entry.probe.target.containerId }),
+      ...((from?.pod ?? entry.probe.target.pod) === undefined ? {} : { pod: from?.pod ?? entry.probe.target.pod }),
       timestamp: payload.readBigUInt64LE(H_TIMESTAMP),
       latency: isReturn && entry.pairedReturn ? payload.readBigUInt64LE(H_LATENCY) : null,
       // Signed: a C function's -1 or -ENOENT should read as such; user-space pointers stay positive.
@@ -223,14 +244,21 @@ function stringReader(offset: number, size: number, bit: number): FieldReader {
  * reader): `comm` is the header's, `container` the plan's
  * (native/PROTOCOL.md, "Field layout").
  */
-const HEADER_READERS: { readonly [K in HeaderCaptureName]: (container: string | null) => FieldReader } = {
+const HEADER_READERS: { readonly [K in HeaderCaptureName]: (container: string | null, byMntns: ReadonlyMap<bigint, EventContainer> | undefined) => FieldReader } = {
   comm: () => (_event, _mask, comm) => comm,
-  container: (container) => () => container,
+  // An entry of several containers: the one whose mount namespace the event carries.
+  container: (container, byMntns) => (byMntns === undefined ? () => container : (event) => byMntns.get(event.readBigUInt64LE(H_MNTNS))?.container ?? container),
 };
 
-function headerReader(field: LayoutField, expr: PlanExpr | undefined, container: string | null, entry: number): FieldReader {
+function headerReader(
+  field: LayoutField,
+  expr: PlanExpr | undefined,
+  container: string | null,
+  byMntns: ReadonlyMap<bigint, EventContainer> | undefined,
+  entry: number,
+): FieldReader {
   const capture = expr?.op === "capture" ? expr.name : field.name;
-  if (Object.hasOwn(HEADER_READERS, capture)) return HEADER_READERS[capture as HeaderCaptureName](container);
+  if (Object.hasOwn(HEADER_READERS, capture)) return HEADER_READERS[capture as HeaderCaptureName](container, byMntns);
   throw protocolError(`layout of entry ${entry}: header field "${field.name}" is not one the header carries (${Object.keys(HEADER_READERS).join(", ")})`);
 }
 

@@ -98,7 +98,8 @@ export class TablePrinter implements EventPrinter {
     this.fieldNames = !this.mixed && names.every((n) => n === names[0]) ? fieldsOf(tabular[0]) : undefined;
     const idWidth = Math.max(5, ...plan.probes.map((p) => p.id.length));
     // `target?.`: a plan made by another tool (or a test) may leave the provenance out.
-    this.containerColumn = new Set(plan.probes.map((p) => (p.target as PlanProbe["target"] | undefined)?.containerId ?? null)).size > 1;
+    const targets = plan.probes.map((p) => p.target as PlanProbe["target"] | undefined);
+    this.containerColumn = new Set(targets.map((t) => t?.containerId ?? null)).size > 1 || targets.some((t) => t?.containers !== undefined);
     this.columns = [
       { header: "TIME", right: true, width: 10 },
       { header: "PROBE", right: false, width: idWidth },

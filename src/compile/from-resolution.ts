@@ -62,9 +62,11 @@ export function planProbesFromResolution(resolution: TargetResolution, probe: Pr
   if (!Number.isSafeInteger(cookie) || cookie < 1) throw new UsageError(`firstCookie must be a positive integer, not ${cookie}`);
   const scopeFilter = resolution.scope.containers === undefined ? filterOf(resolution, probe) : null;
   const entries: PlanProbe[] = [];
-  for (const group of resolution.groups) {
-    // A selector scope (docker/app=web): each mount namespace is one container's, filtered to it.
-    const filter = resolution.scope.containers === undefined ? scopeFilter : selectedFilter(resolution, group);
+  // A selector scope (docker/app=web): the containers that run one binary share one entry, filtered in the kernel to their mount namespaces.
+  const buckets = resolution.scope.containers === undefined ? resolution.groups.map((g) => [g]) : sameBinary(resolution.groups);
+  for (const bucket of buckets) {
+    const group = bucket[0] as ObjectGroup;
+    const filter = resolution.scope.containers === undefined ? scopeFilter : selectedFilter(resolution, bucket);
     const points: AttachPoint[] = [];
     for (const site of sitesOf(resolution, group, probe)) {
       if (site.kind === "usdt") {
@@ -95,7 +97,7 @@ export function planProbesFromResolution(resolution: TargetResolution, probe: Pr
       specText: probe.specText,
       source: { file: probe.source.file, line: probe.source.line, col: probe.source.col },
       strategy: probe.strategy,
-      target: targetOf(resolution, group),
+      target: targetOf(resolution, group, bucket),
       binary: binaryOf(resolution, group, probe),
       points,
       filter,
@@ -182,9 +184,10 @@ function symbolSite(s: FoundSymbol): AttachPoint["site"] {
   return { kind: "symbol", name: s.name, version: s.version, address: hex(s.address), size: s.size };
 }
 
-function targetOf(resolution: TargetResolution, group: ObjectGroup): PlanTarget {
+function targetOf(resolution: TargetResolution, group: ObjectGroup, bucket: readonly ObjectGroup[] = [group]): PlanTarget {
   const { scope } = resolution;
   const selected = scope.containers === undefined ? undefined : containerOf(resolution, group);
+  const processes = bucket.flatMap((g) => g.processes);
   return {
     spec: resolution.spec.text,
     runtime: selected?.runtime ?? scope.runtime,
@@ -192,7 +195,15 @@ function targetOf(resolution: TargetResolution, group: ObjectGroup): PlanTarget 
     containerName: selected === undefined ? (scope.containerName ?? null) : selectedName(selected),
     mntNs: group.mntNs,
     ...(selected?.pod === undefined ? {} : { pod: { namespace: selected.pod.namespace, name: selected.pod.name, container: selected.pod.container } }),
-    processes: [...group.processes].sort((a, b) => a.pid - b.pid).map((p) => ({ pid: p.pid, nsPid: [...p.nsPid], pidNs: p.pidNs, comm: p.comm })),
+    ...(bucket.length < 2
+      ? {}
+      : {
+          containers: bucket.map((g) => {
+            const c = containerOf(resolution, g);
+            return { mntNs: g.mntNs, containerId: c.id, containerName: selectedName(c), ...(c.pod === undefined ? {} : { pod: { namespace: c.pod.namespace, name: c.pod.name, container: c.pod.container } }) };
+          }),
+        }),
+    processes: [...processes].sort((a, b) => a.pid - b.pid).map((p) => ({ pid: p.pid, nsPid: [...p.nsPid], pidNs: p.pidNs, comm: p.comm })),
   };
 }
 
@@ -230,12 +241,37 @@ function selectedName(c: ScopeContainer): string {
   return c.name ?? `${c.runtimeNamespace ?? "default"}/${c.id}`;
 }
 
-/** The container filter of one selected container: its mount namespace in the kernel, its cgroups and pids. */
-function selectedFilter(resolution: TargetResolution, group: ObjectGroup): PlanFilter {
-  const c = containerOf(resolution, group);
-  const cgroupPaths = [...new Set(c.processes.flatMap((p) => (p.container?.id === c.id ? [p.container.cgroupPath] : [])))].sort();
-  const pids = [...new Set(c.processes.map((p) => p.pid))].sort((a, b) => a - b);
-  return { kind: "container", containerId: c.id, cgroupPaths, pids };
+/**
+ * The container filter of the selected containers that share one binary:
+ * the first's mount namespace is the target's, the others' go in `mntNs`;
+ * their cgroups and pids together.
+ */
+function selectedFilter(resolution: TargetResolution, bucket: readonly ObjectGroup[]): PlanFilter {
+  const containers = bucket.map((g) => containerOf(resolution, g));
+  const cgroupPaths = [...new Set(containers.flatMap((c) => c.processes.flatMap((p) => (p.container?.id === c.id ? [p.container.cgroupPath] : []))))].sort();
+  const pids = [...new Set(containers.flatMap((c) => c.processes.map((p) => p.pid)))].sort((a, b) => a - b);
+  const first = bucket[0]?.mntNs;
+  const more = [...new Set(bucket.map((g) => g.mntNs))].filter((ns) => ns !== first).sort((a, b) => a - b);
+  return { kind: "container", containerId: containers[0]?.id ?? null, cgroupPaths, pids, ...(more.length === 0 ? {} : { mntNs: more }) };
+}
+
+/**
+ * The groups of a selector scope bucketed by the file the kernel probes:
+ * containers of one image map one lower-layer file, which overlayfs reports
+ * with the same inode number (its device differs per container, PITFALLS
+ * 21), so the key is inode, size, mtime, build-id and path, not the device. A
+ * file a container copied up or replaced is another inode: its own entry.
+ */
+function sameBinary(groups: readonly ObjectGroup[]): ObjectGroup[][] {
+  const buckets = new Map<string, ObjectGroup[]>();
+  for (const g of groups) {
+    const id = g.object.identity;
+    const key = `${id.ino}:${id.size}:${id.mtimeNs}:${id.buildId ?? ""}:${g.object.containerPath}`;
+    const list = buckets.get(key) ?? [];
+    list.push(g);
+    buckets.set(key, list);
+  }
+  return [...buckets.values()];
 }
 
 function binaryOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeRequest): PlanBinary {

@@ -88,8 +88,24 @@ export interface PlanTarget {
   mntNs: number;
   /** For a pod's container picked by a `k8s/NS/SELECTOR` scope: its pod namespace, pod and name in the pod (issue 14); absent otherwise. */
   pod?: PlanPod;
+  /**
+   * A selector scope's entry that serves several containers (one binary
+   * shared by their image): each container by the mount namespace its
+   * events carry, so that events name the container they came from. The
+   * first is the one {@link containerId}, {@link containerName} and
+   * {@link pod} describe. Absent for an entry of one container.
+   */
+  containers?: PlanContainer[];
   /** The scope's processes in this mount namespace, ascending by pid; empty for the host scope. */
   processes: PlanProcess[];
+}
+
+/** One container an entry serves, by its mount namespace (see {@link PlanTarget.containers}). */
+export interface PlanContainer {
+  mntNs: number;
+  containerId: string;
+  containerName: string | null;
+  pod?: PlanPod;
 }
 
 /** A Kubernetes pod's container, as its runtime's `io.kubernetes.*` labels name it. */
@@ -253,6 +269,13 @@ export interface PlanFilter {
   cgroupPaths: string[];
   /** Every pid of the scope at compile time (probec's pid namespace), ascending. At most {@link PLAN_LIMITS}`.maxFilterPids`. */
   pids: number[];
+  /**
+   * `container` only: more mount namespaces the kernel filter keeps besides
+   * `target.mntNs`, ascending: the other containers of a selector scope
+   * (`docker/app=web`) that run this same binary, so that one entry (one
+   * uprobe per point) serves them all (issue 14). Absent: none.
+   */
+  mntNs?: number[];
 }
 
 /**

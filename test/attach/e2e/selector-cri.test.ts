@@ -130,14 +130,20 @@ test("k8s/shop/app=web/app picks the web pods' app containers, with their pod la
 
 test("k8s/shop/app=web/app:libzoo:zoo_set2 counts each web pod's calls exactly, none of db-1's", async () => {
   const plan = await compilePlan("cri-selector", "uretprobe k8s/shop/app=web/app:libzoo:zoo_set2 {\n  rc = retval as i32\n}\n", options);
-  expect(plan.probes.map((p) => [p.target.runtime, p.target.containerName, p.filter?.containerId, p.filter?.pids])).toEqual([
-    ["containerd", "shop/web-1/app", pods.get("web-1")!.containerId, [pods.get("web-1")!.pid]],
-    ["containerd", "shop/web-2/app", pods.get("web-2")!.containerId, [pods.get("web-2")!.pid]],
+  // One entry: both pods run the image's one libzoo.so.
+  expect(plan.probes).toHaveLength(1);
+  const entry = plan.probes[0]!;
+  expect([entry.target.runtime, entry.target.containerName, entry.filter?.containerId, entry.filter?.pids]).toEqual([
+    "containerd",
+    "shop/web-1/app",
+    pods.get("web-1")!.containerId,
+    [pods.get("web-1")!.pid, pods.get("web-2")!.pid].sort((a, b) => a - b),
   ]);
+  expect(entry.filter?.mntNs).toHaveLength(1);
   const trace = await Trace.start(plan);
   const expected = { "shop/web-1/app": 0, "shop/web-2/app": 0 };
   try {
-    expect((await trace.attachment.ready).failed).toBe(0);
+    expect(await trace.attachment.ready).toMatchObject({ attached: 1, failed: 0 });
     await round(pods.get("db-1")!);
     expected["shop/web-1/app"] += await round(pods.get("web-1")!);
     expected["shop/web-2/app"] += await round(pods.get("web-2")!);
@@ -164,9 +170,10 @@ test("k8s/shop/app=web/app:libzoo:zoo_set2 counts each web pod's calls exactly, 
     namespace: "shop",
     pod: first.pod?.name,
   });
-  expect(plan.probes.map((p) => p.target.pod)).toEqual([
-    { namespace: "shop", name: "web-1", container: "app" },
-    { namespace: "shop", name: "web-2", container: "app" },
+  expect(entry.target.pod).toEqual({ namespace: "shop", name: "web-1", container: "app" });
+  expect(entry.target.containers?.map((c) => [c.containerName, c.containerId, c.pod])).toEqual([
+    ["shop/web-1/app", pods.get("web-1")!.containerId, { namespace: "shop", name: "web-1", container: "app" }],
+    ["shop/web-2/app", pods.get("web-2")!.containerId, { namespace: "shop", name: "web-2", container: "app" }],
   ]);
 });
 

@@ -5,11 +5,12 @@
  * probec.test=selectors so that other test files' containers in the shared
  * daemon never match. `docker/"app=web,probec.test=selectors"` (a quoted
  * selector: it holds a ',') picks exactly the two web containers; their
- * libzoo.so is one layer inode; each is filtered in the kernel to its own
- * mount namespace; a real attach counts exactly each web container's calls
- * and none of the db sibling's, and every event names its container.
+ * libzoo.so is one layer inode, so the plan has one entry for it, filtered
+ * in the kernel to the two web containers' mount namespaces; a real attach
+ * counts exactly each web container's calls and none of the db sibling's,
+ * and every event names its container (by the mount namespace it carries).
  */
-import { statSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { NotFoundError } from "../../../src/errors.js";
 import { resolveScope } from "../../../src/discovery/scope.js";
@@ -36,6 +37,11 @@ function selectorScope(text: string): SelectorScope {
   const scope = parseTargetSpec(text).scope;
   if (scope.kind !== "select") throw new Error(`${text} is not a selector scope`);
   return scope;
+}
+
+/** A process's mount-namespace inode. */
+function mntNsOf(pid: number): number {
+  return Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/mnt`))?.[1]);
 }
 
 /** The calls a round reports ("round R calls N rc X"). */
@@ -124,23 +130,37 @@ test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none o
   expect(statSync(`/proc/${db.pid}/root/usr/lib/libzoo.so`).ino).toBe(ino);
 
   const plan = await compilePlan("selector", `uretprobe ${SCOPE}:libzoo:zoo_set2 {\n  rc = retval as i32\n}\n`, { docker: { host: env.host } });
-  // One entry per selected container, on the same binary, each filtered to that container's mount namespace.
-  expect(plan.probes.map((p) => [p.target.containerName, p.target.containerId, p.filter?.pids])).toEqual([
-    [WEB1, web1.containerId, [web1.pid]],
-    [WEB2, web2.containerId, [web2.pid]],
+  // One entry for the shared binary, filtered in the kernel to both containers' mount namespaces, mapping each back to its container.
+  expect(plan.probes).toHaveLength(1);
+  const entry = plan.probes[0]!;
+  expect(entry.binary.ino).toBe(String(ino));
+  expect(entry.target.containers?.map((c) => [c.mntNs, c.containerName, c.containerId])).toEqual([
+    [mntNsOf(web1.pid), WEB1, web1.containerId],
+    [mntNsOf(web2.pid), WEB2, web2.containerId],
   ]);
-  expect(new Set(plan.probes.map((p) => p.binary.ino))).toEqual(new Set([String(ino)]));
-  expect(new Set(plan.probes.map((p) => p.target.mntNs)).size).toBe(2);
+  expect(entry.target.mntNs).toBe(mntNsOf(web1.pid));
+  expect(entry.filter).toEqual({
+    kind: "container",
+    containerId: web1.containerId,
+    cgroupPaths: expect.any(Array),
+    pids: [web1.pid, web2.pid].sort((a, b) => a - b),
+    mntNs: [mntNsOf(web2.pid)],
+  });
+  expect(entry.filter?.mntNs).not.toContain(mntNsOf(db.pid));
 
   const trace = await Trace.start(plan);
   let expected1 = 0;
   let expected2 = 0;
+  let laterPid = 0;
   try {
-    expect((await trace.attachment.ready).failed).toBe(0);
+    expect(await trace.attachment.ready).toMatchObject({ attached: 1, failed: 0 });
     await db.round();
     expected1 += callsOf(await web1.round());
     expected2 += callsOf(await web2.round());
-    expected2 += callsOf(await web2.round());
+    // A process started in web-2 after attach: not among the plan's pids, kept by web-2's mount namespace in filter.mntNs alone.
+    const later = await targets.exec(web2, "zoo_app", "status-later", [String(CALLS)]);
+    laterPid = later.pid;
+    expected2 += callsOf(await later.round());
     await db.round();
     await trace.waitForEvents("probe1", expected1 + expected2, { settleMs: 500 });
   } finally {
@@ -152,6 +172,7 @@ test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none o
   for (const e of events) byContainer.set(e.container, (byContainer.get(e.container) ?? 0) + 1);
   expect(Object.fromEntries(byContainer)).toEqual({ [WEB1]: expected1, [WEB2]: expected2 });
   expect(events.filter((e) => e.pid === db.pid)).toEqual([]);
+  expect(events.filter((e) => e.pid === laterPid).map((e) => e.container)).toEqual(Array(CALLS).fill(WEB2));
   for (const e of events) {
     expect(e.fields["rc"]).toBe(-4n);
     expect(e.containerId).toBe(e.container === WEB1 ? web1.containerId : web2.containerId);
