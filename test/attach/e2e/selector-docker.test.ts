@@ -185,3 +185,17 @@ test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none o
   expect(row?.split(/\s+/).slice(3, 6)).toEqual(["zoo_app", events[0]!.container, "-4"]);
   expect(JSON.parse(new JsonPrinter().print(events[0]!))).toMatchObject({ container: events[0]!.container, containerId: events[0]!.containerId });
 });
+
+test("the helper refuses filter.mntNs on a process filter, naming the field", async () => {
+  const plan = await compilePlan("selector-bad", `uprobe ${SCOPE}:libzoo:zoo_set2 {\n  pid\n}\n`, { docker: { host: env.host } });
+  const bad = { ...plan, probes: plan.probes.map((p) => ({ ...p, filter: { ...p.filter!, kind: "process" as const, containerId: null } })) };
+  const error = await (async () => {
+    const trace = await Trace.start(bad);
+    try {
+      await trace.attachment.ready;
+    } finally {
+      await trace.close().catch(() => undefined);
+    }
+  })().catch((e: unknown) => e);
+  expect(String((error as Error).message)).toMatch(/probes\[0\]\.filter\.mntNs: only a container filter keeps mount namespaces/);
+});
