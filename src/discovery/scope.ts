@@ -97,7 +97,15 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
     }
     case "select": {
       const containers: ScopeContainer[] = [];
-      for (const c of await selectContainers(scope, options)) {
+      const selected = await selectContainers(scope, options);
+      // One cgroup scan for all of them (ids a cgroup path names); the runtime's pids for the others.
+      const scanned: ReturnType<typeof runningContainers> = selected.some((c) => /^[0-9a-f]{64}$/.test(c.id)) ? runningContainers() : new Map();
+      for (const c of selected) {
+        const fromScan = scanned.get(c.id)?.processes ?? [];
+        if (fromScan.length > 0) {
+          containers.push({ ...c, mntNs: [...new Set(fromScan.map((p) => p.mntNs))], processes: fromScan });
+          continue;
+        }
         let resolved: ResolvedScope;
         try {
           resolved = await fromContainer(containerRuntime(c.runtime, options), await containerRuntime(c.runtime, options).inspect(c.id, c.runtimeNamespace));
