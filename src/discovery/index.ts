@@ -11,7 +11,9 @@ export { mapFilesPath, type MappedObject } from "./proc/maps.js";
 export { scopeNamespaces, type ScopeNamespace, type ScopeNamespaceOptions, type ScopeObject } from "./scope-objects.js";
 export { openObject } from "./resolve-target.js";
 export { listRunningContainers, type RunningContainer } from "./containers.js";
-export { resolveScope, type ResolvedScope, type ScopeOptions } from "./scope.js";
+export { resolveScope, type ResolvedScope, type ScopeContainer, type ScopeOptions } from "./scope.js";
+/** Selector scopes (`docker/app=web`, `k8s/NS/SELECTOR`): the containers they pick now, and the same choice as a predicate for runtime events. */
+export { scopeMatcher, selectContainers, type ContainerInfo, type SelectOptions } from "./select.js";
 export { resolveInRoot, type ResolvedPath } from "../rootfs/resolve.js";
 export {
   BARE_NAME_RUNTIMES,

@@ -9,5 +9,6 @@ export type { ParseResult } from "./parse.js";
 export { parseProbeFile } from "./parse.js";
 export type { CheckedField, CheckedProbe, CheckedTarget, SemanticResult, Strategy, ValueType } from "./semantic.js";
 export { argUses } from "./arg-uses.js";
-export { parseTargetSpec, type TargetSpec } from "./target-spec.js";
+export { parseTargetSpec, type SelectorScope, type TargetSpec } from "./target-spec.js";
+export { matchesLabels, parseLabelSelector, type LabelRequirement, type LabelSelector } from "./label-selector.js";
 export { checkProbeFile, formatReferences, CAPTURES, DEFAULT_STRATEGY, DEFAULT_STRLEN, DSL_LIMITS, STRATEGIES } from "./semantic.js";
