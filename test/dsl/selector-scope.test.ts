@@ -1,5 +1,6 @@
 // Selector scopes in target specs and probe headers (issue 14): which segments are selectors, the quoting, and the errors.
 import { describe, expect, it } from "vitest";
+import { compile } from "../../src/compile/compile.js";
 import { parseProbeFile } from "../../src/dsl/parse.js";
 import { parseTargetSpec, splitTarget } from "../../src/dsl/target-spec.js";
 import { UsageError } from "../../src/errors.js";
@@ -121,5 +122,13 @@ describe("selector scopes", () => {
     expect(diagnostics).toEqual([]);
     const probe = ast.items.find((i) => i.type === "Probe");
     expect(probe?.type === "Probe" ? probe.targets.map((t) => t.scope) : []).toEqual(['k8s/shop/"tier in (api,worker)"/nginx', "docker/app=web"]);
+  });
+
+  it("a malformed selector in a probe file is one diagnostic at the target, naming the selector and column", async () => {
+    const source = 'uprobe docker/"app=web,":libc:malloc {\n  pid\n}\n';
+    const { diagnostics } = await compile(source, { file: "bad.probe", docker: { host: "unix:///run/probec-no-such-docker.sock" } });
+    expect(diagnostics.map((d) => [d.severity, d.message, d.location.start.line, d.location.start.column])).toEqual([
+      ["error", "label selector \"app=web,\", column 9: a ',' must be followed by a requirement", 1, 8],
+    ]);
   });
 });
