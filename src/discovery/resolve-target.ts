@@ -206,6 +206,7 @@ function byMountNamespace(scope: ResolvedScope): Map<number, ProcessInfo[]> {
     list.push(p);
     groups.set(p.mntNs, list);
   }
-  if (groups.size === 0) throw new NotFoundError(`the ${scope.runtime} scope has no running process`);
+  // A followed selector scope (`--follow`) may pick no container yet: no group, not an error (issue 14).
+  if (groups.size === 0 && scope.containers === undefined) throw new NotFoundError(`the ${scope.runtime} scope has no running process`);
   return groups;
 }

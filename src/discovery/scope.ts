@@ -116,6 +116,9 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
         if (resolved.processes.length === 0) continue;
         containers.push({ ...c, mntNs: [...new Set(resolved.processes.map((p) => p.mntNs))], processes: resolved.processes });
       }
+      if (containers.length === 0 && options.follow !== true) {
+        throw new NotFoundError(`${scope.text}: the ${selected.length} container(s) it picked stopped before their processes were read`, ["run it again"]);
+      }
       const runtime = scope.runtime === "k8s" ? (containers[0]?.runtime ?? "containerd") : scope.runtime;
       return {
         runtime,

@@ -13,6 +13,7 @@
 import { readlinkSync, statSync } from "node:fs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { NotFoundError } from "../../../src/errors.js";
+import { resolveTarget } from "../../../src/discovery/resolve-target.js";
 import { resolveScope } from "../../../src/discovery/scope.js";
 import { scopeMatcher, selectContainers } from "../../../src/discovery/select.js";
 import { parseTargetSpec, type SelectorScope } from "../../../src/dsl/target-spec.js";
@@ -121,6 +122,9 @@ test("a selector matching nothing names the labels that exist; with follow it is
   expect((error as NotFoundError).message).toBe('docker/probec.test=nothing-here: no running docker container matches "probec.test=nothing-here"');
   expect((error as NotFoundError).hints.join("\n")).toMatch(/labels of the \d+ running: .*app=db/);
   expect(await selectContainers(scope, { docker: { host: env.host }, follow: true })).toEqual([]);
+  // Followed, a target over it resolves to no container and no group, for --follow to fill later.
+  const followed = await resolveTarget("docker/probec.test=nothing-here:libzoo:zoo_set2", { docker: { host: env.host }, follow: true });
+  expect([followed.scope.containers, followed.groups]).toEqual([[], []]);
 });
 
 test(`${SCOPE}:libzoo:zoo_set2 counts each web container's calls exactly, none of the db sibling's`, async () => {
