@@ -2,15 +2,13 @@
  * follow() on the real test Docker daemon (test/support/dockerd.ts): a
  * named container followed across a start after probec began, a restart,
  * a stop and a re-creation; a sibling with another name sees nothing.
- * Each container runs a program that, on SIGUSR1, calls work(n) five times
- * and prints each call: the hits of each container are compared, exactly,
+ * Each container runs test/follow/caller.ts, which on SIGUSR1 calls work(n)
+ * five times and prints each call: the hits of each container are compared, exactly,
  * with the calls it printed.
  *
  * Named scopes only: selectors (`docker/app=web`) are being added to the
  * scope syntax by another change and plug into src/follow/scope.ts.
  */
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,59 +17,19 @@ import type { ProbeEvent } from "../../src/attach/events.js";
 import { StringSink } from "../../src/cli/io.js";
 import { run } from "../../src/cli/run.js";
 import { follow, type FollowChange, type Following } from "../../src/follow/index.js";
+import { buildCaller, CALLER_BINARY, CALLER_IMAGE } from "./caller.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
-
-const PROGRAM = String.raw`
-#include <signal.h>
-#include <stdio.h>
-#include <unistd.h>
-
-static volatile sig_atomic_t pending;
-static void on_usr1(int sig) { (void)sig; pending++; }
-
-__attribute__((noinline, used)) long work(long n) {
-  __asm__ volatile("" ::: "memory");
-  return n * 2;
-}
-
-int main(void) {
-  long next = 0;
-  signal(SIGUSR1, on_usr1);
-  printf("ready\n");
-  fflush(stdout);
-  for (;;) {
-    pause();
-    while (pending > 0) {
-      pending--;
-      for (int i = 0; i < 5; i++, next++) {
-        work(next);
-        printf("called work(%ld)\n", next);
-      }
-      fflush(stdout);
-    }
-  }
-}
-`;
 
 const NAMES = ["probec-follow-web", "probec-follow-db", "probec-follow-cli"] as const;
 const [WEB, DB] = NAMES;
 let dir: string;
-let image: string;
-let binary: string;
+const image = CALLER_IMAGE;
+const binary = CALLER_BINARY;
 
 beforeAll(async () => {
   await ensureDockerd();
   dir = mkdtempSync(join(tmpdir(), "probec-follow-"));
-  binary = join(dir, "caller");
-  writeFileSync(`${binary}.c`, PROGRAM);
-  execFileSync("gcc", ["-O1", "-o", binary, `${binary}.c`]);
-  // The image's name carries the program's hash: importBinariesImage reuses an image by name.
-  const tag = createHash("sha256").update(PROGRAM).digest("hex").slice(0, 12);
-  // The binary is copied at its host path; a fixed path keeps the image reusable across runs.
-  const fixed = "/tmp/probec-follow-caller";
-  execFileSync("cp", [binary, fixed]);
-  binary = fixed;
-  image = `probec-follow-caller:${tag}`;
+  buildCaller();
   importBinariesImage(image, [binary]);
 }, 120_000);
 

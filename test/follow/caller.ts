@@ -1,0 +1,55 @@
+/**
+ * The program the follow tests run in containers: on SIGUSR1 it calls
+ * work(n) five times and prints each call ("called work(N)"), so a test
+ * compares a container's hits with the calls it says it made. Built once
+ * per run at a fixed host path, so that the image made from it (named by
+ * the source's hash) is reused across runs.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+
+export const CALLER_SOURCE = String.raw`
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t pending;
+static void on_usr1(int sig) { (void)sig; pending++; }
+
+__attribute__((noinline, used)) long work(long n) {
+  __asm__ volatile("" ::: "memory");
+  return n * 2;
+}
+
+int main(void) {
+  long next = 0;
+  signal(SIGUSR1, on_usr1);
+  printf("ready\n");
+  fflush(stdout);
+  for (;;) {
+    pause();
+    while (pending > 0) {
+      pending--;
+      for (int i = 0; i < 5; i++, next++) {
+        work(next);
+        printf("called work(%ld)\n", next);
+      }
+      fflush(stdout);
+    }
+  }
+}
+`;
+
+const TAG = createHash("sha256").update(CALLER_SOURCE).digest("hex").slice(0, 12);
+/** Where the binary is, on the host and in the image. */
+export const CALLER_BINARY = `/tmp/probec-follow-caller-${TAG}`;
+/** The image holding it (and its libraries). */
+export const CALLER_IMAGE = `probec-follow-caller:${TAG}`;
+
+/** Compiles the program unless this source's binary is there already. */
+export function buildCaller(): void {
+  if (existsSync(CALLER_BINARY)) return;
+  writeFileSync(`${CALLER_BINARY}.c`, CALLER_SOURCE);
+  execFileSync("gcc", ["-O1", "-o", CALLER_BINARY, `${CALLER_BINARY}.c`]);
+}
