@@ -19,7 +19,7 @@ import { EventDecoder, type ProbeEvent } from "./events.js";
 import { EventQueue, HIGH_WATER } from "./event-queue.js";
 import { FRAME_STATUS, FrameDecoder } from "./frames.js";
 import { HELPER_SOLUTIONS, helperError, locateHelper } from "./helper.js";
-import { checkLayout, COMMAND_REPLY_TYPES, parseStatus, protocolError, type AttachStatus } from "./status.js";
+import { checkLayout, parseStatus, protocolError, type AttachStatus } from "./status.js";
 import { checkAttachPlan } from "./plan-check.js";
 import { SummaryTally, type AttachSummary } from "./summary.js";
 

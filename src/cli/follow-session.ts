@@ -16,7 +16,12 @@ import type { SessionOptions } from "./attach-session.js";
 import { renderTable } from "./table.js";
 
 /** Follows `source` until interrupted, `--duration` or `--count`; returns the exit code. */
-export async function runFollowSession(source: string, file: string, options: SessionOptions & { strategy: PathStrategy | undefined }, io: CliIo): Promise<number> {
+export async function runFollowSession(
+  source: string,
+  file: string,
+  options: SessionOptions & { strategy: PathStrategy | undefined },
+  io: CliIo,
+): Promise<number> {
   const startNs = process.hrtime.bigint();
   const status = (line: string): void => {
     if (!options.quiet) io.stderr.write(`probec: ${line}\n`);

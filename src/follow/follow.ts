@@ -74,8 +74,12 @@ export async function follow(source: string, options: FollowOptions = {}): Promi
   const file = options.file ?? "<inline>";
   const scope = followedScope(source, file);
   const client = containerRuntime(scope.runtime, options);
-  if (!client.present()) throw new NotFoundError(`--follow ${scope.text}: ${scope.runtime} is not reachable (no socket at ${client.endpoint})`, [`start ${scope.runtime}, or point probec at it (DOCKER_HOST, CONTAINER_HOST)`]);
-  if (client.events === undefined) throw new UsageError(`--follow ${scope.text}: ${scope.runtime} has no event stream probec can watch`, ["run without --follow"]);
+  if (!client.present())
+    throw new NotFoundError(`--follow ${scope.text}: ${scope.runtime} is not reachable (no socket at ${client.endpoint})`, [
+      `start ${scope.runtime}, or point probec at it (DOCKER_HOST, CONTAINER_HOST)`,
+    ]);
+  if (client.events === undefined)
+    throw new UsageError(`--follow ${scope.text}: ${scope.runtime} has no event stream probec can watch`, ["run without --follow"]);
   const attachment = attachFollowing({ planVersion: 1, probes: [] }, options);
   await attachment.ready;
   const session = new FollowSession(source, file, scope, client, attachment, options);
@@ -129,7 +133,12 @@ class FollowSession implements Following {
     const running = await this.client.list();
     const matching = running.filter((c) => this.followed.matches(c));
     for (const c of matching) this.enqueue(() => this.add(c.id, c.name));
-    if (matching.length === 0) this.change({ type: "waiting", scope: this.followed.text, message: `no running ${this.followed.runtime} container matches ${this.followed.text} yet: waiting for one to start` });
+    if (matching.length === 0)
+      this.change({
+        type: "waiting",
+        scope: this.followed.text,
+        message: `no running ${this.followed.runtime} container matches ${this.followed.text} yet: waiting for one to start`,
+      });
     await this.chain;
     // Close detaches everything; the watch ends with the abort.
     void this.attachment.closed.finally(() => this.abort.abort()).catch(() => undefined);

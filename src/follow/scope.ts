@@ -37,14 +37,19 @@ export function followedScope(source: string, file: string): FollowedScope {
     if (typeof split === "string") continue; // compile() reports it
     const spec = parseTargetSpec(text);
     if (spec.scope.kind !== "docker" && spec.scope.kind !== "podman") {
-      throw new UsageError(`--follow: ${text}: only a container named by its runtime can be followed today (docker/NAME, podman/NAME), not a ${spec.scope.kind} scope`, [
-        "name the container: docker/web:exe:main follows the container called web across restarts",
-        "or run without --follow to attach to the processes there now",
-      ]);
+      throw new UsageError(
+        `--follow: ${text}: only a container named by its runtime can be followed today (docker/NAME, podman/NAME), not a ${spec.scope.kind} scope`,
+        [
+          "name the container: docker/web:exe:main follows the container called web across restarts",
+          "or run without --follow to attach to the processes there now",
+        ],
+      );
     }
     const ref = spec.scope.ref;
     if (scope !== undefined && scope.text !== split.scope) {
-      throw new UsageError(`--follow: the file's targets name two scopes, ${scope.text} and ${split.scope}; a followed file has one`, ["split the file, and run one probec per scope"]);
+      throw new UsageError(`--follow: the file's targets name two scopes, ${scope.text} and ${split.scope}; a followed file has one`, [
+        "split the file, and run one probec per scope",
+      ]);
     }
     scope ??= {
       text: split.scope,
@@ -52,7 +57,8 @@ export function followedScope(source: string, file: string): FollowedScope {
       matches: (c) => c.name === ref || c.id === ref || (ref.length >= 12 && /^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref)),
     };
   }
-  if (scope === undefined) throw new UsageError(`--follow: ${file} has no target to follow`, ["give the probes a container target such as docker/web:exe:main"]);
+  if (scope === undefined)
+    throw new UsageError(`--follow: ${file} has no target to follow`, ["give the probes a container target such as docker/web:exe:main"]);
   return scope;
 }
 

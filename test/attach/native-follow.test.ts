@@ -368,7 +368,11 @@ describe("probec-attach --follow on this kernel", () => {
     await follower.until("ready", () => follower.statuses.some((s) => s.type === "ready"));
     // One entry on the binary, filtered to the host's mount namespace (a container filter), as a plan over many containers makes it.
     const [probe] = await probesFrom(`uprobe pid/${host.pid}:exe:work { n = arg0 }`, 0);
-    const entry = { ...probe!, target: { ...probe!.target, mntNs: host.mntns }, filter: { kind: "container" as const, pids: [] } };
+    const entry = {
+      ...probe!,
+      target: { ...probe!.target, mntNs: host.mntns },
+      filter: { kind: "container" as const, containerId: "0".repeat(64), cgroupPaths: [], pids: [] },
+    };
     follower.expect(cookiesOf([entry]), 0);
     expect(await follower.reply(follower.send({ command: "add", probes: [entry] }))).toMatchObject({ type: "added", entries: [0] });
 

@@ -34,7 +34,9 @@ beforeAll(async () => {
 afterAll(() => removeContainers(NAME, PROXIED));
 
 function printedCalls(name: string): number {
-  return docker(["logs", name]).split("\n").filter((l) => /^called work\(\d+\)$/.test(l)).length;
+  return docker(["logs", name])
+    .split("\n")
+    .filter((l) => /^called work\(\d+\)$/.test(l)).length;
 }
 
 async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
@@ -47,7 +49,10 @@ async function until(what: string, done: () => boolean, log: () => unknown): Pro
 
 /** The helper this process started (the only probec-attach child of this thread). */
 function helperPid(): number {
-  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/).filter((c) => c !== "");
+  const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter((c) => c !== "");
   const helpers = children.filter((c) => readFileSync(`/proc/${c}/comm`, "utf8").trim() === "probec-attach");
   expect(helpers).toHaveLength(1);
   return Number(helpers[0]);
@@ -148,7 +153,9 @@ describe("follow() under churn", () => {
     expect(changes.at(-1)).toEqual({
       type: "warning",
       scope: `docker/${PROXIED}`,
-      message: expect.stringMatching(new RegExp(`^docker at .*probec-follow-proxy-${process.pid}\\.sock: .*; containers already attached stay attached, new ones are not seen$`)),
+      message: expect.stringMatching(
+        new RegExp(`^docker at .*probec-follow-proxy-${process.pid}\\.sock: .*; containers already attached stay attached, new ones are not seen$`),
+      ),
     });
     docker(["kill", "-s", "USR1", PROXIED]);
     await until("5 events after the socket went", () => events.length >= 5, log);

@@ -50,7 +50,8 @@ function printedCalls(name: string): bigint[] {
 async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -128,7 +129,11 @@ describe("follow() on Docker", () => {
     const saved = process.env.DOCKER_HOST;
     process.env.DOCKER_HOST = TEST_DOCKER_HOST;
     const running = run(["run", join(dir, "cli.probe"), "--follow", "--json", "--count", "10"], { stdout, stderr }, {});
-    const lines = () => stdout.text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = () =>
+      stdout.text
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     const log = () => ({ stdout: stdout.text, stderr: stderr.text });
     try {
       await until("waiting", () => stderr.text.includes("waiting for one to start"), log);
