@@ -131,12 +131,16 @@ const modes: Record<string, (args: Args) => Promise<void>> = {
     }),
   /** (f) probec: compile() of a whole spec against the docker daemon `host`, cold (call to plan). */
   "probec-compile": (args) =>
-    once("probec", async () => {
-      const { plan, diagnostics } = await compile(args.source ?? "", { file: "bench.probe", docker: { host: args.host } });
-      const errors = diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.start.line}:${d.location.start.column} ${d.message}`);
-      const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
-      return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
-    }, "time"),
+    once(
+      "probec",
+      async () => {
+        const { plan, diagnostics } = await compile(args.source ?? "", { file: "bench.probe", docker: { host: args.host } });
+        const errors = diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.start.line}:${d.location.start.column} ${d.message}`);
+        const probes = new Set(plan?.probes.map((p) => `${p.source.line}:${p.source.col}`)).size;
+        return { answer: { probes, entries: plan?.probes.length ?? 0, points: plan?.probes.reduce((n, p) => n + p.points.length, 0) ?? 0, errors } };
+      },
+      "time",
+    ),
   /** (g) probec: checkImage() of inline targets (`names`) in the image at `path`, cold (call to result). */
   "probec-check": (args) =>
     once("probec", async () => {

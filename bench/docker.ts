@@ -54,7 +54,9 @@ export async function startContainers(names: readonly string[], parallel = 10): 
   removeContainers(names);
   try {
     for (let i = 0; i < names.length; i += parallel) {
-      await Promise.all(names.slice(i, i + parallel).map((name) => dockerAsync(["run", "-d", "--network", "none", "--name", name, BENCH_IMAGE, "/usr/bin/sleep", "600"])));
+      await Promise.all(
+        names.slice(i, i + parallel).map((name) => dockerAsync(["run", "-d", "--network", "none", "--name", name, BENCH_IMAGE, "/usr/bin/sleep", "600"])),
+      );
     }
   } catch (error) {
     removeContainers(names);

@@ -32,7 +32,9 @@ export function printMachine(print: (line: string) => void): void {
   print(`probec bench — ${new Date().toISOString()}`);
   print(`machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}`);
   print(`probec ${VERSION} (dist), node ${process.version}`);
-  print(`peers:   ${versionOf("readelf", "--version")}; ${versionOf("bpftrace", "--version")}; tplist-bpfcc from ${debianVersion("bpfcc-tools")}; ${elfinfoVersion()}`);
+  print(
+    `peers:   ${versionOf("readelf", "--version")}; ${versionOf("bpftrace", "--version")}; tplist-bpfcc from ${debianVersion("bpfcc-tools")}; ${elfinfoVersion()}`,
+  );
   print(loadLine());
   print(`helpers: ${versionOf(existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3", "--version")} (spawn-stats.py: peers' ru_maxrss and rchar)`);
 }

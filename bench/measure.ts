@@ -129,8 +129,13 @@ export function runPeer(spec: PeerSpec): PeerResult {
   const { stages, capture = false, warmup, runs, budgetS, timeoutS } = spec;
   const json = JSON.stringify({ stages, stdout: capture ? "capture" : "null", warmup, runs, budgetS, timeoutS });
   const r = spawnSync(PYTHON, [SPAWN_STATS, json], { encoding: "utf8", maxBuffer: 256 << 20 });
-  if (r.status !== 0) return { samples: [], output: undefined, failure: `spawn-stats.py failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-1)[0]}` };
-  const parsed = JSON.parse(r.stdout) as { runs: { wallMs: number; maxRssKiB: number; rchar: (number | null)[]; status: number[] }[]; timedOut: boolean; output: string | null };
+  if (r.status !== 0)
+    return { samples: [], output: undefined, failure: `spawn-stats.py failed: ${(r.stderr || String(r.error)).trim().split("\n").slice(-1)[0]}` };
+  const parsed = JSON.parse(r.stdout) as {
+    runs: { wallMs: number; maxRssKiB: number; rchar: (number | null)[]; status: number[] }[];
+    timedOut: boolean;
+    output: string | null;
+  };
   // A final `grep` exits 1 when nothing matched: that is a wrong answer, which the caller's check reports, not a failed run.
   const isGrep = (i: number): boolean => i === stages.length - 1 && stages[i]?.[0] === "grep";
   const bad = parsed.runs.find((run) => run.status.some((s, i) => s !== 0 && !(isGrep(i) && s === 1)));

@@ -61,7 +61,7 @@ function cells(row: Row): string[] {
     row.samples.length === 0 ? "" : formatMs(quantile(ms, 0.5)),
     row.samples.length < 2 ? "" : formatMs(quantile(ms, 0.9)),
     formatBytes(medianOf(row.samples.map((s) => s.peakRssGrowth))),
-    bytes === undefined ? row.bytesHow === "n/a" ? "n/a" : "—" : `${formatBytes(bytes)} (${row.bytesHow})`,
+    bytes === undefined ? (row.bytesHow === "n/a" ? "n/a" : "—") : `${formatBytes(bytes)} (${row.bytesHow})`,
     row.answer ?? "",
   ];
 }
@@ -72,7 +72,10 @@ export function printTask(print: (line: string) => void, title: string, rows: re
   const widths = HEADERS.map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
   // Text columns left-aligned, figures right-aligned.
   const line = (r: string[]): string =>
-    r.map((c, i) => (i < 2 || i === 8 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ").trimEnd();
+    r
+      .map((c, i) => (i < 2 || i === 8 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
   print("");
   print(title);
   print("=".repeat(title.length));

@@ -60,7 +60,10 @@ function barrelExports(file) {
   const map = new Map();
   for (const [, names, from] of code.matchAll(REEXPORT)) {
     const target = join(dirname(file), from);
-    for (const spec of names.split(",").map((n) => n.trim()).filter((n) => n !== "")) {
+    for (const spec of names
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n !== "")) {
       const [local, exported = local] = spec.split(/\s+as\s+/);
       // Follow a chain of barrels down to the defining module.
       const inner = barrelExports(target)?.get(local);
@@ -76,7 +79,10 @@ function flattenImport(importer, names, from) {
   const map = barrelExports(join(dirname(importer), from));
   if (map === undefined) return undefined;
   const byFile = new Map();
-  for (const spec of names.split(",").map((n) => n.trim()).filter((n) => n !== "")) {
+  for (const spec of names
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "")) {
     const [imported, local = imported] = spec.split(/\s+as\s+/);
     const found = map.get(imported);
     if (found === undefined) throw new Error(`${importer}: ${imported} is not exported by ${from}`);

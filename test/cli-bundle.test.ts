@@ -23,7 +23,10 @@ describe("the bundled CLI (package.json bin)", () => {
   });
 
   it("runs the bundle from the code cache made at build time", () => {
-    const r = spawnSync(process.execPath, [BIN, "list", "fixtures/elf/bin/usdt_sema", "sema:plain"], { encoding: "utf8", env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" } });
+    const r = spawnSync(process.execPath, [BIN, "list", "fixtures/elf/bin/usdt_sema", "sema:plain"], {
+      encoding: "utf8",
+      env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" },
+    });
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("probec: code cache accepted\n");
   });
@@ -33,7 +36,10 @@ describe("the bundled CLI (package.json bin)", () => {
     try {
       for (const name of ["probec.cjs", "probec.bundle.cjs"]) copyFileSync(join("dist/cli", name), join(dir, name));
       writeFileSync(join(dir, "probec.bundle.cache"), "// probec CLI bundle another-build\nnot a cache");
-      const r = spawnSync(process.execPath, [join(dir, "probec.cjs"), "list", "fixtures/elf/bin/usdt_sema", "sema:plain"], { encoding: "utf8", env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" } });
+      const r = spawnSync(process.execPath, [join(dir, "probec.cjs"), "list", "fixtures/elf/bin/usdt_sema", "sema:plain"], {
+        encoding: "utf8",
+        env: { ...process.env, PROBEC_CODE_CACHE_REPORT: "1" },
+      });
       expect(r.stderr).toBe("probec: code cache absent\n");
       expect(r.status).toBe(0);
       expect(r.stdout).toBe("PROBE       ADDRESS  OFFSET  SEM.OFFSET  ARGUMENTS\nsema:plain   0x1154  0x1154      0x3010  -4@%edi\n");

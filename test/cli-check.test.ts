@@ -45,14 +45,20 @@ describe("probec check", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/inline +libc:mallok +missing +\/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6/);
     expect(r.stdout).toContain('missing: libc:mallok: /usr/lib/x86_64-linux-gnu/libc.so.6: symbol "mallok" not found\n  hint: did you mean "malloc"');
-    expect(r.stdout).toContain('missing: libver:vfunc: library "libver": not found; looked in /etc/ld.so.cache (which names /usr/lib/x86_64-linux-gnu/libver.so, a file that does not exist)');
+    expect(r.stdout).toContain(
+      'missing: libver:vfunc: library "libver": not found; looked in /etc/ld.so.cache (which names /usr/lib/x86_64-linux-gnu/libver.so, a file that does not exist)',
+    );
     expect(r.stdout).toContain("1 of 3 targets found");
   });
 
   it("--json prints the whole result", async () => {
     const r = await probec("check", "--image", images.classicArchive, "--json", "exe:sema:other", "exe:nosuch");
     expect(r.code).toBe(1);
-    const json = JSON.parse(r.stdout) as { ok: boolean; image: { layout: string; exe: string }; checks: { status: string; sites: { fileOffset: number; semaphoreOffset: number; args: string[] }[] }[] };
+    const json = JSON.parse(r.stdout) as {
+      ok: boolean;
+      image: { layout: string; exe: string };
+      checks: { status: string; sites: { fileOffset: number; semaphoreOffset: number; args: string[] }[] }[];
+    };
     expect(json.ok).toBe(false);
     expect(json.image).toMatchObject({ layout: "docker", exe: "/usr/bin/usdt_sema" });
     expect(json.checks.map((c) => c.status)).toEqual(["found", "missing"]);
@@ -67,14 +73,22 @@ describe("probec check", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("note: scopes are ignored for images (the image is the container): docker/app\n");
     const parsed = JSON.parse(
-      execFileSync("python3", ["-c", `
+      execFileSync(
+        "python3",
+        [
+          "-c",
+          `
 import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suite = root.find("testsuite")
 print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.get("failures"),
   "cases": [{"classname": c.get("classname"), "name": c.get("name"), "line": c.get("line"),
              "failure": (c.find("failure").get("message") if c.find("failure") is not None else None)} for c in suite.findall("testcase")]}))
-`, file], { encoding: "utf8" }),
+`,
+          file,
+        ],
+        { encoding: "utf8" },
+      ),
     ) as { tag: string; tests: string; failures: string; cases: { classname: string; name: string; line: string; failure: string | null }[] };
     expect(parsed).toMatchObject({ tag: "testsuites", tests: "3", failures: "1" });
     expect(parsed.cases.map((c) => [c.classname, c.name, c.line])).toEqual([
@@ -120,7 +134,9 @@ print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.
     writeFileSync(gz, gzipSync(readFileSync(images.ociArchive)));
     const r = await probec("check", "--image", gz, "exe:main");
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`probec: ${gz}: is gzip-compressed; probec reads the archive by position, which needs it uncompressed\n  hint: gunzip it first: gunzip -k ${gz}\n`);
+    expect(r.stderr).toBe(
+      `probec: ${gz}: is gzip-compressed; probec reads the archive by position, which needs it uncompressed\n  hint: gunzip it first: gunzip -k ${gz}\n`,
+    );
   });
 
   it("exits 2 for a corrupt compressed layer, naming the layer", async () => {
@@ -167,9 +183,21 @@ print(json.dumps({"tag": root.tag, "tests": root.get("tests"), "failures": root.
     const temp = mkdtempSync(join(images.dir, "sigint-tmp-"));
     mkdirSync(join(work, "root/usr/bin"), { recursive: true });
     copyFileSync(new URL("../fixtures/elf/bin/usdt_sema", import.meta.url), join(work, "root/usr/bin/app"));
-    const layer = execFileSync("sh", ["-c", "truncate -s 1G root/zeros && tar -C root -cf - usr/bin/app zeros | zstd -q -1 --long=23 -c"], { cwd: work, maxBuffer: 1 << 26 });
-    const image = writeOciLayout(join(work, "oci"), [{ architecture: "amd64", layers: [{ tar: layer, compression: "none", mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }], config: { entrypoint: ["/usr/bin/app"] } }]);
-    const child = spawn(process.execPath, ["dist/src/cli/main.js", "check", "--image", image, "/usr/bin/app:main"], { env: { ...process.env, TMPDIR: temp }, stdio: "ignore" });
+    const layer = execFileSync("sh", ["-c", "truncate -s 1G root/zeros && tar -C root -cf - usr/bin/app zeros | zstd -q -1 --long=23 -c"], {
+      cwd: work,
+      maxBuffer: 1 << 26,
+    });
+    const image = writeOciLayout(join(work, "oci"), [
+      {
+        architecture: "amd64",
+        layers: [{ tar: layer, compression: "none", mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }],
+        config: { entrypoint: ["/usr/bin/app"] },
+      },
+    ]);
+    const child = spawn(process.execPath, ["dist/src/cli/main.js", "check", "--image", image, "/usr/bin/app:main"], {
+      env: { ...process.env, TMPDIR: temp },
+      stdio: "ignore",
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     const deadline = Date.now() + 20_000;
     while (readdirSync(temp).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));

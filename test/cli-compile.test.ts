@@ -102,7 +102,9 @@ describe("probec compile", () => {
     const pointLines = lines.filter((l) => l.startsWith("  point #"));
     expect(pointLines).toHaveLength(plan.probes.reduce((n, p) => n + p.points.length, 0));
     for (const p of plan.probes) {
-      expect(lines).toContain(`${p.id} ${p.kind} ${p.target.spec} (${spec}:${p.source.line}:${p.source.col}), pid mount namespace ${p.target.mntNs}, pid ${pid}; process filter`);
+      expect(lines).toContain(
+        `${p.id} ${p.kind} ${p.target.spec} (${spec}:${p.source.line}:${p.source.col}), pid mount namespace ${p.target.mntNs}, pid ${pid}; process filter`,
+      );
       for (const point of p.points) {
         const line = pointLines.find((l) => l.startsWith(`  point #${point.cookie} `));
         expect(line).toContain(`address ${point.site.address} → file offset 0x${point.fileOffset.toString(16)}`);

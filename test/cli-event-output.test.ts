@@ -39,7 +39,12 @@ describe("TablePrinter", () => {
   it("gives a probe's fields their own columns when every printing probe has the same fields", () => {
     const printer = new TablePrinter(planOf({ probe1: { fields: [int("id")] } }), 0n);
     expect(printer.print(event("probe1", 1, { id: 7n })) + printer.print(event("probe1", 2, { id: 12345n }))).toBe(
-      ["      TIME  PROBE       PID  COMM                   ID", "  1.000000  probe1       42  svc                     7", "  2.000000  probe1       42  svc                 12345", ""].join("\n"),
+      [
+        "      TIME  PROBE       PID  COMM                   ID",
+        "  1.000000  probe1       42  svc                     7",
+        "  2.000000  probe1       42  svc                 12345",
+        "",
+      ].join("\n"),
     );
   });
 
@@ -52,7 +57,12 @@ describe("TablePrinter", () => {
     const printer = new TablePrinter(planOf({ probe1: { fields: [int("id")], format: "request {id}" }, probe2: { fields: [int("id")] } }), 0n);
     const out = printer.print(event("probe1", 1, { id: 7n })) + printer.print(event("probe2", 2, { id: 8n }));
     expect(out).toBe(
-      ["      TIME  PROBE       PID  COMM             FIELDS", "  1.000000  probe1       42  svc              request 7", "  2.000000  probe2       42  svc              id=8", ""].join("\n"),
+      [
+        "      TIME  PROBE       PID  COMM             FIELDS",
+        "  1.000000  probe1       42  svc              request 7",
+        "  2.000000  probe2       42  svc              id=8",
+        "",
+      ].join("\n"),
     );
   });
 });

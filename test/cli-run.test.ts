@@ -88,7 +88,10 @@ describe("probec trace", () => {
   it("--json --count 3 -q: three JSON objects with the program's values, then the summary", async () => {
     const r = await probec("trace", `uprobe pid/${pid}:exe:work { n = arg0  name = str(arg1, 32) }`, "--json", "--count", "3", "-q");
     expect(r.code, r.stderr).toBe(0);
-    const events = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events).toHaveLength(3);
     consecutive(events.map((e) => e.n as number));
     for (const e of events) {
@@ -121,7 +124,13 @@ describe("probec trace", () => {
   });
 
   it("a format string renders each event", async () => {
-    const r = await probec("trace", `uprobe pid/${pid}:exe:work { n = arg0  name = str(arg1)  format "work({n}, \\"{name}\\") in {{loop}}" }`, "--count", "2", "-q");
+    const r = await probec(
+      "trace",
+      `uprobe pid/${pid}:exe:work { n = arg0  name = str(arg1)  format "work({n}, \\"{name}\\") in {{loop}}" }`,
+      "--count",
+      "2",
+      "-q",
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(2);
@@ -178,7 +187,8 @@ describe("probec trace", () => {
     expect([code, stderr.text]).toEqual([
       0,
       // The helper may finish attaching before it sees the SIGTERM: then it says so first.
-      expect.stringMatching(/^(probec: attached 1 point on 1 binary\n)?probec: stopped after \d+\.\d s: interrupted\nPROBE +HITS +LOST\nprobe1 +\d+ +0\n$/)]);
+      expect.stringMatching(/^(probec: attached 1 point on 1 binary\n)?probec: stopped after \d+\.\d s: interrupted\nPROBE +HITS +LOST\nprobe1 +\d+ +0\n$/),
+    ]);
   });
 });
 
@@ -188,13 +198,21 @@ describe("probec run", () => {
     writeFileSync(spec, `# work() calls\nuprobe pid/${pid}:exe:work {\n  n = arg0\n}\n`);
     const fromSpec = await probec("run", spec, "--json", "--count", "2", "-q");
     expect(fromSpec.code, fromSpec.stderr).toBe(0);
-    consecutive(fromSpec.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { n: number }).n));
+    consecutive(
+      fromSpec.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { n: number }).n),
+    );
 
     const planFile = join(dir, "plan.json");
     expect((await probec("compile", spec, "-o", planFile)).code).toBe(0);
     const fromPlan = await probec("run", planFile, "--json", "--count", "2", "-q");
     expect(fromPlan.code, fromPlan.stderr).toBe(0);
-    const events = fromPlan.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { probe: string; n: number });
+    const events = fromPlan.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { probe: string; n: number });
     expect(events.map((e) => e.probe)).toEqual(["probe1", "probe1"]);
     consecutive(events.map((e) => e.n));
   });
@@ -211,17 +229,17 @@ describe("attach failures: exit 3 with the helper's reasons", () => {
     plan.probes[0]!.binary.ino = "12345";
     writeFileSync(planFile, JSON.stringify(plan));
     const quiet = await probec("run", planFile, "-q");
-    expect([quiet.code, quiet.stderr]).toEqual([3, "probec: no probe could be attached (1 entry failed)\n  hint: run without -q to see each failure's reason\n"]);
+    expect([quiet.code, quiet.stderr]).toEqual([
+      3,
+      "probec: no probe could be attached (1 entry failed)\n  hint: run without -q to see each failure's reason\n",
+    ]);
     const r = await probec("run", planFile);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("");
     const lines = r.stderr.split("\n");
     // The reason is the helper's sentence: it names the field, both values and the file.
     expect(lines[0]).toMatch(new RegExp(`^probec: probe1 \\(pid/${pid}:exe:work\\): not attached: .*\\bino\\b.*\\b12345\\b.*\\b${realIno}\\b`));
-    expect(lines.slice(1)).toEqual([
-      "probec: no probe could be attached (1 entry failed; the reasons are above)",
-      "",
-    ]);
+    expect(lines.slice(1)).toEqual(["probec: no probe could be attached (1 entry failed; the reasons are above)", ""]);
   });
 });
 
@@ -251,7 +269,13 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n")[0]).toBe(`probec: ${v2}: planVersion: expected 1 (the plan format this probec executes), got 2`);
     const badCookie = join(dir, "cookie.json");
-    writeFileSync(badCookie, JSON.stringify({ planVersion: 1, probes: [{ id: "p", kind: "uprobe", target: { containerId: null, containerName: null }, points: [{ cookie: 0, side: "entry" }] }] }));
+    writeFileSync(
+      badCookie,
+      JSON.stringify({
+        planVersion: 1,
+        probes: [{ id: "p", kind: "uprobe", target: { containerId: null, containerName: null }, points: [{ cookie: 0, side: "entry" }] }],
+      }),
+    );
     const r2 = await probec("run", badCookie);
     expect(r2.code).toBe(2);
     expect(r2.stderr.split("\n")[0]).toBe(`probec: ${badCookie}: probes[0].points[0].cookie: expected a positive integer, got 0`);
@@ -263,7 +287,9 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
     const r = await probec("run", plan, "--strategy", "root");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--strategy applies to probe files; a saved plan already holds the paths its strategy chose");
-    expect((await probec("trace", "uprobe host:libc:malloc { pid }", "--count", "0")).stderr).toBe("probec: --count 0: expected a whole number of events above 0\n  hint: e.g. --count 100\n");
+    expect((await probec("trace", "uprobe host:libc:malloc { pid }", "--count", "0")).stderr).toBe(
+      "probec: --count 0: expected a whole number of events above 0\n  hint: e.g. --count 100\n",
+    );
     expect((await probec("trace", "uprobe host:libc:malloc { pid }", "--duration", "-1")).code).toBe(2);
     expect((await probec("run", join(dir, "nope.probe"))).stderr).toContain("no such file");
   });
@@ -274,7 +300,9 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
     try {
       const r = await probec("trace", `uprobe pid/${pid}:exe:work { n = arg0 }`);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/^probec: cannot find a usable probec-attach, the native helper that attaches probes; tried:\n {4}\/nonexistent \(\$PROBEC_ATTACH\): no such file\n {2}hint: build it: npm run build:native/);
+      expect(r.stderr).toMatch(
+        /^probec: cannot find a usable probec-attach, the native helper that attaches probes; tried:\n {4}\/nonexistent \(\$PROBEC_ATTACH\): no such file\n {2}hint: build it: npm run build:native/,
+      );
       noStackTrace(r);
     } finally {
       if (saved === undefined) delete process.env.PROBEC_ATTACH;

@@ -23,7 +23,9 @@ describe("probec list: exit codes", () => {
     const r = await probec("list", bin("usdt_sema"), "sema:nope");
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(`probec: no USDT probe in ${bin("usdt_sema")} matches "sema:nope"\n  hint: probes that exist: sema:enabled, sema:other, sema:plain\n`);
+    expect(r.stderr).toBe(
+      `probec: no USDT probe in ${bin("usdt_sema")} matches "sema:nope"\n  hint: probes that exist: sema:enabled, sema:other, sema:plain\n`,
+    );
   });
 
   it("exits 1 for a file without probes, pointing at --functions", async () => {
@@ -49,9 +51,17 @@ describe("probec list: bad input is one clear line and exit 2", () => {
   const cases: [string, string[], RegExp][] = [
     ["a missing file", ["list", "fixtures/elf/bin/no-such-file"], /^probec: fixtures\/elf\/bin\/no-such-file: no such file\n  hint: /],
     ["a directory", ["list", "fixtures/elf/bin"], /^probec: fixtures\/elf\/bin: is a directory, not an ELF file\n  hint: name a file inside it\n$/],
-    ["a text file", ["list", bin("corrupt/text_file")], /^probec: fixtures\/elf\/bin\/corrupt\/text_file: not an ELF file \(it does not start with \\x7fELF\)\n$/],
+    [
+      "a text file",
+      ["list", bin("corrupt/text_file")],
+      /^probec: fixtures\/elf\/bin\/corrupt\/text_file: not an ELF file \(it does not start with \\x7fELF\)\n$/,
+    ],
     ["an empty file", ["list", bin("corrupt/empty")], /^probec: fixtures\/elf\/bin\/corrupt\/empty: not an ELF file \(the file is empty\)\n$/],
-    ["a truncated header", ["list", bin("corrupt/trunc_ehdr")], /^probec: fixtures\/elf\/bin\/corrupt\/trunc_ehdr: ELF header is truncated: the file has only 40 bytes\n$/],
+    [
+      "a truncated header",
+      ["list", bin("corrupt/trunc_ehdr")],
+      /^probec: fixtures\/elf\/bin\/corrupt\/trunc_ehdr: ELF header is truncated: the file has only 40 bytes\n$/,
+    ],
     ["an unclosed glob", ["list", bin("usdt_sema"), "sema:[abc"], /^probec: pattern "\[abc": "\[" at position 1 is never closed\n  hint: /],
     ["an unknown command", ["lsit", "x"], /^probec: unknown command "lsit"\n  hint: did you mean "list"\?\n$/],
     ["an unknown option", ["list", bin("usdt_sema"), "--frobnicate"], /^probec: Unknown argument: frobnicate\n  hint: run probec --help/],
@@ -69,7 +79,9 @@ describe("probec list: bad input is one clear line and exit 2", () => {
 
   it("reports an unreadable file as a permission problem (as a non-root user)", () => {
     // Root reads everything, so run the built CLI as `nobody` against a 0600 file.
-    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "dist/src/cli/main.js", "list", "/etc/shadow"], { encoding: "utf8" });
+    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "dist/src/cli/main.js", "list", "/etc/shadow"], {
+      encoding: "utf8",
+    });
     expect(result.status).toBe(2);
     expect(result.stderr).toBe("probec: /etc/shadow: permission denied\n  hint: run as root, or as a user that can read the file\n");
   });
@@ -134,7 +146,9 @@ describe("probec resolve", () => {
   });
 
   it("refuses a target where a scope is expected, and a vanished process", async () => {
-    expect((await probec("resolve", "pid/1:libc")).stderr).toBe('probec: "pid/1:libc" is a target, not a scope\n  hint: resolve the scope alone: probec resolve pid/1\n');
+    expect((await probec("resolve", "pid/1:libc")).stderr).toBe(
+      'probec: "pid/1:libc" is a target, not a scope\n  hint: resolve the scope alone: probec resolve pid/1\n',
+    );
     const gone = await probec("resolve", "pid/4194304");
     expect(gone.code).toBe(2);
     expect(gone.stderr).toMatch(/^probec: process 4194304 does not exist \(it may have exited\)\n/);

@@ -24,8 +24,25 @@ const BIN = join(REPO, "fixtures/elf/bin");
 const GOLDEN = join(REPO, "test/golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
-interface UsdtFact { provider: string; name: string; pc: string; pc_file_offset: string; semaphore: string | null; semaphore_file_offset: string | null; args: string }
-interface SymbolFact { table: string; name: string; value: string; type: string; vis?: string; file_offset: string | null; code_addr?: string; code_file_offset?: string }
+interface UsdtFact {
+  provider: string;
+  name: string;
+  pc: string;
+  pc_file_offset: string;
+  semaphore: string | null;
+  semaphore_file_offset: string | null;
+  args: string;
+}
+interface SymbolFact {
+  table: string;
+  name: string;
+  value: string;
+  type: string;
+  vis?: string;
+  file_offset: string | null;
+  code_addr?: string;
+  code_file_offset?: string;
+}
 interface FileFacts {
   path: string;
   class: "ELF32" | "ELF64";
@@ -53,14 +70,26 @@ const factsFor = (name: string): FileFacts | undefined => Object.values(facts.fi
 /** Only strip_buildid needs a debug root, and the fixture one keeps the run hermetic. */
 const debugRootArgs = (name: string): string[] => (factsFor(name)?.build_id_debug_file !== undefined ? ["--debug-root", "fixtures/elf/debug-root"] : []);
 
-interface Recorded { argv: string[]; exitCode: number; stderr: string; json: unknown }
-interface Golden { fixture: string; usdt: Recorded; functions: Recorded }
+interface Recorded {
+  argv: string[];
+  exitCode: number;
+  stderr: string;
+  json: unknown;
+}
+interface Golden {
+  fixture: string;
+  usdt: Recorded;
+  functions: Recorded;
+}
 
 async function record(name: string, extra: string[]): Promise<Recorded> {
   const argv = ["list", canonical(name), ...extra, ...debugRootArgs(name)];
   const actual = argPath(name);
   const io = { stdout: new StringSink(), stderr: new StringSink() };
-  const exitCode = await run(argv.map((a) => (a.startsWith("fixtures/") ? relative(process.cwd(), join(REPO, a)) : a)), io);
+  const exitCode = await run(
+    argv.map((a) => (a.startsWith("fixtures/") ? relative(process.cwd(), join(REPO, a)) : a)),
+    io,
+  );
   const toCanonical = (text: string) => text.split(actual).join(canonical(name));
   const stdout = toCanonical(io.stdout.text);
   return { argv, exitCode, stderr: toCanonical(io.stderr.text), json: stdout === "" ? null : JSON.parse(stdout) };
@@ -111,8 +140,26 @@ describe("--json with nothing to print", () => {
 
 // ----------------------------------------------- is the output right?
 
-interface ArgJson { spec: string; index: number; size: number; signed: boolean; kind: string; value?: string; reason?: string; float?: boolean }
-interface SiteJson { file: string; provider: string; name: string; address: string; fileOffset: number; semaphore: string | null; semaphoreOffset: number | null; args: ArgJson[] }
+interface ArgJson {
+  spec: string;
+  index: number;
+  size: number;
+  signed: boolean;
+  kind: string;
+  value?: string;
+  reason?: string;
+  float?: boolean;
+}
+interface SiteJson {
+  file: string;
+  provider: string;
+  name: string;
+  address: string;
+  fileOffset: number;
+  semaphore: string | null;
+  semaphoreOffset: number | null;
+  args: ArgJson[];
+}
 
 const hx = (v: string | number | bigint): string => `0x${BigInt(v).toString(16)}`;
 /** Items of a note's argument string: split at blanks, except inside `[...]` (aarch64, arm). */
@@ -121,28 +168,39 @@ const argItems = (text: string): string[] => text.match(/(?:[^\s[]|\[[^\]]*\])+/
 const withUsdt = Object.entries(facts.files).filter(([, f]) => f.usdt.length > 0);
 
 describe("the USDT JSON agrees with facts.json and docs/pitfalls.md", () => {
-  test.each(withUsdt.map(([name, f]) => [name, f.path.slice(4)] as const))("%s: sites, offsets and one argument per item at its own index", async (_name, fixture) => {
-    const f = factsFor(fixture) as FileFacts;
-    const { usdt } = await golden(fixture);
-    expect(usdt.exitCode).toBe(0);
-    const sites = usdt.json as SiteJson[];
-    expect(
-      sites.map((s) => ({ file: s.file, probe: `${s.provider}:${s.name}`, address: s.address, fileOffset: hx(s.fileOffset), semaphore: s.semaphore, semaphoreOffset: s.semaphoreOffset === null ? null : hx(s.semaphoreOffset), args: s.args.map((a) => `${a.index}:${a.spec}`) })),
-    ).toEqual(
-      f.usdt.map((u) => ({
-        file: canonical(fixture),
-        probe: `${u.provider}:${u.name}`,
-        address: hx(u.pc),
-        fileOffset: hx(u.pc_file_offset),
-        semaphore: u.semaphore === null ? null : hx(u.semaphore),
-        semaphoreOffset: u.semaphore_file_offset === null ? null : hx(u.semaphore_file_offset),
-        args: argItems(u.args).map((a, i) => `${i}:${a}`),
-      })),
-    );
-    // An unsupported argument says why.
-    const unexplained = sites.flatMap((s) => s.args.filter((a) => a.kind === "unsupported" && !(typeof a.reason === "string" && a.reason.length > 0)));
-    expect(unexplained).toEqual([]);
-  });
+  test.each(withUsdt.map(([name, f]) => [name, f.path.slice(4)] as const))(
+    "%s: sites, offsets and one argument per item at its own index",
+    async (_name, fixture) => {
+      const f = factsFor(fixture) as FileFacts;
+      const { usdt } = await golden(fixture);
+      expect(usdt.exitCode).toBe(0);
+      const sites = usdt.json as SiteJson[];
+      expect(
+        sites.map((s) => ({
+          file: s.file,
+          probe: `${s.provider}:${s.name}`,
+          address: s.address,
+          fileOffset: hx(s.fileOffset),
+          semaphore: s.semaphore,
+          semaphoreOffset: s.semaphoreOffset === null ? null : hx(s.semaphoreOffset),
+          args: s.args.map((a) => `${a.index}:${a.spec}`),
+        })),
+      ).toEqual(
+        f.usdt.map((u) => ({
+          file: canonical(fixture),
+          probe: `${u.provider}:${u.name}`,
+          address: hx(u.pc),
+          fileOffset: hx(u.pc_file_offset),
+          semaphore: u.semaphore === null ? null : hx(u.semaphore),
+          semaphoreOffset: u.semaphore_file_offset === null ? null : hx(u.semaphore_file_offset),
+          args: argItems(u.args).map((a, i) => `${i}:${a}`),
+        })),
+      );
+      // An unsupported argument says why.
+      const unexplained = sites.flatMap((s) => s.args.filter((a) => a.kind === "unsupported" && !(typeof a.reason === "string" && a.reason.length > 0)));
+      expect(unexplained).toEqual([]);
+    },
+  );
 
   const floats = withUsdt.filter(([, f]) => f.usdt.some((u) => argItems(u.args).some((a) => /^-?\d+f@/.test(a))));
   test.each(floats.map(([name, f]) => [name, f.path.slice(4)] as const))("%s: `8f@` arguments carry float: true, integers do not", async (_name, fixture) => {
@@ -150,15 +208,18 @@ describe("the USDT JSON agrees with facts.json and docs/pitfalls.md", () => {
     expect(args.map((a) => `${a.spec} float=${a.float === true}`)).toEqual(args.map((a) => `${a.spec} float=${/^-?\d+f@/.test(a.spec)}`));
   });
 
-  test.each(withUsdt.map(([name, f]) => [name, f.path.slice(4)] as const))("%s: constants are exact to 64 bits, reduced to their size and signedness", async (_name, fixture) => {
-    const constants = ((await golden(fixture)).usdt.json as SiteJson[]).flatMap((s) => s.args.filter((a) => a.kind === "constant"));
-    const expected = (a: ArgJson): string => {
-      const digits = a.spec.slice(a.spec.indexOf("@") + 1).replace(/^[$#i]/, "");
-      const n = BigInt(digits);
-      return (a.signed ? BigInt.asIntN(a.size * 8, n) : BigInt.asUintN(a.size * 8, n)).toString();
-    };
-    expect(constants.map((a) => `${a.spec} = ${a.value}`)).toEqual(constants.map((a) => `${a.spec} = ${expected(a)}`));
-  });
+  test.each(withUsdt.map(([name, f]) => [name, f.path.slice(4)] as const))(
+    "%s: constants are exact to 64 bits, reduced to their size and signedness",
+    async (_name, fixture) => {
+      const constants = ((await golden(fixture)).usdt.json as SiteJson[]).flatMap((s) => s.args.filter((a) => a.kind === "constant"));
+      const expected = (a: ArgJson): string => {
+        const digits = a.spec.slice(a.spec.indexOf("@") + 1).replace(/^[$#i]/, "");
+        const n = BigInt(digits);
+        return (a.signed ? BigInt.asIntN(a.size * 8, n) : BigInt.asUintN(a.size * 8, n)).toString();
+      };
+      expect(constants.map((a) => `${a.spec} = ${a.value}`)).toEqual(constants.map((a) => `${a.spec} = ${expected(a)}`));
+    },
+  );
 
   test("ops:bigconst (usdt_ops_gcc_O2): 18446744073709551614, -9223372036854775808 and 4294967295 survive as decimal strings", async () => {
     const site = ((await golden("usdt_ops_gcc_O2")).usdt.json as SiteJson[]).find((s) => s.name === "bigconst");
@@ -179,27 +240,39 @@ describe("the USDT JSON agrees with facts.json and docs/pitfalls.md", () => {
 
 // ------------------------------------------- is the functions JSON right?
 
-interface FunctionJson { file: string; name: string; version: string | null; address: string; fileOffset: number; size: number; type: string; binding: string }
+interface FunctionJson {
+  file: string;
+  name: string;
+  version: string | null;
+  address: string;
+  fileOffset: number;
+  size: number;
+  type: string;
+  binding: string;
+}
 
 describe("the --functions JSON agrees with facts.json", () => {
   const cases = Object.entries(facts.files).filter(([, f]) => f.symbols.some((s) => s.file_offset !== null && (s.type === "FUNC" || s.type === "IFUNC")));
-  test.each(cases.map(([name, f]) => [name, f.path.slice(4)] as const))("%s: every defined function is listed at its facts address and file offset", async (_name, fixture) => {
-    const f = factsFor(fixture) as FileFacts;
-    const listed = ((await golden(fixture)).functions.json ?? []) as FunctionJson[];
-    const shown = new Set(listed.map((s) => `${s.name} ${s.address} ${hx(s.fileOffset)} ${s.type}`));
-    // An sstripped file keeps only .dynsym; a debug file with the wrong CRC gives nothing.
-    const debugData = f.debuglink !== undefined || f.build_id_debug_file !== undefined || f.gnu_debugdata !== undefined;
-    const sstripped = f.symbols_read_from !== f.path && !debugData;
-    const rejected = f.debuglink?.crc_matches === false;
-    const expected = f.symbols.filter((s) => s.file_offset !== null && (s.type === "FUNC" || s.type === "IFUNC") && (!sstripped || s.table === ".dynsym"));
-    // ppc64 ELFv2: the probe goes on the local entry point, `[<localentry>: N]` in readelf's Vis column (see facts.test.ts).
-    const lep = (s: SymbolFact): bigint => BigInt(/\[<localentry>: (\d+)\]/.exec(s.vis ?? "")?.[1] ?? 0);
-    const located = (s: SymbolFact): string =>
-      `${s.name} ${hx(BigInt(s.code_addr ?? s.value) + lep(s))} ${hx(BigInt(s.code_file_offset ?? (s.file_offset as string)) + lep(s))} ${s.type.toLowerCase()}`;
-    const want = rejected ? [] : [...new Set(expected.map(located))];
-    expect(want.filter((w) => !shown.has(w))).toEqual([]);
-    if (rejected) expect(listed.filter((s) => expected.some((e) => e.name === s.name))).toEqual([]);
-  });
+  test.each(cases.map(([name, f]) => [name, f.path.slice(4)] as const))(
+    "%s: every defined function is listed at its facts address and file offset",
+    async (_name, fixture) => {
+      const f = factsFor(fixture) as FileFacts;
+      const listed = ((await golden(fixture)).functions.json ?? []) as FunctionJson[];
+      const shown = new Set(listed.map((s) => `${s.name} ${s.address} ${hx(s.fileOffset)} ${s.type}`));
+      // An sstripped file keeps only .dynsym; a debug file with the wrong CRC gives nothing.
+      const debugData = f.debuglink !== undefined || f.build_id_debug_file !== undefined || f.gnu_debugdata !== undefined;
+      const sstripped = f.symbols_read_from !== f.path && !debugData;
+      const rejected = f.debuglink?.crc_matches === false;
+      const expected = f.symbols.filter((s) => s.file_offset !== null && (s.type === "FUNC" || s.type === "IFUNC") && (!sstripped || s.table === ".dynsym"));
+      // ppc64 ELFv2: the probe goes on the local entry point, `[<localentry>: N]` in readelf's Vis column (see facts.test.ts).
+      const lep = (s: SymbolFact): bigint => BigInt(/\[<localentry>: (\d+)\]/.exec(s.vis ?? "")?.[1] ?? 0);
+      const located = (s: SymbolFact): string =>
+        `${s.name} ${hx(BigInt(s.code_addr ?? s.value) + lep(s))} ${hx(BigInt(s.code_file_offset ?? (s.file_offset as string)) + lep(s))} ${s.type.toLowerCase()}`;
+      const want = rejected ? [] : [...new Set(expected.map(located))];
+      expect(want.filter((w) => !shown.has(w))).toEqual([]);
+      if (rejected) expect(listed.filter((s) => expected.some((e) => e.name === s.name))).toEqual([]);
+    },
+  );
 });
 
 test("libver.so --functions JSON tells the hidden vfunc@VER_1 from the default vfunc@@VER_2 (not only by address)", async () => {
@@ -232,7 +305,9 @@ describe("32-bit targets: every register in the JSON carries compatPtRegsOffset"
     const offsetOf = COMPAT_OFFSETS[f.e_machine] as (name: string) => number | undefined;
     const registers = ((await golden(fixture)).usdt.json as Record<string, unknown>[][])
       .flatMap((s) => (s as unknown as SiteJson).args as unknown as Record<string, unknown>[])
-      .flatMap((a) => [a.register, a.base, a.indexRegister].filter((r): r is { name: string; compatPtRegsOffset?: number } => typeof r === "object" && r !== null));
+      .flatMap((a) =>
+        [a.register, a.base, a.indexRegister].filter((r): r is { name: string; compatPtRegsOffset?: number } => typeof r === "object" && r !== null),
+      );
     expect(registers.length).toBeGreaterThan(0);
     expect(registers.map((r) => `${r.name}:${r.compatPtRegsOffset}`)).toEqual(registers.map((r) => `${r.name}:${offsetOf(r.name)}`));
   });

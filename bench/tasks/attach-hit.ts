@@ -114,14 +114,22 @@ function report(print: (line: string) => void, title: string, m: Measured): void
   const sample = (ms: number): { ms: number; peakRssGrowth: undefined; bytesRead: undefined } => ({ ms, peakRssGrowth: undefined, bytesRead: undefined });
   const perHitText = (ns: number | undefined): string => (ns === undefined ? "" : `${(ns / 1000).toFixed(2)} µs per hit`);
   const rows: Row[] = [
-    { tool: "attach-loop, bare", scope: "whole process", samples: m.bare.map(sample), bytesHow: "n/a", answer: bare === undefined ? "" : `${((bare * 1e6) / HITS).toFixed(1)} ns per call` },
+    {
+      tool: "attach-loop, bare",
+      scope: "whole process",
+      samples: m.bare.map(sample),
+      bytesHow: "n/a",
+      answer: bare === undefined ? "" : `${((bare * 1e6) / HITS).toFixed(1)} ns per call`,
+    },
     {
       tool: "attach-loop + probec (uprobe, arg0, comm)",
       scope: "whole process",
       samples: m.probec.map(sample),
       bytesHow: "n/a",
       answer: perHitText(probecNs),
-      note: m.failures.probec ?? `${m.probecEvents.toLocaleString("en")} events received of ${hits.toLocaleString("en")} hits, ${m.probecLost.toLocaleString("en")} lost`,
+      note:
+        m.failures.probec ??
+        `${m.probecEvents.toLocaleString("en")} events received of ${hits.toLocaleString("en")} hits, ${m.probecLost.toLocaleString("en")} lost`,
     },
     {
       tool: "attach-loop + bpftrace (printf arg0, comm)",
@@ -129,7 +137,9 @@ function report(print: (line: string) => void, title: string, m: Measured): void
       samples: m.bpftrace.map(sample),
       bytesHow: "n/a",
       answer: perHitText(bpftraceNs),
-      note: m.failures.bpftrace ?? `${m.bpftraceLines.toLocaleString("en")} lines received of ${hits.toLocaleString("en")} hits, ${m.bpftraceLost.toLocaleString("en")} lost`,
+      note:
+        m.failures.bpftrace ??
+        `${m.bpftraceLines.toLocaleString("en")} lines received of ${hits.toLocaleString("en")} hits, ${m.bpftraceLost.toLocaleString("en")} lost`,
     },
   ];
   printTask(print, `${title} (the loop's own time; ${REPS}×${ROUNDS} runs each)`, rows, []);

@@ -44,7 +44,8 @@ async function timeAttach(plan: AttachPlan, mode: AttachMode): Promise<{ ms: num
   const closing = performance.now();
   let closeFailure: string | undefined;
   await attachment.close().catch((error: unknown) => (closeFailure = messageOf(error, 1)));
-  if (ready.failed > 0) throw new Error(`${ready.failed} entries failed: ${JSON.stringify(attachment.statuses.filter((s) => s.type === "failed").slice(0, 2))}`);
+  if (ready.failed > 0)
+    throw new Error(`${ready.failed} entries failed: ${JSON.stringify(attachment.statuses.filter((s) => s.type === "failed").slice(0, 2))}`);
   return { ms, points: ready.points, closeMs: performance.now() - closing, closeFailure };
 }
 
@@ -65,7 +66,13 @@ export async function attachNodeTask(print: (line: string) => void): Promise<voi
     }
     const functions = pointsOf(compiled.plan);
     const rows: Row[] = [
-      { tool: "probec compile(), first call", scope: "in process", samples: [{ ms: compiled.ms, peakRssGrowth: undefined, bytesRead: undefined }], bytesHow: "n/a", answer: `${functions} points` },
+      {
+        tool: "probec compile(), first call",
+        scope: "in process",
+        samples: [{ ms: compiled.ms, peakRssGrowth: undefined, bytesRead: undefined }],
+        bytesHow: "n/a",
+        answer: `${functions} points`,
+      },
     ];
     const medians: Partial<Record<AttachMode, number>> = {};
     for (const mode of ["multi", "pmu"] as const) {
@@ -79,16 +86,27 @@ export async function attachNodeTask(print: (line: string) => void): Promise<voi
           break;
         }
       }
-      const closeMs = quantile(samples.map((s) => s.closeMs), 0.5);
+      const closeMs = quantile(
+        samples.map((s) => s.closeMs),
+        0.5,
+      );
       const closeFailure = samples.find((s) => s.closeFailure !== undefined)?.closeFailure;
-      medians[mode] = samples.length === 0 ? undefined : quantile(samples.map((s) => s.ms), 0.5);
+      medians[mode] =
+        samples.length === 0
+          ? undefined
+          : quantile(
+              samples.map((s) => s.ms),
+              0.5,
+            );
       rows.push({
         tool: `probec attach(plan) → ready, --mode ${mode}`,
         scope: "in process",
         samples: samples.map((s) => ({ ms: s.ms, peakRssGrowth: undefined, bytesRead: undefined })),
         bytesHow: "n/a",
         answer: samples.length === 0 ? "" : `${samples[0]?.points} points attached`,
-        note: note ?? (closeFailure !== undefined ? `detach: ${closeFailure}` : samples.length === 0 ? undefined : `detach (close() to exit): median ${formatMs(closeMs)}`),
+        note:
+          note ??
+          (closeFailure !== undefined ? `detach: ${closeFailure}` : samples.length === 0 ? undefined : `detach (close() to exit): median ${formatMs(closeMs)}`),
       });
     }
     const bpftrace = startBpftrace(`BEGIN { printf("ready\\n"); } uprobe:${node}:uv_* { @[probe] = count(); }`, BPFTRACE_CAP_MS);
@@ -100,7 +118,7 @@ export async function attachNodeTask(print: (line: string) => void): Promise<voi
     const failure = bpftrace.failure();
     const probes = attaching === undefined ? "" : `${attaching.probes - 1} uv_* probes (+ BEGIN)`;
     rows.push({
-      tool: "bpftrace: spawn → \"Attaching N probes\"",
+      tool: 'bpftrace: spawn → "Attaching N probes"',
       scope: "whole process",
       samples: attaching === undefined ? [] : [{ ms: attaching.ms, peakRssGrowth: undefined, bytesRead: undefined }],
       bytesHow: "n/a",
@@ -108,7 +126,7 @@ export async function attachNodeTask(print: (line: string) => void): Promise<voi
       note: attaching === undefined ? failure : undefined,
     });
     rows.push({
-      tool: "bpftrace: \"Attaching\" → ready (BEGIN fired)",
+      tool: 'bpftrace: "Attaching" → ready (BEGIN fired)',
       scope: "whole process",
       samples: readyMs === undefined || attaching === undefined ? [] : [{ ms: readyMs - attaching.ms, peakRssGrowth: undefined, bytesRead: undefined }],
       bytesHow: "n/a",

@@ -89,10 +89,16 @@ export async function attachRateTask(print: (line: string) => void): Promise<voi
       scope: "whole process",
       samples: o.ms === undefined ? [] : [{ ms: o.ms, peakRssGrowth: undefined, bytesRead: undefined }],
       bytesHow: "n/a",
-      answer: o.received === undefined ? "" : `${o.received.toLocaleString("en")} of ${o.fired?.toLocaleString("en")} received, ${o.lost?.toLocaleString("en")} lost`,
+      answer:
+        o.received === undefined ? "" : `${o.received.toLocaleString("en")} of ${o.fired?.toLocaleString("en")} received, ${o.lost?.toLocaleString("en")} lost`,
       note: o.failure,
     });
-    printTask(print, `${title} (time: the firing program's run)`, [row("probec (usdt, seq = arg0), events counted in JS", probec), row("bpftrace (printf arg0), lines counted", bpftrace)], []);
+    printTask(
+      print,
+      `${title} (time: the firing program's run)`,
+      [row("probec (usdt, seq = arg0), events counted in JS", probec), row("bpftrace (printf arg0), lines counted", bpftrace)],
+      [],
+    );
     const missing = probec.fired === undefined || probec.received === undefined ? undefined : probec.fired - probec.received;
     printTarget(print, "events fired but not received by probec", missing, 0, (v) => v.toLocaleString("en"));
     printTarget(print, "events probec's helper counted lost", probec.lost, 0, (v) => v.toLocaleString("en"));

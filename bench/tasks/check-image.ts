@@ -61,7 +61,11 @@ function benchImage(): { path: string; layers: string[] } {
   writeFileSync(join(rootDir, "etc/ld.so.conf"), "/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n");
   execFileSync("ldconfig", ["-r", rootDir]);
   const base = tarOfDirectory(rootDir);
-  const filler: TarMember[] = Array.from({ length: FILLER_FILES }, (_, i) => ({ name: `srv/data/blob-${i}.bin`, type: "file", data: randomBytes(FILLER_BYTES) }));
+  const filler: TarMember[] = Array.from({ length: FILLER_FILES }, (_, i) => ({
+    name: `srv/data/blob-${i}.bin`,
+    type: "file",
+    data: randomBytes(FILLER_BYTES),
+  }));
   const top: TarMember[] = [
     { name: "etc/hostname", type: "file", data: Buffer.from("bench\n") },
     { name: "srv/data/.wh.blob-0.bin", type: "file", data: new Uint8Array(0) },
@@ -79,7 +83,9 @@ function benchImage(): { path: string; layers: string[] } {
   ]);
   tarDirectory(layout, IMAGE);
   const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(readFileSync(join(layout, "blobs/sha256", index.manifests[0]?.digest.slice(7) ?? ""), "utf8")) as { layers: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(join(layout, "blobs/sha256", index.manifests[0]?.digest.slice(7) ?? ""), "utf8")) as {
+    layers: { digest: string }[];
+  };
   const layers = manifest.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`);
   rmSync(layout, { recursive: true, force: true });
   rmSync(rootDir, { recursive: true, force: true });
@@ -101,15 +107,25 @@ export async function checkImageTask(print: (line: string) => void): Promise<voi
   const title = `(g) probec check: ${CHECK_TARGETS.length} probes in a ${(size / 1024 / 1024).toFixed(0)} MiB OCI archive (3 gzip layers), cold (image ready in ${setupS} s)`;
   const describe = (a: unknown): string => {
     const r = a as { found?: number; total?: number; missing?: string[] } | undefined;
-    return r?.found === undefined ? `no answer (${JSON.stringify(a)})` : `${r.found}/${r.total} found${r.missing !== undefined && r.missing.length > 0 ? `; missing: ${r.missing.join(", ")}` : ""}`;
+    return r?.found === undefined
+      ? `no answer (${JSON.stringify(a)})`
+      : `${r.found}/${r.total} found${r.missing !== undefined && r.missing.length > 0 ? `; missing: ${r.missing.join(", ")}` : ""}`;
   };
   const api: Row = { ...probecRow("probec checkImage()", "fresh process", "probec-check", { path, names: CHECK_TARGETS }, 5, describe), bytesHow: "rchar" };
-  const cli = peerRow("probec check (CLI, whole process)", { stages: [[process.execPath, CLI, "check", "--image", path, ...CHECK_TARGETS]], capture: true, warmup: 1, runs: 5, budgetS: 30, timeoutS: 60 }, (out) => {
-    const summary = out.trim().split("\n").at(-1) ?? "";
-    return summary.replace(/ in .*$/, "");
-  });
+  const cli = peerRow(
+    "probec check (CLI, whole process)",
+    { stages: [[process.execPath, CLI, "check", "--image", path, ...CHECK_TARGETS]], capture: true, warmup: 1, runs: 5, budgetS: 30, timeoutS: 60 },
+    (out) => {
+      const summary = out.trim().split("\n").at(-1) ?? "";
+      return summary.replace(/ in .*$/, "");
+    },
+  );
   // What starting the CLI costs on this machine, without checking anything: the floor under the row above.
-  const startup = peerRow("probec --version (CLI start only)", { stages: [[process.execPath, CLI, "--version"]], capture: true, warmup: 1, runs: 5, budgetS: 30, timeoutS: 60 }, (out) => out.trim());
+  const startup = peerRow(
+    "probec --version (CLI start only)",
+    { stages: [[process.execPath, CLI, "--version"]], capture: true, warmup: 1, runs: 5, budgetS: 30, timeoutS: 60 },
+    (out) => out.trim(),
+  );
   // By hand: unpack the archive, then every layer in order, then readelf on what the probes name.
   const script = [
     "set -e",
@@ -124,12 +140,21 @@ export async function checkImageTask(print: (line: string) => void): Promise<voi
     'readelf -Ws "$d/root/usr/bin/node" | grep -cE " uv_run$" || true',
     'rm -rf "$d"',
   ].join("\n");
-  const peer = peerRow("tar -x (archive, layers) + readelf", { stages: [["sh", "-c", script]], capture: true, warmup: 0, runs: 3, budgetS: 60, timeoutS: 120 }, (out) => {
-    const counts = out.trim().split("\n").map(Number);
-    return `${counts.reduce((a, b) => a + b, 0)} symbol/probe lines (${counts.join("+")}), no whiteouts, no loader rules`;
-  });
-  printTask(print, title, [api, cli, startup, peer], [
-    { what: "probec check (CLI, whole process) median time", value: medianMs(cli), limit: 2000, unit: "ms" },
-    { what: "probec check (CLI, whole process) peak RSS", value: medianPeakRss(cli), limit: 100 * 1024 * 1024, unit: "bytes" },
-  ]);
+  const peer = peerRow(
+    "tar -x (archive, layers) + readelf",
+    { stages: [["sh", "-c", script]], capture: true, warmup: 0, runs: 3, budgetS: 60, timeoutS: 120 },
+    (out) => {
+      const counts = out.trim().split("\n").map(Number);
+      return `${counts.reduce((a, b) => a + b, 0)} symbol/probe lines (${counts.join("+")}), no whiteouts, no loader rules`;
+    },
+  );
+  printTask(
+    print,
+    title,
+    [api, cli, startup, peer],
+    [
+      { what: "probec check (CLI, whole process) median time", value: medianMs(cli), limit: 2000, unit: "ms" },
+      { what: "probec check (CLI, whole process) peak RSS", value: medianPeakRss(cli), limit: 100 * 1024 * 1024, unit: "bytes" },
+    ],
+  );
 }

@@ -107,8 +107,23 @@ export async function compileTask(print: (line: string) => void, count = 10): Pr
         if (r?.errors !== undefined && r.errors.length > 0) return `DIAGNOSTICS: ${r.errors.slice(0, 2).join(" / ")}`;
         return r?.entries === undefined ? `no answer (${JSON.stringify(a)})` : `${r.probes} probes → ${r.entries} plan entries, ${r.points} attach points`;
       };
-      const probec: Row = { ...probecRow(`probec compile(spec of ${count * 10} probes)`, "fresh process", "probec-compile", { path: "", source, host: TEST_DOCKER_HOST }, 5, describe), bytesHow: "rchar" };
-      printTask(print, `${title} (setup: ${count} containers started in ${setupS} s)`, [probec], [{ what: "probec compile() cold median (call to plan)", value: medianMs(probec), limit: 300, unit: "ms" }]);
+      const probec: Row = {
+        ...probecRow(
+          `probec compile(spec of ${count * 10} probes)`,
+          "fresh process",
+          "probec-compile",
+          { path: "", source, host: TEST_DOCKER_HOST },
+          5,
+          describe,
+        ),
+        bytesHow: "rchar",
+      };
+      printTask(
+        print,
+        `${title} (setup: ${count} containers started in ${setupS} s)`,
+        [probec],
+        [{ what: "probec compile() cold median (call to plan)", value: medianMs(probec), limit: 300, unit: "ms" }],
+      );
     });
   } catch (error) {
     if (started) throw error;

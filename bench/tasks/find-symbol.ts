@@ -22,13 +22,31 @@ export function findSymbolTask(print: (line: string) => void, path = "/usr/bin/n
     return value === undefined ? "not found" : `addr 0x${value.replace(/^0+/, "")} (${lineCount(out)} lines; no offset)`;
   };
   rows.push(
-    peerRow(`readelf -sW --dyn-syms | grep -w ${name}`, { stages: [["readelf", "-sW", "--dyn-syms", path], ["grep", "-w", name]], capture: true, warmup: 1, runs: 5, budgetS: 10, timeoutS: 60 }, readelfAnswer),
+    peerRow(
+      `readelf -sW --dyn-syms | grep -w ${name}`,
+      {
+        stages: [
+          ["readelf", "-sW", "--dyn-syms", path],
+          ["grep", "-w", name],
+        ],
+        capture: true,
+        warmup: 1,
+        runs: 5,
+        budgetS: 10,
+        timeoutS: 60,
+      },
+      readelfAnswer,
+    ),
   );
   rows.push(elfinfoSymbolsRow(path, name, "find", hex));
   rows.push(
-    peerRow(`bpftrace -l 'uprobe:${path}:${name}'`, { stages: [["bpftrace", "-l", `uprobe:${path}:${name}`]], capture: true, warmup: 1, runs: 10, budgetS: 5, timeoutS: 60 }, (out) =>
-      out.includes(name) ? "listed (no offset)" : "not found",
+    peerRow(
+      `bpftrace -l 'uprobe:${path}:${name}'`,
+      { stages: [["bpftrace", "-l", `uprobe:${path}:${name}`]], capture: true, warmup: 1, runs: 10, budgetS: 5, timeoutS: 60 },
+      (out) => (out.includes(name) ? "listed (no offset)" : "not found"),
     ),
   );
-  printTask(print, `(b) file offset of ${name} in ${path}`, rows, [{ what: "probec cold median (open to result)", value: medianMs(probec), limit: 2, unit: "ms" }]);
+  printTask(print, `(b) file offset of ${name} in ${path}`, rows, [
+    { what: "probec cold median (open to result)", value: medianMs(probec), limit: 2, unit: "ms" },
+  ]);
 }

@@ -17,11 +17,27 @@ export function listSymbolsTask(print: (line: string) => void, path = "/usr/bin/
   const list = probecRow("probec listSymbols (sorted array)", "fresh process", "probec-list", { path }, 5, functions);
   const rows: Row[] = [iterate, list];
   rows.push(
-    peerRow(`readelf -sW --dyn-syms > /dev/null`, { stages: [["readelf", "-sW", "--dyn-syms", path]], warmup: 1, runs: 3, budgetS: 10, timeoutS: 60 }, () => ""), // prints every symbol, unfiltered
+    peerRow(
+      `readelf -sW --dyn-syms > /dev/null`,
+      { stages: [["readelf", "-sW", "--dyn-syms", path]], warmup: 1, runs: 3, budgetS: 10, timeoutS: 60 },
+      () => "",
+    ), // prints every symbol, unfiltered
   );
   rows.push(
-    peerRow(`bpftrace -l 'uprobe:${path}:*' | wc -l`, { stages: [["bpftrace", "-l", `uprobe:${path}:*`], ["wc", "-l"]], capture: true, warmup: 1, runs: 5, budgetS: 10, timeoutS: 60 }, (out) =>
-      `${out.trim()} probes (names, deduplicated)`,
+    peerRow(
+      `bpftrace -l 'uprobe:${path}:*' | wc -l`,
+      {
+        stages: [
+          ["bpftrace", "-l", `uprobe:${path}:*`],
+          ["wc", "-l"],
+        ],
+        capture: true,
+        warmup: 1,
+        runs: 5,
+        budgetS: 10,
+        timeoutS: 60,
+      },
+      (out) => `${out.trim()} probes (names, deduplicated)`,
     ),
   );
   rows.push(elfinfoSymbolsRow(path, "uv_run", "list", (n) => `${String(n)} functions (both tables, duplicates kept)`));

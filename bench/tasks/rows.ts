@@ -49,11 +49,23 @@ export function probecRow(tool: string, scope: Row["scope"], mode: string, args:
 export function peerRow(tool: string, spec: PeerSpec, describe: (output: string) => string): Row {
   const missing = spec.stages.map((s) => s[0] ?? "").find((command) => which(command) === undefined);
   if (missing !== undefined) {
-    return { tool, scope: "whole process", samples: [], bytesHow: "rchar", note: `skipped: ${missing} is not installed (scripts/bootstrap.sh --bench installs it)` };
+    return {
+      tool,
+      scope: "whole process",
+      samples: [],
+      bytesHow: "rchar",
+      note: `skipped: ${missing} is not installed (scripts/bootstrap.sh --bench installs it)`,
+    };
   }
   const result = runPeer(spec);
   if (result.failure !== undefined) return { tool, scope: "whole process", samples: [], bytesHow: "rchar", note: `skipped: ${result.failure}` };
-  return { tool, scope: "whole process", samples: result.samples, bytesHow: "rchar", answer: result.output === undefined ? "(output not kept)" : describe(result.output) };
+  return {
+    tool,
+    scope: "whole process",
+    samples: result.samples,
+    bytesHow: "rchar",
+    answer: result.output === undefined ? "(output not kept)" : describe(result.output),
+  };
 }
 
 /** Number of non-empty lines in a tool's output. */

@@ -36,8 +36,14 @@ interface Command {
 }
 
 /** probec's table output: one line per row after the header. */
-const tableRows = (what: string) => (out: string): string => `${Math.max(0, lineCount(out) - 1)} ${what}`;
-const lines = (what: string) => (out: string): string => `${lineCount(out)} ${what}`;
+const tableRows =
+  (what: string) =>
+  (out: string): string =>
+    `${Math.max(0, lineCount(out) - 1)} ${what}`;
+const lines =
+  (what: string) =>
+  (out: string): string =>
+    `${lineCount(out)} ${what}`;
 const providers = (out: string): string => `${out.split("\n").filter((l) => /^\s+Provider:/.test(l)).length} sites (all notes)`;
 
 /** The `list FILE PATTERN` comparisons: one per target file the issue names. */
@@ -48,7 +54,12 @@ function listComparisons(libjvm: string | undefined): { name: string; commands: 
       name,
       commands: [
         { tool: `probec list ${name} '${pattern}'`, stages: [[NODE, BIN, "list", path, pattern]], describe: tableRows("sites"), timeoutS: 30 },
-        { tool: `bpftrace -l 'usdt:${name}:${pattern}'`, stages: [["bpftrace", "-l", `usdt:${path}:${pattern}`]], describe: lines("probes (provider:name, deduplicated)"), timeoutS: 60 },
+        {
+          tool: `bpftrace -l 'usdt:${name}:${pattern}'`,
+          stages: [["bpftrace", "-l", `usdt:${path}:${pattern}`]],
+          describe: lines("probes (provider:name, deduplicated)"),
+          timeoutS: 60,
+        },
         { tool: `readelf -n ${name}`, stages: [["readelf", "-n", path]], describe: providers, timeoutS: 30 },
       ],
     });
@@ -60,9 +71,22 @@ function listComparisons(libjvm: string | undefined): { name: string; commands: 
   out.push({
     name: "node",
     commands: [
-      { tool: "probec list node 'uv_*' --functions", stages: [[NODE, BIN, "list", node, "uv_*", "--functions"]], describe: tableRows("functions"), timeoutS: 60 },
+      {
+        tool: "probec list node 'uv_*' --functions",
+        stages: [[NODE, BIN, "list", node, "uv_*", "--functions"]],
+        describe: tableRows("functions"),
+        timeoutS: 60,
+      },
       { tool: "bpftrace -l 'uprobe:node:uv_*'", stages: [["bpftrace", "-l", `uprobe:${node}:uv_*`]], describe: lines("functions"), timeoutS: 60 },
-      { tool: "readelf -sW node | grep ' uv_'", stages: [["readelf", "-sW", node], ["grep", " FUNC .* uv_"]], describe: lines("symbols (.symtab and .dynsym)"), timeoutS: 60 },
+      {
+        tool: "readelf -sW node | grep ' uv_'",
+        stages: [
+          ["readelf", "-sW", node],
+          ["grep", " FUNC .* uv_"],
+        ],
+        describe: lines("symbols (.symtab and .dynsym)"),
+        timeoutS: 60,
+      },
     ],
   });
   return out;

@@ -60,33 +60,55 @@ export async function resolveTargetTask(print: (line: string) => void): Promise<
   await withDockerHost(async () => {
     try {
       await withContainers([name], () => {
-      started = true;
-      const pid = docker(["inspect", "-f", "{{.State.Pid}}", name]);
-      // The image copies libc to the path ldd names (/lib/x86_64-linux-gnu on Debian), where /lib is a real directory, not the host's usrmerge symlink.
-      const libc = ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"].find((p) => existsSync(`/proc/${pid}/root${p}`));
-      if (libc === undefined) return skipped(print, title, `no libc.so.6 under /proc/${pid}/root/{usr/,}lib/x86_64-linux-gnu`);
-      const rows: Row[] = [];
-      const offset = (a: unknown): string => (typeof a === "number" ? `offset 0x${a.toString(16)}` : `no answer (${String(a)})`);
-      const probec: Row = { ...probecRow(`probec resolveTarget(docker/${name}:libc:${symbol})`, "fresh process", "probec-target", { target: `docker/${name}:libc:${symbol}`, host: TEST_DOCKER_HOST }, 10, offset), bytesHow: "rchar" };
-      rows.push(probec);
-      const readelfAnswer = (out: string): string => {
-        const value = out.trim().split("\n")[0]?.trim().split(/\s+/)[1];
-        return value === undefined ? "not found" : `addr 0x${value.replace(/^0+/, "")} (${lineCount(out)} lines; no offset)`;
-      };
-      const pair = `pid=$(docker inspect -f '{{.State.Pid}}' ${name}) && readelf -sW /proc/$pid/root${libc} | grep ${symbol}`;
-      rows.push({
-        ...peerRow(`docker inspect → readelf -sW /proc/PID/root/…/libc.so.6 | grep ${symbol}`, { stages: [["sh", "-c", pair]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 }, readelfAnswer),
-        note: "both commands in sequence under one sh -c (sh adds ~1 ms); rchar is the shell's and its children's",
-      });
-      rows.push(
-        peerRow(`docker inspect -f '{{.State.Pid}}' ${name} (alone)`, { stages: [["docker", "inspect", "-f", "{{.State.Pid}}", name]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 }, (out) => `pid ${out.trim()}`),
-      );
-      rows.push(
-        peerRow(`bpftrace -l 'uprobe:/proc/${pid}/root${libc}:${symbol}'`, { stages: [["bpftrace", "-l", `uprobe:/proc/${pid}/root${libc}:${symbol}`]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 }, (out) =>
-          out.includes(symbol) ? `listed (no offset; pid from docker inspect, not timed)` : "not found",
-        ),
-      );
-      printTask(print, `${title}: container ${name}, libc ${libc}`, rows, [{ what: "probec cold median (call to result)", value: medianMs(probec), limit: 50, unit: "ms" }]);
+        started = true;
+        const pid = docker(["inspect", "-f", "{{.State.Pid}}", name]);
+        // The image copies libc to the path ldd names (/lib/x86_64-linux-gnu on Debian), where /lib is a real directory, not the host's usrmerge symlink.
+        const libc = ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"].find((p) => existsSync(`/proc/${pid}/root${p}`));
+        if (libc === undefined) return skipped(print, title, `no libc.so.6 under /proc/${pid}/root/{usr/,}lib/x86_64-linux-gnu`);
+        const rows: Row[] = [];
+        const offset = (a: unknown): string => (typeof a === "number" ? `offset 0x${a.toString(16)}` : `no answer (${String(a)})`);
+        const probec: Row = {
+          ...probecRow(
+            `probec resolveTarget(docker/${name}:libc:${symbol})`,
+            "fresh process",
+            "probec-target",
+            { target: `docker/${name}:libc:${symbol}`, host: TEST_DOCKER_HOST },
+            10,
+            offset,
+          ),
+          bytesHow: "rchar",
+        };
+        rows.push(probec);
+        const readelfAnswer = (out: string): string => {
+          const value = out.trim().split("\n")[0]?.trim().split(/\s+/)[1];
+          return value === undefined ? "not found" : `addr 0x${value.replace(/^0+/, "")} (${lineCount(out)} lines; no offset)`;
+        };
+        const pair = `pid=$(docker inspect -f '{{.State.Pid}}' ${name}) && readelf -sW /proc/$pid/root${libc} | grep ${symbol}`;
+        rows.push({
+          ...peerRow(
+            `docker inspect → readelf -sW /proc/PID/root/…/libc.so.6 | grep ${symbol}`,
+            { stages: [["sh", "-c", pair]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 },
+            readelfAnswer,
+          ),
+          note: "both commands in sequence under one sh -c (sh adds ~1 ms); rchar is the shell's and its children's",
+        });
+        rows.push(
+          peerRow(
+            `docker inspect -f '{{.State.Pid}}' ${name} (alone)`,
+            { stages: [["docker", "inspect", "-f", "{{.State.Pid}}", name]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 },
+            (out) => `pid ${out.trim()}`,
+          ),
+        );
+        rows.push(
+          peerRow(
+            `bpftrace -l 'uprobe:/proc/${pid}/root${libc}:${symbol}'`,
+            { stages: [["bpftrace", "-l", `uprobe:/proc/${pid}/root${libc}:${symbol}`]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 },
+            (out) => (out.includes(symbol) ? `listed (no offset; pid from docker inspect, not timed)` : "not found"),
+          ),
+        );
+        printTask(print, `${title}: container ${name}, libc ${libc}`, rows, [
+          { what: "probec cold median (call to result)", value: medianMs(probec), limit: 50, unit: "ms" },
+        ]);
       });
     } catch (error) {
       if (started) throw error; // a bug in the bench: index.ts prints it
@@ -114,18 +136,66 @@ export async function resolveScopesTask(print: (line: string) => void, count = 5
           const r = a as { scopes?: number; processes?: number } | undefined;
           return r?.scopes === undefined ? `no answer (${JSON.stringify(a)})` : `${r.scopes} scopes, ${r.processes} processes`;
         };
-        const probec: Row = { ...probecRow(`probec resolveScope ×${count} (a loop)`, "fresh process", "probec-scopes", { names, host: TEST_DOCKER_HOST }, 3, scopes), bytesHow: "rchar" };
+        const probec: Row = {
+          ...probecRow(`probec resolveScope ×${count} (a loop)`, "fresh process", "probec-scopes", { names, host: TEST_DOCKER_HOST }, 3, scopes),
+          bytesHow: "rchar",
+        };
         rows.push(probec);
         // One `probec resolve` for every container at once: one pass over /proc, one listing per runtime.
-        const all = peerRow(`probec CLI \`resolve\` (all containers, one process)`, { stages: [["sh", "-c", `"${process.execPath}" "${CLI}" resolve`], ["grep", "-c", "^docker "]], capture: true, warmup: 1, runs: 5, budgetS: 20, timeoutS: 120 }, (out) => `${out.trim()} containers`);
+        const all = peerRow(
+          `probec CLI \`resolve\` (all containers, one process)`,
+          {
+            stages: [
+              ["sh", "-c", `"${process.execPath}" "${CLI}" resolve`],
+              ["grep", "-c", "^docker "],
+            ],
+            capture: true,
+            warmup: 1,
+            runs: 5,
+            budgetS: 20,
+            timeoutS: 120,
+          },
+          (out) => `${out.trim()} containers`,
+        );
         rows.push({ ...all, tool: "probec CLI `resolve` (all containers, one process)" });
         const loop = `for n in ${names.join(" ")}; do "${process.execPath}" "${CLI}" resolve docker/$n || exit 1; done`;
-        const cli = peerRow(`probec CLI \`resolve docker/NAME\` ×${count}`, { stages: [["sh", "-c", loop], ["grep", "-c", "^runtime"]], capture: true, warmup: 0, runs: 1, budgetS: 30, timeoutS: 300 }, (out) => `${out.trim()} scopes`);
-        rows.push({ ...cli, tool: `probec CLI \`resolve docker/NAME\` ×${count}`, note: cli.note ?? `${count} \`node dist/src/cli/main.js\` in sequence: Node start-up and module loading included, plus reading each process's maps; one run (~20 s), no warm-up` });
+        const cli = peerRow(
+          `probec CLI \`resolve docker/NAME\` ×${count}`,
+          {
+            stages: [
+              ["sh", "-c", loop],
+              ["grep", "-c", "^runtime"],
+            ],
+            capture: true,
+            warmup: 0,
+            runs: 1,
+            budgetS: 30,
+            timeoutS: 300,
+          },
+          (out) => `${out.trim()} scopes`,
+        );
+        rows.push({
+          ...cli,
+          tool: `probec CLI \`resolve docker/NAME\` ×${count}`,
+          note:
+            cli.note ??
+            `${count} \`node dist/src/cli/main.js\` in sequence: Node start-up and module loading included, plus reading each process's maps; one run (~20 s), no warm-up`,
+        });
         rows.push(
           peerRow(
             `docker inspect ×${count} names | /proc/PID/status NSpid`,
-            { stages: [["docker", "inspect", "-f", "{{.State.Pid}}", ...names], ["sed", "s|.*|/proc/&/status|"], ["xargs", "grep", "-H", "NSpid"]], capture: true, warmup: 1, runs: 10, budgetS: 10, timeoutS: 60 },
+            {
+              stages: [
+                ["docker", "inspect", "-f", "{{.State.Pid}}", ...names],
+                ["sed", "s|.*|/proc/&/status|"],
+                ["xargs", "grep", "-H", "NSpid"],
+              ],
+              capture: true,
+              warmup: 1,
+              runs: 10,
+              budgetS: 10,
+              timeoutS: 60,
+            },
             (out) => `${lineCount(out)} NSpid lines (first process only)`,
           ),
         );

@@ -83,7 +83,9 @@ export async function traceStartTask(print: (line: string) => void): Promise<voi
       ];
       const firsts = tools.map(() => [] as Sample[]);
       const exits = tools.map(() => [] as number[]);
-      const failures: (string | undefined)[] = tools.map((t) => (which(t.argv[0] ?? "") === undefined ? `${t.argv[0]} is not installed (scripts/bootstrap.sh --bench)` : undefined));
+      const failures: (string | undefined)[] = tools.map((t) =>
+        which(t.argv[0] ?? "") === undefined ? `${t.argv[0]} is not installed (scripts/bootstrap.sh --bench)` : undefined,
+      );
       // Round 0 is a warm-up (page cache, the kernel's BTF, the helper binary), not counted.
       for (let round = 0; round <= ROUNDS; round++) {
         for (const [i, t] of tools.entries()) {
@@ -102,12 +104,20 @@ export async function traceStartTask(print: (line: string) => void): Promise<voi
         samples: failures[i] === undefined ? (firsts[i] ?? []) : [],
         bytesHow: "n/a",
         answer: failures[i] === undefined ? "first event" : "",
-        note: failures[i] !== undefined ? `skipped: ${failures[i]}` : `spawn → first event line; spawn → exit (detached), median ${formatMs(medianOf(exits[i] ?? []))}`,
+        note:
+          failures[i] !== undefined
+            ? `skipped: ${failures[i]}`
+            : `spawn → first event line; spawn → exit (detached), median ${formatMs(medianOf(exits[i] ?? []))}`,
       }));
       const probec = medianOf(rows[0]?.samples.map((s) => s.ms) ?? []);
       const bpftrace = medianOf(rows[1]?.samples.map((s) => s.ms) ?? []);
       printTask(print, `${TITLE}, ${ROUNDS} alternating rounds`, rows, [
-        { what: "probec median / bpftrace median (launch → first event)", value: probec === undefined || bpftrace === undefined ? undefined : probec / bpftrace, limit: 1, unit: "×" },
+        {
+          what: "probec median / bpftrace median (launch → first event)",
+          value: probec === undefined || bpftrace === undefined ? undefined : probec / bpftrace,
+          limit: 1,
+          unit: "×",
+        },
       ]);
     } finally {
       running.kill("SIGKILL");

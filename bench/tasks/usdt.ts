@@ -50,7 +50,13 @@ export function usdtTask(print: (line: string) => void): void {
   });
 
   const probes = (out: string): string => `${lineCount(out)} probes (provider:name, deduplicated)`;
-  rows.push(peerRow(`bpftrace -l 'usdt:PATH:*'`, { stages: [["bpftrace", "-l", `usdt:${path}:*`]], capture: true, warmup: 1, runs: 10, budgetS: 5, timeoutS: 60 }, probes));
+  rows.push(
+    peerRow(
+      `bpftrace -l 'usdt:PATH:*'`,
+      { stages: [["bpftrace", "-l", `usdt:${path}:*`]], capture: true, warmup: 1, runs: 10, budgetS: 5, timeoutS: 60 },
+      probes,
+    ),
+  );
   rows.push(peerRow("tplist-bpfcc -l PATH", { stages: [["tplist-bpfcc", "-l", path]], capture: true, warmup: 1, runs: 10, budgetS: 5, timeoutS: 60 }, probes));
 
   printTask(print, `${title}: ${path}`, rows, [{ what: "probec warm median", value: medianMs(probec), limit: 1, unit: "ms" }]);

@@ -37,7 +37,17 @@ export interface UsdtSiteJson {
 
 /** {@link FoundSymbol} → {@link SymbolJson}. */
 export function symbolToJson(s: FoundSymbol): SymbolJson {
-  return { file: s.file, name: s.name, version: s.version, defaultVersion: s.isDefaultVersion, address: hex(s.address), fileOffset: s.fileOffset, size: s.size, type: s.type, binding: s.binding };
+  return {
+    file: s.file,
+    name: s.name,
+    version: s.version,
+    defaultVersion: s.isDefaultVersion,
+    address: hex(s.address),
+    fileOffset: s.fileOffset,
+    size: s.size,
+    type: s.type,
+    binding: s.binding,
+  };
 }
 
 /** {@link UsdtSite} → {@link UsdtSiteJson}. */

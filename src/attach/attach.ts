@@ -215,7 +215,11 @@ class HelperAttachment implements Attachment, FollowCommands {
       if (this.statuses.length > 0) this.child?.kill("SIGTERM");
       const timeoutMs = DETACH_TIMEOUT_MS + this.slowPoints * DETACH_MS_PER_SLOW_POINT;
       this.killTimer = setTimeout(() => {
-        this.fail(new AttachError(`probec-attach (pid ${this.child?.pid}) did not detach within ${Math.round(timeoutMs / 1000)} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`));
+        this.fail(
+          new AttachError(
+            `probec-attach (pid ${this.child?.pid}) did not detach within ${Math.round(timeoutMs / 1000)} s of SIGTERM; it was killed, and may have left uprobes behind (the next run removes stale legacy events)`,
+          ),
+        );
         this.child?.kill("SIGKILL");
       }, timeoutMs);
     }
@@ -233,7 +237,13 @@ class HelperAttachment implements Attachment, FollowCommands {
     try {
       planText = JSON.stringify(this.plan);
     } catch (error) {
-      this.finish(undefined, undefined, new AttachError(`attach(plan): the plan cannot be written as JSON: ${error instanceof Error ? error.message : String(error)}`, ["plans are JSON documents: numbers, strings and arrays only (no bigint, no cycles)"]));
+      this.finish(
+        undefined,
+        undefined,
+        new AttachError(`attach(plan): the plan cannot be written as JSON: ${error instanceof Error ? error.message : String(error)}`, [
+          "plans are JSON documents: numbers, strings and arrays only (no bigint, no cycles)",
+        ]),
+      );
       return;
     }
     const child = spawn(this.helperPath, args, { stdio: ["pipe", "pipe", "pipe"] });
@@ -241,7 +251,12 @@ class HelperAttachment implements Attachment, FollowCommands {
     track(child);
     child.on("error", (error: NodeJS.ErrnoException) => {
       // spawn failed (ENOENT, EACCES, ENOEXEC): the binary is there but cannot run.
-      if (child.pid === undefined) this.finish(undefined, undefined, helperError("cannot run probec-attach, the native helper that attaches probes", [`${this.helperPath}: ${error.code ?? error.message}`]));
+      if (child.pid === undefined)
+        this.finish(
+          undefined,
+          undefined,
+          helperError("cannot run probec-attach, the native helper that attaches probes", [`${this.helperPath}: ${error.code ?? error.message}`]),
+        );
       else this.fail(new AttachError(`probec-attach (pid ${child.pid}): ${error.message}`));
     });
     // The helper reads the whole plan before it attaches anything; EPIPE here means it died first, which `close` reports.
@@ -336,7 +351,8 @@ class HelperAttachment implements Attachment, FollowCommands {
         for (const entry of entries) this.events.dropEntry(entry);
         throw new AttachError(`probec-attach refused to add ${probes.length} entr${probes.length === 1 ? "y" : "ies"}: ${String(reply.message)}`);
       }
-      if (JSON.stringify(reply.entries) !== JSON.stringify(entries)) throw protocolError(`added entries ${JSON.stringify(reply.entries)}, expected ${JSON.stringify(entries)}`);
+      if (JSON.stringify(reply.entries) !== JSON.stringify(entries))
+        throw protocolError(`added entries ${JSON.stringify(reply.entries)}, expected ${JSON.stringify(entries)}`);
       for (const entry of entries) this.liveEntries.add(entry);
       const failed = this.statuses
         .slice(from)

@@ -106,7 +106,10 @@ export class EventQueue implements AsyncIterable<ProbeEvent> {
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-    if (this.waiting !== undefined) return Promise.reject(new UsageError("the attachment's events: next() called again before the previous call settled", ["iterate with one consumer (one for await loop)"]));
+    if (this.waiting !== undefined)
+      return Promise.reject(
+        new UsageError("the attachment's events: next() called again before the previous call settled", ["iterate with one consumer (one for await loop)"]),
+      );
     return new Promise((resolve, reject) => {
       this.waiting = resolve;
       this.failWaiting = reject;

@@ -140,14 +140,17 @@ export class EventDecoder {
   setLayout(layout: LayoutStatus): void {
     const entry = this.entries[layout.entry];
     if (entry === undefined) throw protocolError(`a layout names entry ${layout.entry}, but the plan has ${this.entries.length} entries`);
-    if (layout.eventSize < EVENT_HEADER_BYTES) throw protocolError(`layout of entry ${layout.entry}: eventSize ${layout.eventSize} is smaller than the ${EVENT_HEADER_BYTES}-byte event header`);
+    if (layout.eventSize < EVENT_HEADER_BYTES)
+      throw protocolError(`layout of entry ${layout.entry}: eventSize ${layout.eventSize} is smaller than the ${EVENT_HEADER_BYTES}-byte event header`);
     const planExprs = fieldExprs(entry.probe);
     let slot = 0;
     const readers = layout.fields.map((field, i) => {
       const expr = planExprs.get(field.name) ?? positional(entry.probe, i);
       if (field.type === "header") return headerReader(field, expr, entry.container, entry.byMntns, layout.entry);
       if (field.offset < EVENT_HEADER_BYTES || field.offset + field.size > layout.eventSize) {
-        throw protocolError(`layout of entry ${layout.entry}: field "${field.name}" (offset ${field.offset}, ${field.size} bytes) is outside the event's slots (${EVENT_HEADER_BYTES}..${layout.eventSize})`);
+        throw protocolError(
+          `layout of entry ${layout.entry}: field "${field.name}" (offset ${field.offset}, ${field.size} bytes) is outside the event's slots (${EVENT_HEADER_BYTES}..${layout.eventSize})`,
+        );
       }
       const bit = slot++;
       if (field.type === "int") {
@@ -169,7 +172,8 @@ export class EventDecoder {
     const entry = this.entries[point.entry] as EntryDecoder;
     const layout = entry.layout;
     if (layout === undefined) throw protocolError(`an event of entry ${point.entry} came before its layout`);
-    if (payload.length < layout.eventSize) throw protocolError(`an event of entry ${point.entry} has ${payload.length} bytes; its layout says ${layout.eventSize}`);
+    if (payload.length < layout.eventSize)
+      throw protocolError(`an event of entry ${point.entry} has ${payload.length} bytes; its layout says ${layout.eventSize}`);
     const comm = cString(payload, H_COMM, COMM_BYTES);
     const faultMask = payload.readUInt32LE(H_FAULT_MASK);
     const fields: Record<string, bigint | string | null> = {};
@@ -244,7 +248,9 @@ function stringReader(offset: number, size: number, bit: number): FieldReader {
  * reader): `comm` is the header's, `container` the plan's
  * (native/PROTOCOL.md, "Field layout").
  */
-const HEADER_READERS: { readonly [K in HeaderCaptureName]: (container: string | null, byMntns: ReadonlyMap<bigint, EventContainer> | undefined) => FieldReader } = {
+const HEADER_READERS: {
+  readonly [K in HeaderCaptureName]: (container: string | null, byMntns: ReadonlyMap<bigint, EventContainer> | undefined) => FieldReader;
+} = {
   comm: () => (_event, _mask, comm) => comm,
   // An entry of several containers: the one whose mount namespace the event carries.
   container: (container, byMntns) => (byMntns === undefined ? () => container : (event) => byMntns.get(event.readBigUInt64LE(H_MNTNS))?.container ?? container),

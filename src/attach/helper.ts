@@ -54,7 +54,6 @@ export function helperCandidates(
 /** The platforms native/Makefile builds for (Node's names); their register layouts are in native/bpf/probec.bpf.c and native/src/lower.c. */
 export const HELPER_PLATFORMS: readonly string[] = ["linux-x64", "linux-arm64"];
 
-
 /** The first candidate that is an executable file; else an {@link AttachError} listing every candidate and why it was refused. */
 export function locateHelper(
   helperPath: string | undefined,
@@ -82,7 +81,10 @@ export function locateHelper(
   }
   if (onlyPrebuilt) {
     // A supported platform without its binary: a git checkout, or a package packed without running the build.
-    throw helperError(`no probec-attach for ${platform}, the native helper that attaches probes: build it with \`npm run build:native\` in ${packageRoot}`, refused);
+    throw helperError(
+      `no probec-attach for ${platform}, the native helper that attaches probes: build it with \`npm run build:native\` in ${packageRoot}`,
+      refused,
+    );
   }
   throw helperError("cannot find a usable probec-attach, the native helper that attaches probes", refused);
 }

@@ -3,7 +3,16 @@
  * `probec-attach` (docs/design.md). Everything else in the library works
  * without it.
  */
-export { attach, attachFollowing, type AddedEntries, type AttachMode, type AttachOptions, type AttachReady, type Attachment, type FollowCommands } from "./attach.js";
+export {
+  attach,
+  attachFollowing,
+  type AddedEntries,
+  type AttachMode,
+  type AttachOptions,
+  type AttachReady,
+  type Attachment,
+  type FollowCommands,
+} from "./attach.js";
 export type { ProbeEvent } from "./events.js";
 export type { AttachStatus } from "./status.js";
 export type { AttachSummary, ProbeSummary } from "./summary.js";

@@ -13,7 +13,9 @@ const KINDS = ["uprobe", "uretprobe", "uprobe+ret", "usdt"];
 /** Returns `value` as a plan, or throws a {@link UsageError} naming `source` and the first bad member. */
 export function checkAttachPlan(value: unknown, source: string): AttachPlan {
   const bad = (path: string, expected: string, got: unknown): never => {
-    throw new UsageError(`${source}: ${path}: expected ${expected}, got ${describe(got)}`, ["write plans with probec compile FILE -o plan.json (schema/attach-plan.schema.json describes them)"]);
+    throw new UsageError(`${source}: ${path}: expected ${expected}, got ${describe(got)}`, [
+      "write plans with probec compile FILE -o plan.json (schema/attach-plan.schema.json describes them)",
+    ]);
   };
   if (!isObject(value)) return bad("the plan", "a JSON object", value);
   if (value.planVersion !== 1) return bad("planVersion", "1 (the plan format this probec executes)", value.planVersion);
@@ -39,7 +41,8 @@ export function checkAttachPlan(value: unknown, source: string): AttachPlan {
       if (cookies.has(point.cookie as number)) bad(`${pat}.cookie`, "a cookie unique in the plan", point.cookie);
       cookies.add(point.cookie as number);
       if (!(POINT_SIDES as readonly unknown[]).includes(point.side)) bad(`${pat}.side`, POINT_SIDES.map((s) => `"${s}"`).join(", "), point.side);
-      if (go && point.side === "return") bad(`${pat}.side`, '"entry" or "return-instruction" on a Go binary (a kernel return probe would crash it)', point.side);
+      if (go && point.side === "return")
+        bad(`${pat}.side`, '"entry" or "return-instruction" on a Go binary (a kernel return probe would crash it)', point.side);
       return undefined;
     });
     if (probe.program !== undefined) checkProgram(probe.program, `${at}.program`, bad);

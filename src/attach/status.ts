@@ -6,7 +6,21 @@
 import { AttachError } from "../errors.js";
 
 /** Every status type the protocol defines, in the order they can appear. */
-export const STATUS_TYPES = ["hello", "layout", "attached", "failed", "ready", "lost", "targetExited", "error", "detached", "added", "removed", "filtered", "rejected"] as const;
+export const STATUS_TYPES = [
+  "hello",
+  "layout",
+  "attached",
+  "failed",
+  "ready",
+  "lost",
+  "targetExited",
+  "error",
+  "detached",
+  "added",
+  "removed",
+  "filtered",
+  "rejected",
+] as const;
 
 /** The replies to `--follow`'s commands (native/PROTOCOL.md, "Commands"): each carries the command's `id`. */
 export const COMMAND_REPLY_TYPES: readonly string[] = ["added", "removed", "filtered", "rejected"];
@@ -60,7 +74,8 @@ export function checkLayout(status: AttachStatus): LayoutStatus {
   const fields = status.fields.map((f: unknown, i): LayoutField => {
     const field = f as Partial<LayoutField> | null;
     if (typeof field !== "object" || field === null || typeof field.name !== "string") throw protocolError(`${where}: field ${i} has no name`);
-    if (field.type !== "int" && field.type !== "string" && field.type !== "header") throw protocolError(`${where}: field "${field.name}" has type ${JSON.stringify(field.type)}`);
+    if (field.type !== "int" && field.type !== "string" && field.type !== "header")
+      throw protocolError(`${where}: field "${field.name}" has type ${JSON.stringify(field.type)}`);
     const offset = field.type === "header" ? 0 : field.offset;
     const size = field.type === "header" ? 0 : field.size;
     if (!isCount(offset) || !isCount(size)) throw protocolError(`${where}: field "${field.name}" has no valid offset and size`);
@@ -71,7 +86,9 @@ export function checkLayout(status: AttachStatus): LayoutStatus {
 
 /** An error in what the helper sent: the two sides disagree about native/PROTOCOL.md. */
 export function protocolError(problem: string): AttachError {
-  return new AttachError(`probec-attach output: ${problem}`, ["rebuild the helper from this probec (npm run build:native) so that both follow native/PROTOCOL.md"]);
+  return new AttachError(`probec-attach output: ${problem}`, [
+    "rebuild the helper from this probec (npm run build:native) so that both follow native/PROTOCOL.md",
+  ]);
 }
 
 function isCount(value: unknown): value is number {

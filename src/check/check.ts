@@ -108,7 +108,13 @@ export interface CheckResult {
 export async function checkImage(path: string, spec: CheckSpec, options: CheckImageOptions = {}): Promise<CheckResult> {
   const { targets, problems } = wantedTargets(spec, options.file ?? "<inline>");
   const specErrors = problems.some((p) => p.diagnostics.some((d) => d.severity === "error"));
-  const tree = await openImage(path, { ...options, prefetch: likelyFiles(targets.map((t) => t.object), options.exe) });
+  const tree = await openImage(path, {
+    ...options,
+    prefetch: likelyFiles(
+      targets.map((t) => t.object),
+      options.exe,
+    ),
+  });
   // Go functions' return instructions are decoded with iced-x86, which loads itself synchronously only on Node 20.16+.
   if (typeof process.getBuiltinModule !== "function") await loadX86Decoder();
   try {
@@ -167,7 +173,10 @@ function checkTarget(tree: ImageTree, target: WantedTarget, object: ResolvedOrFa
   } catch (error) {
     // One object that is no ELF file (an entrypoint script) is this target's verdict, not the end of the check.
     if (!(error instanceof ProbecError)) throw error;
-    const hint = object.how === "exe" ? "name the real program with --exe /path/in/image, or write its path instead of exe" : "name an ELF object of the image (an executable or a shared library)";
+    const hint =
+      object.how === "exe"
+        ? "name the real program with --exe /path/in/image, or write its path instead of exe"
+        : "name an ELF object of the image (an executable or a shared library)";
     return { ...base, status: "invalid", object, sites: [], message: error.message, hints: [hint] };
   }
   try {
@@ -199,7 +208,14 @@ function checkTarget(tree: ImageTree, target: WantedTarget, object: ResolvedOrFa
     ];
     const short = (found.usdt ?? []).filter((s) => s.args.length <= target.maxArg);
     if (short.length > 0) {
-      const described = [...new Set(short.map((s) => `${s.provider}:${s.name} at ${hex(s.address)} has ${s.args.length} argument${s.args.length === 1 ? "" : "s"}${s.argsText === "" ? "" : ` ("${s.argsText}")`}`))];
+      const described = [
+        ...new Set(
+          short.map(
+            (s) =>
+              `${s.provider}:${s.name} at ${hex(s.address)} has ${s.args.length} argument${s.args.length === 1 ? "" : "s"}${s.argsText === "" ? "" : ` ("${s.argsText}")`}`,
+          ),
+        ),
+      ];
       return {
         ...base,
         status: "invalid",
@@ -237,13 +253,23 @@ function goCodeProblem(elf: ElfFile, target: WantedTarget, symbols: readonly Fou
     if (target.maxArg >= registers) {
       return {
         message: `the probe reads arg${target.maxArg}, which ${symbol.name} does not pass in a register`,
-        hints: [registers === 0 ? `${symbol.name} is Go assembly (ABI0): its arguments are on the stack` : `${symbol.name} (${fn.abi}) passes arg0..arg${registers - 1} in registers`],
+        hints: [
+          registers === 0
+            ? `${symbol.name} is Go assembly (ABI0): its arguments are on the stack`
+            : `${symbol.name} (${fn.abi}) passes arg0..arg${registers - 1} in registers`,
+        ],
       };
     }
     if (wantsReturns && fn.returns !== undefined && "refused" in fn.returns) {
-      unprobed.push({ message: `no ${target.kind} on ${symbol.name}: ${fn.returns.refused}`, hints: ["probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"] });
+      unprobed.push({
+        message: `no ${target.kind} on ${symbol.name}: ${fn.returns.refused}`,
+        hints: ["probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"],
+      });
     } else if (target.kind === "uprobe+ret" && fn.abi === "go-abi0") {
-      unprobed.push({ message: `no uprobe+ret on ${symbol.name}: it is Go assembly (ABI0), which keeps no goroutine register to pair its entry and return by`, hints: ["use uretprobe or uprobe"] });
+      unprobed.push({
+        message: `no uprobe+ret on ${symbol.name}: it is Go assembly (ABI0), which keeps no goroutine register to pair its entry and return by`,
+        hints: ["use uretprobe or uprobe"],
+      });
     }
   }
   if (unprobed.length === 0 || (glob && unprobed.length < symbols.length)) return undefined;

@@ -34,7 +34,10 @@ export function checkResultToJunit(result: CheckResult): string {
 function testcase(check: TargetCheck): string[] {
   const file = check.source === undefined ? "" : ` file="${attr(check.source.file)}" line="${check.source.line}"`;
   const open = `    <testcase classname="${attr(check.probe)}" name="${attr(check.target)}"${file}>`;
-  const found = check.sites.map((s) => `${check.object?.path ?? ""} ${s.name} offset 0x${s.fileOffset.toString(16)}${s.semaphoreOffset === undefined ? "" : ` semaphore 0x${s.semaphoreOffset.toString(16)}`}${s.args === undefined ? "" : ` args ${s.args.join(" ") || "none"}`}`);
+  const found = check.sites.map(
+    (s) =>
+      `${check.object?.path ?? ""} ${s.name} offset 0x${s.fileOffset.toString(16)}${s.semaphoreOffset === undefined ? "" : ` semaphore 0x${s.semaphoreOffset.toString(16)}`}${s.args === undefined ? "" : ` args ${s.args.join(" ") || "none"}`}`,
+  );
   if (check.status === "found") {
     return found.length === 0 ? [open.replace(/>$/, " />")] : [open, `      <system-out>${text(found.join("\n"))}</system-out>`, "    </testcase>"];
   }

@@ -80,9 +80,10 @@ export class ObjectResolver {
     if (request === "exe") {
       const path = this.exePath();
       if (path === undefined) {
-        throw new UsageError(`${this.#tree.label}: "exe" means the image's Entrypoint/Cmd, and ${this.#tree.config === undefined ? "a root filesystem directory has no config" : "its config sets neither"}`, [
-          "name the executable by its absolute path in the image (/usr/bin/app:main), or give --exe /usr/bin/app",
-        ]);
+        throw new UsageError(
+          `${this.#tree.label}: "exe" means the image's Entrypoint/Cmd, and ${this.#tree.config === undefined ? "a root filesystem directory has no config" : "its config sets neither"}`,
+          ["name the executable by its absolute path in the image (/usr/bin/app:main), or give --exe /usr/bin/app"],
+        );
       }
       return { request, path, how: "exe" };
     }
@@ -107,7 +108,9 @@ export class ObjectResolver {
       // As execvp: a file without an execute bit is passed over for a later PATH directory.
       if (canonical !== undefined && tree.executable(canonical)) return canonical;
     }
-    throw new NotFoundError(`${tree.label}: the image runs "${argv0}", which is not in its PATH (${dirs.join(":")})`, ["check the image's Entrypoint and Cmd, or give --exe /path/in/image"]);
+    throw new NotFoundError(`${tree.label}: the image runs "${argv0}", which is not in its PATH (${dirs.join(":")})`, [
+      "check the image's Entrypoint and Cmd, or give --exe /path/in/image",
+    ]);
   }
 
   #tryResolve(path: string): string | undefined {
@@ -157,9 +160,10 @@ export class ObjectResolver {
     if (this.#context !== undefined) return this.#context;
     const ident = this.#identity();
     if (ident === undefined) {
-      throw new NotFoundError(`${this.#tree.label}: cannot tell the image's architecture: it runs no ELF executable and has no dynamic loader in /lib or /lib64`, [
-        "name the library by its absolute path in the image",
-      ]);
+      throw new NotFoundError(
+        `${this.#tree.label}: cannot tell the image's architecture: it runs no ELF executable and has no dynamic loader in /lib or /lib64`,
+        ["name the library by its absolute path in the image"],
+      );
     }
     const tree = this.#tree;
     this.#context = {

@@ -42,7 +42,10 @@ export interface WantedTarget {
 }
 
 /** The targets of `spec`, and the diagnostics of its probe files (when any is an error, no targets are returned for that file). */
-export function wantedTargets(spec: CheckSpec, defaultFile: string): { targets: WantedTarget[]; problems: { file: string; text: string; diagnostics: Diagnostic[] }[] } {
+export function wantedTargets(
+  spec: CheckSpec,
+  defaultFile: string,
+): { targets: WantedTarget[]; problems: { file: string; text: string; diagnostics: Diagnostic[] }[] } {
   const parts = typeof spec === "string" ? [{ file: defaultFile, text: spec }] : spec;
   const targets: WantedTarget[] = [];
   const problems: { file: string; text: string; diagnostics: Diagnostic[] }[] = [];
@@ -96,8 +99,18 @@ export function inlineTarget(text: string): WantedTarget {
     return { probe: "inline", kind: "target", written: text, scope: first, object: spec.object, location: spec.location, maxArg: -1, source: undefined };
   }
   const location = fields.slice(1).join(":");
-  if (second !== undefined && location === "") throw new UsageError(`target "${text}": the location after ':' is empty`, ["write OBJECT:LOCATION, e.g. libc:malloc"]);
-  return { probe: "inline", kind: "target", written: text, scope: undefined, object: first, location: location === "" ? undefined : location, maxArg: -1, source: undefined };
+  if (second !== undefined && location === "")
+    throw new UsageError(`target "${text}": the location after ':' is empty`, ["write OBJECT:LOCATION, e.g. libc:malloc"]);
+  return {
+    probe: "inline",
+    kind: "target",
+    written: text,
+    scope: undefined,
+    object: first,
+    location: location === "" ? undefined : location,
+    maxArg: -1,
+    source: undefined,
+  };
 }
 
 /** `exe`, an absolute path, or something named like a library. */

@@ -56,7 +56,10 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
     if (ready.attached === 0) {
       await attachment.close().catch(() => undefined);
       const entries = `${ready.failed} entr${ready.failed === 1 ? "y" : "ies"}`;
-      throw new AttachError(`no probe could be attached (${entries} failed${options.quiet ? "" : "; the reasons are above"})`, options.quiet ? ["run without -q to see each failure's reason"] : []);
+      throw new AttachError(
+        `no probe could be attached (${entries} failed${options.quiet ? "" : "; the reasons are above"})`,
+        options.quiet ? ["run without -q to see each failure's reason"] : [],
+      );
     }
     const binaries = binariesAttached(plan, attachment.statuses);
     const failed = ready.failed > 0 ? `; ${ready.failed} entr${ready.failed === 1 ? "y" : "ies"} failed` : "";
@@ -105,7 +108,9 @@ function statusLine(plan: AttachPlan, s: AttachStatus, status: (line: string) =>
   };
   switch (s.type) {
     case "failed":
-      status(`${probeOf(s.entry)}: not attached${typeof s.cookie === "number" ? ` at cookie ${s.cookie}` : ""}: ${String(s.reason)}${typeof s.errno === "string" ? ` (${s.errno})` : ""}`);
+      status(
+        `${probeOf(s.entry)}: not attached${typeof s.cookie === "number" ? ` at cookie ${s.cookie}` : ""}: ${String(s.reason)}${typeof s.errno === "string" ? ` (${s.errno})` : ""}`,
+      );
       return;
     case "targetExited":
       status(`every target process exited${Array.isArray(s.pids) ? ` (${s.pids.join(", ")})` : ""}`);

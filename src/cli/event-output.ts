@@ -128,12 +128,12 @@ export class TablePrinter implements EventPrinter {
       ...(template !== undefined
         ? [template(e)]
         : this.fieldNames === undefined
-        ? [
-            Object.entries(e.fields)
-              .map(([name, value]) => `${name}=${textValue(value)}`)
-              .join(" "),
-          ]
-        : this.fieldNames.map((name) => textValue(e.fields[name] ?? null))),
+          ? [
+              Object.entries(e.fields)
+                .map(([name, value]) => `${name}=${textValue(value)}`)
+                .join(" "),
+            ]
+          : this.fieldNames.map((name) => textValue(e.fields[name] ?? null))),
     ];
     let out = "";
     if (!this.headerPrinted) {
@@ -190,7 +190,7 @@ export function compileFormat(format: string): FormatTemplate {
   parts.push(format.slice(last));
   return (event) => {
     let out = "";
-    for (const part of parts) out += typeof part === "string" ? part : referenceValue(event, part.name) ?? part.written;
+    for (const part of parts) out += typeof part === "string" ? part : (referenceValue(event, part.name) ?? part.written);
     return out;
   };
 }

@@ -25,7 +25,11 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
   const first = argv[0];
   if (first !== undefined && !first.startsWith("-") && !COMMANDS.includes(first)) {
     const near = nearest(first, COMMANDS);
-    return reportError(new UsageError(`unknown command "${first}"`, [near.length > 0 ? `did you mean "${near[0]}"?` : `the commands are: ${COMMANDS.join(", ")}`]), io, env);
+    return reportError(
+      new UsageError(`unknown command "${first}"`, [near.length > 0 ? `did you mean "${near[0]}"?` : `the commands are: ${COMMANDS.join(", ")}`]),
+      io,
+      env,
+    );
   }
   // What yargs prints for `--version`, without loading yargs (its ~70 modules are most of start-up).
   if (argv.length === 1 && argv[0] === "--version") {
@@ -87,7 +91,10 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
       case "trace":
         return await (await import("./commands/trace.js")).traceCommand({ probe: String(args.probe), ...sessionArgs(args) }, io);
       case "resolve":
-        return await (await import("./commands/resolve.js")).resolveCommand({ scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true }, io);
+        return await (await import("./commands/resolve.js")).resolveCommand(
+          { scope: args.scope === undefined ? undefined : String(args.scope), json: args.json === true },
+          io,
+        );
       default:
         throw new UsageError(`unknown command "${String(args._[0])}"`, ["run probec --help for the commands"]);
     }
@@ -99,9 +106,11 @@ export async function run(argv: readonly string[], io: CliIo, env: Readonly<Reco
 /** `run`/`trace` options from yargs' result, checked. */
 function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy: PathStrategy | undefined } {
   const duration = args.duration as number | undefined;
-  if (duration !== undefined && !(Number.isFinite(duration) && duration > 0)) throw new UsageError(`--duration ${String(args.duration)}: expected a number of seconds above 0`, ["e.g. --duration 10"]);
+  if (duration !== undefined && !(Number.isFinite(duration) && duration > 0))
+    throw new UsageError(`--duration ${String(args.duration)}: expected a number of seconds above 0`, ["e.g. --duration 10"]);
   const count = args.count as number | undefined;
-  if (count !== undefined && !(Number.isSafeInteger(count) && count > 0)) throw new UsageError(`--count ${String(args.count)}: expected a whole number of events above 0`, ["e.g. --count 100"]);
+  if (count !== undefined && !(Number.isSafeInteger(count) && count > 0))
+    throw new UsageError(`--count ${String(args.count)}: expected a whole number of events above 0`, ["e.g. --count 100"]);
   return {
     json: args.json === true,
     duration,

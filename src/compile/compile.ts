@@ -78,7 +78,11 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
           severity: "warning",
           message: `${go.skipped.length} function${go.skipped.length === 1 ? "" : "s"} the glob matches get${go.skipped.length === 1 ? "s" : ""} no ${probe.kind} probe: ${go.skipped.length === 1 ? "its" : "their"} return instructions cannot all be found with confidence, or ${go.skipped.length === 1 ? "it" : "they"} cannot be paired`,
           location: target.loc,
-          hints: [...go.skipped.slice(0, 3), ...(go.skipped.length > 3 ? [`and ${go.skipped.length - 3} more`] : []), "probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)"],
+          hints: [
+            ...go.skipped.slice(0, 3),
+            ...(go.skipped.length > 3 ? [`and ${go.skipped.length - 3} more`] : []),
+            "probec never puts a kernel return probe on a Go binary: the Go runtime crashes on it (PITFALLS 29)",
+          ],
         });
       }
       resolution = go.resolution;
@@ -150,7 +154,14 @@ function usdtArgDiagnostics(probe: CheckedProbe, entries: readonly PlanProbe[]):
   for (const use of argUses(probe)) {
     const short = sites.filter((s) => s.args.length <= use.index);
     if (short.length === 0) continue;
-    const described = [...new Set(short.map((s) => `${s.provider}:${s.name} at ${s.address} has ${s.args.length} argument${s.args.length === 1 ? "" : "s"}${s.args.length > 0 ? ` (arg0..arg${s.args.length - 1}: "${s.argsText}")` : ""}`))];
+    const described = [
+      ...new Set(
+        short.map(
+          (s) =>
+            `${s.provider}:${s.name} at ${s.address} has ${s.args.length} argument${s.args.length === 1 ? "" : "s"}${s.args.length > 0 ? ` (arg0..arg${s.args.length - 1}: "${s.argsText}")` : ""}`,
+        ),
+      ),
+    ];
     out.push({
       severity: "error",
       message: `\`arg${use.index}\` is beyond the arguments of ${short.length === sites.length ? "the matched USDT site" + (sites.length === 1 ? "" : "s") : `${short.length} of ${sites.length} matched USDT sites`}`,

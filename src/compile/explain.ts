@@ -34,7 +34,10 @@ function scopeText(entry: PlanProbe): string {
   const t = entry.target;
   const container = t.containerId === null ? "" : `container ${t.containerName ?? t.containerId.slice(0, 12)} (${t.containerId.slice(0, 12)}), `;
   const pids = t.processes.map((p) => p.pid);
-  const procs = t.runtime === "host" ? "host scope" : `mount namespace ${t.mntNs}, pid${pids.length === 1 ? "" : "s"} ${pids.slice(0, 8).join(",")}${pids.length > 8 ? ",…" : ""}`;
+  const procs =
+    t.runtime === "host"
+      ? "host scope"
+      : `mount namespace ${t.mntNs}, pid${pids.length === 1 ? "" : "s"} ${pids.slice(0, 8).join(",")}${pids.length > 8 ? ",…" : ""}`;
   const filter = entry.filter === null ? "no filter" : `${entry.filter.kind} filter`;
   return `${t.runtime} ${container}${procs}; ${filter}`;
 }

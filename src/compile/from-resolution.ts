@@ -88,7 +88,15 @@ export function planProbesFromResolution(resolution: TargetResolution, probe: Pr
         points.push({ cookie: entry, side: "entry", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: ret, site: where });
         points.push({ cookie: ret, side: "return", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: entry, site: where });
       } else {
-        points.push({ cookie: cookie++, side: probe.kind === "uretprobe" ? "return" : "entry", ...abi, fileOffset: site.symbol.fileOffset, refCtrOffset: null, pairedWith: null, site: where });
+        points.push({
+          cookie: cookie++,
+          side: probe.kind === "uretprobe" ? "return" : "entry",
+          ...abi,
+          fileOffset: site.symbol.fileOffset,
+          refCtrOffset: null,
+          pairedWith: null,
+          site: where,
+        });
       }
     }
     const entry: PlanProbe = {
@@ -117,7 +125,10 @@ export function assemblePlan(probes: readonly PlanProbe[]): AttachPlan {
   const seen = new Set<number>();
   for (const p of probes) {
     for (const point of p.points) {
-      if (seen.has(point.cookie)) throw new UsageError(`probe ${p.id}: cookie ${point.cookie} is used twice in the plan`, ["number each probe from firstCookie = one past the previous probe's last cookie"]);
+      if (seen.has(point.cookie))
+        throw new UsageError(`probe ${p.id}: cookie ${point.cookie} is used twice in the plan`, [
+          "number each probe from firstCookie = one past the previous probe's last cookie",
+        ]);
       seen.add(point.cookie);
     }
   }
@@ -132,7 +143,9 @@ export function checkProbeLimits(entry: PlanProbe): void {
   }
   for (const point of entry.points) {
     if (point.site.kind === "usdt" && point.site.args.length > PLAN_LIMITS.maxUsdtArgs) {
-      throw new LimitError(`${name}: ${point.site.provider}:${point.site.name} has ${point.site.args.length} arguments, more than maxUsdtArgs (${PLAN_LIMITS.maxUsdtArgs})`);
+      throw new LimitError(
+        `${name}: ${point.site.provider}:${point.site.name} has ${point.site.args.length} arguments, more than maxUsdtArgs (${PLAN_LIMITS.maxUsdtArgs})`,
+      );
     }
   }
   if (entry.filter !== null && entry.filter.pids.length > PLAN_LIMITS.maxFilterPids) {
@@ -200,7 +213,12 @@ function targetOf(resolution: TargetResolution, group: ObjectGroup, bucket: read
       : {
           containers: bucket.map((g) => {
             const c = containerOf(resolution, g);
-            return { mntNs: g.mntNs, containerId: c.id, containerName: selectedName(c), ...(c.pod === undefined ? {} : { pod: { namespace: c.pod.namespace, name: c.pod.name, container: c.pod.container } }) };
+            return {
+              mntNs: g.mntNs,
+              containerId: c.id,
+              containerName: selectedName(c),
+              ...(c.pod === undefined ? {} : { pod: { namespace: c.pod.namespace, name: c.pod.name, container: c.pod.container } }),
+            };
           }),
         }),
     processes: [...processes].sort((a, b) => a.pid - b.pid).map((p) => ({ pid: p.pid, nsPid: [...p.nsPid], pidNs: p.pidNs, comm: p.comm })),
@@ -219,7 +237,9 @@ function filterOf(resolution: TargetResolution, probe: ProbeRequest): PlanFilter
   const pids = [...new Set(scope.processes.map((p) => p.pid))].sort((a, b) => a - b);
   if (scope.containerId === undefined) {
     if (scope.runtime !== "pid") {
-      throw new UsageError(`probe ${probe.id}: ${resolution.spec.text}: the ${scope.runtime} scope has no container id, so no container filter can be built (PITFALLS 19)`);
+      throw new UsageError(
+        `probe ${probe.id}: ${resolution.spec.text}: the ${scope.runtime} scope has no container id, so no container filter can be built (PITFALLS 19)`,
+      );
     }
     return { kind: "process", containerId: null, cgroupPaths: [], pids };
   }
@@ -325,7 +345,10 @@ function kernelPathOf(resolution: TargetResolution, group: ObjectGroup, probe: P
       return { kernelPath: object.rootPath ?? refuse(`it does not exist in the root of process ${representative}`), openRoot: null };
     case "layer":
       if (representative === undefined) return refuse("the host scope has no overlay root");
-      return { kernelPath: object.layerPath ?? refuse("its mount is not an overlay, or the layers are not visible from probec's mount namespace"), openRoot: null };
+      return {
+        kernelPath: object.layerPath ?? refuse("its mount is not an overlay, or the layers are not visible from probec's mount namespace"),
+        openRoot: null,
+      };
     case "map":
       if (representative === undefined) return refuse("the host scope has no process whose mappings to name");
       if (object.mapFilesPath !== undefined) return { kernelPath: object.mapFilesPath, openRoot: null };
@@ -418,7 +441,16 @@ export function mergeSemaphores<T extends SemaphorePoint>(points: readonly T[]):
  */
 export function mergePlanSemaphores(probes: readonly PlanProbe[]): PlanProbe[] {
   const flat = probes.flatMap((probe, p) =>
-    probe.points.map((point, i) => ({ ino: probe.binary.ino, size: probe.binary.size, buildId: probe.binary.buildId, fileOffset: point.fileOffset, refCtrOffset: point.refCtrOffset, cookie: point.cookie, p, i })),
+    probe.points.map((point, i) => ({
+      ino: probe.binary.ino,
+      size: probe.binary.size,
+      buildId: probe.binary.buildId,
+      fileOffset: point.fileOffset,
+      refCtrOffset: point.refCtrOffset,
+      cookie: point.cookie,
+      p,
+      i,
+    })),
   );
   const { points, conflicts } = mergeSemaphores(flat);
   const first = conflicts[0];

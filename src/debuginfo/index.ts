@@ -37,11 +37,7 @@ const MAX_DEBUGDATA_BYTES = 32 * 1024 * 1024;
  * when the file has its own `.symtab` (nothing to add) or nothing matches.
  * Mismatched candidates are reported through `onSkip`.
  */
-export async function loadDebugFiles(
-  elf: ElfFile,
-  path: string | undefined,
-  options: DebugSearchOptions = {},
-): Promise<DebugFile[]> {
+export async function loadDebugFiles(elf: ElfFile, path: string | undefined, options: DebugSearchOptions = {}): Promise<DebugFile[]> {
   if (elf.symbolTable("symtab") !== undefined) return [];
   const found: DebugFile[] = [];
   for (const candidate of debugCandidates(elf, path, options)) {

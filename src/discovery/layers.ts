@@ -98,7 +98,9 @@ function opaqueDirectories(dirs: readonly string[]): Set<string> {
   ].join("\n");
   const result = spawnSync("python3", ["-c", script], { input: dirs.join("\0"), encoding: "utf8", timeout: 10_000 });
   if (result.error !== undefined || result.status !== 0) {
-    throw new IoError(`reading overlay xattrs failed: ${result.error?.message ?? result.stderr.trim()}`, undefined, ["probec needs python3 to read overlay xattrs"]);
+    throw new IoError(`reading overlay xattrs failed: ${result.error?.message ?? result.stderr.trim()}`, undefined, [
+      "probec needs python3 to read overlay xattrs",
+    ]);
   }
   return new Set(result.stdout.split("\n").filter((l) => l !== ""));
 }

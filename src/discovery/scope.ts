@@ -163,7 +163,9 @@ function notRunning(c: RuntimeContainerDetails): void {
   }
   if (c.runtime === "crio") {
     const exited = c.exitCode === undefined ? "it has no running process" : `it exited with code ${c.exitCode}`;
-    throw new NotFoundError(`crio/${c.name ?? c.id} (${c.id.slice(0, 12)}): the container does not run: ${exited}`, [`start it: crictl start ${c.id.slice(0, 12)}`]);
+    throw new NotFoundError(`crio/${c.name ?? c.id} (${c.id.slice(0, 12)}): the container does not run: ${exited}`, [
+      `start it: crictl start ${c.id.slice(0, 12)}`,
+    ]);
   }
 }
 
@@ -177,8 +179,14 @@ function fromCgroups(kind: "podman" | "crio" | "containerd", idPrefix: string): 
   if (ids.length > 1) throw new UsageError(`${kind}/${idPrefix}: the prefix matches ${ids.length} containers: ${ids.join(", ")}`);
   if (processes.length === 0) {
     const running = [...runningContainers().keys()];
-    const near = nearest(idPrefix, running.map((id) => id.slice(0, idPrefix.length)));
-    throw new NotFoundError(`${kind}/${idPrefix}: no running process belongs to a container with that id`, near.length > 0 ? [`did you mean ${near.join(" or ")}?`] : []);
+    const near = nearest(
+      idPrefix,
+      running.map((id) => id.slice(0, idPrefix.length)),
+    );
+    throw new NotFoundError(
+      `${kind}/${idPrefix}: no running process belongs to a container with that id`,
+      near.length > 0 ? [`did you mean ${near.join(" or ")}?`] : [],
+    );
   }
   const container = processes[0]?.container;
   return { runtime: container?.runtime ?? kind, containerId: container?.id, containerName: undefined, labels: {}, layers: [], processes };

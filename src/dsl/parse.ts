@@ -100,7 +100,7 @@ function syntaxDiagnostic(e: PeggySyntaxError, text: string): Diagnostic {
   const expected = describeExpected(e.expected ?? []);
   const hints: string[] = [];
   if (found === "end of file" && expected.includes("`}`")) hints.push("a probe body's `{` is not closed");
-  if (found === "`\"`" && expected.includes("string")) hints.push('a string must end with `"` on the line where it starts');
+  if (found === '`"`' && expected.includes("string")) hints.push('a string must end with `"` on the line where it starts');
   return { severity: "error", message: `expected ${expected}, found ${found}`, location, hints };
 }
 

@@ -210,7 +210,10 @@ function expandTarget(target: Target, aliases: ReadonlyMap<string, { decl: LetDe
     if (!target.scope.includes("/") && target.scope !== "host") {
       const near = nearest(target.scope, aliases.keys());
       if (near.length > 0) {
-        error(`unknown alias \`${target.scope}\``, scopeLoc(target), [`did you mean \`${near[0]}\`?`, `a container called ${target.scope} is written docker/${target.scope} (or podman/…, k8s/…)`]);
+        error(`unknown alias \`${target.scope}\``, scopeLoc(target), [
+          `did you mean \`${near[0]}\`?`,
+          `a container called ${target.scope} is written docker/${target.scope} (or podman/…, k8s/…)`,
+        ]);
         return undefined;
       }
     }
@@ -245,7 +248,7 @@ function checkProbe(
     // Cut as the CLI cuts it: an object holding ':' is quoted ("/memfd:libstapsdt:p").
     const parts = splitTarget(text);
     if (typeof parts === "string") {
-      error(`target \`${target.text}\`: ${parts}`, target.loc, ['quote an object that holds \':\': SCOPE:"/memfd:NAME":PROVIDER:NAME']);
+      error(`target \`${target.text}\`: ${parts}`, target.loc, ["quote an object that holds ':': SCOPE:\"/memfd:NAME\":PROVIDER:NAME"]);
       continue;
     }
     const location = parts.location;
@@ -256,7 +259,9 @@ function checkProbe(
       continue;
     }
     if (probe.kind === "usdt" && !location.includes(":")) {
-      error(`a usdt probe needs a \`provider:name\` location, not \`${location}\``, target.loc, [`write ${text.slice(0, text.length - location.length)}PROVIDER:${location}, or use uprobe for a function`]);
+      error(`a usdt probe needs a \`provider:name\` location, not \`${location}\``, target.loc, [
+        `write ${text.slice(0, text.length - location.length)}PROVIDER:${location}, or use uprobe for a function`,
+      ]);
       continue;
     }
     if (probe.kind !== "usdt" && location.includes(":")) {
@@ -266,7 +271,11 @@ function checkProbe(
     targets.push({ text, written: target.text, loc: target.loc });
   }
   if (probe.targets.length > DSL_LIMITS.maxTargets) {
-    error(`the probe has ${probe.targets.length} targets, more than maxTargets (${DSL_LIMITS.maxTargets})`, probe.targets[DSL_LIMITS.maxTargets]?.loc ?? probe.loc, ["split it into several probes"]);
+    error(
+      `the probe has ${probe.targets.length} targets, more than maxTargets (${DSL_LIMITS.maxTargets})`,
+      probe.targets[DSL_LIMITS.maxTargets]?.loc ?? probe.loc,
+      ["split it into several probes"],
+    );
   }
 
   const options: Options = {};
@@ -278,7 +287,9 @@ function checkProbe(
   let count: CountClause | undefined;
   const once = <T extends { loc: SourceLocation }>(what: string, previous: T | undefined, item: T): boolean => {
     if (previous === undefined) return true;
-    error(`a probe has at most one \`${what}\``, item.loc, [`the first is at line ${previous.loc.start.line}${what === "where" ? "; combine the conditions with &&" : ""}`]);
+    error(`a probe has at most one \`${what}\``, item.loc, [
+      `the first is at line ${previous.loc.start.line}${what === "where" ? "; combine the conditions with &&" : ""}`,
+    ]);
     return false;
   };
   for (const item of probe.body) {
@@ -317,19 +328,31 @@ function checkProbe(
   }
   if (where !== undefined) {
     const t = typeOf(where.condition, ctx);
-    if (t === "string") error("a filter must be an integer condition, not a string", where.condition.loc, ["strings cannot be compared in the kernel filter; compare an integer capture"]);
+    if (t === "string")
+      error("a filter must be an integer condition, not a string", where.condition.loc, [
+        "strings cannot be compared in the kernel filter; compare an integer capture",
+      ]);
   }
   if (count !== undefined) {
     for (const key of count.by) typeOf(key, ctx);
     if (count.by.length > DSL_LIMITS.maxCountKeys) {
-      error(`\`count by\` has ${count.by.length} keys, more than maxCountKeys (${DSL_LIMITS.maxCountKeys})`, count.by[DSL_LIMITS.maxCountKeys]?.loc ?? count.loc);
+      error(
+        `\`count by\` has ${count.by.length} keys, more than maxCountKeys (${DSL_LIMITS.maxCountKeys})`,
+        count.by[DSL_LIMITS.maxCountKeys]?.loc ?? count.loc,
+      );
     }
-    for (const f of fields) error(`a probe that counts prints no fields`, f.loc, [`remove the field, or drop \`count\` (line ${count.loc.start.line}) to print each event`]);
+    for (const f of fields)
+      error(`a probe that counts prints no fields`, f.loc, [`remove the field, or drop \`count\` (line ${count.loc.start.line}) to print each event`]);
     if (format !== undefined) error("a probe that counts has no `format`", format.loc, [`remove it, or drop \`count\` (line ${count.loc.start.line})`]);
   } else if (fields.length === 0) {
     error("the probe captures nothing", probe.loc, ["add a field (`pid`, `rc = retval`), or `count` to count events"]);
   }
-  if (format !== undefined) checkFormat(format, fields.map((f) => f.name), error);
+  if (format !== undefined)
+    checkFormat(
+      format,
+      fields.map((f) => f.name),
+      error,
+    );
 
   return {
     id: `probe${number}`,
@@ -375,8 +398,12 @@ function typeOf(e: Expression, ctx: TypeContext): ValueType | undefined {
     case "Binary": {
       const l = typeOf(e.left, ctx);
       const r = typeOf(e.right, ctx);
-      for (const [t, side] of [[l, e.left], [r, e.right]] as const) {
-        if (t === "string") ctx.error(`\`${e.operator}\` needs integers, not a string`, side.loc, ["strings are not compared in the kernel; use an integer capture"]);
+      for (const [t, side] of [
+        [l, e.left],
+        [r, e.right],
+      ] as const) {
+        if (t === "string")
+          ctx.error(`\`${e.operator}\` needs integers, not a string`, side.loc, ["strings are not compared in the kernel; use an integer capture"]);
       }
       return l === undefined || r === undefined ? undefined : "int";
     }
@@ -391,20 +418,18 @@ function captureType(id: Identifier, ctx: TypeContext): ValueType | undefined {
   if (arg !== null) {
     const index = Number(arg[1]);
     if (ctx.kind === "uretprobe") {
-      ctx.error(`\`${name}\` is not available in a uretprobe`, id.loc, ["a return probe no longer sees the arguments; use uprobe+ret, whose return side sees the entry's arguments"]);
+      ctx.error(`\`${name}\` is not available in a uretprobe`, id.loc, [
+        "a return probe no longer sees the arguments; use uprobe+ret, whose return side sees the entry's arguments",
+      ]);
       return undefined;
     }
     const limit = ctx.kind === "usdt" ? DSL_LIMITS.maxUsdtArgs : DSL_LIMITS.maxFunctionArgs;
     if (index >= limit) {
-      ctx.error(
-        `\`${name}\` is beyond the ${limit} arguments a ${ctx.kind} can read`,
-        id.loc,
-        [
-          ctx.kind === "usdt"
-            ? `maxUsdtArgs (${DSL_LIMITS.maxUsdtArgs}): sys/sdt.h has at most 12 arguments, arg0..arg11`
-            : `maxFunctionArgs (${DSL_LIMITS.maxFunctionArgs}): a probe reads at most that many register arguments (C on x86-64 passes arg0..arg5 in registers, Go arg0..arg8 on amd64)`,
-        ],
-      );
+      ctx.error(`\`${name}\` is beyond the ${limit} arguments a ${ctx.kind} can read`, id.loc, [
+        ctx.kind === "usdt"
+          ? `maxUsdtArgs (${DSL_LIMITS.maxUsdtArgs}): sys/sdt.h has at most 12 arguments, arg0..arg11`
+          : `maxFunctionArgs (${DSL_LIMITS.maxFunctionArgs}): a probe reads at most that many register arguments (C on x86-64 passes arg0..arg5 in registers, Go arg0..arg8 on amd64)`,
+      ]);
       return undefined;
     }
     return "int";
@@ -433,7 +458,9 @@ const FUNCTIONS = ["str", "gostr"];
 function callType(callee: Identifier, args: readonly Expression[], loc: SourceLocation, ctx: TypeContext): ValueType | undefined {
   if (!FUNCTIONS.includes(callee.name)) {
     const near = nearest(callee.name, FUNCTIONS);
-    ctx.error(`unknown function \`${callee.name}\``, callee.loc, [near.length > 0 ? `did you mean \`${near[0]}\`?` : "the functions are str(argN[, maxlen]) and gostr(argN[, maxlen])"]);
+    ctx.error(`unknown function \`${callee.name}\``, callee.loc, [
+      near.length > 0 ? `did you mean \`${near[0]}\`?` : "the functions are str(argN[, maxlen]) and gostr(argN[, maxlen])",
+    ]);
     return undefined;
   }
   if (callee.name === "gostr") return goStringType(args, loc, ctx);
@@ -463,14 +490,19 @@ function goStringType(args: readonly Expression[], loc: SourceLocation, ctx: Typ
   }
   const slot = source.type === "Identifier" ? ARG.exec(source.name) : null;
   if (slot === null) {
-    ctx.error("`gostr` reads a Go string from two argument slots; its argument must be `argN`", source.loc, ["e.g. gostr(arg1) for a string passed as the second and third words"]);
+    ctx.error("`gostr` reads a Go string from two argument slots; its argument must be `argN`", source.loc, [
+      "e.g. gostr(arg1) for a string passed as the second and third words",
+    ]);
     return undefined;
   }
   const t = typeOf(source, ctx);
   checkMaxLen("gostr", max, ctx);
   const limit = ctx.kind === "usdt" ? DSL_LIMITS.maxUsdtArgs : DSL_LIMITS.maxFunctionArgs;
   if (t !== undefined && Number(slot[1]) + 1 >= limit) {
-    ctx.error(`\`gostr(${source.type === "Identifier" ? source.name : ""})\` needs its length in arg${Number(slot[1]) + 1}, beyond the ${limit} arguments a ${ctx.kind} can read`, source.loc);
+    ctx.error(
+      `\`gostr(${source.type === "Identifier" ? source.name : ""})\` needs its length in arg${Number(slot[1]) + 1}, beyond the ${limit} arguments a ${ctx.kind} can read`,
+      source.loc,
+    );
     return undefined;
   }
   return t === undefined ? undefined : "string";
@@ -483,7 +515,8 @@ function checkMaxLen(fn: string, max: Expression | undefined, ctx: TypeContext):
     return;
   }
   const n = BigInt(max.value);
-  if (n < 1n || n > BigInt(DSL_LIMITS.maxStrlen)) ctx.error(`string length ${max.raw} is out of range`, max.loc, [`it must be between 1 and maxStrlen (${DSL_LIMITS.maxStrlen})`]);
+  if (n < 1n || n > BigInt(DSL_LIMITS.maxStrlen))
+    ctx.error(`string length ${max.raw} is out of range`, max.loc, [`it must be between 1 and maxStrlen (${DSL_LIMITS.maxStrlen})`]);
 }
 
 /** `{name}` references in a format; `{{` and `}}` are literal braces. */
@@ -516,4 +549,3 @@ function checkFormat(clause: FormatClause, fieldNames: readonly string[], error:
     ]);
   }
 }
-

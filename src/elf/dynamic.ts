@@ -52,7 +52,11 @@ export function dynamicSections(source: ByteSource, header: ElfHeader, phdrs: re
   const gnuHash = toOffset(tags.get(DT_GNU_HASH));
   const sysvHash = toOffset(tags.get(DT_HASH));
   const count =
-    sysvHash !== undefined ? new Fields(readRange(source, sysvHash + 4, 4, "DT_HASH nchain"), header).u32(0) : gnuHash !== undefined ? gnuSymbolCount(source, header, gnuHash) : 0;
+    sysvHash !== undefined
+      ? new Fields(readRange(source, sysvHash + 4, 4, "DT_HASH nchain"), header).u32(0)
+      : gnuHash !== undefined
+        ? gnuSymbolCount(source, header, gnuHash)
+        : 0;
   if (count === 0) return [];
 
   const sections: SectionHeader[] = [stub(0, "", 0, 0, 0)];
@@ -119,5 +123,18 @@ function restOfSegment(phdrs: readonly ProgramHeader[], offset: number): number 
 }
 
 function stub(index: number, name: string, type: number, offset: number, size: number): SectionHeader {
-  return { index, name, sh_name: 0, sh_type: type, sh_flags: 0n, sh_addr: 0n, sh_offset: offset, sh_size: size, sh_link: 0, sh_info: 0, sh_addralign: 0n, sh_entsize: 0 };
+  return {
+    index,
+    name,
+    sh_name: 0,
+    sh_type: type,
+    sh_flags: 0n,
+    sh_addr: 0n,
+    sh_offset: offset,
+    sh_size: size,
+    sh_link: 0,
+    sh_info: 0,
+    sh_addralign: 0n,
+    sh_entsize: 0,
+  };
 }

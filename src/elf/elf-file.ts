@@ -178,8 +178,12 @@ export class ElfFile {
   *notes(): Generator<ElfNote> {
     const areas =
       this.sections.length > 0
-        ? this.sections.filter((s) => s.sh_type === SHT_NOTE).map((s) => ({ offset: s.sh_offset, size: s.sh_size, align: s.sh_addralign, what: s.name || `section ${s.index}` }))
-        : this.programHeaders.filter((p) => p.p_type === PT_NOTE).map((p, i) => ({ offset: p.p_offset, size: p.p_filesz, align: p.p_align, what: `PT_NOTE[${i}]` }));
+        ? this.sections
+            .filter((s) => s.sh_type === SHT_NOTE)
+            .map((s) => ({ offset: s.sh_offset, size: s.sh_size, align: s.sh_addralign, what: s.name || `section ${s.index}` }))
+        : this.programHeaders
+            .filter((p) => p.p_type === PT_NOTE)
+            .map((p, i) => ({ offset: p.p_offset, size: p.p_filesz, align: p.p_align, what: `PT_NOTE[${i}]` }));
     for (const area of areas) {
       try {
         yield* readNotes(this.source, this.header, area);
@@ -248,7 +252,15 @@ export class ElfFile {
     if (versym === undefined) return undefined;
     const verdef = tables.find((s) => s.sh_type === SHT_GNU_VERDEF);
     const verneed = tables.find((s) => s.sh_type === SHT_GNU_VERNEED);
-    return new VersionTable(this.source, this.header, versym, verdef, verneed, (s) => this.stringTable(s.index), (i) => tables[i]);
+    return new VersionTable(
+      this.source,
+      this.header,
+      versym,
+      verdef,
+      verneed,
+      (s) => this.stringTable(s.index),
+      (i) => tables[i],
+    );
   }
 
   /**

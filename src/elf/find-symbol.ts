@@ -302,7 +302,10 @@ export function ifuncCandidates(sources: readonly ElfFile[], name: string, resol
 
 function ifuncError(elf: ElfFile, sources: readonly ElfFile[], symbol: ElfSymbol): IfuncError {
   const candidates = ifuncCandidates(sources, symbol.name, symbol.value);
-  const listed = candidates.length > 0 ? `; its implementations here: ${candidates.join(", ")}` : "; this file names no implementations (install its debug symbols to see them)";
+  const listed =
+    candidates.length > 0
+      ? `; its implementations here: ${candidates.join(", ")}`
+      : "; this file names no implementations (install its debug symbols to see them)";
   return new IfuncError(
     `${elf.name}: "${symbol.name}" is an IFUNC: its address ${hex(symbol.value)} is the resolver, which runs once at load time, so a probe there would not fire on calls${listed}`,
     candidates,

@@ -65,14 +65,17 @@ export class GnuHashTable implements HashLookup {
     this.#wordBytes = layout.bits / 8;
     const needed = 16 + this.#bloomSize * this.#wordBytes + this.#nbuckets * 4;
     if (this.#nbuckets === 0 || this.#bloomSize === 0 || needed > section.sh_size) {
-      throw new FormatError(`.gnu.hash: ${this.#nbuckets} buckets and ${this.#bloomSize} bloom words do not fit a section of ${section.sh_size} bytes`, section.sh_offset);
+      throw new FormatError(
+        `.gnu.hash: ${this.#nbuckets} buckets and ${this.#bloomSize} bloom words do not fit a section of ${section.sh_size} bytes`,
+        section.sh_offset,
+      );
     }
   }
 
   lookup(name: Uint8Array): number[] {
     const h = gnuHash(name);
     const bits = this.#wordBytes * 8;
-    const bloomAt = 16 + ((Math.floor(h / bits) % this.#bloomSize) * this.#wordBytes);
+    const bloomAt = 16 + (Math.floor(h / bits) % this.#bloomSize) * this.#wordBytes;
     const word = this.#word(bloomAt);
     const mask = (1n << BigInt(h % bits)) | (1n << BigInt((h >>> this.#bloomShift) % bits));
     if ((word & mask) !== mask) return [];

@@ -41,7 +41,6 @@ export const MAX_NOTES_PER_AREA = 1 << 20;
 /** Hostile-input cap on the size of one note area. */
 export const MAX_NOTE_AREA_BYTES = 64 * 1024 * 1024;
 
-
 /** Iterates the notes of one area. Stops at the first malformed note by throwing a FormatError with its offset. */
 export function* readNotes(source: ByteSource, layout: ElfLayout, area: NoteArea): Generator<ElfNote> {
   if (area.size > MAX_NOTE_AREA_BYTES) throw new LimitError(`${area.what}: note area of ${area.size} bytes (limit ${MAX_NOTE_AREA_BYTES})`);

@@ -96,14 +96,7 @@ export class SymbolTable {
   readonly #entsize: number;
   readonly #versions: VersionTable | undefined;
 
-  constructor(
-    source: ByteSource,
-    layout: ElfLayout,
-    kind: SymbolTableKind,
-    section: SectionHeader,
-    strings: StringTable,
-    versions: VersionTable | undefined,
-  ) {
+  constructor(source: ByteSource, layout: ElfLayout, kind: SymbolTableKind, section: SectionHeader, strings: StringTable, versions: VersionTable | undefined) {
     this.#source = source;
     this.#layout = layout;
     this.kind = kind;
@@ -211,7 +204,20 @@ export class SymbolTable {
         isDefaultVersion = isDouble;
       }
     }
-    return { name, version, isDefaultVersion, value, size, type: info & 0xf, binding: info >> 4, visibility: other & 0x3, other, shndx, table: this.kind, index };
+    return {
+      name,
+      version,
+      isDefaultVersion,
+      value,
+      size,
+      type: info & 0xf,
+      binding: info >> 4,
+      visibility: other & 0x3,
+      other,
+      shndx,
+      table: this.kind,
+      index,
+    };
   }
 
   /** Entry `i` of `chunk` as a {@link RawSymbol}. */
@@ -284,5 +290,13 @@ function decode(f: Fields, o: number, index: number, bits: 32 | 64): RawSymbol {
   if (bits === 64) {
     return { index, st_name: f.u32(o), st_info: f.u8(o + 4), st_other: f.u8(o + 5), st_shndx: f.u16(o + 6), st_value: f.u64(o + 8), st_size: f.u64(o + 16) };
   }
-  return { index, st_name: f.u32(o), st_value: BigInt(f.u32(o + 4)), st_size: BigInt(f.u32(o + 8)), st_info: f.u8(o + 12), st_other: f.u8(o + 13), st_shndx: f.u16(o + 14) };
+  return {
+    index,
+    st_name: f.u32(o),
+    st_value: BigInt(f.u32(o + 4)),
+    st_size: BigInt(f.u32(o + 8)),
+    st_info: f.u8(o + 12),
+    st_other: f.u8(o + 13),
+    st_shndx: f.u16(o + 14),
+  };
 }

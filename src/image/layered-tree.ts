@@ -75,7 +75,9 @@ export async function openLayeredTree(store: ImageStore, image: SelectedImage, o
   for (const [i, layer] of image.layers.entries()) {
     const declared = declaredCompression(layer.mediaType);
     if (declared !== undefined && declared !== compressions[i]) {
-      tree.notes.push(`${layer.location.what}: its media type ${layer.mediaType ?? ""} says ${declared}, its bytes are ${compressions[i] === "none" ? "an uncompressed tar" : compressions[i]}; read as the bytes say`);
+      tree.notes.push(
+        `${layer.location.what}: its media type ${layer.mediaType ?? ""} says ${declared}, its bytes are ${compressions[i] === "none" ? "an uncompressed tar" : compressions[i]}; read as the bytes say`,
+      );
     }
   }
   try {
@@ -179,7 +181,9 @@ class LayeredTree implements ImageTree {
       }
       heldBytes += entry.header.name.length + entry.header.linkname.length + 64;
       if (heldBytes > MAX_HELD_NAME_BYTES) {
-        throw new LimitError(`${this.label}: more than ${MAX_HELD_NAME_BYTES} bytes of member names waiting for layer ${applying + 1} to be read (the layers above it hold too many or too long names)`);
+        throw new LimitError(
+          `${this.label}: more than ${MAX_HELD_NAME_BYTES} bytes of member names waiting for layer ${applying + 1} to be read (the layers above it hold too many or too long names)`,
+        );
       }
       (held[i] as ScannedEntry[]).push(entry);
     };
@@ -204,7 +208,13 @@ class LayeredTree implements ImageTree {
         while (i >= applying + LAYER_CONCURRENCY && !failed) await new Promise<void>((resolve) => waiting.push(resolve));
         if (failed) return;
         try {
-          await this.#scanLayer(i, prefetch, (entry) => sink(entry, i), streams, () => failed);
+          await this.#scanLayer(
+            i,
+            prefetch,
+            (entry) => sink(entry, i),
+            streams,
+            () => failed,
+          );
           if (failed) return;
           layerDone(i);
         } catch (error) {
@@ -288,7 +298,10 @@ class LayeredTree implements ImageTree {
     const walked = walkInRoot(path, fs, where);
     const canonical = `/${walked.components.join("/")}`;
     if (expect === "file" && walked.entry.kind !== "file") {
-      throw new IoError(`${where}: ${canonical} is ${walked.entry.kind === "directory" ? "a directory" : "not a regular file"}, expected a regular file`, "EINVAL");
+      throw new IoError(
+        `${where}: ${canonical} is ${walked.entry.kind === "directory" ? "a directory" : "not a regular file"}, expected a regular file`,
+        "EINVAL",
+      );
     }
     if (expect === "directory" && walked.entry.kind !== "directory") throw new IoError(`${where}: ${canonical} is not a directory`, "ENOTDIR");
     return canonical;
@@ -352,7 +365,10 @@ class LayeredTree implements ImageTree {
     } finally {
       await tar.close();
     }
-    if (left > 0) throw new IoError(`${layer.location.what}: ${left} file(s) indexed in the first pass were not found in the second; was the image changed while probec read it?`);
+    if (left > 0)
+      throw new IoError(
+        `${layer.location.what}: ${left} file(s) indexed in the first pass were not found in the second; was the image changed while probec read it?`,
+      );
   }
 
   /** Writes a member's data (`head` already read, the rest from `tar`) to a temporary file, within the byte cap. */
@@ -363,7 +379,11 @@ class LayeredTree implements ImageTree {
       throw new LimitError(`${this.label}: the files to check need more than ${this.#maxTemp} bytes of temporary space (maxTempBytes)`);
     }
     this.#tempBytes += size;
-    const dir = (this.#temp ??= tmp.dirSync({ prefix: "probec-image-", unsafeCleanup: true, ...(this.#tempDir === undefined ? {} : { tmpdir: this.#tempDir }) }));
+    const dir = (this.#temp ??= tmp.dirSync({
+      prefix: "probec-image-",
+      unsafeCleanup: true,
+      ...(this.#tempDir === undefined ? {} : { tmpdir: this.#tempDir }),
+    }));
     const file = join(dir.name, `f${this.#tempFiles++}`);
     const fd = openSync(file, "w", 0o600);
     try {

@@ -83,12 +83,16 @@ export function selectImage(store: ImageStore, platform: string | undefined): Se
   if (candidates.length === 0) throw new FormatError(`${store.what}: the image index lists no image manifest`, 0, undefined, false);
   const matching = wanted === undefined ? candidates : candidates.filter((c) => platformMatches(parsePlatform(c.platform), wanted));
   if (matching.length === 0) {
-    throw new UsageError(`${store.what}: no image for platform ${platform ?? ""}; the image has ${listed}`, [`pick one of them with --platform ${candidates[0]?.platform ?? "os/arch"}`]);
+    throw new UsageError(`${store.what}: no image for platform ${platform ?? ""}; the image has ${listed}`, [
+      `pick one of them with --platform ${candidates[0]?.platform ?? "os/arch"}`,
+    ]);
   }
   const distinct = new Set(matching.map((c) => c.identity));
   if (distinct.size > 1) {
     throw new UsageError(`${store.what}: holds several images (${listed}); say which`, [
-      wanted === undefined ? `pick one with --platform ${matching[0]?.platform ?? "os/arch"}` : "save one image per archive (docker save NAME), or give a more precise --platform os/arch/variant",
+      wanted === undefined
+        ? `pick one with --platform ${matching[0]?.platform ?? "os/arch"}`
+        : "save one image per archive (docker save NAME), or give a more precise --platform os/arch/variant",
     ]);
   }
   const chosen = matching[0] as Candidate;
@@ -103,7 +107,12 @@ function ociCandidates(store: ImageStore): Candidate[] {
     if (!Array.isArray(manifests)) throw new FormatError(`${store.what}: ${what} has no "manifests" list`, 0, undefined, false);
     for (const d of manifests as unknown[]) {
       if (out.length >= MAX_MANIFESTS) throw new LimitError(`${store.what}: more than ${MAX_MANIFESTS} manifests`);
-      const descriptor = (d ?? {}) as { mediaType?: unknown; digest?: unknown; platform?: { os?: unknown; architecture?: unknown; variant?: unknown }; annotations?: Record<string, unknown> };
+      const descriptor = (d ?? {}) as {
+        mediaType?: unknown;
+        digest?: unknown;
+        platform?: { os?: unknown; architecture?: unknown; variant?: unknown };
+        annotations?: Record<string, unknown>;
+      };
       const mediaType = typeof descriptor.mediaType === "string" ? descriptor.mediaType : "";
       const path = blobPath(descriptor.digest, `${store.what}: ${what}`);
       if (/index|manifest\.list/.test(mediaType)) {
@@ -122,7 +131,12 @@ function ociCandidates(store: ImageStore): Candidate[] {
       if (annotations["vnd.docker.reference.type"] === "attestation-manifest" || descriptor.platform?.os === "unknown") continue;
       const manifest = (): { config: ImageConfig; layers: LayerBlob[] } => loadOciManifest(store, path);
       const fromDescriptor = descriptor.platform === undefined ? undefined : platformText(descriptor.platform);
-      const name = typeof annotations["io.containerd.image.name"] === "string" ? annotations["io.containerd.image.name"] : typeof annotations["org.opencontainers.image.ref.name"] === "string" ? annotations["org.opencontainers.image.ref.name"] : undefined;
+      const name =
+        typeof annotations["io.containerd.image.name"] === "string"
+          ? annotations["io.containerd.image.name"]
+          : typeof annotations["org.opencontainers.image.ref.name"] === "string"
+            ? annotations["org.opencontainers.image.ref.name"]
+            : undefined;
       let loaded: { config: ImageConfig; layers: LayerBlob[] } | undefined;
       const load = (): { config: ImageConfig; layers: LayerBlob[] } => (loaded ??= manifest());
       const platform = fromDescriptor ?? platformText(load().config);
@@ -146,7 +160,10 @@ function loadOciManifest(store: ImageStore, path: string): { config: ImageConfig
     const blob = blobPath(layer.digest, `${store.what}: ${path}`);
     const location = store.file(blob);
     if (location === undefined) throw new FormatError(`${store.what}: layer ${i + 1} (${String(layer.digest)}) is missing from the image`, 0, undefined, false);
-    return { location: { ...location, what: `${store.what}: layer ${i + 1} (${String(layer.digest).slice(0, 19)}…)` }, mediaType: typeof layer.mediaType === "string" ? layer.mediaType : undefined };
+    return {
+      location: { ...location, what: `${store.what}: layer ${i + 1} (${String(layer.digest).slice(0, 19)}…)` },
+      mediaType: typeof layer.mediaType === "string" ? layer.mediaType : undefined,
+    };
   });
   return { config, layers };
 }
@@ -187,7 +204,12 @@ function dedupe(candidates: Candidate[]): Candidate[] {
 
 function parseConfig(json: unknown, what: string): ImageConfig {
   if (typeof json !== "object" || json === null) throw new FormatError(`${what}: the image config is not an object`, 0, undefined, false);
-  const c = json as { os?: unknown; architecture?: unknown; variant?: unknown; config?: { Entrypoint?: unknown; Cmd?: unknown; Env?: unknown; WorkingDir?: unknown } | null };
+  const c = json as {
+    os?: unknown;
+    architecture?: unknown;
+    variant?: unknown;
+    config?: { Entrypoint?: unknown; Cmd?: unknown; Env?: unknown; WorkingDir?: unknown } | null;
+  };
   const run = c.config ?? {};
   return {
     os: str(c.os),

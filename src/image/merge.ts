@@ -34,7 +34,14 @@ export interface ContentRef {
 export type ImageNode =
   | { readonly kind: "directory"; readonly layer: number }
   | { readonly kind: "symlink"; readonly layer: number; readonly target: string }
-  | { readonly kind: "file"; readonly layer: number; readonly content: ContentRef; readonly mode: number; elf: ElfIdent | undefined; small: Uint8Array | undefined }
+  | {
+      readonly kind: "file";
+      readonly layer: number;
+      readonly content: ContentRef;
+      readonly mode: number;
+      elf: ElfIdent | undefined;
+      small: Uint8Array | undefined;
+    }
   | { readonly kind: "other"; readonly layer: number };
 
 /** Longest member name or link target (tar-header.ts); bounds the depth of the tree too. */
@@ -88,7 +95,9 @@ export class MergedIndex {
    */
   apply(header: TarHeader, layer: number): Applied {
     if (header.name.length > MAX_NAME || header.linkname.length > MAX_NAME) {
-      throw new LimitError(`layer ${layer + 1}: a member name or link target of ${Math.max(header.name.length, header.linkname.length)} bytes at offset 0x${header.headerOffset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`);
+      throw new LimitError(
+        `layer ${layer + 1}: a member name or link target of ${Math.max(header.name.length, header.linkname.length)} bytes at offset 0x${header.headerOffset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`,
+      );
     }
     const components = canonicalComponents(header.name);
     if (components.length === 0) return undefined; // "./" itself
@@ -131,7 +140,14 @@ export class MergedIndex {
         break;
       }
       case "file":
-        node = { kind: "file", layer, content: { layer, dataOffset: header.dataOffset, size: header.size }, mode: header.mode, elf: undefined, small: undefined };
+        node = {
+          kind: "file",
+          layer,
+          content: { layer, dataOffset: header.dataOffset, size: header.size },
+          mode: header.mode,
+          elf: undefined,
+          small: undefined,
+        };
         break;
       default:
         node = { kind: "other", layer };
@@ -145,7 +161,8 @@ export class MergedIndex {
     if (!this.#nodes.has(path)) {
       if (this.#nodes.size >= MAX_IMAGE_PATHS) throw new LimitError(`more than ${MAX_IMAGE_PATHS} paths in the image`);
       this.#pathBytes += path.length;
-      if (this.#pathBytes > MAX_IMAGE_PATH_BYTES) throw new LimitError(`more than ${MAX_IMAGE_PATH_BYTES} bytes of path names in the image (deep directories repeat every parent's name)`);
+      if (this.#pathBytes > MAX_IMAGE_PATH_BYTES)
+        throw new LimitError(`more than ${MAX_IMAGE_PATH_BYTES} bytes of path names in the image (deep directories repeat every parent's name)`);
       const slash = path.lastIndexOf("/");
       this.#children.get(slash < 0 ? "" : path.slice(0, slash))?.add(slash < 0 ? path : path.slice(slash + 1));
     }
@@ -192,7 +209,8 @@ export class MergedIndex {
         if (node !== undefined) break;
       }
       if (node?.kind === "symlink") {
-        if (hops >= MAX_SYMLINK_HOPS) throw new LimitError(`layer ${layer + 1}: more than ${MAX_SYMLINK_HOPS} symlinks followed resolving the parent /${key} (the kernel's ELOOP limit)`);
+        if (hops >= MAX_SYMLINK_HOPS)
+          throw new LimitError(`layer ${layer + 1}: more than ${MAX_SYMLINK_HOPS} symlinks followed resolving the parent /${key} (the kernel's ELOOP limit)`);
         const target = node.target.startsWith("/") ? node.target : `${components.slice(0, i).join("/")}/${node.target}`;
         components = [...canonicalComponents(target), ...components.slice(i + 1)];
         continue;

@@ -42,10 +42,14 @@ function openArchive(path: string): ImageStore {
   try {
     const magic = readRange(source, 0, Math.min(4, source.size), path);
     if (magic[0] === 0x1f && magic[1] === 0x8b) {
-      throw new UsageError(`${path}: is gzip-compressed; probec reads the archive by position, which needs it uncompressed`, [`gunzip it first: gunzip -k ${path}`]);
+      throw new UsageError(`${path}: is gzip-compressed; probec reads the archive by position, which needs it uncompressed`, [
+        `gunzip it first: gunzip -k ${path}`,
+      ]);
     }
     if (magic[0] === 0x28 && magic[1] === 0xb5 && magic[2] === 0x2f && magic[3] === 0xfd) {
-      throw new UsageError(`${path}: is zstd-compressed; probec reads the archive by position, which needs it uncompressed`, [`decompress it first: zstd -d ${path}`]);
+      throw new UsageError(`${path}: is zstd-compressed; probec reads the archive by position, which needs it uncompressed`, [
+        `decompress it first: zstd -d ${path}`,
+      ]);
     }
     if (source.size < 512) throw new FormatError(`${path}: not an image archive (only ${source.size} bytes; a tar has at least 512)`, 0, undefined, false);
     return archiveStore(path, source);

@@ -119,7 +119,8 @@ export function directoryStore(dir: string): ImageStore {
 export function statImagePath(path: string): { directory: boolean } {
   try {
     const stat = statSync(path);
-    if (!stat.isDirectory() && !stat.isFile()) throw new UsageError(`${path}: not a file or directory`, ["give a docker save archive, an OCI layout or archive, or a root filesystem directory"]);
+    if (!stat.isDirectory() && !stat.isFile())
+      throw new UsageError(`${path}: not a file or directory`, ["give a docker save archive, an OCI layout or archive, or a root filesystem directory"]);
     return { directory: stat.isDirectory() };
   } catch (error) {
     if (error instanceof ProbecError) throw error;

@@ -176,7 +176,9 @@ export class PendingExtensions {
 /** `name`, unless it is longer than {@link MAX_NAME}. */
 function checkedName(name: string, offset: number, what: string): string {
   if (name.length > MAX_NAME) {
-    throw new LimitError(`${what}: a member name or link target of ${name.length} bytes at offset 0x${offset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`);
+    throw new LimitError(
+      `${what}: a member name or link target of ${name.length} bytes at offset 0x${offset.toString(16)} (limit ${MAX_NAME}, the kernel's PATH_MAX)`,
+    );
   }
   return name;
 }

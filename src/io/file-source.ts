@@ -149,7 +149,9 @@ export function ioErrorFor(path: string, error: unknown): IoError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case "ENOENT":
-      return new IoError(`${path}: no such file`, code, ["check the path; inside a container, name the target (e.g. pid/1234:/usr/lib/libfoo.so) rather than a host path"]);
+      return new IoError(`${path}: no such file`, code, [
+        "check the path; inside a container, name the target (e.g. pid/1234:/usr/lib/libfoo.so) rather than a host path",
+      ]);
     case "EACCES":
     case "EPERM":
       return new IoError(`${path}: permission denied`, code, ["run as root, or as a user that can read the file"]);

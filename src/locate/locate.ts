@@ -59,7 +59,8 @@ function findLocation(elf: ElfFile, location: string, options: { readonly allowI
     if (exact !== undefined) return [exact];
     let found = listSymbolsIn(elf, { pattern: location });
     if (elf.symbolTable("symtab") === undefined) found = mergeGo(found, goSymbolsIn(elf, location));
-    if (found.length === 0) throw new NotFoundError(`${elf.name}: no function matches "${location}"`, [`list them: probec list ${elf.name.split(":")[0]}:… --functions`]);
+    if (found.length === 0)
+      throw new NotFoundError(`${elf.name}: no function matches "${location}"`, [`list them: probec list ${elf.name.split(":")[0]}:… --functions`]);
     return found;
   }
   const plus = /^(.+)\+(0x[0-9a-f]+|[0-9]+)$/i.exec(location);

@@ -205,9 +205,7 @@ const MAX_EXTENSION_SECTIONS = 1024;
 export function parseLdSoCache(bytes: Uint8Array, limits: LdCacheLimits = {}): LdCache {
   const maxFileSize = limits.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   if (bytes.length > maxFileSize) {
-    throw new LimitError(
-      `ld.so.cache: the file is ${bytes.length} bytes, more than the limit of ${maxFileSize}; raise maxFileSize if this cache is genuine`,
-    );
+    throw new LimitError(`ld.so.cache: the file is ${bytes.length} bytes, more than the limit of ${maxFileSize}; raise maxFileSize if this cache is genuine`);
   }
   const reader = new Reader(bytes, limits.maxStringLength ?? DEFAULT_MAX_STRING);
   const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -216,12 +214,7 @@ export function parseLdSoCache(bytes: Uint8Array, limits: LdCacheLimits = {}): L
     return parseNew(reader, 0, maxEntries, "new");
   }
   if (!hasMagic(bytes, 0, CACHEMAGIC)) {
-    throw new FormatError(
-      `ld.so.cache: not a cache file: it starts with neither "${CACHEMAGIC}" nor "${CACHEMAGIC_VERSION_NEW}"`,
-      0,
-      undefined,
-      false,
-    );
+    throw new FormatError(`ld.so.cache: not a cache file: it starts with neither "${CACHEMAGIC}" nor "${CACHEMAGIC_VERSION_NEW}"`, 0, undefined, false);
   }
   if (bytes.length < OLD_HEADER_SIZE) {
     throw new FormatError("ld.so.cache: old-format header is truncated", 0, bytes.length);
@@ -233,11 +226,7 @@ export function parseLdSoCache(bytes: Uint8Array, limits: LdCacheLimits = {}): L
   const littleEndian = nlibsLe <= room || nlibsBe > room;
   const nlibs = littleEndian ? nlibsLe : nlibsBe;
   if (nlibs > room) {
-    throw new FormatError(
-      `ld.so.cache: nlibs says ${nlibs} entries of ${OLD_ENTRY_SIZE} bytes, but the file has room for ${room}`,
-      12,
-      nlibs,
-    );
+    throw new FormatError(`ld.so.cache: nlibs says ${nlibs} entries of ${OLD_ENTRY_SIZE} bytes, but the file has room for ${room}`, 12, nlibs);
   }
   checkEntryCap(nlibs, maxEntries, 12);
   const stringBase = OLD_HEADER_SIZE + nlibs * OLD_ENTRY_SIZE;
@@ -282,11 +271,7 @@ function parseNew(reader: Reader, base: number, maxEntries: number, format: "new
   const lenStrings = reader.u32(base + 0x18, littleEndian);
   const room = Math.floor((size - base - NEW_HEADER_SIZE) / NEW_ENTRY_SIZE);
   if (nlibs > room) {
-    throw new FormatError(
-      `ld.so.cache: nlibs says ${nlibs} entries of ${NEW_ENTRY_SIZE} bytes, but the file has room for ${room}`,
-      base + 0x14,
-      nlibs,
-    );
+    throw new FormatError(`ld.so.cache: nlibs says ${nlibs} entries of ${NEW_ENTRY_SIZE} bytes, but the file has room for ${room}`, base + 0x14, nlibs);
   }
   checkEntryCap(nlibs, maxEntries, base + 0x14);
   const stringsStart = base + NEW_HEADER_SIZE + nlibs * NEW_ENTRY_SIZE;
@@ -316,11 +301,7 @@ function parseNew(reader: Reader, base: number, maxEntries: number, format: "new
       const offset = hwcaps?.[index];
       if (offset === undefined) {
         // glibc's loader skips such an entry (no name for its subdirectory); so do we, by saying so.
-        throw new FormatError(
-          `ld.so.cache: entry ${i} names glibc-hwcaps subdirectory ${index}, but the cache has ${hwcaps?.length ?? 0}`,
-          at + 16,
-          hwcap,
-        );
+        throw new FormatError(`ld.so.cache: entry ${i} names glibc-hwcaps subdirectory ${index}, but the cache has ${hwcaps?.length ?? 0}`, at + 16, hwcap);
       }
       hwcapsSubdir = reader.string(base, offset, stringsEnd, "glibc-hwcaps name", at + 16);
     }
@@ -334,7 +315,12 @@ function isHwcapExtension(hwcap: bigint): boolean {
   return ((hwcap >> 32n) & ~0x3ffn) === DL_CACHE_HWCAP_EXTENSION >> 32n;
 }
 
-function readExtensions(reader: Reader, extensionOffset: number, littleEndian: boolean, fieldOffset: number): { hwcaps: number[] | undefined; generator: string | undefined } {
+function readExtensions(
+  reader: Reader,
+  extensionOffset: number,
+  littleEndian: boolean,
+  fieldOffset: number,
+): { hwcaps: number[] | undefined; generator: string | undefined } {
   if (extensionOffset === 0) return { hwcaps: undefined, generator: undefined };
   const size = reader.bytes.length;
   // cache_extension_load: misaligned or out-of-bounds directories make the whole cache malformed.

@@ -105,9 +105,7 @@ export const MAX_MUSL_PATH_DIRS = 1024;
  */
 export function parseMuslPath(bytes: Uint8Array): string[] {
   if (bytes.length > MAX_MUSL_PATH_FILE) {
-    throw new LimitError(
-      `musl path file: ${bytes.length} bytes, more than the limit of ${MAX_MUSL_PATH_FILE}; a real one lists a few directories`,
-    );
+    throw new LimitError(`musl path file: ${bytes.length} bytes, more than the limit of ${MAX_MUSL_PATH_FILE}; a real one lists a few directories`);
   }
   const text = new TextDecoder().decode(bytes);
   const dirs: string[] = [];
@@ -125,10 +123,7 @@ export function parseMuslPath(bytes: Uint8Array): string[] {
  * {@link MUSL_DEFAULT_PATH} when `readFile` finds no file. `readFile` reads
  * inside the container's root.
  */
-export function muslSearchPath(
-  target: MuslTarget,
-  readFile: (containerPath: string) => Uint8Array | undefined,
-): { dirs: string[]; file: string | undefined } {
+export function muslSearchPath(target: MuslTarget, readFile: (containerPath: string) => Uint8Array | undefined): { dirs: string[]; file: string | undefined } {
   const arch = muslArch(target);
   if (arch === undefined) return { dirs: [...MUSL_DEFAULT_PATH], file: undefined };
   const file = muslPathFile(arch);

@@ -164,7 +164,11 @@ export function findUsdtSites(elf: ElfFile, filter: UsdtFilter = {}): UsdtSite[]
     return notFound(elf, `has no USDT probes (no .note.stapsdt notes)`, ["rebuild with sys/sdt.h probes (e.g. --enable-dtrace), or probe a function instead"]);
   }
   const names = [...new Set(all.map((s) => `${s.provider}:${s.name}`))].sort();
-  return notFound(elf, `no USDT probe matches "${wanted}"`, names.length > 0 ? [`probes that exist: ${names.slice(0, 12).join(", ")}${names.length > 12 ? `, … (${names.length} in all)` : ""}`] : []);
+  return notFound(
+    elf,
+    `no USDT probe matches "${wanted}"`,
+    names.length > 0 ? [`probes that exist: ${names.slice(0, 12).join(", ")}${names.length > 12 ? `, … (${names.length} in all)` : ""}`] : [],
+  );
 }
 
 function notFound(elf: ElfFile, message: string, hints: string[]): never {

@@ -250,8 +250,12 @@ describe("attach() without a usable helper", () => {
       const error = (await attachment.ready.catch((e: unknown) => e)) as AttachError;
       expect(error).toBeInstanceOf(AttachError);
       expect(error.code).toBe("E_ATTACH");
-      expect(error.message).toBe("cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    /nonexistent ($PROBEC_ATTACH): no such file");
-      expect(error.hints.join("\n")).toMatch(/npm run build:native[\s\S]*clang and the static libraries of libbpf-dev, libelf-dev and zlib1g-dev[\s\S]*BPF and uprobes[\s\S]*CAP_BPF and CAP_PERFMON/);
+      expect(error.message).toBe(
+        "cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    /nonexistent ($PROBEC_ATTACH): no such file",
+      );
+      expect(error.hints.join("\n")).toMatch(
+        /npm run build:native[\s\S]*clang and the static libraries of libbpf-dev, libelf-dev and zlib1g-dev[\s\S]*BPF and uprobes[\s\S]*CAP_BPF and CAP_PERFMON/,
+      );
       await expect(attachment.closed).rejects.toBe(error);
       await expect(attachment[Symbol.asyncIterator]().next()).rejects.toBe(error);
     } finally {
@@ -263,7 +267,9 @@ describe("attach() without a usable helper", () => {
   it("a helper that is not executable is named with why", async () => {
     const notExecutable = join(dir, "app.c");
     const error = (await attach({ planVersion: 1, probes: [] }, { helperPath: notExecutable }).ready.catch((e: unknown) => e)) as AttachError;
-    expect(error.message).toBe(`cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    ${notExecutable} (helperPath option): not executable (EACCES)`);
+    expect(error.message).toBe(
+      `cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    ${notExecutable} (helperPath option): not executable (EACCES)`,
+    );
   });
 
   it("the default place: the prebuilt binary for this platform, nothing downloaded or built", async () => {
@@ -286,7 +292,9 @@ describe("attach() without a usable helper", () => {
     const { locateHelper } = await import("../../src/attach/helper.js");
     const error = catchError(() => locateHelper(undefined, {}, dir, "linux-riscv64"));
     expect(error).toBeInstanceOf(AttachError);
-    expect((error as AttachError).message).toMatch(/^probec-attach, the native helper that attaches probes, exists for linux-x64 and linux-arm64 only, not for linux-riscv64; tried:\n/);
+    expect((error as AttachError).message).toMatch(
+      /^probec-attach, the native helper that attaches probes, exists for linux-x64 and linux-arm64 only, not for linux-riscv64; tried:\n/,
+    );
     expect((error as AttachError).hints.join("\n")).toMatch(/pt_regs layout to native\/bpf\/probec\.bpf\.c and native\/src\/lower\.c/);
   });
 

@@ -28,7 +28,10 @@ function statusFrame(status: object): Buffer {
 }
 
 /** struct probec_event_header, by its field offsets in probec_abi.h, then `slots` bytes of slots. */
-function eventRecord(h: { cookie: number; timestamp?: bigint; latency?: bigint; retval?: bigint; pid?: number; tid?: number; cpu?: number; faultMask?: number; comm?: string }, size: number): Buffer {
+function eventRecord(
+  h: { cookie: number; timestamp?: bigint; latency?: bigint; retval?: bigint; pid?: number; tid?: number; cpu?: number; faultMask?: number; comm?: string },
+  size: number,
+): Buffer {
   const b = Buffer.alloc(size);
   b.writeBigUInt64LE(BigInt(h.cookie), 0);
   b.writeBigUInt64LE(h.timestamp ?? 0n, 8);
@@ -43,7 +46,13 @@ function eventRecord(h: { cookie: number; timestamp?: bigint; latency?: bigint; 
   return b;
 }
 
-function probe(id: string, kind: ProbeKind, cookies: number[], fields: PlanField[], opts: { container?: [string, string | null]; count?: PlanProbe["program"] extends infer P ? (P extends { count: infer C } ? C : never) : never } = {}): PlanProbe {
+function probe(
+  id: string,
+  kind: ProbeKind,
+  cookies: number[],
+  fields: PlanField[],
+  opts: { container?: [string, string | null]; count?: PlanProbe["program"] extends infer P ? (P extends { count: infer C } ? C : never) : never } = {},
+): PlanProbe {
   const [containerId, containerName] = opts.container ?? [null, null];
   return {
     id,
@@ -52,7 +61,21 @@ function probe(id: string, kind: ProbeKind, cookies: number[], fields: PlanField
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: containerId === null ? "pid" : "docker", containerId, containerName, mntNs: 1, processes: [] },
-    binary: { request: "libc", how: "maps", containerPath: "/lib/libc.so.6", kernelPath: "/lib/libc.so.6", openRoot: "/", dev: "1", ino: "2", size: 3, mtimeNs: "4", buildId: null, mapped: true, replaced: false, warnings: [] },
+    binary: {
+      request: "libc",
+      how: "maps",
+      containerPath: "/lib/libc.so.6",
+      kernelPath: "/lib/libc.so.6",
+      openRoot: "/",
+      dev: "1",
+      ino: "2",
+      size: 3,
+      mtimeNs: "4",
+      buildId: null,
+      mapped: true,
+      replaced: false,
+      warnings: [],
+    },
     points: cookies.map((cookie, i) => ({
       cookie,
       side: kind === "uretprobe" || (kind === "uprobe+ret" && i % 2 === 1) ? "return" : "entry",
@@ -73,7 +96,13 @@ const capture = (name: "comm" | "container"): PlanField => ({ name, type: "strin
 const plan: AttachPlan = {
   planVersion: 1,
   probes: [
-    probe("calls", "uprobe+ret", [1, 2], [int("n"), str("s"), int("big", { op: "cast", to: "u64", expr: { op: "arg", index: 2 } }), capture("comm"), capture("container")], { container: ["c0ffee", "web"] }),
+    probe(
+      "calls",
+      "uprobe+ret",
+      [1, 2],
+      [int("n"), str("s"), int("big", { op: "cast", to: "u64", expr: { op: "arg", index: 2 } }), capture("comm"), capture("container")],
+      { container: ["c0ffee", "web"] },
+    ),
     probe("rets", "uretprobe", [3], [int("rc", { op: "cast", to: "i32", expr: { op: "capture", name: "retval" } })]),
   ],
 };
@@ -109,7 +138,12 @@ function entry0Event(faultMask = 0): Buffer {
 }
 
 describe("FrameDecoder", () => {
-  const stream = Buffer.concat([statusFrame({ type: "hello", version: 1 }), frame(FRAME_EVENT, Buffer.from("0123456789")), frame(FRAME_EVENT, Buffer.alloc(0)), statusFrame({ type: "ready", attached: 1, failed: 0, points: 2 })]);
+  const stream = Buffer.concat([
+    statusFrame({ type: "hello", version: 1 }),
+    frame(FRAME_EVENT, Buffer.from("0123456789")),
+    frame(FRAME_EVENT, Buffer.alloc(0)),
+    statusFrame({ type: "ready", attached: 1, failed: 0, points: 2 }),
+  ]);
   const expected = [
     { type: FRAME_STATUS, payload: JSON.stringify({ type: "hello", version: 1 }) },
     { type: FRAME_EVENT, payload: "0123456789" },
@@ -176,8 +210,12 @@ describe("status messages", () => {
   });
 
   it("a layout with a bad field names it", () => {
-    expect(() => checkLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "x", type: "float", offset: 72, size: 8 }] })).toThrow('layout of entry 0: field "x" has type "float"');
-    expect(() => checkLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "x", type: "int", offset: -1, size: 8 }] })).toThrow('field "x" has no valid offset and size');
+    expect(() => checkLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "x", type: "float", offset: 72, size: 8 }] })).toThrow(
+      'layout of entry 0: field "x" has type "float"',
+    );
+    expect(() => checkLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "x", type: "int", offset: -1, size: 8 }] })).toThrow(
+      'field "x" has no valid offset and size',
+    );
     expect(() => checkLayout({ type: "layout", entry: -1, eventSize: 80, fields: [] })).toThrow("no valid entry index");
   });
 });
@@ -218,7 +256,16 @@ describe("EventDecoder", () => {
   it("the layout's offsets are the ones used, not fixed ones", () => {
     const d = new EventDecoder(plan);
     // The same fields in another order: the decoder must follow.
-    d.setLayout(checkLayout({ ...layout0, fields: [{ name: "big", type: "int", offset: 72, size: 8 }, { name: "n", type: "int", offset: 80, size: 8 }, { name: "s", type: "string", offset: 88, size: 16 }] }));
+    d.setLayout(
+      checkLayout({
+        ...layout0,
+        fields: [
+          { name: "big", type: "int", offset: 72, size: 8 },
+          { name: "n", type: "int", offset: 80, size: 8 },
+          { name: "s", type: "string", offset: 88, size: 16 },
+        ],
+      }),
+    );
     const e = eventRecord({ cookie: 1, pid: 1, comm: "x" }, 112);
     e.writeBigInt64LE(1n, 72);
     e.writeBigInt64LE(2n, 80);
@@ -245,20 +292,47 @@ describe("EventDecoder", () => {
 
   it("refuses a layout whose slots leave the event, or that names an entry the plan does not have", () => {
     const d = new EventDecoder(plan);
-    expect(() => d.setLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "n", type: "int", offset: 76, size: 8 }] })).toThrow('field "n" (offset 76, 8 bytes) is outside the event\'s slots (72..80)');
-    expect(() => d.setLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "n", type: "int", offset: 8, size: 8 }] })).toThrow("outside the event's slots");
+    expect(() => d.setLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "n", type: "int", offset: 76, size: 8 }] })).toThrow(
+      'field "n" (offset 76, 8 bytes) is outside the event\'s slots (72..80)',
+    );
+    expect(() => d.setLayout({ type: "layout", entry: 0, eventSize: 80, fields: [{ name: "n", type: "int", offset: 8, size: 8 }] })).toThrow(
+      "outside the event's slots",
+    );
     expect(() => d.setLayout({ type: "layout", entry: 5, eventSize: 80, fields: [] })).toThrow("a layout names entry 5, but the plan has 2 entries");
   });
 
   it("a USDT argument the note declares unsigned 8-byte reads unsigned; a signed one and a smaller one read signed", () => {
-    const usdtArg = (index: number, size: number, signed: boolean) => ({ spec: `${signed ? "-" : ""}${size}@%rax`, index, size, signed, kind: "register" as const });
+    const usdtArg = (index: number, size: number, signed: boolean) => ({
+      spec: `${signed ? "-" : ""}${size}@%rax`,
+      index,
+      size,
+      signed,
+      kind: "register" as const,
+    });
     const usdt = probe("u", "usdt", [9], [int("hash", { op: "arg", index: 0 }), int("delta", { op: "arg", index: 1 }), int("small", { op: "arg", index: 2 })]);
     usdt.points = usdt.points.map((p) => ({
       ...p,
-      site: { kind: "usdt", provider: "app", name: "tick", address: "0x1000", semaphoreAddress: null, argsText: "8@%rax -8@%rbx 4@%ecx", args: [usdtArg(0, 8, false), usdtArg(1, 8, true), usdtArg(2, 4, false)] },
+      site: {
+        kind: "usdt",
+        provider: "app",
+        name: "tick",
+        address: "0x1000",
+        semaphoreAddress: null,
+        argsText: "8@%rax -8@%rbx 4@%ecx",
+        args: [usdtArg(0, 8, false), usdtArg(1, 8, true), usdtArg(2, 4, false)],
+      },
     }));
     const d = new EventDecoder({ planVersion: 1, probes: [usdt] });
-    d.setLayout({ type: "layout", entry: 0, eventSize: 96, fields: [{ name: "hash", type: "int", offset: 72, size: 8 }, { name: "delta", type: "int", offset: 80, size: 8 }, { name: "small", type: "int", offset: 88, size: 8 }] });
+    d.setLayout({
+      type: "layout",
+      entry: 0,
+      eventSize: 96,
+      fields: [
+        { name: "hash", type: "int", offset: 72, size: 8 },
+        { name: "delta", type: "int", offset: 80, size: 8 },
+        { name: "small", type: "int", offset: 88, size: 8 },
+      ],
+    });
     const e = eventRecord({ cookie: 9 }, 96);
     e.writeBigUInt64LE(0xdead_beef_0000_0001n, 72);
     e.writeBigInt64LE(-5n, 80);
@@ -269,10 +343,27 @@ describe("EventDecoder", () => {
   it("count probes: keys are read by position from count.by", () => {
     const counting: AttachPlan = {
       planVersion: 1,
-      probes: [probe("n", "uprobe", [7], [], { count: { by: [{ op: "capture", name: "comm" }, { op: "cast", to: "u64", expr: { op: "arg", index: 0 } }] } })],
+      probes: [
+        probe("n", "uprobe", [7], [], {
+          count: {
+            by: [
+              { op: "capture", name: "comm" },
+              { op: "cast", to: "u64", expr: { op: "arg", index: 0 } },
+            ],
+          },
+        }),
+      ],
     };
     const d = new EventDecoder(counting);
-    const layout: LayoutStatus = { type: "layout", entry: 0, eventSize: 80, fields: [{ name: "key0", type: "header", offset: 0, size: 0 }, { name: "key1", type: "int", offset: 72, size: 8 }] };
+    const layout: LayoutStatus = {
+      type: "layout",
+      entry: 0,
+      eventSize: 80,
+      fields: [
+        { name: "key0", type: "header", offset: 0, size: 0 },
+        { name: "key1", type: "int", offset: 72, size: 8 },
+      ],
+    };
     d.setLayout(layout);
     const e = eventRecord({ cookie: 7, comm: "sh" }, 80);
     e.writeBigInt64LE(-1n, 72);
@@ -334,7 +425,10 @@ describe("EventQueue", () => {
 
 describe("SummaryTally", () => {
   it("sums entries per probe id: hits, the latest cumulative lost, points attached and failed", () => {
-    const twoEntries: AttachPlan = { planVersion: 1, probes: [probe("a", "uprobe", [1, 2, 3], []), probe("a", "uprobe", [4, 5], []), probe("b", "uprobe", [6], [])] };
+    const twoEntries: AttachPlan = {
+      planVersion: 1,
+      probes: [probe("a", "uprobe", [1, 2, 3], []), probe("a", "uprobe", [4, 5], []), probe("b", "uprobe", [6], [])],
+    };
     const t = new SummaryTally(twoEntries);
     t.status({ type: "attached", entry: 0, mode: "multi", path: "/proc/self/fd/5", points: 3 });
     t.status({ type: "failed", entry: 1, reason: "no such file", errno: "ENOENT", cookie: 5 });

@@ -79,22 +79,33 @@ function pathsOf(doc: Json, at: (string | number)[] = [], out: (string | number)
 /** A value of some wrong kind: the sizes and types a careless or hostile producer writes. */
 function strangeValue(rng: Prng): Json {
   switch (rng.below(12)) {
-    case 0: return null;
-    case 1: return rng.chance(0.5);
-    case 2: return -1;
-    case 3: return 2 ** 64;
-    case 4: return 1e308;
-    case 5: return "";
-    case 6: return "x".repeat(rng.pick([64, 4096, 70_000]));
-    case 7: return [];
-    case 8: return {};
-    case 9: return rng.pick([0, 1, 12, 13, 255, 4096, 65536, 4294967295, 4294967296]);
+    case 0:
+      return null;
+    case 1:
+      return rng.chance(0.5);
+    case 2:
+      return -1;
+    case 3:
+      return 2 ** 64;
+    case 4:
+      return 1e308;
+    case 5:
+      return "";
+    case 6:
+      return "x".repeat(rng.pick([64, 4096, 70_000]));
+    case 7:
+      return [];
+    case 8:
+      return {};
+    case 9:
+      return rng.pick([0, 1, 12, 13, 255, 4096, 65536, 4294967295, 4294967296]);
     case 10: {
       let deep: Json = 1;
       for (let i = 0; i < rng.pick([10, 100, 1000]); i++) deep = [deep];
       return deep;
     }
-    default: return "0x" + "f".repeat(rng.pick([1, 16, 17, 40]));
+    default:
+      return "0x" + "f".repeat(rng.pick([1, 16, 17, 40]));
   }
 }
 
@@ -103,9 +114,12 @@ function mutate(text: string, rng: Prng): string {
   if (rng.chance(0.2)) {
     const at = rng.below(text.length);
     switch (rng.below(3)) {
-      case 0: return text.slice(0, at);
-      case 1: return text.slice(0, at) + String.fromCharCode(rng.below(128)) + text.slice(at + 1);
-      default: return text.slice(0, at) + rng.pick(['"', "{", "]", "\\u0000", "\\", "-"]) + text.slice(at);
+      case 0:
+        return text.slice(0, at);
+      case 1:
+        return text.slice(0, at) + String.fromCharCode(rng.below(128)) + text.slice(at + 1);
+      default:
+        return text.slice(0, at) + rng.pick(['"', "{", "]", "\\u0000", "\\", "-"]) + text.slice(at);
     }
   }
   const doc = JSON.parse(text) as Json;
@@ -181,8 +195,17 @@ it(`${CASES} mutated plans: the helper always ends by the protocol, never by a c
       const last = out.statuses.at(-1)?.type;
       const how = `exit ${String(out.code ?? out.signal)}`;
       tally.set(how, (tally.get(how) ?? 0) + 1);
-      const ok = out.signal === null && [0, 2, 3].includes(out.code ?? -1) && last === "detached" && out.trailing === 0 && out.corrupt === undefined && out.statuses[0]?.type === "hello";
-      if (!ok) failures.push(`case ${index} (seed ${SEED}): ${how}, last status ${String(last)}, ${out.trailing} trailing bytes${out.corrupt === undefined ? "" : `, ${out.corrupt}`}; plan starts ${JSON.stringify(text.slice(0, 200))}`);
+      const ok =
+        out.signal === null &&
+        [0, 2, 3].includes(out.code ?? -1) &&
+        last === "detached" &&
+        out.trailing === 0 &&
+        out.corrupt === undefined &&
+        out.statuses[0]?.type === "hello";
+      if (!ok)
+        failures.push(
+          `case ${index} (seed ${SEED}): ${how}, last status ${String(last)}, ${out.trailing} trailing bytes${out.corrupt === undefined ? "" : `, ${out.corrupt}`}; plan starts ${JSON.stringify(text.slice(0, 200))}`,
+        );
     }
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));

@@ -226,7 +226,15 @@ class Attacher {
       if (f.type === "int") fields[f.name] = p.readBigInt64LE(f.offset);
       else if (f.type === "string") fields[f.name] = cString(p.subarray(f.offset, f.offset + f.size));
     }
-    this.events.push({ entry, cookie, latency: p.readBigUInt64LE(16), pid: p.readUInt32LE(32), faultMask: p.readUInt32LE(44), comm: cString(p.subarray(56, 72)), fields });
+    this.events.push({
+      entry,
+      cookie,
+      latency: p.readBigUInt64LE(16),
+      pid: p.readUInt32LE(32),
+      faultMask: p.readUInt32LE(44),
+      comm: cString(p.subarray(56, 72)),
+      fields,
+    });
   }
 
   /** Resolves when `done()` holds, or rejects when the attacher has ended without it. */
@@ -312,7 +320,10 @@ function uprobeMultiLinks(pid: number): number[] {
 
 /** The pid of the one child of `parent` (the attacher a shell forked). */
 function onlyChildOf(parent: number): number {
-  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/).filter((c) => c !== "");
+  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter((c) => c !== "");
   expect(children).toHaveLength(1);
   return Number(children[0]);
 }
@@ -417,7 +428,13 @@ describe("probec-attach on this kernel", () => {
     const failed = attacher.statuses.filter((s) => s.type === "failed");
     expect(failed).toEqual([
       { type: "failed", entry: 0, reason: expect.stringMatching(/^binary\.ino mismatch: the plan says 1, .* has \d+/), errno: null, cookie: null },
-      { type: "failed", entry: 1, reason: expect.stringMatching(/^binary\.buildId mismatch: the plan says 0{40}, .* has [0-9a-f]{40}/), errno: null, cookie: null },
+      {
+        type: "failed",
+        entry: 1,
+        reason: expect.stringMatching(/^binary\.buildId mismatch: the plan says 0{40}, .* has [0-9a-f]{40}/),
+        errno: null,
+        cookie: null,
+      },
     ]);
     expect(attacher.statuses.filter((s) => s.type === "attached").map((s) => s.entry)).toEqual([2, 3]);
     expect(await attacher.stop()).toBe(0);

@@ -164,7 +164,9 @@ describe("compile with a stub resolver", () => {
         "  |",
         "6 |   x = arg7",
         "  |       ^^^^",
-      ].join("\n") + "\n" + diagnostics[1]!.hints.map((h) => `  = hint: ${h}\n`).join(""),
+      ].join("\n") +
+        "\n" +
+        diagnostics[1]!.hints.map((h) => `  = hint: ${h}\n`).join(""),
     );
     expect(diagnostics[1]?.hints[0]).toMatch(/^python:function__entry at 0x[0-9a-f]+ has 3 arguments \(arg0\.\.arg2: "/);
   });
@@ -177,6 +179,8 @@ describe("compile with a stub resolver", () => {
     expect(text).toMatch(/binary: exe → exe → \/\S+ → fd: open \S+ in \/proc\/\d+\/root/);
     expect(text).toMatch(/binary: libc → \S+ → \/\S*libc\.so\.6 → root: \/proc\/\d+\/root\/\S+libc\.so\.6/);
     expect(text).toMatch(/point #\d+ entry malloc(@\S+)?: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ \(segment: address − 0x[0-9a-f]+\), paired with #\d+/);
-    expect(text).toMatch(/usdt python:function__entry: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ .*(semaphore 0x[0-9a-f]+ → ref_ctr_offset 0x[0-9a-f]+|no semaphore)/);
+    expect(text).toMatch(
+      /usdt python:function__entry: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ .*(semaphore 0x[0-9a-f]+ → ref_ctr_offset 0x[0-9a-f]+|no semaphore)/,
+    );
   });
 });

@@ -5,7 +5,14 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { assemblePlan, mergePlanSemaphores, mergeSemaphores, planProbesFromResolution, type ProbeRequest, type SemaphorePoint } from "../../src/compile/from-resolution.js";
+import {
+  assemblePlan,
+  mergePlanSemaphores,
+  mergeSemaphores,
+  planProbesFromResolution,
+  type ProbeRequest,
+  type SemaphorePoint,
+} from "../../src/compile/from-resolution.js";
 import type { AttachPlan, PathStrategy } from "../../src/compile/plan.js";
 import { UsageError } from "../../src/errors.js";
 import type { ProcessInfo } from "../../src/discovery/processes.js";
@@ -23,7 +30,14 @@ const ID = "a".repeat(64);
 const SIBLING = "b".repeat(64);
 
 function proc(pid: number, mntNs: number, nsPid: number, container = ID): ProcessInfo {
-  return { pid, nsPid: [pid, nsPid], comm: "demo", mntNs, pidNs: 4026532000 + mntNs, container: { runtime: "docker", id: container, cgroupPath: `/system.slice/docker-${container}.scope` } };
+  return {
+    pid,
+    nsPid: [pid, nsPid],
+    comm: "demo",
+    mntNs,
+    pidNs: 4026532000 + mntNs,
+    container: { runtime: "docker", id: container, cgroupPath: `/system.slice/docker-${container}.scope` },
+  };
 }
 
 function site(fileOffset: number, semaphoreOffset: number | undefined): UsdtSite {
@@ -36,7 +50,9 @@ function site(fileOffset: number, semaphoreOffset: number | undefined): UsdtSite
     semaphore: semaphoreOffset === undefined ? undefined : BigInt(0x4000 + semaphoreOffset),
     semaphoreOffset,
     argsText: "-4@%edi",
-    args: [{ kind: "register", register: { name: "rdi", written: "%edi", ptRegsOffset: 112, width: 4, shift: 0 }, index: 0, spec: "-4@%edi", size: 4, signed: true }],
+    args: [
+      { kind: "register", register: { name: "rdi", written: "%edi", ptRegsOffset: 112, width: 4, shift: 0 }, index: 0, spec: "-4@%edi", size: 4, signed: true },
+    ],
     noteOffset: 0x300,
   };
 }
@@ -76,7 +92,13 @@ function containerResolution(sites: UsdtSite[]): TargetResolution {
   };
 }
 
-const probe = (id: string, strategy: PathStrategy = "fd"): ProbeRequest => ({ id, kind: "usdt", specText: `usdt ${id}`, source: { file: "x.probe", line: 3, col: 5 }, strategy });
+const probe = (id: string, strategy: PathStrategy = "fd"): ProbeRequest => ({
+  id,
+  kind: "usdt",
+  specText: `usdt ${id}`,
+  source: { file: "x.probe", line: 3, col: 5 },
+  strategy,
+});
 
 describe("container scope", () => {
   it("every entry carries the container filter: id, cgroup path, every pid", () => {
@@ -134,7 +156,14 @@ describe("container scope", () => {
 });
 
 describe("semaphores (PITFALLS 26)", () => {
-  const at = (cookie: number, fileOffset: number, refCtrOffset: number | null, ino = "42"): SemaphorePoint => ({ ino, size: 100, buildId: "ab", fileOffset, refCtrOffset, cookie });
+  const at = (cookie: number, fileOffset: number, refCtrOffset: number | null, ino = "42"): SemaphorePoint => ({
+    ino,
+    size: 100,
+    buildId: "ab",
+    fileOffset,
+    refCtrOffset,
+    cookie,
+  });
 
   it("points at one inode and offset share the one semaphore any of them has", () => {
     const { points, conflicts } = mergeSemaphores([at(1, 0x10, null), at(2, 0x10, 0x80), at(3, 0x18, null), at(4, 0x10, 0x80, "43")]);
@@ -144,7 +173,12 @@ describe("semaphores (PITFALLS 26)", () => {
   });
 
   it("a different inode, size or build-id is a different file", () => {
-    const { points } = mergeSemaphores([at(1, 0x10, 0x80), at(2, 0x10, null, "43"), { ...at(3, 0x10, null), buildId: "cd" }, { ...at(4, 0x10, null), size: 101 }]);
+    const { points } = mergeSemaphores([
+      at(1, 0x10, 0x80),
+      at(2, 0x10, null, "43"),
+      { ...at(3, 0x10, null), buildId: "cd" },
+      { ...at(4, 0x10, null), size: 101 },
+    ]);
     expect(points.map((p) => p.refCtrOffset)).toEqual([0x80, null, null, null]);
   });
 
@@ -164,7 +198,9 @@ describe("semaphores (PITFALLS 26)", () => {
     expect(merged.flatMap((p) => p.points.map((x) => x.refCtrOffset))).toEqual([0x20, 0x20, 0x20, 0x20]);
     expect(plain[0]!.points[0]!.refCtrOffset).toBeNull(); // the input is not mutated
     const other = planProbesFromResolution(containerResolution([site(0x10, 0x28)]), probe("other"), { firstCookie: 5 });
-    expect(() => mergePlanSemaphores([...usdt, ...other])).toThrow(/offset 16: probes usdt, other need different semaphores there \(ref_ctr_offset 32 and 40\)/);
+    expect(() => mergePlanSemaphores([...usdt, ...other])).toThrow(
+      /offset 16: probes usdt, other need different semaphores there \(ref_ctr_offset 32 and 40\)/,
+    );
   });
 });
 
@@ -187,10 +223,14 @@ describe("the schema", () => {
       ["cookie 0", (p) => (p.probes[0]!.points[0]!.cookie = 0), /must be >= 1/],
       ["kind", (p) => ((p.probes[0] as { kind: string }).kind = "kprobe"), /must be equal to one of the allowed values/],
       ["container filter without id", (p) => (p.probes[0]!.filter!.containerId = null), /must be string/],
-      ["an argument with an unknown field", (p) => {
-        const s = p.probes[0]!.points[0]!.site;
-        if (s.kind === "usdt") (s.args[0] as Record<string, unknown>)["bogus"] = true;
-      }, /must NOT have unevaluated properties/],
+      [
+        "an argument with an unknown field",
+        (p) => {
+          const s = p.probes[0]!.points[0]!.site;
+          if (s.kind === "usdt") (s.args[0] as Record<string, unknown>)["bogus"] = true;
+        },
+        /must NOT have unevaluated properties/,
+      ],
     ];
     for (const [name, mutate, message] of cases) {
       const plan = structuredClone(valid());

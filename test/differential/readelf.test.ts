@@ -80,7 +80,11 @@ function systemTargets(): Target[] {
   const candidates: string[] = [];
   const libDirs = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"];
   for (const dir of libDirs) candidates.push(join(dir, "libstdc++.so.6"), join(dir, "libc.so.6"));
-  const pythons = existsSync("/usr/bin") ? readdirSync("/usr/bin").filter((n) => /^python3\.\d+$/.test(n)).sort() : [];
+  const pythons = existsSync("/usr/bin")
+    ? readdirSync("/usr/bin")
+        .filter((n) => /^python3\.\d+$/.test(n))
+        .sort()
+    : [];
   candidates.push(...pythons.map((n) => join("/usr/bin", n)));
   for (const root of ["/usr/lib/jvm"]) {
     if (!existsSync(root)) continue;
@@ -193,7 +197,13 @@ function symtabDisplay(name: string, version: string | undefined, isDefault: boo
   return version === undefined ? name : `${name}${isDefault ? "@@" : "@"}${version}`;
 }
 
-function compareSymbolTable(elf: ElfFile, kind: SymbolTableKind, table: SymbolTable, expected: ReadelfSymbolTable, sampleEvery: number): { compared: number; mismatches: string[] } {
+function compareSymbolTable(
+  elf: ElfFile,
+  kind: SymbolTableKind,
+  table: SymbolTable,
+  expected: ReadelfSymbolTable,
+  sampleEvery: number,
+): { compared: number; mismatches: string[] } {
   const m = new Mismatches();
   m.check(`${expected.section} entry count`, table.count, expected.count);
   const rows = expected.entries;
@@ -405,8 +415,19 @@ function defineTargetTests(target: Target): void {
         unique.push({ name, address, offset, exported: defs.some((d) => d.table === ".dynsym") });
       }
       // Bounded work on big files: exported names are hash lookups; .symtab-only names cost a table scan each.
-      const pick = <T,>(list: T[], n: number): T[] => (list.length <= n ? list : list.filter((_, i) => i % Math.ceil(list.length / n) === 0));
-      const chosen = target.isFixture ? unique : [...pick(unique.filter((u) => u.exported), 150), ...pick(unique.filter((u) => !u.exported), 8)];
+      const pick = <T>(list: T[], n: number): T[] => (list.length <= n ? list : list.filter((_, i) => i % Math.ceil(list.length / n) === 0));
+      const chosen = target.isFixture
+        ? unique
+        : [
+            ...pick(
+              unique.filter((u) => u.exported),
+              150,
+            ),
+            ...pick(
+              unique.filter((u) => !u.exported),
+              8,
+            ),
+          ];
       const m = new Mismatches();
       for (const u of chosen) {
         try {
@@ -419,8 +440,12 @@ function defineTargetTests(target: Target): void {
       }
       expect(m.list).toEqual([]);
       if (unique.length > 0) expect(chosen.length).toBeGreaterThan(0);
-      else if (!isDebugOnly(target)) expect(tables.flatMap((t) => t.entries).filter((e) => e.type === STT_FUNC && e.shndx !== SHN_UNDEF && e.display !== "").length).toBe(0);
-      else expect(elf.fileOffsetOf(tables.flatMap((t) => t.entries).find((e) => e.type === STT_FUNC && e.shndx !== SHN_UNDEF)?.value ?? 0n, "code")).toBeUndefined();
+      else if (!isDebugOnly(target))
+        expect(tables.flatMap((t) => t.entries).filter((e) => e.type === STT_FUNC && e.shndx !== SHN_UNDEF && e.display !== "").length).toBe(0);
+      else
+        expect(
+          elf.fileOffsetOf(tables.flatMap((t) => t.entries).find((e) => e.type === STT_FUNC && e.shndx !== SHN_UNDEF)?.value ?? 0n, "code"),
+        ).toBeUndefined();
     }, 120_000);
 
     it(".gnu_debuglink matches readelf --debug-dump=links", () => {
@@ -476,7 +501,10 @@ function defineTargetTests(target: Target): void {
         const address = base !== undefined && note.base !== 0n ? (note.location + base.addr - note.base) & mask : note.location;
         const fileOffset = offsetFromLoads(loads, address, "code");
         const semaphoreOffset = note.semaphore === 0n ? undefined : offsetFromLoads(loads, note.semaphore, "data");
-        for (const [label, s] of [["readUsdtSites", site], ["findUsdt", api]] as const) {
+        for (const [label, s] of [
+          ["readUsdtSites", site],
+          ["findUsdt", api],
+        ] as const) {
           m.check(`${where} ${label} provider`, s.provider, note.provider);
           m.check(`${where} ${label} name`, s.name, note.name);
           m.check(`${where} ${label} args`, s.argsText, note.args);
@@ -571,17 +599,45 @@ describe("probec vs elfinfo (second oracle, small fixtures)", () => {
       expect(elf.header.bits).toBe(info.bits);
       expect(elf.header.e_machine).toBe(info.isa as number);
 
-      expect(elf.sections.map((s) => ({ name: s.name, addr: s.sh_addr, offset: s.sh_offset, size: s.sh_size, link: s.sh_link, info: s.sh_info, entsize: s.sh_entsize }))).toEqual(
+      expect(
+        elf.sections.map((s) => ({
+          name: s.name,
+          addr: s.sh_addr,
+          offset: s.sh_offset,
+          size: s.sh_size,
+          link: s.sh_link,
+          info: s.sh_info,
+          entsize: s.sh_entsize,
+        })),
+      ).toEqual(
         // elfinfo names section 0 "<null>".
-        info.sections.map((s) => ({ name: s.index === 0 ? "" : s.name, addr: BigInt(s.addr), offset: s.offset, size: s.size, link: s.link, info: s.info, entsize: s.entsize })),
+        info.sections.map((s) => ({
+          name: s.index === 0 ? "" : s.name,
+          addr: BigInt(s.addr),
+          offset: s.offset,
+          size: s.size,
+          link: s.link,
+          info: s.info,
+          entsize: s.entsize,
+        })),
       );
-      expect(elf.programHeaders.map((p) => ({ type: p.p_type, offset: p.p_offset, vaddr: p.p_vaddr, filesz: p.p_filesz, memsz: p.p_memsz, flags: p.p_flags }))).toEqual(
-        info.segments.map((p) => ({ type: p.type as number, offset: p.offset, vaddr: BigInt(p.vaddr), filesz: p.filesz, memsz: BigInt(p.memsz), flags: p.flags })),
+      expect(
+        elf.programHeaders.map((p) => ({ type: p.p_type, offset: p.p_offset, vaddr: p.p_vaddr, filesz: p.p_filesz, memsz: p.p_memsz, flags: p.p_flags })),
+      ).toEqual(
+        info.segments.map((p) => ({
+          type: p.type as number,
+          offset: p.offset,
+          vaddr: BigInt(p.vaddr),
+          filesz: p.filesz,
+          memsz: BigInt(p.memsz),
+          flags: p.flags,
+        })),
       );
 
       const symbolSections = info.sections.filter((s): s is ELFSymbolSection => Array.isArray((s as Partial<ELFSymbolSection>).symbols));
       // Without section headers elfinfo sees no tables (probec's PT_DYNAMIC stand-ins are checked against readelf above).
-      const probecTables = elf.sections.length === 0 ? [] : (["dynsym", "symtab"] as const).map((k) => elf.symbolTable(k)).filter((t): t is SymbolTable => t !== undefined);
+      const probecTables =
+        elf.sections.length === 0 ? [] : (["dynsym", "symtab"] as const).map((k) => elf.symbolTable(k)).filter((t): t is SymbolTable => t !== undefined);
       expect(probecTables.map((t) => t.section.name).sort()).toEqual(symbolSections.map((s) => s.name).sort());
       const m = new Mismatches();
       for (const table of probecTables) {

@@ -10,7 +10,9 @@ import { parseProbeFile, renderDiagnostics, type Target } from "../../src/dsl/in
 import { parseTargetSpec } from "../../src/dsl/target-spec.js";
 import { expectGolden } from "./golden.js";
 
-const EXAMPLES = readdirSync("examples").filter((f) => f.endsWith(".probe")).sort();
+const EXAMPLES = readdirSync("examples")
+  .filter((f) => f.endsWith(".probe"))
+  .sort();
 
 function targetsOf(ast: ReturnType<typeof parseProbeFile>["ast"]): Target[] {
   return ast.items.flatMap((item) => (item.type === "Probe" ? item.targets : item.type === "Let" ? [item.target] : []));

@@ -8,7 +8,9 @@ import { describe, expect, test } from "vitest";
 import { checkProbeFile, parseProbeFile, renderDiagnostics } from "../../src/dsl/index.js";
 import { expectGolden } from "./golden.js";
 
-const EXAMPLES = readdirSync("examples").filter((f) => f.endsWith(".probe")).sort();
+const EXAMPLES = readdirSync("examples")
+  .filter((f) => f.endsWith(".probe"))
+  .sort();
 
 function check(source: string, file = "test.probe") {
   const parsed = parseProbeFile(source, file);

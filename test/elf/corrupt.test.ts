@@ -22,8 +22,21 @@ import { listSymbolsIn } from "../../src/elf/list-symbols.js";
 import { nameBytes } from "../../src/elf/string-table.js";
 import { readUsdtSites } from "../../src/usdt/notes.js";
 
-interface Patch { field: string; file_offset: string; size: number; old: string; new: string }
-interface CorruptFacts { path: string; description: string; size: number; patches: Patch[]; expect: "not-elf" | "error-or-partial"; sha256: string }
+interface Patch {
+  field: string;
+  file_offset: string;
+  size: number;
+  old: string;
+  new: string;
+}
+interface CorruptFacts {
+  path: string;
+  description: string;
+  size: number;
+  patches: Patch[];
+  expect: "not-elf" | "error-or-partial";
+  sha256: string;
+}
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/elf/", import.meta.url));
 const corrupt = (JSON.parse(readFileSync(join(FIXTURES, "facts.json"), "utf8")) as { corrupt: { base: string; files: CorruptFacts[] } }).corrupt;
@@ -84,7 +97,11 @@ function problem(path: string, error: unknown, allowNotFound: boolean): string |
   return undefined;
 }
 
-interface CliRun { code: number; stdout: string; stderr: string }
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 async function cli(argv: string[]): Promise<CliRun> {
   const io = { stdout: new StringSink(), stderr: new StringSink() };
   const code = await run(argv, io);
@@ -133,7 +150,9 @@ for (const c of corrupt.files) {
         const error = (outcome as { error: unknown }).error;
         expect(error).toBeInstanceOf(FormatError);
         expect((error as FormatError).code).toBe("E_FORMAT");
-        expect((error as FormatError).message).toMatch(new RegExp(`^${path.replace(/[.]/g, "\\.")}: (not an ELF file\\b|invalid ELF class\\b|ELF header is truncated\\b)`));
+        expect((error as FormatError).message).toMatch(
+          new RegExp(`^${path.replace(/[.]/g, "\\.")}: (not an ELF file\\b|invalid ELF class\\b|ELF header is truncated\\b)`),
+        );
       });
     } else {
       test("open and every accessor: success, or FormatError/LimitError naming the file (never a crash)", () => {
@@ -192,7 +211,9 @@ describe("targeted", () => {
     const path = fixture("bin/corrupt/phnum_huge");
     const outcome = attempt(() => openElf(path));
     if ("ok" in outcome) (outcome.ok as ElfFile).close();
-    expect("error" in outcome ? (outcome.error as ProbecError).code : `opened with ${(outcome.ok as ElfFile).programHeaders.length} program headers`).toBe("E_FORMAT");
+    expect("error" in outcome ? (outcome.error as ProbecError).code : `opened with ${(outcome.ok as ElfFile).programHeaders.length} program headers`).toBe(
+      "E_FORMAT",
+    );
   });
 
   test("strtab_index_past_end: the FormatError from a lazily read .strtab name names the file, in-process and in the CLI", async () => {

@@ -59,7 +59,13 @@ interface UsdtFact {
   semaphore_file_offset: string | null;
   args: string;
 }
-interface LoadFact { p_offset: string; p_vaddr: string; p_filesz: string; p_memsz: string; flags: string }
+interface LoadFact {
+  p_offset: string;
+  p_vaddr: string;
+  p_filesz: string;
+  p_memsz: string;
+  flags: string;
+}
 interface FileFacts {
   path: string;
   size: number;
@@ -218,7 +224,10 @@ async function expectOutcome(lookup: () => Promise<FoundSymbol>, outcome: Outcom
   } else if ("ifunc" in outcome) {
     await expect(lookup()).rejects.toBeInstanceOf(IfuncError);
   } else {
-    const error = await lookup().then(() => undefined, (e: unknown) => e);
+    const error = await lookup().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AmbiguousError);
     const candidates = (error as AmbiguousError).candidates;
     expect(candidates).toHaveLength(outcome.ambiguous.length);
@@ -241,7 +250,15 @@ for (const [name, f] of Object.entries(facts.files)) {
 
     test(`header: ${f.class} ${f.endian}-endian, e_machine ${f.e_machine}, ${f.e_type}`, () => {
       const h = open(path).header;
-      expect({ class: h.bits === 64 ? "ELF64" : "ELF32", endian: h.littleEndian ? "little" : "big", e_machine: h.e_machine, e_type: h.e_type, entry: hx(h.e_entry), e_flags: hx(h.e_flags), e_shnum: h.e_shnum }).toEqual({
+      expect({
+        class: h.bits === 64 ? "ELF64" : "ELF32",
+        endian: h.littleEndian ? "little" : "big",
+        e_machine: h.e_machine,
+        e_type: h.e_type,
+        entry: hx(h.e_entry),
+        e_flags: hx(h.e_flags),
+        e_shnum: h.e_shnum,
+      }).toEqual({
         class: f.class,
         endian: f.endian,
         e_machine: f.e_machine,
@@ -255,9 +272,9 @@ for (const [name, f] of Object.entries(facts.files)) {
     test("PT_LOAD segments", () => {
       const loads = open(path).programHeaders.filter((p) => p.p_type === PT_LOAD);
       const flags = (p: number): string => `${p & 4 ? "R" : ""}${p & 2 ? "W" : ""}${p & PF_X ? "E" : ""}`;
-      expect(loads.map((p) => ({ p_offset: hx(p.p_offset), p_vaddr: hx(p.p_vaddr), p_filesz: hx(p.p_filesz), p_memsz: hx(p.p_memsz), flags: flags(p.p_flags) }))).toEqual(
-        f.loads.map((l) => ({ p_offset: hx(l.p_offset), p_vaddr: hx(l.p_vaddr), p_filesz: hx(l.p_filesz), p_memsz: hx(l.p_memsz), flags: l.flags })),
-      );
+      expect(
+        loads.map((p) => ({ p_offset: hx(p.p_offset), p_vaddr: hx(p.p_vaddr), p_filesz: hx(p.p_filesz), p_memsz: hx(p.p_memsz), flags: flags(p.p_flags) })),
+      ).toEqual(f.loads.map((l) => ({ p_offset: hx(l.p_offset), p_vaddr: hx(l.p_vaddr), p_filesz: hx(l.p_filesz), p_memsz: hx(l.p_memsz), flags: l.flags })));
     });
 
     test(`build-id ${f.build_id ?? "(none)"}`, () => {
@@ -266,7 +283,9 @@ for (const [name, f] of Object.entries(facts.files)) {
 
     test(`debuglink ${f.debuglink === undefined ? "(none)" : `${f.debuglink.name} crc ${f.debuglink.crc}`}`, () => {
       const link = open(path).debugLink();
-      expect(link === undefined ? null : { name: link.fileName, crc: hx(link.crc) }).toEqual(f.debuglink === undefined ? null : { name: f.debuglink.name, crc: hx(f.debuglink.crc) });
+      expect(link === undefined ? null : { name: link.fileName, crc: hx(link.crc) }).toEqual(
+        f.debuglink === undefined ? null : { name: f.debuglink.name, crc: hx(f.debuglink.crc) },
+      );
     });
 
     test(`findUsdt: ${f.usdt.length} sites with pc, file offset, semaphore offset and args in note order`, async () => {
@@ -323,7 +342,9 @@ for (const [name, f] of Object.entries(facts.files)) {
       });
     }
 
-    const imports = [...new Set(f.symbols.filter((s) => s.file_offset === null && !f.symbols.some((d) => d.name === s.name && d.file_offset !== null)).map((s) => s.name))];
+    const imports = [
+      ...new Set(f.symbols.filter((s) => s.file_offset === null && !f.symbols.some((d) => d.name === s.name && d.file_offset !== null)).map((s) => s.name)),
+    ];
     for (const symbol of imports) {
       test(`findSymbol("${symbol}") → NotFoundError (only an undefined import here)`, async () => {
         await expect(findSymbol(path, symbol, { debugRoots })).rejects.toBeInstanceOf(NotFoundError);
@@ -342,8 +363,16 @@ function row(fileName: string, name: string, where: Partial<Pick<SymbolFact, "ta
 }
 const located = (s: FoundSymbol) => ({ address: hx(s.address), fileOffset: hx(s.fileOffset) });
 const at = codeLocation;
-const siteAt = (s: UsdtSite) => ({ pc: hx(s.address), fileOffset: hx(s.fileOffset), semaphoreOffset: s.semaphoreOffset === undefined ? null : hx(s.semaphoreOffset) });
-const factSiteAt = (u: UsdtFact) => ({ pc: hx(u.pc), fileOffset: hx(u.pc_file_offset), semaphoreOffset: u.semaphore_file_offset === null ? null : hx(u.semaphore_file_offset) });
+const siteAt = (s: UsdtSite) => ({
+  pc: hx(s.address),
+  fileOffset: hx(s.fileOffset),
+  semaphoreOffset: s.semaphoreOffset === undefined ? null : hx(s.semaphoreOffset),
+});
+const factSiteAt = (u: UsdtFact) => ({
+  pc: hx(u.pc),
+  fileOffset: hx(u.pc_file_offset),
+  semaphoreOffset: u.semaphore_file_offset === null ? null : hx(u.semaphore_file_offset),
+});
 
 describe("PITFALLS 1: file offsets come from the PT_LOAD holding the address", () => {
   const regs = row("usdt_ops_gcc_O2_nopie", "regs");
@@ -383,24 +412,36 @@ describe("PITFALLS 2: versioned symbols (libver.so)", () => {
   const v2 = row("libver.so", "vfunc", { table: ".dynsym", version: "VER_2" });
   test(`bare vfunc → the default vfunc@@VER_2 at ${v2.value}, not the compat ${v1.value}`, async () => {
     const found = await findSymbol(path, "vfunc");
-    expect({ ...located(found), version: found.version, isDefaultVersion: found.isDefaultVersion }).toEqual({ ...at(v2), version: "VER_2", isDefaultVersion: true });
+    expect({ ...located(found), version: found.version, isDefaultVersion: found.isDefaultVersion }).toEqual({
+      ...at(v2),
+      version: "VER_2",
+      isDefaultVersion: true,
+    });
   });
   test(`vfunc@VER_1 → the hidden compat version at ${v1.value}`, async () => {
     const found = await findSymbol(path, "vfunc@VER_1");
-    expect({ ...located(found), version: found.version, isDefaultVersion: found.isDefaultVersion }).toEqual({ ...at(v1), version: "VER_1", isDefaultVersion: false });
+    expect({ ...located(found), version: found.version, isDefaultVersion: found.isDefaultVersion }).toEqual({
+      ...at(v1),
+      version: "VER_1",
+      isDefaultVersion: false,
+    });
   });
   test("vfunc@@VER_2 and vfunc@VER_2 (as dlvsym would) → the default version", async () => {
     expect(located(await findSymbol(path, "vfunc@@VER_2"))).toEqual(at(v2));
     expect(located(await findSymbol(path, "vfunc@VER_2"))).toEqual(at(v2));
   });
   test("listSymbols globs on name@VERSION: vfunc@* lists both versions, vfunc@@* only the default", async () => {
-    const list = async (pattern: string) => (await listSymbols(path, { pattern })).map((s) => `${s.name}${s.isDefaultVersion ? "@@" : "@"}${s.version} ${hx(s.address)}`);
+    const list = async (pattern: string) =>
+      (await listSymbols(path, { pattern })).map((s) => `${s.name}${s.isDefaultVersion ? "@@" : "@"}${s.version} ${hx(s.address)}`);
     expect(await list("vfunc@*")).toEqual([`vfunc@VER_1 ${hx(v1.value)}`, `vfunc@@VER_2 ${hx(v2.value)}`]);
     expect(await list("vfunc@@*")).toEqual([`vfunc@@VER_2 ${hx(v2.value)}`]);
   });
   for (const request of ["vfunc@@VER_1", "vfunc@VER_3"]) {
     test(`${request} → NotFoundError whose hint lists the versions that exist`, async () => {
-      const error = await findSymbol(path, request).then(() => undefined, (e: unknown) => e);
+      const error = await findSymbol(path, request).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(NotFoundError);
       const hint = (error as NotFoundError).hints.find((h) => h.startsWith("versions that exist: "));
       expect(hint?.slice("versions that exist: ".length).split(", ").sort()).toEqual(["vfunc@@VER_2", "vfunc@VER_1"]);
@@ -413,7 +454,10 @@ describe("PITFALLS 3: IFUNC (libifunc.so)", () => {
   const ifunc = row("libifunc.so", "fast_len", { table: ".dynsym" });
   const resolver = row("libifunc.so", "fast_len_resolver");
   test("fast_len is refused with an IfuncError naming exactly the implementations __fast_len_avx2 and __fast_len_sse2 (not the resolver)", async () => {
-    const error = await findSymbol(path, "fast_len").then(() => undefined, (e: unknown) => e);
+    const error = await findSymbol(path, "fast_len").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(IfuncError);
     expect((error as IfuncError).code).toBe("E_IFUNC");
     expect([...(error as IfuncError).candidates].sort()).toEqual(["__fast_len_avx2", "__fast_len_sse2"]);
@@ -430,9 +474,14 @@ describe("PITFALLS 3: IFUNC (libifunc.so)", () => {
 
 describe("PITFALLS 4: ambiguity and weak symbols", () => {
   test("dup_local: two LOCAL dup → AmbiguousError listing both addresses", async () => {
-    const error = await findSymbol(fixture(file("dup_local").path), "dup").then(() => undefined, (e: unknown) => e);
+    const error = await findSymbol(fixture(file("dup_local").path), "dup").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AmbiguousError);
-    const addresses = file("dup_local").symbols.filter((s) => s.name === "dup").map((s) => hx(s.value));
+    const addresses = file("dup_local")
+      .symbols.filter((s) => s.name === "dup")
+      .map((s) => hx(s.value));
     expect(addresses).toHaveLength(2);
     const { candidates, message, code } = error as AmbiguousError;
     expect(code).toBe("E_AMBIGUOUS");
@@ -523,7 +572,9 @@ describe("PITFALLS 6-9: USDT notes", () => {
   test("usdt_sema_nopie: each semaphore's ref_ctr_offset is its file offset in the RW segment", async () => {
     const f = file("usdt_sema_nopie");
     const sites = await findUsdt(fixture(f.path));
-    expect(sites.map((s) => [hx(s.semaphore ?? 0n), hx(s.semaphoreOffset ?? 0)])).toEqual(f.usdt.map((u) => [hx(u.semaphore ?? 0), hx(u.semaphore_file_offset ?? 0)]));
+    expect(sites.map((s) => [hx(s.semaphore ?? 0n), hx(s.semaphoreOffset ?? 0)])).toEqual(
+      f.usdt.map((u) => [hx(u.semaphore ?? 0), hx(u.semaphore_file_offset ?? 0)]),
+    );
     expect(sites.every((s) => s.semaphore !== BigInt(s.semaphoreOffset ?? -1))).toBe(true);
   });
   test("usdt_persite: two persite:fire sites keep two different semaphore offsets", async () => {

@@ -100,7 +100,10 @@ describe("fuzz: every accessor on mutated fixtures throws only ProbecError", () 
     expect(seeds.some((s) => s.name.includes("cross"))).toBe(true);
     // The layout reader found targets of every kind somewhere.
     for (const kind of ["header", "sectionHeaders", "programHeaders", "notes", "symbols", "hashes", "versions", "dynamic", "strings", "blobs"] as const) {
-      expect(seeds.some((s) => s.layout[kind].length > 0), kind).toBe(true);
+      expect(
+        seeds.some((s) => s.layout[kind].length > 0),
+        kind,
+      ).toBe(true);
     }
   });
 

@@ -137,7 +137,15 @@ export function layoutOf(bytes: Uint8Array): Layout {
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * shent;
     if (shoff === 0 || !fits(o, shent)) break;
-    sections.push({ index: i, name: "", type: u32(o + S.type), offset: wordAt(o + S.offset), size: wordAt(o + S.size), link: u32(o + S.link), entsize: wordAt(o + S.entsize) });
+    sections.push({
+      index: i,
+      name: "",
+      type: u32(o + S.type),
+      offset: wordAt(o + S.offset),
+      size: wordAt(o + S.size),
+      link: u32(o + S.link),
+      entsize: wordAt(o + S.entsize),
+    });
   }
   const shstr = sections[u16(H.shstrndx)];
   for (const s of sections) {
@@ -158,9 +166,10 @@ export function layoutOf(bytes: Uint8Array): Layout {
   }
 
   // Notes: every note header in SHT_NOTE sections, or PT_NOTE segments without sections.
-  const noteAreas = sections.length > 0
-    ? sections.filter((s) => s.type === SHT_NOTE).map((s) => ({ offset: s.offset, size: s.size, what: s.name }))
-    : segments.filter((p) => p.type === PT_NOTE).map((p, i) => ({ offset: p.offset, size: p.filesz, what: `PT_NOTE[${i}]` }));
+  const noteAreas =
+    sections.length > 0
+      ? sections.filter((s) => s.type === SHT_NOTE).map((s) => ({ offset: s.offset, size: s.size, what: s.name }))
+      : segments.filter((p) => p.type === PT_NOTE).map((p, i) => ({ offset: p.offset, size: p.filesz, what: `PT_NOTE[${i}]` }));
   for (const area of noteAreas) {
     let at = area.offset;
     for (let n = 0; n < 2048 && fits(at, 12) && at < area.offset + area.size; n++) {
@@ -219,7 +228,14 @@ export function layoutOf(bytes: Uint8Array): Layout {
     } else if (s.type === SHT_GNU_VERDEF) {
       let at = s.offset;
       for (let n = 0; n < 64 && fits(at, 20); n++) {
-        for (const [off, width, name] of [[2, 2, "vd_flags"], [4, 2, "vd_ndx"], [6, 2, "vd_cnt"], [12, 4, "vd_aux"], [16, 4, "vd_next"]] as const) field(layout.versions, at + off, width, `verdef ${n}.${name}`);
+        for (const [off, width, name] of [
+          [2, 2, "vd_flags"],
+          [4, 2, "vd_ndx"],
+          [6, 2, "vd_cnt"],
+          [12, 4, "vd_aux"],
+          [16, 4, "vd_next"],
+        ] as const)
+          field(layout.versions, at + off, width, `verdef ${n}.${name}`);
         const aux = at + u32(at + 12);
         field(layout.versions, aux, 4, `verdef ${n} aux.vda_name`);
         field(layout.versions, aux + 4, 4, `verdef ${n} aux.vda_next`);
@@ -230,10 +246,21 @@ export function layoutOf(bytes: Uint8Array): Layout {
     } else if (s.type === SHT_GNU_VERNEED) {
       let at = s.offset;
       for (let n = 0; n < 64 && fits(at, 16); n++) {
-        for (const [off, width, name] of [[2, 2, "vn_cnt"], [4, 4, "vn_file"], [8, 4, "vn_aux"], [12, 4, "vn_next"]] as const) field(layout.versions, at + off, width, `verneed ${n}.${name}`);
+        for (const [off, width, name] of [
+          [2, 2, "vn_cnt"],
+          [4, 4, "vn_file"],
+          [8, 4, "vn_aux"],
+          [12, 4, "vn_next"],
+        ] as const)
+          field(layout.versions, at + off, width, `verneed ${n}.${name}`);
         let aux = at + u32(at + 8);
         for (let k = 0; k < Math.min(u16(at + 2), 32) && fits(aux, 16); k++) {
-          for (const [off, width, name] of [[6, 2, "vna_other"], [8, 4, "vna_name"], [12, 4, "vna_next"]] as const) field(layout.versions, aux + off, width, `verneed ${n} aux ${k}.${name}`);
+          for (const [off, width, name] of [
+            [6, 2, "vna_other"],
+            [8, 4, "vna_name"],
+            [12, 4, "vna_next"],
+          ] as const)
+            field(layout.versions, aux + off, width, `verneed ${n} aux ${k}.${name}`);
           const next = u32(aux + 12);
           if (next === 0) break;
           aux += next;
@@ -263,7 +290,8 @@ export function layoutOf(bytes: Uint8Array): Layout {
   }
 
   // String tables.
-  for (const s of sections.filter((x) => x.type === SHT_STRTAB)) if (fits(s.offset, 1)) layout.strings.push({ at: s.offset, size: Math.min(s.size, bytes.length - s.offset), what: s.name });
+  for (const s of sections.filter((x) => x.type === SHT_STRTAB))
+    if (fits(s.offset, 1)) layout.strings.push({ at: s.offset, size: Math.min(s.size, bytes.length - s.offset), what: s.name });
 
   layout.boundaries.splice(0, layout.boundaries.length, ...[...new Set(layout.boundaries)].filter((b) => b > 0 && b < bytes.length).sort((a, b) => a - b));
   return layout;
@@ -279,7 +307,20 @@ export interface Mutant {
   readonly steps: string[];
 }
 
-type Kind = "header" | "sectionHeaders" | "programHeaders" | "notes" | "symbols" | "hashes" | "versions" | "dynamic" | "strings" | "blobs" | "flip" | "anyField" | "splice";
+type Kind =
+  | "header"
+  | "sectionHeaders"
+  | "programHeaders"
+  | "notes"
+  | "symbols"
+  | "hashes"
+  | "versions"
+  | "dynamic"
+  | "strings"
+  | "blobs"
+  | "flip"
+  | "anyField"
+  | "splice";
 
 /** Relative weights of the mutation kinds. */
 const KINDS: ReadonlyArray<readonly [Kind, number]> = [
@@ -449,9 +490,35 @@ function writeField(bytes: Uint8Array, le: boolean, field: Field, rng: Prng): st
     value = BigInt(rng.pick(named[1]));
   } else if (choice < 5) {
     const boundaries = [
-      0n, 1n, 2n, 3n, 4n, 7n, 8n, 0x10n, 0x7fn, 0x80n, 0xffn, 0x100n, 0x7fffn, 0x8000n, 0xffffn,
-      0x7fffffffn, 0x80000000n, 0xfffffff0n, 0xfffffffdn, 0xffffffffn, 0x1fffffffffffffn, 0x20000000000000n,
-      0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn, size, size - 1n, size + 1n, size / 2n,
+      0n,
+      1n,
+      2n,
+      3n,
+      4n,
+      7n,
+      8n,
+      0x10n,
+      0x7fn,
+      0x80n,
+      0xffn,
+      0x100n,
+      0x7fffn,
+      0x8000n,
+      0xffffn,
+      0x7fffffffn,
+      0x80000000n,
+      0xfffffff0n,
+      0xfffffffdn,
+      0xffffffffn,
+      0x1fffffffffffffn,
+      0x20000000000000n,
+      0x7fffffffffffffffn,
+      0x8000000000000000n,
+      0xffffffffffffffffn,
+      size,
+      size - 1n,
+      size + 1n,
+      size / 2n,
     ];
     value = rng.pick(boundaries);
   } else if (choice < 8) {

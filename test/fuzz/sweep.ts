@@ -47,7 +47,24 @@ export interface SweepResult {
 }
 
 /** Names every fixture defines somewhere, plus versioned and malformed requests. */
-const NAMES = ["main", "same_lib_fn", "lld_func", "vfunc", "vfunc@VER_1", "vfunc@@VER_2", "vonly1", "fast_len", "dup", "alpha", "gamma_local", "_start", "cross_entry", "exported_fn", "memcpy", "nosuch"];
+const NAMES = [
+  "main",
+  "same_lib_fn",
+  "lld_func",
+  "vfunc",
+  "vfunc@VER_1",
+  "vfunc@@VER_2",
+  "vonly1",
+  "fast_len",
+  "dup",
+  "alpha",
+  "gamma_local",
+  "_start",
+  "cross_entry",
+  "exported_fn",
+  "memcpy",
+  "nosuch",
+];
 /** Cap on the names taken from the file itself (each may cost a table scan). */
 const OWN_NAMES = 4;
 
@@ -136,36 +153,58 @@ export function sweep(bytes: Uint8Array, open: (bytes: Uint8Array) => ByteSource
   }
 
   for (const name of NAMES) {
-    answers.set(`findSymbolIn(${name})`, answer(() => {
-      const found = call(`findSymbolIn(${JSON.stringify(name)})`, () => findSymbolIn(elf, name));
-      if (found === undefined) return undefined;
-      located++;
-      // The offset is the one of the executable PT_LOAD holding the address (PITFALLS 1).
-      if (found.fileOffset !== elf.fileOffsetOf(found.address, "code")) {
-        crashes.push({ accessor: `invariant: findSymbolIn(${JSON.stringify(name)}).fileOffset`, error: new Error(`fileOffset ${found.fileOffset} but fileOffsetOf(0x${found.address.toString(16)}, code) is ${elf.fileOffsetOf(found.address, "code")}`) });
-      }
-      return symbolToJson(found);
-    }));
+    answers.set(
+      `findSymbolIn(${name})`,
+      answer(() => {
+        const found = call(`findSymbolIn(${JSON.stringify(name)})`, () => findSymbolIn(elf, name));
+        if (found === undefined) return undefined;
+        located++;
+        // The offset is the one of the executable PT_LOAD holding the address (PITFALLS 1).
+        if (found.fileOffset !== elf.fileOffsetOf(found.address, "code")) {
+          crashes.push({
+            accessor: `invariant: findSymbolIn(${JSON.stringify(name)}).fileOffset`,
+            error: new Error(
+              `fileOffset ${found.fileOffset} but fileOffsetOf(0x${found.address.toString(16)}, code) is ${elf.fileOffsetOf(found.address, "code")}`,
+            ),
+          });
+        }
+        return symbolToJson(found);
+      }),
+    );
   }
-  for (const name of names) call(`findSymbolIn(${JSON.stringify(name)}, allowIfunc)`, () => findSymbolIn(elf, name, { allowIfunc: true, symbolSources: [elf] }));
+  for (const name of names)
+    call(`findSymbolIn(${JSON.stringify(name)}, allowIfunc)`, () => findSymbolIn(elf, name, { allowIfunc: true, symbolSources: [elf] }));
   call("ifuncCandidates", () => ifuncCandidates([elf], "fast_len"));
-  answers.set("listSymbolsIn", answer(() => call("listSymbolsIn()", () => {
-    const listed = listSymbolsIn(elf);
-    for (const l of listed) {
-      if (l.fileOffset !== elf.fileOffsetOf(l.address, "code") && l.fileOffset !== elf.fileOffsetOf(l.address, "data")) {
-        crashes.push({ accessor: "invariant: listSymbolsIn fileOffset", error: new Error(`${l.name} at 0x${l.address.toString(16)} listed at offset ${l.fileOffset}, which no PT_LOAD gives`) });
-        break;
-      }
-    }
-    return listed.map(symbolToJson);
-  })));
+  answers.set(
+    "listSymbolsIn",
+    answer(() =>
+      call("listSymbolsIn()", () => {
+        const listed = listSymbolsIn(elf);
+        for (const l of listed) {
+          if (l.fileOffset !== elf.fileOffsetOf(l.address, "code") && l.fileOffset !== elf.fileOffsetOf(l.address, "data")) {
+            crashes.push({
+              accessor: "invariant: listSymbolsIn fileOffset",
+              error: new Error(`${l.name} at 0x${l.address.toString(16)} listed at offset ${l.fileOffset}, which no PT_LOAD gives`),
+            });
+            break;
+          }
+        }
+        return listed.map(symbolToJson);
+      }),
+    ),
+  );
   call("listSymbolsIn(all types, *@*)", () => listSymbolsIn(elf, { pattern: "*@*", types: ["func", "ifunc", "object", "notype", "tls", "common"] }).length);
   call("iterateSymbols", () => [...iterateSymbols(elf, { pattern: "*_*" })].length);
-  answers.set("readUsdtSites", answer(() => call("readUsdtSites", () => {
-    const sites = readUsdtSites(elf);
-    usdtSites += sites.length;
-    return sites.map(usdtSiteToJson);
-  })));
+  answers.set(
+    "readUsdtSites",
+    answer(() =>
+      call("readUsdtSites", () => {
+        const sites = readUsdtSites(elf);
+        usdtSites += sites.length;
+        return sites.map(usdtSiteToJson);
+      }),
+    ),
+  );
   call("readUsdtSites(filtered)", () => readUsdtSites(elf, { provider: "s*", name: "*e*" }).length);
   call("findUsdtSites(no match)", () => findUsdtSites(elf, { provider: "no-such-provider" }).length);
   return { crashes, calls, refused, refusals, opened: true, answers, resolved, usdtSites, located };
@@ -202,9 +241,19 @@ function freshAnswers(bytes: Uint8Array): Map<string, string> {
     }
   };
   const elf = ElfFile.open(new BufferSource(bytes), "<fuzz>");
-  answers.set("readUsdtSites", attempt(() => readUsdtSites(elf).map(usdtSiteToJson)));
-  answers.set("listSymbolsIn", attempt(() => listSymbolsIn(elf).map(symbolToJson)));
-  for (const name of [...NAMES].reverse()) answers.set(`findSymbolIn(${name})`, attempt(() => symbolToJson(findSymbolIn(elf, name))));
+  answers.set(
+    "readUsdtSites",
+    attempt(() => readUsdtSites(elf).map(usdtSiteToJson)),
+  );
+  answers.set(
+    "listSymbolsIn",
+    attempt(() => listSymbolsIn(elf).map(symbolToJson)),
+  );
+  for (const name of [...NAMES].reverse())
+    answers.set(
+      `findSymbolIn(${name})`,
+      attempt(() => symbolToJson(findSymbolIn(elf, name))),
+    );
   return answers;
 }
 
@@ -241,7 +290,10 @@ export async function sweepAll(bytes: Uint8Array): Promise<SweepResult> {
     const fresh = freshAnswers(bytes);
     for (const [key, value] of result.answers) {
       if (fresh.get(key) !== value) {
-        crashes.push({ accessor: `invariant: ${key} depends on call order`, error: new Error(`after the full sweep: ${value.slice(0, 300)}\nfresh, first: ${(fresh.get(key) ?? "(missing)").slice(0, 300)}`) });
+        crashes.push({
+          accessor: `invariant: ${key} depends on call order`,
+          error: new Error(`after the full sweep: ${value.slice(0, 300)}\nfresh, first: ${(fresh.get(key) ?? "(missing)").slice(0, 300)}`),
+        });
       }
     }
   });

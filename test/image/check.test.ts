@@ -75,7 +75,14 @@ describe.each(forms)("checkImage on %s", (_name, path, options) => {
     expect(check.object).toEqual({ request: "exe", path: "/usr/bin/usdt_sema", how: "exe" });
     expect(result.image.exe).toBe("/usr/bin/usdt_sema");
     expect(check.sites).toEqual([
-      { kind: "usdt", name: "sema:enabled", address: fact.pc_file_offset, fileOffset: Number(fact.pc_file_offset), semaphoreOffset: Number(fact.semaphore_file_offset), args: fact.args.split(" ") },
+      {
+        kind: "usdt",
+        name: "sema:enabled",
+        address: fact.pc_file_offset,
+        fileOffset: Number(fact.pc_file_offset),
+        semaphoreOffset: Number(fact.semaphore_file_offset),
+        args: fact.args.split(" "),
+      },
     ]);
   });
 
@@ -177,13 +184,23 @@ describe("layer compression", () => {
     writeOciLayout(dir, [
       {
         architecture: "amd64",
-        layers: [{ tar: tarOf([{ name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema") }]), compression: "zstd", mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }],
+        layers: [
+          {
+            tar: tarOf([{ name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema") }]),
+            compression: "zstd",
+            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+          },
+        ],
         config: { entrypoint: ["/usr/bin/usdt_sema"] },
       },
     ]);
     const r = await checkImage(dir, ["exe:sema:plain"]);
     expect(r.ok).toBe(true);
-    expect(r.notes).toEqual([expect.stringMatching(/layer 1 \(sha256:[0-9a-f]{12}…\): its media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip says gzip, its bytes are zstd; read as the bytes say/)]);
+    expect(r.notes).toEqual([
+      expect.stringMatching(
+        /layer 1 \(sha256:[0-9a-f]{12}…\): its media type application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip says gzip, its bytes are zstd; read as the bytes say/,
+      ),
+    ]);
   });
 
   it("a blob that is neither gzip, zstd nor tar is an error naming the layer and its media type", async () => {
@@ -247,7 +264,9 @@ describe("multi-platform images", () => {
     const dir = join(images.dir, "partial-index");
     execFileSync("cp", ["-r", images.multiDir, dir]);
     const [top] = (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests;
-    const index = JSON.parse(readFileSync(join(dir, "blobs/sha256", top!.digest.slice(7)), "utf8")) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const index = JSON.parse(readFileSync(join(dir, "blobs/sha256", top!.digest.slice(7)), "utf8")) as {
+      manifests: { digest: string; platform: { architecture: string } }[];
+    };
     const arm = index.manifests.find((m) => m.platform.architecture === "arm64");
     rmSync(join(dir, "blobs/sha256", arm!.digest.slice(7)));
     const r = await checkImage(dir, ["exe:sema:enabled"]);
@@ -288,10 +307,12 @@ describe("multi-platform images", () => {
 describe("an entrypoint that is not an ELF file", () => {
   it("is that target's `invalid` verdict, and the other targets are still checked", async () => {
     const layer = tarOf([
-      { name: "entry.sh", type: "file", data: Buffer.from("#!/bin/sh\nexec /usr/bin/usdt_sema \"$@\"\n"), mode: 0o755 },
+      { name: "entry.sh", type: "file", data: Buffer.from('#!/bin/sh\nexec /usr/bin/usdt_sema "$@"\n'), mode: 0o755 },
       { name: "usr/bin/usdt_sema", type: "file", data: fixture("usdt_sema"), mode: 0o755 },
     ]);
-    const dir = writeOciLayout(join(images.dir, "script-entry"), [{ architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/entry.sh"] } }]);
+    const dir = writeOciLayout(join(images.dir, "script-entry"), [
+      { architecture: "amd64", layers: [{ tar: layer, compression: "gzip" }], config: { entrypoint: ["/entry.sh"] } },
+    ]);
     const r = await checkImage(dir, ["exe:main", "/usr/bin/usdt_sema:sema:enabled"]);
     expect(r.checks.map((c) => c.status)).toEqual(["invalid", "found"]);
     expect(r.checks[0]?.message).toBe("/entry.sh: not an ELF file (it does not start with \\x7fELF)");

@@ -118,7 +118,14 @@ function toDocker25Layout(classic: string, out: string, withIndex: boolean): str
       JSON.stringify({
         schemaVersion: 2,
         mediaType: "application/vnd.oci.image.index.v1+json",
-        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest.digest, size: manifest.size, annotations: { "io.containerd.image.name": `docker.io/library/${entry.RepoTags[0]}` } }],
+        manifests: [
+          {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: manifest.digest,
+            size: manifest.size,
+            annotations: { "io.containerd.image.name": `docker.io/library/${entry.RepoTags[0]}` },
+          },
+        ],
       }),
     );
   }

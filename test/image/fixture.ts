@@ -78,7 +78,10 @@ export function buildTestImages(): TestImages {
   };
   const ociDir = writeOciLayout(join(dir, "oci"), [amd64]);
   const ociArchive = tarDirectory(ociDir, join(dir, "oci.tar"));
-  const classicArchive = writeDockerClassicArchive(join(dir, "classic.tar"), { ...amd64, layers: amd64.layers.map((l) => ({ ...l, compression: "none" as const })) });
+  const classicArchive = writeDockerClassicArchive(join(dir, "classic.tar"), {
+    ...amd64,
+    layers: amd64.layers.map((l) => ({ ...l, compression: "none" as const })),
+  });
   const rootDir = flatRoot(join(dir, "rootfs"), [base, update, top]);
 
   const arm64: ImageSpec = {

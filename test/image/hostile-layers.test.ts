@@ -20,7 +20,10 @@ const dir = mkdtempSync(join(tmpdir(), "probec-hostile-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let images = 0;
 
-function image(layers: readonly (readonly TarMember[] | { tar: Buffer; compression: LayerCompression; mediaType?: string })[], compression: LayerCompression = "none"): string {
+function image(
+  layers: readonly (readonly TarMember[] | { tar: Buffer; compression: LayerCompression; mediaType?: string })[],
+  compression: LayerCompression = "none",
+): string {
   const spec: ImageSpec = {
     architecture: "amd64",
     layers: layers.map((l) => ("tar" in l ? l : { tar: tarOf(l), compression })),
@@ -45,7 +48,14 @@ describe("hostile layers", () => {
     // Made by tar and gzip in a shell, so that this process never holds the 160 MiB itself.
     const files = mkdtempSync(join(dir, "small-"));
     const copies = Array.from({ length: 10 }, () => `-C ${files}/big etc/ld.so.cache`).join(" ");
-    const layer = execFileSync("sh", ["-c", `mkdir -p big/etc real/etc && truncate -s 16M big/etc/ld.so.cache && printf 'the real one' > real/etc/ld.so.cache && tar --hard-dereference -cf - ${copies} -C ${files}/real etc/ld.so.cache | gzip -1`], { cwd: files, maxBuffer: 1 << 26 });
+    const layer = execFileSync(
+      "sh",
+      [
+        "-c",
+        `mkdir -p big/etc real/etc && truncate -s 16M big/etc/ld.so.cache && printf 'the real one' > real/etc/ld.so.cache && tar --hard-dereference -cf - ${copies} -C ${files}/real etc/ld.so.cache | gzip -1`,
+      ],
+      { cwd: files, maxBuffer: 1 << 26 },
+    );
     const path = image([{ tar: layer, compression: "none", mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }]);
     const before = process.memoryUsage().rss;
     let peak = 0;
@@ -75,7 +85,11 @@ describe("hostile layers", () => {
     bad[0] = 0x41; // the checksum no longer matches
     const elf = fixture("libver.so");
     const many: TarMember[] = Array.from({ length: 300 }, (_, i) => ({ name: `usr/lib/lib${i}.so`, type: "file" as const, data: elf }));
-    const path = image([{ tar: bad, compression: "none" }, { tar: tarOf(many), compression: "gzip" }, { tar: tarOf(many), compression: "zstd" }]);
+    const path = image([
+      { tar: bad, compression: "none" },
+      { tar: tarOf(many), compression: "gzip" },
+      { tar: tarOf(many), compression: "zstd" },
+    ]);
     const temp = mkdtempSync(join(dir, "temp-"));
     await expect(openImage(path, { tempDir: temp, prefetch: () => () => true })).rejects.toThrow(/not a tar archive \(header checksum mismatch\)/);
     await new Promise((resolve) => setTimeout(resolve, 300));

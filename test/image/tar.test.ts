@@ -105,7 +105,13 @@ describe("TarStream", () => {
     ]);
     // Make the pax member a hard link to "a" that keeps its size and data, as libarchive writes them.
     let at = 0;
-    while (!bytes.subarray(at, at + 99).toString("latin1").startsWith(LONG.slice(0, 99))) at += 512;
+    while (
+      !bytes
+        .subarray(at, at + 99)
+        .toString("latin1")
+        .startsWith(LONG.slice(0, 99))
+    )
+      at += 512;
     bytes.write("1", at + 156, "latin1");
     bytes.fill(0, at + 157, at + 257);
     bytes.write("a", at + 157, "latin1");
@@ -268,7 +274,10 @@ describe("MergedIndex, crafted and tricky layers", () => {
 
 describe("mutated archives", () => {
   it("2000 mutations of a tar: every reader either reads it or throws a ProbecError, and both readers agree", async () => {
-    const seed = tarOf([...MEMBERS, { name: "a/.wh.b", type: "file", data: new Uint8Array(0) }, { name: "a/.wh..wh..opq", type: "file", data: new Uint8Array(0) }], "gnu");
+    const seed = tarOf(
+      [...MEMBERS, { name: "a/.wh.b", type: "file", data: new Uint8Array(0) }, { name: "a/.wh..wh..opq", type: "file", data: new Uint8Array(0) }],
+      "gnu",
+    );
     const rng = new Prng(0x7a2c0de);
     let read = 0;
     for (let n = 0; n < 2000; n++) {

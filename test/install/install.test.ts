@@ -49,7 +49,9 @@ function openPrebuilt(platform: string): ElfFile {
 
 /** The package's runtime dependencies, name@version, from package-lock.json (what `npm install -g` of the tarball needs). */
 function runtimeDependencies(): string[] {
-  const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; dev?: boolean; devOptional?: boolean; link?: boolean }> };
+  const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version?: string; dev?: boolean; devOptional?: boolean; link?: boolean }>;
+  };
   const specs: string[] = [];
   for (const [path, entry] of Object.entries(lock.packages)) {
     if (path === "" || entry.dev === true || entry.devOptional === true || entry.link === true || entry.version === undefined) continue;
@@ -69,10 +71,15 @@ beforeAll(() => {
   // `npm ci` caches the dependency tarballs but not the registry metadata `npm install` needs to resolve
   // their ranges; this puts both in this machine's npm cache from npm's registry (after the first run,
   // from the cache itself). The root then installs with --offline and no network at all.
-  execFileSync("npm", ["cache", "add", "--prefer-offline", "--no-audit", "--no-fund", ...runtimeDependencies()], { cwd: repo, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("npm", ["cache", "add", "--prefer-offline", "--no-audit", "--no-fund", ...runtimeDependencies()], {
+    cwd: repo,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 
   dir = mkdtempSync(join(tmpdir(), "probec-install-"));
-  [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as [typeof packed];
+  [packed] = JSON.parse(
+    execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+  ) as [typeof packed];
   unpacked = join(dir, "unpacked");
   mkdirSync(unpacked);
   execFileSync("tar", ["-xzf", join(dir, packed.filename), "-C", unpacked]);
@@ -134,7 +141,9 @@ describe("installed with npm in a clean Debian root", () => {
     expect(read("npm-install.rc")).toBe("0\n");
     expect(log).toMatch(/^added \d+ packages? in /m);
     expect(log).not.toMatch(/error|warn|gyp|probec\.invalid|http/i);
-    expect(read("prebuilds.txt")).toBe("/usr/local/lib/node_modules/probec/prebuilds/linux-arm64/probec-attach\n/usr/local/lib/node_modules/probec/prebuilds/linux-x64/probec-attach\n");
+    expect(read("prebuilds.txt")).toBe(
+      "/usr/local/lib/node_modules/probec/prebuilds/linux-arm64/probec-attach\n/usr/local/lib/node_modules/probec/prebuilds/linux-x64/probec-attach\n",
+    );
   });
 
   it("probec list finds malloc in the root's libc", () => {

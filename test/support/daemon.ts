@@ -165,8 +165,7 @@ function startDetached(spec: DaemonSpec): { failure: string | undefined } {
   // detached + unref: the daemon outlives this process (and vitest's workers), in its own process group.
   const child = spawn(spec.command, spec.args, { detached: true, stdio: ["ignore", log, log] });
   child.on("error", (error: NodeJS.ErrnoException) => {
-    daemon.failure =
-      error.code === "ENOENT" ? `${spec.name}: not found on PATH; ${spec.installHint}` : `${spec.name}: cannot run it: ${error.message}`;
+    daemon.failure = error.code === "ENOENT" ? `${spec.name}: not found on PATH; ${spec.installHint}` : `${spec.name}: cannot run it: ${error.message}`;
   });
   child.on("exit", (code, signal) => {
     const what = spec.pingWhat === undefined ? "" : ` ${spec.pingWhat}`;

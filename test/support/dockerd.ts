@@ -141,12 +141,7 @@ export function importBinariesImage(name: string, binaries: readonly string[] = 
  * removing any leftover container of that name (from a run that was killed);
  * returns the full id. `options` go to `docker run` (`--label k=v`).
  */
-export function runContainer(
-  image: string,
-  name: string,
-  cmd: readonly string[],
-  options: readonly string[] = [],
-): string {
+export function runContainer(image: string, name: string, cmd: readonly string[], options: readonly string[] = []): string {
   removeContainers(name);
   return docker(["run", "-d", "--network", "none", "--name", name, ...options, image, ...cmd]);
 }

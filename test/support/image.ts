@@ -50,7 +50,10 @@ export function tarOf(members: readonly TarMember[], longNames: LongNames = "pax
     }
     const typeflag = { file: "0", dir: "5", symlink: "2", hardlink: "1" }[m.type];
     const mode = "mode" in m && m.mode !== undefined ? m.mode : m.type === "dir" ? 0o755 : 0o755;
-    parts.push(header({ name: longName ? name.slice(0, 99) : name, size: data.length, typeflag, linkname: longLink ? linkname.slice(0, 99) : linkname, mode }), pad(data));
+    parts.push(
+      header({ name: longName ? name.slice(0, 99) : name, size: data.length, typeflag, linkname: longLink ? linkname.slice(0, 99) : linkname, mode }),
+      pad(data),
+    );
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
@@ -171,7 +174,15 @@ export function writeOciLayout(dir: string, images: readonly ImageSpec[]): strin
   };
   const manifests = images.map((image) => {
     const layers = image.layers.map((l) => ({ mediaType: l.mediaType ?? MEDIA[l.compression], ...put(compress(l.tar, l.compression)) }));
-    const config = { mediaType: MEDIA.config, ...put(configJson(image, image.layers.map((l) => digestOf(l.tar)))) };
+    const config = {
+      mediaType: MEDIA.config,
+      ...put(
+        configJson(
+          image,
+          image.layers.map((l) => digestOf(l.tar)),
+        ),
+      ),
+    };
     const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.manifest, config, layers })));
     const platform = { os: image.os ?? "linux", architecture: image.architecture, ...(image.variant === undefined ? {} : { variant: image.variant }) };
     return { mediaType: MEDIA.manifest, ...manifest, ...(image.platformOnlyInConfig === true ? {} : { platform }) };
@@ -200,14 +211,25 @@ export function tarDirectory(dir: string, file: string): string {
 export function writeDockerClassicArchive(file: string, image: ImageSpec, repoTag = "probec-test/classic:latest"): string {
   const layers = image.layers.map((l) => l.tar);
   const ids = layers.map((tar) => digestOf(tar).slice(7));
-  const config = configJson(image, layers.map((t) => digestOf(t)));
+  const config = configJson(
+    image,
+    layers.map((t) => digestOf(t)),
+  );
   const configName = `${digestOf(config).slice(7)}.json`;
   const members: TarMember[] = [];
   for (const [i, tar] of layers.entries()) {
-    members.push({ name: `${ids[i]}`, type: "dir" }, { name: `${ids[i]}/VERSION`, type: "file", data: Buffer.from("1.0") }, { name: `${ids[i]}/layer.tar`, type: "file", data: tar });
+    members.push(
+      { name: `${ids[i]}`, type: "dir" },
+      { name: `${ids[i]}/VERSION`, type: "file", data: Buffer.from("1.0") },
+      { name: `${ids[i]}/layer.tar`, type: "file", data: tar },
+    );
   }
   members.push({ name: configName, type: "file", data: config });
-  members.push({ name: "manifest.json", type: "file", data: Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [repoTag], Layers: ids.map((id) => `${id}/layer.tar`) }])) });
+  members.push({
+    name: "manifest.json",
+    type: "file",
+    data: Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [repoTag], Layers: ids.map((id) => `${id}/layer.tar`) }])),
+  });
   writeFileSync(file, tarOf(members));
   return file;
 }

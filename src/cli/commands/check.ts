@@ -40,7 +40,9 @@ export async function checkCommand(args: CheckArgs, io: CliIo): Promise<number> 
   else io.stdout.write(render(result));
   const errors = result.problems.reduce((n, p) => n + p.diagnostics.filter((d) => d.severity === "error").length, 0);
   if (errors > 0) {
-    io.stderr.write(`probec: ${errors} error${errors === 1 ? "" : "s"} in the probe file${result.problems.length === 1 ? "" : "s"}; those probes were not checked\n`);
+    io.stderr.write(
+      `probec: ${errors} error${errors === 1 ? "" : "s"} in the probe file${result.problems.length === 1 ? "" : "s"}; those probes were not checked\n`,
+    );
     return EXIT.badInput;
   }
   return result.ok ? EXIT.ok : EXIT.noMatch;
@@ -77,7 +79,16 @@ function render(result: CheckResult): string {
     }
   }
   const table = renderTable(
-    [{ header: "PROBE" }, { header: "TARGET" }, { header: "STATUS" }, { header: "FILE" }, { header: "SITE" }, { header: "OFFSET", align: "right" }, { header: "SEM.OFFSET", align: "right" }, { header: "ARGUMENTS" }],
+    [
+      { header: "PROBE" },
+      { header: "TARGET" },
+      { header: "STATUS" },
+      { header: "FILE" },
+      { header: "SITE" },
+      { header: "OFFSET", align: "right" },
+      { header: "SEM.OFFSET", align: "right" },
+      { header: "ARGUMENTS" },
+    ],
     rows,
   );
   const details: string[] = [];
@@ -87,7 +98,9 @@ function render(result: CheckResult): string {
     for (const hint of check.hints) details.push(`  hint: ${hint}`);
   }
   const found = result.checks.filter((c) => c.status === "found").length;
-  const where = [result.image.platform, result.image.layout === "directory" ? "root directory" : `${result.image.layout} layout`].filter((x) => x !== undefined).join(", ");
+  const where = [result.image.platform, result.image.layout === "directory" ? "root directory" : `${result.image.layout} layout`]
+    .filter((x) => x !== undefined)
+    .join(", ");
   const summary = `${found} of ${result.checks.length} target${result.checks.length === 1 ? "" : "s"} found in ${result.image.path} (${where})`;
   return `${table}${details.length > 0 ? `\n${details.join("\n")}\n` : ""}\n${summary}\n`;
 }

@@ -150,12 +150,25 @@ export function splitProbePattern(pattern: string | undefined): [string | undefi
 function printFunctions(label: string, args: ListArgs, symbols: FoundSymbol[], io: CliIo, go: GoBinaryInfo | undefined): number {
   if (args.json) {
     const goFields = go === undefined ? {} : { goVersion: go.goVersion ?? null, goModule: go.modulePath ?? null };
-    io.stdout.write(`${JSON.stringify(symbols.map((s) => ({ ...symbolToJson(s), ...goFields })), null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(
+        symbols.map((s) => ({ ...symbolToJson(s), ...goFields })),
+        null,
+        2,
+      )}\n`,
+    );
   } else if (symbols.length > 0) {
     if (go !== undefined) io.stdout.write(`${goHeader(go)}\n`);
     io.stdout.write(
       renderTable(
-        [{ header: "FUNCTION" }, { header: "ADDRESS", align: "right" }, { header: "OFFSET", align: "right" }, { header: "SIZE", align: "right" }, { header: "TYPE" }, { header: "BIND" }],
+        [
+          { header: "FUNCTION" },
+          { header: "ADDRESS", align: "right" },
+          { header: "OFFSET", align: "right" },
+          { header: "SIZE", align: "right" },
+          { header: "TYPE" },
+          { header: "BIND" },
+        ],
         symbols.map((s) => [displayName(s), hex(s.address), hex(s.fileOffset), String(s.size), s.type, s.binding]),
       ),
     );
@@ -170,9 +183,28 @@ function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo, withFile: boo
     io.stdout.write(`${JSON.stringify(sites.map(usdtSiteToJson), null, 2)}\n`);
     return sites.length > 0 ? EXIT.ok : EXIT.noMatch;
   }
-  const columns = [{ header: "PROBE" }, { header: "ADDRESS", align: "right" as const }, { header: "OFFSET", align: "right" as const }, { header: "SEM.OFFSET", align: "right" as const }, { header: "ARGUMENTS" }];
-  const row = (s: UsdtSite): string[] => [`${s.provider}:${s.name}`, hex(s.address), hex(s.fileOffset), s.semaphoreOffset === undefined ? "-" : hex(s.semaphoreOffset), describeArgs(s)];
-  io.stdout.write(withFile ? renderTable([{ header: "FILE" }, ...columns], sites.map((s) => [s.file, ...row(s)])) : renderTable(columns, sites.map(row)));
+  const columns = [
+    { header: "PROBE" },
+    { header: "ADDRESS", align: "right" as const },
+    { header: "OFFSET", align: "right" as const },
+    { header: "SEM.OFFSET", align: "right" as const },
+    { header: "ARGUMENTS" },
+  ];
+  const row = (s: UsdtSite): string[] => [
+    `${s.provider}:${s.name}`,
+    hex(s.address),
+    hex(s.fileOffset),
+    s.semaphoreOffset === undefined ? "-" : hex(s.semaphoreOffset),
+    describeArgs(s),
+  ];
+  io.stdout.write(
+    withFile
+      ? renderTable(
+          [{ header: "FILE" }, ...columns],
+          sites.map((s) => [s.file, ...row(s)]),
+        )
+      : renderTable(columns, sites.map(row)),
+  );
   return EXIT.ok;
 }
 

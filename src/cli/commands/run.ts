@@ -19,7 +19,10 @@ export interface RunArgs extends SessionOptions {
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const source = readTextArgument(args.file);
   if (args.follow === true) {
-    if (source.trimStart().startsWith("{")) throw new UsageError(`${args.file}: --follow needs a probe file: a saved plan names the containers that ran when it was compiled`, [`run the probe file it was compiled from: probec run SPEC.probe --follow`]);
+    if (source.trimStart().startsWith("{"))
+      throw new UsageError(`${args.file}: --follow needs a probe file: a saved plan names the containers that ran when it was compiled`, [
+        `run the probe file it was compiled from: probec run SPEC.probe --follow`,
+      ]);
     return (await import("../follow-session.js")).runFollowSession(source, args.file, args, io);
   }
   const plan = source.trimStart().startsWith("{") ? savedPlan(source, args) : await compileProbes(source, args.file, args.strategy, io);
@@ -30,13 +33,17 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
 /** A saved plan, checked for what the attacher reads. */
 function savedPlan(source: string, args: RunArgs): AttachPlan {
   if (args.strategy !== undefined) {
-    throw new UsageError(`${args.file}: --strategy applies to probe files; a saved plan already holds the paths its strategy chose`, [`recompile it: probec compile SPEC.probe --strategy ${args.strategy} -o ${args.file}`]);
+    throw new UsageError(`${args.file}: --strategy applies to probe files; a saved plan already holds the paths its strategy chose`, [
+      `recompile it: probec compile SPEC.probe --strategy ${args.strategy} -o ${args.file}`,
+    ]);
   }
   let value: unknown;
   try {
     value = JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`${args.file}: not a valid AttachPlan: the JSON does not parse (${(error as Error).message})`, ["a plan is what probec compile FILE -o plan.json writes; a probe file does not start with `{`"]);
+    throw new UsageError(`${args.file}: not a valid AttachPlan: the JSON does not parse (${(error as Error).message})`, [
+      "a plan is what probec compile FILE -o plan.json writes; a probe file does not start with `{`",
+    ]);
   }
   return checkAttachPlan(value, args.file);
 }

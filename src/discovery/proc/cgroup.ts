@@ -55,7 +55,12 @@ export function parseCgroup(text: string, source = "cgroup"): CgroupEntry[] {
     // The path is everything after the second colon: a cgroup name may itself contain ":".
     const match = /^(\d{1,10}):([^:]*):(\/.*)$/.exec(line);
     if (match === null) {
-      throw new FormatError(`${source}: line ${index + 1} is not "hierarchy-id:controllers:path"`, offset, line.length > 120 ? `${line.slice(0, 120)}…` : line, false);
+      throw new FormatError(
+        `${source}: line ${index + 1} is not "hierarchy-id:controllers:path"`,
+        offset,
+        line.length > 120 ? `${line.slice(0, 120)}…` : line,
+        false,
+      );
     }
     const [, id, controllers, path] = match as unknown as [string, string, string, string];
     entries.push({ hierarchyId: Number(id), controllers: controllers === "" ? [] : controllers.split(","), path });

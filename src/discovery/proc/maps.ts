@@ -104,10 +104,34 @@ export function parseMaps(text: string, options: ParseMapsOptions = {}): MapEntr
   for (const [index, line] of lines.entries()) {
     const match = HEADER.exec(line);
     if (match === null) {
-      throw new FormatError(`${source}: line ${index + 1} is not a mapping ("start-end perms offset dev inode [path]")`, offset, line.length > 120 ? `${line.slice(0, 120)}…` : line, false);
+      throw new FormatError(
+        `${source}: line ${index + 1} is not a mapping ("start-end perms offset dev inode [path]")`,
+        offset,
+        line.length > 120 ? `${line.slice(0, 120)}…` : line,
+        false,
+      );
     }
-    const [, start, end, perms, fileOffset, dev, inode, name] = match as unknown as [string, string, string, string, string, string, string, string | undefined];
-    entries.push(entry(BigInt(`0x${start}`), BigInt(`0x${end}`), perms, BigInt(`0x${fileOffset}`), dev, BigInt(inode), name === undefined || name === "" ? undefined : name));
+    const [, start, end, perms, fileOffset, dev, inode, name] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string | undefined,
+    ];
+    entries.push(
+      entry(
+        BigInt(`0x${start}`),
+        BigInt(`0x${end}`),
+        perms,
+        BigInt(`0x${fileOffset}`),
+        dev,
+        BigInt(inode),
+        name === undefined || name === "" ? undefined : name,
+      ),
+    );
     offset += line.length + 1;
   }
   return entries;

@@ -11,17 +11,7 @@ import { FormatError } from "../../errors.js";
 import { DEFAULT_PROC_ROOT, readProcLink, type ProcPid } from "./read.js";
 
 /** The entries of `/proc/<pid>/ns/`. */
-export type NamespaceKind =
-  | "cgroup"
-  | "ipc"
-  | "mnt"
-  | "net"
-  | "pid"
-  | "pid_for_children"
-  | "time"
-  | "time_for_children"
-  | "user"
-  | "uts";
+export type NamespaceKind = "cgroup" | "ipc" | "mnt" | "net" | "pid" | "pid_for_children" | "time" | "time_for_children" | "user" | "uts";
 
 /**
  * Parses the text of a namespace link. The `*_for_children` entries print

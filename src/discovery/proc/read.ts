@@ -76,7 +76,9 @@ export function readProcFile(pid: ProcPid, file: string, options: ProcReadOption
       if (n === 0) break;
       total += n;
       if (total > maxBytes) {
-        throw new LimitError(`${path}: larger than the limit of ${maxBytes} bytes; refusing to read it (raise maxBytes if this process is legitimately that large)`);
+        throw new LimitError(
+          `${path}: larger than the limit of ${maxBytes} bytes; refusing to read it (raise maxBytes if this process is legitimately that large)`,
+        );
       }
       chunks.push(n === chunkSize ? chunk : chunk.subarray(0, n));
     }
@@ -111,7 +113,9 @@ export function readProcLink(pid: ProcPid, file: string, procRoot: string = DEFA
 export function procErrorFor(pid: ProcPid, path: string, error: unknown, procRoot: string = DEFAULT_PROC_ROOT): IoError | NotFoundError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ESRCH" || (code === "ENOENT" && !processExists(pid, procRoot))) {
-    return new NotFoundError(`process ${pid} does not exist (it may have exited)`, ["check the pid, or name the target by container so probec finds its current processes"]);
+    return new NotFoundError(`process ${pid} does not exist (it may have exited)`, [
+      "check the pid, or name the target by container so probec finds its current processes",
+    ]);
   }
   if (code === "EACCES" || code === "EPERM") {
     return new IoError(`${path}: permission denied`, code, ["run as root (reading another process's /proc files needs CAP_SYS_PTRACE)"]);

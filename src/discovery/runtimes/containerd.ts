@@ -88,7 +88,12 @@ export function containerdSocketPath(options: ContainerdOptions = {}): string {
 /** Whether the `ctr` binary `options` name can be run (found on `PATH` when it has no `/`). */
 export function ctrInstalled(options: ContainerdOptions = {}): boolean {
   const ctr = options.ctr ?? "ctr";
-  const candidates = ctr.includes("/") ? [ctr] : (process.env["PATH"] ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, ctr));
+  const candidates = ctr.includes("/")
+    ? [ctr]
+    : (process.env["PATH"] ?? "")
+        .split(delimiter)
+        .filter((d) => d !== "")
+        .map((d) => join(d, ctr));
   return candidates.some((path) => {
     try {
       accessSync(path, constants.X_OK);
@@ -134,7 +139,9 @@ export async function listContainers(namespace: string, options?: ContainerdOpti
  */
 export async function containerInfo(namespace: string, id: string, options?: ContainerdOptions): Promise<CtrContainerInfo> {
   const args = ["-n", namespace, "containers", "info", "--", id];
-  const text = await runCtr(args, options, (stderr) => /not found/i.test(stderr) ? new NotFoundError(`containerd: no container "${id}" in namespace "${namespace}"`) : undefined);
+  const text = await runCtr(args, options, (stderr) =>
+    /not found/i.test(stderr) ? new NotFoundError(`containerd: no container "${id}" in namespace "${namespace}"`) : undefined,
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -179,12 +186,12 @@ export async function taskPid(namespace: string, id: string, options?: Container
 /** Every PID in container `id`'s task (`ctr tasks ps`), sorted; empty when it has no task. */
 export async function taskPids(namespace: string, id: string, options?: ContainerdOptions): Promise<number[]> {
   const args = ["-n", namespace, "tasks", "ps", "--", id];
-  const text = await runCtr(args, options, (stderr) => (/not found/i.test(stderr) ? new NotFoundError(`containerd: ${namespace}/${id} has no task`) : undefined)).catch(
-    (error: unknown) => {
-      if (error instanceof NotFoundError) return "";
-      throw error;
-    },
-  );
+  const text = await runCtr(args, options, (stderr) =>
+    /not found/i.test(stderr) ? new NotFoundError(`containerd: ${namespace}/${id} has no task`) : undefined,
+  ).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return "";
+    throw error;
+  });
   const [header, ...rows] = lines(text);
   if (header === undefined) return [];
   if (!/^PID\b/.test(header)) throw unexpected(args, `header is ${JSON.stringify(header)}`);
@@ -206,12 +213,12 @@ export async function taskPids(namespace: string, id: string, options?: Containe
 export async function snapshotLayers(namespace: string, snapshotter: string, key: string, options?: ContainerdOptions): Promise<string[]> {
   if (snapshotter !== "overlayfs" || key === "") return [];
   const args = ["-n", namespace, "snapshots", "--snapshotter", snapshotter, "mounts", "/", "--", key];
-  const text = await runCtr(args, options, (stderr) => (/not found|does not exist/i.test(stderr) ? new NotFoundError(`containerd: no snapshot "${key}"`) : undefined)).catch(
-    (error: unknown) => {
-      if (error instanceof NotFoundError) return "";
-      throw error;
-    },
-  );
+  const text = await runCtr(args, options, (stderr) =>
+    /not found|does not exist/i.test(stderr) ? new NotFoundError(`containerd: no snapshot "${key}"`) : undefined,
+  ).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return "";
+    throw error;
+  });
   const mountOptions = /^mount -t overlay \S+ \S+ -o (\S+)$/m.exec(text)?.[1];
   if (mountOptions === undefined) return [];
   const values = new Map<string, string>();
@@ -268,7 +275,10 @@ export async function findContainerdContainer(
   if (match === undefined) {
     const where = ref.namespace === undefined ? `any of the namespaces ${namespaces.join(", ") || "(none)"}` : `namespace "${ref.namespace}"`;
     // A 64-hex id is compared by as many digits as were given: a mistyped prefix is near its id's prefix.
-    const near = nearest(ref.id, containers.map((c) => (/^[0-9a-f]{64}$/.test(c.id) ? c.id.slice(0, ref.id.length) : c.id)));
+    const near = nearest(
+      ref.id,
+      containers.map((c) => (/^[0-9a-f]{64}$/.test(c.id) ? c.id.slice(0, ref.id.length) : c.id)),
+    );
     const hints =
       near.length > 0
         ? [`did you mean ${near.map((n) => `"${n}"`).join(" or ")}?`]
@@ -286,11 +296,7 @@ export async function findContainerdContainer(
  *
  * @throws IoError when ctr is missing, the socket is absent, ctr times out or fails.
  */
-export async function runCtr(
-  args: readonly string[],
-  options: ContainerdOptions = {},
-  classify?: (stderr: string) => Error | undefined,
-): Promise<string> {
+export async function runCtr(args: readonly string[], options: ContainerdOptions = {}, classify?: (stderr: string) => Error | undefined): Promise<string> {
   const socket = containerdSocketPath(options);
   const ctr = options.ctr ?? "ctr";
   if (!existsSync(socket)) {
@@ -316,7 +322,12 @@ export async function runCtr(
       } else if (e.killed === true || e.signal === "SIGKILL") {
         reject(new IoError(`containerd: ${command}: no answer within ${timeout} ms on ${socket}`, "ETIMEDOUT", ["is containerd alive? (ctr version)"]));
       } else {
-        const message = stderr.trim().split("\n").pop()?.replace(/^ctr: /, "") ?? "";
+        const message =
+          stderr
+            .trim()
+            .split("\n")
+            .pop()
+            ?.replace(/^ctr: /, "") ?? "";
         const specific = classify?.(stderr);
         if (specific !== undefined) reject(specific);
         else if (/dial|connection refused|permission denied/i.test(message)) {
@@ -328,7 +339,10 @@ export async function runCtr(
 }
 
 function lines(text: string): string[] {
-  return text.split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
+  return text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== "");
 }
 
 // The daemon is trusted to be a daemon, not to be bug-free: check the shape of what is read.

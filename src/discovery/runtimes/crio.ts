@@ -163,13 +163,22 @@ export function findCrioContainer(ref: string, options: CrioOptions = {}): CrioC
     const byPrefix = containers.filter((c) => c.id.startsWith(ref));
     if (byPrefix.length === 1) return pick(byPrefix[0]!);
     if (byPrefix.length > 1) {
-      throw new AmbiguousError(`crio/${ref}: the id prefix matches ${byPrefix.length} containers`, byPrefix.map((c) => `${c.id} (${c.names[0] ?? "unnamed"})`), [
-        "give more digits of the id",
-      ]);
+      throw new AmbiguousError(
+        `crio/${ref}: the id prefix matches ${byPrefix.length} containers`,
+        byPrefix.map((c) => `${c.id} (${c.names[0] ?? "unnamed"})`),
+        ["give more digits of the id"],
+      );
     }
   }
-  const candidates = containers.flatMap((c) => [...c.names, c.annotations["io.kubernetes.container.name"] ?? "", c.id.slice(0, Math.max(ref.length, MIN_ID_PREFIX))]);
-  const near = nearest(ref, candidates.filter((n) => n !== ""));
+  const candidates = containers.flatMap((c) => [
+    ...c.names,
+    c.annotations["io.kubernetes.container.name"] ?? "",
+    c.id.slice(0, Math.max(ref.length, MIN_ID_PREFIX)),
+  ]);
+  const near = nearest(
+    ref,
+    candidates.filter((n) => n !== ""),
+  );
   const short = /^[0-9a-f]{1,3}$/.test(ref) ? [`an id prefix needs at least ${MIN_ID_PREFIX} hex digits`] : [];
   throw new NotFoundError(`crio/${ref}: no container has that id or name (${containers.length} in the store)`, [
     ...short,
@@ -234,7 +243,8 @@ function readAnnotations(paths: Paths, id: string): Record<string, string> {
   const file = [join(paths.root, id, "userdata", "config.json"), join(paths.run, id, "userdata", "config.json")].find((p) => existsSync(p));
   if (file === undefined) return {};
   const spec = parseJson(file, readBounded(file, MAX_CONFIG_BYTES));
-  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) throw new FormatError(`${file}: not an OCI runtime spec (a JSON object)`, 0, undefined, false);
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec))
+    throw new FormatError(`${file}: not an OCI runtime spec (a JSON object)`, 0, undefined, false);
   const annotations = (spec as Record<string, unknown>)["annotations"];
   if (annotations === undefined || annotations === null) return {};
   if (typeof annotations !== "object" || Array.isArray(annotations)) throw new FormatError(`${file}: "annotations" is not an object`, 0, undefined, false);

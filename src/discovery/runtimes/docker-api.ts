@@ -81,9 +81,7 @@ export async function dockerGet(path: string, options: DockerOptions = {}): Prom
   try {
     json = body.length === 0 ? undefined : JSON.parse(body.toString("utf8"));
   } catch {
-    throw new IoError(`${what}: reply is not JSON (status ${status})`, undefined, [
-      `is ${socketPath} a Docker daemon's socket?`,
-    ]);
+    throw new IoError(`${what}: reply is not JSON (status ${status})`, undefined, [`is ${socketPath} a Docker daemon's socket?`]);
   }
   if (status >= 200 && status < 300) return json;
   const message = daemonMessage(json) ?? `status ${status}`;
@@ -97,23 +95,14 @@ function daemonMessage(json: unknown): string | undefined {
   return typeof message === "string" ? message : undefined;
 }
 
-function get(
-  socketPath: string,
-  path: string,
-  timeoutMs: number,
-  what: string,
-): Promise<{ status: number; body: Buffer }> {
+function get(socketPath: string, path: string, timeoutMs: number, what: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     // Host is required by HTTP/1.1; the daemon ignores its value. No agent: one
     // connection per request, so a restarted daemon never meets a stale kept-alive socket.
     const headers = { Host: "docker" };
     const req = request({ socketPath, path, method: "GET", headers, timeout: timeoutMs, agent: false });
     req.on("timeout", () => {
-      req.destroy(
-        new IoError(`${what}: no answer within ${timeoutMs} ms`, "ETIMEDOUT", [
-          "is dockerd hung? check `docker info`, or raise the timeout",
-        ]),
-      );
+      req.destroy(new IoError(`${what}: no answer within ${timeoutMs} ms`, "ETIMEDOUT", ["is dockerd hung? check `docker info`, or raise the timeout"]));
     });
     req.on("error", (error) => reject(error instanceof IoError ? error : socketError(error, socketPath, what)));
     req.on("response", (res) => {
@@ -148,13 +137,9 @@ export function socketError(error: Error, socketPath: string, what: string): IoE
       ]);
     case "EACCES":
     case "EPERM":
-      return new IoError(`docker: permission denied on ${socketPath}`, errno, [
-        "run as root or join the docker group",
-      ]);
+      return new IoError(`docker: permission denied on ${socketPath}`, errno, ["run as root or join the docker group"]);
     case "ENOTSOCK":
-      return new IoError(`docker: ${socketPath} is not a socket`, errno, [
-        "set DOCKER_HOST=unix:///path/to/docker.sock",
-      ]);
+      return new IoError(`docker: ${socketPath} is not a socket`, errno, ["set DOCKER_HOST=unix:///path/to/docker.sock"]);
     default:
       return new IoError(`${what}: ${error.message}`, errno);
   }

@@ -181,9 +181,7 @@ export async function findContainer(ref: string, options?: DockerOptions): Promi
     throw error;
   });
   if (stopped !== undefined && !stopped.state.running) {
-    throw new NotFoundError(`docker: container "${stopped.name}" is not running (${stopped.state.status})`, [
-      `start it: docker start ${stopped.name}`,
-    ]);
+    throw new NotFoundError(`docker: container "${stopped.name}" is not running (${stopped.state.status})`, [`start it: docker start ${stopped.name}`]);
   }
   throw notFound(ref, running);
 }
@@ -195,10 +193,7 @@ export async function findContainer(ref: string, options?: DockerOptions): Promi
  * @throws AmbiguousError when a prefix matches several ids.
  * @throws UsageError when `ref` is a too-short prefix of some id.
  */
-export function resolveContainerRef(
-  ref: string,
-  containers: readonly ContainerSummary[],
-): ContainerSummary | undefined {
+export function resolveContainerRef(ref: string, containers: readonly ContainerSummary[]): ContainerSummary | undefined {
   const byId = containers.find((c) => c.id === ref);
   if (byId !== undefined) return byId;
   const name = stripSlash(ref);
@@ -208,9 +203,7 @@ export function resolveContainerRef(
   const matches = containers.filter((c) => c.id.startsWith(ref));
   if (matches.length === 0) return undefined;
   if (ref.length < MIN_ID_PREFIX) {
-    throw new UsageError(`docker: id prefix "${ref}" is too short; give at least ${MIN_ID_PREFIX} hex digits`, [
-      "or name the container",
-    ]);
+    throw new UsageError(`docker: id prefix "${ref}" is too short; give at least ${MIN_ID_PREFIX} hex digits`, ["or name the container"]);
   }
   if (matches.length > 1) {
     throw new AmbiguousError(

@@ -75,12 +75,7 @@ export function isSandbox(labels: Readonly<Record<string, string>>): boolean {
  * @throws AmbiguousError when two running containers share the name (should not happen).
  * @throws IoError when no runtime can be asked, or one fails.
  */
-export async function findK8sContainer(
-  namespace: string,
-  pod: string,
-  container: string | undefined,
-  options: K8sOptions = {},
-): Promise<K8sContainer> {
+export async function findK8sContainer(namespace: string, pod: string, container: string | undefined, options: K8sOptions = {}): Promise<K8sContainer> {
   const what = `k8s/${namespace}/${pod}`;
   const all = await k8sContainers(options, what);
   const inPod = all.filter((c) => c.podNamespace === namespace && c.pod === pod);

@@ -54,7 +54,15 @@ function rows(): [string, RegisterSpec][] {
   for (let n = 0; n <= 15; n++) out.push([`r${n}`, specFor(n)]);
   for (let n = 1; n <= 4; n++) out.push([`a${n}`, specFor(n - 1)]);
   for (let n = 1; n <= 8; n++) out.push([`v${n}`, specFor(n + 3)]);
-  const named: [string, number][] = [["sb", 9], ["sl", 10], ["fp", 11], ["ip", 12], ["sp", 13], ["lr", 14], ["pc", 15]];
+  const named: [string, number][] = [
+    ["sb", 9],
+    ["sl", 10],
+    ["fp", 11],
+    ["ip", 12],
+    ["sp", 13],
+    ["lr", 14],
+    ["pc", 15],
+  ];
   for (const [spelling, n] of named) out.push([spelling, specFor(n)]);
   return out;
 }

@@ -35,7 +35,6 @@ export const USDT_MAX_ARGS = 64;
 /** The longest item decoded; real operands are under 40 characters. */
 export const USDT_MAX_ITEM_LENGTH = 256;
 
-
 /**
  * The USDT operand syntax of an ELF file, from its `e_machine` and class;
  * undefined for machines probec does not decode.
@@ -152,4 +151,3 @@ function decodeItem(parse: OperandParser, pointerSize: number, index: number, it
 function clip(item: string): string {
   return item.length <= USDT_MAX_ITEM_LENGTH ? item : `${item.slice(0, USDT_MAX_ITEM_LENGTH)}…`;
 }
-

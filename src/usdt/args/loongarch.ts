@@ -30,17 +30,7 @@
  * Pure: no `node:*`, no I/O, never throws on note content.
  */
 
-import {
-  buildTable,
-  constantFrom,
-  inMemory,
-  inRegister,
-  lookupRegister,
-  parseDisplacement,
-  quote,
-  unsupported,
-  type RegisterSpec,
-} from "./operand.js";
+import { buildTable, constantFrom, inMemory, inRegister, lookupRegister, parseDisplacement, quote, unsupported, type RegisterSpec } from "./operand.js";
 import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
 
 /**
@@ -48,11 +38,38 @@ import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
  * Convention"): r21 is reserved and has no ABI name; r22 is both fp and s9.
  */
 const ABI_NAMES: readonly (readonly string[])[] = [
-  ["zero"], ["ra"], ["tp"], ["sp"],
-  ["a0", "v0"], ["a1", "v1"], ["a2"], ["a3"], ["a4"], ["a5"], ["a6"], ["a7"],
-  ["t0"], ["t1"], ["t2"], ["t3"], ["t4"], ["t5"], ["t6"], ["t7"], ["t8"],
-  [], ["fp", "s9"],
-  ["s0"], ["s1"], ["s2"], ["s3"], ["s4"], ["s5"], ["s6"], ["s7"], ["s8"],
+  ["zero"],
+  ["ra"],
+  ["tp"],
+  ["sp"],
+  ["a0", "v0"],
+  ["a1", "v1"],
+  ["a2"],
+  ["a3"],
+  ["a4"],
+  ["a5"],
+  ["a6"],
+  ["a7"],
+  ["t0"],
+  ["t1"],
+  ["t2"],
+  ["t3"],
+  ["t4"],
+  ["t5"],
+  ["t6"],
+  ["t7"],
+  ["t8"],
+  [],
+  ["fp", "s9"],
+  ["s0"],
+  ["s1"],
+  ["s2"],
+  ["s3"],
+  ["s4"],
+  ["s5"],
+  ["s6"],
+  ["s7"],
+  ["s8"],
 ];
 
 /**

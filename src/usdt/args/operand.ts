@@ -5,13 +5,7 @@
  */
 
 import { ProbecError } from "../../errors.js";
-import type {
-  ConstantLocation,
-  MemoryLocation,
-  RegisterLocation,
-  RegisterRef,
-  UnsupportedLocation,
-} from "./types.js";
+import type { ConstantLocation, MemoryLocation, RegisterLocation, RegisterRef, UnsupportedLocation } from "./types.js";
 
 /** A register as a table knows it; {@link registerRef} adds how the note wrote it. */
 export interface RegisterSpec {
@@ -79,12 +73,7 @@ export function quote(text: string): string {
  * to size and signedness; unsupported when the text is not an integer or
  * does not fit in 64 bits (`as` itself would reject it).
  */
-export function constantFrom(
-  digits: string,
-  operand: string,
-  size: number,
-  signed: boolean,
-): ConstantLocation | UnsupportedLocation {
+export function constantFrom(digits: string, operand: string, size: number, signed: boolean): ConstantLocation | UnsupportedLocation {
   const value = parseInteger(digits);
   if (value === undefined) return unsupported(`constant ${quote(operand)} is not an integer`);
   if (!fitsIn64Bits(value)) return unsupported(`constant ${quote(operand)} does not fit in 64 bits`);
@@ -152,7 +141,6 @@ export function buildTable(rows: Iterable<readonly [string, RegisterSpec]>): Reg
   return table;
 }
 
-
 /**
  * The comma-separated parts inside an ARM-style `[BASE, …]` address (at
  * most three), or the reason it is not one: a pre/post-index form
@@ -160,7 +148,10 @@ export function buildTable(rows: Iterable<readonly [string, RegisterSpec]>): Reg
  */
 export function bracketParts(operand: string): string[] | string {
   if (!operand.endsWith("]")) return `${quote(operand)} is not a plain [base, offset] address (pre/post-index or junk)`;
-  const parts = operand.slice(1, -1).split(",").map((p) => p.trim());
+  const parts = operand
+    .slice(1, -1)
+    .split(",")
+    .map((p) => p.trim());
   if (parts.length > 3) return `memory operand ${quote(operand)} has too many parts`;
   return parts;
 }

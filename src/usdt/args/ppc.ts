@@ -28,17 +28,7 @@
  * Pure: no `node:*`, no I/O, never throws on note content.
  */
 
-import {
-  buildTable,
-  constantFrom,
-  inMemory,
-  inRegister,
-  lookupRegister,
-  parseDisplacement,
-  quote,
-  unsupported,
-  type RegisterSpec,
-} from "./operand.js";
+import { buildTable, constantFrom, inMemory, inRegister, lookupRegister, parseDisplacement, quote, unsupported, type RegisterSpec } from "./operand.js";
 import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
 
 /**
@@ -128,4 +118,3 @@ function indexedForm(operand: string): ArgLocation {
   if (isLiteralZero(ra)) return inMemory(rb, 0n);
   return inMemory(ra, 0n, rb, 1);
 }
-

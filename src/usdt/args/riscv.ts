@@ -21,17 +21,7 @@
  * Pure: no `node:*`, no I/O, never throws on note content.
  */
 
-import {
-  buildTable,
-  constantFrom,
-  inMemory,
-  inRegister,
-  lookupRegister,
-  parseDisplacement,
-  quote,
-  unsupported,
-  type RegisterSpec,
-} from "./operand.js";
+import { buildTable, constantFrom, inMemory, inRegister, lookupRegister, parseDisplacement, quote, unsupported, type RegisterSpec } from "./operand.js";
 import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
 
 /**
@@ -42,10 +32,38 @@ import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
  * The kernel's `struct pt_regs` starts the same way (epc first).
  */
 const ABI_NAMES = [
-  "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2",
-  "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
-  "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7",
-  "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
+  "zero",
+  "ra",
+  "sp",
+  "gp",
+  "tp",
+  "t0",
+  "t1",
+  "t2",
+  "s0",
+  "s1",
+  "a0",
+  "a1",
+  "a2",
+  "a3",
+  "a4",
+  "a5",
+  "a6",
+  "a7",
+  "s2",
+  "s3",
+  "s4",
+  "s5",
+  "s6",
+  "s7",
+  "s8",
+  "s9",
+  "s10",
+  "s11",
+  "t3",
+  "t4",
+  "t5",
+  "t6",
 ] as const;
 
 function rows(): [string, RegisterSpec][] {

@@ -17,17 +17,7 @@
  * Pure: no `node:*`, no I/O, never throws on note content.
  */
 
-import {
-  buildTable,
-  constantFrom,
-  inMemory,
-  inRegister,
-  lookupRegister,
-  parseDisplacement,
-  quote,
-  unsupported,
-  type RegisterSpec,
-} from "./operand.js";
+import { buildTable, constantFrom, inMemory, inRegister, lookupRegister, parseDisplacement, quote, unsupported, type RegisterSpec } from "./operand.js";
 import type { ArgLocation, OperandParser, RegisterRef } from "./types.js";
 
 /**

@@ -13,15 +13,7 @@
  */
 
 /** Architectures whose USDT operand syntax probec decodes, chosen by `e_machine`. */
-export type UsdtArch =
-  | "x86_64"
-  | "i386"
-  | "aarch64"
-  | "arm"
-  | "s390x"
-  | "riscv64"
-  | "ppc64"
-  | "loongarch64";
+export type UsdtArch = "x86_64" | "i386" | "aarch64" | "arm" | "s390x" | "riscv64" | "ppc64" | "loongarch64";
 
 /**
  * A machine register as the BPF program will read it: from the probe
@@ -115,12 +107,7 @@ export interface UnsupportedLocation {
 }
 
 /** Where a USDT argument's value lives. */
-export type ArgLocation =
-  | RegisterLocation
-  | MemoryLocation
-  | ConstantLocation
-  | SymbolLocation
-  | UnsupportedLocation;
+export type ArgLocation = RegisterLocation | MemoryLocation | ConstantLocation | SymbolLocation | UnsupportedLocation;
 
 /** One decoded USDT argument. */
 export type UsdtArg = ArgLocation & {

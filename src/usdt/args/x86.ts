@@ -162,9 +162,7 @@ function memoryOperand(mode: Mode, operand: string): ArgLocation {
   }
   const displacement = parseDisplacement(dispText);
   if (displacement === undefined) {
-    return unsupported(
-      `memory operand ${quote(operand)} adds a symbol to a register; only numeric displacements are supported there`,
-    );
+    return unsupported(`memory operand ${quote(operand)} adds a symbol to a register; only numeric displacements are supported there`);
   }
   return inMemory(base, displacement, index, scale);
 }

@@ -56,7 +56,10 @@ test("uprobe+ret on the container's getaddrinfo: host, rc != 0 and latency of ev
     return { rc: BigInt(m![2]!), start: BigInt(m![3]!), end: BigInt(m![4]!) };
   });
   expect(calls).toHaveLength(CALLS);
-  expect(calls.every((c) => c.rc !== 0n), "every lookup failed").toBe(true);
+  expect(
+    calls.every((c) => c.rc !== 0n),
+    "every lookup failed",
+  ).toBe(true);
 
   const events = trace.of("probe1");
   expect(events).toHaveLength(CALLS);

@@ -174,7 +174,9 @@ describe("the kernel's return probe on Go", () => {
 
       // attach() checks the plan before it starts the helper...
       const refused = attach(marked);
-      await expect(refused.ready).rejects.toThrow(/probes\[0\]\.points\[1\]\.side: expected "entry" or "return-instruction" on a Go binary \(a kernel return probe would crash it\)/);
+      await expect(refused.ready).rejects.toThrow(
+        /probes\[0\]\.points\[1\]\.side: expected "entry" or "return-instruction" on a Go binary \(a kernel return probe would crash it\)/,
+      );
       await refused.close().catch(() => undefined);
       // ...and the helper refuses it on its own, for any other tool that hands it plans: an `error` frame, exit 2.
       const helper = spawnSync(HELPER, [], { input: JSON.stringify(marked), timeout: 10_000 });

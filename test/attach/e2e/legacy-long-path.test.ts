@@ -86,5 +86,10 @@ test("in a container, strategy root: /proc/<pid>/root/ + a 200+ character path, 
   mkdirSync(`/proc/${first.pid}/root/${DEEP}`, { recursive: true });
   copyFileSync(env.fixtures.path("worker"), `/proc/${first.pid}/root${inside}`);
   const app = await targets.exec(first, inside, "status-long", [String(CALLS)]);
-  await legacyFires(app, `uretprobe docker/${NAME}:${inside}:work {\n  v = retval as i32\n}\n`, new RegExp(`^/proc/(${first.pid}|${app.pid})/root${inside}$`), "root");
+  await legacyFires(
+    app,
+    `uretprobe docker/${NAME}:${inside}:work {\n  v = retval as i32\n}\n`,
+    new RegExp(`^/proc/(${first.pid}|${app.pid})/root${inside}$`),
+    "root",
+  );
 });

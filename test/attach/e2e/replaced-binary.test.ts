@@ -44,7 +44,10 @@ async function probesRunningCode(app: Target, scope: string, running: string): P
   const refused = await compile(source, { file: "replaced.probe", docker: { host: env.host } });
   expect(refused.plan).toBeUndefined();
   expect(refused.diagnostics.map((d) => [d.message, d.hints])).toEqual([
-    [expect.stringContaining("the fd path strategy is not available: the file at that path is not the one the process runs"), [expect.stringMatching(/^use --strategy (\w+ or )*map$/)]],
+    [
+      expect.stringContaining("the fd path strategy is not available: the file at that path is not the one the process runs"),
+      [expect.stringMatching(/^use --strategy (\w+ or )*map$/)],
+    ],
   ]);
 
   const plan = await compilePlan("replaced", source, { docker: { host: env.host }, strategy: "map" });

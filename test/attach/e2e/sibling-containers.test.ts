@@ -64,7 +64,12 @@ test("docker/a:libzoo:zoo_set2 sees a's calls, a's later process's calls, and no
   expect(events).toHaveLength(2 * CALLS);
   const byPid = new Map<number, number>();
   for (const e of events) byPid.set(e.pid, (byPid.get(e.pid) ?? 0) + 1);
-  expect([...byPid.entries()].sort()).toEqual([[a.pid, CALLS], [a2.pid, CALLS]].sort());
+  expect([...byPid.entries()].sort()).toEqual(
+    [
+      [a.pid, CALLS],
+      [a2.pid, CALLS],
+    ].sort(),
+  );
   for (const e of events) expect(e).toMatchObject({ comm: "zoo_app", container: A, fields: { rc: -4n, container: A } });
 });
 

@@ -51,9 +51,13 @@ for (const strategy of ["fd", "root"] as const) {
     const realOffset = (await findSymbol(env.fixtures.path("libx.so"), "x_value")).fileOffset;
     expect((await findSymbol(DECOY, "x_value")).fileOffset).not.toBe(realOffset);
 
-    const plan = await compilePlan(`symlink-${strategy}`, `uretprobe docker/${NAME}:/usr/lib/libx.so:x_value {\n  option strategy = ${strategy}\n  v = retval as i32\n}\n`, {
-      docker: { host: env.host },
-    });
+    const plan = await compilePlan(
+      `symlink-${strategy}`,
+      `uretprobe docker/${NAME}:/usr/lib/libx.so:x_value {\n  option strategy = ${strategy}\n  v = retval as i32\n}\n`,
+      {
+        docker: { host: env.host },
+      },
+    );
     const binary = plan.probes[0]!.binary;
     expect(binary.ino).toBe(String(real.ino));
     expect(binary.size).toBe(real.size);

@@ -49,7 +49,17 @@ test("attach(): CALLS return events of zoo_set2 with rc == -4, from the containe
   }
   expect(events).toHaveLength(CALLS);
   for (const e of events) {
-    expect(e).toMatchObject({ probeId: "probe1", entry: 0, cookie: entry.points[0]!.cookie, side: "return", pid: zoo.pid, tid: zoo.pid, comm: "zoo_app", container: NAME, latency: null });
+    expect(e).toMatchObject({
+      probeId: "probe1",
+      entry: 0,
+      cookie: entry.points[0]!.cookie,
+      side: "return",
+      pid: zoo.pid,
+      tid: zoo.pid,
+      comm: "zoo_app",
+      container: NAME,
+      latency: null,
+    });
     expect(e.fields).toEqual({ rc: -4n });
     // eax = -4, zero-extended into rax by the 32-bit mov.
     expect(BigInt.asUintN(32, e.retval!)).toBe(0xfffffffcn);
@@ -67,7 +77,11 @@ test("probec trace --json prints one line per call, rc -4, container and pid", a
   process.env["DOCKER_HOST"] = env.host;
   let code: number;
   try {
-    const done = run(["trace", `uretprobe docker/${NAME}:libzoo:zoo_set2 { rc = retval as i32 }`, "--json", "--count", String(CALLS)], { stdout, stderr }, { DOCKER_HOST: env.host });
+    const done = run(
+      ["trace", `uretprobe docker/${NAME}:libzoo:zoo_set2 { rc = retval as i32 }`, "--json", "--count", String(CALLS)],
+      { stdout, stderr },
+      { DOCKER_HOST: env.host },
+    );
     let finished = false;
     void done.finally(() => (finished = true));
     // Run a round only once the CLI says it attached (its status lines go to stderr).

@@ -67,12 +67,21 @@ beforeAll(async () => {
   run(NS2, "probec-ctr-multi-a", [...multi, "--label", "io.kubernetes.container.name=a"]);
   run(NS2, "probec-ctr-multi-b", [...multi, "--label", "io.kubernetes.container.name=b"]);
   // A dockershim-style pod in Docker.
-  runContainer("probec-ctr-sleep", DOCKER_K8S, ["/usr/bin/sleep", "600"], [
-    "--label", "io.kubernetes.pod.namespace=default",
-    "--label", "io.kubernetes.pod.name=dock-pod",
-    "--label", "io.kubernetes.container.name=main",
-    "--label", "io.kubernetes.docker.type=container",
-  ]);
+  runContainer(
+    "probec-ctr-sleep",
+    DOCKER_K8S,
+    ["/usr/bin/sleep", "600"],
+    [
+      "--label",
+      "io.kubernetes.pod.namespace=default",
+      "--label",
+      "io.kubernetes.pod.name=dock-pod",
+      "--label",
+      "io.kubernetes.container.name=main",
+      "--label",
+      "io.kubernetes.docker.type=container",
+    ],
+  );
   const pid = await taskPid(NS, "probec-ctr-app", containerd);
   if (pid === undefined) throw new Error("probec-ctr-app has no running task");
   appPid = pid;
@@ -107,7 +116,14 @@ describe("containerd client (ctr)", () => {
     expect(app?.image).toBe(IMAGE);
     expect(app?.labels["io.kubernetes.pod.name"]).toBe("web-7d4b9");
     const info = await containerInfo(NS, "probec-ctr-app", containerd);
-    expect(info).toMatchObject({ namespace: NS, id: "probec-ctr-app", image: IMAGE, snapshotter: "overlayfs", snapshotKey: "probec-ctr-app", runtime: "io.containerd.runc.v2" });
+    expect(info).toMatchObject({
+      namespace: NS,
+      id: "probec-ctr-app",
+      image: IMAGE,
+      snapshotter: "overlayfs",
+      snapshotKey: "probec-ctr-app",
+      runtime: "io.containerd.runc.v2",
+    });
     await expect(containerInfo(NS, "probec-ctr-nope", containerd)).rejects.toThrow(NotFoundError);
     expect(await taskPid(NS, "probec-ctr-old-app", containerd)).toBeUndefined();
   });

@@ -70,7 +70,10 @@ function writeSpec(root: string, id: string, container: string): void {
     "io.kubernetes.cri-o.Name": `k8s_${container}_web-7d4b9c_default_${POD_UID}_0`,
     "io.kubernetes.cri-o.ImageName": "docker.io/library/nginx:1.25",
   };
-  writeFileSync(join(root, "overlay-containers", id, "userdata", "config.json"), JSON.stringify({ ociVersion: "1.0.2-dev", process: { args: ["nginx"] }, annotations }));
+  writeFileSync(
+    join(root, "overlay-containers", id, "userdata", "config.json"),
+    JSON.stringify({ ociVersion: "1.0.2-dev", process: { args: ["nginx"] }, annotations }),
+  );
 }
 
 function writePidfile(run: string, id: string, pid: number): void {
@@ -94,13 +97,16 @@ beforeAll(async () => {
   mkdirSync(join(root, "overlay-containers"), { recursive: true });
   mkdirSync(join(run, "overlay-containers"), { recursive: true });
   mkdirSync(join(dir, "exits"));
-  writeFileSync(
-    join(root, "overlay-containers", "containers.json"),
-    JSON.stringify([entry(ID_APP, "app"), entry(ID_SIDE, "sidecar"), entry(ID_OLD, "old")]),
-  );
+  writeFileSync(join(root, "overlay-containers", "containers.json"), JSON.stringify([entry(ID_APP, "app"), entry(ID_SIDE, "sidecar"), entry(ID_OLD, "old")]));
   // CRI-O creates its containers volatile: they are listed in volatile-containers.json.
   writeFileSync(join(root, "overlay-containers", "volatile-containers.json"), JSON.stringify([entry(ID_VOLATILE, "vol")]));
-  for (const [id, name] of [[ID_APP, "app"], [ID_SIDE, "sidecar"], [ID_OLD, "old"], [ID_VOLATILE, "vol"]] as const) writeSpec(root, id, name);
+  for (const [id, name] of [
+    [ID_APP, "app"],
+    [ID_SIDE, "sidecar"],
+    [ID_OLD, "old"],
+    [ID_VOLATILE, "vol"],
+  ] as const)
+    writeSpec(root, id, name);
   sleeper = spawn("/usr/bin/sleep", ["600"], { stdio: "ignore" });
   writePidfile(run, ID_APP, sleeper.pid!);
   writePidfile(run, ID_OLD, 2 ** 22 + 7); // beyond pid_max: no such process

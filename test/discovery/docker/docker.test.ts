@@ -8,13 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { IoError, NotFoundError, ProbecError, UsageError } from "../../../src/errors.js";
-import {
-  containerPids,
-  findContainer,
-  inspectContainer,
-  listContainers,
-  type ContainerInfo,
-} from "../../../src/discovery/runtimes/docker.js";
+import { containerPids, findContainer, inspectContainer, listContainers, type ContainerInfo } from "../../../src/discovery/runtimes/docker.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer } from "../../support/dockerd.js";
 
 const IMAGE = "probec-test-sleep:latest";

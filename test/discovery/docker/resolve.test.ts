@@ -3,12 +3,7 @@
 // hand out two ids with a common 4-digit prefix).
 import { describe, expect, it } from "vitest";
 import { AmbiguousError, UsageError } from "../../../src/errors.js";
-import {
-  DEFAULT_DOCKER_SOCKET,
-  dockerSocketPath,
-  resolveContainerRef,
-  type ContainerSummary,
-} from "../../../src/discovery/runtimes/docker.js";
+import { DEFAULT_DOCKER_SOCKET, dockerSocketPath, resolveContainerRef, type ContainerSummary } from "../../../src/discovery/runtimes/docker.js";
 
 function container(id: string, name: string): ContainerSummary {
   return { id: id.padEnd(64, "0"), names: [name], image: "img", state: "running", labels: {} };
@@ -30,9 +25,7 @@ describe("dockerSocketPath", () => {
 
   it("refuses tcp:// and other transports, saying only unix sockets are supported", () => {
     expect(() => dockerSocketPath("tcp://10.0.0.1:2376")).toThrow(UsageError);
-    expect(() => dockerSocketPath("tcp://10.0.0.1:2376")).toThrow(
-      "DOCKER_HOST=tcp://10.0.0.1:2376: uses tcp://; only unix sockets are supported",
-    );
+    expect(() => dockerSocketPath("tcp://10.0.0.1:2376")).toThrow("DOCKER_HOST=tcp://10.0.0.1:2376: uses tcp://; only unix sockets are supported");
     expect(() => dockerSocketPath("ssh://me@host")).toThrow("uses ssh://");
     expect(() => dockerSocketPath("/var/run/docker.sock")).toThrow("is not a unix:// address");
   });
@@ -62,9 +55,7 @@ describe("resolveContainerRef", () => {
       return undefined;
     })();
     expect(error).toBeInstanceOf(AmbiguousError);
-    expect((error as AmbiguousError).message).toBe(
-      'docker: id prefix "abcd" matches 2 containers: abcd12340000 (web), abcd56780000 (worker)',
-    );
+    expect((error as AmbiguousError).message).toBe('docker: id prefix "abcd" matches 2 containers: abcd12340000 (web), abcd56780000 (worker)');
     expect((error as AmbiguousError).hints).toEqual(["give more digits of the id, or the name"]);
   });
 

@@ -123,7 +123,14 @@ test("probec list docker/probec-e2e-a:libc getaddrinfo --functions prints getadd
   expect(lines).toHaveLength(2);
   expect(lines[0]!.split(/\s+/)).toEqual(["FUNCTION", "ADDRESS", "OFFSET", "SIZE", "TYPE", "BIND"]);
   const name = expected.version === null ? "getaddrinfo" : `getaddrinfo${expected.isDefaultVersion ? "@@" : "@"}${expected.version}`;
-  expect(lines[1]!.trim().split(/\s+/)).toEqual([name, `0x${expected.address.toString(16)}`, `0x${expected.fileOffset.toString(16)}`, String(expected.size), expected.type, expected.binding]);
+  expect(lines[1]!.trim().split(/\s+/)).toEqual([
+    name,
+    `0x${expected.address.toString(16)}`,
+    `0x${expected.fileOffset.toString(16)}`,
+    String(expected.size),
+    expected.type,
+    expected.binding,
+  ]);
 });
 
 test("docker/probec-e2e-nope:libc is a NotFoundError naming the nearest running container", async () => {

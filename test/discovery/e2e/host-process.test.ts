@@ -38,7 +38,13 @@ afterAll(async () => {
 
 /** The path of the one mapping of `pid` whose path matches `re`. */
 function mappedPath(pid: number, re: RegExp): string {
-  const paths = [...new Set(mappedObjects(readMaps(pid)).map((o) => o.path).filter((p) => re.test(p)))];
+  const paths = [
+    ...new Set(
+      mappedObjects(readMaps(pid))
+        .map((o) => o.path)
+        .filter((p) => re.test(p)),
+    ),
+  ];
   expect(paths, `mappings of ${pid} matching ${re}`).toHaveLength(1);
   return paths[0]!;
 }
@@ -92,9 +98,7 @@ describe("a host python3.11 process", () => {
     const expected = await findSymbol(libc, "getaddrinfo");
     const r = await resolveTarget(`pid/${pid}:libc.so.6:getaddrinfo+0x4`);
     expect(r.groups[0]!.object.containerPath).toBe(libc);
-    expect(r.groups[0]!.symbols!.map((s) => [s.name, s.fileOffset, s.address])).toEqual([
-      ["getaddrinfo+0x4", expected.fileOffset + 4, expected.address + 4n],
-    ]);
+    expect(r.groups[0]!.symbols!.map((s) => [s.name, s.fileOffset, s.address])).toEqual([["getaddrinfo+0x4", expected.fileOffset + 4, expected.address + 4n]]);
   });
 
   test("libm:cos* lists exactly libm's cos* functions, cos among them", async () => {
@@ -127,7 +131,13 @@ describe("PITFALLS 18: a library loaded from a deleted copy and from a memfd", (
 
   beforeAll(async () => {
     copyFileSync(FIXTURE, deleted);
-    const deleting = ["import ctypes, os, sys", "lib = ctypes.CDLL(sys.argv[1])", "os.unlink(sys.argv[1])", "print('ready', flush=True)", "sys.stdin.read()"].join("\n");
+    const deleting = [
+      "import ctypes, os, sys",
+      "lib = ctypes.CDLL(sys.argv[1])",
+      "os.unlink(sys.argv[1])",
+      "print('ready', flush=True)",
+      "sys.stdin.read()",
+    ].join("\n");
     deletedPid = (await children.startReady(PYTHON, ["-c", deleting, deleted])).pid!;
     const memfd = [
       "import ctypes, os, sys",
@@ -158,7 +168,15 @@ describe("PITFALLS 18: a library loaded from a deleted copy and from a memfd", (
     const table = await probec("list", `pid/${deletedPid}`, "same:probe");
     expect(table.code).toBe(0);
     const line = table.stdout.split("\n").find((l) => l.includes("same:probe"));
-    expect(line?.split(/\s+/).filter((w) => w !== "")).toEqual([`pid/${deletedPid}:${deleted}`, "same:probe", SAME_PROBE_ADDRESS, `0x${SAME_PROBE_OFFSET.toString(16)}`, "-", "-4@%edi", "-4@$1"]);
+    expect(line?.split(/\s+/).filter((w) => w !== "")).toEqual([
+      `pid/${deletedPid}:${deleted}`,
+      "same:probe",
+      SAME_PROBE_ADDRESS,
+      `0x${SAME_PROBE_OFFSET.toString(16)}`,
+      "-",
+      "-4@%edi",
+      "-4@$1",
+    ]);
   });
 
   test("probec list pid/N lists same:probe of the memfd library at facts.json's offset", async () => {

@@ -66,7 +66,11 @@ beforeAll(async () => {
     "the child runs sleep in the root",
     () => {
       try {
-        return statSync(`/proc/${pid}/root`).ino === rootIno && readlinkSync(`/proc/${pid}/exe`).endsWith("/bin/sleep") && mappedObjects(readMaps(pid)).some((o) => o.path.endsWith(libcPath));
+        return (
+          statSync(`/proc/${pid}/root`).ino === rootIno &&
+          readlinkSync(`/proc/${pid}/exe`).endsWith("/bin/sleep") &&
+          mappedObjects(readMaps(pid)).some((o) => o.path.endsWith(libcPath))
+        );
       } catch {
         return false;
       }
@@ -103,7 +107,13 @@ test("probec list pid/N:/usr/lib/libfoo.so --functions --json lists libver.so's 
 test("resolveTarget(pid/N:/usr/lib/libfoo.so:vfunc) reads the container's file: vfunc@@VER_2", async () => {
   const r = await resolveTarget(`pid/${pid}:/usr/lib/libfoo.so:vfunc`);
   const g = r.groups[0]!;
-  expect(g.object).toMatchObject({ containerPath: "/usr/lib/libfoo.so", how: "absolute", mapped: false, replaced: false, rootPath: `/proc/${pid}/root${decoyDir}/libfoo.so` });
+  expect(g.object).toMatchObject({
+    containerPath: "/usr/lib/libfoo.so",
+    how: "absolute",
+    mapped: false,
+    replaced: false,
+    rootPath: `/proc/${pid}/root${decoyDir}/libfoo.so`,
+  });
   expect(g.object.identity.ino).toBe(statSync(join(root, decoyDir, "libfoo.so"), { bigint: true }).ino);
   const vfunc = await findSymbol(LIBVER, "vfunc");
   expect(g.symbols!.map((s) => [s.name, s.version, s.fileOffset])).toEqual([["vfunc", "VER_2", vfunc.fileOffset]]);
@@ -140,7 +150,13 @@ test("a chrooted process's libc is named by its path inside the root (maps paths
 test("a chrooted process's exe is named by its path inside the root", async () => {
   const r = await resolveTarget(`pid/${pid}:exe`);
   const g = r.groups[0]!;
-  expect({ containerPath: g.object.containerPath, rootPath: g.object.rootPath, readPath: g.object.readPath, mapped: g.object.mapped, replaced: g.object.replaced }).toEqual({
+  expect({
+    containerPath: g.object.containerPath,
+    rootPath: g.object.rootPath,
+    readPath: g.object.readPath,
+    mapped: g.object.mapped,
+    replaced: g.object.replaced,
+  }).toEqual({
     containerPath: "/bin/sleep",
     rootPath: `/proc/${pid}/root/bin/sleep`,
     readPath: `/proc/${pid}/exe`,

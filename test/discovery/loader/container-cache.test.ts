@@ -70,7 +70,11 @@ afterAll(() => {
 
 test("the setup: the container's cache maps libver.so and libz.so.1 under /opt; the host has no libver.so and its libz.so.1 is elsewhere", () => {
   expect(containerId).toMatch(/^[0-9a-f]{64}$/);
-  const entries = cacheListing.split("\n").filter((l) => l.startsWith("\t")).map((l) => l.trim()).sort();
+  const entries = cacheListing
+    .split("\n")
+    .filter((l) => l.startsWith("\t"))
+    .map((l) => l.trim())
+    .sort();
   expect(entries).toEqual([
     "libc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6",
     "libver.so (libc6,x86-64) => /opt/vendor/lib/libver.so",

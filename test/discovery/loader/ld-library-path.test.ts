@@ -69,6 +69,8 @@ test("a process without that LD_LIBRARY_PATH cannot resolve libprobecenv (NotFou
   expect(error).toBeInstanceOf(NotFoundError);
   const message = (error as Error).message;
   // It looked in the maps, the cache and the default directories, and nowhere else: no LD_LIBRARY_PATH of probec's own.
-  expect(message).toMatch(/^library "libprobecenv": not found; looked in the process's maps \(\d+ objects\), \/etc\/ld\.so\.cache \(\d+ of \d+ entries for this architecture\), the default directories \(/);
+  expect(message).toMatch(
+    /^library "libprobecenv": not found; looked in the process's maps \(\d+ objects\), \/etc\/ld\.so\.cache \(\d+ of \d+ entries for this architecture\), the default directories \(/,
+  );
   expect(message).not.toContain(dir);
 });

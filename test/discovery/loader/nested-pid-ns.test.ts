@@ -34,9 +34,17 @@ let nest: number[] = [];
 
 beforeAll(async () => {
   const child = await children.start("unshare", [
-    "--pid", "--fork", "--kill-child", "--mount-proc",
-    "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-    "/bin/sleep", "60",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "unshare",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "/bin/sleep",
+    "60",
   ]);
   outer = child.pid!;
   let found: number[] = [];
@@ -61,7 +69,9 @@ afterAll(async () => {
 test("the innermost sleep's NSpid, read straight from /proc, is [pid, 2, 1]", () => {
   expect(nsPidOf(pid)).toEqual([pid, 2, 1]);
   // It is in a different pid namespace than ours, two levels down.
-  expect(execFileSync("readlink", [`/proc/${pid}/ns/pid`], { encoding: "utf8" })).not.toBe(execFileSync("readlink", ["/proc/self/ns/pid"], { encoding: "utf8" }));
+  expect(execFileSync("readlink", [`/proc/${pid}/ns/pid`], { encoding: "utf8" })).not.toBe(
+    execFileSync("readlink", ["/proc/self/ns/pid"], { encoding: "utf8" }),
+  );
 });
 
 test("inspectProcess gives the three-level chain, our pid first", () => {
@@ -72,7 +82,13 @@ test("inspectProcess gives the three-level chain, our pid first", () => {
 });
 
 test("resolveTarget(pid/<pid>:libc:malloc) finds malloc in the libc the sleep maps, and carries the chain", async () => {
-  const libcs = [...new Set(mappedObjects(readMaps(pid)).map((o) => o.path).filter((p) => /\/libc\.so\.6$/.test(p)))];
+  const libcs = [
+    ...new Set(
+      mappedObjects(readMaps(pid))
+        .map((o) => o.path)
+        .filter((p) => /\/libc\.so\.6$/.test(p)),
+    ),
+  ];
   expect(libcs).toHaveLength(1);
   const expected = await findSymbol(libcs[0]!, "malloc");
   const r = await resolveTarget(`pid/${pid}:libc:malloc`);

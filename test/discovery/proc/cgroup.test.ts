@@ -18,21 +18,45 @@ type Expected = Omit<CgroupContainer, "cgroupPath"> | undefined;
 const cases: [string, string, Expected][] = [
   ["docker, cgroupfs driver", `/docker/${ID}`, { runtime: "docker", id: ID }],
   ["docker, systemd driver", `/system.slice/docker-${ID}.scope`, { runtime: "docker", id: ID }],
-  ["containerd CRI, systemd, burstable", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/cri-containerd-${ID}.scope`, { runtime: "containerd", id: ID, podUid: UID }],
-  ["containerd CRI, systemd, guaranteed", `/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`, { runtime: "containerd", id: ID, podUid: UID }],
-  ["CRI-O, systemd, besteffort", `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, { runtime: "crio", id: ID, podUid: UID }],
-  ["CRI-O, static pod (hash uid)", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${STATIC}.slice/crio-${ID}.scope`, { runtime: "crio", id: ID, podUid: STATIC }],
+  [
+    "containerd CRI, systemd, burstable",
+    `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    { runtime: "containerd", id: ID, podUid: UID },
+  ],
+  [
+    "containerd CRI, systemd, guaranteed",
+    `/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    { runtime: "containerd", id: ID, podUid: UID },
+  ],
+  [
+    "CRI-O, systemd, besteffort",
+    `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`,
+    { runtime: "crio", id: ID, podUid: UID },
+  ],
+  [
+    "CRI-O, static pod (hash uid)",
+    `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${STATIC}.slice/crio-${ID}.scope`,
+    { runtime: "crio", id: ID, podUid: STATIC },
+  ],
   ["CRI-O conmon is not the container", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-conmon-${ID}.scope`, undefined],
   ["CRI-O, cgroupfs driver", `/kubepods/burstable/pod${UID}/crio-${ID}`, { runtime: "crio", id: ID, podUid: UID }],
   ["kubepods cgroupfs, burstable (runtime unknown)", `/kubepods/burstable/pod${UID}/${ID}`, { runtime: "cri", id: ID, podUid: UID }],
   ["kubepods cgroupfs, guaranteed", `/kubepods/pod${UID}/${ID}`, { runtime: "cri", id: ID, podUid: UID }],
-  ["dockershim, systemd", `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/docker-${ID}.scope`, { runtime: "docker", id: ID, podUid: UID }],
+  [
+    "dockershim, systemd",
+    `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/docker-${ID}.scope`,
+    { runtime: "docker", id: ID, podUid: UID },
+  ],
   ["podman, systemd (root)", `/machine.slice/libpod-${ID}.scope/container`, { runtime: "podman", id: ID }],
   ["podman, rootless", `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`, { runtime: "podman", id: ID }],
   ["podman, cgroupfs", `/libpod_parent/libpod-${ID}`, { runtime: "podman", id: ID }],
   ["podman conmon is not the container", `/machine.slice/libpod-conmon-${ID}.scope`, undefined],
   ["nerdctl, systemd", `/system.slice/nerdctl-${ID}.scope`, { runtime: "containerd", id: ID }],
-  ["kind / minikube node: the innermost container wins", `/docker/${ID}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-${ID2}.scope`, { runtime: "crio", id: ID2, podUid: UID }],
+  [
+    "kind / minikube node: the innermost container wins",
+    `/docker/${ID}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-${ID2}.scope`,
+    { runtime: "crio", id: ID2, podUid: UID },
+  ],
   ["kind, cgroupfs kubelet under the node", `/docker/${ID}/kubelet/kubepods/burstable/pod${UID}/${ID2}`, { runtime: "cri", id: ID2, podUid: UID }],
   ["host process", "/user.slice/user-0.slice/session-3.scope", undefined],
   ["container daemon itself", "/system.slice/containerd.service", undefined],
@@ -63,7 +87,9 @@ describe("parseCgroup", () => {
   });
 
   test("malformed lines and caps", () => {
-    expect(() => parseCgroup("0::/\nnot a cgroup line\n", "/proc/3/cgroup")).toThrow('/proc/3/cgroup: line 2 is not "hierarchy-id:controllers:path": "not a cgroup line"');
+    expect(() => parseCgroup("0::/\nnot a cgroup line\n", "/proc/3/cgroup")).toThrow(
+      '/proc/3/cgroup: line 2 is not "hierarchy-id:controllers:path": "not a cgroup line"',
+    );
     expect(() => parseCgroup("x:cpu:/\n")).toThrow(FormatError);
     expect(() => parseCgroup("0::/\n".repeat(2000))).toThrow(LimitError);
   });

@@ -107,7 +107,11 @@ describe("a child mapping libraries from hostile paths", () => {
       "print('ready', flush=True)",
       "sys.stdin.read()",
     ].join("\n");
-    child = await startChild(python, ["-c", script, weird, newline, gone, libm!], { ...process.env, LD_LIBRARY_PATH: "/opt/with space:/x", PROBEC_PROBE: "a=b" });
+    child = await startChild(python, ["-c", script, weird, newline, gone, libm!], {
+      ...process.env,
+      LD_LIBRARY_PATH: "/opt/with space:/x",
+      PROBEC_PROBE: "a=b",
+    });
     objects = mappedObjects(readMaps(child.pid!));
   });
 

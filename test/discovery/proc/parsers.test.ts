@@ -55,8 +55,16 @@ describe("parseMaps", () => {
   test("one entry per line, addresses and offsets as bigint", () => {
     expect(maps).toHaveLength(17);
     expect(maps[1]).toMatchObject({
-      start: 0x55d0c8a28000n, end: 0x55d0c8b00000n, perms: "r-xp", executable: true, offset: 0x28000n,
-      dev: "fd:01", inode: 1835123n, path: "/usr/bin/my app", deleted: false, kind: "file",
+      start: 0x55d0c8a28000n,
+      end: 0x55d0c8b00000n,
+      perms: "r-xp",
+      executable: true,
+      offset: 0x28000n,
+      dev: "fd:01",
+      inode: 1835123n,
+      path: "/usr/bin/my app",
+      deleted: false,
+      kind: "file",
     });
   });
 
@@ -110,16 +118,28 @@ describe("parseMaps", () => {
 
   test("mapFilesPath uses the kernel's %lx-%lx, not the maps text's padding", () => {
     expect(mapFilesPath(1234, 0x400000n, 0x401000n)).toBe("/proc/1234/map_files/400000-401000");
-    expect(mapFilesPath(1, 0x7F3C1A200000n, 0x7f3c1a201000n, "/host/proc")).toBe("/host/proc/1/map_files/7f3c1a200000-7f3c1a201000");
+    expect(mapFilesPath(1, 0x7f3c1a200000n, 0x7f3c1a201000n, "/host/proc")).toBe("/host/proc/1/map_files/7f3c1a200000-7f3c1a201000");
   });
 
   test("mappedObjects groups file-backed mappings by (dev, inode, path)", () => {
     const objects = mappedObjects(maps);
     expect(objects.map((o) => o.path)).toEqual([
-      "/usr/bin/my app", "/opt/weird\nname/libx.so", "/tmp/stap-abc/libprobes.so", "/memfd:jit code", "/srv/x (deleted)", "/srv/x", "/data/ big  spaces /lib.so",
+      "/usr/bin/my app",
+      "/opt/weird\nname/libx.so",
+      "/tmp/stap-abc/libprobes.so",
+      "/memfd:jit code",
+      "/srv/x (deleted)",
+      "/srv/x",
+      "/data/ big  spaces /lib.so",
     ]);
     const app = objects[0];
-    expect(app).toMatchObject({ kind: "file", inode: 1835123n, lowestStart: 0x55d0c8a00000n, lowestOffset: 0n, mapFilesRange: { start: 0x55d0c8a00000n, end: 0x55d0c8a28000n } });
+    expect(app).toMatchObject({
+      kind: "file",
+      inode: 1835123n,
+      lowestStart: 0x55d0c8a00000n,
+      lowestOffset: 0n,
+      mapFilesRange: { start: 0x55d0c8a00000n, end: 0x55d0c8a28000n },
+    });
     expect(app?.executableRanges).toEqual([{ start: 0x55d0c8a28000n, end: 0x55d0c8b00000n, offset: 0x28000n }]);
     expect(app?.mappings).toHaveLength(2);
     expect(objects[3]).toMatchObject({ kind: "memfd", deleted: true });
@@ -131,9 +151,18 @@ describe("parseMountinfo", () => {
 
   test("fields of a plain line, optional fields kept", () => {
     expect(mounts[0]).toEqual({
-      mountId: 22, parentId: 1, major: 0, minor: 21, root: "/", mountPoint: "/proc",
-      mountOptions: ["rw", "nosuid", "nodev", "noexec", "relatime"], optionalFields: ["shared:12"],
-      fsType: "proc", source: "proc", superOptions: ["rw"], rawSuperOptions: "rw",
+      mountId: 22,
+      parentId: 1,
+      major: 0,
+      minor: 21,
+      root: "/",
+      mountPoint: "/proc",
+      mountOptions: ["rw", "nosuid", "nodev", "noexec", "relatime"],
+      optionalFields: ["shared:12"],
+      fsType: "proc",
+      source: "proc",
+      superOptions: ["rw"],
+      rawSuperOptions: "rw",
     });
     expect(mounts[1]?.optionalFields).toEqual(["master:1"]);
   });
@@ -169,7 +198,10 @@ describe("parseMountinfo", () => {
 
   test("new mount API lowerdir: \\072 is a colon in a path", () => {
     expect(overlayLayers(mounts[4]!)).toEqual({
-      lowerdir: ["/l/with:colon", "/l/plain"], dataOnlyLowerdir: ["/l/data"], upperdir: "/u/up=eq", workdir: "/u/work",
+      lowerdir: ["/l/with:colon", "/l/plain"],
+      dataOnlyLowerdir: ["/l/data"],
+      upperdir: "/u/up=eq",
+      workdir: "/u/work",
     });
   });
 
@@ -183,7 +215,12 @@ describe("parseMountinfo", () => {
 describe("parseEnviron", () => {
   test("NUL-separated NAME=value, first occurrence wins, junk skipped", () => {
     const env = parseEnviron(Buffer.from("PATH=/bin\0LD_LIBRARY_PATH=/opt/a b:/x\0EQ=a=b\0PATH=/evil\0noequals\0\0=novalue\0TAIL=no-nul"));
-    expect([...env]).toEqual([["PATH", "/bin"], ["LD_LIBRARY_PATH", "/opt/a b:/x"], ["EQ", "a=b"], ["TAIL", "no-nul"]]);
+    expect([...env]).toEqual([
+      ["PATH", "/bin"],
+      ["LD_LIBRARY_PATH", "/opt/a b:/x"],
+      ["EQ", "a=b"],
+      ["TAIL", "no-nul"],
+    ]);
   });
 
   test("an empty block is an empty map", () => {

@@ -47,7 +47,9 @@ describe("readProcFile on a fake procfs", () => {
 
   test("a file over maxBytes is a LimitError naming the path", () => {
     expect(() => readProcFile(42, "environ", { procRoot: root, maxBytes: 100_000 })).toThrow(
-      new LimitError(`${root}/42/environ: larger than the limit of 100000 bytes; refusing to read it (raise maxBytes if this process is legitimately that large)`),
+      new LimitError(
+        `${root}/42/environ: larger than the limit of 100000 bytes; refusing to read it (raise maxBytes if this process is legitimately that large)`,
+      ),
     );
     expect(readProcFile(42, "environ", { procRoot: root, maxBytes: bigEnv.length })).toHaveLength(bigEnv.length);
   });
@@ -60,7 +62,13 @@ describe("readProcFile on a fake procfs", () => {
 
   test("a missing process is NotFoundError; a missing file of a live process is IoError", () => {
     expectError(() => readStatus(43, root), NotFoundError, "process 43 does not exist (it may have exited)");
-    const error = (() => { try { readProcText(42, "maps", { procRoot: root }); } catch (e) { return e; } })();
+    const error = (() => {
+      try {
+        readProcText(42, "maps", { procRoot: root });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(error).toBeInstanceOf(IoError);
     expect((error as IoError).message).toBe(`${root}/42/maps: no such file`);
   });

@@ -20,7 +20,12 @@ function ldconfigPath(): string | undefined {
 }
 const LDCONFIG = ldconfigPath();
 
-interface Printed { name: string; tag: string; hwcap: string | undefined; path: string }
+interface Printed {
+  name: string;
+  tag: string;
+  hwcap: string | undefined;
+  path: string;
+}
 
 /** `\tlibz.so.1 (libc6,x86-64, hwcap: "x86-64-v3") => /lib/…` → its fields. */
 function parseLdconfigP(text: string): Printed[] {
@@ -137,7 +142,12 @@ function errorOf(body: () => unknown): unknown {
 }
 
 describe("hostile caches", () => {
-  for (const [label, bytes] of [["new", NEW], ["old", OLD], ["compat", COMPAT], ["host", existsSync("/etc/ld.so.cache") ? readFileSync("/etc/ld.so.cache") : NEW]] as const) {
+  for (const [label, bytes] of [
+    ["new", NEW],
+    ["old", OLD],
+    ["compat", COMPAT],
+    ["host", existsSync("/etc/ld.so.cache") ? readFileSync("/etc/ld.so.cache") : NEW],
+  ] as const) {
     test(`${label}: truncated at every 37th byte: a FormatError or a (shorter) valid parse, nothing else`, () => {
       for (let cut = 0; cut < bytes.length; cut += 37) {
         try {

@@ -137,9 +137,12 @@ describe("order of the rules", () => {
   });
 
   test("4. with identify, a file of the wrong class in a default directory is skipped", () => {
-    const ctx = container({ "/lib/libfoo.so.1": ELF, "/usr/lib/libfoo.so.1": ELF }, {
-      identify: (p) => (p === "/lib/libfoo.so.1" ? { machine: 3, elfClass: 32 } : { machine: EM_X86_64, elfClass: 64 }),
-    });
+    const ctx = container(
+      { "/lib/libfoo.so.1": ELF, "/usr/lib/libfoo.so.1": ELF },
+      {
+        identify: (p) => (p === "/lib/libfoo.so.1" ? { machine: 3, elfClass: 32 } : { machine: EM_X86_64, elfClass: 64 }),
+      },
+    );
     expect(resolveLibrary("libfoo.so.1", ctx).path).toBe("/usr/lib/libfoo.so.1");
   });
 
@@ -198,7 +201,13 @@ describe("musl", () => {
 
   test("a path file replaces the defaults: a library only in /lib is not found", () => {
     const ctx = container({ "/etc/ld-musl-aarch64.path": "/opt/lib\n", "/lib/libfoo.so.1": ELF }, { loader: "musl", machine: EM_AARCH64 });
-    const error = (() => { try { resolveLibrary("libfoo.so.1", ctx); } catch (e) { return e; } })();
+    const error = (() => {
+      try {
+        resolveLibrary("libfoo.so.1", ctx);
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(error).toBeInstanceOf(NotFoundError);
     expect((error as Error).message).toMatch(/\/etc\/ld-musl-aarch64\.path \(\/opt\/lib\)/);
   });
@@ -231,10 +240,7 @@ describe("isolation from the host", () => {
     // Every access went through the context; a miss asks for nothing but container paths, each once per rule.
     const miss = container({});
     expect(() => resolveLibrary("libz.so.1", miss)).toThrow(NotFoundError);
-    expect(miss.asked).toEqual([
-      "/etc/ld.so.cache",
-      "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
-    ]);
+    expect(miss.asked).toEqual(["/etc/ld.so.cache", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]);
   });
 
   test("not found: names where it looked and the nearest names it saw", () => {

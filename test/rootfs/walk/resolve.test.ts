@@ -8,15 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IoError, LimitError, NotFoundError, UsageError } from "../../../src/errors.js";
 import { MAXSYMLINKS, resolveInRoot } from "../../../src/rootfs/resolve.js";
-import {
-  CONTAINER_LIBFOO,
-  CONTAINER_OUTSIDE,
-  CONTAINER_REAL,
-  HOST_DECOY,
-  HOST_OUTSIDE,
-  makeFakeRoot,
-  type FakeRoot,
-} from "../../discovery/root/fake-root.js";
+import { CONTAINER_LIBFOO, CONTAINER_OUTSIDE, CONTAINER_REAL, HOST_DECOY, HOST_OUTSIDE, makeFakeRoot, type FakeRoot } from "../../discovery/root/fake-root.js";
 
 let fake: FakeRoot;
 beforeAll(() => {

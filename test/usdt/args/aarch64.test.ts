@@ -115,11 +115,7 @@ describe("aarch64 operands", () => {
         "1 mem x0/8@0 64",
         "-8 const 0",
       ]);
-      expect(renderAll(parseUsdtArgs("aarch64", "-4@[x3] -8@x2 1@[x0, x1]"))).toEqual([
-        "-4 mem x3/8@24 0",
-        "-8 reg x2/8@16",
-        "1 mem x0/8@0 + x1/8@8*1 0",
-      ]);
+      expect(renderAll(parseUsdtArgs("aarch64", "-4@[x3] -8@x2 1@[x0, x1]"))).toEqual(["-4 mem x3/8@24 0", "-8 reg x2/8@16", "1 mem x0/8@0 + x1/8@8*1 0"]);
       expect(renderAll(parseUsdtArgs("aarch64", "8f@x0 4f@x1"))).toEqual(["8f reg x0/8@0", "4f reg x1/8@8"]);
     });
 

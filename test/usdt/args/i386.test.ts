@@ -99,10 +99,7 @@ describe("i386 operands", () => {
         "-1 mem eax/4@24|80 8",
         "-4 mem edx/4@8|96 12",
       ]);
-      expect(renderAll(parseUsdtArgs("i386", "8f@4(%esp) 4f@12(%esp)"))).toEqual([
-        "8f mem esp/4@60|152 4",
-        "4f mem esp/4@60|152 12",
-      ]);
+      expect(renderAll(parseUsdtArgs("i386", "8f@4(%esp) 4f@12(%esp)"))).toEqual(["8f mem esp/4@60|152 4", "4f mem esp/4@60|152 12"]);
     });
 
     it("i686-linux-gnu-gcc 12 -O0", () => {
@@ -114,11 +111,7 @@ describe("i386 operands", () => {
         "4 mem ebp/4@20|32 24",
         "4 mem ebp/4@20|32 28",
       ]);
-      expect(renderAll(parseUsdtArgs("i386", "1@-1(%ebp) 1@-2(%ebp) 1@%eax"))).toEqual([
-        "1 mem ebp/4@20|32 -1",
-        "1 mem ebp/4@20|32 -2",
-        "1 reg eax/4@24|80",
-      ]);
+      expect(renderAll(parseUsdtArgs("i386", "1@-1(%ebp) 1@-2(%ebp) 1@%eax"))).toEqual(["1 mem ebp/4@20|32 -1", "1 mem ebp/4@20|32 -2", "1 reg eax/4@24|80"]);
     });
 
     it("clang 14 --target=i686-linux-gnu -O2", () => {

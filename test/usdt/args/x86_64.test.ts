@@ -269,7 +269,12 @@ describe("x86_64 operands", () => {
         "-4 reg rdi/4@112",
       ]);
       expect(
-        renderAll(parseUsdtArgs("x86_64", "-8@-8(%rbp) -8@-16(%rbp) -8@-24(%rbp) -8@-32(%rbp) -8@-40(%rbp) -8@-48(%rbp) -8@16(%rbp) -8@24(%rbp) -8@32(%rbp) -8@40(%rbp) -8@48(%rbp) -8@56(%rbp)")),
+        renderAll(
+          parseUsdtArgs(
+            "x86_64",
+            "-8@-8(%rbp) -8@-16(%rbp) -8@-24(%rbp) -8@-32(%rbp) -8@-40(%rbp) -8@-48(%rbp) -8@16(%rbp) -8@24(%rbp) -8@32(%rbp) -8@40(%rbp) -8@48(%rbp) -8@56(%rbp)",
+          ),
+        ),
       ).toEqual([-8, -16, -24, -32, -40, -48, 16, 24, 32, 40, 48, 56].map((d) => `-8 mem rbp/8@32 ${d}`));
     });
 

@@ -28,7 +28,9 @@ export function builtCli(): string {
   };
   walk("src");
   if (stale.length > 0) {
-    throw new Error(`dist is missing or older than ${stale.length} source file(s) (${stale.slice(0, 3).join(", ")}${stale.length > 3 ? ", …" : ""}): run npm run build`);
+    throw new Error(
+      `dist is missing or older than ${stale.length} source file(s) (${stale.slice(0, 3).join(", ")}${stale.length > 3 ? ", …" : ""}): run npm run build`,
+    );
   }
   return join(REPO, "dist/src/cli/main.js");
 }

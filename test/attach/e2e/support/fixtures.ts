@@ -80,7 +80,9 @@ export function buildFixtures(): Fixtures {
           execFileSync("gcc", [...WARNINGS, ...resolved, "-o", join(work.name, out)], { stdio: ["ignore", "pipe", "pipe"] });
         } catch (error) {
           const stderr = String((error as { stderr?: unknown }).stderr ?? "");
-          throw new Error(`building the e2e fixture ${out} failed (gcc ${resolved.join(" ")}):\n${stderr}\nthe fixtures need gcc and systemtap-sdt-dev (sys/sdt.h)`);
+          throw new Error(
+            `building the e2e fixture ${out} failed (gcc ${resolved.join(" ")}):\n${stderr}\nthe fixtures need gcc and systemtap-sdt-dev (sys/sdt.h)`,
+          );
         }
       }
       execFileSync("touch", [join(work.name, ".complete")]);

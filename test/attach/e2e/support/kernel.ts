@@ -99,7 +99,9 @@ export function tracefs(): string {
 
 /** The lines of uprobe_events: `p:GROUP/EVENT PATH:0xOFFSET…` or `r:…`. */
 export function uprobeEvents(): string[] {
-  return readFileSync(`${tracefs()}/uprobe_events`, "utf8").split("\n").filter((l) => l !== "");
+  return readFileSync(`${tracefs()}/uprobe_events`, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
 }
 
 /** The uprobe_events lines of probec's group (`probec/…`, native/PROTOCOL.md). */

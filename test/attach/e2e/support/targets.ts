@@ -22,7 +22,9 @@ export class StatusFile {
   /** Every line so far. */
   lines(): string[] {
     if (!existsSync(this.path)) return [];
-    return readFileSync(this.path, "utf8").split("\n").filter((l) => l !== "");
+    return readFileSync(this.path, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
   }
 
   /** Waits until a line matches `re` (searching from line `from`); returns its match. */
@@ -33,7 +35,8 @@ export class StatusFile {
         const m = re.exec(line);
         if (m !== null) return m;
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${re}) in ${this.path}; it has:\n${this.lines().join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${re}) in ${this.path}; it has:\n${this.lines().join("\n")}`);
       await sleep(20);
     }
   }

@@ -10,7 +10,16 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { expect } from "vitest";
-import { attach, compile, renderDiagnostics, type AttachMode, type AttachPlan, type Attachment, type AttachSummary, type ProbeEvent } from "../../../../src/index.js";
+import {
+  attach,
+  compile,
+  renderDiagnostics,
+  type AttachMode,
+  type AttachPlan,
+  type Attachment,
+  type AttachSummary,
+  type ProbeEvent,
+} from "../../../../src/index.js";
 import type { CompileOptions } from "../../../../src/compile/compile.js";
 import { sleep } from "./targets.js";
 
@@ -95,7 +104,9 @@ export class Trace {
     while (this.of(id).length < count) {
       if (this.consumeError !== undefined) throw this.consumeError;
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms: probe ${id ?? "(any)"} has ${this.of(id).length} of ${count} events; statuses: ${JSON.stringify(this.attachment.statuses)}`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms: probe ${id ?? "(any)"} has ${this.of(id).length} of ${count} events; statuses: ${JSON.stringify(this.attachment.statuses)}`,
+        );
       }
       await sleep(20);
     }
