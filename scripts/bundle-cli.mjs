@@ -119,6 +119,8 @@ await build({
   format: "cjs",
   platform: "node",
   target: "node20",
+  // iced-x86 loads a wasm file that sits beside it: it stays where npm put it.
+  external: ["iced-x86"],
   // The bundle runs as a CommonJS script: `import.meta.url` (the helper's package-root search, the Go
   // decoder's require of iced-x86) is the bundle's own URL.
   define: { "import.meta.url": "__probecImportMetaUrl" },

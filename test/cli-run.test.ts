@@ -301,7 +301,7 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
       const r = await probec("trace", `uprobe pid/${pid}:exe:work { n = arg0 }`);
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(
-        /^probec: cannot find a usable probec-attach, the native helper that attaches probes; tried:\n {4}\/nonexistent \(\$PROBEC_ATTACH\): no such file\n {2}hint: build it: npm run build:native/,
+        /^probec: cannot find a usable probec-attach, the native helper that attaches probes; tried:\n {4}\/nonexistent \(\$PROBEC_ATTACH\): no such file\n {2}hint: build it from the sources in probec.s package directory: npm run build:native/,
       );
       noStackTrace(r);
     } finally {

@@ -9,3 +9,4 @@ export { scopeNamespaces, type ScopeNamespace, type ScopeObject } from "../disco
 export { openObject } from "../discovery/resolve-target.js";
 export { isDebugOnly } from "../elf/elf-file.js";
 export { hex } from "../elf/fields.js";
+export { detectGo, type GoBinaryInfo } from "../golang/index.js";

@@ -20,9 +20,8 @@ let iced: Iced | undefined;
 /** Loads iced-x86 ahead of time (asynchronously); needed only where `process.getBuiltinModule` is missing. */
 export async function loadX86Decoder(): Promise<void> {
   if (iced !== undefined) return;
-  // A computed specifier: bundlers (scripts/bundle-cli.mjs) must leave the package, and the wasm file beside it, where npm put them.
-  const specifier = "iced-x86";
-  const module = (await import(specifier)) as Iced & { default?: Iced };
+  // scripts/bundle-cli.mjs keeps iced-x86 external: the package, and the wasm file beside it, stay where npm put them.
+  const module = (await import("iced-x86")) as Iced & { default?: Iced };
   iced = module.default ?? module;
 }
 

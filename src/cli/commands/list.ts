@@ -24,8 +24,7 @@ import {
   type TargetSpec,
   type UsdtSite,
 } from "../../index.js";
-import { hex, isDebugOnly, openObject, scopeNamespaces, type ScopeObject } from "../internal.js";
-import { detectGo, type GoBinaryInfo } from "../../golang/index.js";
+import { detectGo, type GoBinaryInfo, hex, isDebugOnly, openObject, scopeNamespaces, type ScopeObject } from "../internal.js";
 import { SCOPE_PREFIXES } from "../../plan/runtimes.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
