@@ -9,10 +9,9 @@
  *
  * Pure: everything comes from the resolution and the planned entries.
  */
-import { hex } from "../elf/fields.js";
 import type { TargetResolution } from "../discovery/resolve-target.js";
 import type { CpythonTracing } from "../locate/cpython.js";
-import { usdtArgToJson } from "../usdt/json.js";
+import { usdtPoint } from "./from-resolution.js";
 import type { AttachPoint, PlanProbe } from "./plan.js";
 
 /** The id suffix of an entry that only raises `python:line`'s semaphore. */
@@ -49,22 +48,7 @@ export function lineSemaphoreEntries(
     const key = `${entry.binary.dev}/${entry.binary.ino}/${entry.binary.size}/${JSON.stringify(entry.filter)}/${entry.strategy}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const points: AttachPoint[] = tracing.lineSites.map((site) => ({
-      cookie: cookie++,
-      side: "entry",
-      fileOffset: site.fileOffset,
-      refCtrOffset: site.semaphoreOffset ?? null,
-      pairedWith: null,
-      site: {
-        kind: "usdt",
-        provider: site.provider,
-        name: site.name,
-        address: hex(site.address),
-        semaphoreAddress: site.semaphore === undefined ? null : hex(site.semaphore),
-        argsText: site.argsText,
-        args: site.args.map(usdtArgToJson),
-      },
-    }));
+    const points: AttachPoint[] = tracing.lineSites.map((site) => usdtPoint(site, cookie++));
     entries.push({
       ...entry,
       id: `${entry.id}${LINE_SEMAPHORE_SUFFIX}`,

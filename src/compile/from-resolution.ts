@@ -174,7 +174,8 @@ function sitesOf(resolution: TargetResolution, group: ObjectGroup, probe: ProbeR
   return group.symbols.map((symbol, i) => ({ kind: "symbol", symbol, code: group.functions?.[i] }));
 }
 
-function usdtPoint(site: UsdtSite, cookie: number): AttachPoint {
+/** The entry point of one USDT site (its semaphore as `ref_ctr_offset`). */
+export function usdtPoint(site: UsdtSite, cookie: number): AttachPoint {
   return {
     cookie,
     side: "entry",
