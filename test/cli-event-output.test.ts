@@ -12,7 +12,7 @@ function planOf(programs: Record<string, Partial<PlanProgram>>): AttachPlan {
   const probes = Object.entries(programs).map(
     ([id, program]) => ({ id, program: { fields: [], filter: null, format: null, count: null, strlen: 128, ...program } }) as unknown as PlanProbe,
   );
-  return { planVersion: 1, probes };
+  return { planVersion: 2, probes };
 }
 
 function event(probeId: string, seconds: number, fields: ProbeEvent["fields"]): ProbeEvent {

@@ -255,7 +255,7 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
 
   it("a plan file that is not JSON", async () => {
     const bad = join(dir, "broken.json");
-    writeFileSync(bad, '{ "planVersion": 1, probes: [');
+    writeFileSync(bad, '{ "planVersion": 2, probes: [');
     const r = await probec("run", bad);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^probec: ${bad}: not a valid AttachPlan: the JSON does not parse \\(.+\\)\\n  hint: `));
@@ -264,15 +264,15 @@ describe("bad input: exit 2, one clear message, no stack trace", () => {
 
   it("a plan of another version, or with a bad member", async () => {
     const v2 = join(dir, "v2.json");
-    writeFileSync(v2, '{ "planVersion": 2, "probes": [] }');
+    writeFileSync(v2, '{ "planVersion": 3, "probes": [] }');
     const r = await probec("run", v2);
     expect(r.code).toBe(2);
-    expect(r.stderr.split("\n")[0]).toBe(`probec: ${v2}: planVersion: expected 1 (the plan format this probec executes), got 2`);
+    expect(r.stderr.split("\n")[0]).toBe(`probec: ${v2}: planVersion: expected 2 (the plan format this probec executes), got 3`);
     const badCookie = join(dir, "cookie.json");
     writeFileSync(
       badCookie,
       JSON.stringify({
-        planVersion: 1,
+        planVersion: 2,
         probes: [{ id: "p", kind: "uprobe", target: { containerId: null, containerName: null }, points: [{ cookie: 0, side: "entry" }] }],
       }),
     );

@@ -341,7 +341,7 @@ int plan_load(const char *text, size_t len, struct plan *plan, struct why *why) 
   strcpy(c.path, "plan");
   uint64_t version;
   if (!u64_member(&c, root, "planVersion", &version)) return -1;
-  if (version != 1) return why_set(why, "plan.planVersion: this attacher executes version 1 plans, got %llu", (unsigned long long)version);
+  if (version != 2) return why_set(why, "plan.planVersion: this attacher executes version 2 plans, got %llu", (unsigned long long)version);
   const struct json *probes = member(&c, root, "probes", JSON_ARRAY, "an array");
   if (probes == NULL) return -1;
   if (probes->count > PROBEC_MAX_ENTRIES)

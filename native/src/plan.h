@@ -1,5 +1,5 @@
 /*
- * The AttachPlan (schema/attach-plan.schema.json, planVersion 1) as the
+ * The AttachPlan (schema/attach-plan.schema.json, planVersion 2) as the
  * attacher needs it: per entry the binary to open and check, the points
  * with their cookies, the process filter, and the program (kept as JSON
  * for lower.c). plan_load checks every member it uses and the named limits

@@ -170,7 +170,7 @@ class HelperAttachment implements Attachment, FollowCommands {
     } catch (error) {
       planError = asAttachError(error);
     }
-    const usable = checked ?? { planVersion: 1, probes: [] };
+    const usable = checked ?? { planVersion: 2, probes: [] };
     this.events = new EventDecoder(usable);
     this.tally = new SummaryTally(usable);
     this.queue = new EventQueue({

@@ -18,7 +18,7 @@ export function checkAttachPlan(value: unknown, source: string): AttachPlan {
     ]);
   };
   if (!isObject(value)) return bad("the plan", "a JSON object", value);
-  if (value.planVersion !== 1) return bad("planVersion", "1 (the plan format this probec executes)", value.planVersion);
+  if (value.planVersion !== 2) return bad("planVersion", "2 (the plan format this probec executes)", value.planVersion);
   if (!Array.isArray(value.probes)) return bad("probes", "an array", value.probes);
   const cookies = new Set<number>();
   value.probes.forEach((probe: unknown, i) => {

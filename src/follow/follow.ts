@@ -80,7 +80,7 @@ export async function follow(source: string, options: FollowOptions = {}): Promi
     ]);
   if (client.events === undefined)
     throw new UsageError(`--follow ${scope.text}: ${scope.runtime} has no event stream probec can watch`, ["run without --follow"]);
-  const attachment = attachFollowing({ planVersion: 1, probes: [] }, options);
+  const attachment = attachFollowing({ planVersion: 2, probes: [] }, options);
   await attachment.ready;
   const session = new FollowSession(source, file, scope, client, attachment, options);
   await session.start();

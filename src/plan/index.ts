@@ -7,6 +7,7 @@
  *
  * Pure: no I/O, no `node:*` — the DSL may import it.
  */
+export * from "./aggregates.js";
 export * from "./captures.js";
 export * from "./code.js";
 export * from "./kinds.js";

@@ -14,22 +14,47 @@
  * Pure types and constants: no I/O.
  */
 import type { UsdtArgJson } from "../usdt/json.js";
+import type { AggregateFn, LhistParams } from "./aggregates.js";
 import type { CaptureName } from "./captures.js";
 import type { PlanAbi, PlanLanguage, PointSide } from "./code.js";
 import type { ProbeKind } from "./kinds.js";
 import type { PlanRuntime } from "./runtimes.js";
 import type { PathStrategy } from "./strategies.js";
 
-/** The plan format version this module writes; bumped on any incompatible change. */
-export const PLAN_VERSION = 1;
+/**
+ * The plan format version this module writes; bumped on any incompatible
+ * change. 2: `program.count` became `program.aggregates` (issue 15: counts,
+ * histograms and the other aggregations are kept in the kernel).
+ */
+export const PLAN_VERSION = 2;
 
 /** A whole plan. */
 export interface AttachPlan {
   /** Format version; always {@link PLAN_VERSION} for plans this module writes. */
-  planVersion: 1;
+  planVersion: 2;
   /** Every probe entry, in compile order: one per (probe, target, mount namespace). */
   probes: PlanProbe[];
+  /**
+   * How the attacher keeps and reports the aggregations of the plan's
+   * probes (issue 15). Absent: {@link AGGREGATION_DEFAULTS}.
+   */
+  aggregation?: PlanAggregation;
 }
+
+/** The session-wide settings of in-kernel aggregation. */
+export interface PlanAggregation {
+  /**
+   * `interval SECONDS` in the probe file, in milliseconds: the attacher
+   * reports every aggregation this often and then resets it. Null: it
+   * reports them once, when it detaches.
+   */
+  intervalMs: number | null;
+  /** Keys the aggregation map holds in all (`option mapkeys`); more are counted as dropped. */
+  mapKeys: number;
+}
+
+/** What an absent {@link AttachPlan.aggregation} means. */
+export const AGGREGATION_DEFAULTS: PlanAggregation = { intervalMs: null, mapKeys: 10240 };
 
 /** A position in a spec file, 1-based. */
 export interface SourceLocation {
@@ -301,29 +326,57 @@ export type PlanLimitName = keyof typeof PLAN_LIMITS;
 
 /**
  * What a probe computes at each event, for the BPF program and the
- * printer: its fields, its filter, its format, or its count keys. The same
+ * printer: its fields, its filter, its format, or its aggregations. The same
  * for every entry of a probe. Written by `compile` (src/compile/compile.ts);
  * optional in the type so that entries planned outside the compiler
  * (`planProbesFromResolution`) stay valid.
  */
 export interface PlanProgram {
-  /** Output fields in source order; empty when the probe counts. */
+  /** Output fields in source order; empty when the probe aggregates. */
   fields: PlanField[];
   /** The `where` condition (non-zero keeps the event), or null. */
   filter: PlanExpr | null;
   /** The `format` string with `{field}` references, or null for the default layout. */
   format: string | null;
-  /** When the probe counts events instead of printing them: the keys (empty: one total). Else null. */
-  count: { by: PlanExpr[] } | null;
+  /**
+   * The probe's aggregations, in source order (issue 15): kept in BPF maps
+   * and reported by the attacher (native/PROTOCOL.md, `aggregate`), not
+   * sent event by event. Non-empty: the probe emits no events and has no
+   * fields and no format. At most `AGGREGATE_LIMITS.maxAggregatesPerProbe`.
+   */
+  aggregates: PlanAggregate[];
   /** Default maximum string length for `str(argN)` without a length (`option strlen`). */
   strlen: number;
+}
+
+/**
+ * One aggregation: `count`, `hist(latency) by comm`, `lhist(arg0, 0, 100, 10)`.
+ * Per distinct tuple of `by` values the kernel keeps a count, a sum, a
+ * minimum and a maximum of `value` (and for `hist`/`lhist` one such row per
+ * bucket); which of them is printed is `fn`'s business.
+ */
+export interface PlanAggregate {
+  /** The function (src/plan/aggregates.ts). */
+  fn: AggregateFn;
+  /** What is aggregated: an integer expression; null for `count`. */
+  value: PlanExpr | null;
+  /** The keys, in order (empty: one row). Integers, strings, `comm`, `container` or `ustack`. At most `AGGREGATE_LIMITS.maxAggregateKeys`. */
+  by: PlanExpr[];
+  /** `lhist` only: its MIN, MAX and STEP; else null. */
+  lhist: LhistParams | null;
+  /** The clause as the probe file writes it, normalised (`hist(latency) by comm`): its heading. */
+  text: string;
 }
 
 /** One output field. */
 export interface PlanField {
   name: string;
-  /** `int` (64-bit) or `string` (read from the target, at most `maxLen` bytes). */
-  type: "int" | "string";
+  /**
+   * `int` (64-bit), `string` (read from the target, at most `maxLen`
+   * bytes), or `stack` (a `ustack` capture: the user stack's return
+   * addresses, innermost first).
+   */
+  type: "int" | "string" | "stack";
   expr: PlanExpr;
 }
 
@@ -338,6 +391,8 @@ export type PlanExpr =
   | { op: "str"; arg: PlanExpr; maxLen: number }
   /** A Go string in argument slots `index` (pointer) and `index + 1` (length), at most `maxLen - 1` bytes. */
   | { op: "gostr"; index: number; maxLen: number }
+  /** The thread's user stack, at most `frames` return addresses (`ustack`, `ustack(N)`): a field or an aggregation key only. */
+  | { op: "ustack"; frames: number }
   | { op: "cast"; to: "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"; expr: PlanExpr }
   | { op: "unary"; operator: "!" | "-" | "~"; operand: PlanExpr }
   | {

@@ -232,7 +232,7 @@ usdt pid/${app.pid}:exe:app:tick {
 
 describe("attach() with a plan JSON cannot carry", () => {
   it("a bigint in the plan is an AttachError from ready and closed, not a throw from attach()", async () => {
-    const plan = { planVersion: 1, probes: [], note: 1n } as unknown as AttachPlan;
+    const plan = { planVersion: 2, probes: [], note: 1n } as unknown as AttachPlan;
     const attachment = attach(plan);
     const error = (await attachment.ready.catch((e: unknown) => e)) as AttachError;
     expect(error).toBeInstanceOf(AttachError);
@@ -246,7 +246,7 @@ describe("attach() without a usable helper", () => {
     const saved = process.env.PROBEC_ATTACH;
     process.env.PROBEC_ATTACH = "/nonexistent";
     try {
-      const attachment = attach({ planVersion: 1, probes: [] });
+      const attachment = attach({ planVersion: 2, probes: [] });
       const error = (await attachment.ready.catch((e: unknown) => e)) as AttachError;
       expect(error).toBeInstanceOf(AttachError);
       expect(error.code).toBe("E_ATTACH");
@@ -266,7 +266,7 @@ describe("attach() without a usable helper", () => {
 
   it("a helper that is not executable is named with why", async () => {
     const notExecutable = join(dir, "app.c");
-    const error = (await attach({ planVersion: 1, probes: [] }, { helperPath: notExecutable }).ready.catch((e: unknown) => e)) as AttachError;
+    const error = (await attach({ planVersion: 2, probes: [] }, { helperPath: notExecutable }).ready.catch((e: unknown) => e)) as AttachError;
     expect(error.message).toBe(
       `cannot find a usable probec-attach, the native helper that attaches probes; tried:\n    ${notExecutable} (helperPath option): not executable (EACCES)`,
     );
@@ -309,8 +309,8 @@ describe("attach() without a usable helper", () => {
   }
 
   it("a malformed plan is refused before anything runs, naming the member", async () => {
-    const error = (await attach({ planVersion: 2 } as unknown as AttachPlan).ready.catch((e: unknown) => e)) as AttachError;
+    const error = (await attach({ planVersion: 3 } as unknown as AttachPlan).ready.catch((e: unknown) => e)) as AttachError;
     expect(error).toBeInstanceOf(AttachError);
-    expect(error.message).toBe("attach(plan): planVersion: expected 1 (the plan format this probec executes), got 2");
+    expect(error.message).toBe("attach(plan): planVersion: expected 2 (the plan format this probec executes), got 3");
   });
 });

@@ -38,7 +38,7 @@ function probe(id: string, count: NonNullable<PlanProbe["program"]>["count"]): P
 }
 
 const plan: AttachPlan = {
-  planVersion: 1,
+  planVersion: 2,
   probes: [
     probe("byKey", {
       by: [

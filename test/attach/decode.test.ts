@@ -94,7 +94,7 @@ const str = (name: string): PlanField => ({ name, type: "string", expr: { op: "s
 const capture = (name: "comm" | "container"): PlanField => ({ name, type: "string", expr: { op: "capture", name } });
 
 const plan: AttachPlan = {
-  planVersion: 1,
+  planVersion: 2,
   probes: [
     probe(
       "calls",
@@ -322,7 +322,7 @@ describe("EventDecoder", () => {
         args: [usdtArg(0, 8, false), usdtArg(1, 8, true), usdtArg(2, 4, false)],
       },
     }));
-    const d = new EventDecoder({ planVersion: 1, probes: [usdt] });
+    const d = new EventDecoder({ planVersion: 2, probes: [usdt] });
     d.setLayout({
       type: "layout",
       entry: 0,
@@ -342,7 +342,7 @@ describe("EventDecoder", () => {
 
   it("count probes: keys are read by position from count.by", () => {
     const counting: AttachPlan = {
-      planVersion: 1,
+      planVersion: 2,
       probes: [
         probe("n", "uprobe", [7], [], {
           count: {
@@ -426,7 +426,7 @@ describe("EventQueue", () => {
 describe("SummaryTally", () => {
   it("sums entries per probe id: hits, the latest cumulative lost, points attached and failed", () => {
     const twoEntries: AttachPlan = {
-      planVersion: 1,
+      planVersion: 2,
       probes: [probe("a", "uprobe", [1, 2, 3], []), probe("a", "uprobe", [4, 5], []), probe("b", "uprobe", [6], [])],
     };
     const t = new SummaryTally(twoEntries);

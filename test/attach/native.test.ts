@@ -488,8 +488,8 @@ describe("probec-attach on this kernel", () => {
   it("a plan that is not JSON, or of another version, is an error frame, then detached, and exit 2", async () => {
     for (const [text, message] of [
       ["{ not json", /^the plan is not valid JSON: line 1, column 3: expected a member name$/],
-      [JSON.stringify({ planVersion: 2, probes: [] }), /^plan\.planVersion: this attacher executes version 1 plans, got 2$/],
-      [JSON.stringify({ planVersion: 1, probes: [{ id: "x" }] }), /^probes\[0\]\.specText: expected a string, got nothing/],
+      [JSON.stringify({ planVersion: 3, probes: [] }), /^plan\.planVersion: this attacher executes version 2 plans, got 3$/],
+      [JSON.stringify({ planVersion: 2, probes: [{ id: "x" }] }), /^probes\[0\]\.specText: expected a string, got nothing/],
     ] as const) {
       const attacher = new Attacher(text);
       expect(await attacher.exited).toBe(2);
@@ -503,7 +503,7 @@ describe("probec-attach on this kernel", () => {
   it("without privileges: an error whose hint says what it needs, and exit 2", () => {
     // nobody, with no capabilities at all (setpriv from util-linux).
     const run = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", HELPER], {
-      input: JSON.stringify({ planVersion: 1, probes: [] }),
+      input: JSON.stringify({ planVersion: 2, probes: [] }),
     });
     expect(run.status).toBe(2);
     const statuses = framesIn(run.stdout);

@@ -64,7 +64,7 @@ describe("plans from a real host process", () => {
       expectValid(plan);
       // What the attacher reads is plain JSON: a round trip changes nothing.
       expectValid(JSON.parse(JSON.stringify(plan)));
-      expect(plan.planVersion).toBe(1);
+      expect(plan.planVersion).toBe(2);
       const [calls, mallocs] = plan.probes as [PlanProbe, PlanProbe];
       expect(plan.probes).toHaveLength(2);
 

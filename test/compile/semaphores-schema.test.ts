@@ -219,7 +219,7 @@ describe("the schema", () => {
       ["ino as a number", (p) => ((p.probes[0]!.binary as { ino: unknown }).ino = 1234567), /must be string/],
       ["address not hex", (p) => ((p.probes[0]!.points[0]!.site as { address: string }).address = "4112"), /must match pattern/],
       ["an unknown field", (p) => ((p.probes[0] as unknown as Record<string, unknown>)["extra"] = 1), /must NOT have additional properties/],
-      ["planVersion 2", (p) => ((p as { planVersion: unknown }).planVersion = 2), /must be equal to constant/],
+      ["planVersion 3", (p) => ((p as { planVersion: unknown }).planVersion = 3), /must be equal to constant/],
       ["cookie 0", (p) => (p.probes[0]!.points[0]!.cookie = 0), /must be >= 1/],
       ["kind", (p) => ((p.probes[0] as { kind: string }).kind = "kprobe"), /must be equal to one of the allowed values/],
       ["container filter without id", (p) => (p.probes[0]!.filter!.containerId = null), /must be string/],
