@@ -33,6 +33,7 @@ const session: Record<string, OptionSpec> = {
   mode: { type: "string", choices: ["auto", "multi", "pmu", "legacy"] },
   strategy: { type: "string", choices: PATH_STRATEGY_NAMES },
   quiet: { type: "boolean", alias: "q" },
+  metrics: { type: "string" },
 };
 
 /** The commands parsed here (`check` is not: its specs are variadic). Option names are yargs' (camelCase keys are the same words here). */

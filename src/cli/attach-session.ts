@@ -8,6 +8,7 @@ import { AttachError, attach, type AttachMode, type AttachPlan, type AttachStatu
 import { Counts } from "./counts.js";
 import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
 import { EXIT, type CliIo } from "./io.js";
+import type { SessionMetrics } from "./metrics.js";
 import { renderTable } from "./table.js";
 
 /** What `run` and `trace` share. */
@@ -24,6 +25,8 @@ export interface SessionOptions {
   readonly quiet: boolean;
   /** Keep running and attach the containers the scope names as they start (`--follow`, src/cli/follow-session.ts). */
   readonly follow?: boolean;
+  /** Serve Prometheus metrics at http://ADDR/metrics (`--metrics ADDR`, src/metrics/). */
+  readonly metrics?: string;
 }
 
 /** Runs `plan` until it is stopped; returns the exit code. Attach failures are thrown as `AttachError`s for the reporter. */
@@ -33,7 +36,10 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
   const status = (line: string): void => {
     if (!options.quiet) io.stderr.write(`probec: ${line}\n`);
   };
+  // --metrics listens before anything is attached: a bad ADDR is an error (exit 2), not a session without metrics.
+  const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
   const attachment = attach(plan, options.mode === undefined ? {} : { mode: options.mode });
+  metrics?.watch(attachment, plan);
   const lost = { reported: 0 };
   attachment.onStatus((s) => statusLine(plan, s, status, lost));
 
@@ -67,10 +73,11 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
       `attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binaries} binar${binaries === 1 ? "y" : "ies"}${failed}${lineSemaphoreNote(plan)}${stopHint(options, stopReason !== undefined)}`,
     );
     if (options.duration !== undefined) timer = setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
-    await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`));
+    await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     io.signal?.removeEventListener("abort", onAbort);
+    await metrics?.close();
   }
   return finish(attachment, stopReason, startNs, io);
 }
@@ -83,12 +90,21 @@ async function finish(attachment: Attachment, stopReason: string | undefined, st
 }
 
 /** Prints events until the attachment ends (or `--count` is reached, when it calls `stopAtCount`). */
-async function stream(plan: AttachPlan, attachment: Attachment, options: SessionOptions, io: CliIo, startNs: bigint, stopAtCount: () => void): Promise<void> {
+async function stream(
+  plan: AttachPlan,
+  attachment: Attachment,
+  options: SessionOptions,
+  io: CliIo,
+  startNs: bigint,
+  stopAtCount: () => void,
+  metrics: SessionMetrics | undefined,
+): Promise<void> {
   const counts = new Counts(plan);
   const printer: EventPrinter = options.json ? new JsonPrinter() : new TablePrinter(plan, startNs);
   let seen = 0;
   try {
     for await (const event of attachment) {
+      metrics?.event(event);
       if (options.count !== undefined && seen >= options.count) continue; // queued before the stop: not wanted
       seen++;
       if (counts.counts(event.probeId)) counts.add(event);

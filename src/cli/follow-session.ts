@@ -13,6 +13,7 @@ import { Counts } from "./counts.js";
 import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
 import { EXIT, type CliIo } from "./io.js";
 import type { SessionOptions } from "./attach-session.js";
+import type { SessionMetrics } from "./metrics.js";
 import { renderTable } from "./table.js";
 
 /** Follows `source` until interrupted, `--duration` or `--count`; returns the exit code. */
@@ -30,12 +31,18 @@ export async function runFollowSession(
     status(changeLine(change));
     if (options.json) io.stdout.write(`${JSON.stringify(changeObject(change))}\n`);
   };
+  // --metrics listens before anything is attached: a bad ADDR is an error (exit 2), not a session without metrics.
+  const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
   const following = await follow(source, {
     file,
     onChange,
     ...(options.mode === undefined ? {} : { mode: options.mode }),
     ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
+  }).catch(async (error: unknown) => {
+    await metrics?.close();
+    throw error;
   });
+  metrics?.watch(following.attachment);
   let stopReason: string | undefined;
   const stop = (reason: string): void => {
     stopReason ??= reason;
@@ -47,10 +54,11 @@ export async function runFollowSession(
   status(`following ${following.scope}${options.duration !== undefined ? `; for ${options.duration} s` : "; Ctrl-C to stop"}`);
   const timer = options.duration === undefined ? undefined : setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
   try {
-    await stream(following, options, io, startNs, () => stop(`--count ${options.count} reached`));
+    await stream(following, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     io.signal?.removeEventListener("abort", onAbort);
+    await metrics?.close();
   }
   const summary = await following.close();
   const why = stopReason ?? `the helper detached (${summary.reason})`;
@@ -86,12 +94,20 @@ export function changeObject(change: FollowChange): Record<string, unknown> {
 }
 
 /** Events as they come; the printer and the count tables take their shape from the first container's plan. */
-async function stream(following: Following, options: SessionOptions, io: CliIo, startNs: bigint, stopAtCount: () => void): Promise<void> {
+async function stream(
+  following: Following,
+  options: SessionOptions,
+  io: CliIo,
+  startNs: bigint,
+  stopAtCount: () => void,
+  metrics: SessionMetrics | undefined,
+): Promise<void> {
   let printer: EventPrinter | undefined;
   let counts: Counts | undefined;
   let seen = 0;
   try {
     for await (const event of following) {
+      metrics?.event(event);
       if (options.count !== undefined && seen >= options.count) continue;
       seen++;
       const shape = following.shape as AttachPlan;

@@ -10,3 +10,4 @@ export { openObject } from "../discovery/resolve-target.js";
 export { isDebugOnly } from "../elf/elf-file.js";
 export { hex } from "../elf/fields.js";
 export { detectGo, type GoBinaryInfo } from "../golang/index.js";
+export { startSessionMetrics, type SessionMetrics } from "../metrics/index.js";

@@ -118,6 +118,7 @@ function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy
     mode: args.mode as SessionOptions["mode"],
     quiet: args.quiet === true,
     follow: args.follow === true,
+    metrics: args.metrics === undefined ? undefined : String(args.metrics),
     strategy: args.strategy as PathStrategy | undefined,
   };
 }

@@ -122,5 +122,6 @@ function sessionOptions<T>(y: Argv<T>) {
     })
     .option("strategy", { type: "string", choices: PATH_STRATEGY_NAMES, describe: "path strategy for every probe (wins over the file's options)" })
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" })
-    .option("follow", { type: "boolean", default: false, describe: "keep running: attach the scope's containers as they start, detach them as they stop" });
+    .option("follow", { type: "boolean", default: false, describe: "keep running: attach the scope's containers as they start, detach them as they stop" })
+    .option("metrics", { type: "string", describe: "serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT, :PORT, [IPv6]:PORT)" });
 }
