@@ -50,11 +50,16 @@ typedef __u32 __wsum;
 enum {
   PROBEC_MAP_HASH = 1,          /* BPF_MAP_TYPE_HASH */
   PROBEC_MAP_ARRAY = 2,         /* BPF_MAP_TYPE_ARRAY */
+  PROBEC_MAP_PERCPU_HASH = 5,   /* BPF_MAP_TYPE_PERCPU_HASH */
   PROBEC_MAP_PERCPU_ARRAY = 6,  /* BPF_MAP_TYPE_PERCPU_ARRAY */
   PROBEC_MAP_LRU_HASH = 9,      /* BPF_MAP_TYPE_LRU_HASH */
   PROBEC_MAP_RINGBUF = 27,      /* BPF_MAP_TYPE_RINGBUF */
 };
 #define PROBEC_UPDATE_ANY 0     /* BPF_ANY */
+#define PROBEC_UPDATE_NOEXIST 1 /* BPF_NOEXIST */
+#define PROBEC_NO_PREALLOC 1    /* BPF_F_NO_PREALLOC */
+#define PROBEC_USER_STACK 256   /* BPF_F_USER_STACK */
+#define PROBEC_EEXIST 17
 
 /*
  * Where the uprobe context (the user registers, struct pt_regs) keeps the
@@ -161,6 +166,45 @@ struct {
   __type(value, __u64);
 } lost SEC(".maps");
 
+/*
+ * In-kernel aggregations (native/PROTOCOL.md, "Aggregations"). `aggs` is
+ * per-CPU, so a hit adds to its own CPU's copy without atomics (the
+ * scratch's `users` guard already keeps two hits on one CPU apart), and
+ * the attacher folds the CPUs when it reports. Its key size and both
+ * sizes are set by the attacher from the plan before load.
+ */
+struct {
+  __uint(type, PROBEC_MAP_PERCPU_HASH);
+  __uint(max_entries, 10240); /* plan.aggregation.mapKeys */
+  __uint(key_size, sizeof(struct probec_agg_key));
+  __uint(value_size, sizeof(struct probec_agg_value));
+} aggs SEC(".maps");
+
+/** Hits whose key found no room in `aggs` (or whose stack found none in `stacks`), per aggregation id. */
+struct {
+  __uint(type, PROBEC_MAP_PERCPU_ARRAY);
+  __uint(max_entries, PROBEC_MAX_AGG_IDS);
+  __type(key, __u32);
+  __type(value, __u64);
+} agg_dropped SEC(".maps");
+
+/* `ustack` keys: hash → frames. Allocated as stacks appear (most sessions hold few), value 8 + frames * 8 bytes. */
+struct {
+  __uint(type, PROBEC_MAP_HASH);
+  __uint(max_entries, 10240);
+  __uint(map_flags, PROBEC_NO_PREALLOC);
+  __uint(key_size, sizeof(__u64));
+  __uint(value_size, sizeof(struct probec_stack));
+} stacks SEC(".maps");
+
+/* Processes a ustack probe has fired in: the first hit of each sends a PROBEC_CONTROL_STACK_PROCESS record. */
+struct {
+  __uint(type, PROBEC_MAP_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} stack_pids SEC(".maps");
+
 /* ---- per-CPU scratch, private to this file ---- */
 
 /**
@@ -176,6 +220,8 @@ struct interp {
   __u32 fault_mask;
   __u32 pending;    /* a read faulted since the last STORE/STR/FILTER */
   __u32 verdict;    /* enum run_verdict */
+  __u32 notified;   /* this hit already checked `stack_pids` */
+  __u32 drop;       /* this aggregation's key could not be formed for lack of room (a full `stacks`) */
   __u32 pad;
 };
 
@@ -199,6 +245,10 @@ struct probec_scratch {
    * checks keep every write inside the first PROBEC_MAX_EVENT bytes.
    */
   __u8 event[PROBEC_MAX_EVENT + PROBEC_MAX_STRLEN];
+  /* The aggregation key being built; `frames` after it is also the slack a key string at any masked offset needs. */
+  struct probec_agg_key key;
+  struct probec_stack frames;
+  struct probec_agg_value init; /* a new key's first value */
 };
 
 struct {
@@ -480,6 +530,251 @@ static __always_inline __u32 take_fault(struct interp *st)
   return faulted;
 }
 
+/* ---- user stacks and aggregations ---- */
+
+/**
+ * The first hit of a ustack probe in a process tells the attacher, through
+ * the ring buffer, so that JS can read the process's maps while it lives
+ * (its stacks are symbolized later). Once per hit; a record that finds no
+ * room is retried by the process's next hit.
+ */
+static __always_inline void notify_stack_process(struct run *run)
+{
+  struct probec_scratch *s = run->scratch;
+  struct probec_control record;
+  __u32 tgid;
+  __u8 one = 1;
+
+  if (s->interp.notified)
+    return;
+  s->interp.notified = 1;
+  tgid = ((const struct probec_event_header *)s->event)->pid;
+  if (bpf_map_lookup_elem(&stack_pids, &tgid))
+    return;
+  if (bpf_map_update_elem(&stack_pids, &tgid, &one, PROBEC_UPDATE_NOEXIST))
+    return;
+  record.zero = 0;
+  record.kind = PROBEC_CONTROL_STACK_PROCESS;
+  record.pid = tgid;
+  if (bpf_ringbuf_output(&events, &record, sizeof(record), 0))
+    bpf_map_delete_elem(&stack_pids, &tgid);
+}
+
+/** A `ustack` field: the frame count at the slot, the return addresses after it. */
+static __noinline long ustack_field(struct run *run, const struct probec_op *op)
+{
+  struct probec_scratch *s = run->scratch;
+  __u32 slot = op->slot, frames = op->len;
+  __u64 *dst;
+  long got;
+
+  if (frames == 0 || frames > PROBEC_MAX_FRAMES || slot < PROBEC_HEADER_SIZE || slot > PROBEC_MAX_EVENT - 8 - frames * 8)
+    return run_stop(run, RUN_INVALID);
+  notify_stack_process(run);
+  dst = (__u64 *)&s->event[masked(slot, PROBEC_MAX_EVENT - 1)];
+  /* frames is 1..127: the mask says so to the verifier; the slot's slack holds 8 + 1016 bytes past any masked offset. */
+  got = bpf_get_stack(run->regs, dst + 1, masked(frames, PROBEC_MAX_FRAMES) * 8, PROBEC_USER_STACK);
+  if (got < 0) {
+    dst[0] = 0;
+    s->interp.pending = 1;
+  } else {
+    dst[0] = (__u64)got / 8;
+  }
+  take_fault(&s->interp);
+  return 0;
+}
+
+/** A 64-bit hash of the stack's frames: the key of `stacks`. */
+static __always_inline __u64 stack_hash(const struct probec_stack *stack, __u64 n)
+{
+  __u64 h = 0x9e3779b97f4a7c15ULL ^ n;
+  __u32 i;
+
+  for (i = 0; i < PROBEC_MAX_FRAMES; i++) {
+    if (i >= n)
+      break;
+    h ^= stack->ips[i];
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+  }
+  return h;
+}
+
+/** A `ustack` key: the process, the frame count and the frames' hash; the frames go to `stacks` when new. */
+static __noinline long ustack_key(struct run *run, __u32 slot, __u32 frames, __u32 index)
+{
+  struct probec_scratch *s = run->scratch;
+  struct probec_stack_key *key;
+  long got, rc;
+  __u64 n;
+
+  if (frames == 0 || frames > PROBEC_MAX_FRAMES || slot > PROBEC_AGG_KEY_BYTES - sizeof(*key))
+    return run_stop(run, RUN_INVALID);
+  notify_stack_process(run);
+  key = (struct probec_stack_key *)&s->key.key[masked(slot, PROBEC_AGG_KEY_BYTES - 1)];
+  got = bpf_get_stack(run->regs, s->frames.ips, masked(frames, PROBEC_MAX_FRAMES) * 8, PROBEC_USER_STACK);
+  if (got < 0) {
+    s->key.bucket |= 1u << ((index & 7) + PROBEC_AGG_FAULT_SHIFT);
+    return 0;
+  }
+  n = (__u64)got / 8;
+  s->frames.nframes = n;
+  key->tgid = ((const struct probec_event_header *)s->event)->pid;
+  key->nframes = n;
+  key->hash = stack_hash(&s->frames, n);
+  if (!bpf_map_lookup_elem(&stacks, &key->hash)) {
+    rc = bpf_map_update_elem(&stacks, &key->hash, &s->frames, PROBEC_UPDATE_NOEXIST);
+    if (rc && rc != -PROBEC_EEXIST)
+      s->interp.drop = 1;
+  }
+  return 0;
+}
+
+/** A KEY_* op: one `by` key into the key being built, at byte `slot`; a faulted key sets its bit and stays zero. */
+static __noinline long agg_key(struct run *run, const struct probec_op *op, __s64 left, __s64 right)
+{
+  struct probec_scratch *s = run->scratch;
+  struct interp *st = &s->interp;
+  __u32 slot = op->slot, len = op->len, fault = 1u << ((op->arg & 7) + PROBEC_AGG_FAULT_SHIFT);
+  __u8 *dst;
+  __u64 n;
+
+  if (op->code == PROBEC_OP_KEY_USTACK)
+    return ustack_key(run, slot, len, op->arg);
+  if (op->code == PROBEC_OP_KEY_STR || op->code == PROBEC_OP_KEY_GOSTR) {
+    if (len == 0 || len > PROBEC_AGG_KEY_BYTES || slot > PROBEC_AGG_KEY_BYTES - len)
+      return run_stop(run, RUN_INVALID);
+  } else if (slot > PROBEC_AGG_KEY_BYTES - 16) {
+    return run_stop(run, RUN_INVALID);
+  }
+  dst = &s->key.key[masked(slot, PROBEC_AGG_KEY_BYTES - 1)];
+  if (st->pending) {
+    /* The value (or the string's address) could not be read. */
+    st->pending = 0;
+    s->key.bucket |= fault;
+    return 0;
+  }
+  switch (op->code) {
+  case PROBEC_OP_KEY_INT:
+    *(__s64 *)dst = right;
+    return 0;
+  case PROBEC_OP_KEY_MNTNS:
+    *(__u64 *)dst = ((const struct probec_event_header *)s->event)->mntns;
+    return 0;
+  case PROBEC_OP_KEY_COMM:
+    bpf_get_current_comm(dst, 16);
+    return 0;
+  case PROBEC_OP_KEY_STR:
+    /* The bytes after the NUL stay zero (AGG_BEGIN): they are part of the hashed key. */
+    if (bpf_probe_read_user_str(dst, masked(len - 1, PROBEC_AGG_KEY_BYTES - 1) + 1, (const void *)right) < 0)
+      s->key.bucket |= fault;
+    return 0;
+  case PROBEC_OP_KEY_GOSTR:
+    if (right < 0) {
+      s->key.bucket |= fault;
+      return 0;
+    }
+    n = (__u64)right;
+    if (n > len - 1)
+      n = len - 1;
+    n = masked(n, PROBEC_AGG_KEY_BYTES - 1);
+    if (n > 0 && bpf_probe_read_user(dst, n, (const void *)left) < 0) {
+      __builtin_memset(&s->key.key, 0, sizeof(s->key.key));
+      s->key.bucket |= fault;
+    }
+    return 0;
+  default:
+    return run_stop(run, RUN_INVALID);
+  }
+}
+
+/** hist's bucket: 0 negative, 1 zero, k + 2 for [2^k, 2^(k+1)) (histBucket in src/plan/aggregates.ts). */
+static __always_inline __u32 hist_bucket(__s64 value)
+{
+  __u64 v = (__u64)value;
+  __u32 log = 0;
+
+  if (value < 0)
+    return 0;
+  if (value == 0)
+    return 1;
+  if (v >> 32) { v >>= 32; log += 32; }
+  if (v >> 16) { v >>= 16; log += 16; }
+  if (v >> 8) { v >>= 8; log += 8; }
+  if (v >> 4) { v >>= 4; log += 4; }
+  if (v >> 2) { v >>= 2; log += 2; }
+  if (v >> 1) { log += 1; }
+  return log + 2;
+}
+
+/** lhist's bucket: 0 below min, 1 + (value - min) / step up to max, `last` at or above max (lhistBucket). */
+static __always_inline __u32 lhist_bucket(const struct probec_agg *agg, __s64 value)
+{
+  if (value < agg->min)
+    return 0;
+  if (value >= agg->max)
+    return agg->last;
+  if (agg->step <= 0)
+    return 0;
+  return 1 + (__u32)(((__u64)value - (__u64)agg->min) / (__u64)agg->step);
+}
+
+static __always_inline void count_dropped(__u32 id)
+{
+  __u64 *count = bpf_map_lookup_elem(&agg_dropped, &id);
+
+  if (count)
+    *count += 1; /* per-CPU, and one hit at a time per CPU (the scratch guard) */
+}
+
+/** AGG: the value into aggregation `index` of the program, under the key built since AGG_BEGIN. */
+static __noinline long aggregate(struct run *run, __u32 index, __s64 value)
+{
+  struct probec_scratch *s = run->scratch;
+  const struct probec_agg *agg;
+  struct probec_agg_value *v;
+  __u32 bucket;
+  long rc;
+
+  if (index >= PROBEC_MAX_AGGS || index >= run->program->naggs)
+    return run_stop(run, RUN_INVALID);
+  agg = &run->program->aggs[masked(index, PROBEC_MAX_AGGS - 1)];
+  if (s->interp.pending)
+    value = 0; /* a value that could not be read counts as 0, as a faulted field reads 0 */
+  s->interp.pending = 0;
+  if (s->interp.drop) {
+    count_dropped(agg->id);
+    return 0;
+  }
+  bucket = agg->fn == PROBEC_AGG_HIST ? hist_bucket(value) : agg->fn == PROBEC_AGG_LHIST ? lhist_bucket(agg, value) : 0;
+  s->key.agg_id = agg->id;
+  s->key.bucket |= bucket & PROBEC_AGG_BUCKET_MASK;
+  v = bpf_map_lookup_elem(&aggs, &s->key);
+  if (!v) {
+    s->init.count = 1;
+    s->init.sum = value;
+    s->init.min = value;
+    s->init.max = value;
+    rc = bpf_map_update_elem(&aggs, &s->key, &s->init, PROBEC_UPDATE_NOEXIST);
+    if (rc == 0)
+      return 0;
+    /* Another CPU added the key meanwhile: add to it. Anything else is a map without room (E2BIG, ENOMEM). */
+    if (rc == -PROBEC_EEXIST)
+      v = bpf_map_lookup_elem(&aggs, &s->key);
+    if (!v) {
+      count_dropped(agg->id);
+      return 0;
+    }
+  }
+  v->count += 1;
+  v->sum += value;
+  if (v->count == 1 || value < v->min)
+    v->min = value;
+  if (v->count == 1 || value > v->max)
+    v->max = value;
+  return 0;
+}
+
 /** One bytecode op (bpf_loop callback). Returns 0 to go on, 1 to stop. */
 static long step(__u32 index, void *data)
 {
@@ -488,7 +783,7 @@ static long step(__u32 index, void *data)
   struct interp *st = &s->interp;
   const struct probec_op *op;
   __u32 ok = 1, slot, len;
-  __s64 left, right;
+  __s64 left = 0, right;
 
   if (index >= PROBEC_MAX_OPS)
     return run_stop(run, RUN_INVALID);
@@ -501,6 +796,9 @@ static long step(__u32 index, void *data)
   case PROBEC_OP_FILTER:
   case PROBEC_OP_STORE:
   case PROBEC_OP_STR:
+  case PROBEC_OP_KEY_INT:
+  case PROBEC_OP_KEY_STR:
+  case PROBEC_OP_AGG:
     if (st->sp == 0 || st->sp > PROBEC_MAX_STACK)
       return run_stop(run, RUN_INVALID);
     st->sp--;
@@ -508,6 +806,7 @@ static long step(__u32 index, void *data)
     break;
   case PROBEC_OP_BINARY:
   case PROBEC_OP_GOSTR:
+  case PROBEC_OP_KEY_GOSTR:
     if (st->sp < 2 || st->sp > PROBEC_MAX_STACK)
       return run_stop(run, RUN_INVALID);
     st->sp -= 2;
@@ -612,6 +911,22 @@ static long step(__u32 index, void *data)
     take_fault(st);
     return 0;
   }
+  case PROBEC_OP_USTACK:
+    return ustack_field(run, op);
+  case PROBEC_OP_AGG_BEGIN:
+    __builtin_memset(&s->key, 0, sizeof(s->key));
+    st->pending = 0;
+    st->drop = 0;
+    return 0;
+  case PROBEC_OP_KEY_INT:
+  case PROBEC_OP_KEY_STR:
+  case PROBEC_OP_KEY_GOSTR:
+  case PROBEC_OP_KEY_COMM:
+  case PROBEC_OP_KEY_MNTNS:
+  case PROBEC_OP_KEY_USTACK:
+    return agg_key(run, op, left, right);
+  case PROBEC_OP_AGG:
+    return aggregate(run, op->arg, right);
   default:
     return run_stop(run, RUN_INVALID);
   }
@@ -804,6 +1119,7 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
   header->mntns = mntns;
 
   s->interp.fault_mask = 0;
+  s->interp.notified = 0;
   if (program->nops > 0 && program->ops[0].code != PROBEC_OP_END) {
     run.regs = regs;
     run.point = point;
@@ -818,6 +1134,9 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
     if (s->interp.verdict != RUN_EMIT)
       return;
   }
+  /* An entry that aggregates has updated its maps: it emits nothing. */
+  if (program->naggs > 0)
+    return;
   header->fault_mask = s->interp.fault_mask;
   bpf_get_current_comm(header->comm, sizeof(header->comm));
 

@@ -34,6 +34,16 @@
 #define PROBEC_MAX_STRLEN 4096
 /** Plan entries (PlanProbe objects): the size of the program and lost-counter maps. */
 #define PROBEC_MAX_ENTRIES 1024
+/** Aggregations of one entry (AGGREGATE_LIMITS.maxAggregatesPerProbe). */
+#define PROBEC_MAX_AGGS 8
+/** `by` keys of one aggregation (AGGREGATE_LIMITS.maxAggregateKeys). */
+#define PROBEC_MAX_AGG_KEYS 8
+/** Key bytes of one aggregation, every `by` key together (AGGREGATE_LIMITS.maxKeyBytes). */
+#define PROBEC_AGG_KEY_BYTES 256
+/** Aggregation ids: entry * PROBEC_MAX_AGGS + index. The size of `agg_dropped`. */
+#define PROBEC_MAX_AGG_IDS (PROBEC_MAX_ENTRIES * PROBEC_MAX_AGGS)
+/** Frames of one `ustack(N)` (AGGREGATE_LIMITS.maxStackFrames; the kernel's perf_event_max_stack default). */
+#define PROBEC_MAX_FRAMES 127
 
 /* ---- argument locations (from the plan's decoded USDT args, or the ABI for function args) ---- */
 
@@ -159,6 +169,22 @@ enum probec_opcode {
   PROBEC_OP_STORE = 8,    /* pop into the 8-byte slot at event offset `slot` */
   PROBEC_OP_STR = 9,      /* pop an address; read a NUL-terminated user string of at most `len` bytes into `slot` */
   PROBEC_OP_GOSTR = 10,   /* pop a length, pop an address (a Go string); copy min(length, `len` - 1) bytes into `slot`, then a NUL */
+  /* A `ustack` field: at `slot` a u64 frame count, then at most `len` user return addresses (bpf_get_stack, BPF_F_USER_STACK). */
+  PROBEC_OP_USTACK = 11,
+  /*
+   * Aggregations (map `aggs`): AGG_BEGIN zeroes the key in the scratch,
+   * the KEY_* ops write each `by` key at byte `slot` of probec_agg_key.key
+   * (`arg` is the key's index, for its fault bit), then the value is
+   * pushed and AGG pops it and updates aggregation `arg` of the program.
+   */
+  PROBEC_OP_AGG_BEGIN = 12,
+  PROBEC_OP_KEY_INT = 13,    /* pop 8 bytes into the key */
+  PROBEC_OP_KEY_STR = 14,    /* pop an address; a NUL-terminated user string of at most `len` bytes into the key */
+  PROBEC_OP_KEY_GOSTR = 15,  /* pop a length, pop an address: a Go string, cut to `len` - 1 bytes, into the key */
+  PROBEC_OP_KEY_COMM = 16,   /* the task's comm, 16 bytes */
+  PROBEC_OP_KEY_MNTNS = 17,  /* the task's mount-namespace inode, 8 bytes */
+  PROBEC_OP_KEY_USTACK = 18, /* struct probec_stack_key of the user stack (at most `len` frames), 16 bytes */
+  PROBEC_OP_AGG = 19,        /* pop the value; update aggregation `arg` (program->aggs[arg]) with the key */
 };
 
 enum probec_capture {
@@ -193,9 +219,90 @@ struct probec_op {
   __s64 imm;          /* CONST */
 };
 
+/* ---- aggregations (map `aggs`, a per-CPU hash; `agg_dropped`, `stacks`, `stack_pids`) ---- */
+
+enum probec_agg_fn {
+  PROBEC_AGG_PLAIN = 0, /* count, sum, avg, min, max, stats: bucket 0 */
+  PROBEC_AGG_HIST = 1,  /* bucket: 0 negative, 1 zero, k + 2 for [2^k, 2^(k+1)) (histBucket in src/plan/aggregates.ts) */
+  PROBEC_AGG_LHIST = 2, /* bucket: 0 below min, 1 + (v - min) / step, `last` at or above max (lhistBucket) */
+};
+
+/** One aggregation of a program. */
+struct probec_agg {
+  __u32 id;    /* entry * PROBEC_MAX_AGGS + index: the key's agg_id and the `agg_dropped` index */
+  __u8 fn;     /* enum probec_agg_fn */
+  __u8 pad[3];
+  __s64 min;   /* lhist */
+  __s64 max;
+  __s64 step;  /* > 0 */
+  __u64 last;  /* lhist: the bucket at or above max (lhistBucketCount - 1) */
+};
+
+/*
+ * Low bits of probec_agg_key.bucket hold the bucket; bit
+ * PROBEC_AGG_FAULT_SHIFT + i is set when `by` key i could not be read
+ * (its bytes are then zero and it reports as null).
+ */
+#define PROBEC_AGG_BUCKET_MASK 0x00ffffffu
+#define PROBEC_AGG_FAULT_SHIFT 24
+
+/*
+ * The key of `aggs`. The map's key size is 8 + the largest key the plan
+ * needs (the attacher sets it before load; 8 + PROBEC_AGG_KEY_BYTES when
+ * following, since entries come later): the hash covers only those bytes,
+ * and the BPF program zeroes them before each aggregation writes its keys.
+ */
+struct probec_agg_key {
+  __u32 agg_id;
+  __u32 bucket;
+  __u8 key[PROBEC_AGG_KEY_BYTES];
+};
+
+/** The per-CPU value of `aggs`: the attacher folds the CPUs (min/max over the CPUs whose count is non-zero). */
+struct probec_agg_value {
+  __u64 count;
+  __s64 sum;
+  __s64 min;
+  __s64 max;
+};
+
+/*
+ * A `ustack` key: the process and a 64-bit hash of its return addresses,
+ * which is also the key of map `stacks` (value struct probec_stack, of
+ * 8 + frames * 8 bytes as sized by the attacher). Content-addressed, so
+ * equal stacks of a process are one row, and no stack id is ever reused for
+ * another stack (a BPF_MAP_TYPE_STACK_TRACE map's ids collide by bucket).
+ */
+struct probec_stack_key {
+  __u32 tgid;
+  __u32 nframes;
+  __u64 hash;
+};
+
+struct probec_stack {
+  __u64 nframes;
+  __u64 ips[PROBEC_MAX_FRAMES];
+};
+
+/*
+ * A record in the ring buffer that is not an event: its first 8 bytes (an
+ * event's cookie) are 0, which no point has. PROBEC_CONTROL_STACK_PROCESS:
+ * a probe with a ustack fired in a process (tgid `pid`) for the first time
+ * (map `stack_pids`); the attacher sends it as a `stackProcess` status.
+ */
+enum probec_control_kind { PROBEC_CONTROL_STACK_PROCESS = 1 };
+
+struct probec_control {
+  __u64 zero;
+  __u32 kind;
+  __u32 pid;
+};
+
 /*
  * One entry's program: the filter's ops (ending in PROBEC_OP_FILTER) when
- * it has one, then one STORE or STR per stored field, then END.
+ * it has one, then one STORE or STR per stored field (or, for an entry
+ * that aggregates, AGG_BEGIN, its KEY_* ops, the value and AGG per
+ * aggregation), then END.
  * `event_size` is the bytes emitted per event (header + slots, 8-aligned).
  * Fields that need no kernel work (comm, container) have no slot: the
  * header carries comm and the plan carries the container.
@@ -204,8 +311,9 @@ struct probec_program {
   __u32 nops;
   __u32 event_size;
   __u32 string_fields; /* how many STR ops (for the scratch zeroing) */
-  __u32 pad;
+  __u32 naggs;         /* aggregations: non-zero means no event is emitted */
   struct probec_op ops[PROBEC_MAX_OPS];
+  struct probec_agg aggs[PROBEC_MAX_AGGS];
 };
 
 /* ---- events (ring buffer `events`; the attacher forwards each record verbatim) ---- */

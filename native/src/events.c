@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 
 #include "output.h"
+#include "probec_abi.h"
+#include "status.h"
 
 /*
  * Records forwarded per events_drain() before control goes back to the
@@ -20,7 +22,13 @@ static unsigned batch;
 
 static int forward(void *ctx, void *data, size_t size) {
   (void)ctx;
-  output_frame(FRAME_EVENT, data, (uint32_t)size);
+  const struct probec_control *control = data;
+  /* Not an event: no point has cookie 0 (probec_abi.h, struct probec_control). */
+  if (size >= sizeof *control && control->zero == 0) {
+    if (control->kind == PROBEC_CONTROL_STACK_PROCESS) status_stack_process(control->pid);
+  } else {
+    output_frame(FRAME_EVENT, data, (uint32_t)size);
+  }
   /* A negative return stops the consumer: nobody reads what we would write, or the batch is full. */
   if (output_closed()) return BATCH_FULL;
   return ++batch >= EVENTS_PER_DRAIN ? BATCH_FULL : 0;

@@ -160,13 +160,14 @@ static size_t attach_slot(struct follow *f, uint32_t index, size_t *failures) {
   size_t attached = 0;
   snprintf(slot->teardown.tracefs, sizeof slot->teardown.tracefs, "%s", s->teardown.tracefs);
   loader_reset_lost(&s->loader, index);
-  if (lower_program(e, &lowered, &why) < 0) {
+  if (lower_program(e, index, &lowered, &why) < 0) {
     lower_free(&lowered);
     on_failure(attempt, 0, 0, why.text);
     *failures = attempt[1];
     return 0;
   }
   status_layout(index, &lowered);
+  aggregates_register(s->aggs, index, &lowered);
   struct opened_binary binary = {.fd = -1};
   if (binary_open(e, &binary, &err, &why) < 0) {
     binary.fd = -1;
@@ -210,6 +211,7 @@ static void clear_slot(struct follow *f, uint32_t index) {
   for (size_t i = 0; i < slot->entry.npids; i++) loader_remove_pid(l, index, slot->entry.pids[i]);
   for (size_t i = 0; i < slot->nmntns; i++) loader_remove_mntns(l, index, slot->mntns[i]);
   for (size_t i = 0; i < slot->entry.nmntns_more; i++) loader_remove_mntns(l, index, slot->entry.mntns_more[i]); /* the entry's own filter.mntNs */
+  aggregates_unregister(f->s->aggs, index);
   free(slot->entry.points);
   free(slot->entry.pids);
   free(slot->entry.mntns_more);
@@ -419,6 +421,17 @@ out:
   free(remove);
 }
 
+/* `report`: every aggregation now, reset after it when `reset` is true; then `reported`. */
+static void cmd_report(struct follow *f, uint64_t id, const struct json *cmd) {
+  const struct json *reset = json_get(cmd, "reset");
+  if (reset != NULL && reset->type != JSON_BOOL) {
+    status_rejected(true, id, "report.reset: expected true or false");
+    return;
+  }
+  aggregates_report(f->s->aggs, false, reset != NULL && reset->boolean);
+  status_reported(id);
+}
+
 /* Executes one command line; a bad one is rejected with a message and changes nothing. */
 static void execute(struct follow *f, const char *line, size_t len) {
   if (len == 0) return;
@@ -435,17 +448,19 @@ static void execute(struct follow *f, const char *line, size_t len) {
   uint64_t id;
   const struct json *name = root->type == JSON_OBJECT ? json_get(root, "command") : NULL;
   if (root->type != JSON_OBJECT || !json_as_u64(json_get(root, "id"), &id)) {
-    status_rejected(false, 0, "a command is a JSON object with an `id` (a non-negative integer) and a `command`: add, remove or filter");
+    status_rejected(false, 0, "a command is a JSON object with an `id` (a non-negative integer) and a `command`: add, remove, filter or report");
   } else if (name == NULL || name->type != JSON_STRING) {
-    status_rejected(true, id, "command: expected \"add\", \"remove\" or \"filter\"");
+    status_rejected(true, id, "command: expected \"add\", \"remove\", \"filter\" or \"report\"");
   } else if (strcmp(name->text, "add") == 0) {
     cmd_add(f, id, json_get(root, "probes"), doc);
   } else if (strcmp(name->text, "remove") == 0) {
     cmd_remove(f, id, json_get(root, "entries"));
   } else if (strcmp(name->text, "filter") == 0) {
     cmd_filter(f, id, root);
+  } else if (strcmp(name->text, "report") == 0) {
+    cmd_report(f, id, root);
   } else {
-    snprintf(message, sizeof message, "command: unknown command \"%.40s\"; expected add, remove or filter", name->text);
+    snprintf(message, sizeof message, "command: unknown command \"%.40s\"; expected add, remove, filter or report", name->text);
     status_rejected(true, id, message);
   }
   release_doc(doc);
@@ -485,9 +500,13 @@ bool follow_read_lost(struct follow *f, uint64_t *lost) {
   return any;
 }
 
-void follow_stop(struct follow *f) {
+void follow_detach(struct follow *f) {
   for (size_t i = f->first; i < PROBEC_MAX_ENTRIES; i++)
     if (f->slots[i].live) teardown_all(&f->slots[i].teardown);
+}
+
+void follow_stop(struct follow *f) {
+  follow_detach(f);
   events_drain_all(f->rb);
   for (size_t i = f->first; i < PROBEC_MAX_ENTRIES; i++)
     if (f->slots[i].live) clear_slot(f, (uint32_t)i);

@@ -2,7 +2,8 @@
  * --follow: after the plan, stdin stays open and carries commands, one
  * JSON object a line (native/PROTOCOL.md, "Commands"): `add` attaches more
  * entries, `remove` detaches entries, `filter` adds or removes mount
- * namespaces of a container-filtered entry. All of it goes through the one
+ * namespaces of a container-filtered entry, `report` reports the
+ * aggregations. All of it goes through the one
  * BPF object and ring buffer of the session, so the entries that stay keep
  * delivering events while others come and go (issue 14: containers that
  * start and stop while probec follows them).
@@ -36,7 +37,9 @@ struct follow *follow_start(struct session *s, struct ring_buffer *rb);
 bool follow_read(struct follow *f);
 /** Adds the lost counts of the added entries to `lost` (PROBEC_MAX_ENTRIES long); true when any is non-zero. */
 bool follow_read_lost(struct follow *f, uint64_t *lost);
-/** Detaches every added entry and frees everything. */
+/** Destroys the links of every added entry (no new hit), keeping their map entries for a final report. */
+void follow_detach(struct follow *f);
+/** Detaches every added entry, delivers what the ring buffer holds, deletes their map entries and frees everything. */
 void follow_stop(struct follow *f);
 
 /** Reads the first line of stdin (the plan) while answering signals like read_plan; NULL at EOF before a newline. */

@@ -45,7 +45,34 @@ static int map_fd(struct bpf_object *obj, const char *name, int *err, struct why
   return bpf_map__fd(map);
 }
 
-int loader_load(struct loader *l, bool with_multi, uint32_t max_points, uint32_t ringbuf_bytes, int *err, struct why *why) {
+/* A map of the object by name, or NULL with `why` (an object built from other sources). */
+static struct bpf_map *find_map(struct bpf_object *obj, const char *name, int *err, struct why *why) {
+  struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+  if (map == NULL) {
+    *err = ENOENT;
+    why_set(why, "the embedded BPF object has no map `%s` (rebuild probec-attach: npm run build:native)", name);
+  }
+  return map;
+}
+
+/* Sizes the aggregation maps: a session that aggregates nothing gets them at their smallest. */
+static int size_aggregation_maps(struct loader *l, const struct loader_sizes *sizes, int *err, struct why *why) {
+  struct bpf_map *aggs = find_map(l->obj, "aggs", err, why), *stacks = find_map(l->obj, "stacks", err, why);
+  struct bpf_map *stack_pids = find_map(l->obj, "stack_pids", err, why);
+  if (aggs == NULL || stacks == NULL || stack_pids == NULL) return -1;
+  uint32_t keys = sizes->agg_keys == 0 ? 1 : sizes->agg_keys;
+  l->agg_key_size = sizes->agg_key_size < 16 ? 16 : sizes->agg_key_size;
+  l->stack_value_size = 8 + 8 * (sizes->stack_frames == 0 ? 1 : sizes->stack_frames);
+  int rc = bpf_map__set_max_entries(aggs, keys);
+  if (rc == 0) rc = bpf_map__set_key_size(aggs, l->agg_key_size);
+  if (rc == 0) rc = bpf_map__set_max_entries(stacks, sizes->stack_frames == 0 ? 1 : keys);
+  if (rc == 0) rc = bpf_map__set_value_size(stacks, l->stack_value_size);
+  if (rc == 0) rc = bpf_map__set_max_entries(stack_pids, sizes->stacks ? 16384 : 1);
+  if (rc != 0) return fail(err, -rc, why, "cannot size the aggregation maps");
+  return 0;
+}
+
+int loader_load(struct loader *l, bool with_multi, const struct loader_sizes *sizes, int *err, struct why *why) {
   memset(l, 0, sizeof *l);
   last_message[0] = '\0';
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "probec");
@@ -73,14 +100,17 @@ int loader_load(struct loader *l, bool with_multi, uint32_t max_points, uint32_t
     *err = ENOENT;
     return why_set(why, "the embedded BPF object has no `points` or `events` map (rebuild probec-attach: npm run build:native)");
   }
-  int rc = bpf_map__set_max_entries(points, max_points == 0 ? 1 : max_points);
-  if (rc == 0) rc = bpf_map__set_max_entries(events, ringbuf_bytes);
+  int rc = bpf_map__set_max_entries(points, sizes->max_points == 0 ? 1 : sizes->max_points);
+  if (rc == 0) rc = bpf_map__set_max_entries(events, sizes->ringbuf_bytes);
   if (rc != 0) return fail(err, -rc, why, "cannot size the BPF maps");
+  if (size_aggregation_maps(l, sizes, err, why) < 0) return -1;
   rc = bpf_object__load(l->obj);
   if (rc != 0) return fail(err, -rc, why, "cannot load the BPF program");
   if ((l->points_fd = map_fd(l->obj, "points", err, why)) < 0 || (l->programs_fd = map_fd(l->obj, "programs", err, why)) < 0 ||
       (l->filter_pids_fd = map_fd(l->obj, "filter_pids", err, why)) < 0 || (l->events_fd = map_fd(l->obj, "events", err, why)) < 0 ||
-      (l->lost_fd = map_fd(l->obj, "lost", err, why)) < 0 || (l->filter_mntns_fd = map_fd(l->obj, "filter_mntns", err, why)) < 0)
+      (l->lost_fd = map_fd(l->obj, "lost", err, why)) < 0 || (l->filter_mntns_fd = map_fd(l->obj, "filter_mntns", err, why)) < 0 ||
+      (l->aggs_fd = map_fd(l->obj, "aggs", err, why)) < 0 || (l->agg_dropped_fd = map_fd(l->obj, "agg_dropped", err, why)) < 0 ||
+      (l->stacks_fd = map_fd(l->obj, "stacks", err, why)) < 0)
     return -1;
   return 0;
 }

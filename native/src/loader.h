@@ -23,10 +23,23 @@ struct loader {
   struct bpf_program *uprobe_multi; /* uprobe_multi links; NULL when not loaded */
   int points_fd, programs_fd, filter_pids_fd, events_fd, lost_fd;
   int filter_mntns_fd; /* the mount-namespace sets that the `filter` command edits */
+  int aggs_fd, agg_dropped_fd, stacks_fd; /* aggregations (aggregate.c) */
+  uint32_t agg_key_size;                 /* the key size `aggs` was created with */
+  uint32_t stack_value_size;             /* the value size of `stacks` */
+};
+
+/* The sizes of the maps the plan decides, set before load. */
+struct loader_sizes {
+  uint32_t max_points;    /* `points` */
+  uint32_t ringbuf_bytes; /* `events` */
+  uint32_t agg_keys;      /* `aggs` and `stacks` entries (plan.aggregation.mapKeys); 1 when nothing aggregates */
+  uint32_t agg_key_size;  /* `aggs` key bytes: 8 + the largest key (8 + PROBEC_AGG_KEY_BYTES when following) */
+  uint32_t stack_frames;  /* frames of the largest `ustack` key (PROBEC_MAX_FRAMES when following); 0: no `stacks` in use */
+  bool stacks;            /* some probe takes a ustack (field or key): `stack_pids` gets its full size */
 };
 
 /** Loads the object; on failure `*err` is the errno and `why` says what failed (with libbpf's last message). */
-int loader_load(struct loader *l, bool with_multi, uint32_t max_points, uint32_t ringbuf_bytes, int *err, struct why *why);
+int loader_load(struct loader *l, bool with_multi, const struct loader_sizes *sizes, int *err, struct why *why);
 void loader_close(struct loader *l);
 
 int loader_set_program(const struct loader *l, uint32_t entry, const struct probec_program *program);

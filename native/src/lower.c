@@ -160,6 +160,7 @@ static int emit_int(struct emitter *em, const struct json *e, int *depth) {
     return emit(em, PROBEC_OP_BINARY, (uint8_t)which, 0);
   }
   if (strcmp(op, "str") == 0 || strcmp(op, "gostr") == 0 || strcmp(op, "capture") == 0) return why_set(em->why, "program: a string where an integer is needed");
+  if (strcmp(op, "ustack") == 0) return why_set(em->why, "program: `ustack` is a field or an aggregation key, not an integer");
   return why_set(em->why, "program: unknown expression op `%.20s`", op);
 }
 
@@ -178,7 +179,15 @@ static struct layout_field *add_field(struct lowered_entry *out, const char *nam
 #define LOWER_MAX_FIELDS 256
 #define LOWER_MAX_FIELD_NAME 128
 
-/* One output value: `type` "int" or "string" as the plan says (NULL: infer, for count keys). */
+/* ustack / ustack(N): its frame count, 1..PROBEC_MAX_FRAMES; -1 with `why` naming `what`. */
+static int stack_frames(struct emitter *em, const struct json *expr, const char *what) {
+  uint64_t frames;
+  if (!json_as_u64(json_get(expr, "frames"), &frames) || frames < 1 || frames > PROBEC_MAX_FRAMES)
+    return why_set(em->why, "%s: ustack frames must be 1..PROBEC_MAX_FRAMES (%d)", what, PROBEC_MAX_FRAMES);
+  return (int)frames;
+}
+
+/* One output value: `type` "int", "string" or "stack" as the plan says. */
 static int lower_value(struct emitter *em, struct lowered_entry *out, const char *name, const char *type, const struct json *expr, uint32_t *event_size) {
   if (out->nfields >= LOWER_MAX_FIELDS) return why_set(em->why, "program: more than LOWER_MAX_FIELDS (%d) fields", LOWER_MAX_FIELDS);
   if (strlen(name) > LOWER_MAX_FIELD_NAME) return why_set(em->why, "program: field `%.60s…` has a name longer than LOWER_MAX_FIELD_NAME (%d)", name, LOWER_MAX_FIELD_NAME);
@@ -190,6 +199,24 @@ static int lower_value(struct emitter *em, struct lowered_entry *out, const char
   if (type != NULL && strcmp(type, "string") == 0 && !is_str && !is_header)
     return why_set(em->why, "program: field `%.60s` is a string but its value is not str(…), gostr(…), comm or container", name);
   if (type != NULL && strcmp(type, "int") == 0 && (is_str || is_header)) return why_set(em->why, "program: field `%.60s` is an int but its value is a string", name);
+  bool is_stack = strcmp(op, "ustack") == 0;
+  if (is_stack != (type != NULL && strcmp(type, "stack") == 0))
+    return why_set(em->why, "program: field `%.60s`: the type \"stack\" goes with a ustack value, and only with it", name);
+  if (is_stack) {
+    /* A u64 frame count, then the return addresses (PROTOCOL.md, "Field layout"). */
+    int frames = stack_frames(em, expr, "program.fields");
+    if (frames < 0) return -1;
+    uint32_t slot = 8 + (uint32_t)frames * 8;
+    if (*event_size + slot > PROBEC_MAX_EVENT)
+      return why_set(em->why, "program: the event would be larger than PROBEC_MAX_EVENT (%d bytes) at field `%.60s`", PROBEC_MAX_EVENT, name);
+    if (emit(em, PROBEC_OP_USTACK, 0, 0) < 0) return -1;
+    struct probec_op *o = &em->program->ops[em->program->nops - 1];
+    o->len = (uint16_t)frames;
+    o->slot = *event_size;
+    add_field(out, name, LAYOUT_STACK, (int)*event_size, (int)slot);
+    *event_size += slot;
+    return 0;
+  }
   if (is_header) {
     /* No slot: comm is the event header's, container the plan's (PROTOCOL.md, "Field layout"). */
     add_field(out, name, LAYOUT_HEADER, 0, 0);
@@ -229,7 +256,192 @@ static int lower_value(struct emitter *em, struct lowered_entry *out, const char
   return 0;
 }
 
-int lower_program(const struct plan_entry *e, struct lowered_entry *out, struct why *why) {
+/* ---- aggregations ---- */
+
+/* Indexed like AGGREGATE_FNS in src/plan/aggregates.ts. */
+static const char *const AGG_FNS[] = {"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"};
+enum { FN_COUNT = 0, FN_HIST = 6, FN_LHIST = 7 };
+
+/* A key's kind and the bytes it wants in the key (a string: its maxLen, cut later to fit). */
+static int key_kind(struct emitter *em, const struct json *key, const char *path, enum agg_key_kind *kind, uint32_t *want, uint32_t *frames) {
+  if (key == NULL || key->type != JSON_OBJECT) return why_set(em->why, "%s: expected an expression object", path);
+  const char *op = member_text(key, "op");
+  const char *capture = strcmp(op, "capture") == 0 ? member_text(key, "name") : "";
+  *frames = 0;
+  if (strcmp(capture, "comm") == 0) {
+    *kind = AGG_KEY_COMM, *want = 16;
+  } else if (strcmp(capture, "container") == 0) {
+    *kind = AGG_KEY_MNTNS, *want = 8;
+  } else if (strcmp(op, "ustack") == 0) {
+    int n = stack_frames(em, key, path);
+    if (n < 0) return -1;
+    *kind = AGG_KEY_USTACK, *want = sizeof(struct probec_stack_key), *frames = (uint32_t)n;
+  } else if (strcmp(op, "str") == 0 || strcmp(op, "gostr") == 0) {
+    uint64_t max_len;
+    if (!json_as_u64(json_get(key, "maxLen"), &max_len) || max_len < 1 || max_len > PROBEC_MAX_STRLEN)
+      return why_set(em->why, "%s: the string length must be 1..PROBEC_MAX_STRLEN (%d)", path, PROBEC_MAX_STRLEN);
+    *kind = AGG_KEY_STRING, *want = (uint32_t)max_len;
+  } else {
+    *kind = AGG_KEY_INT, *want = 8;
+  }
+  return 0;
+}
+
+/*
+ * Places the keys in probec_agg_key.key: the fixed-size ones first (all
+ * multiples of 8, so each integer is aligned), then the strings, which
+ * share what is left of PROBEC_AGG_KEY_BYTES: the shortest take what they
+ * ask, the others an equal part of the rest (AGGREGATE_LIMITS.maxKeyBytes:
+ * a longer string is cut, and reads up to its part less the NUL).
+ */
+static uint32_t place_keys(struct lowered_agg *agg, const uint32_t *want) {
+  uint32_t at = 0;
+  for (size_t i = 0; i < agg->nkeys; i++) {
+    if (agg->keys[i].kind == AGG_KEY_STRING) continue;
+    agg->keys[i].offset = at;
+    agg->keys[i].size = want[i];
+    at += want[i];
+  }
+  uint32_t left = PROBEC_AGG_KEY_BYTES - at;
+  size_t strings = 0;
+  bool done[PROBEC_MAX_AGG_KEYS] = {false};
+  for (size_t i = 0; i < agg->nkeys; i++) strings += agg->keys[i].kind == AGG_KEY_STRING;
+  /* Water-filling: the smallest wanted string first. */
+  for (size_t round = 0; round < strings; round++) {
+    size_t pick = agg->nkeys;
+    for (size_t i = 0; i < agg->nkeys; i++)
+      if (agg->keys[i].kind == AGG_KEY_STRING && !done[i] && (pick == agg->nkeys || want[i] < want[pick])) pick = i;
+    uint32_t share = left / (uint32_t)(strings - round);
+    agg->keys[pick].size = want[pick] < share ? want[pick] : share;
+    left -= agg->keys[pick].size;
+    done[pick] = true;
+  }
+  for (size_t i = 0; i < agg->nkeys; i++) {
+    if (agg->keys[i].kind != AGG_KEY_STRING) continue;
+    agg->keys[i].offset = at;
+    at += agg->keys[i].size;
+  }
+  return at;
+}
+
+/* Emits one key's ops (its value, then the KEY_* op that stores it). */
+static int emit_key(struct emitter *em, const struct json *key, const struct agg_key_layout *k, size_t index) {
+  int depth;
+  uint8_t code;
+  switch (k->kind) {
+    case AGG_KEY_COMM: code = PROBEC_OP_KEY_COMM; break;
+    case AGG_KEY_MNTNS: code = PROBEC_OP_KEY_MNTNS; break;
+    case AGG_KEY_USTACK: code = PROBEC_OP_KEY_USTACK; break;
+    case AGG_KEY_STRING:
+      if (strcmp(member_text(key, "op"), "gostr") == 0) {
+        uint64_t at;
+        if (!json_as_u64(json_get(key, "index"), &at) || at + 1 >= PROBEC_MAX_ARGS)
+          return why_set(em->why, "program: gostr needs an argument index below %d", PROBEC_MAX_ARGS - 1);
+        if (emit_arg(em, at) < 0 || emit_arg(em, at + 1) < 0) return -1;
+        code = PROBEC_OP_KEY_GOSTR;
+      } else {
+        if (emit_int(em, json_get(key, "arg"), &depth) < 0) return -1;
+        code = PROBEC_OP_KEY_STR;
+      }
+      break;
+    default:
+      if (emit_int(em, key, &depth) < 0) return -1;
+      code = PROBEC_OP_KEY_INT;
+      break;
+  }
+  if (emit(em, code, (uint8_t)index, 0) < 0) return -1;
+  struct probec_op *o = &em->program->ops[em->program->nops - 1];
+  o->slot = k->offset;
+  o->len = (uint16_t)(k->kind == AGG_KEY_USTACK ? k->frames : k->size);
+  return 0;
+}
+
+/* An integer member of `lhist` (a JSON number, signed 64-bit). */
+static bool lhist_member(const struct json *lhist, const char *key, int64_t *out) {
+  const struct json *m = json_get(lhist, key);
+  uint64_t bits;
+  if (m == NULL || m->type != JSON_NUMBER || !json_as_i64_bits(m, &bits)) return false;
+  if (m->text[0] != '-' && bits > (uint64_t)INT64_MAX) return false;
+  *out = (int64_t)bits;
+  return true;
+}
+
+/* One aggregation: AGG_BEGIN, its keys, its value, AGG. */
+static int lower_aggregate(struct emitter *em, struct lowered_entry *out, const struct json *a, size_t i, uint32_t index) {
+  char path[64];
+  snprintf(path, sizeof path, "program.aggregates[%zu]", i);
+  if (a->type != JSON_OBJECT) return why_set(em->why, "%s: expected an object", path);
+  const char *fn_name = member_text(a, "fn");
+  int fn = lookup(fn_name, AGG_FNS, ARRAY_LEN(AGG_FNS));
+  if (fn < 0) return why_set(em->why, "%s.fn: expected count, sum, avg, min, max, stats, hist or lhist, got \"%.30s\"", path, fn_name);
+  struct lowered_agg *agg = &out->aggs[i];
+  struct probec_agg *desc = &em->program->aggs[i];
+  desc->id = index * PROBEC_MAX_AGGS + (uint32_t)i;
+  desc->fn = fn == FN_HIST ? PROBEC_AGG_HIST : fn == FN_LHIST ? PROBEC_AGG_LHIST : PROBEC_AGG_PLAIN;
+  agg->fn = desc->fn;
+  const struct json *lhist = json_get(a, "lhist");
+  if (fn == FN_LHIST) {
+    int64_t min, max, step;
+    if (lhist == NULL || lhist->type != JSON_OBJECT || !lhist_member(lhist, "min", &min) || !lhist_member(lhist, "max", &max) || !lhist_member(lhist, "step", &step))
+      return why_set(em->why, "%s.lhist: expected { min, max, step } integers", path);
+    if (step <= 0 || max <= min) return why_set(em->why, "%s.lhist: expected step > 0 and max > min", path);
+    uint64_t buckets = ((uint64_t)max - (uint64_t)min + (uint64_t)step - 1) / (uint64_t)step;
+    if (buckets > 1000) return why_set(em->why, "%s.lhist: %llu buckets, more than maxLhistBuckets (1000)", path, (unsigned long long)buckets);
+    desc->min = min, desc->max = max, desc->step = step, desc->last = buckets + 1;
+  } else if (lhist != NULL && lhist->type != JSON_NULL) {
+    return why_set(em->why, "%s.lhist: only lhist has one (expected null)", path);
+  }
+  const struct json *by = json_get(a, "by");
+  if (by == NULL || by->type != JSON_ARRAY) return why_set(em->why, "%s.by: expected an array of key expressions", path);
+  if (by->count > PROBEC_MAX_AGG_KEYS) return why_set(em->why, "%s.by: %zu keys, more than PROBEC_MAX_AGG_KEYS (%d, maxAggregateKeys)", path, by->count, PROBEC_MAX_AGG_KEYS);
+  uint32_t want[PROBEC_MAX_AGG_KEYS];
+  size_t k = 0;
+  for (const struct json *key = by->first; key != NULL; key = key->next, k++) {
+    char key_path[80];
+    snprintf(key_path, sizeof key_path, "%s.by[%zu]", path, k);
+    if (key_kind(em, key, key_path, &agg->keys[k].kind, &want[k], &agg->keys[k].frames) < 0) return -1;
+    if (agg->keys[k].frames > out->stack_frames) out->stack_frames = agg->keys[k].frames;
+  }
+  agg->nkeys = k;
+  uint32_t used = place_keys(agg, want);
+  if (8 + used > out->key_size) out->key_size = 8 + used;
+  if (emit(em, PROBEC_OP_AGG_BEGIN, (uint8_t)i, 0) < 0) return -1;
+  k = 0;
+  for (const struct json *key = by->first; key != NULL; key = key->next, k++)
+    if (emit_key(em, key, &agg->keys[k], k) < 0) return -1;
+  const struct json *value = json_get(a, "value");
+  int depth;
+  if (fn == FN_COUNT) {
+    if (value != NULL && value->type != JSON_NULL) return why_set(em->why, "%s.value: count has none (expected null)", path);
+    if (emit(em, PROBEC_OP_CONST, 0, 0) < 0) return -1;
+  } else {
+    if (value == NULL || value->type != JSON_OBJECT) return why_set(em->why, "%s.value: %s needs an integer expression", path, fn_name);
+    if (emit_int(em, value, &depth) < 0) return -1;
+  }
+  return emit(em, PROBEC_OP_AGG, (uint8_t)i, 0);
+}
+
+static int lower_aggregates(struct emitter *em, struct lowered_entry *out, const struct json *program, uint32_t index) {
+  const struct json *count = json_get(program, "count");
+  if (count != NULL && count->type != JSON_NULL)
+    return why_set(em->why, "program.count: plan version 2 keeps counts in program.aggregates (fn \"count\")");
+  const struct json *aggregates = json_get(program, "aggregates");
+  /* Absent: none (an entry planned outside the compiler). */
+  if (aggregates == NULL) return 0;
+  if (aggregates->type != JSON_ARRAY) return why_set(em->why, "program.aggregates: expected an array");
+  if (aggregates->count == 0) return 0;
+  if (aggregates->count > PROBEC_MAX_AGGS)
+    return why_set(em->why, "program.aggregates: %zu aggregations, more than PROBEC_MAX_AGGS (%d, maxAggregatesPerProbe)", aggregates->count, PROBEC_MAX_AGGS);
+  if (out->nfields > 0) return why_set(em->why, "program.aggregates: a probe that aggregates has no fields (program.fields must be empty)");
+  size_t i = 0;
+  for (const struct json *a = aggregates->first; a != NULL; a = a->next, i++)
+    if (lower_aggregate(em, out, a, i, index) < 0) return -1;
+  out->naggs = i;
+  em->program->naggs = (uint32_t)i;
+  return 0;
+}
+
+int lower_program(const struct plan_entry *e, uint32_t index, struct lowered_entry *out, struct why *why) {
   memset(out, 0, sizeof *out);
   struct emitter em = {.entry = e, .program = &out->program, .why = why};
   uint32_t event_size = sizeof(struct probec_event_header);
@@ -248,18 +460,7 @@ int lower_program(const struct plan_entry *e, struct lowered_entry *out, struct 
         return why_set(why, "program.fields: every field needs a name and a type");
       if (lower_value(&em, out, name->text, type->text, json_get(f, "expr"), &event_size) < 0) return -1;
     }
-    /* A counting probe prints no fields: its keys are laid out as fields `by0`, `by1`… (PROTOCOL.md). */
-    const struct json *count = json_get(program, "count");
-    if (count != NULL && count->type == JSON_OBJECT) {
-      const struct json *by = json_get(count, "by");
-      if (by == NULL || by->type != JSON_ARRAY) return why_set(why, "program.count.by: expected an array");
-      if (by->count > LOWER_MAX_COUNT_KEYS) return why_set(why, "program.count.by: more than %d keys (maxCountKeys)", LOWER_MAX_COUNT_KEYS);
-      size_t i = 0;
-      for (const struct json *key = by->first; key != NULL; key = key->next, i++) {
-        snprintf(out->key_names[i], sizeof out->key_names[i], "by%zu", i);
-        if (lower_value(&em, out, out->key_names[i], NULL, key, &event_size) < 0) return -1;
-      }
-    }
+    if (lower_aggregates(&em, out, program, index) < 0) return -1;
   }
   if (emit(&em, PROBEC_OP_END, 0, 0) < 0) return -1;
   out->program.event_size = event_size;

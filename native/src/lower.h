@@ -1,6 +1,6 @@
 /*
  * Lowering one plan entry for the BPF program (native/include/probec_abi.h):
- * its `program` (filter, fields, or `count by` keys) to bytecode with the
+ * its `program` (filter, then fields or aggregations) to bytecode with the
  * event layout the `layout` status message reports (native/PROTOCOL.md,
  * "Field layout"), and each of its points to a `struct probec_point` with
  * the argument locations: USDT arguments from the plan's decoded `args`,
@@ -18,10 +18,7 @@
 #include "probec_abi.h"
 #include "util.h"
 
-/** Keys of one `count by` (DSL_LIMITS.maxCountKeys). */
-#define LOWER_MAX_COUNT_KEYS 8
-
-enum layout_type { LAYOUT_INT, LAYOUT_STRING, LAYOUT_HEADER };
+enum layout_type { LAYOUT_INT, LAYOUT_STRING, LAYOUT_HEADER, LAYOUT_STACK };
 
 struct layout_field {
   const char *name;
@@ -30,17 +27,39 @@ struct layout_field {
   int size;   /* bytes of the slot; 0 for LAYOUT_HEADER */
 };
 
+/* How one `by` key of an aggregation lies in probec_agg_key.key (what the report decodes). */
+enum agg_key_kind { AGG_KEY_INT, AGG_KEY_STRING, AGG_KEY_COMM, AGG_KEY_MNTNS, AGG_KEY_USTACK };
+
+struct agg_key_layout {
+  enum agg_key_kind kind;
+  uint32_t offset; /* in probec_agg_key.key */
+  uint32_t size;
+  uint32_t frames; /* AGG_KEY_USTACK: ustack(N)'s N */
+};
+
+struct lowered_agg {
+  uint8_t fn; /* enum probec_agg_fn */
+  size_t nkeys;
+  struct agg_key_layout keys[PROBEC_MAX_AGG_KEYS];
+};
+
 struct lowered_entry {
   struct probec_program program;
   struct layout_field *fields;
   size_t nfields;
   /** Function arguments the program reads (highest argN + 1); 0 for USDT entries. */
   unsigned function_args;
-  char key_names[LOWER_MAX_COUNT_KEYS][24];
+  /** The program's aggregations (program.aggregates), in order; their ids are index * PROBEC_MAX_AGGS + i. */
+  size_t naggs;
+  struct lowered_agg aggs[PROBEC_MAX_AGGS];
+  /** Bytes of probec_agg_key its largest aggregation key needs (8 + its keys); 0 without aggregations. */
+  uint32_t key_size;
+  /** The most frames a `ustack` key of it captures (the `stacks` map's values must hold them); 0 for none. */
+  uint32_t stack_frames;
 };
 
-/** Lowers the entry's program (an entry without one emits bare headers). */
-int lower_program(const struct plan_entry *e, struct lowered_entry *out, struct why *why);
+/** Lowers the program of entry number `index` (an entry without one emits bare headers). */
+int lower_program(const struct plan_entry *e, uint32_t index, struct lowered_entry *out, struct why *why);
 void lower_free(struct lowered_entry *l);
 
 /** The map value for one point of entry number `index`. */

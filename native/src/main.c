@@ -5,8 +5,9 @@
  *
  * Life cycle: hello → read the plan → load the BPF object → per entry
  * layout, attach (attached/failed) → ready → one epoll loop (ring buffer,
- * signals, target pidfds, stdout errors, a 1-second timer for `lost`) →
- * detach everything → lost → detached.
+ * signals, target pidfds, stdout errors, a 1-second timer for `lost`, the
+ * --aggregate-interval-ms timer for reports) → detach everything → the
+ * final aggregation report → lost → detached.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,11 @@ struct options {
   enum requested_mode mode;
   uint32_t ringbuf_bytes;
   bool follow; /* --follow: the plan is stdin's first line, commands follow (native/PROTOCOL.md) */
+  uint32_t interval_ms; /* --aggregate-interval-ms: report and reset the aggregations this often; 0 never */
 };
+
+/** --aggregate-interval-ms bounds: a millisecond to a day. */
+#define MAX_INTERVAL_MS 86400000u
 
 static const char *const PERMISSION_HINT =
     "probec-attach needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels before 5.8); "
@@ -64,6 +69,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
   o->mode = MODE_AUTO;
   o->ringbuf_bytes = DEFAULT_RINGBUF_BYTES;
   o->follow = false;
+  o->interval_ms = 0;
   for (int i = 1; i < argc; i++) {
     char message[256];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,9 +94,18 @@ static void parse_options(int argc, char **argv, struct options *o) {
       i++;
     } else if (strcmp(argv[i], "--follow") == 0) {
       o->follow = true;
+    } else if (strcmp(argv[i], "--aggregate-interval-ms") == 0 && value != NULL) {
+      char *end;
+      unsigned long long n = strtoull(value, &end, 10);
+      if (*end != '\0' || value[0] == '\0' || n > MAX_INTERVAL_MS) {
+        snprintf(message, sizeof message, "--aggregate-interval-ms %.40s: not a number of milliseconds up to %u", value, MAX_INTERVAL_MS);
+        fatal(EXIT_BAD_PLAN, message, "e.g. --aggregate-interval-ms 1000 (plan.aggregation.intervalMs); 0 or absent: report only at exit");
+      }
+      o->interval_ms = (uint32_t)n;
+      i++;
     } else {
       snprintf(message, sizeof message, "unknown argument %.60s", argv[i]);
-      fatal(EXIT_BAD_PLAN, message, "usage: probec-attach [--mode auto|multi|pmu|legacy] [--ringbuf-bytes N] [--follow] < plan.json");
+      fatal(EXIT_BAD_PLAN, message, "usage: probec-attach [--mode auto|multi|pmu|legacy] [--ringbuf-bytes N] [--follow] [--aggregate-interval-ms N] < plan.json");
     }
   }
 }
@@ -182,10 +197,20 @@ static void epoll_add(int epfd, int fd, uint32_t events) {
 }
 
 /* Runs until a reason to detach; returns it. */
-static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd, pid_t parent, struct follow *follow) {
+static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd, pid_t parent, struct follow *follow, uint32_t interval_ms) {
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   if (epfd < 0 || timer < 0) return "error";
+  /* --aggregate-interval-ms: its own timer, so that the reports keep their period whatever else happens. */
+  int reports = -1;
+  if (interval_ms > 0) {
+    reports = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (reports < 0) return "error";
+    struct timespec every = {.tv_sec = interval_ms / 1000, .tv_nsec = (long)(interval_ms % 1000) * 1000000};
+    struct itimerspec period = {.it_interval = every, .it_value = every};
+    timerfd_settime(reports, 0, &period, NULL);
+    epoll_add(epfd, reports, EPOLLIN);
+  }
   struct itimerspec second = {.it_interval = {1, 0}, .it_value = {1, 0}};
   timerfd_settime(timer, 0, &second, NULL);
   int ring = events_fd(rb);
@@ -232,6 +257,10 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
         }
         /* PR_SET_PDEATHSIG fires when the parent *thread* exits; this catches a parent gone without it. */
         if (getppid() != parent) reason = "parent";
+      } else if (fd == reports) {
+        uint64_t ticks;
+        if (read(reports, &ticks, sizeof ticks) < 0) continue;
+        aggregates_report(s->aggs, false, true);
       } else if (fd == STDOUT_FILENO) {
         reason = "stdout";
       } else if (follow != NULL && fd == STDIN_FILENO) {
@@ -250,8 +279,45 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
   }
   free(lost);
   close(timer);
+  if (reports >= 0) close(reports);
   close(epfd);
   return reason;
+}
+
+/*
+ * The sizes of the maps the plan decides. Aggregation maps are sized for
+ * the plan's aggregations (mapKeys keys, its largest key, its deepest
+ * ustack key) and at their smallest when it has none; following, entries
+ * come later, so they get the plan's mapKeys and the largest key and
+ * stack a probe may have. Each entry is lowered here only to learn this;
+ * session_attach lowers it again and reports its errors.
+ */
+static void plan_sizes(const struct plan *plan, const struct options *o, struct loader_sizes *sizes) {
+  *sizes = (struct loader_sizes){
+      .max_points = o->follow ? PLAN_MAX_POINTS : (uint32_t)plan->total_points,
+      .ringbuf_bytes = o->ringbuf_bytes,
+      .agg_keys = 1,
+      .agg_key_size = 16,
+  };
+  if (o->follow) {
+    sizes->agg_keys = plan->map_keys;
+    sizes->agg_key_size = sizeof(struct probec_agg_key);
+    sizes->stack_frames = PROBEC_MAX_FRAMES;
+    sizes->stacks = true;
+    return;
+  }
+  for (size_t i = 0; i < plan->nentries; i++) {
+    struct lowered_entry l;
+    struct why why = {{0}};
+    if (lower_program(&plan->entries[i], (uint32_t)i, &l, &why) == 0) {
+      if (l.naggs > 0) sizes->agg_keys = plan->map_keys;
+      if (l.key_size > sizes->agg_key_size) sizes->agg_key_size = l.key_size;
+      if (l.stack_frames > sizes->stack_frames) sizes->stack_frames = l.stack_frames;
+      sizes->stacks |= l.stack_frames > 0;
+      for (size_t f = 0; f < l.nfields; f++) sizes->stacks |= l.fields[f].type == LAYOUT_STACK;
+    }
+    lower_free(&l);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -301,14 +367,16 @@ int main(int argc, char **argv) {
   }
   int err = 0;
   /* Following, entries come later: the points map is sized for the most a session may hold. */
-  uint32_t max_points = options.follow ? PLAN_MAX_POINTS : (uint32_t)plan.total_points;
-  if (loader_load(&session.loader, session.mode == ATTACH_MULTI, max_points, options.ringbuf_bytes, &err, &why) < 0)
+  struct loader_sizes sizes;
+  plan_sizes(&plan, &options, &sizes);
+  if (loader_load(&session.loader, session.mode == ATTACH_MULTI, &sizes, &err, &why) < 0)
     fatal(EXIT_BAD_PLAN, why.text, err == EPERM || err == EACCES ? PERMISSION_HINT : NULL);
   struct ring_buffer *rb = events_open(session.loader.events_fd);
   if (rb == NULL) {
     loader_close(&session.loader);
     fatal(EXIT_INTERNAL, "cannot read the BPF ring buffer", NULL);
   }
+  session.aggs = aggregates_new(&session.loader, rb);
 
   session_attach(&session);
   /* Following, targets come and go: their exit does not end the session. */
@@ -320,14 +388,17 @@ int main(int argc, char **argv) {
   }
   watch_start(&session.watch);
   output_watch_interrupt(sigfd);
-  const char *reason = run_loop(&session, rb, sigfd, parent, follow);
+  const char *reason = run_loop(&session, rb, sigfd, parent, follow, options.interval_ms);
   /* Detached next: what is written from here on is finite, so it may wait for the reader. */
   output_watch_interrupt(-1);
 
-  /* Detach first so that no new event arrives, then deliver what is left. */
-  if (follow != NULL) follow_stop(follow);
+  /* Detach first so that no new event arrives, then deliver what is left, then the aggregations' last state. */
+  if (follow != NULL) follow_detach(follow);
   session_detach(&session);
   events_drain_all(rb);
+  if (strcmp(reason, "error") != 0 && aggregates_any(session.aggs)) aggregates_report(session.aggs, true, false);
+  if (follow != NULL) follow_stop(follow);
+  aggregates_free(session.aggs);
   uint64_t *lost = xcalloc(plan.nentries, sizeof *lost);
   for (size_t i = 0; i < plan.nentries; i++) lost[i] = loader_lost(&session.loader, (uint32_t)i);
   status_lost(lost, plan.nentries);

@@ -4,13 +4,16 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Larger than any frame (PROBEC_MAX_EVENT + header), so one frame never needs two buffers. */
+/* Larger than any event frame (PROBEC_MAX_EVENT + header); a larger status (an aggregate report) grows it to fit. */
 #define OUTPUT_BUFFER_BYTES (256u << 10)
 
-static unsigned char buffer[OUTPUT_BUFFER_BYTES];
+static unsigned char initial[OUTPUT_BUFFER_BYTES];
+static unsigned char *buffer = initial;
+static size_t capacity = sizeof initial;
 static size_t used;
 static bool closed;
 static int interrupt_fd = -1;
@@ -60,9 +63,21 @@ void output_flush(void) {
 void output_frame(enum frame_type type, const void *payload, uint32_t len) {
   uint32_t header[2] = {len, (uint32_t)type};
   if (closed) return;
-  if (used + sizeof header + len > sizeof buffer) output_flush();
+  if (used + sizeof header + len > capacity) output_flush();
+  /* A frame larger than the buffer (only a report's status can be): a buffer that holds it, so frames are never cut. */
+  if (used + sizeof header + len > capacity && sizeof header + len > capacity) {
+    size_t grown = capacity;
+    while (used + sizeof header + len > grown) grown *= 2;
+    unsigned char *bigger = malloc(grown);
+    if (bigger != NULL) {
+      memcpy(bigger, buffer, used);
+      if (buffer != initial) free(buffer);
+      buffer = bigger;
+      capacity = grown;
+    }
+  }
   /* Still no room: the reader stalled and a signal is pending; the loop is about to detach. The frame is dropped whole. */
-  if (used + sizeof header + len > sizeof buffer) return;
+  if (used + sizeof header + len > capacity) return;
   memcpy(buffer + used, header, sizeof header);
   memcpy(buffer + used + sizeof header, payload, len);
   used += sizeof header + len;

@@ -331,6 +331,24 @@ static int check_unique_cookies(struct plan *plan, struct why *why) {
   return rc;
 }
 
+/* `aggregation` (optional): only mapKeys is the attacher's; the interval comes as --aggregate-interval-ms. */
+static int load_aggregation(struct ctx *c, const struct json *a, struct plan *plan) {
+  plan->map_keys = PLAN_DEFAULT_MAP_KEYS;
+  if (a == NULL) return 0;
+  if (a->type != JSON_OBJECT) return bad(c, "aggregation", "an object", a);
+  strcpy(c->path, "plan.aggregation");
+  uint64_t keys;
+  if (!u64_member(c, a, "mapKeys", &keys)) return -1;
+  if (keys < 1 || keys > PLAN_MAX_MAP_KEYS)
+    return why_set(c->why, "plan.aggregation.mapKeys: %llu is not between 1 and %d (AGGREGATE_LIMITS.maxMapKeys)", (unsigned long long)keys, PLAN_MAX_MAP_KEYS);
+  const struct json *interval = json_get(a, "intervalMs");
+  uint64_t ms;
+  if (interval == NULL || (interval->type != JSON_NULL && !json_as_u64(interval, &ms))) return bad(c, "intervalMs", "a number of milliseconds or null", interval);
+  plan->map_keys = (uint32_t)keys;
+  strcpy(c->path, "plan");
+  return 0;
+}
+
 int plan_load(const char *text, size_t len, struct plan *plan, struct why *why) {
   memset(plan, 0, sizeof *plan);
   char error[256];
@@ -342,6 +360,7 @@ int plan_load(const char *text, size_t len, struct plan *plan, struct why *why) 
   uint64_t version;
   if (!u64_member(&c, root, "planVersion", &version)) return -1;
   if (version != 2) return why_set(why, "plan.planVersion: this attacher executes version 2 plans, got %llu", (unsigned long long)version);
+  if (load_aggregation(&c, json_get(root, "aggregation"), plan) < 0) return -1;
   const struct json *probes = member(&c, root, "probes", JSON_ARRAY, "an array");
   if (probes == NULL) return -1;
   if (probes->count > PROBEC_MAX_ENTRIES)

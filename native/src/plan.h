@@ -29,6 +29,9 @@
 #define PLAN_MAX_PATH 4096
 /** Longest build-id accepted, in bytes (SHA-1 gives 20; the note allows more). */
 #define PLAN_MAX_BUILD_ID 64
+/** `aggregation.mapKeys`: its default and its largest value (AGGREGATE_LIMITS.defaultMapKeys, maxMapKeys). */
+#define PLAN_DEFAULT_MAP_KEYS 10240
+#define PLAN_MAX_MAP_KEYS 1048576
 
 enum plan_kind { PLAN_UPROBE, PLAN_URETPROBE, PLAN_UPROBE_RET, PLAN_USDT };
 enum plan_strategy { PLAN_FD, PLAN_ROOT, PLAN_LAYER, PLAN_MAP, PLAN_HOST };
@@ -86,6 +89,7 @@ struct plan {
   size_t nentries;
   size_t total_points;
   size_t total_pids;
+  uint32_t map_keys; /* aggregation.mapKeys: the size of the `aggs` map (and of `stacks`) */
 };
 
 /** Parses and checks a plan; on failure `why` says what and where ("probes[2].binary.ino: …"). */

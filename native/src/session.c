@@ -75,12 +75,13 @@ static void prepare_entry(struct session *s, size_t index, struct prepared_entry
   int err = 0;
   p->attempt.index = index;
   p->binary.fd = -1;
-  if (lower_program(e, &lowered, &why) < 0) {
+  if (lower_program(e, (uint32_t)index, &lowered, &why) < 0) {
     lower_free(&lowered);
     on_failure(&p->attempt, 0, 0, why.text);
     return;
   }
   status_layout(index, &lowered);
+  aggregates_register(s->aggs, (uint32_t)index, &lowered);
   if (binary_open(e, &p->binary, &err, &why) < 0) {
     p->binary.fd = -1;
     on_failure(&p->attempt, 0, err, why.text);

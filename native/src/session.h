@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregate.h"
 #include "attach.h"
 #include "features.h"
 #include "loader.h"
@@ -25,6 +26,7 @@ struct session {
   struct teardown teardown;
   struct watch watch;
   uint64_t *lost; /* per entry, cumulative */
+  struct aggregates *aggs; /* the entries' aggregations, for the reports */
   size_t attached_entries, failed_entries, attached_points;
 };
 

@@ -57,7 +57,7 @@ void status_hello(const struct features *f) {
 }
 
 void status_layout(size_t entry, const struct lowered_entry *l) {
-  static const char *const types[] = {"int", "string", "header"};
+  static const char *const types[] = {"int", "string", "header", "stack"};
   struct jw w;
   begin(&w, "layout");
   jw_key(&w, "entry");
@@ -227,5 +227,21 @@ void status_rejected(bool has_id, uint64_t id, const char *message) {
     jw_null(&w);
   jw_key(&w, "message");
   jw_string(&w, message);
+  send(&w);
+}
+
+void status_stack_process(uint32_t pid) {
+  struct jw w;
+  begin(&w, "stackProcess");
+  jw_key(&w, "pid");
+  jw_u64(&w, pid);
+  send(&w);
+}
+
+void status_reported(uint64_t id) {
+  struct jw w;
+  begin(&w, "reported");
+  jw_key(&w, "id");
+  jw_u64(&w, id);
   send(&w);
 }

@@ -29,6 +29,10 @@ void status_detached(const char *reason);
 void status_added(uint64_t id, const uint32_t *entries, size_t n, size_t points);
 void status_removed(uint64_t id, const uint32_t *entries, size_t n);
 void status_filtered(uint64_t id, uint32_t entry, size_t added, size_t removed);
+/** A probe with a ustack fired in process `pid` for the first time (a ring-buffer control record). */
+void status_stack_process(uint32_t pid);
+/** The reply to `report`, after its report. */
+void status_reported(uint64_t id);
 /** A command that was not carried out (`has_id` false when it had no readable id); the session goes on. */
 void status_rejected(bool has_id, uint64_t id, const char *message);
 
