@@ -320,14 +320,17 @@ function expectedRows(values: bigint[], keyOf: (v: bigint) => unknown[], bucketO
     groups.set(id, g);
   }
   return sorted(
-    [...groups.values()].map((g) => ({
-      keys: g.keys,
-      ...(g.bucket === undefined ? {} : { bucket: g.bucket }),
-      count: String(g.values.length),
-      sum: String(g.values.reduce((a, b) => a + b, 0n)),
-      min: String(g.values.reduce((a, b) => (b < a ? b : a))),
-      max: String(g.values.reduce((a, b) => (b > a ? b : a))),
-    })),
+    [...groups.values()].map((g) => {
+      const ascending = [...g.values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return {
+        keys: g.keys,
+        ...(g.bucket === undefined ? {} : { bucket: g.bucket }),
+        count: String(g.values.length),
+        sum: String(g.values.reduce((a, b) => a + b, 0n)),
+        min: String(ascending[0]),
+        max: String(ascending.at(-1)),
+      };
+    }),
   );
 }
 
@@ -563,7 +566,8 @@ describe("probec-attach aggregations on this kernel", () => {
       expect(inside(own, frames[0] as bigint)).toBe(true);
       expect(frames.filter((a) => inside(own, a)).length).toBeGreaterThanOrEqual(3);
     }
-    expect((rows[0]?.keys[0] as { frames: string[] }).frames).not.toEqual((rows[1]?.keys[0] as { frames: string[] }).frames);
+    const framesOf = (row: Row | undefined) => (row?.keys[0] as { frames: string[] } | undefined)?.frames;
+    expect(framesOf(rows[0])).not.toEqual(framesOf(rows[1]));
     // ustack(2): at most 2 frames; hist of arg0 = 7 is bucket 4 ([4, 8)).
     for (const row of hist?.rows ?? []) {
       expect((row.keys[0] as { frames: string[] }).frames.length).toBeLessThanOrEqual(2);

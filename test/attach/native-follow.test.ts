@@ -408,7 +408,8 @@ describe("probec-attach --follow on this kernel", () => {
     expect(rejected()[1]).toMatchObject({ id: null, message: expect.stringContaining("`id`") });
 
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ command: "attach" }, /^command: unknown command "attach"; expected add, remove or filter$/],
+      [{ command: "attach" }, /^command: unknown command "attach"; expected add, remove, filter or report$/],
+      [{ command: "report", reset: "yes" }, /^report\.reset: expected true or false$/],
       [{ command: "remove", entries: [0] }, /^remove\.entries\[0\]: entry 0 belongs to the initial plan/],
       [{ command: "remove", entries: [7] }, /^remove\.entries\[0\]: entry 7 is not attached$/],
       [{ command: "remove", entries: [] }, /^remove\.entries: expected a non-empty array/],
