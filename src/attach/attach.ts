@@ -13,7 +13,7 @@
  * `closed`, `close()` and the iteration with one `AttachError`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { AttachPlan, PlanProbe } from "../plan/index.js";
+import type { AttachPlan, PlanContainer, PlanProbe } from "../plan/index.js";
 import { AttachError, ProbecError } from "../errors.js";
 import { EventDecoder, type ProbeEvent } from "./events.js";
 import { EventQueue, HIGH_WATER } from "./event-queue.js";
@@ -55,6 +55,13 @@ export interface FollowCommands {
   addProbes(probes: readonly PlanProbe[]): Promise<AddedEntries>;
   /** Detaches entries `addProbes` made; no event of theirs arrives after this resolves. */
   removeEntries(entries: readonly number[]): Promise<void>;
+  /**
+   * Adds containers to an entry `addProbes` made with a container filter,
+   * and removes others (the helper's `filter` command): hits in the mount
+   * namespaces of `add` are kept from now on, and their events name that
+   * container; hits in the namespaces `remove` lists are dropped.
+   */
+  filterEntry(entry: number, add: readonly PlanContainer[], remove: readonly number[]): Promise<void>;
 }
 
 /** What `ready` reports: entries attached and failed, and points attached. */
@@ -370,6 +377,16 @@ class HelperAttachment implements Attachment, FollowCommands {
         this.events.dropEntry(entry);
         this.liveEntries.delete(entry);
       }
+    });
+  }
+
+  filterEntry(entry: number, add: readonly PlanContainer[], remove: readonly number[]): Promise<void> {
+    return this.serial(async () => {
+      for (const c of add) this.events.setContainer(entry, c.mntNs, c);
+      const reply = await this.command({ command: "filter", entry, add: add.map((c) => c.mntNs), remove });
+      if (reply.type === "rejected") throw new AttachError(`probec-attach refused to filter entry ${entry}: ${String(reply.message)}`);
+      // A container is removed once its runtime said it exited: its processes are gone and their hits were delivered as they came.
+      for (const ns of remove) this.events.setContainer(entry, ns, undefined);
     });
   }
 

@@ -10,7 +10,7 @@
  * Values are in host byte order; the hosts probec attaches on (x86-64,
  * aarch64) are little-endian, which is what the reads below assume.
  */
-import type { AttachPlan, CaptureName, HeaderCaptureName, PlanExpr, PlanProbe } from "../plan/index.js";
+import type { AttachPlan, CaptureName, HeaderCaptureName, PlanContainer, PlanExpr, PlanProbe } from "../plan/index.js";
 import type { LayoutField, LayoutStatus } from "./status.js";
 import { protocolError } from "./status.js";
 
@@ -79,7 +79,7 @@ interface EntryDecoder {
   readonly probe: PlanProbe;
   readonly container: string | null;
   /** An entry that serves several containers (`target.containers`, issue 14): each by the mount namespace an event carries. */
-  readonly byMntns: ReadonlyMap<bigint, EventContainer> | undefined;
+  readonly byMntns: Map<bigint, EventContainer> | undefined;
   readonly pairedReturn: boolean;
   layout?: { readonly eventSize: number; readonly names: readonly string[]; readonly readers: readonly FieldReader[] };
 }
@@ -134,6 +134,20 @@ export class EventDecoder {
     if (entry === undefined) return;
     for (const point of entry.probe.points) this.points.delete(point.cookie);
     delete this.entries[index];
+  }
+
+  /**
+   * Names the container whose mount namespace is `mntNs` in the events of
+   * entry `index`, or forgets it (`container` undefined): the helper's
+   * `filter` command adds containers to an entry that was added with
+   * `target.containers` (src/follow/). Called before the namespace is
+   * added, so that its first event names it.
+   */
+  setContainer(index: number, mntNs: number, container: PlanContainer | undefined): void {
+    const byMntns = this.entries[index]?.byMntns;
+    if (byMntns === undefined) throw protocolError(`entry ${index} was not added with target.containers: its events name one container only`);
+    if (container === undefined) byMntns.delete(BigInt(mntNs));
+    else byMntns.set(BigInt(mntNs), { container: container.containerName ?? container.containerId, containerId: container.containerId, pod: container.pod });
   }
 
   /** Takes an entry's `layout` status; its events decode with it from now on. */
