@@ -3,28 +3,35 @@
  * names while they come and go (issue 14, `--follow`).
  *
  * One helper for the whole session (attachFollowing: one BPF object, one
- * ring buffer). The runtime's event stream is watched, not polled: a
- * container that starts and matches is compiled alone (compile() with its
- * targets re-aimed at the container's id, src/follow/scope.ts) and its
- * entries are added to the running helper; one that exits or is destroyed
- * has its entries removed, which detaches them in the kernel. A restart is
- * an exit then a start, so it is detached and attached again; a named
- * container re-created under the same name is matched by name.
+ * ring buffer). The runtimes' event streams are watched, not polled
+ * (Docker's and Podman's `/events`; containerd's event service, which also
+ * carries the CRI plugin's pods; a `k8s/…` scope watches containerd and
+ * Docker, whichever is there). A container that starts and matches is
+ * inspected, the file is compiled for it alone (src/follow/container.ts),
+ * and its entries join the running helper: one entry per distinct binary
+ * and probe, which later containers of the same image join by mount
+ * namespace (src/follow/shared-entries.ts). One that exits or is
+ * destroyed leaves its entries, which detaches them when it was their
+ * last. A restart is an exit then a start, so it is detached and attached
+ * again; a named container re-created under the same name is matched by
+ * name.
  *
  * Events are subscribed to before the running containers are listed, so a
  * container that starts in between is seen by one or the other (a
- * container seen twice is attached once: they are keyed by id).
+ * container seen twice is attached once: they are keyed by runtime and id).
  */
 import { compile, type CompileOptions } from "../compile/compile.js";
 import { attachFollowing, type AttachOptions, type Attachment, type FollowCommands } from "../attach/attach.js";
 import type { ProbeEvent } from "../attach/events.js";
 import type { AttachSummary } from "../attach/summary.js";
-import { resolveTarget } from "../discovery/resolve-target.js";
 import { containerRuntime } from "../discovery/runtimes/registry.js";
 import type { ContainerRuntimeClient, RuntimeEvent } from "../discovery/runtimes/runtime.js";
+import { selectContainers, type ContainerInfo } from "../discovery/select.js";
 import { NotFoundError, UsageError } from "../errors.js";
-import type { AttachPlan, PlanProbe } from "../plan/index.js";
-import { followedScope, retarget, type FollowedScope } from "./scope.js";
+import type { AttachPlan } from "../plan/index.js";
+import { containerKey, containerLabel, describeContainer, processesOf, resolverFor } from "./container.js";
+import { followedScope, type FollowedScope } from "./scope.js";
+import { SharedEntries } from "./shared-entries.js";
 
 /** One change of what is followed, as status lines print it (`+ docker/web-2 (3 points)`). */
 export type FollowChange =
@@ -36,17 +43,19 @@ export type FollowChange =
 
 /** Options of {@link follow}: the attach options, the compile (and runtime) options, and a listener for changes. */
 export interface FollowOptions extends Omit<AttachOptions, "follow">, Omit<CompileOptions, "resolve" | "follow"> {
-  /** Called with each change: a container attached or detached, a failure, the runtime's stream gone. */
+  /** Called with each change: a container attached or detached, a failure, a runtime's stream gone. */
   readonly onChange?: (change: FollowChange) => void;
 }
 
 /** A followed probe file: iterate it for events (of every container followed); close it to detach all. */
 export interface Following extends AsyncIterable<ProbeEvent> {
-  /** The scope followed, as written (`docker/web`). */
+  /** The scope followed, as written (`docker/web`, `k8s/shop/app=web/app`). */
   readonly scope: string;
+  /** The runtimes whose event streams are watched (k8s: containerd and Docker, those that are reachable). */
+  readonly runtimes: readonly string[];
   /** Every change so far, in order. */
   readonly changes: readonly FollowChange[];
-  /** The containers attached now: id → the helper's entries. */
+  /** The containers attached now: id → the helper's entries serving it (shared with the other containers of its image). */
   readonly attached: ReadonlyMap<string, readonly number[]>;
   /** Stops watching and detaches everything. Idempotent. */
   close(): Promise<AttachSummary>;
@@ -63,38 +72,59 @@ export interface Following extends AsyncIterable<ProbeEvent> {
 }
 
 /**
- * Follows the containers the probe file's scope names. Resolves once the
- * helper is ready and the containers running now are attached (or have
- * failed, which is a change, not an error).
+ * Follows the containers the probe file's scope names: a named Docker or
+ * Podman container (`docker/web`) or a selector (`docker/app=web`,
+ * `docker/*`, `podman/SELECTOR`, `containerd/[NS/]SELECTOR`,
+ * `k8s/NAMESPACE/SELECTOR[/CONTAINER,…]`). Resolves once the helper is
+ * ready and the containers running now are attached (or have failed,
+ * which is a change, not an error). A scope that matches nothing yet is a
+ * `waiting` change: containers may come.
  *
- * @throws UsageError when the file's targets cannot be followed (not one container scope).
- * @throws NotFoundError when the scope's runtime is not reachable or has no event stream.
+ * @throws UsageError when the file has errors, or its targets cannot be followed (not one container scope).
+ * @throws NotFoundError when none of the scope's runtimes is reachable.
  */
 export async function follow(source: string, options: FollowOptions = {}): Promise<Following> {
   const file = options.file ?? "<inline>";
   const scope = followedScope(source, file);
-  const client = containerRuntime(scope.runtime, options);
-  if (!client.present())
-    throw new NotFoundError(`--follow ${scope.text}: ${scope.runtime} is not reachable (no socket at ${client.endpoint})`, [
-      `start ${scope.runtime}, or point probec at it (DOCKER_HOST, CONTAINER_HOST)`,
+  const clients = scope.runtimes.map((runtime) => containerRuntime(runtime, options));
+  const reachable = clients.filter((c) => c.present());
+  if (reachable.length === 0)
+    throw new NotFoundError(`--follow ${scope.text}: ${clients.map((c) => `${c.name} is not reachable (no socket at ${c.endpoint})`).join("; ")}`, [
+      `start ${clients.map((c) => c.name).join(" or ")}, or point probec at it (DOCKER_HOST, CONTAINER_HOST, CONTAINERD_ADDRESS)`,
     ]);
-  if (client.events === undefined)
-    throw new UsageError(`--follow ${scope.text}: ${scope.runtime} has no event stream probec can watch`, ["run without --follow"]);
+  const watched = reachable.filter((c) => c.events !== undefined);
+  if (watched.length === 0)
+    throw new UsageError(`--follow ${scope.text}: ${reachable.map((c) => c.name).join(", ")} has no event stream probec can watch`, ["run without --follow"]);
   const attachment = attachFollowing({ planVersion: 2, probes: [] }, options);
   await attachment.ready;
-  const session = new FollowSession(source, file, scope, client, attachment, options);
-  await session.start();
+  const session = new FollowSession(source, file, scope, watched, attachment, options);
+  try {
+    for (const absent of clients.filter((c) => !reachable.includes(c)))
+      session.warn(`${absent.name} is not reachable (no socket at ${absent.endpoint}): following ${session.runtimes.join(" and ")} only`);
+    await session.start();
+  } catch (error) {
+    await session.close().catch(() => undefined);
+    throw error;
+  }
   return session;
+}
+
+/** A container attached now. */
+interface Member {
+  readonly id: string;
+  readonly label: string;
 }
 
 class FollowSession implements Following {
   readonly changes: FollowChange[] = [];
   readonly attached = new Map<string, readonly number[]>();
+  private readonly members = new Map<string, Member>();
+  private readonly entries: SharedEntries;
   private readonly abort = new AbortController();
+  /** Streams still open, by runtime. */
+  private readonly live = new Set<string>();
   /** Container operations run one after another, in event order. */
   private chain: Promise<void> = Promise.resolve();
-  /** Cookies are unique in the session: each container's plan is moved past the ones before. */
-  private nextCookie = 1;
   private closing = false;
   shape: AttachPlan | undefined;
 
@@ -102,13 +132,19 @@ class FollowSession implements Following {
     private readonly source: string,
     private readonly file: string,
     private readonly followed: FollowedScope,
-    private readonly client: ContainerRuntimeClient,
+    private readonly clients: readonly ContainerRuntimeClient[],
     readonly attachment: Attachment & FollowCommands,
     private readonly options: FollowOptions,
-  ) {}
+  ) {
+    this.entries = new SharedEntries(attachment);
+  }
 
   get scope(): string {
     return this.followed.text;
+  }
+
+  get runtimes(): readonly string[] {
+    return this.clients.map((c) => c.name);
   }
 
   get closed(): Promise<AttachSummary> {
@@ -126,112 +162,141 @@ class FollowSession implements Following {
   }
 
   async start(): Promise<void> {
-    const events = (this.client.events as NonNullable<ContainerRuntimeClient["events"]>)({ signal: this.abort.signal });
-    const iterator = events[Symbol.asyncIterator]();
-    // The first next() opens the stream; it is pending until an event comes.
-    void this.watch(iterator);
-    const running = await this.client.list();
-    const matching = running.filter((c) => this.followed.matches(c));
-    for (const c of matching) this.enqueue(() => this.add(c.id, c.name));
-    if (matching.length === 0)
-      this.change({
-        type: "waiting",
-        scope: this.followed.text,
-        message: `no running ${this.followed.runtime} container matches ${this.followed.text} yet: waiting for one to start`,
-      });
+    for (const client of this.clients) {
+      this.live.add(client.name);
+      // The first next() opens the stream; it is pending until an event comes.
+      void this.watch(client);
+    }
+    const running = await this.runningMatches();
+    for (const { client, info } of running) this.enqueue(() => this.add(client, info));
+    if (running.length === 0) this.change({ type: "waiting", scope: this.followed.text, message: await this.waitingMessage() });
     await this.chain;
-    // Close detaches everything; the watch ends with the abort.
+    // Close detaches everything; the watches end with the abort.
     void this.attachment.closed.finally(() => this.abort.abort()).catch(() => undefined);
   }
 
-  private async watch(iterator: AsyncIterator<RuntimeEvent>): Promise<void> {
+  /** What the status line says while nothing matches: for a selector, what exists instead (the error it is without --follow). */
+  private async waitingMessage(): Promise<string> {
+    const generic = `no running ${this.runtimes.join(" or ")} container matches ${this.followed.text} yet: waiting for one to start`;
+    if (this.followed.selector === undefined) return generic;
     try {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done === true) break;
-        this.onEvent(next.value);
-      }
-      if (!this.closing) this.streamGone("the event stream ended");
+      await selectContainers(this.followed.selector, this.options);
+      return generic; // one started meanwhile: its start event attaches it
     } catch (error) {
-      if (!this.closing) this.streamGone(error instanceof Error ? error.message : String(error));
+      if (!(error instanceof NotFoundError)) throw error;
+      return `${error.message}: waiting for one to start${error.hints.length === 0 ? "" : ` (${error.hints.join("; ")})`}`;
     }
   }
 
-  private streamGone(why: string): void {
-    this.change({
-      type: "warning",
-      scope: this.followed.text,
-      message: `${this.followed.runtime} at ${this.client.endpoint}: ${why}; containers already attached stay attached, new ones are not seen`,
-    });
+  warn(message: string): void {
+    this.change({ type: "warning", scope: this.followed.text, message });
   }
 
-  private onEvent(event: RuntimeEvent): void {
+  /** The running containers the scope picks now, each with the client of its runtime. */
+  private async runningMatches(): Promise<{ client: ContainerRuntimeClient; info: ContainerInfo }[]> {
+    const clientOf = (runtime: string) => this.clients.find((c) => c.name === runtime);
+    if (this.followed.selector !== undefined) {
+      const picked = await selectContainers(this.followed.selector, { ...this.options, follow: true });
+      return picked.flatMap((info) => {
+        const client = clientOf(info.runtime);
+        return client === undefined ? [] : [{ client, info }];
+      });
+    }
+    const out: { client: ContainerRuntimeClient; info: ContainerInfo }[] = [];
+    for (const client of this.clients) {
+      for (const c of await client.list()) {
+        const info: ContainerInfo = {
+          runtime: client.name as ContainerInfo["runtime"],
+          id: c.id,
+          name: c.name,
+          runtimeNamespace: c.namespace,
+          labels: c.labels,
+          pod: undefined,
+        };
+        if (this.followed.matches(info)) out.push({ client, info });
+      }
+    }
+    return out;
+  }
+
+  private async watch(client: ContainerRuntimeClient): Promise<void> {
+    const events = (client.events as NonNullable<ContainerRuntimeClient["events"]>)({ signal: this.abort.signal });
+    try {
+      for await (const event of events) this.onEvent(client, event);
+      if (!this.closing) this.streamGone(client, "the event stream ended");
+    } catch (error) {
+      if (!this.closing) this.streamGone(client, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private streamGone(client: ContainerRuntimeClient, why: string): void {
+    this.live.delete(client.name);
+    const others = [...this.live];
+    this.warn(
+      `${client.name} at ${client.endpoint}: ${why}; containers already attached stay attached, new ones are not seen${others.length === 0 ? "" : ` (${others.join(" and ")} still followed)`}`,
+    );
+  }
+
+  private onEvent(client: ContainerRuntimeClient, event: RuntimeEvent): void {
     if (event.action === "start") {
-      if (!this.followed.matches(event)) return;
-      this.enqueue(() => this.add(event.id, event.name));
+      // A named scope knows from the event's name alone; a selector needs the container's labels.
+      if (this.followed.selector === undefined && event.name !== undefined && !this.followed.matches({ ...eventInfo(event), name: event.name })) return;
+      this.enqueue(async () => {
+        const info = await describeContainer(client, event.id, event.namespace, this.options);
+        if (info !== undefined && this.followed.matches(info)) await this.add(client, info);
+      });
     } else if (event.action === "exit" || event.action === "destroy") {
-      this.enqueue(() => this.remove(event.id, event.action === "exit" ? "exited" : "destroyed"));
+      this.enqueue(() => this.remove(containerKey(event), event.action === "exit" ? "exited" : "destroyed"));
     }
   }
 
   private enqueue(run: () => Promise<void>): void {
     this.chain = this.chain.then(run).catch((error: unknown) => {
-      if (!this.closing) this.change({ type: "warning", scope: this.followed.text, message: error instanceof Error ? error.message : String(error) });
+      if (!this.closing) this.warn(error instanceof Error ? error.message : String(error));
     });
   }
 
-  private label(id: string, name: string | undefined): string {
-    return `${this.followed.runtime}/${name ?? id.slice(0, 12)}`;
-  }
-
-  private async add(id: string, name: string | undefined): Promise<void> {
-    if (this.closing || this.attached.has(id)) return;
-    const scope = `${this.followed.runtime}/${id}`;
-    const label = this.label(id, name);
-    const { plan, diagnostics } = await compile(this.source, {
-      ...this.options,
-      file: this.file,
-      resolve: (text) => resolveTarget(retarget(text, scope), this.options),
-    });
+  private async add(client: ContainerRuntimeClient, info: ContainerInfo): Promise<void> {
+    const key = containerKey({ runtime: info.runtime, id: info.id, namespace: info.runtimeNamespace });
+    if (this.closing || this.members.has(key)) return;
+    const label = containerLabel(this.followed, info);
+    let resolve: ReturnType<typeof resolverFor>;
+    if (this.followed.selector === undefined) resolve = resolverFor(this.followed, info, [], this.options);
+    else {
+      const processes = await processesOf(client, info);
+      if (processes.length === 0) return; // stopped already: its exit event follows
+      resolve = resolverFor(this.followed, info, processes, this.options);
+    }
+    const { plan, diagnostics } = await compile(this.source, { ...this.options, file: this.file, resolve });
     if (plan === undefined) {
       const errors = diagnostics.filter((d) => d.severity === "error").map((d) => d.message);
-      this.change({ type: "failed", scope: label, id, message: errors.join("; ") });
+      this.change({ type: "failed", scope: label, id: info.id, message: errors.join("; ") });
       return;
     }
     if (this.closing) return;
-    const probes = this.renumber(plan.probes);
+    const joined = await this.entries.join(key, plan.probes);
     this.shape ??= plan;
-    const added = await this.attachment.addProbes(probes);
-    this.attached.set(id, added.entries);
-    this.change({ type: "attached", scope: label, id, points: added.points, failed: added.failed.length });
+    this.members.set(key, { id: info.id, label });
+    this.attached.set(info.id, joined.entries);
+    this.change({ type: "attached", scope: label, id: info.id, points: joined.points, failed: joined.failed });
   }
 
-  private async remove(id: string, reason: "exited" | "destroyed"): Promise<void> {
-    const entries = this.attached.get(id);
-    if (entries === undefined || this.closing) return;
-    this.attached.delete(id);
-    await this.attachment.removeEntries(entries);
-    const name = this.changes.find((c) => c.type === "attached" && c.id === id)?.scope ?? this.label(id, undefined);
-    this.change({ type: "detached", scope: name, id, reason });
-  }
-
-  /** The container's probes with cookies no earlier container used. */
-  private renumber(probes: readonly PlanProbe[]): PlanProbe[] {
-    const base = this.nextCookie - 1;
-    let highest = 0;
-    const out = probes.map((probe) => ({
-      ...probe,
-      points: probe.points.map((point) => {
-        highest = Math.max(highest, point.cookie);
-        return { ...point, cookie: point.cookie + base, pairedWith: point.pairedWith === null ? null : point.pairedWith + base };
-      }),
-    }));
-    this.nextCookie += highest;
-    return out;
+  private async remove(key: string, reason: "exited" | "destroyed"): Promise<void> {
+    const member = this.members.get(key);
+    if (member === undefined || this.closing) return;
+    this.members.delete(key);
+    this.attached.delete(member.id);
+    await this.entries.leave(key);
+    this.change({ type: "detached", scope: member.label, id: member.id, reason });
   }
 
   private change(change: FollowChange): void {
     this.changes.push(change);
     this.options.onChange?.(change);
   }
+}
+
+/** What an event alone says of its container (no labels). */
+function eventInfo(event: RuntimeEvent): ContainerInfo {
+  return { runtime: event.runtime as ContainerInfo["runtime"], id: event.id, name: event.name, runtimeNamespace: event.namespace, labels: {}, pod: undefined };
 }

@@ -1,65 +1,90 @@
 /**
- * Which scopes `--follow` can track, and how one target is re-aimed at one
- * container. A probe file is followed as a whole: each container that
- * starts and matches gets the whole file compiled for it alone (the same
- * compile step as without --follow, its targets' scope replaced by the
- * container's id), so what is attached to it is exactly what `probec run`
- * would attach to that container by name.
+ * Which scopes `--follow` can track, and which containers each one means.
+ * A probe file is followed as a whole: each container that starts and
+ * matches gets the whole file compiled for it alone (the same compile step
+ * as without --follow, src/follow/container.ts), so what is attached to it
+ * is exactly what `probec run` would attach to that container.
  *
- * Followed today: a named container of docker or podman (`docker/web`: the
- * container called so, whichever id it has after a restart or a
- * re-creation). Selectors (`docker/app=web`, `k8s/NS/SELECTOR`) come with
- * their scope syntax (src/discovery/select.ts) and plug in here through
- * {@link FollowedScope.matches}.
+ * Followed:
+ *
+ * - a named container of docker or podman (`docker/web`: the container
+ *   called so, whichever id it has after a restart or a re-creation);
+ * - a selector scope (src/discovery/select.ts): `docker/SELECTOR`,
+ *   `docker/*`, `podman/SELECTOR`, `containerd/[NS/]SELECTOR` and
+ *   `k8s/NAMESPACE/SELECTOR[/CONTAINER,…]` (pods of containerd's CRI or of
+ *   Docker), decided by the same {@link scopeMatcher} as without --follow.
  */
 import { UsageError } from "../errors.js";
-import { checkProbeFile, parseProbeFile, parseTargetSpec } from "../dsl/index.js";
+import { checkProbeFile, parseProbeFile, parseTargetSpec, type SelectorScope } from "../dsl/index.js";
 import { splitTarget } from "../dsl/target-spec.js";
+import { scopeMatcher, type ContainerInfo } from "../discovery/select.js";
+import type { ClientRuntime } from "../discovery/runtimes/registry.js";
 
-/** A scope that `--follow` tracks: which runtime to watch, and which of its containers match. */
+/** A scope that `--follow` tracks: which runtimes to watch, and which of their containers match. */
 export interface FollowedScope {
-  /** As written (`docker/web`), for messages. */
+  /** As written (`docker/web`, `k8s/shop/app=web/app`), for messages. */
   readonly text: string;
-  readonly runtime: "docker" | "podman";
-  /** Whether a container (by its id and name, as the runtime reports them) is one the scope means. */
-  matches(container: { readonly id: string; readonly name: string | undefined }): boolean;
+  /** The runtimes whose containers it can pick, in the order they are asked (k8s: containerd, then docker). */
+  readonly runtimes: readonly ClientRuntime[];
+  /** The selector scope; undefined for a named container. */
+  readonly selector: SelectorScope | undefined;
+  /** Whether a container (as the runtime describes it, with its pod's labels) is one the scope means. */
+  matches(container: ContainerInfo): boolean;
 }
 
-/** The one scope every target of the file shares; a UsageError naming the target otherwise. */
+/**
+ * The one scope every target of the file shares.
+ *
+ * @throws UsageError for a file with errors (the first one, at its line),
+ *   a scope that cannot be followed, or targets naming two scopes.
+ */
 export function followedScope(source: string, file: string): FollowedScope {
   const parsed = parseProbeFile(source, file);
   const checked = checkProbeFile(parsed.ast);
-  const texts = new Set<string>();
-  for (const probe of checked.probes) for (const target of probe.targets) texts.add(target.text);
+  const error = [...parsed.diagnostics, ...checked.diagnostics].find((d) => d.severity === "error");
+  if (error !== undefined) throw new UsageError(`${file}:${error.location.start.line}:${error.location.start.column}: ${error.message}`, [...error.hints]);
   let scope: FollowedScope | undefined;
-  for (const text of texts) {
+  for (const { text, loc } of checked.probes.flatMap((p) => p.targets)) {
     const split = splitTarget(text);
-    if (typeof split === "string") continue; // compile() reports it
-    const spec = parseTargetSpec(text);
-    if (spec.scope.kind !== "docker" && spec.scope.kind !== "podman") {
-      throw new UsageError(
-        `--follow: ${text}: only a container named by its runtime can be followed today (docker/NAME, podman/NAME), not a ${spec.scope.kind} scope`,
-        [
-          "name the container: docker/web:exe:main follows the container called web across restarts",
-          "or run without --follow to attach to the processes there now",
-        ],
-      );
-    }
-    const ref = spec.scope.ref;
+    if (typeof split === "string") continue; // the checks above report it
     if (scope !== undefined && scope.text !== split.scope) {
       throw new UsageError(`--follow: the file's targets name two scopes, ${scope.text} and ${split.scope}; a followed file has one`, [
         "split the file, and run one probec per scope",
       ]);
     }
-    scope ??= {
-      text: split.scope,
-      runtime: spec.scope.kind,
-      matches: (c) => c.name === ref || c.id === ref || (ref.length >= 12 && /^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref)),
-    };
+    try {
+      scope ??= scopeOf(text, split.scope);
+    } catch (error) {
+      // A malformed selector: said at its target, as compile() says it.
+      if (!(error instanceof UsageError)) throw error;
+      throw new UsageError(`${file}:${loc.start.line}:${loc.start.column}: ${error.message}`, [...error.hints]);
+    }
   }
   if (scope === undefined)
     throw new UsageError(`--follow: ${file} has no target to follow`, ["give the probes a container target such as docker/web:exe:main"]);
   return scope;
+}
+
+function scopeOf(target: string, text: string): FollowedScope {
+  const scope = parseTargetSpec(target).scope;
+  if (scope.kind === "select") {
+    const matches = scopeMatcher(scope);
+    return { text, runtimes: scope.runtime === "k8s" ? ["containerd", "docker"] : [scope.runtime], selector: scope, matches };
+  }
+  if (scope.kind === "docker" || scope.kind === "podman") {
+    const ref = scope.ref;
+    const runtime = scope.kind;
+    return {
+      text,
+      runtimes: [runtime],
+      selector: undefined,
+      matches: (c) => c.runtime === runtime && (c.name === ref || c.id === ref || (ref.length >= 12 && /^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))),
+    };
+  }
+  throw new UsageError(`--follow: ${target}: a ${scope.kind} scope names processes that are there now; it cannot be followed`, [
+    "follow a container by name (docker/web, podman/web) or by labels (docker/app=web, docker/*, containerd/k8s.io/app=web, k8s/NAMESPACE/app=web/CONTAINER)",
+    "or run without --follow to attach to the processes there now",
+  ]);
 }
 
 /** `text` with its scope replaced by `scope` (`docker/web:libc:malloc` → `docker/<id>:libc:malloc`). */
