@@ -22,6 +22,9 @@ import { traceStartTask } from "./tasks/trace-start.js";
 import { goReturnHitTask } from "./tasks/go-return-hit.js";
 import { goReturnsTask } from "./tasks/go-returns.js";
 import { symbolizeTask } from "./tasks/symbolize.js";
+import { followStartTask } from "./tasks/follow-start.js";
+import { followAttachTask } from "./tasks/follow-attach.js";
+import { followIdleTask } from "./tasks/follow-idle.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -47,6 +50,9 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(m)", () => goReturnsTask(print)],
   ["(n)", () => goReturnHitTask(print)],
   ["(o)", () => symbolizeTask(print)],
+  ["(r)", () => followStartTask(print)],
+  ["(s)", () => followAttachTask(print)],
+  ["(t)", () => followIdleTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);
