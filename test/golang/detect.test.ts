@@ -4,8 +4,10 @@
  * prints, for the test program (amd64 and arm64, with and without `-s -w`)
  * and the Go toolchain binaries installed here. Also: a C binary is not Go;
  * a file without section headers (sstrip) is still found through the data
- * and read-only segments; and the pre-1.18 pointer format of
- * `.go.buildinfo`, rewritten into a real binary's section.
+ * and read-only segments; the pre-1.18 pointer format of
+ * `.go.buildinfo`, rewritten into a real binary's section; and the last
+ * resort, `runtime.*` symbols, searched only in a file with a section Go's
+ * linker writes (so that node's 110k symbols are not walked).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -115,5 +117,64 @@ describe(".go.buildinfo before Go 1.18 (pointers to string headers)", () => {
     expect(section.sh_size).toBeGreaterThanOrEqual(80 + mod.length);
     const info = readGoBuildInfo(ElfFile.open(new BufferSource(copy), "old"));
     expect(info).toMatchObject({ goVersion: "go1.16.15", path: "example.com/old", modulePath: "example.com/old", moduleVersion: "v1.2.3" });
+  });
+});
+
+/** A copy of `bytes` with section names renamed in `.shstrtab` (each new name as long as the old one). */
+function renameSections(bytes: Uint8Array, renames: Record<string, string>): Uint8Array {
+  const elf = ElfFile.open(new BufferSource(bytes), "original");
+  const names = elf.sections[elf.header.e_shstrndx]!;
+  const copy = bytes.slice();
+  const table = copy.subarray(names.sh_offset, names.sh_offset + names.sh_size);
+  const encoder = new TextEncoder();
+  for (const [from, to] of Object.entries(renames)) {
+    expect(to.length).toBe(from.length);
+    const section = elf.section(from);
+    expect(section, from).toBeDefined();
+    table.set(encoder.encode(to), section!.sh_name);
+  }
+  return copy;
+}
+
+describe("runtime symbols, the last evidence", () => {
+  /** The evidence the build info, the pclntab and the build-ID note give, hidden by renaming their sections. */
+  const hideStrongEvidence = { ".go.buildinfo": ".xo.buildinfo", ".gopclntab": ".xopclntab", ".note.go.buildid": ".note.xo.buildid" };
+
+  it("say Go when nothing else does, in a file with Go's linker sections", () => {
+    const path = binaries.find((b) => b.goarch === "amd64" && !b.stripped)!.path;
+    const copy = renameSections(new Uint8Array(readFileSync(path)), hideStrongEvidence);
+    const info = detectGo(ElfFile.open(new BufferSource(copy), "renamed"));
+    expect(info?.evidence).toEqual(["runtime-symbols"]);
+    expect(info?.goVersion).toBeUndefined();
+    expect(info?.goarch).toBe("amd64");
+  });
+
+  it("are not searched in a file without any section Go's linker writes", () => {
+    const path = binaries.find((b) => b.goarch === "amd64" && !b.stripped)!.path;
+    const copy = renameSections(new Uint8Array(readFileSync(path)), {
+      ...hideStrongEvidence,
+      ".noptrdata": ".xoptrdata",
+      ".noptrbss": ".xoptrbss",
+      ".typelink": ".xypelink",
+      ".itablink": ".xtablink",
+      ".gosymtab": ".xosymtab",
+    });
+    const elf = ElfFile.open(new BufferSource(copy), "renamed");
+    expect(elf.symbolTable("symtab")).toBeDefined();
+    expect(detectGo(elf)).toBeUndefined();
+  });
+
+  it("cost a C++ binary with a full .symtab (node) no read of its symbols", () => {
+    const source = FileSource.open(process.execPath);
+    const elf = ElfFile.open(source, process.execPath);
+    try {
+      expect(elf.symbolTable("symtab")!.count).toBeGreaterThan(10_000);
+      const before = source.bytesRead;
+      expect(detectGo(elf)).toBeUndefined();
+      // Headers, notes and a few section lookups: nothing near .symtab's size.
+      expect(source.bytesRead - before).toBeLessThan(64 * 1024);
+    } finally {
+      elf.close();
+    }
   });
 });
