@@ -31,6 +31,7 @@ File
 
 Item
   = OptionDecl
+  / IntervalDecl
   / LetDecl
   / Probe
 
@@ -44,6 +45,12 @@ OptionValue
   = Integer
   / String
   / Name
+
+// `interval SECONDS`: report the aggregations every SECONDS and reset them.
+// Not a reserved word: it only starts a statement at the top level.
+IntervalDecl
+  = KwInterval _ seconds:Integer
+    { return { type: "Interval", seconds, loc: span(location()) }; }
 
 LetDecl
   = KwLet _ name:Name _ "=" _ target:Target
@@ -81,7 +88,7 @@ BodyItem
   = OptionDecl
   / WhereClause
   / FormatClause
-  / CountClause
+  / AggregateClause
   / Field
 
 WhereClause
@@ -92,15 +99,38 @@ FormatClause
   = KwFormat _ format:String
     { return { type: "Format", format, loc: span(location()) }; }
 
-CountClause
-  = KwCount by:(_ KwBy _ @ExpressionList)?
-    { return { type: "Count", by: by ?? [], loc: span(location()) }; }
+// `count [by …]`, and any `NAME(ARGS) [by …]` written alone in a body: an
+// aggregation (`hist(latency) by comm`). The semantic pass checks NAME against
+// src/plan/aggregates.ts, so `hsit(latency)` gets a did-you-mean, and `min`,
+// `max`, `sum`, … stay free as field names (`min = arg0`). `ustack(N)` alone
+// is the field `ustack`, not an aggregation.
+AggregateClause
+  = fn:CountName args:("(" _ @ExpressionList? _ ")")? by:ByKeys?
+    { return { type: "Aggregate", fn, args: args ?? [], by: by ?? [], loc: span(location()) }; }
+  / !(KwUstack "(") fn:Name "(" _ args:ExpressionList? _ ")" by:ByKeys?
+    { return { type: "Aggregate", fn, args: args ?? [], by: by ?? [], loc: span(location()) }; }
+
+ByKeys
+  = _ KwBy _ @ExpressionList
+
+CountName
+  = KwCount { return { type: "Identifier", name: "count", loc: span(location()) }; }
 
 Field
   = name:Name _ "=" !"=" _ value:Expression
     { return { type: "Field", name, value, loc: span(location()) }; }
+  / value:UstackCall
+    { return { type: "Field", name: value.callee, value, loc: span(location()) }; }
   / name:Name
     { return { type: "Field", name, value: name, loc: span(location()) }; }
+
+// `ustack(16)` alone: the field `ustack` (as a bare `ustack` is).
+UstackCall
+  = callee:UstackName "(" _ args:ExpressionList? _ ")"
+    { return { type: "Call", callee, args: args ?? [], loc: span(location()) }; }
+
+UstackName
+  = KwUstack { return { type: "Identifier", name: "ustack", loc: span(location()) }; }
 
 // ---- expressions (Rust's precedence: `a & 1 == 0` is `(a & 1) == 0`) ------
 
@@ -212,6 +242,9 @@ KwOption "`option`" = "option" !IdentPart
 KwWhere "`where`" = "where" !IdentPart
 KwFormat "`format`" = "format" !IdentPart
 KwCount "`count`" = "count" !IdentPart
+KwInterval "`interval`" = "interval" !IdentPart
+// Named "name": where a body item may start, `ustack` is one more name, not a word to list apart.
+KwUstack "name" = "ustack" !IdentPart
 KwBy "`by`" = "by" !IdentPart
 KwAs "`as`" = "as" !IdentPart
 

@@ -39,6 +39,9 @@ export function argUses(probe: CheckedProbe): { index: number; loc: SourceLocati
   };
   for (const f of probe.fields) walk(f.value);
   if (probe.filter !== undefined) walk(probe.filter);
-  for (const k of probe.count?.by ?? []) walk(k);
+  for (const a of probe.aggregates) {
+    if (a.value !== undefined) walk(a.value);
+    a.by.forEach(walk);
+  }
   return out;
 }

@@ -24,13 +24,20 @@ export interface SourceLocation {
 /** A whole `.probe` file. */
 export interface ProbeFile {
   readonly type: "File";
-  /** File-wide `option`s, `let` aliases and probes, in source order. */
+  /** File-wide `option`s, `interval`s, `let` aliases and probes, in source order. */
   readonly items: readonly FileItem[];
   readonly loc: SourceLocation;
 }
 
 /** What may appear at the top level of a file. */
-export type FileItem = OptionDecl | LetDecl | Probe;
+export type FileItem = OptionDecl | IntervalDecl | LetDecl | Probe;
+
+/** `interval SECONDS`: report every aggregation of the file this often, and reset it (issue 15). */
+export interface IntervalDecl {
+  readonly type: "Interval";
+  readonly seconds: IntegerLiteral;
+  readonly loc: SourceLocation;
+}
 
 /** `option NAME = VALUE`, at file level or inside a probe body. */
 export interface OptionDecl {
@@ -83,7 +90,7 @@ export interface Target {
 }
 
 /** What may appear inside a probe body. */
-export type BodyItem = OptionDecl | WhereClause | FormatClause | CountClause | Field;
+export type BodyItem = OptionDecl | WhereClause | FormatClause | AggregateClause | Field;
 
 /** `where EXPR`: the filter, evaluated in the kernel. */
 export interface WhereClause {
@@ -99,9 +106,19 @@ export interface FormatClause {
   readonly loc: SourceLocation;
 }
 
-/** `count [by EXPR, …]`: count events instead of printing each, optionally per key. */
-export interface CountClause {
-  readonly type: "Count";
+/**
+ * An aggregation instead of printing each event, optionally per key:
+ * `count [by EXPR, …]`, or `FN(ARGS) [by EXPR, …]` (`hist(latency) by comm`,
+ * `lhist(arg0, 0, 100, 10)`). The parser takes any name as `fn`; the
+ * semantic pass checks it against src/plan/aggregates.ts.
+ */
+export interface AggregateClause {
+  readonly type: "Aggregate";
+  /** `count`, `hist`, … as written (`count` also for `count()`). */
+  readonly fn: Identifier;
+  /** Inside the parentheses; empty for `count`. */
+  readonly args: readonly Expression[];
+  /** The `by` keys, in order; empty without `by`. */
   readonly by: readonly Expression[];
   readonly loc: SourceLocation;
 }
@@ -146,7 +163,7 @@ export interface CastExpression {
   readonly loc: SourceLocation;
 }
 
-/** `NAME(ARGS)`, e.g. `str(arg0, 64)`. */
+/** `NAME(ARGS)`, e.g. `str(arg0, 64)`, `ustack(16)`. */
 export interface CallExpression {
   readonly type: "Call";
   readonly callee: Identifier;
@@ -154,7 +171,7 @@ export interface CallExpression {
   readonly loc: SourceLocation;
 }
 
-/** A name: a capture (`pid`, `arg0`, `retval`, `latency`, …), a field, an option name. */
+/** A name: a capture (`pid`, `arg0`, `retval`, `latency`, …), `ustack`, a field, an option name. */
 export interface Identifier {
   readonly type: "Identifier";
   readonly name: string;

@@ -9,7 +9,7 @@
  * so every later line, column and offset stays true) and the file is parsed
  * again. Each statement is blamed at most once, so this ends; the AST holds
  * the statements that parsed. An error found exactly at the start of a
- * statement keyword (`probe kind`, `let`, `option`) is blamed on the
+ * statement keyword (`probe kind`, `let`, `option`, `interval`) is blamed on the
  * statement before it: that one did not end where it should have (usually a
  * missing `}`).
  *
@@ -28,7 +28,7 @@ export interface ParseResult {
 /** More than this many syntax errors in one file is noise; the rest are dropped. */
 const MAX_SYNTAX_ERRORS = 50;
 
-const STATEMENT_KEYWORD = /^(?:let|option|uprobe\+ret|uprobe|uretprobe|usdt)(?![A-Za-z0-9_])/;
+const STATEMENT_KEYWORD = /^(?:let|option|interval|uprobe\+ret|uprobe|uretprobe|usdt)(?![A-Za-z0-9_])/;
 
 /** Parses a probe file; `file` only names the source (it is never opened). */
 export function parseProbeFile(source: string, file: string): ParseResult {

@@ -5,22 +5,32 @@
  * at its own location, with a hint where one helps.
  *
  * The result is a list of {@link CheckedProbe}s: aliases expanded, options
- * settled (probe over file over default), fields, filter and format in
- * place, ready for target resolution (src/compile/compile.ts).
+ * settled (probe over file over default), fields, filter, format and
+ * aggregations in place, ready for target resolution
+ * (src/compile/compile.ts), and the file's aggregation settings
+ * (`interval`, `option mapkeys`).
+ *
+ * Expression types are src/dsl/expr-types.ts's business, aggregation
+ * clauses src/dsl/aggregate-check.ts's.
  *
  * Pure: no I/O, no `node:*`; imports only the AST, diagnostics, suggest,
- * and the closed sets of src/plan (captures, strategies: pure data defined
- * once there, so that the language and the plan cannot disagree).
+ * and the closed sets of src/plan (captures, strategies, aggregations:
+ * pure data defined once there, so that the language and the plan cannot
+ * disagree).
  */
-import { CAPTURE_NAMES, captureDef, isCaptureName, PATH_STRATEGY_NAMES, type CaptureValueType, type PathStrategy } from "../plan/index.js";
+import { AGGREGATE_LIMITS, PATH_STRATEGY_NAMES, type PathStrategy, type PlanAggregation } from "../plan/index.js";
 import { nearest } from "../suggest.js";
+import { checkAggregates, type CheckedAggregate } from "./aggregate-check.js";
+import { aggregateText } from "./expr-text.js";
+import { typeOf, valueTypeOf, type Report, type TypeContext, type ValueType } from "./expr-types.js";
+import { DSL_LIMITS } from "./limits.js";
 import { splitTarget } from "./target-spec.js";
 import type {
-  CountClause,
+  AggregateClause,
   Expression,
   Field,
   FormatClause,
-  Identifier,
+  IntervalDecl,
   LetDecl,
   OptionDecl,
   Probe,
@@ -37,39 +47,18 @@ export const STRATEGIES: readonly PathStrategy[] = PATH_STRATEGY_NAMES;
 /** A path strategy. */
 export type Strategy = PathStrategy;
 
-/**
- * Named limits of the language (PITFALLS 27); exceeding one is an error
- * that names it.
- *
- * - `maxStrlen` 4096: a string is copied into a per-CPU buffer of one page.
- * - `maxFunctionArgs` 12: the most register arguments a function probe can
- *   read under any ABI probec knows: Go's ABIInternal passes nine integer
- *   arguments in registers on amd64 and sixteen on arm64, and a point keeps
- *   12 argument slots. The x86-64 SysV ABI has only six (`arg0`..`arg5`);
- *   the compiler checks each matched function's own ABI
- *   (src/compile/abi-args.ts).
- * - `maxUsdtArgs` 12: sys/sdt.h has at most 12 (`STAP_PROBE12`).
- * - `maxFields` 32: fields per event.
- * - `maxCountKeys` 8: keys of one `count by`.
- * - `maxTargets` 64: targets per probe.
- */
-export const DSL_LIMITS = {
-  maxStrlen: 4096,
-  maxFunctionArgs: 12,
-  maxUsdtArgs: 12,
-  maxFields: 32,
-  maxCountKeys: 8,
-  maxTargets: 64,
-} as const;
+export { DSL_LIMITS };
+export { CAPTURES, type ValueType } from "./expr-types.js";
+export type { CheckedAggregate } from "./aggregate-check.js";
 
 /** The string length used when neither the file nor the probe sets `strlen`. */
 export const DEFAULT_STRLEN = 128;
 /** The path strategy used when nothing sets one. */
 export const DEFAULT_STRATEGY: Strategy = "fd";
 
-/** Captures an expression may name, besides `argN` (defined, with their types and kinds, in src/plan/captures.ts). */
-export const CAPTURES: readonly string[] = CAPTURE_NAMES;
-const OPTION_NAMES = ["strategy", "strlen"] as const;
+const OPTION_NAMES = ["strategy", "strlen", "mapkeys"] as const;
+/** Options that hold for the whole file, so a probe body may not set them. */
+const FILE_ONLY_OPTIONS: readonly string[] = ["mapkeys"];
 
 /** A target of a checked probe: as written, and with its alias expanded. */
 export interface CheckedTarget {
@@ -80,9 +69,6 @@ export interface CheckedTarget {
   /** Where it is written. */
   readonly loc: SourceLocation;
 }
-
-/** The type of a value: an integer, or a string read from the target. */
-export type ValueType = CaptureValueType;
 
 /** An output field of a checked probe. */
 export interface CheckedField {
@@ -103,8 +89,8 @@ export interface CheckedProbe {
   readonly filter: Expression | undefined;
   /** The `format` string, if any. */
   readonly format: string | undefined;
-  /** The `count by` keys when the probe counts instead of printing. */
-  readonly count: { readonly by: readonly Expression[] } | undefined;
+  /** The aggregations, in source order; non-empty when the probe aggregates instead of printing (then it has no fields and no format). */
+  readonly aggregates: readonly CheckedAggregate[];
   /** Settled options: the probe's, else the file's, else the defaults. */
   readonly options: { readonly strategy: Strategy; readonly strlen: number };
   /** Where `strategy` was set (undefined when defaulted). */
@@ -115,12 +101,15 @@ export interface CheckedProbe {
 /** The result of {@link checkProbeFile}. */
 export interface SemanticResult {
   readonly probes: readonly CheckedProbe[];
+  /** `interval` and `option mapkeys` as the file sets them (the other one defaulted); undefined when it sets neither. */
+  readonly aggregation: PlanAggregation | undefined;
   readonly diagnostics: readonly Diagnostic[];
 }
 
 interface Options {
   strategy?: { value: Strategy; loc: SourceLocation };
   strlen?: number;
+  mapKeys?: number;
 }
 
 /** Runs every semantic pass over `file`; diagnostics are in source order. */
@@ -136,9 +125,16 @@ export function checkProbeFile(file: ProbeFile): SemanticResult {
   const fileOptionSeen = new Map<string, OptionDecl>();
   const probes: CheckedProbe[] = [];
   let probeNumber = 0;
+  let interval: { decl: IntervalDecl; ms: number | undefined } | undefined;
   for (const item of file.items) {
     if (item.type === "Option") {
-      checkOption(item, fileOptions, fileOptionSeen, error);
+      checkOption(item, "file", fileOptions, fileOptionSeen, error);
+    } else if (item.type === "Interval") {
+      if (interval !== undefined) {
+        error("`interval` is set twice", item.loc, [`it is first set at line ${interval.decl.loc.start.line}`]);
+        continue;
+      }
+      interval = { decl: item, ms: intervalMs(item, error) };
     } else if (item.type === "Let") {
       const name = item.name.name;
       const previous = aliases.get(name);
@@ -157,17 +153,47 @@ export function checkProbeFile(file: ProbeFile): SemanticResult {
       probes.push(checkProbe(item, probeNumber, aliases, fileOptions, error));
     }
   }
+  const aggregation =
+    interval === undefined && fileOptions.mapKeys === undefined
+      ? undefined
+      : { intervalMs: interval?.ms ?? null, mapKeys: fileOptions.mapKeys ?? AGGREGATE_LIMITS.defaultMapKeys };
+  if (aggregation !== undefined && probes.length > 0 && probes.every((p) => p.aggregates.length === 0)) {
+    const setting = interval?.decl ?? fileOptionSeen.get("mapkeys");
+    if (setting !== undefined)
+      diagnostics.push({
+        severity: "warning",
+        message: `\`${setting.type === "Interval" ? "interval" : "option mapkeys"}\` has no effect: no probe of the file aggregates`,
+        location: setting.loc,
+        hints: ["it applies to aggregations such as `count by comm` or `hist(latency)`"],
+      });
+  }
   diagnostics.sort((a, b) => a.location.start.offset - b.location.start.offset);
-  return { probes, diagnostics };
+  return { probes, aggregation, diagnostics };
 }
 
-type Report = (message: string, location: SourceLocation, hints?: string[]) => void;
+/** `interval SECONDS` in milliseconds, or undefined after reporting a bad value. */
+function intervalMs(decl: IntervalDecl, error: Report): number | undefined {
+  const n = BigInt(decl.seconds.value);
+  if (n < 1n || n > BigInt(DSL_LIMITS.maxIntervalSeconds)) {
+    error(`\`interval\` ${decl.seconds.raw} is out of range`, decl.seconds.loc, [
+      `it is whole seconds, between 1 and maxIntervalSeconds (${DSL_LIMITS.maxIntervalSeconds})`,
+    ]);
+    return undefined;
+  }
+  return Number(n) * 1000;
+}
 
-function checkOption(decl: OptionDecl, into: Options, seen: Map<string, OptionDecl>, error: Report): void {
+function checkOption(decl: OptionDecl, level: "file" | "probe", into: Options, seen: Map<string, OptionDecl>, error: Report): void {
   const name = decl.name.name;
   if (!(OPTION_NAMES as readonly string[]).includes(name)) {
     const near = nearest(name, OPTION_NAMES);
     error(`unknown option \`${name}\``, decl.name.loc, [near.length > 0 ? `did you mean \`${near[0]}\`?` : `the options are: ${OPTION_NAMES.join(", ")}`]);
+    return;
+  }
+  if (level === "probe" && FILE_ONLY_OPTIONS.includes(name)) {
+    error(`\`${name}\` is a file-wide option, not a probe's`, decl.name.loc, [
+      `move \`option ${name} = …\` out of the probe body: one aggregation map serves every probe of the file`,
+    ]);
     return;
   }
   const before = seen.get(name);
@@ -188,6 +214,19 @@ function checkOption(decl: OptionDecl, into: Options, seen: Map<string, OptionDe
       return;
     }
     into.strategy = { value: text as Strategy, loc: v.loc };
+    return;
+  }
+  if (name === "mapkeys") {
+    if (v.type !== "Integer") {
+      error("`mapkeys` must be an integer", v.loc, [`e.g. \`option mapkeys = ${AGGREGATE_LIMITS.defaultMapKeys}\``]);
+      return;
+    }
+    const keys = BigInt(v.value);
+    if (keys < 1n || keys > BigInt(AGGREGATE_LIMITS.maxMapKeys)) {
+      error(`\`mapkeys\` ${v.raw} is out of range`, v.loc, [`it must be between 1 and maxMapKeys (${AGGREGATE_LIMITS.maxMapKeys})`]);
+      return;
+    }
+    into.mapKeys = Number(keys);
     return;
   }
   // strlen
@@ -284,7 +323,7 @@ function checkProbe(
   const fieldByName = new Map<string, Field>();
   let where: WhereClause | undefined;
   let format: FormatClause | undefined;
-  let count: CountClause | undefined;
+  const aggregateClauses: AggregateClause[] = [];
   const once = <T extends { loc: SourceLocation }>(what: string, previous: T | undefined, item: T): boolean => {
     if (previous === undefined) return true;
     error(`a probe has at most one \`${what}\``, item.loc, [
@@ -295,7 +334,7 @@ function checkProbe(
   for (const item of probe.body) {
     switch (item.type) {
       case "Option":
-        checkOption(item, options, seenOptions, error);
+        checkOption(item, "probe", options, seenOptions, error);
         break;
       case "Where":
         if (once("where", where, item)) where = item;
@@ -303,8 +342,8 @@ function checkProbe(
       case "Format":
         if (once("format", format, item)) format = item;
         break;
-      case "Count":
-        if (once("count", count, item)) count = item;
+      case "Aggregate":
+        aggregateClauses.push(item);
         break;
       case "Field": {
         const previous = fieldByName.get(item.name.name);
@@ -327,25 +366,24 @@ function checkProbe(
     error(`the probe has ${fields.length} fields, more than maxFields (${DSL_LIMITS.maxFields})`, fields[DSL_LIMITS.maxFields]?.loc ?? probe.loc);
   }
   if (where !== undefined) {
-    const t = typeOf(where.condition, ctx);
+    const t = valueTypeOf(where.condition, ctx, "a `where` filter");
     if (t === "string")
       error("a filter must be an integer condition, not a string", where.condition.loc, [
         "strings cannot be compared in the kernel filter; compare an integer capture",
       ]);
   }
-  if (count !== undefined) {
-    for (const key of count.by) typeOf(key, ctx);
-    if (count.by.length > DSL_LIMITS.maxCountKeys) {
-      error(
-        `\`count by\` has ${count.by.length} keys, more than maxCountKeys (${DSL_LIMITS.maxCountKeys})`,
-        count.by[DSL_LIMITS.maxCountKeys]?.loc ?? count.loc,
-      );
-    }
-    for (const f of fields)
-      error(`a probe that counts prints no fields`, f.loc, [`remove the field, or drop \`count\` (line ${count.loc.start.line}) to print each event`]);
-    if (format !== undefined) error("a probe that counts has no `format`", format.loc, [`remove it, or drop \`count\` (line ${count.loc.start.line})`]);
+  const aggregates = checkAggregates(aggregateClauses, ctx);
+  const [firstAggregate] = aggregateClauses;
+  if (firstAggregate !== undefined) {
+    // An aggregating probe's hits stay in the kernel: there is no event to print a field or a format of.
+    const drop =
+      aggregateClauses.length === 1
+        ? `drop \`${aggregateText(firstAggregate)}\` (line ${firstAggregate.loc.start.line})`
+        : `drop its ${aggregateClauses.length} aggregations (from line ${firstAggregate.loc.start.line})`;
+    for (const f of fields) error("a probe that aggregates prints no fields", f.loc, [`remove the field, or ${drop} to print each event`]);
+    if (format !== undefined) error("a probe that aggregates has no `format`", format.loc, [`remove it, or ${drop} to print each event`]);
   } else if (fields.length === 0) {
-    error("the probe captures nothing", probe.loc, ["add a field (`pid`, `rc = retval`), or `count` to count events"]);
+    error("the probe captures nothing", probe.loc, ["add a field (`pid`, `rc = retval`), or an aggregation (`count`, `hist(latency) by comm`)"]);
   }
   if (format !== undefined)
     checkFormat(
@@ -361,162 +399,11 @@ function checkProbe(
     fields: typedFields,
     filter: where?.condition,
     format: format?.format.value,
-    count: count === undefined ? undefined : { by: count.by },
+    aggregates,
     options: { strategy: strategy?.value ?? DEFAULT_STRATEGY, strlen },
     strategyLoc: strategy?.loc,
     loc: probe.loc,
   };
-}
-
-interface TypeContext {
-  readonly kind: ProbeKind;
-  readonly error: Report;
-}
-
-const ARG = /^arg(\d+)$/;
-
-/** The type of `e`, reporting what is wrong inside it; undefined when it already failed. */
-function typeOf(e: Expression, ctx: TypeContext): ValueType | undefined {
-  switch (e.type) {
-    case "Integer":
-      return "int";
-    case "String":
-      ctx.error("a string literal is not a value a probe can capture", e.loc, ["strings come from the target: str(argN)"]);
-      return undefined;
-    case "Identifier":
-      return captureType(e, ctx);
-    case "Cast": {
-      const t = typeOf(e.expression, ctx);
-      if (t === "string") ctx.error(`a string cannot be read as ${e.to}`, e.loc, ["cast the argument itself: argN as " + e.to]);
-      return t === undefined ? undefined : "int";
-    }
-    case "Unary": {
-      const t = typeOf(e.operand, ctx);
-      if (t === "string") ctx.error(`\`${e.operator}\` needs an integer, not a string`, e.operand.loc);
-      return t === undefined ? undefined : "int";
-    }
-    case "Binary": {
-      const l = typeOf(e.left, ctx);
-      const r = typeOf(e.right, ctx);
-      for (const [t, side] of [
-        [l, e.left],
-        [r, e.right],
-      ] as const) {
-        if (t === "string")
-          ctx.error(`\`${e.operator}\` needs integers, not a string`, side.loc, ["strings are not compared in the kernel; use an integer capture"]);
-      }
-      return l === undefined || r === undefined ? undefined : "int";
-    }
-    case "Call":
-      return callType(e.callee, e.args, e.loc, ctx);
-  }
-}
-
-function captureType(id: Identifier, ctx: TypeContext): ValueType | undefined {
-  const name = id.name;
-  const arg = ARG.exec(name);
-  if (arg !== null) {
-    const index = Number(arg[1]);
-    if (ctx.kind === "uretprobe") {
-      ctx.error(`\`${name}\` is not available in a uretprobe`, id.loc, [
-        "a return probe no longer sees the arguments; use uprobe+ret, whose return side sees the entry's arguments",
-      ]);
-      return undefined;
-    }
-    const limit = ctx.kind === "usdt" ? DSL_LIMITS.maxUsdtArgs : DSL_LIMITS.maxFunctionArgs;
-    if (index >= limit) {
-      ctx.error(`\`${name}\` is beyond the ${limit} arguments a ${ctx.kind} can read`, id.loc, [
-        ctx.kind === "usdt"
-          ? `maxUsdtArgs (${DSL_LIMITS.maxUsdtArgs}): sys/sdt.h has at most 12 arguments, arg0..arg11`
-          : `maxFunctionArgs (${DSL_LIMITS.maxFunctionArgs}): a probe reads at most that many register arguments (C on x86-64 passes arg0..arg5 in registers, Go arg0..arg8 on amd64)`,
-      ]);
-      return undefined;
-    }
-    return "int";
-  }
-  if (isCaptureName(name)) {
-    const def = captureDef(name);
-    if (!def.kinds.includes(ctx.kind)) {
-      const only = def.kinds.length === 1 ? def.kinds[0] : undefined;
-      ctx.error(only !== undefined ? `\`${name}\` is only available in a ${only} probe` : `\`${name}\` is not available in a ${ctx.kind}`, id.loc, [
-        def.unavailable?.byKind?.[ctx.kind] ?? def.unavailable?.otherwise ?? `it is available in: ${def.kinds.join(", ")}`,
-      ]);
-      return undefined;
-    }
-    return def.type;
-  }
-  const near = nearest(name, [...CAPTURES, "arg0", "arg1", "arg2", "arg3", "arg4", "arg5"]);
-  ctx.error(`unknown capture \`${name}\``, id.loc, [
-    near.length > 0 ? `did you mean \`${near[0]}\`?` : `the captures are: ${CAPTURES.join(", ")}, argN, str(argN[, maxlen]), gostr(argN[, maxlen])`,
-  ]);
-  return undefined;
-}
-
-/** The string-reading functions: `str(argN[, maxlen])` (a C string at an address) and `gostr(argN[, maxlen])` (a Go string in two argument slots). */
-const FUNCTIONS = ["str", "gostr"];
-
-function callType(callee: Identifier, args: readonly Expression[], loc: SourceLocation, ctx: TypeContext): ValueType | undefined {
-  if (!FUNCTIONS.includes(callee.name)) {
-    const near = nearest(callee.name, FUNCTIONS);
-    ctx.error(`unknown function \`${callee.name}\``, callee.loc, [
-      near.length > 0 ? `did you mean \`${near[0]}\`?` : "the functions are str(argN[, maxlen]) and gostr(argN[, maxlen])",
-    ]);
-    return undefined;
-  }
-  if (callee.name === "gostr") return goStringType(args, loc, ctx);
-  const [source, max, ...extra] = args;
-  if (source === undefined || extra.length > 0) {
-    ctx.error(`\`str\` takes 1 or 2 arguments, not ${args.length}`, loc, ["str(argN) or str(argN, maxlen)"]);
-    return undefined;
-  }
-  const t = typeOf(source, ctx);
-  if (t === "string") ctx.error("`str` reads a string at an address; this is already a string", source.loc);
-  checkMaxLen("str", max, ctx);
-  return t === undefined ? undefined : "string";
-}
-
-/**
- * `gostr(argN[, maxlen])`: a Go `string` is two words, its pointer and its
- * length, and Go's register ABI passes them in two consecutive integer
- * slots (Go's src/cmd/compile/abi-internal.md), so the argument names the
- * first slot and the length is argN+1. At most maxlen - 1 bytes are read,
- * as `str` does (the slot keeps a NUL).
- */
-function goStringType(args: readonly Expression[], loc: SourceLocation, ctx: TypeContext): ValueType | undefined {
-  const [source, max, ...extra] = args;
-  if (source === undefined || extra.length > 0) {
-    ctx.error(`\`gostr\` takes 1 or 2 arguments, not ${args.length}`, loc, ["gostr(argN) or gostr(argN, maxlen)"]);
-    return undefined;
-  }
-  const slot = source.type === "Identifier" ? ARG.exec(source.name) : null;
-  if (slot === null) {
-    ctx.error("`gostr` reads a Go string from two argument slots; its argument must be `argN`", source.loc, [
-      "e.g. gostr(arg1) for a string passed as the second and third words",
-    ]);
-    return undefined;
-  }
-  const t = typeOf(source, ctx);
-  checkMaxLen("gostr", max, ctx);
-  const limit = ctx.kind === "usdt" ? DSL_LIMITS.maxUsdtArgs : DSL_LIMITS.maxFunctionArgs;
-  if (t !== undefined && Number(slot[1]) + 1 >= limit) {
-    ctx.error(
-      `\`gostr(${source.type === "Identifier" ? source.name : ""})\` needs its length in arg${Number(slot[1]) + 1}, beyond the ${limit} arguments a ${ctx.kind} can read`,
-      source.loc,
-    );
-    return undefined;
-  }
-  return t === undefined ? undefined : "string";
-}
-
-function checkMaxLen(fn: string, max: Expression | undefined, ctx: TypeContext): void {
-  if (max === undefined) return;
-  if (max.type !== "Integer") {
-    ctx.error(`the length of \`${fn}\` must be an integer literal`, max.loc, [`e.g. ${fn}(arg0, 64)`]);
-    return;
-  }
-  const n = BigInt(max.value);
-  if (n < 1n || n > BigInt(DSL_LIMITS.maxStrlen))
-    ctx.error(`string length ${max.raw} is out of range`, max.loc, [`it must be between 1 and maxStrlen (${DSL_LIMITS.maxStrlen})`]);
 }
 
 /** `{name}` references in a format; `{{` and `}}` are literal braces. */

@@ -37,7 +37,7 @@ describe("examples/*.probe", () => {
     ]);
     const malloc = check(readFileSync("examples/malloc-count.probe", "utf8"));
     expect(malloc.probes[0]?.options.strategy).toBe("root");
-    expect(malloc.probes[0]?.count?.by).toHaveLength(1);
+    expect(malloc.probes[0]?.aggregates.map((a) => [a.fn, a.text, a.by.length])).toEqual([["count", "count by comm", 1]]);
     const gai = check(readFileSync("examples/getaddrinfo-failures.probe", "utf8"));
     expect(gai.probes[0]?.fields.map((f) => [f.name, f.type])).toEqual([
       ["host", "string"],
