@@ -7,10 +7,11 @@
  * other → leaf_c.
  *
  * What each test proves, with exact values:
- * - count by an integer key, sum/min/max/avg/stats, by a string, by comm
- *   and by container, a `where` filter, hist buckets of 1..1000 equal to
- *   histBucket and lhist buckets equal to lhistBucket, in the final report
- *   sent before `lost` and `detached`;
+ * - per mode (multi, pmu, legacy): count by an integer key,
+ *   sum/min/max/avg/stats, by a string, by comm and by container, a `where`
+ *   filter, hist buckets of 1..1000 equal to histBucket and lhist buckets
+ *   equal to lhistBucket, in the final report sent before `lost` and
+ *   `detached`;
  * - --aggregate-interval-ms: periodic reports that reset (their counts add
  *   up to the hits, exactly, and each hit is in one report only);
  * - a map smaller than the keys (aggregation.mapKeys): the rows that fit
@@ -352,79 +353,81 @@ function addresses(frames: string[]): bigint[] {
 const inside = (ranges: [bigint, bigint][], a: bigint): boolean => ranges.some(([low, high]) => a >= low && a < high);
 
 describe("probec-attach aggregations on this kernel", () => {
-  it("count, sum, min, max, avg, stats by int, string, comm and container keys, hist and lhist: exact, in the final report before detached", async () => {
-    const app = new App();
-    await app.ready();
-    const lhist = { min: 0, max: 100, step: 10 };
-    const plan = await planFor(app.pid, [
-      programOf([
-        aggregate("count", null, [mod(arg(0), 3)]),
-        aggregate("sum", arg(0)),
-        aggregate("min", arg(0), [name16]),
-        aggregate("max", arg(0), [comm]),
-        aggregate("stats", arg(0), [container, mod(arg(0), 2)]),
-        aggregate("hist", arg(0)),
-        aggregate("lhist", arg(0), [], lhist),
-        aggregate("avg", { op: "binary", operator: "-", left: arg(0), right: int(500) }),
-      ]),
-      // A second entry on the same function: only what its `where` keeps.
-      programOf([aggregate("count", null)], { op: "binary", operator: ">", left: arg(0), right: int(900) }),
-    ]);
-    const attacher = new Attacher(plan);
-    expect(await attacher.ready()).toMatchObject({ type: "ready", attached: 2, failed: 0 });
-    // An aggregating entry lays out no fields and sends no events.
-    expect(attacher.plain("layout")).toEqual([
-      { type: "layout", entry: 0, eventSize: 72, fields: [] },
-      { type: "layout", entry: 1, eventSize: 72, fields: [] },
-    ]);
-    await app.run("range 1 1000");
-    expect(await attacher.stop()).toBe(0);
-    expect(attacher.events).toEqual([]);
+  for (const mode of ["multi", "pmu", "legacy"] as const) {
+    it(`--mode ${mode}: count, sum, min, max, avg, stats by int, string, comm and container keys, hist and lhist: exact, in the final report before detached`, async () => {
+      const app = new App();
+      await app.ready();
+      const lhist = { min: 0, max: 100, step: 10 };
+      const plan = await planFor(app.pid, [
+        programOf([
+          aggregate("count", null, [mod(arg(0), 3)]),
+          aggregate("sum", arg(0)),
+          aggregate("min", arg(0), [name16]),
+          aggregate("max", arg(0), [comm]),
+          aggregate("stats", arg(0), [container, mod(arg(0), 2)]),
+          aggregate("hist", arg(0)),
+          aggregate("lhist", arg(0), [], lhist),
+          aggregate("avg", { op: "binary", operator: "-", left: arg(0), right: int(500) }),
+        ]),
+        // A second entry on the same function: only what its `where` keeps.
+        programOf([aggregate("count", null)], { op: "binary", operator: ">", left: arg(0), right: int(900) }),
+      ]);
+      const attacher = new Attacher(plan, ["--mode", mode]);
+      expect(await attacher.ready()).toMatchObject({ type: "ready", attached: 2, failed: 0 });
+      // An aggregating entry lays out no fields and sends no events.
+      expect(attacher.plain("layout")).toEqual([
+        { type: "layout", entry: 0, eventSize: 72, fields: [] },
+        { type: "layout", entry: 1, eventSize: 72, fields: [] },
+      ]);
+      await app.run("range 1 1000");
+      expect(await attacher.stop()).toBe(0);
+      expect(attacher.events).toEqual([]);
 
-    const tail = attacher.statuses.slice(-12).map(({ at: _, ...s }) => s);
-    expect(tail.map((s) => [s.type, s.entry, s.aggregate])).toEqual([
-      ...[0, 1, 2, 3, 4, 5, 6, 7].map((a) => ["aggregate", 0, a]),
-      ["aggregate", 1, 0],
-      ["aggregatesDone", undefined, undefined],
-      ["lost", undefined, undefined],
-      ["detached", undefined, undefined],
-    ]);
-    for (const s of tail.slice(0, 10)) expect(s).toMatchObject({ seq: 1, final: true, reset: false });
-    for (const s of tail.slice(0, 9)) expect(s.dropped).toBe("0");
+      const tail = attacher.statuses.slice(-12).map(({ at: _, ...s }) => s);
+      expect(tail.map((s) => [s.type, s.entry, s.aggregate])).toEqual([
+        ...[0, 1, 2, 3, 4, 5, 6, 7].map((a) => ["aggregate", 0, a]),
+        ["aggregate", 1, 0],
+        ["aggregatesDone", undefined, undefined],
+        ["lost", undefined, undefined],
+        ["detached", undefined, undefined],
+      ]);
+      for (const s of tail.slice(0, 10)) expect(s).toMatchObject({ seq: 1, final: true, reset: false });
+      for (const s of tail.slice(0, 9)) expect(s.dropped).toBe("0");
 
-    const values = range(1, 1000);
-    const rows = (a: number, entry = 0) => sorted((tail.find((s) => s.entry === entry && s.aggregate === a) as unknown as Report).rows);
-    expect(rows(0)).toEqual(counted(expectedRows(values, (v) => [String(v % 3n)])));
-    expect(rows(0).map((r) => r.count)).toEqual(["333", "334", "333"]);
-    expect(rows(1)).toEqual([{ keys: [], count: "1000", sum: "500500", min: "1", max: "1000" }]);
-    expect(rows(2)).toEqual(expectedRows(values, (v) => [`k${v % 3n}`]));
-    expect(rows(3)).toEqual(expectedRows(values, () => ["aggapp"]));
-    expect(rows(4)).toEqual(expectedRows(values, (v) => [{ mntns: hostMntns() }, String(v % 2n)]));
-    expect(rows(5)).toEqual(expectedRows(values, () => [], histBucket));
-    expect(rows(5).map((r) => [r.bucket, r.count])).toEqual([
-      [2, "1"],
-      [3, "2"],
-      [4, "4"],
-      [5, "8"],
-      [6, "16"],
-      [7, "32"],
-      [8, "64"],
-      [9, "128"],
-      [10, "256"],
-      [11, "489"],
-    ]);
-    expect(rows(6)).toEqual(
-      expectedRows(
-        values,
-        () => [],
-        (v) => lhistBucket(v, lhist),
-      ),
-    );
-    expect(rows(6).find((r) => r.bucket === 11)?.count).toBe("901"); // 100..1000: at or above max
-    expect(rows(7)).toEqual([{ keys: [], count: "1000", sum: "500", min: "-499", max: "500" }]);
-    expect(rows(0, 1)).toEqual([{ keys: [], count: "100", sum: "0", min: "0", max: "0" }]);
-    await app.quit();
-  });
+      const values = range(1, 1000);
+      const rows = (a: number, entry = 0) => sorted((tail.find((s) => s.entry === entry && s.aggregate === a) as unknown as Report).rows);
+      expect(rows(0)).toEqual(counted(expectedRows(values, (v) => [String(v % 3n)])));
+      expect(rows(0).map((r) => r.count)).toEqual(["333", "334", "333"]);
+      expect(rows(1)).toEqual([{ keys: [], count: "1000", sum: "500500", min: "1", max: "1000" }]);
+      expect(rows(2)).toEqual(expectedRows(values, (v) => [`k${v % 3n}`]));
+      expect(rows(3)).toEqual(expectedRows(values, () => ["aggapp"]));
+      expect(rows(4)).toEqual(expectedRows(values, (v) => [{ mntns: hostMntns() }, String(v % 2n)]));
+      expect(rows(5)).toEqual(expectedRows(values, () => [], histBucket));
+      expect(rows(5).map((r) => [r.bucket, r.count])).toEqual([
+        [2, "1"],
+        [3, "2"],
+        [4, "4"],
+        [5, "8"],
+        [6, "16"],
+        [7, "32"],
+        [8, "64"],
+        [9, "128"],
+        [10, "256"],
+        [11, "489"],
+      ]);
+      expect(rows(6)).toEqual(
+        expectedRows(
+          values,
+          () => [],
+          (v) => lhistBucket(v, lhist),
+        ),
+      );
+      expect(rows(6).find((r) => r.bucket === 11)?.count).toBe("901"); // 100..1000: at or above max
+      expect(rows(7)).toEqual([{ keys: [], count: "1000", sum: "500", min: "-499", max: "500" }]);
+      expect(rows(0, 1)).toEqual([{ keys: [], count: "100", sum: "0", min: "0", max: "0" }]);
+      await app.quit();
+    });
+  }
 
   it("--aggregate-interval-ms: periodic reports that reset, every hit in exactly one of them", async () => {
     const app = new App();
