@@ -10,10 +10,10 @@
  */
 import { processesOfContainer, inspectProcess, type ProcessInfo } from "../discovery/processes.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
-import { listContainers as listContainerdContainers } from "../discovery/runtimes/containerd.js";
+import { containerInfo, listContainers as listContainerdContainers } from "../discovery/runtimes/containerd.js";
 import { CONTAINER_NAME_LABEL, isSandbox, POD_NAME_LABEL, POD_NAMESPACE_LABEL } from "../discovery/runtimes/k8s.js";
 import type { ClientRuntime, RuntimeOptions } from "../discovery/runtimes/registry.js";
-import type { ContainerRuntimeClient, RuntimeContainer, RuntimeContainerDetails } from "../discovery/runtimes/runtime.js";
+import type { ContainerRuntimeClient, RuntimeContainer } from "../discovery/runtimes/runtime.js";
 import type { ResolvedScope } from "../discovery/scope.js";
 import type { ContainerInfo } from "../discovery/select.js";
 import { NotFoundError, ProbecError } from "../errors.js";
@@ -34,65 +34,98 @@ export function containerLabel(followed: FollowedScope, c: ContainerInfo): strin
 }
 
 /**
- * The container an event names, as a selector sees it; undefined when it
- * is gone already (removed before it could be inspected) or is a pod's
- * sandbox, which no scope picks.
+ * Describes the containers runtime events announce, as a selector sees
+ * them. Pods' sandboxes are remembered as their start events come (the
+ * kubelet starts a pod's sandbox before its app containers), so that an app
+ * container's pod labels are at hand when it starts; a sandbox that started
+ * before the session is looked up in its runtime.
  */
-export async function describeContainer(
-  client: ContainerRuntimeClient,
-  id: string,
-  namespace: string | undefined,
-  options: RuntimeOptions,
-): Promise<ContainerInfo | undefined> {
-  let details: RuntimeContainerDetails;
-  try {
-    details = await client.inspect(id, namespace);
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
-  if (isSandbox(details.labels)) return undefined;
-  const runtime = client.name as ClientRuntime;
-  const base = { runtime, id: details.id, name: details.name, runtimeNamespace: details.namespace, labels: details.labels };
-  const podNamespace = details.labels[POD_NAMESPACE_LABEL];
-  const pod = details.labels[POD_NAME_LABEL];
-  const container = details.labels[CONTAINER_NAME_LABEL];
-  if (podNamespace === undefined || pod === undefined || container === undefined) return { ...base, pod: undefined };
-  const labels = (await sandboxOf(client, details, options))?.labels ?? {};
-  return { ...base, pod: { namespace: podNamespace, name: pod, container, labels } };
-}
+export class ContainerDescriber {
+  /** Running sandboxes seen, by {@link containerKey}. */
+  private readonly sandboxes = new Map<string, RuntimeContainer>();
 
-/** The sandbox of a pod's app container: same runtime (and containerd namespace), same pod namespace and name, same uid when both have one. */
-async function sandboxOf(client: ContainerRuntimeClient, c: RuntimeContainer, options: RuntimeOptions): Promise<RuntimeContainer | undefined> {
-  const uid = c.labels[POD_UID_LABEL];
-  const samePod = (s: RuntimeContainer): boolean =>
-    isSandbox(s.labels) &&
-    s.namespace === c.namespace &&
-    s.labels[POD_NAMESPACE_LABEL] === c.labels[POD_NAMESPACE_LABEL] &&
-    s.labels[POD_NAME_LABEL] === c.labels[POD_NAME_LABEL] &&
-    (uid === undefined || s.labels[POD_UID_LABEL] === undefined || s.labels[POD_UID_LABEL] === uid);
-  if (client.name === "containerd" && c.namespace !== undefined) {
-    // The pod's containers only (one `ctr` listing and an `info` each), not every container of the namespace.
-    const filter = `labels."${POD_NAME_LABEL}"==${JSON.stringify(c.labels[POD_NAME_LABEL] ?? "")}`;
-    const listed = await listContainerdContainers(c.namespace, options.containerd, filter);
-    return listed.map((s) => ({ ...s, runtime: "containerd" as const, name: undefined, running: true })).find(samePod);
+  constructor(private readonly options: RuntimeOptions) {}
+
+  /**
+   * The container an event names; undefined when it is gone already
+   * (removed before it could be inspected) or is a pod's sandbox, which no
+   * scope picks.
+   */
+  async describe(client: ContainerRuntimeClient, id: string, namespace: string | undefined): Promise<ContainerInfo | undefined> {
+    const c = await this.inspect(client, id, namespace);
+    if (c === undefined) return undefined;
+    if (isSandbox(c.labels)) {
+      this.sandboxes.set(containerKey(c), c);
+      return undefined;
+    }
+    const runtime = client.name as ClientRuntime;
+    const base = { runtime, id: c.id, name: c.name, runtimeNamespace: c.namespace, labels: c.labels };
+    const podNamespace = c.labels[POD_NAMESPACE_LABEL];
+    const pod = c.labels[POD_NAME_LABEL];
+    const container = c.labels[CONTAINER_NAME_LABEL];
+    if (podNamespace === undefined || pod === undefined || container === undefined) return { ...base, pod: undefined };
+    const labels = (await this.sandboxOf(client, c))?.labels ?? {};
+    return { ...base, pod: { namespace: podNamespace, name: pod, container, labels } };
   }
-  return (await client.list()).find(samePod);
+
+  /** Forgets a container that exited or was destroyed (a sandbox among them). */
+  forget(key: string): void {
+    this.sandboxes.delete(key);
+  }
+
+  /** The container's labels and name: for containerd its `info` alone (one `ctr` run, not the three of a full inspect). */
+  private async inspect(client: ContainerRuntimeClient, id: string, namespace: string | undefined): Promise<RuntimeContainer | undefined> {
+    try {
+      if (client.name === "containerd" && namespace !== undefined) {
+        const info = await containerInfo(namespace, id, this.options.containerd);
+        return { runtime: "containerd", id, name: info.labels[CONTAINER_NAME_LABEL], namespace, image: info.image, running: true, labels: info.labels };
+      }
+      return await client.inspect(id, namespace);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** The sandbox of a pod's app container: same runtime (and containerd namespace), same pod namespace and name, same uid when both have one. */
+  private async sandboxOf(client: ContainerRuntimeClient, c: RuntimeContainer): Promise<RuntimeContainer | undefined> {
+    const uid = c.labels[POD_UID_LABEL];
+    const samePod = (s: RuntimeContainer): boolean =>
+      s.runtime === c.runtime &&
+      isSandbox(s.labels) &&
+      s.namespace === c.namespace &&
+      s.labels[POD_NAMESPACE_LABEL] === c.labels[POD_NAMESPACE_LABEL] &&
+      s.labels[POD_NAME_LABEL] === c.labels[POD_NAME_LABEL] &&
+      (uid === undefined || s.labels[POD_UID_LABEL] === undefined || s.labels[POD_UID_LABEL] === uid);
+    const seen = [...this.sandboxes.values()].find(samePod);
+    if (seen !== undefined) return seen;
+    if (client.name === "containerd" && c.namespace !== undefined) {
+      // The pod's containers only (one `ctr` listing and an `info` each), not every container of the namespace.
+      const filter = `labels."${POD_NAME_LABEL}"==${JSON.stringify(c.labels[POD_NAME_LABEL] ?? "")}`;
+      const listed = await listContainerdContainers(c.namespace, this.options.containerd, filter);
+      return listed.map((s) => ({ ...s, runtime: "containerd" as const, name: undefined, running: true })).find(samePod);
+    }
+    return (await client.list()).find(samePod);
+  }
 }
 
 /**
  * The container's processes now, from the cgroups of running processes when
- * its id is one a cgroup path names (64 hex digits), else the pids its
- * runtime knows; empty once it has stopped.
+ * its id is one a cgroup path names (64 hex digits), else the pid its start
+ * event named, else the pids its runtime knows; empty once it has stopped.
  */
-export async function processesOf(client: ContainerRuntimeClient, c: ContainerInfo): Promise<ProcessInfo[]> {
+export async function processesOf(client: ContainerRuntimeClient, c: ContainerInfo, startedPid?: number): Promise<ProcessInfo[]> {
   if (/^[0-9a-f]{64}$/.test(c.id)) {
     const scanned = processesOfContainer(c.id).filter((p) => p.container?.id === c.id);
     if (scanned.length > 0) return scanned;
   }
   let pids: number[];
   try {
-    pids = await client.processIds({ runtime: c.runtime, id: c.id, name: c.name, namespace: c.runtimeNamespace, image: "", running: true, labels: c.labels });
+    // Just started, a container is its first process (containerd's start event names it): its mount namespace is the container's.
+    pids =
+      startedPid !== undefined
+        ? [startedPid]
+        : await client.processIds({ runtime: c.runtime, id: c.id, name: c.name, namespace: c.runtimeNamespace, image: "", running: true, labels: c.labels });
   } catch (error) {
     if (error instanceof NotFoundError) return [];
     throw error;

@@ -29,7 +29,7 @@ import type { ContainerRuntimeClient, RuntimeEvent } from "../discovery/runtimes
 import { selectContainers, type ContainerInfo } from "../discovery/select.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { AttachPlan } from "../plan/index.js";
-import { containerKey, containerLabel, describeContainer, processesOf, resolverFor } from "./container.js";
+import { ContainerDescriber, containerKey, containerLabel, processesOf, resolverFor } from "./container.js";
 import { followedScope, type FollowedScope } from "./scope.js";
 import { SharedEntries } from "./shared-entries.js";
 
@@ -120,6 +120,7 @@ class FollowSession implements Following {
   readonly attached = new Map<string, readonly number[]>();
   private readonly members = new Map<string, Member>();
   private readonly entries: SharedEntries;
+  private readonly describer: ContainerDescriber;
   private readonly abort = new AbortController();
   /** Streams still open, by runtime. */
   private readonly live = new Set<string>();
@@ -137,6 +138,7 @@ class FollowSession implements Following {
     private readonly options: FollowOptions,
   ) {
     this.entries = new SharedEntries(attachment);
+    this.describer = new ContainerDescriber(options);
   }
 
   get scope(): string {
@@ -242,11 +244,14 @@ class FollowSession implements Following {
       // A named scope knows from the event's name alone; a selector needs the container's labels.
       if (this.followed.selector === undefined && event.name !== undefined && !this.followed.matches({ ...eventInfo(event), name: event.name })) return;
       this.enqueue(async () => {
-        const info = await describeContainer(client, event.id, event.namespace, this.options);
-        if (info !== undefined && this.followed.matches(info)) await this.add(client, info);
+        const info = await this.describer.describe(client, event.id, event.namespace);
+        if (info !== undefined && this.followed.matches(info)) await this.add(client, info, event.pid);
       });
     } else if (event.action === "exit" || event.action === "destroy") {
-      this.enqueue(() => this.remove(containerKey(event), event.action === "exit" ? "exited" : "destroyed"));
+      this.enqueue(async () => {
+        this.describer.forget(containerKey(event));
+        await this.remove(containerKey(event), event.action === "exit" ? "exited" : "destroyed");
+      });
     }
   }
 
@@ -256,14 +261,15 @@ class FollowSession implements Following {
     });
   }
 
-  private async add(client: ContainerRuntimeClient, info: ContainerInfo): Promise<void> {
+  /** Compiles the file for one container and attaches it; `startedPid` is its first process when its start event said. */
+  private async add(client: ContainerRuntimeClient, info: ContainerInfo, startedPid?: number): Promise<void> {
     const key = containerKey({ runtime: info.runtime, id: info.id, namespace: info.runtimeNamespace });
     if (this.closing || this.members.has(key)) return;
     const label = containerLabel(this.followed, info);
     let resolve: ReturnType<typeof resolverFor>;
     if (this.followed.selector === undefined) resolve = resolverFor(this.followed, info, [], this.options);
     else {
-      const processes = await processesOf(client, info);
+      const processes = await processesOf(client, info, startedPid);
       if (processes.length === 0) return; // stopped already: its exit event follows
       resolve = resolverFor(this.followed, info, processes, this.options);
     }
