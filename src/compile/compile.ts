@@ -4,19 +4,31 @@
  * parse → semantic passes → resolve each target (a `ProbecError` from the
  * resolver becomes an error at that target, keeping its hints) → plan
  * entries with one cookie counter across the file → USDT argument counts
- * checked against the notes → shared semaphores merged → plan assembled.
+ * checked against the notes → shared semaphores merged → plan assembled,
+ * with the file's aggregation settings (`interval`, `option mapkeys`) when
+ * it has any.
  *
  * Deterministic given its resolver: everything outside comes through
  * `options.resolve`, and the same resolutions give the same plan.
  */
-import { argUses, checkProbeFile, parseProbeFile, type CheckedProbe, type Diagnostic, type Expression, type SourceLocation } from "../dsl/index.js";
+import {
+  argUses,
+  checkProbeFile,
+  parseProbeFile,
+  ustackFrames,
+  type CheckedAggregate,
+  type CheckedProbe,
+  type Diagnostic,
+  type Expression,
+  type SourceLocation,
+} from "../dsl/index.js";
 import { InternalError, ProbecError } from "../errors.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
 import { abiArgDiagnostics } from "./abi-args.js";
 import { LINE_SEMAPHORE_SUFFIX, lineSemaphoreEntries } from "./cpython-tracing.js";
 import { assemblePlan, mergePlanSemaphores, planProbesFromResolution } from "./from-resolution.js";
 import { withoutUnprobedGoFunctions } from "./go-returns.js";
-import type { AttachPlan, PathStrategy, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
+import type { AttachPlan, PathStrategy, PlanAggregate, PlanCapture, PlanExpr, PlanProbe, PlanProgram } from "./plan.js";
 
 /** Options for {@link compile}. */
 export interface CompileOptions extends ResolveTargetOptions {
@@ -132,7 +144,8 @@ export async function compile(source: string, options: CompileOptions = {}): Pro
   }
   if (diagnostics.some((d) => d.severity === "error")) return { plan: undefined, diagnostics: sortDiagnostics(diagnostics) };
   try {
-    return { plan: assemblePlan(mergePlanSemaphores(entries)), diagnostics: sortDiagnostics(diagnostics) };
+    const plan = assemblePlan(mergePlanSemaphores(entries));
+    return { plan: checked.aggregation === undefined ? plan : { ...plan, aggregation: checked.aggregation }, diagnostics: sortDiagnostics(diagnostics) };
   } catch (error) {
     if (!(error instanceof ProbecError) || error instanceof InternalError) throw error;
     const first = checked.probes[0];
@@ -176,15 +189,27 @@ function usdtArgDiagnostics(probe: CheckedProbe, entries: readonly PlanProbe[]):
 export function programOf(probe: CheckedProbe): PlanProgram {
   const expr = (e: Expression): PlanExpr => toPlanExpr(e, probe.options.strlen);
   return {
-    fields: probe.count === undefined ? probe.fields.map((f) => ({ name: f.name, type: f.type, expr: expr(f.value) })) : [],
+    fields: probe.aggregates.length === 0 ? probe.fields.map((f) => ({ name: f.name, type: f.type, expr: expr(f.value) })) : [],
     filter: probe.filter === undefined ? null : expr(probe.filter),
     format: probe.format ?? null,
-    count: probe.count === undefined ? null : { by: probe.count.by.map(expr) },
+    aggregates: probe.aggregates.map((a) => planAggregate(a, expr)),
     strlen: probe.options.strlen,
   };
 }
 
+function planAggregate(a: CheckedAggregate, expr: (e: Expression) => PlanExpr): PlanAggregate {
+  return {
+    fn: a.fn,
+    value: a.value === undefined ? null : expr(a.value),
+    by: a.by.map(expr),
+    lhist: a.lhist === undefined ? null : { min: a.lhist.min, max: a.lhist.max, step: a.lhist.step },
+    text: a.text,
+  };
+}
+
 function toPlanExpr(e: Expression, strlen: number): PlanExpr {
+  const frames = ustackFrames(e);
+  if (frames !== undefined) return { op: "ustack", frames };
   switch (e.type) {
     case "Integer":
       return { op: "int", value: e.value };

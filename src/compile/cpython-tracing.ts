@@ -55,7 +55,7 @@ export function lineSemaphoreEntries(
       kind: "usdt",
       specText: `usdt ${entry.target.spec.replace(/:[^:]+:[^:]+$/, ":python:line")}: raises python:line's semaphore for ${entry.id} and reports nothing (CPython ${tracing.version} fires function__entry only while tracing is on)`,
       points,
-      program: { fields: [], filter: { op: "int", value: "0" }, format: null, count: null, strlen: entry.program?.strlen ?? 64 },
+      program: { fields: [], filter: { op: "int", value: "0" }, format: null, aggregates: [], strlen: entry.program?.strlen ?? 64 },
     });
   });
   return { entries, reasons: [...new Set(reasons)] };

@@ -11,14 +11,25 @@
  * A Go function's return side is one `return-instruction` point per return
  * instruction (never a kernel return probe, PITFALLS 29), each at that
  * instruction's address.
+ *
+ * An entry that aggregates says so, one line per aggregation with the index
+ * its reports carry, and a plan with aggregations starts with how they are
+ * kept and reported (issue 15):
+ *
+ *     aggregation: in the kernel, reported every 5 s and reset, and at exit; map of 10240 keys
+ *     probe1 uprobe+ret pid/42:libc:getaddrinfo (…)
+ *       …
+ *       aggregate #0: hist(latency) by comm (no events: kept in the kernel)
  */
-import type { AttachPlan, AttachPoint, PlanProbe } from "./plan.js";
+import { AGGREGATION_DEFAULTS, type AttachPlan, type AttachPoint, type PlanAggregation, type PlanProbe } from "./plan.js";
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 
 /** The explanation of every entry and point of `plan`, one line each, ending in a newline. */
 export function explainPlan(plan: AttachPlan): string {
   const lines: string[] = [];
+  if (plan.aggregation !== undefined || plan.probes.some((p) => (p.program?.aggregates.length ?? 0) > 0))
+    lines.push(aggregationText(plan.aggregation ?? AGGREGATION_DEFAULTS, plan.aggregation === undefined));
   for (const entry of plan.probes) {
     lines.push(`${entry.id} ${entry.kind} ${entry.target.spec} (${entry.source.file}:${entry.source.line}:${entry.source.col}), ${scopeText(entry)}`);
     lines.push(`  binary: ${entry.binary.request} → ${entry.binary.how} → ${entry.binary.containerPath} → ${kernelText(entry)}`);
@@ -26,8 +37,14 @@ export function explainPlan(plan: AttachPlan): string {
     const code = entry.binary.code;
     if (code !== undefined) lines.push(`  code: ${code.language}${code.goVersion === null ? "" : ` (${code.goVersion})`}`);
     for (const point of entry.points) lines.push(`  ${pointText(point)}`);
+    entry.program?.aggregates.forEach((a, i) => lines.push(`  aggregate #${i}: ${a.text} (no events: kept in the kernel)`));
   }
   return lines.map((l) => `${l}\n`).join("");
+}
+
+function aggregationText(a: PlanAggregation, defaulted: boolean): string {
+  const when = a.intervalMs === null ? "reported at exit" : `reported every ${a.intervalMs / 1000} s and reset, and at exit`;
+  return `aggregation: in the kernel, ${when}; map of ${a.mapKeys} keys${defaulted ? " (the defaults)" : ""}`;
 }
 
 function scopeText(entry: PlanProbe): string {

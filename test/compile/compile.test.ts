@@ -42,6 +42,7 @@ beforeAll(async () => {
   pid = child.pid!;
   real.set("python:function__entry", await resolveTarget(`pid/${pid}:exe:python:function__entry`));
   real.set("malloc", await resolveTarget(`pid/${pid}:libc:malloc`));
+  real.set("getaddrinfo", await resolveTarget(`pid/${pid}:libc:getaddrinfo`));
 });
 
 afterAll(async () => {
@@ -121,10 +122,13 @@ describe("compile with a stub resolver", () => {
         },
       },
       format: "{file}:{line} {fn}",
-      count: null,
+      aggregates: [],
       strlen: 200,
     });
-    expect(probes[2]?.program?.count).toEqual({ by: [{ op: "capture", name: "comm" }] });
+    expect(probes[2]?.program?.aggregates).toEqual([{ fn: "count", value: null, by: [{ op: "capture", name: "comm" }], lhist: null, text: "count by comm" }]);
+    expect(probes[2]?.program?.fields).toEqual([]);
+    // A file without `interval` or `option mapkeys` leaves the plan's aggregation to the defaults.
+    expect(plan).not.toHaveProperty("aggregation");
     // Two probes on the same USDT sites share their semaphores (PITFALLS 26).
     const sem = (i: number) => probes[i]?.points.map((p) => [p.fileOffset, p.refCtrOffset]);
     expect(sem(2)).toEqual(sem(0));
@@ -182,5 +186,132 @@ describe("compile with a stub resolver", () => {
     expect(text).toMatch(
       /usdt python:function__entry: address 0x[0-9a-f]+ → file offset 0x[0-9a-f]+ .*(semaphore 0x[0-9a-f]+ → ref_ctr_offset 0x[0-9a-f]+|no semaphore)/,
     );
+  });
+});
+
+describe("aggregations and ustack in the plan (issue 15)", () => {
+  it("`hist(latency) by comm` is the contract's PlanAggregate, on an entry with no fields and no format", async () => {
+    const { plan, diagnostics } = await compile("uprobe+ret pid/1:libc:getaddrinfo { hist(latency) by comm }\n", { file: "hist.probe", resolve: stub });
+    expect(diagnostics).toEqual([]);
+    expectValid(plan);
+    expect(plan).not.toHaveProperty("aggregation");
+    expect(plan?.probes.map((p) => p.program)).toEqual([
+      {
+        fields: [],
+        filter: null,
+        format: null,
+        aggregates: [
+          { fn: "hist", value: { op: "capture", name: "latency" }, by: [{ op: "capture", name: "comm" }], lhist: null, text: "hist(latency) by comm" },
+        ],
+        strlen: 128,
+      },
+    ]);
+  });
+
+  it("every function, lhist's bounds, ustack keys and fields, the filter, interval and mapkeys", async () => {
+    const source = `interval 5
+option mapkeys = 4096
+
+uprobe+ret pid/1:libc:getaddrinfo {
+  where retval != 0
+  count
+  lhist(latency, -100, 1000, 50) by str(arg0, 32)
+  stats(retval as i32) by ustack(8), container
+  sum(arg1)
+  avg(arg1)
+  min(latency)
+  max(latency)
+  hist(latency) by ustack
+}
+
+uprobe pid/1:libc:malloc {
+  size = arg0
+  stack = ustack
+  ustack(4)
+}
+`;
+    const { plan, diagnostics } = await compile(source, { file: "agg.probe", resolve: stub });
+    expect(diagnostics).toEqual([]);
+    expectValid(plan);
+    expect(plan?.aggregation).toEqual({ intervalMs: 5000, mapKeys: 4096 });
+    const [gai, malloc] = plan!.probes;
+    expect(gai?.program?.filter).toEqual({ op: "binary", operator: "!=", left: { op: "capture", name: "retval" }, right: { op: "int", value: "0" } });
+    expect(gai?.program?.aggregates).toEqual([
+      { fn: "count", value: null, by: [], lhist: null, text: "count" },
+      {
+        fn: "lhist",
+        value: { op: "capture", name: "latency" },
+        by: [{ op: "str", arg: { op: "arg", index: 0 }, maxLen: 32 }],
+        lhist: { min: -100, max: 1000, step: 50 },
+        text: "lhist(latency, -100, 1000, 50) by str(arg0, 32)",
+      },
+      {
+        fn: "stats",
+        value: { op: "cast", to: "i32", expr: { op: "capture", name: "retval" } },
+        by: [
+          { op: "ustack", frames: 8 },
+          { op: "capture", name: "container" },
+        ],
+        lhist: null,
+        text: "stats(retval as i32) by ustack(8), container",
+      },
+      { fn: "sum", value: { op: "arg", index: 1 }, by: [], lhist: null, text: "sum(arg1)" },
+      { fn: "avg", value: { op: "arg", index: 1 }, by: [], lhist: null, text: "avg(arg1)" },
+      { fn: "min", value: { op: "capture", name: "latency" }, by: [], lhist: null, text: "min(latency)" },
+      { fn: "max", value: { op: "capture", name: "latency" }, by: [], lhist: null, text: "max(latency)" },
+      { fn: "hist", value: { op: "capture", name: "latency" }, by: [{ op: "ustack", frames: 32 }], lhist: null, text: "hist(latency) by ustack" },
+    ]);
+    expect(malloc?.program?.aggregates).toEqual([]);
+    expect(malloc?.program?.fields).toEqual([
+      { name: "size", type: "int", expr: { op: "arg", index: 0 } },
+      { name: "stack", type: "stack", expr: { op: "ustack", frames: 32 } },
+      { name: "ustack", type: "stack", expr: { op: "ustack", frames: 4 } },
+    ]);
+  });
+
+  it("the schema refuses a count with a value, an lhist without bounds, a ustack of 0 frames and an unknown function", async () => {
+    const { plan } = await compile("uprobe+ret pid/1:libc:getaddrinfo { hist(latency) by ustack }\n", { file: "h.probe", resolve: stub });
+    expectValid(plan);
+    const broken: [string, (p: AttachPlan) => void][] = [
+      ["count with a value", (p) => Object.assign(p.probes[0]!.program!.aggregates[0]!, { fn: "count" })],
+      ["lhist without bounds", (p) => Object.assign(p.probes[0]!.program!.aggregates[0]!, { fn: "lhist" })],
+      ["hist with bounds", (p) => Object.assign(p.probes[0]!.program!.aggregates[0]!, { lhist: { min: 0, max: 1, step: 1 } })],
+      ["ustack of 0 frames", (p) => Object.assign(p.probes[0]!.program!.aggregates[0]!.by[0]!, { frames: 0 })],
+      ["an unknown function", (p) => Object.assign(p.probes[0]!.program!.aggregates[0]!, { fn: "median" })],
+      ["the old count member", (p) => Object.assign(p.probes[0]!.program!, { count: null })],
+      ["aggregation without mapKeys", (p) => Object.assign(p, { aggregation: { intervalMs: 1000 } })],
+    ];
+    for (const [what, breakIt] of broken) {
+      const copy = JSON.parse(JSON.stringify(plan)) as AttachPlan;
+      breakIt(copy);
+      expect(validatePlan(copy), what).toBe(false);
+    }
+  });
+
+  it("an error in an aggregating probe stops the compile before any target is resolved", async () => {
+    let resolved = 0;
+    const counting = async (text: string) => {
+      resolved++;
+      return stub(text);
+    };
+    const { plan, diagnostics } = await compile("uprobe+ret pid/1:libc:getaddrinfo { hist(latency)\n rc = retval }\n", { resolve: counting });
+    expect(plan).toBeUndefined();
+    expect(resolved).toBe(0);
+    expect(diagnostics.map((d) => d.message)).toEqual(["a probe that aggregates prints no fields"]);
+  });
+
+  it("--explain names the aggregations, with the index their reports carry, and how they are kept", async () => {
+    const source = "interval 2\nuprobe+ret pid/1:libc:getaddrinfo {\n  count by comm\n  hist(latency)\n}\n";
+    const { plan } = await compile(source, { file: "x.probe", resolve: stub });
+    const lines = explainPlan(plan!).split("\n");
+    expect(lines[0]).toBe("aggregation: in the kernel, reported every 2 s and reset, and at exit; map of 10240 keys");
+    expect(lines.filter((l) => l.startsWith("  aggregate"))).toEqual([
+      "  aggregate #0: count by comm (no events: kept in the kernel)",
+      "  aggregate #1: hist(latency) (no events: kept in the kernel)",
+    ]);
+    const defaults = await compile("uprobe pid/1:libc:malloc { count }\n", { resolve: stub });
+    expect(explainPlan(defaults.plan!).split("\n")[0]).toBe("aggregation: in the kernel, reported at exit; map of 10240 keys (the defaults)");
+    const printing = await compile("uprobe pid/1:libc:malloc { pid }\n", { resolve: stub });
+    expect(explainPlan(printing.plan!)).not.toContain("aggregat");
   });
 });

@@ -5,7 +5,8 @@
  * the other fails a test instead of failing at attach time:
  *
  * - schema/attach-plan.schema.json: the enums of `kind`, `strategy`,
- *   `runtime`, a capture expression's `name`, and a field's `type`;
+ *   `runtime`, a capture expression's `name`, a field's `type`, and an
+ *   aggregate's `fn` (src/plan/aggregates.ts);
  * - native/include/probec_abi.h: `enum probec_capture` (the ABI codes);
  * - native/src/plan.h and plan.c: the kind and strategy names, in the order
  *   of the C enums the reader casts them to;
@@ -26,6 +27,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  AGGREGATE_FNS,
   CAPTURES,
   CAPTURE_NAMES,
   captureAbiConstant,
@@ -51,6 +53,7 @@ function syncSchemaEnums(text: string): string {
       probe: { properties: { kind: { enum: unknown[] }; strategy: { enum: unknown[] } } };
       target: { properties: { runtime: { enum: unknown[] } } };
       field: { properties: { type: { enum: unknown[] } } };
+      aggregate: { properties: { fn: { enum: unknown[] } } };
       expr: { oneOf: { properties: { op?: { const?: string }; name?: { enum?: unknown[] } } }[] };
     };
   };
@@ -59,14 +62,15 @@ function syncSchemaEnums(text: string): string {
   d.probe.properties.strategy.enum = [...PATH_STRATEGY_NAMES];
   d.target.properties.runtime.enum = [...PLAN_RUNTIME_NAMES];
   d.field.properties.type.enum = valueTypes();
+  d.aggregate.properties.fn.enum = [...AGGREGATE_FNS];
   const capture = d.expr.oneOf.find((branch) => branch.properties.op?.const === "capture")?.properties.name;
   if (capture !== undefined) capture.enum = [...CAPTURE_NAMES];
   return `${JSON.stringify(schema, null, 2)}\n`;
 }
 
-/** The value types captures have, sorted (`int`, `string`). */
+/** The types a field may have, sorted: those of the captures (`int`, `string`), and `stack` for a `ustack` field (an expression of its own, not a capture). */
 function valueTypes(): string[] {
-  return [...new Set(CAPTURE_NAMES.map((n) => captureDef(n).type))].sort();
+  return [...new Set([...CAPTURE_NAMES.map((n) => captureDef(n).type), "stack"])].sort();
 }
 
 if (process.env["UPDATE_SCHEMA"] === "1") {
@@ -172,6 +176,7 @@ function schemaDrift(text: string): string[] {
   same("#/$defs/target/properties/runtime", enums.get("#/$defs/target/properties/runtime"), PLAN_RUNTIME_NAMES);
   same("#/$defs/expr capture name", schemaCaptureNames(text), CAPTURE_NAMES);
   same("#/$defs/field/properties/type", enums.get("#/$defs/field/properties/type"), valueTypes());
+  same("#/$defs/aggregate/properties/fn", enums.get("#/$defs/aggregate/properties/fn"), AGGREGATE_FNS);
   return out;
 }
 
@@ -240,6 +245,15 @@ describe("the drift checks see a drift", () => {
     const schema = JSON.parse(schemaText) as { $defs: { probe: { properties: { strategy: { enum: string[] } } } } };
     schema.$defs.probe.properties.strategy.enum.push("bind");
     expect(schemaDrift(JSON.stringify(schema))).toEqual([expect.stringContaining("strategy")]);
+  });
+
+  it("a schema whose aggregate functions lack one, or whose field types lack `stack`, is reported", () => {
+    const schema = JSON.parse(schemaText) as {
+      $defs: { aggregate: { properties: { fn: { enum: string[] } } }; field: { properties: { type: { enum: string[] } } } };
+    };
+    schema.$defs.aggregate.properties.fn.enum.pop();
+    schema.$defs.field.properties.type.enum = ["int", "string"];
+    expect(schemaDrift(JSON.stringify(schema))).toEqual([expect.stringContaining("field/properties/type"), expect.stringContaining("aggregate/properties/fn")]);
   });
 
   it("UPDATE_SCHEMA's rewrite mends a drifted schema and leaves an agreeing one byte for byte", () => {
