@@ -2,7 +2,8 @@
  * The plan is input the attacher must not trust (PITFALLS 24): it runs as
  * root, and other tools may hand it plans. Real plans compiled for live
  * processes (function arguments, a uprobe+ret pair, a filter, strings, USDT
- * arguments with registers and memory) are mutated — members deleted or
+ * arguments with registers and memory, aggregations with every kind of key,
+ * a ustack field) are mutated — members deleted or
  * given values of every wrong type and size, arrays cut or repeated,
  * nesting deepened, the JSON text cut or corrupted — and fed to the real
  * helper. Whatever it gets, it must end as the protocol says: exit 0 or 2
@@ -59,6 +60,55 @@ uprobe pid/${sleeper.pid}:libc:malloc { size = arg0  text = str(arg0, 16) }`,
     expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     plans.push(JSON.stringify(plan as AttachPlan));
   }
+  // Aggregations and stacks (issue 15): the same entries with hand-written programs.
+  const { plan } = await compile(`uprobe pid/${sleeper.pid}:libc:malloc { size = arg0 }\nuprobe pid/${sleeper.pid}:libc:free { p = arg0 }`, {
+    file: "fuzz.probe",
+  });
+  const [malloc, free] = (plan as AttachPlan).probes;
+  const size = { op: "arg", index: 0 } as const;
+  const aggregating: AttachPlan = {
+    planVersion: 2,
+    aggregation: { intervalMs: 1000, mapKeys: 64 },
+    probes: [
+      {
+        ...malloc!,
+        program: {
+          fields: [],
+          filter: { op: "binary", operator: ">", left: size, right: { op: "int", value: "0" } },
+          format: null,
+          strlen: 64,
+          aggregates: [
+            {
+              fn: "count",
+              value: null,
+              by: [
+                { op: "ustack", frames: 8 },
+                { op: "capture", name: "comm" },
+              ],
+              lhist: null,
+              text: "count",
+            },
+            {
+              fn: "hist",
+              value: size,
+              by: [
+                { op: "str", arg: size, maxLen: 300 },
+                { op: "capture", name: "container" },
+              ],
+              lhist: null,
+              text: "hist",
+            },
+            { fn: "lhist", value: size, by: [], lhist: { min: 0, max: 4096, step: 64 }, text: "lhist" },
+          ],
+        },
+      },
+      {
+        ...free!,
+        program: { fields: [{ name: "stack", type: "stack", expr: { op: "ustack", frames: 4 } }], filter: null, format: null, aggregates: [], strlen: 64 },
+      },
+    ],
+  };
+  plans.push(JSON.stringify(aggregating));
 }, 60_000);
 
 afterAll(() => {
