@@ -69,6 +69,7 @@ export {
   type AttachPoint,
   type PathStrategy,
   type PlanProgram,
+  type PlanAggregate,
   type PlanExpr,
   type PlanField,
 } from "./plan/index.js";
@@ -88,8 +89,10 @@ export {
 export { follow, type FollowChange, type FollowOptions, type Following } from "./follow/index.js";
 /** Checks a plan read from elsewhere (a file, another tool) before attaching it. */
 export { checkAttachPlan } from "./attach/index.js";
-/** Tallies of `count` / `count by` probes: `CountTally` event by event, or `tallyCounts(plan, attachment)`. */
-export { CountTally, tallyCounts, type ProbeCounts, type CountRow, type CountKeyValue } from "./attach/index.js";
+/** In-kernel aggregations as an attachment reports them (`attachment.onAggregates`, `aggregates()`, `AttachSummary.aggregates`): histograms, counts, sums, stacks. */
+export type { AggregateSnapshot, AggregateResult, AggregateRow, AggregateKeyValue, HistogramBucket, StackKey, FieldValue } from "./attach/index.js";
+/** Adds up a session's aggregation reports across `interval` resets. */
+export { AggregateTotals } from "./attach/index.js";
 
 // --- Images -------------------------------------------------------------------------------------
 

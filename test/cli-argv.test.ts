@@ -14,10 +14,10 @@ const READ: Record<string, readonly string[]> = {
   list: ["target", "pattern", "functions", "json", "debugRoot"],
   resolve: ["scope", "json"],
   compile: ["file", "output", "strategy", "explain"],
-  run: ["file", "json", "duration", "count", "mode", "strategy", "quiet"],
-  trace: ["probe", "json", "duration", "count", "mode", "strategy", "quiet"],
+  run: ["file", "json", "duration", "count", "mode", "strategy", "quiet", "folded", "flamegraph"],
+  trace: ["probe", "json", "duration", "count", "mode", "strategy", "quiet", "folded", "flamegraph"],
 };
-const BOOLEANS = new Set(["functions", "json", "explain", "quiet"]);
+const BOOLEANS = new Set(["functions", "json", "explain", "quiet", "folded"]);
 
 function view(args: Record<string, unknown> & { _: (string | number)[] }): Record<string, unknown> {
   const command = String(args._[0]);
@@ -44,6 +44,8 @@ const PLAIN: string[][] = [
   ["run", "plan.json", "--count", "5", "--mode", "multi", "-q"],
   ["trace", "uprobe pid/1:libc:malloc { count }", "--duration", "0.5", "--quiet"],
   ["trace", "uprobe host:/bin/x:f { x = arg0 }", "--mode=legacy", "--strategy", "host", "--count", "1"],
+  ["trace", "uprobe pid/1:libc:malloc { count by ustack }", "--folded", "--duration", "5"],
+  ["run", "spec.probe", "--flamegraph", "out.svg", "-q"],
 ];
 
 const LEFT_TO_YARGS: string[][] = [

@@ -4,13 +4,13 @@
  * kernel. The real-event paths are in test/cli-run.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { TablePrinter } from "../src/cli/event-output.js";
-import type { AttachPlan, PlanProbe, PlanProgram, ProbeEvent } from "../src/index.js";
+import { JsonPrinter, TablePrinter } from "../src/cli/event-output.js";
+import type { AttachPlan, PlanProbe, PlanProgram, ProbeEvent, StackKey } from "../src/index.js";
 
 /** Only what the printer reads of a plan: ids and programs. */
 function planOf(programs: Record<string, Partial<PlanProgram>>): AttachPlan {
   const probes = Object.entries(programs).map(
-    ([id, program]) => ({ id, program: { fields: [], filter: null, format: null, count: null, strlen: 128, ...program } }) as unknown as PlanProbe,
+    ([id, program]) => ({ id, program: { fields: [], filter: null, format: null, aggregates: [], strlen: 128, ...program } }) as unknown as PlanProbe,
   );
   return { planVersion: 2, probes };
 }
@@ -64,5 +64,33 @@ describe("TablePrinter", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("a ustack field: its cell gives the frame count, its frames follow the row, indented, innermost first", () => {
+    const stackField = { name: "stack", type: "stack" as const, expr: { op: "ustack" as const, frames: 32 } };
+    const printer = new TablePrinter(planOf({ probe1: { fields: [int("id"), stackField] } }), 0n);
+    const stack: StackKey = {
+      kind: "stack",
+      pid: 42,
+      frames: ["c+0xb", "b+0x14", "main+0x32"],
+      functions: ["c", "b", "main"],
+      addresses: [0x1139n, 0x1160n, 0x1190n],
+    };
+    expect(printer.print(event("probe1", 1, { id: 7n, stack })) + printer.print(event("probe1", 2, { id: 8n, stack: null }))).toBe(
+      [
+        "      TIME  PROBE       PID  COMM                   ID  STACK",
+        "  1.000000  probe1       42  svc                     7  [3 frames]",
+        "    c+0xb",
+        "    b+0x14",
+        "    main+0x32",
+        "  2.000000  probe1       42  svc                     8  (fault)",
+        "",
+      ].join("\n"),
+    );
+    expect(JSON.parse(new JsonPrinter().print(event("probe1", 1, { id: 7n, stack }))).stack).toEqual({
+      pid: 42,
+      frames: ["c+0xb", "b+0x14", "main+0x32"],
+      addresses: ["0x1139", "0x1160", "0x1190"],
+    });
   });
 });

@@ -16,9 +16,9 @@ describe("probec (the main entry)", () => {
   it("exports exactly the documented set", () => {
     expect(Object.keys(api).sort()).toEqual(
       [
+        "AggregateTotals",
         "AmbiguousError",
         "AttachError",
-        "CountTally",
         "ElfFile",
         "FormatError",
         "IfuncError",
@@ -50,7 +50,6 @@ describe("probec (the main entry)", () => {
         "resolveScope",
         "resolveTarget",
         "symbolToJson",
-        "tallyCounts",
         "usdtArgToJson",
         "usdtSiteToJson",
       ].sort(),

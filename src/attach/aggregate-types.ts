@@ -1,26 +1,41 @@
 /**
  * What an attachment reports of its probes' in-kernel aggregations (issue
  * 15): the library's view of the attacher's `aggregate` reports
- * (native/PROTOCOL.md), merged over the plan entries of each probe (one
- * probe over several binaries or containers has several entries) and with
- * `ustack` keys symbolized.
+ * (docs/aggregation-contract.md), merged over the plan entries of each
+ * probe (one probe over several binaries or containers has several
+ * entries) and with `container` keys named and `ustack` keys symbolized.
  *
  * Types only; decoding and merging are in aggregates.ts.
  */
 import type { AggregateFn, LhistParams } from "../plan/index.js";
 
-/** One symbolized user stack: its frames innermost first, as `formatFrame` prints them. */
+/** One symbolized user stack, innermost frame first. */
 export interface StackKey {
   readonly kind: "stack";
-  /** The process it was taken in (a stack's addresses mean something only there). */
+  /**
+   * The process it was taken in (a stack's addresses mean something only
+   * there). When stacks of several processes name the same frames (one
+   * program run by several processes) they are one row, and this is the
+   * process of the first of them.
+   */
   readonly pid: number;
-  /** `malloc`, `main+0x1a`, `libfoo.so+0x1234`, `[unknown]`: innermost first. */
+  /** Each frame as `formatFrame` prints it: `malloc+0x1a`, `libfoo.so+0x1234`, `[unknown]`. */
   readonly frames: readonly string[];
+  /**
+   * Each frame without the offset into its function (`malloc`), as folded
+   * stacks and flame graphs print them so that calls from different spots
+   * of a function merge; an unnamed frame keeps its `module+0xOFFSET`.
+   */
+  readonly functions: readonly string[];
   /** The raw return addresses, innermost first. */
   readonly addresses: readonly bigint[];
 }
 
-/** One value of a key: an integer, a string (also `comm` and `container`), a stack, or null when reading it faulted. */
+/**
+ * One value of a key: an integer, a string (also `comm`, and `container` as
+ * the container's name, else its id), a stack, or null: the read faulted in
+ * the target, or a `container` key outside any container.
+ */
 export type AggregateKeyValue = bigint | string | StackKey | null;
 
 /** One bucket of a histogram: values in [low, high) (`low` null: below the first; `high` null: at or above the last). */
@@ -55,20 +70,30 @@ export interface AggregateResult {
   /** The key expressions as the probe file writes them (`comm`, `ustack`): column names. */
   readonly keyNames: readonly string[];
   readonly lhist: LhistParams | null;
+  /**
+   * The unit of the aggregated value: `ns` when it is the `latency` capture
+   * (also through a cast), so that printers can show `1.5ms`; null for a
+   * plain number.
+   */
+  readonly unit: "ns" | null;
   /** Rows, most hits first (ties: keys ascending). */
   readonly rows: readonly AggregateRow[];
-  /** Keys the kernel map had no room for since the last reset: their hits are not in `rows` (`option mapkeys` raises the size). */
+  /**
+   * Hits not counted since the last reset because the kernel map was full
+   * when their key was new (`option mapkeys` raises its size): they are not
+   * in `rows`.
+   */
   readonly dropped: bigint;
 }
 
-/** One report of every aggregation: periodic (`interval`), asked for, or the final one at detach. */
+/** One report of every aggregation: periodic (`interval`), asked for (`report()`), or the final one at detach. */
 export interface AggregateSnapshot {
-  /** The attacher's report number, from 1. */
+  /** The attacher's report number, from 1 (0 for a report that the attacher never sent). */
   readonly seq: number;
   /** True for the report sent at detach. */
   readonly final: boolean;
   /** True when the kernel maps were reset after it (each `interval` report): the next holds only later hits. */
   readonly reset: boolean;
-  /** Every aggregation of the plan that has rows or dropped keys, in plan order (probe, then index). */
+  /** Every aggregation of the plan that has rows or dropped hits, in plan order (probe, then index). */
   readonly results: readonly AggregateResult[];
 }

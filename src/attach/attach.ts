@@ -7,6 +7,11 @@
  * kept and dispatched, {@link EventDecoder} turns records into typed events
  * with the layouts the helper reported, {@link EventQueue} hands them to the
  * consumer with flow control, and {@link SummaryTally} keeps the totals.
+ * Aggregation reports become {@link AggregateSnapshot}s
+ * ({@link AggregateDecoder}), and user stacks (`ustack` fields and keys)
+ * are named from each process's files ({@link StackNamer}); since naming
+ * is asynchronous, events and reports go out through one ordered queue, so
+ * that they reach the consumer in the order the helper sent them.
  *
  * It never throws: every failure (no helper, a refused plan, a kernel that
  * says no, a helper that dies) rejects `ready` (when it comes before ready),
@@ -15,8 +20,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { AttachPlan, PlanContainer, PlanProbe } from "../plan/index.js";
 import { AttachError, ProbecError } from "../errors.js";
+import type { Symbolizer } from "../symbolize/symbolizer.js";
+import type { AggregateSnapshot } from "./aggregate-types.js";
+import { AggregateDecoder } from "./aggregates.js";
 import { EventDecoder, type ProbeEvent } from "./events.js";
-import { EventQueue, HIGH_WATER } from "./event-queue.js";
+import { EventQueue, HIGH_WATER, LOW_WATER } from "./event-queue.js";
+import { usesStack } from "./expr-text.js";
+import { SnapshotStream } from "./snapshot-stream.js";
+import { StackNamer } from "./stacks.js";
 import { FRAME_STATUS, FrameDecoder } from "./frames.js";
 import { HELPER_SOLUTIONS, helperError, locateHelper } from "./helper.js";
 import { checkLayout, parseStatus, protocolError, type AttachStatus } from "./status.js";
@@ -40,6 +51,14 @@ export interface AttachOptions {
    * {@link attachFollowing}, which returns the commands too.
    */
   follow?: boolean;
+  /**
+   * Names user stacks (`ustack` fields and keys). Default: a symbolizer
+   * made for the attachment when a probe captures a stack, closed with it;
+   * one passed here is left open.
+   */
+  symbolizer?: Symbolizer;
+  /** Told once about each thing stack naming could not use (an unreadable object, a process gone before its maps were read). */
+  onWarning?: (message: string) => void;
 }
 
 /** What an `add` attached: the entry index each probe got, points attached, and the failures of its entries. */
@@ -79,6 +98,22 @@ export interface Attachment extends AsyncIterable<ProbeEvent> {
   readonly statuses: AttachStatus[];
   /** Calls `listener` with each status from now on. */
   onStatus(listener: (status: AttachStatus) => void): void;
+  /**
+   * Calls `listener` with each aggregation report from now on: every
+   * `interval`, each `report()`, and the final one at detach, which comes
+   * before the events' iteration ends (and is also `AttachSummary.aggregates`).
+   */
+  onAggregates(listener: (snapshot: AggregateSnapshot) => void): void;
+  /** The aggregation reports from now on, as an async iterable that ends after the final one (or throws the attachment's failure). */
+  aggregates(): AsyncIterable<AggregateSnapshot>;
+  /**
+   * Asks for a report of every aggregation now and resolves with it;
+   * `reset` empties the kernel maps after it, as an `interval` report does.
+   * The snapshot also goes to `onAggregates`. It is a command on the
+   * helper's stdin: only an attachment that takes commands (`follow()`'s,
+   * {@link attachFollowing}) can; any other rejects with an `AttachError`.
+   */
+  report(options?: { readonly reset?: boolean }): Promise<AggregateSnapshot>;
   /** Detaches: SIGTERM to the helper, then waits for its `detached` and its exit. Idempotent. */
   close(): Promise<AttachSummary>;
   /** Settles when the helper exits for any reason (target exited, error, close). */
@@ -96,6 +131,8 @@ const DETACH_TIMEOUT_MS = 30_000;
 const DETACH_MS_PER_SLOW_POINT = 250;
 /** Bytes of the helper's stderr kept for error messages. */
 const STDERR_TAIL_BYTES = 4096;
+/** Events and reports waiting for their stacks to be named before the helper's output is paused (as the event queue does). */
+const NAMING_HIGH_WATER = HIGH_WATER;
 
 /** Attaches the plan's probes. Events arrive through the returned attachment's async iterator. */
 export function attach(plan: AttachPlan, options: AttachOptions = {}): Attachment {
@@ -128,6 +165,19 @@ class HelperAttachment implements Attachment, FollowCommands {
   readonly closed: Promise<AttachSummary>;
 
   private readonly listeners: ((status: AttachStatus) => void)[] = [];
+  private readonly aggregateListeners: ((snapshot: AggregateSnapshot) => void)[] = [];
+  private readonly aggregateDecoder: AggregateDecoder;
+  private readonly stacks: StackNamer;
+  /** Events and reports in the order the helper sent them, each handed out once its stacks are named. */
+  private ordered: Promise<void> = Promise.resolve();
+  private orderedPending = 0;
+  /** Why the helper's output is paused: the consumer lags (`queue`), or stacks are being named (`naming`). */
+  private readonly holds = new Set<"queue" | "naming">();
+  /** The snapshot of the last `aggregatesDone`, as it is being named; what a `reported` reply answers with. */
+  private lastReport: Promise<AggregateSnapshot> | undefined;
+  private readonly reportedSnapshots = new Map<number, Promise<AggregateSnapshot> | undefined>();
+  /** The last snapshot handed out (the final one, once the helper detached). */
+  private lastSnapshot: AggregateSnapshot | undefined;
   private readonly frames = new FrameDecoder();
   private readonly events: EventDecoder;
   private readonly queue: EventQueue;
@@ -179,10 +229,17 @@ class HelperAttachment implements Attachment, FollowCommands {
     }
     const usable = checked ?? { planVersion: 2, probes: [] };
     this.events = new EventDecoder(usable);
+    this.aggregateDecoder = new AggregateDecoder(usable);
+    this.stacks = new StackNamer({
+      ...(options.symbolizer === undefined ? {} : { symbolizer: options.symbolizer }),
+      ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+    });
+    // The symbolizer loads while the helper attaches, so that it is there for the first stack.
+    if (usable.probes.some(capturesStacks)) this.stacks.want();
     this.tally = new SummaryTally(usable);
     this.queue = new EventQueue({
-      pause: () => this.child?.stdout?.pause(),
-      resume: () => this.child?.stdout?.resume(),
+      pause: () => this.hold("queue", true),
+      resume: () => this.hold("queue", false),
     });
     if (planError !== undefined) {
       this.finish(undefined, undefined, planError);
@@ -199,6 +256,20 @@ class HelperAttachment implements Attachment, FollowCommands {
 
   onStatus(listener: (status: AttachStatus) => void): void {
     this.listeners.push(listener);
+  }
+
+  onAggregates(listener: (snapshot: AggregateSnapshot) => void): void {
+    this.aggregateListeners.push(listener);
+  }
+
+  aggregates(): AsyncIterable<AggregateSnapshot> {
+    const stream = new SnapshotStream();
+    this.aggregateListeners.push((snapshot) => stream.push(snapshot));
+    this.closed.then(
+      () => stream.end(),
+      (error: unknown) => stream.end(error),
+    );
+    return stream;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ProbeEvent> {
@@ -238,6 +309,8 @@ class HelperAttachment implements Attachment, FollowCommands {
     if (options.mode !== undefined) args.push("--mode", options.mode);
     if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
     if (options.follow === true) args.push("--follow");
+    const intervalMs = this.plan.aggregation?.intervalMs;
+    if (typeof intervalMs === "number" && intervalMs > 0) args.push("--aggregate-interval-ms", String(intervalMs));
     this.following = options.follow === true;
     // Before the spawn: a plan that cannot be serialised (a bigint, a cycle) must not leave a helper waiting on stdin.
     let planText: string;
@@ -295,8 +368,16 @@ class HelperAttachment implements Attachment, FollowCommands {
         }
         const event = this.events.decode(frame.payload);
         this.tally.hit(event.entry);
-        // After close() nobody may read: keep what fits, so memory stays bounded while the helper detaches.
-        if (!this.closing || this.queue.length < HIGH_WATER) this.queue.push(event);
+        const stacks = this.events.stackFields(event.entry);
+        if (stacks.length === 0 && this.orderedPending === 0) this.deliver(event);
+        else
+          void this.inOrder(async () => {
+            for (const name of stacks) {
+              const raw = event.fields[name];
+              if (typeof raw === "object" && raw !== null) event.fields[name] = await this.stacks.name(raw.pid, raw.addresses);
+            }
+            this.deliver(event);
+          });
       }
     } catch (error) {
       this.fail(asAttachError(error));
@@ -319,6 +400,34 @@ class HelperAttachment implements Attachment, FollowCommands {
       case "attached":
         if (status.mode !== "multi") this.slowPoints += Number(status.points) || 0;
         return;
+      case "stackProcess":
+        if (!(typeof status.pid === "number" && Number.isSafeInteger(status.pid) && status.pid > 0))
+          throw protocolError(`a stackProcess status has no valid pid: ${JSON.stringify(status)}`);
+        this.stacks.process(status.pid);
+        return;
+      case "aggregate":
+      case "aggregatesDone": {
+        const report = this.aggregateDecoder.take(status);
+        if (report === undefined) return;
+        const snapshot = this.inOrder(async () => {
+          const resolved = await this.aggregateDecoder.resolve(report, (pid, addresses) => this.stacks.name(pid, addresses));
+          this.lastSnapshot = resolved;
+          for (const listener of this.aggregateListeners) {
+            try {
+              listener(resolved);
+            } catch (error) {
+              // The listener's exception is its own, not a protocol error: thrown where it would have been, outside.
+              queueMicrotask(() => {
+                throw error;
+              });
+            }
+          }
+          return resolved;
+        });
+        snapshot.catch(() => undefined);
+        this.lastReport = snapshot;
+        return;
+      }
       case "ready":
         this.isReady = true;
         this.resolveReady({ attached: Number(status.attached), failed: Number(status.failed), points: Number(status.points) });
@@ -334,8 +443,11 @@ class HelperAttachment implements Attachment, FollowCommands {
       case "added":
       case "removed":
       case "filtered":
-      case "rejected": {
+      case "rejected":
+      case "reported": {
         const reply = this.replies.get(Number(status.id));
+        // A report's messages came just before its reply: the snapshot they make answers it.
+        if (status.type === "reported") this.reportedSnapshots.set(Number(status.id), this.lastReport);
         if (reply === undefined) throw protocolError(`a ${status.type} reply names command ${JSON.stringify(status.id)}, which was not sent`);
         this.replies.delete(Number(status.id));
         reply(status);
@@ -351,7 +463,11 @@ class HelperAttachment implements Attachment, FollowCommands {
       // The helper gives the lowest free indices from the plan's length up; each entry's layout comes before the reply, so the decoder learns them first.
       const entries: number[] = [];
       for (let i = this.plan.probes.length; entries.length < probes.length; i++) if (!this.liveEntries.has(i)) entries.push(i);
-      probes.forEach((probe, k) => this.events.setEntry(entries[k] as number, probe));
+      probes.forEach((probe, k) => {
+        this.events.setEntry(entries[k] as number, probe);
+        this.aggregateDecoder.setEntry(entries[k] as number, probe);
+      });
+      if (probes.some(capturesStacks)) this.stacks.want();
       const from = this.statuses.length;
       const reply = await this.command({ command: "add", probes });
       if (reply.type === "rejected") {
@@ -390,6 +506,54 @@ class HelperAttachment implements Attachment, FollowCommands {
     });
   }
 
+  report(options: { readonly reset?: boolean } = {}): Promise<AggregateSnapshot> {
+    const reset = options.reset === true;
+    return this.serial(async () => {
+      const reply = await this.command({ command: "report", reset });
+      if (reply.type === "rejected") throw new AttachError(`probec-attach refused to report the aggregations: ${String(reply.message)}`);
+      const id = Number(reply.id);
+      const snapshot = this.reportedSnapshots.get(id);
+      this.reportedSnapshots.delete(id);
+      // A plan without aggregations: the report held nothing.
+      return (await snapshot) ?? { seq: 0, final: false, reset, results: [] };
+    });
+  }
+
+  /** Runs `task` after everything before it was handed out; pauses the helper's output while too much waits. */
+  private inOrder<T>(task: () => Promise<T>): Promise<T> {
+    this.orderedPending++;
+    if (this.orderedPending >= NAMING_HIGH_WATER) this.hold("naming", true);
+    const run = this.ordered.then(task);
+    this.ordered = run.then(
+      () => this.doneInOrder(),
+      (error: unknown) => {
+        this.doneInOrder();
+        this.fail(asAttachError(error));
+      },
+    );
+    return run;
+  }
+
+  private doneInOrder(): void {
+    this.orderedPending--;
+    if (this.orderedPending <= LOW_WATER) this.hold("naming", false);
+  }
+
+  /** Hands an event to the consumer. */
+  private deliver(event: ProbeEvent): void {
+    // After close() nobody may read: keep what fits, so memory stays bounded while the helper detaches.
+    if (!this.closing || this.queue.length < HIGH_WATER) this.queue.push(event);
+  }
+
+  /** Pauses the helper's output while any reason holds, resumes it when none does. */
+  private hold(reason: "queue" | "naming", on: boolean): void {
+    const before = this.holds.size;
+    if (on) this.holds.add(reason);
+    else this.holds.delete(reason);
+    if (before === 0 && this.holds.size > 0) this.child?.stdout?.pause();
+    else if (before > 0 && this.holds.size === 0) this.child?.stdout?.resume();
+  }
+
   /** Runs commands one after another: each predicts the indices the helper gives. */
   private serial<T>(run: () => Promise<T>): Promise<T> {
     const next = this.commandChain.then(run, run);
@@ -422,6 +586,13 @@ class HelperAttachment implements Attachment, FollowCommands {
     if (this.finished) return;
     this.finished = true;
     if (this.killTimer !== undefined) clearTimeout(this.killTimer);
+    // What is still being named (the final report, the last events) is handed out before the end.
+    if (this.orderedPending === 0) this.settle(code, signal, error);
+    else void this.ordered.then(() => this.settle(code, signal, error));
+  }
+
+  private settle(code: number | null | undefined, signal: NodeJS.Signals | null | undefined, error?: AttachError): void {
+    this.stacks.close();
     let failure = error ?? this.failure;
     if (failure === undefined && !(code === 0 && this.detachedReason !== undefined)) {
       const how = signal !== null && signal !== undefined ? `was killed by ${signal}` : `exited with status ${code}`;
@@ -431,7 +602,7 @@ class HelperAttachment implements Attachment, FollowCommands {
         code === 127 || code === 126 ? HELPER_SOLUTIONS : [],
       );
     }
-    const summary = this.tally.summary(this.detachedReason ?? (failure === undefined ? "exited" : "error"));
+    const summary = this.tally.summary(this.detachedReason ?? (failure === undefined ? "exited" : "error"), this.lastSnapshot);
     if (failure !== undefined) {
       if (!this.isReady) this.rejectReady(failure);
       this.queue.end(failure);
@@ -442,6 +613,13 @@ class HelperAttachment implements Attachment, FollowCommands {
     this.queue.end();
     this.resolveClosed(summary);
   }
+}
+
+/** True when an entry captures user stacks (a `ustack` field or key): its attachment needs a symbolizer. */
+function capturesStacks(probe: PlanProbe): boolean {
+  const program = probe.program;
+  if (program === undefined) return false;
+  return program.fields.some((f) => f.type === "stack" || usesStack(f.expr)) || program.aggregates.some((a) => a.by.some(usesStack));
 }
 
 function asAttachError(error: unknown): AttachError {

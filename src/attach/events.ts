@@ -11,6 +11,7 @@
  * aarch64) are little-endian, which is what the reads below assume.
  */
 import type { AttachPlan, CaptureName, HeaderCaptureName, PlanContainer, PlanExpr, PlanProbe } from "../plan/index.js";
+import type { StackKey } from "./aggregate-types.js";
 import type { LayoutField, LayoutStatus } from "./status.js";
 import { protocolError } from "./status.js";
 
@@ -44,9 +45,16 @@ export interface ProbeEvent {
   latency: bigint | null;
   /** The return register: return side only, else null. */
   retval: bigint | null;
-  /** The program's fields by name, in program order; null when reading the field faulted in the target. */
-  fields: Record<string, bigint | string | null>;
+  /**
+   * The program's fields by name, in program order; null when reading the
+   * field faulted in the target. A `ustack` field is a {@link StackKey},
+   * named from the process's files by the time the event is handed out.
+   */
+  fields: Record<string, FieldValue>;
 }
+
+/** One field's value: an integer, a string, a user stack, or null when reading it faulted in the target. */
+export type FieldValue = bigint | string | StackKey | null;
 
 /**
  * The captures of an event by name. Every capture (src/plan/captures.ts) is
@@ -72,7 +80,7 @@ const H_COMM = 56;
 const COMM_BYTES = 16;
 
 /** How to read one layout field out of an event. */
-type FieldReader = (event: Buffer, faultMask: number, comm: string) => bigint | string | null;
+type FieldReader = (event: Buffer, faultMask: number, comm: string) => FieldValue;
 
 /** What decoding needs per entry: fixed from the plan, plus the readers built from its layout. */
 interface EntryDecoder {
@@ -81,7 +89,13 @@ interface EntryDecoder {
   /** An entry that serves several containers (`target.containers`, issue 14): each by the mount namespace an event carries. */
   readonly byMntns: Map<bigint, EventContainer> | undefined;
   readonly pairedReturn: boolean;
-  layout?: { readonly eventSize: number; readonly names: readonly string[]; readonly readers: readonly FieldReader[] };
+  layout?: {
+    readonly eventSize: number;
+    readonly names: readonly string[];
+    readonly readers: readonly FieldReader[];
+    /** The `ustack` fields, which the attachment names before handing the event out. */
+    readonly stacks: readonly string[];
+  };
 }
 
 /** Who an event came from, for an entry that serves several containers. */
@@ -171,10 +185,21 @@ export class EventDecoder {
         if (field.size !== 8) throw protocolError(`layout of entry ${layout.entry}: integer field "${field.name}" has ${field.size} bytes, not 8`);
         return intReader(field.offset, bit, isUnsigned64(expr, entry.probe));
       }
+      if (field.type === "stack") {
+        if (field.size < 8 || field.size % 8 !== 0)
+          throw protocolError(`layout of entry ${layout.entry}: stack field "${field.name}" has ${field.size} bytes, not 8 + 8 per frame`);
+        return stackReader(field.offset, field.size, bit);
+      }
       if (field.size === 0) throw protocolError(`layout of entry ${layout.entry}: string field "${field.name}" has no bytes`);
       return stringReader(field.offset, field.size, bit);
     });
-    entry.layout = { eventSize: layout.eventSize, names: layout.fields.map((f) => f.name), readers };
+    const stacks = layout.fields.filter((f) => f.type === "stack").map((f) => f.name);
+    entry.layout = { eventSize: layout.eventSize, names: layout.fields.map((f) => f.name), readers, stacks };
+  }
+
+  /** The `ustack` fields of an entry's events (empty for most). */
+  stackFields(entry: number): readonly string[] {
+    return this.entries[entry]?.layout?.stacks ?? [];
   }
 
   /** Decodes one event frame's payload. Throws an `AttachError` when it does not fit the plan or its layout. */
@@ -190,7 +215,7 @@ export class EventDecoder {
       throw protocolError(`an event of entry ${point.entry} has ${payload.length} bytes; its layout says ${layout.eventSize}`);
     const comm = cString(payload, H_COMM, COMM_BYTES);
     const faultMask = payload.readUInt32LE(H_FAULT_MASK);
-    const fields: Record<string, bigint | string | null> = {};
+    const fields: Record<string, FieldValue> = {};
     for (let i = 0; i < layout.readers.length; i++) fields[layout.names[i] as string] = (layout.readers[i] as FieldReader)(payload, faultMask, comm);
     const isReturn = point.side === "return";
     const from = entry.byMntns?.get(payload.readBigUInt64LE(H_MNTNS));
@@ -215,16 +240,14 @@ export class EventDecoder {
   }
 }
 
-/** The plan's expression for each named field (or count key), to tell how to read it. */
+/** The plan's expression for each named field, to tell how to read it. */
 function fieldExprs(probe: PlanProbe): Map<string, PlanExpr> {
   return new Map((probe.program?.fields ?? []).map((f) => [f.name, f.expr]));
 }
 
-/** The i-th thing the program computes: its i-th field, or for a count probe its i-th key. */
+/** The i-th field the program computes. */
 function positional(probe: PlanProbe, i: number): PlanExpr | undefined {
-  const program = probe.program;
-  if (program === undefined) return undefined;
-  return program.count !== null ? program.count.by[i] : program.fields[i]?.expr;
+  return probe.program?.fields[i]?.expr;
 }
 
 /**
@@ -254,6 +277,23 @@ function intReader(offset: number, bit: number, unsigned: boolean): FieldReader 
 function stringReader(offset: number, size: number, bit: number): FieldReader {
   const mask = 1 << bit;
   return (event, faultMask) => (bit < 32 && (faultMask & mask) !== 0 ? null : cString(event, offset, size));
+}
+
+/**
+ * A `ustack` slot: a u64 count of frames, then the return addresses,
+ * innermost first. The stack is the process's (the header's pid); its
+ * frames are named later (StackNamer), so they are empty here.
+ */
+function stackReader(offset: number, size: number, bit: number): FieldReader {
+  const mask = 1 << bit;
+  const room = (size - 8) / 8;
+  return (event, faultMask) => {
+    if (bit < 32 && (faultMask & mask) !== 0) return null;
+    const count = Math.min(Number(event.readBigUInt64LE(offset)), room);
+    const addresses: bigint[] = [];
+    for (let i = 0; i < count; i++) addresses.push(event.readBigUInt64LE(offset + 8 + i * 8));
+    return { kind: "stack", pid: event.readUInt32LE(H_PID), frames: [], functions: [], addresses };
+  };
 }
 
 /**

@@ -13,9 +13,11 @@ export {
   type Attachment,
   type FollowCommands,
 } from "./attach.js";
-export type { ProbeEvent } from "./events.js";
+export type { ProbeEvent, FieldValue } from "./events.js";
 export type { AttachStatus } from "./status.js";
 export type { AttachSummary, ProbeSummary } from "./summary.js";
 export { locateHelper, helperCandidates, type HelperCandidate } from "./helper.js";
 export { checkAttachPlan } from "./plan-check.js";
-export { CountTally, tallyCounts, exprText, type CountKeyValue, type CountRow, type ProbeCounts } from "./counts.js";
+export type { AggregateSnapshot, AggregateResult, AggregateRow, AggregateKeyValue, HistogramBucket, StackKey } from "./aggregate-types.js";
+export { AggregateTotals } from "./aggregate-totals.js";
+export { exprText } from "./expr-text.js";

@@ -5,7 +5,7 @@
  * helper checks the rest (paths, offsets, argument specs) and says so in
  * its `error` status; the full contract is schema/attach-plan.schema.json.
  */
-import { POINT_SIDES, type AttachPlan } from "../plan/index.js";
+import { AGGREGATE_FNS, POINT_SIDES, isAggregateFn, type AttachPlan } from "../plan/index.js";
 import { UsageError } from "../errors.js";
 
 const KINDS = ["uprobe", "uretprobe", "uprobe+ret", "usdt"];
@@ -56,12 +56,25 @@ function checkProgram(program: unknown, at: string, bad: (path: string, expected
   if (!Array.isArray(program.fields)) return bad(`${at}.fields`, "an array", program.fields);
   program.fields.forEach((field: unknown, i) => {
     if (!isObject(field) || typeof field.name !== "string") return bad(`${at}.fields[${i}]`, "a field with a name", field);
-    if (field.type !== "int" && field.type !== "string") bad(`${at}.fields[${i}].type`, '"int" or "string"', field.type);
+    if (field.type !== "int" && field.type !== "string" && field.type !== "stack") bad(`${at}.fields[${i}].type`, '"int", "string" or "stack"', field.type);
     if (!isObject(field.expr)) bad(`${at}.fields[${i}].expr`, "an expression object", field.expr);
     return undefined;
   });
   if (program.format !== null && typeof program.format !== "string") bad(`${at}.format`, "a string or null", program.format);
-  if (program.count !== null && !(isObject(program.count) && Array.isArray(program.count.by))) bad(`${at}.count`, "null or { by: [...] }", program.count);
+  if (!Array.isArray(program.aggregates)) return bad(`${at}.aggregates`, "an array (empty for a probe that prints events)", program.aggregates);
+  program.aggregates.forEach((aggregate: unknown, i) => {
+    const aat = `${at}.aggregates[${i}]`;
+    if (!isObject(aggregate)) return bad(aat, "an object", aggregate);
+    if (!isAggregateFn(String(aggregate.fn))) bad(`${aat}.fn`, AGGREGATE_FNS.join(", "), aggregate.fn);
+    if (!Array.isArray(aggregate.by)) bad(`${aat}.by`, "an array of key expressions", aggregate.by);
+    if (typeof aggregate.text !== "string") bad(`${aat}.text`, "the clause's text", aggregate.text);
+    if (aggregate.fn === "lhist") {
+      const p = aggregate.lhist;
+      const ok = isObject(p) && [p.min, p.max, p.step].every(Number.isSafeInteger) && (p.step as number) > 0 && (p.max as number) > (p.min as number);
+      if (!ok) bad(`${aat}.lhist`, "{ min, max, step } with step > 0 and max > min", p);
+    }
+    return undefined;
+  });
   return undefined;
 }
 

@@ -13,6 +13,9 @@ export const STATUS_TYPES = [
   "failed",
   "ready",
   "lost",
+  "stackProcess",
+  "aggregate",
+  "aggregatesDone",
   "targetExited",
   "error",
   "detached",
@@ -20,10 +23,11 @@ export const STATUS_TYPES = [
   "removed",
   "filtered",
   "rejected",
+  "reported",
 ] as const;
 
 /** The replies to `--follow`'s commands (native/PROTOCOL.md, "Commands"): each carries the command's `id`. */
-export const COMMAND_REPLY_TYPES: readonly string[] = ["added", "removed", "filtered", "rejected"];
+export const COMMAND_REPLY_TYPES: readonly string[] = ["added", "removed", "filtered", "rejected", "reported"];
 
 /** A status message as the helper sent it: its `type` and the members native/PROTOCOL.md lists for it. */
 export type AttachStatus = { type: (typeof STATUS_TYPES)[number]; [member: string]: unknown };
@@ -32,8 +36,13 @@ export type AttachStatus = { type: (typeof STATUS_TYPES)[number]; [member: strin
 export interface LayoutField {
   /** The field's name, as in the plan's program. */
   readonly name: string;
-  /** `int`: an 8-byte slot; `string`: a NUL-terminated slot; `header`: no slot (comm from the event header, container from the plan). */
-  readonly type: "int" | "string" | "header";
+  /**
+   * `int`: an 8-byte slot; `string`: a NUL-terminated slot; `stack`: a
+   * `ustack` slot (a u64 count of frames, then that many return addresses,
+   * innermost first); `header`: no slot (comm from the event header,
+   * container from the plan).
+   */
+  readonly type: "int" | "string" | "stack" | "header";
   /** Byte offset of the slot in the event (unused for `header`). */
   readonly offset: number;
   /** Bytes of the slot (0 for `header`). */
@@ -74,7 +83,7 @@ export function checkLayout(status: AttachStatus): LayoutStatus {
   const fields = status.fields.map((f: unknown, i): LayoutField => {
     const field = f as Partial<LayoutField> | null;
     if (typeof field !== "object" || field === null || typeof field.name !== "string") throw protocolError(`${where}: field ${i} has no name`);
-    if (field.type !== "int" && field.type !== "string" && field.type !== "header")
+    if (field.type !== "int" && field.type !== "string" && field.type !== "stack" && field.type !== "header")
       throw protocolError(`${where}: field "${field.name}" has type ${JSON.stringify(field.type)}`);
     const offset = field.type === "header" ? 0 : field.offset;
     const size = field.type === "header" ? 0 : field.size;

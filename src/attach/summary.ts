@@ -6,6 +6,7 @@
  * binaries) sums them.
  */
 import type { AttachPlan } from "../plan/index.js";
+import type { AggregateSnapshot } from "./aggregate-types.js";
 import type { AttachStatus } from "./status.js";
 
 /** One probe's totals. */
@@ -32,6 +33,13 @@ export interface AttachSummary {
   reason: string;
   /** Per probe id, in plan order. */
   probes: ProbeSummary[];
+  /**
+   * The last aggregation report: the one the attacher sends at detach
+   * (`final`), with every aggregation's values since the last `interval`
+   * reset. Absent when the plan has no aggregation, or the attacher sent
+   * no report (it failed).
+   */
+  aggregates?: AggregateSnapshot;
 }
 
 interface EntryTally {
@@ -105,8 +113,8 @@ export class SummaryTally {
     return { attached, failed };
   }
 
-  /** The totals per probe id, in plan order. */
-  summary(reason: string): AttachSummary {
+  /** The totals per probe id, in plan order (with the last aggregation report, when there was one). */
+  summary(reason: string, aggregates?: AggregateSnapshot): AttachSummary {
     const byId = new Map<string, ProbeSummary>();
     this.plan.probes.forEach((probe, entry) => {
       let probeSummary = byId.get(probe.id);
@@ -121,6 +129,6 @@ export class SummaryTally {
       probeSummary.attached += points.attached;
       probeSummary.failed += points.failed;
     });
-    return { reason, probes: [...byId.values()] };
+    return { reason, probes: [...byId.values()], ...(aggregates === undefined ? {} : { aggregates }) };
   }
 }

@@ -34,6 +34,8 @@ const session: Record<string, OptionSpec> = {
   strategy: { type: "string", choices: PATH_STRATEGY_NAMES },
   quiet: { type: "boolean", alias: "q" },
   metrics: { type: "string" },
+  folded: { type: "boolean" },
+  flamegraph: { type: "string" },
 };
 
 /** The commands parsed here (`check` is not: its specs are variadic). Option names are yargs' (camelCase keys are the same words here). */

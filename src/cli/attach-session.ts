@@ -1,11 +1,14 @@
 /**
  * One attach session of `probec run` / `probec trace`: attach the plan,
- * print status lines (stderr) and events (stdout) as they come, stop on
- * `--duration`, `--count`, an interrupt or the targets' exit, then print
- * the count tables (stdout) and a summary per probe (stderr).
+ * print status lines (stderr), events (stdout) and aggregation reports
+ * (stdout: every `interval`, and at exit) as they come, stop on
+ * `--duration`, `--count`, an interrupt or the targets' exit, then print a
+ * summary per probe (stderr) and write what `--folded`/`--flamegraph` ask.
  */
-import { AttachError, attach, type AttachMode, type AttachPlan, type AttachStatus, type AttachSummary, type Attachment } from "../index.js";
-import { Counts } from "./counts.js";
+import { accessSync, constants as fsConstants } from "node:fs";
+import { dirname } from "node:path";
+import { AttachError, UsageError, attach, type AttachMode, type AttachPlan, type AttachStatus, type AttachSummary, type Attachment } from "../index.js";
+import type { AggregateOutput } from "./aggregate-session.js";
 import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
 import { EXIT, type CliIo } from "./io.js";
 import type { SessionMetrics } from "./metrics.js";
@@ -27,10 +30,40 @@ export interface SessionOptions {
   readonly follow?: boolean;
   /** Serve Prometheus metrics at http://ADDR/metrics (`--metrics ADDR`, src/metrics/). */
   readonly metrics?: string;
+  /** `--folded`: print only the captured user stacks, folded, at exit. */
+  readonly folded?: boolean;
+  /** `--flamegraph FILE`: write a flame graph SVG of the captured user stacks at exit. */
+  readonly flamegraph?: string | undefined;
+}
+
+/**
+ * The printer of aggregations and stacks, when the plan has any (loaded
+ * only then). Throws a UsageError when `--folded`/`--flamegraph` are asked
+ * of a plan that captures no stack, or the flame graph's directory cannot
+ * be written to.
+ */
+export async function aggregateOutput(plan: AttachPlan, options: SessionOptions, io: CliIo, what: string): Promise<AggregateOutput | undefined> {
+  const stacksWanted = options.folded === true || options.flamegraph !== undefined;
+  if (options.flamegraph !== undefined) {
+    try {
+      accessSync(dirname(options.flamegraph), fsConstants.W_OK);
+    } catch (error) {
+      throw new UsageError(`--flamegraph ${options.flamegraph}: its directory cannot be written to (${(error as NodeJS.ErrnoException).code})`, [
+        "name a file in a directory you can write to",
+      ]);
+    }
+  }
+  const { AggregateOutput } = await import("./aggregate-session.js");
+  if (!AggregateOutput.wanted(plan) && !stacksWanted) return undefined;
+  if (stacksWanted && !AggregateOutput.capturesStacks(plan))
+    throw new UsageError(`${options.folded === true ? "--folded" : "--flamegraph"}: no probe of ${what} captures a user stack`, [
+      "capture one: a ustack field (uprobe …:malloc { stack = ustack }) or count by ustack",
+    ]);
+  return new AggregateOutput(plan, { json: options.json, folded: options.folded === true, flamegraph: options.flamegraph }, io);
 }
 
 /** Runs `plan` until it is stopped; returns the exit code. Attach failures are thrown as `AttachError`s for the reporter. */
-export async function runSession(plan: AttachPlan, options: SessionOptions, io: CliIo): Promise<number> {
+export async function runSession(plan: AttachPlan, options: SessionOptions, io: CliIo, what = "the plan"): Promise<number> {
   // CLOCK_MONOTONIC, the clock of the events' timestamps: rows show seconds since the command started.
   const startNs = process.hrtime.bigint();
   const status = (line: string): void => {
@@ -38,10 +71,13 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
   };
   // --metrics listens before anything is attached: a bad ADDR is an error (exit 2), not a session without metrics.
   const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
-  const attachment = attach(plan, options.mode === undefined ? {} : { mode: options.mode });
+  // Loaded only for plans that aggregate or capture stacks; before attaching, so that a bad --folded is a usage error.
+  const output = await aggregateOutput(plan, options, io, what);
+  const attachment = attach(plan, { ...(options.mode === undefined ? {} : { mode: options.mode }), onWarning: status });
   metrics?.watch(attachment, plan);
   const lost = { reported: 0 };
   attachment.onStatus((s) => statusLine(plan, s, status, lost));
+  if (output !== undefined) attachment.onAggregates((snapshot) => output.snapshot(snapshot));
 
   let stopReason: string | undefined;
   const stop = (reason: string): void => {
@@ -58,7 +94,7 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
       if (stopReason === undefined) throw error;
       return undefined;
     });
-    if (ready === undefined) return finish(attachment, stopReason, startNs, io);
+    if (ready === undefined) return finish(attachment, stopReason, startNs, io, output, status);
     if (ready.attached === 0) {
       await attachment.close().catch(() => undefined);
       const entries = `${ready.failed} entr${ready.failed === 1 ? "y" : "ies"}`;
@@ -73,19 +109,29 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
       `attached ${ready.points} point${ready.points === 1 ? "" : "s"} on ${binaries} binar${binaries === 1 ? "y" : "ies"}${failed}${lineSemaphoreNote(plan)}${stopHint(options, stopReason !== undefined)}`,
     );
     if (options.duration !== undefined) timer = setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
-    await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics);
+    await stream(plan, attachment, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics, output);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     io.signal?.removeEventListener("abort", onAbort);
     await metrics?.close();
   }
-  return finish(attachment, stopReason, startNs, io);
+  return finish(attachment, stopReason, startNs, io, output, status);
 }
 
-/** Detaches (if the helper has not already) and prints the summary. */
-async function finish(attachment: Attachment, stopReason: string | undefined, startNs: bigint, io: CliIo): Promise<number> {
+/** Detaches (if the helper has not already), prints the summary and writes the stacks asked for. */
+async function finish(
+  attachment: Attachment,
+  stopReason: string | undefined,
+  startNs: bigint,
+  io: CliIo,
+  output: AggregateOutput | undefined,
+  status: (line: string) => void,
+): Promise<number> {
+  // The final report comes before the helper's `detached`: it is printed by the time close() resolves.
   const summary = await attachment.close();
   printSummary(summary, stopReason, process.hrtime.bigint() - startNs, io);
+  const written = output?.finish();
+  if (written !== undefined) status(written);
   return EXIT.ok;
 }
 
@@ -98,21 +144,16 @@ async function stream(
   startNs: bigint,
   stopAtCount: () => void,
   metrics: SessionMetrics | undefined,
+  output: AggregateOutput | undefined,
 ): Promise<void> {
-  const counts = new Counts(plan);
   const printer: EventPrinter = options.json ? new JsonPrinter() : new TablePrinter(plan, startNs);
   let seen = 0;
-  try {
-    for await (const event of attachment) {
-      metrics?.event(event);
-      if (options.count !== undefined && seen >= options.count) continue; // queued before the stop: not wanted
-      seen++;
-      if (counts.counts(event.probeId)) counts.add(event);
-      else io.stdout.write(printer.print(event));
-      if (options.count !== undefined && seen === options.count) stopAtCount();
-    }
-  } finally {
-    if (counts.any) io.stdout.write(options.json ? counts.renderJson() : counts.renderTables());
+  for await (const event of attachment) {
+    metrics?.event(event);
+    if (options.count !== undefined && seen >= options.count) continue; // queued before the stop: not wanted
+    seen++;
+    if (output?.event(event) !== true) io.stdout.write(printer.print(event));
+    if (options.count !== undefined && seen === options.count) stopAtCount();
   }
 }
 

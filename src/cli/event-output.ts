@@ -6,7 +6,7 @@
  * starts at a width that fits common values and only ever grows, so rows
  * stay aligned unless a value is wider than any before it.
  */
-import type { AttachPlan, PlanField, PlanProbe, ProbeEvent } from "../index.js";
+import type { AttachPlan, FieldValue, PlanField, PlanProbe, ProbeEvent, StackKey } from "../index.js";
 import { type CaptureName, isCaptureName } from "./internal.js";
 
 /** Writes events as they come. */
@@ -19,6 +19,22 @@ export interface EventPrinter {
 export function jsonValue(value: bigint | string | number | null): string | number | null {
   if (typeof value !== "bigint") return value;
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+/** A field as JSON: a stack as `{"pid","frames","addresses"}` (addresses as `0x…` strings), anything else as {@link jsonValue}. */
+export function fieldJson(value: FieldValue): unknown {
+  if (!isStackValue(value)) return jsonValue(value);
+  return { pid: value.pid, frames: value.frames, addresses: value.addresses.map((a) => `0x${a.toString(16)}`) };
+}
+
+/** True for a `ustack` field's value. */
+export function isStackValue(value: FieldValue | undefined): value is StackKey {
+  return typeof value === "object" && value !== null;
+}
+
+/** A stack's frames, one a line, indented under the line it belongs to. */
+export function stackText(stack: StackKey): string {
+  return stack.frames.length === 0 ? "    (no frames)\n" : stack.frames.map((f) => `    ${f}\n`).join("");
 }
 
 /** A value in a table or a format: decimal integers, strings with control characters escaped, `(fault)` for a read that faulted. */
@@ -56,14 +72,14 @@ const JSON_CAPTURES = (Object.keys(JSON_POSITION) as CaptureName[])
  */
 export class JsonPrinter implements EventPrinter {
   print(e: ProbeEvent): string {
-    const out: Record<string, string | number | null> = { probe: e.probeId };
+    const out: Record<string, unknown> = { probe: e.probeId };
     for (const name of JSON_CAPTURES) {
       out[name] = jsonValue(e[name]);
       // Which container, when there is one (issue 14: a selector scope spans several): its id, and a pod's namespace and pod.
       if (name === "container" && e.containerId !== undefined) out["containerId"] = e.containerId;
       if (name === "container" && e.pod !== undefined) Object.assign(out, { namespace: e.pod.namespace, pod: e.pod.name });
     }
-    for (const [name, value] of Object.entries(e.fields)) out[name] = jsonValue(value);
+    for (const [name, value] of Object.entries(e.fields)) out[name] = fieldJson(value);
     return `${JSON.stringify(out)}\n`;
   }
 }
@@ -90,7 +106,7 @@ export class TablePrinter implements EventPrinter {
     plan: AttachPlan,
     private readonly startNs: bigint,
   ) {
-    const printing = plan.probes.filter((p) => p.program?.count == null);
+    const printing = plan.probes.filter((p) => (p.program?.aggregates.length ?? 0) === 0);
     for (const p of printing) if (typeof p.program?.format === "string") this.formats.set(p.id, compileFormat(p.program.format));
     const tabular = printing.filter((p) => !this.formats.has(p.id));
     this.mixed = this.formats.size > 0 && tabular.length > 0;
@@ -116,8 +132,11 @@ export class TablePrinter implements EventPrinter {
   }
 
   print(e: ProbeEvent): string {
+    // A `ustack` field's cell says how many frames; the frames follow the row, one a line.
+    const stacks = Object.values(e.fields).filter(isStackValue);
+    const below = stacks.map(stackText).join("");
     const template = this.formats.get(e.probeId);
-    if (template !== undefined && !this.mixed) return `${template(e)}\n`;
+    if (template !== undefined && !this.mixed) return `${template(e)}\n${below}`;
     const seconds = Number(e.timestamp - this.startNs) / 1e9;
     const cells = [
       seconds.toFixed(6),
@@ -130,17 +149,17 @@ export class TablePrinter implements EventPrinter {
         : this.fieldNames === undefined
           ? [
               Object.entries(e.fields)
-                .map(([name, value]) => `${name}=${textValue(value)}`)
+                .map(([name, value]) => `${name}=${cellText(value)}`)
                 .join(" "),
             ]
-          : this.fieldNames.map((name) => textValue(e.fields[name] ?? null))),
+          : this.fieldNames.map((name) => cellText(e.fields[name] ?? null))),
     ];
     let out = "";
     if (!this.headerPrinted) {
       this.headerPrinted = true;
       out += this.row(this.columns.map((c) => c.header));
     }
-    return out + this.row(cells);
+    return out + this.row(cells) + below;
   }
 
   private row(cells: readonly string[]): string {
@@ -155,6 +174,12 @@ export class TablePrinter implements EventPrinter {
       .join("  ");
     return `${text.trimEnd()}\n`;
   }
+}
+
+/** A field in a table cell: a stack as its frame count (its frames are printed under the row). */
+function cellText(value: FieldValue): string {
+  if (isStackValue(value)) return `[${value.frames.length} frame${value.frames.length === 1 ? "" : "s"}]`;
+  return textValue(value);
 }
 
 /** A column's first width: room for most integers (latencies in ns), or for a string up to its length, capped. */
@@ -195,9 +220,9 @@ export function compileFormat(format: string): FormatTemplate {
   };
 }
 
-/** A `{name}` reference: a field, `probe`, or any capture (`-` for one the event has no value of). */
+/** A `{name}` reference: a field, `probe`, or any capture (`-` for one the event has no value of); a stack is printed under the line. */
 function referenceValue(e: ProbeEvent, name: string): string | undefined {
-  if (Object.hasOwn(e.fields, name)) return textValue(e.fields[name] ?? null);
+  if (Object.hasOwn(e.fields, name)) return cellText(e.fields[name] ?? null);
   if (name === "probe") return e.probeId;
   if (!isCaptureName(name)) return undefined;
   const value = e[name];

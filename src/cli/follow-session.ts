@@ -9,7 +9,7 @@
  */
 import { follow, type AttachPlan, type FollowChange, type Following } from "../index.js";
 import type { PathStrategy } from "../index.js";
-import { Counts } from "./counts.js";
+import type { AggregateOutput } from "./aggregate-session.js";
 import { JsonPrinter, TablePrinter, type EventPrinter } from "./event-output.js";
 import { EXIT, type CliIo } from "./io.js";
 import type { SessionOptions } from "./attach-session.js";
@@ -42,7 +42,19 @@ export async function runFollowSession(
     await metrics?.close();
     throw error;
   });
-  metrics?.watch(following.attachment);
+  metrics?.watch(following.attachment, () => following.shape);
+  // The printer of aggregations and stacks takes its shape from the first container's plan, like the event printer.
+  const { AggregateOutput } = await import("./aggregate-session.js");
+  let output: AggregateOutput | undefined;
+  const outputNow = (): AggregateOutput => {
+    output ??= new AggregateOutput(
+      following.shape ?? { planVersion: 2, probes: [] },
+      { json: options.json, folded: options.folded === true, flamegraph: options.flamegraph },
+      io,
+    );
+    return output;
+  };
+  following.attachment.onAggregates((snapshot) => outputNow().snapshot(snapshot));
   let stopReason: string | undefined;
   const stop = (reason: string): void => {
     stopReason ??= reason;
@@ -54,7 +66,7 @@ export async function runFollowSession(
   status(`following ${following.scope}${options.duration !== undefined ? `; for ${options.duration} s` : "; Ctrl-C to stop"}`);
   const timer = options.duration === undefined ? undefined : setTimeout(() => stop(`--duration ${options.duration} s reached`), options.duration * 1000);
   try {
-    await stream(following, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics);
+    await stream(following, options, io, startNs, () => stop(`--count ${options.count} reached`), metrics, outputNow);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     io.signal?.removeEventListener("abort", onAbort);
@@ -69,6 +81,8 @@ export async function runFollowSession(
       summary.probes.map((p) => [p.id, String(p.hits), String(p.lost)]),
     ),
   );
+  const written = output?.finish();
+  if (written !== undefined) status(written);
   return EXIT.ok;
 }
 
@@ -93,7 +107,7 @@ export function changeObject(change: FollowChange): Record<string, unknown> {
   return { container: type, ...rest };
 }
 
-/** Events as they come; the printer and the count tables take their shape from the first container's plan. */
+/** Events as they come; the printer takes its shape from the first container's plan. */
 async function stream(
   following: Following,
   options: SessionOptions,
@@ -101,23 +115,16 @@ async function stream(
   startNs: bigint,
   stopAtCount: () => void,
   metrics: SessionMetrics | undefined,
+  output: () => AggregateOutput,
 ): Promise<void> {
   let printer: EventPrinter | undefined;
-  let counts: Counts | undefined;
   let seen = 0;
-  try {
-    for await (const event of following) {
-      metrics?.event(event);
-      if (options.count !== undefined && seen >= options.count) continue;
-      seen++;
-      const shape = following.shape as AttachPlan;
-      counts ??= new Counts(shape);
-      printer ??= options.json ? new JsonPrinter() : new TablePrinter(shape, startNs);
-      if (counts.counts(event.probeId)) counts.add(event);
-      else io.stdout.write(printer.print(event));
-      if (options.count !== undefined && seen === options.count) stopAtCount();
-    }
-  } finally {
-    if (counts?.any === true) io.stdout.write(options.json ? counts.renderJson() : counts.renderTables());
+  for await (const event of following) {
+    metrics?.event(event);
+    if (options.count !== undefined && seen >= options.count) continue;
+    seen++;
+    printer ??= options.json ? new JsonPrinter() : new TablePrinter(following.shape as AttachPlan, startNs);
+    if (!output().event(event)) io.stdout.write(printer.print(event));
+    if (options.count !== undefined && seen === options.count) stopAtCount();
   }
 }

@@ -111,6 +111,10 @@ function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy
   const count = args.count as number | undefined;
   if (count !== undefined && !(Number.isSafeInteger(count) && count > 0))
     throw new UsageError(`--count ${String(args.count)}: expected a whole number of events above 0`, ["e.g. --count 100"]);
+  if (args.folded === true && args.json === true)
+    throw new UsageError("--folded and --json: choose one (--folded prints only stacks, in the folded format)", [
+      "drop --json for folded stacks, or --folded for JSON reports whose stack keys hold their frames",
+    ]);
   return {
     json: args.json === true,
     duration,
@@ -119,6 +123,8 @@ function sessionArgs(args: Record<string, unknown>): SessionOptions & { strategy
     quiet: args.quiet === true,
     follow: args.follow === true,
     metrics: args.metrics === undefined ? undefined : String(args.metrics),
+    folded: args.folded === true,
+    flamegraph: args.flamegraph === undefined ? undefined : String(args.flamegraph),
     strategy: args.strategy as PathStrategy | undefined,
   };
 }

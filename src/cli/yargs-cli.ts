@@ -97,7 +97,9 @@ function cli() {
       .command("trace <probe>", "attach one probe written inline and print its events", (y) =>
         sessionOptions(y.positional("probe", { type: "string", describe: "one probe: KIND TARGET { BODY }" }))
           .example("$0 trace 'uretprobe pid/1234:libc:malloc { rc = retval }'", "malloc's return values in process 1234")
-          .example("$0 trace 'uprobe pid/1234:libc:malloc { count by comm }' --duration 5", "malloc calls per thread name for 5 s"),
+          .example("$0 trace 'uprobe pid/1234:libc:malloc { count by comm }' --duration 5", "malloc calls per thread name for 5 s")
+          .example("$0 trace 'uprobe+ret pid/1234:libc:getaddrinfo { hist(latency) }' --duration 10", "getaddrinfo's latency as a histogram")
+          .example("$0 trace 'uprobe pid/1234:libc:malloc { count by ustack }' --duration 5 --flamegraph malloc.svg", "who calls malloc, as a flame graph"),
       )
       .demandCommand(1, "name a command: probec list FILE [PATTERN]")
       .strict()
@@ -123,5 +125,7 @@ function sessionOptions<T>(y: Argv<T>) {
     .option("strategy", { type: "string", choices: PATH_STRATEGY_NAMES, describe: "path strategy for every probe (wins over the file's options)" })
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "no status lines" })
     .option("follow", { type: "boolean", default: false, describe: "keep running: attach the scope's containers as they start, detach them as they stop" })
-    .option("metrics", { type: "string", describe: "serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT, :PORT, [IPv6]:PORT)" });
+    .option("metrics", { type: "string", describe: "serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT, :PORT, [IPv6]:PORT)" })
+    .option("folded", { type: "boolean", default: false, describe: "print only the captured user stacks (ustack), folded for flame graph tools, at exit" })
+    .option("flamegraph", { type: "string", describe: "write a flame graph SVG of the captured user stacks (ustack) to FILE at exit" });
 }

@@ -1,18 +1,24 @@
 /**
- * The library's count tallies (src/attach/counts.ts), on events made by
- * hand: what `attach()` users get without the CLI, and what `probec run`
- * renders (src/cli/counts.ts, checked here against the same tallies). The
- * events a real kernel sends are counted in test/cli-run.test.ts.
+ * Counts as `attach()` users and `probec run` get them now that the kernel
+ * keeps them (issue 15; they were tallied event by event before): the
+ * attacher's reports of `count` and `count by KEY` decoded into snapshots
+ * (src/attach/aggregates.ts), added up over `interval` reports by the
+ * public AggregateTotals, and printed by the CLI's count table
+ * (src/cli/aggregate-output.ts). The reports are written here as the
+ * contract says the helper writes them; the kernel's own are checked in
+ * test/attach/e2e.
  */
 import { describe, expect, it } from "vitest";
-import { CountTally, tallyCounts, type AttachPlan, type PlanProbe, type ProbeEvent } from "../../src/index.js";
-import { Counts, renderCountJson } from "../../src/cli/counts.js";
+import { AggregateDecoder } from "../../src/attach/aggregates.js";
+import { parseStatus } from "../../src/attach/status.js";
+import { planAggregates, renderAggregate } from "../../src/cli/aggregate-output.js";
+import { AggregateTotals, type AggregateSnapshot, type AttachPlan, type PlanAggregate, type PlanProbe } from "../../src/index.js";
 
-function probe(id: string, count: NonNullable<PlanProbe["program"]>["count"]): PlanProbe {
+function probe(id: string, aggregates: PlanAggregate[]): PlanProbe {
   return {
     id,
     kind: "uprobe",
-    specText: `uprobe pid/1:libc:f`,
+    specText: "uprobe pid/1:libc:f",
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: "pid", containerId: null, containerName: null, mntNs: 1, processes: [] },
@@ -33,108 +39,122 @@ function probe(id: string, count: NonNullable<PlanProbe["program"]>["count"]): P
     },
     points: [],
     filter: { kind: "process", containerId: null, cgroupPaths: [], pids: [1] },
-    program: { fields: [], filter: null, format: null, count, strlen: 64 },
-  } as PlanProbe;
-}
-
-const plan: AttachPlan = {
-  planVersion: 2,
-  probes: [
-    probe("byKey", {
-      by: [
-        { op: "capture", name: "comm" },
-        { op: "binary", operator: "%", left: { op: "arg", index: 0 }, right: { op: "int", value: "2" } },
-      ],
-    }),
-    probe("total", { by: [] }),
-    probe("printing", null),
-  ],
-};
-
-function event(probeId: string, fields: Record<string, bigint | string | null>): ProbeEvent {
-  return {
-    probeId,
-    entry: 0,
-    cookie: 1,
-    side: "entry",
-    pid: 1,
-    tid: 1,
-    cpu: 0,
-    comm: "x",
-    container: null,
-    timestamp: 0n,
-    latency: null,
-    retval: null,
-    fields,
+    program: { fields: [], filter: null, format: null, aggregates, strlen: 64 },
   };
 }
 
-const events = [
-  event("byKey", { key0: "sh", key1: 1n }),
-  event("byKey", { key0: "sh", key1: 0n }),
-  event("byKey", { key0: "sh", key1: 1n }),
-  event("byKey", { key0: "1", key1: 0n }),
-  event("byKey", { key0: null, key1: 0n }),
-  event("total", {}),
-  event("total", {}),
-  event("printing", { a: 1n }),
-];
+const byKey: PlanAggregate = {
+  fn: "count",
+  value: null,
+  by: [
+    { op: "capture", name: "comm" },
+    { op: "binary", operator: "%", left: { op: "arg", index: 0 }, right: { op: "int", value: "2" } },
+  ],
+  lhist: null,
+  text: "count by comm, arg0 % 2",
+};
+const total: PlanAggregate = { fn: "count", value: null, by: [], lhist: null, text: "count" };
+// Two entries of "byKey" (two binaries): their rows add up.
+const plan: AttachPlan = {
+  planVersion: 2,
+  aggregation: { intervalMs: 1000, mapKeys: 10240 },
+  probes: [probe("byKey", [byKey]), probe("byKey", [byKey]), probe("total", [total])],
+};
 
-describe("CountTally and tallyCounts", () => {
-  it("count each distinct key, most frequent first, ties by key; other probes are not counted", () => {
-    const tally = new CountTally(plan);
-    expect(tally.any).toBe(true);
-    expect([tally.counts("byKey"), tally.counts("total"), tally.counts("printing")]).toEqual([true, true, false]);
-    expect(events.map((e) => tally.add(e))).toEqual([true, true, true, true, true, true, true, false]);
-    expect(tally.results()).toEqual([
-      {
-        probeId: "byKey",
-        keyNames: ["comm", "arg0 % 2"],
-        rows: [
-          { keys: ["sh", 1n], count: 2 },
-          { keys: [null, 0n], count: 1 }, // "(fault)" sorts before "1" and "sh"
-          { keys: ["1", 0n], count: 1 },
-          { keys: ["sh", 0n], count: 1 },
-        ],
-        total: 5,
-      },
-      { probeId: "total", keyNames: [], rows: [{ keys: [], count: 2 }], total: 2 },
-    ]);
-  });
-
-  it('keeps the integer 1 and the string "1" apart', () => {
-    const tally = new CountTally(plan);
-    tally.add(event("byKey", { key0: "1", key1: 1n }));
-    tally.add(event("byKey", { key0: "1", key1: "1" }));
-    expect(tally.results()[0]?.rows).toHaveLength(2);
-  });
-
-  it("tallyCounts reads an async iterable (an attachment) to its end", async () => {
-    async function* stream(): AsyncGenerator<ProbeEvent> {
-      yield* events;
-    }
-    expect(await tallyCounts(plan, stream())).toEqual(await tallyCounts(plan, events));
-    expect((await tallyCounts(plan, stream())).map((p) => [p.probeId, p.total])).toEqual([
-      ["byKey", 5],
-      ["total", 2],
-    ]);
-  });
-
-  it("the CLI renders the library's tallies, unchanged", () => {
-    const counts = new Counts(plan);
-    for (const e of events) counts.add(e);
-    expect(counts.renderTables()).toBe(
-      [
-        "byKey:",
-        "COMM     ARG0 % 2  COUNT",
-        "sh       1             2",
-        "(fault)  0             1",
-        "1        0             1",
-        "sh       0             1",
-        "total: 2",
-        "",
-      ].join("\n"),
+/** One report as the helper writes it: per entry its rows of [comm, arg0 % 2, count]; `total` its count. */
+function report(seq: number, reset: boolean, entries: [number, [string, string, number][]][], totalCount: number): Promise<AggregateSnapshot> {
+  const decoder = new AggregateDecoder(plan);
+  const status = (s: object) => parseStatus(Buffer.from(JSON.stringify({ seq, final: !reset, reset, ...s })));
+  for (const [entry, rows] of entries)
+    decoder.take(
+      status({
+        type: "aggregate",
+        entry,
+        aggregate: 0,
+        dropped: "0",
+        rows: rows.map(([comm, parity, count]) => ({ keys: [comm, parity], count: String(count), sum: "0", min: "0", max: "0" })),
+      }),
     );
-    expect(renderCountJson(counts.results()).split("\n")[0]).toBe('{"probe":"byKey","count":2,"keys":{"comm":"sh","arg0 % 2":1}}');
+  decoder.take(
+    status({ type: "aggregate", entry: 2, aggregate: 0, dropped: "0", rows: [{ keys: [], count: String(totalCount), sum: "0", min: "0", max: "0" }] }),
+  );
+  const done = decoder.take(status({ type: "aggregatesDone" }));
+  if (done === undefined) throw new Error("no report");
+  return decoder.resolve(done, () => Promise.reject(new Error("no stacks")));
+}
+
+describe("count and count by: one report, and a session's reports added up", () => {
+  it("a report merges the probe's entries: one row per key, most hits first, ties in key order", async () => {
+    const one = await report(
+      1,
+      true,
+      [
+        [
+          0,
+          [
+            ["loop", "1", 4],
+            ["loop", "0", 3],
+          ],
+        ],
+        [
+          1,
+          [
+            ["loop", "0", 2],
+            ["sh", "1", 1],
+          ],
+        ],
+      ],
+      10,
+    );
+    expect(one.results.map((r) => [r.probeId, r.rows.map((row) => [...row.keys, row.count])])).toEqual([
+      [
+        "byKey",
+        [
+          ["loop", 0n, 5n],
+          ["loop", 1n, 4n],
+          ["sh", 1n, 1n],
+        ],
+      ],
+      ["total", [[10n]]],
+    ]);
+  });
+
+  it("AggregateTotals adds the interval reports up, and takes a later report without reset as what it holds", async () => {
+    const totals = new AggregateTotals();
+    totals.add(await report(1, true, [[0, [["loop", "1", 4]]]], 4));
+    totals.add(
+      await report(
+        2,
+        true,
+        [
+          [
+            1,
+            [
+              ["loop", "1", 2],
+              ["sh", "0", 7],
+            ],
+          ],
+        ],
+        9,
+      ),
+    );
+    totals.add(await report(3, false, [[0, [["sh", "0", 1]]]], 1));
+    const results = totals.results();
+    expect(results.map((r) => [r.probeId, r.rows.map((row) => [...row.keys, row.count])])).toEqual([
+      [
+        "byKey",
+        [
+          ["sh", 0n, 8n],
+          ["loop", 1n, 6n],
+        ],
+      ],
+      ["total", [[14n]]],
+    ]);
+    // What probec run prints for them at exit.
+    const [keyed, plain] = planAggregates(plan);
+    expect(renderAggregate(keyed as NonNullable<typeof keyed>, results[0]?.rows ?? [])).toBe(
+      ["byKey: count by comm, arg0 % 2", "COMM  ARG0 % 2  COUNT", "sh           0      8", "loop         1      6", ""].join("\n"),
+    );
+    expect(renderAggregate(plain as NonNullable<typeof plain>, results[1]?.rows ?? [])).toBe("total: count: 14\n");
   });
 });

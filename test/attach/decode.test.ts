@@ -7,10 +7,11 @@
  * control; and the per-probe summary.
  */
 import { describe, expect, it } from "vitest";
+import type { StackKey } from "../../src/attach/aggregate-types.js";
 import { EventQueue, HIGH_WATER, LOW_WATER } from "../../src/attach/event-queue.js";
 import { EventDecoder, EVENT_HEADER_BYTES, type ProbeEvent } from "../../src/attach/events.js";
 import { FRAME_EVENT, FRAME_STATUS, FrameDecoder, MAX_FRAME_BYTES } from "../../src/attach/frames.js";
-import { checkLayout, parseStatus, type AttachStatus, type LayoutStatus } from "../../src/attach/status.js";
+import { checkLayout, parseStatus, type AttachStatus } from "../../src/attach/status.js";
 import { SummaryTally } from "../../src/attach/summary.js";
 import type { AttachPlan, PlanField, PlanProbe, ProbeKind } from "../../src/compile/plan.js";
 import { AttachError } from "../../src/errors.js";
@@ -46,13 +47,7 @@ function eventRecord(
   return b;
 }
 
-function probe(
-  id: string,
-  kind: ProbeKind,
-  cookies: number[],
-  fields: PlanField[],
-  opts: { container?: [string, string | null]; count?: PlanProbe["program"] extends infer P ? (P extends { count: infer C } ? C : never) : never } = {},
-): PlanProbe {
+function probe(id: string, kind: ProbeKind, cookies: number[], fields: PlanField[], opts: { container?: [string, string | null] } = {}): PlanProbe {
   const [containerId, containerName] = opts.container ?? [null, null];
   return {
     id,
@@ -85,7 +80,7 @@ function probe(
       site: { kind: "symbol", name: "f", version: null, address: "0x1000", size: 1 },
     })),
     filter: { kind: "process", containerId: null, cgroupPaths: [], pids: [1] },
-    program: { fields, filter: null, format: null, count: opts.count ?? null, strlen: 64 },
+    program: { fields, filter: null, format: null, aggregates: [], strlen: 64 },
   };
 }
 
@@ -340,34 +335,55 @@ describe("EventDecoder", () => {
     expect(d.decode(e).fields).toEqual({ hash: 0xdead_beef_0000_0001n, delta: -5n, small: 7n });
   });
 
-  it("count probes: keys are read by position from count.by", () => {
-    const counting: AttachPlan = {
+  it("a ustack field: the u64 frame count, then that many addresses of the event's process; a fault is null", () => {
+    const stacks: AttachPlan = {
       planVersion: 2,
-      probes: [
-        probe("n", "uprobe", [7], [], {
-          count: {
-            by: [
-              { op: "capture", name: "comm" },
-              { op: "cast", to: "u64", expr: { op: "arg", index: 0 } },
-            ],
-          },
-        }),
-      ],
+      probes: [probe("st", "uprobe", [7], [{ name: "stack", type: "stack", expr: { op: "ustack", frames: 4 } }, int("n")])],
     };
-    const d = new EventDecoder(counting);
-    const layout: LayoutStatus = {
-      type: "layout",
-      entry: 0,
-      eventSize: 80,
-      fields: [
-        { name: "key0", type: "header", offset: 0, size: 0 },
-        { name: "key1", type: "int", offset: 72, size: 8 },
-      ],
-    };
-    d.setLayout(layout);
-    const e = eventRecord({ cookie: 7, comm: "sh" }, 80);
-    e.writeBigInt64LE(-1n, 72);
-    expect(d.decode(e).fields).toEqual({ key0: "sh", key1: 2n ** 64n - 1n });
+    const d = new EventDecoder(stacks);
+    expect(d.stackFields(0)).toEqual([]);
+    d.setLayout(
+      checkLayout(
+        parseStatus(
+          Buffer.from(
+            JSON.stringify({
+              type: "layout",
+              entry: 0,
+              eventSize: 120,
+              fields: [
+                { name: "stack", type: "stack", offset: 72, size: 40 },
+                { name: "n", type: "int", offset: 112, size: 8 },
+              ],
+            }),
+          ),
+        ),
+      ),
+    );
+    expect(d.stackFields(0)).toEqual(["stack"]);
+    const e = eventRecord({ cookie: 7, pid: 4242 }, 120);
+    e.writeBigUInt64LE(3n, 72);
+    e.writeBigUInt64LE(0x5555_0000_1139n, 80);
+    e.writeBigUInt64LE(0x5555_0000_1200n, 88);
+    e.writeBigUInt64LE(0x7f00_0000_2000n, 96);
+    e.writeBigUInt64LE(0xffff_ffffn, 104); // past the count: stale bytes of an earlier event
+    e.writeBigInt64LE(5n, 112);
+    expect(d.decode(e).fields).toEqual({
+      stack: { kind: "stack", pid: 4242, frames: [], functions: [], addresses: [0x5555_0000_1139n, 0x5555_0000_1200n, 0x7f00_0000_2000n] },
+      n: 5n,
+    });
+    // A count beyond the slot (a corrupt record) reads only what the slot holds.
+    e.writeBigUInt64LE(1000n, 72);
+    expect((d.decode(e).fields.stack as StackKey).addresses).toHaveLength(4);
+    // Bit 0: the first slot (the stack) faulted.
+    const faulted = eventRecord({ cookie: 7, faultMask: 1 }, 120);
+    expect(d.decode(faulted).fields).toEqual({ stack: null, n: 0n });
+  });
+
+  it("a ustack slot whose size is not 8 + 8 per frame is a protocol error naming the field", () => {
+    const d = new EventDecoder({ planVersion: 2, probes: [probe("st", "uprobe", [7], [{ name: "stack", type: "stack", expr: { op: "ustack", frames: 4 } }])] });
+    expect(() => d.setLayout({ type: "layout", entry: 0, eventSize: 96, fields: [{ name: "stack", type: "stack", offset: 72, size: 20 }] })).toThrow(
+      /stack field "stack" has 20 bytes, not 8 \+ 8 per frame/,
+    );
   });
 });
 

@@ -27,7 +27,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   }
   const plan = source.trimStart().startsWith("{") ? savedPlan(source, args) : await compileProbes(source, args.file, args.strategy, io);
   if (plan === undefined) return EXIT.badInput;
-  return runSession(plan, args, io);
+  return runSession(plan, args, io, args.file);
 }
 
 /** A saved plan, checked for what the attacher reads. */

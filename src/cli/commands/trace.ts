@@ -23,5 +23,5 @@ export async function traceCommand(args: TraceArgs, io: CliIo): Promise<number> 
   if (args.follow === true) return (await import("../follow-session.js")).runFollowSession(args.probe, INLINE_FILE, args, io);
   const plan = await compileProbes(args.probe, INLINE_FILE, args.strategy, io);
   if (plan === undefined) return EXIT.badInput;
-  return runSession(plan, args, io);
+  return runSession(plan, args, io, "the inline probe");
 }
