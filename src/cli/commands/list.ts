@@ -5,26 +5,13 @@
  *
  * A TARGET (`docker/pg:postgres`, `pid/1234:libc`) is listed in the file its
  * process maps (or would load); a scope alone (`docker/web`) lists every
- * mapped object that has USDT probes.
+ * mapped object that has USDT probes (./list-target.ts, loaded only then:
+ * container discovery is most of what a file listing would otherwise load,
+ * issue 13).
  */
 import { existsSync } from "node:fs";
-import {
-  type ElfFile,
-  ProbecError,
-  UsageError,
-  findUsdt,
-  listSymbols,
-  openElf,
-  parseTargetSpec,
-  resolveScope,
-  resolveTarget,
-  symbolToJson,
-  usdtSiteToJson,
-  type FoundSymbol,
-  type TargetSpec,
-  type UsdtSite,
-} from "../../index.js";
-import { detectGo, type GoBinaryInfo, hex, isDebugOnly, openObject, scopeNamespaces, type ScopeObject } from "../internal.js";
+import { type ElfFile, findUsdt, listSymbols, openElf, symbolToJson, usdtSiteToJson, type FoundSymbol, type UsdtSite } from "../../index.js";
+import { detectGo, type GoBinaryInfo, hex } from "../internal.js";
 import { SCOPE_PREFIXES } from "../../plan/runtimes.js";
 import { EXIT, type CliIo } from "../io.js";
 import { renderTable } from "../table.js";
@@ -40,7 +27,7 @@ export interface ListArgs {
 
 /** Runs `probec list`; returns the exit code. */
 export async function listCommand(args: ListArgs, io: CliIo): Promise<number> {
-  if (looksLikeTarget(args.target)) return listTarget(args, io);
+  if (looksLikeTarget(args.target)) return (await import("./list-target.js")).listTarget(args, io);
   // Open once up front so that a missing or malformed file is reported before any filtering.
   const elf = openElf(args.target);
   try {
@@ -63,68 +50,8 @@ export function looksLikeTarget(text: string): boolean {
   return text.includes(":") || SCOPE_KIND.test(text) || text === "host";
 }
 
-async function listTarget(args: ListArgs, io: CliIo): Promise<number> {
-  const spec = parseTargetSpec(args.target);
-  const pattern = args.pattern ?? spec.location;
-  if (spec.object === undefined) return listScope(spec, { ...args, pattern }, io);
-  const resolution = await resolveTarget({ ...spec, location: undefined });
-  let code: number = EXIT.noMatch;
-  for (const group of resolution.groups) {
-    for (const warning of group.object.warnings) io.stderr.write(`probec: warning: ${warning}\n`);
-    const elf = openObject(spec, group.object);
-    try {
-      // Several objects (mount namespaces, or an object glob such as "memfd:libstapsdt:*"): each row names its file.
-      const result = await listElf(elf, elf.name, { ...args, pattern }, io, resolution.groups.length > 1);
-      if (result === EXIT.ok) code = EXIT.ok;
-    } finally {
-      elf.close();
-    }
-  }
-  return code;
-}
-
-/** Every object the scope's processes map that has USDT probes (one process per mount namespace). */
-async function listScope(spec: TargetSpec, args: ListArgs, io: CliIo): Promise<number> {
-  if (args.functions) {
-    throw new UsageError(`"${spec.text}" names no object, and listing every function of every mapped object is rarely what you want`, [
-      `name one: probec list ${spec.text}:libc --functions`,
-    ]);
-  }
-  const scope = await resolveScope(spec.scope);
-  const [provider, name] = splitProbePattern(args.pattern);
-  const sites: UsdtSite[] = [];
-  for (const namespace of scopeNamespaces(scope, { hostPid: process.pid })) {
-    for (const object of namespace.objects) {
-      const elf = openMapped(object, spec);
-      if (elf === undefined) continue;
-      try {
-        sites.push(...(await findUsdt(elf, { ...(provider === undefined ? {} : { provider }), ...(name === undefined ? {} : { name }) })));
-      } finally {
-        elf.close();
-      }
-    }
-  }
-  if (sites.length === 0 && !args.json) {
-    io.stderr.write(`probec: no object mapped in ${spec.text} has USDT probes${args.pattern === undefined ? "" : ` matching "${args.pattern}"`}\n`);
-    return EXIT.noMatch;
-  }
-  return printProbes(args, sites, io, true);
-}
-
-/** Opens a mapped object through map_files, or undefined when it is not ELF (fonts, locale archives) or has gone. */
-function openMapped(object: ScopeObject, spec: TargetSpec): ElfFile | undefined {
-  try {
-    const elf = openElf(object.mapFiles, { label: `${spec.text}:${object.path}` });
-    if (!isDebugOnly(elf)) return elf;
-    elf.close();
-  } catch (error) {
-    if (!(error instanceof ProbecError)) throw error;
-  }
-  return undefined;
-}
-
 /** Lists one opened file, named `label` in messages. */
-async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo, withFile = false): Promise<number> {
+export async function listElf(elf: ElfFile, label: string, args: ListArgs, io: CliIo, withFile = false): Promise<number> {
   const onSkip = (path: string, why: string): void => void io.stderr.write(`probec: warning: ignored debug file ${path}: ${why}\n`);
   const debug = { ...(args.debugRoot === undefined ? {} : { debugRoots: args.debugRoot }), onSkip };
   if (args.functions) {
@@ -177,7 +104,8 @@ function printFunctions(label: string, args: ListArgs, symbols: FoundSymbol[], i
   return symbols.length > 0 ? EXIT.ok : EXIT.noMatch;
 }
 
-function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo, withFile: boolean): number {
+/** Prints USDT sites as a table (with a FILE column when `withFile`) or JSON. */
+export function printProbes(args: ListArgs, sites: UsdtSite[], io: CliIo, withFile: boolean): number {
   if (args.json) {
     io.stdout.write(`${JSON.stringify(sites.map(usdtSiteToJson), null, 2)}\n`);
     return sites.length > 0 ? EXIT.ok : EXIT.noMatch;
