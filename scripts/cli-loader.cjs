@@ -25,7 +25,8 @@ const vm = require("node:vm");
 
 const bundle = join(__dirname, "probec.bundle.cjs");
 const cacheFile = join(__dirname, "probec.bundle.cache");
-const source = readFileSync(bundle, "utf8");
+// ASCII (scripts/bundle-cli.mjs checks): latin1 makes a one-byte string without decoding UTF-8.
+const source = readFileSync(bundle, "latin1");
 const build = source.slice(0, source.indexOf("\n"));
 
 let cachedData;
