@@ -19,7 +19,9 @@
  * - a ustack field: its layout, frame counts, and return addresses inside
  *   the program's own mapping; one stackProcess per process, before the
  *   events;
- * - count by ustack: one row per distinct stack, with pid and frames;
+ * - count by ustack: one row per distinct stack, with pid and frames; a
+ *   stack whose key was reset is stored again for the next report;
+ * - a report larger than the output buffer arrives whole;
  * - --follow: `report` with and without reset, aggregations of added
  *   entries, `remove` deleting their keys, the final report;
  * - bad aggregations fail their entry with the member named.
@@ -490,6 +492,44 @@ describe("probec-attach aggregations on this kernel", () => {
     for (const row of report?.rows ?? []) expect(row.count).toBe("2");
     // 4 keys found no room, twice each.
     expect(report?.dropped).toBe("8");
+    await app.quit();
+  });
+
+  it("a report larger than the output buffer (256 KiB) arrives whole, in one message", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(app.pid, [programOf([aggregate("sum", arg(0), [arg(0), name16])])]);
+    const attacher = new Attacher(plan);
+    await attacher.ready();
+    await app.run("range 1 5000");
+    expect(await attacher.stop()).toBe(0);
+    const [report] = attacher.report(1);
+    expect(report?.rows).toHaveLength(5000);
+    expect(sorted(report?.rows ?? [])).toEqual(expectedRows(range(1, 5000), (v) => [String(v), `k${v % 3n}`]));
+    await app.quit();
+  });
+
+  it("a ustack key after a reset: the stack is stored again and the next report names its frames", async () => {
+    const app = new App();
+    await app.ready();
+    const plan = await planFor(app.pid, [programOf([aggregate("count", null, [{ op: "ustack", frames: 8 }])])]);
+    const attacher = new Attacher({ planVersion: 2, probes: [] }, [], true);
+    await attacher.ready();
+    await attacher.reply(attacher.send({ command: "add", probes: plan.probes }), "added");
+    await app.run("stack");
+    await attacher.reply(attacher.send({ command: "report", reset: true }), "reported");
+    await app.run("stack");
+    await app.run("stack");
+    await attacher.reply(attacher.send({ command: "report", reset: true }), "reported");
+    const [before] = attacher.report(1);
+    const [after] = attacher.report(2);
+    expect(before?.rows.map((r) => r.count)).toEqual(["1"]);
+    expect(after?.rows.map((r) => r.count)).toEqual(["2"]);
+    const frames = (r: Report | undefined) => (r?.rows[0]?.keys[0] as { frames: string[] } | null)?.frames;
+    expect(frames(after)).toEqual(frames(before));
+    expect(frames(after)?.length).toBeGreaterThan(0);
+    expect(attacher.of("stackProcess").map((p) => p.pid)).toEqual([app.pid]);
+    expect(await attacher.stop()).toBe(0);
     await app.quit();
   });
 
