@@ -142,7 +142,7 @@ describe("probec trace", () => {
     const r = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm, arg0 % 2 }`, "--duration", "1", "-q");
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]).toBe("probe1:");
+    expect(lines[0]).toBe("probe1: count by comm, arg0 % 2");
     expect(lines[1]).toMatch(/^COMM {2}ARG0 % 2 {2}COUNT$/);
     const rows = lines.slice(2).map((l) => l.split(/ {2,}/));
     expect(rows.map((row) => row.slice(0, 2)).sort()).toEqual([
@@ -155,13 +155,53 @@ describe("probec trace", () => {
     expect((counts[0] as number) + (counts[1] as number)).toBe(summaryRows(r.stderr).get("probe1")?.[0]);
   });
 
-  it("a plain count prints one total; with --json, one object per key", async () => {
-    const r = await probec("trace", `uprobe pid/${pid}:exe:work { count }`, "--count", "5", "-q");
+  it("a plain count prints one total, the probe's hits; with --json, one object per aggregation", async () => {
+    const r = await probec("trace", `uprobe pid/${pid}:exe:work { count }`, "--duration", "0.5", "-q");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe("probe1: 5\n");
-    const json = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm }`, "--count", "4", "--json", "-q");
+    const hits = summaryRows(r.stderr).get("probe1")?.[0] as number;
+    expect(hits).toBeGreaterThan(10);
+    expect(r.stdout).toBe(`probe1: count: ${hits}\n`);
+    const json = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm }`, "--duration", "0.5", "--json", "-q");
     expect(json.code, json.stderr).toBe(0);
-    expect(json.stdout).toBe('{"probe":"probe1","count":4,"keys":{"comm":"loop"}}\n');
+    const object = JSON.parse(json.stdout);
+    expect(object).toEqual({
+      probe: "probe1",
+      aggregate: "count by comm",
+      fn: "count",
+      seq: 1,
+      final: true,
+      reset: false,
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      unit: null,
+      dropped: 0,
+      rows: [{ keys: { comm: "loop" }, count: summaryRows(json.stderr).get("probe1")?.[0] }],
+    });
+  });
+
+  it("count by ustack: the stacks named from the program's files; --folded prints them for flame graph tools, --flamegraph draws them", async () => {
+    const r = await probec("trace", `uprobe pid/${pid}:exe:work { count by ustack }`, "--duration", "0.5", "-q");
+    expect(r.code, r.stderr).toBe(0);
+    const hits = summaryRows(r.stderr).get("probe1")?.[0] as number;
+    // The leaf is where the uprobe fired; the callers are what the kernel's frame-pointer walk found (this -O1 build keeps none: [unknown]).
+    expect(r.stdout).toMatch(new RegExp(`^probe1: count by ustack\ncount ${hits}\n {4}work\\+0x0\n( {4}\\S+\n)*$`));
+    const svg = join(dir, "work.svg");
+    const folded = await probec("trace", `uprobe pid/${pid}:exe:work { count by ustack }`, "--duration", "0.5", "--folded", "--flamegraph", svg);
+    expect(folded.code, folded.stderr).toBe(0);
+    const foldedHits = summaryRows(folded.stderr).get("probe1")?.[0] as number;
+    // Root first, the functions without offsets.
+    expect(folded.stdout).toMatch(new RegExp(`^(\\S+;)*work ${foldedHits}\n$`));
+    expect(folded.stderr).toContain(`probec: flame graph of 1 stack written to ${svg}\n`);
+    const drawn = readFileSync(svg, "utf8");
+    expect(drawn).toMatch(/^<\?xml/);
+    expect(drawn).toContain(`<title>work (${foldedHits} hits, 100.00%)</title>`);
+  });
+
+  it("--folded of a probe that captures no stack is a usage error before anything is attached", async () => {
+    const r = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm }`, "--folded");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "probec: --folded: no probe of the inline probe captures a user stack\n  hint: capture one: a ustack field (uprobe …:malloc { stack = ustack }) or count by ustack\n",
+    );
   });
 
   it("an interrupt (SIGINT in main) detaches, prints the summary and exits 0", async () => {

@@ -412,6 +412,7 @@ class HelperAttachment implements Attachment, FollowCommands {
         const snapshot = this.inOrder(async () => {
           const resolved = await this.aggregateDecoder.resolve(report, (pid, addresses) => this.stacks.name(pid, addresses));
           this.lastSnapshot = resolved;
+          this.tally.report(resolved);
           for (const listener of this.aggregateListeners) {
             try {
               listener(resolved);

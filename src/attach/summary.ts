@@ -16,7 +16,10 @@ export interface ProbeSummary {
   /**
    * Events received from the helper. After `close()` the helper may still
    * deliver what the kernel had buffered: those count here, but only as
-   * many as the event queue holds are handed to the iterator.
+   * many as the event queue holds are handed to the iterator. A probe that
+   * aggregates sends no events: its hits are those the kernel counted in
+   * its first aggregation (with those a full map dropped), over every
+   * report that reset the maps and the final one.
    */
   hits: number;
   /** Events the kernel could not hand over (ring buffer full), as the helper last reported. */
@@ -57,6 +60,8 @@ interface EntryTally {
 export class SummaryTally {
   private readonly tallies: EntryTally[];
   private ready = false;
+  /** Per probe id: hits its aggregations counted in reports that reset the maps (and the final one). */
+  private readonly aggregated = new Map<string, number>();
 
   constructor(private readonly plan: AttachPlan) {
     this.tallies = plan.probes.map(() => ({ hits: 0, lost: 0, attachedPoints: undefined, entryFailed: false, failedCookies: new Set() }));
@@ -101,6 +106,21 @@ export class SummaryTally {
     }
   }
 
+  /**
+   * Takes one aggregation report: its hits add to its probes' when the
+   * report ends a span of them (an `interval` report, which resets the maps,
+   * or the final one); a report asked for without reset is a look only.
+   */
+  report(snapshot: AggregateSnapshot): void {
+    if (!snapshot.reset && !snapshot.final) return;
+    for (const result of snapshot.results) {
+      // Every hit updates each of the probe's aggregations: the first one counts them.
+      if (result.index !== 0) continue;
+      const hits = result.rows.reduce((n, row) => n + row.count, result.dropped);
+      this.aggregated.set(result.probeId, (this.aggregated.get(result.probeId) ?? 0) + Number(hits));
+    }
+  }
+
   /** Points attached and failed for one entry, as far as the statuses so far tell. */
   points(entry: number): { attached: number; failed: number } {
     const tally = this.tallies[entry];
@@ -129,6 +149,10 @@ export class SummaryTally {
       probeSummary.attached += points.attached;
       probeSummary.failed += points.failed;
     });
+    for (const [id, hits] of this.aggregated) {
+      const probeSummary = byId.get(id);
+      if (probeSummary !== undefined) probeSummary.hits += hits;
+    }
     return { reason, probes: [...byId.values()], ...(aggregates === undefined ? {} : { aggregates }) };
   }
 }

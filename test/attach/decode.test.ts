@@ -461,4 +461,24 @@ describe("SummaryTally", () => {
       ],
     });
   });
+
+  it("a probe that aggregates: its hits are its first aggregation's counts (and drops) over the reports that reset and the final one", () => {
+    const t = new SummaryTally({ planVersion: 2, probes: [probe("agg", "uprobe", [1], [])] });
+    const result = (index: number, counts: bigint[], dropped: bigint) => ({
+      probeId: "agg",
+      index,
+      fn: "count" as const,
+      text: "count",
+      keyNames: [],
+      lhist: null,
+      unit: null,
+      rows: counts.map((count) => ({ keys: [], count, sum: 0n, min: 0n, max: 0n })),
+      dropped,
+    });
+    t.report({ seq: 1, final: false, reset: true, results: [result(0, [3n, 4n], 1n), result(1, [100n], 0n)] });
+    // Asked for without reset (--metrics): a look, not a span of its own.
+    t.report({ seq: 2, final: false, reset: false, results: [result(0, [50n], 0n)] });
+    t.report({ seq: 3, final: true, reset: false, results: [result(0, [2n], 0n)] });
+    expect(t.summary("SIGTERM", undefined).probes).toEqual([{ id: "agg", hits: 10, lost: 0, attached: 0, failed: 0 }]);
+  });
 });
