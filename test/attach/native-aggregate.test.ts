@@ -486,13 +486,17 @@ describe("probec-attach aggregations on this kernel", () => {
     await attacher.ready();
     await app.run("range 1 20");
     await app.run("range 1 20");
-    expect(await attacher.stop()).toBe(0);
+    // The target's exit ends the session: the final report still comes, before lost and detached.
+    await app.quit();
+    expect(await attacher.exited).toBe(0);
     const [report] = attacher.report(1);
+    expect(report).toMatchObject({ final: true, reset: false });
     expect(report?.rows).toHaveLength(16);
     for (const row of report?.rows ?? []) expect(row.count).toBe("2");
     // 4 keys found no room, twice each.
     expect(report?.dropped).toBe("8");
-    await app.quit();
+    expect(attacher.statuses.slice(-5).map((s) => s.type)).toEqual(["targetExited", "aggregate", "aggregatesDone", "lost", "detached"]);
+    expect(attacher.plain("detached")).toEqual([{ type: "detached", reason: "targetExited" }]);
   });
 
   it("a report larger than the output buffer (256 KiB) arrives whole, in one message", async () => {
