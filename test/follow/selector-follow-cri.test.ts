@@ -211,6 +211,37 @@ describe("follow() over CRI pods", () => {
     expect(changes.filter((c) => c.type === "failed")).toEqual([]);
   }, 240_000);
 
+  it("containerd/k8s.io/SELECTOR over the containers' own labels: a container created later is attached, named by its namespace and id", async () => {
+    const changes: FollowChange[] = [];
+    const following = await follow('uprobe containerd/k8s.io/"io.kubernetes.pod.name=web-9,io.kubernetes.container.name=app":exe:work { n = arg0 }', {
+      containerd: { address: runtime.socket },
+      onChange: (c) => changes.push(c),
+    });
+    const events: ProbeEvent[] = [];
+    const reading = (async () => {
+      for await (const e of following) events.push(e);
+    })();
+    const log = () => ({ changes, events: events.length });
+    expect(changes.map((c) => c.type)).toEqual(["waiting"]);
+    const web9 = await makePod("web-9", "web");
+    await until("web-9 attached", () => changes.some((c) => c.type === "attached"), log);
+    expect(changes.at(-1)).toEqual({
+      type: "attached",
+      scope: `containerd/k8s.io/${web9.containerId.slice(0, 12)}`,
+      id: web9.containerId,
+      points: 1,
+      failed: 0,
+    });
+    process.kill(web9.pid, "SIGUSR1");
+    await until("5 hits", () => events.length >= 5, log);
+    await runtime.cri.removePod(web9.podId);
+    await until("web-9 detached", () => changes.some((c) => c.type === "detached"), log);
+    await following.close();
+    await reading;
+    expect(events.map((e) => e.fields.n)).toEqual(printed(web9.calls).calls);
+    expect(events.map((e) => [e.containerId, e.pid])).toEqual(Array.from({ length: 5 }, () => [web9.containerId, web9.pid]));
+  }, 120_000);
+
   it("an unknown namespace waits, naming the namespaces that have pods", async () => {
     const changes: FollowChange[] = [];
     const following = await follow("uprobe k8s/shopp/app=web/app:exe:work { n = arg0 }", {
