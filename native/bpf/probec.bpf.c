@@ -113,7 +113,16 @@ struct nsproxy {
 
 struct task_struct {
   struct nsproxy *nsproxy;
+  struct task_struct *group_leader;
+  __u64 start_time; /* ns since boot (CLOCK_MONOTONIC): with the tgid, names one process even when its pid is reused */
 } __attribute__((preserve_access_index));
+
+/* A process for `stack_pids`: its tgid and its leader's start time, so that a reused pid is a new process. */
+struct stack_process {
+  __u32 tgid;
+  __u32 pad;
+  __u64 start_time;
+};
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_user, bpf_get_current_task_btf */
 
@@ -201,7 +210,7 @@ struct {
 struct {
   __uint(type, PROBEC_MAP_LRU_HASH);
   __uint(max_entries, 16384);
-  __type(key, __u32);
+  __type(key, struct stack_process);
   __type(value, __u8);
 } stack_pids SEC(".maps");
 
@@ -541,23 +550,27 @@ static __always_inline __u32 take_fault(struct interp *st)
 static __always_inline void notify_stack_process(struct run *run)
 {
   struct probec_scratch *s = run->scratch;
+  struct task_struct *task;
   struct probec_control record;
-  __u32 tgid;
+  struct stack_process process;
   __u8 one = 1;
 
   if (s->interp.notified)
     return;
   s->interp.notified = 1;
-  tgid = ((const struct probec_event_header *)s->event)->pid;
-  if (bpf_map_lookup_elem(&stack_pids, &tgid))
+  task = bpf_get_current_task_btf();
+  process.tgid = ((const struct probec_event_header *)s->event)->pid;
+  process.pad = 0;
+  process.start_time = task->group_leader->start_time;
+  if (bpf_map_lookup_elem(&stack_pids, &process))
     return;
-  if (bpf_map_update_elem(&stack_pids, &tgid, &one, PROBEC_UPDATE_NOEXIST))
+  if (bpf_map_update_elem(&stack_pids, &process, &one, PROBEC_UPDATE_NOEXIST))
     return;
   record.zero = 0;
   record.kind = PROBEC_CONTROL_STACK_PROCESS;
-  record.pid = tgid;
+  record.pid = process.tgid;
   if (bpf_ringbuf_output(&events, &record, sizeof(record), 0))
-    bpf_map_delete_elem(&stack_pids, &tgid);
+    bpf_map_delete_elem(&stack_pids, &process);
 }
 
 /** A `ustack` field: the frame count at the slot, the return addresses after it. */
