@@ -58,8 +58,8 @@ static struct bpf_map *find_map(struct bpf_object *obj, const char *name, int *e
 /* Sizes the aggregation maps: a session that aggregates nothing gets them at their smallest. */
 static int size_aggregation_maps(struct loader *l, const struct loader_sizes *sizes, int *err, struct why *why) {
   struct bpf_map *aggs = find_map(l->obj, "aggs", err, why), *stacks = find_map(l->obj, "stacks", err, why);
-  struct bpf_map *stack_pids = find_map(l->obj, "stack_pids", err, why);
-  if (aggs == NULL || stacks == NULL || stack_pids == NULL) return -1;
+  struct bpf_map *stack_pids = find_map(l->obj, "stack_pids", err, why), *dropped = find_map(l->obj, "agg_dropped", err, why);
+  if (aggs == NULL || stacks == NULL || stack_pids == NULL || dropped == NULL) return -1;
   uint32_t keys = sizes->agg_keys == 0 ? 1 : sizes->agg_keys;
   l->agg_key_size = sizes->agg_key_size < 16 ? 16 : sizes->agg_key_size;
   l->stack_value_size = 8 + 8 * (sizes->stack_frames == 0 ? 1 : sizes->stack_frames);
@@ -68,6 +68,7 @@ static int size_aggregation_maps(struct loader *l, const struct loader_sizes *si
   if (rc == 0) rc = bpf_map__set_max_entries(stacks, sizes->stack_frames == 0 ? 1 : keys);
   if (rc == 0) rc = bpf_map__set_value_size(stacks, l->stack_value_size);
   if (rc == 0) rc = bpf_map__set_max_entries(stack_pids, sizes->stacks ? 16384 : 1);
+  if (rc == 0) rc = bpf_map__set_max_entries(dropped, sizes->agg_ids == 0 || sizes->agg_ids > PROBEC_MAX_AGG_IDS ? 1 : sizes->agg_ids);
   if (rc != 0) return fail(err, -rc, why, "cannot size the aggregation maps");
   return 0;
 }

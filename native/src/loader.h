@@ -33,6 +33,7 @@ struct loader_sizes {
   uint32_t max_points;    /* `points` */
   uint32_t ringbuf_bytes; /* `events` */
   uint32_t agg_keys;      /* `aggs` and `stacks` entries (plan.aggregation.mapKeys); 1 when nothing aggregates */
+  uint32_t agg_ids;       /* `agg_dropped` entries: entries * PROBEC_MAX_AGGS (PROBEC_MAX_AGG_IDS when following); 1 when nothing aggregates */
   uint32_t agg_key_size;  /* `aggs` key bytes: 8 + the largest key (8 + PROBEC_AGG_KEY_BYTES when following) */
   uint32_t stack_frames;  /* frames of the largest `ustack` key (PROBEC_MAX_FRAMES when following); 0: no `stacks` in use */
   bool stacks;            /* some probe takes a ustack (field or key): `stack_pids` gets its full size */

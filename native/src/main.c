@@ -297,10 +297,12 @@ static void plan_sizes(const struct plan *plan, const struct options *o, struct 
       .max_points = o->follow ? PLAN_MAX_POINTS : (uint32_t)plan->total_points,
       .ringbuf_bytes = o->ringbuf_bytes,
       .agg_keys = 1,
+      .agg_ids = 1,
       .agg_key_size = 16,
   };
   if (o->follow) {
     sizes->agg_keys = plan->map_keys;
+    sizes->agg_ids = PROBEC_MAX_AGG_IDS;
     sizes->agg_key_size = sizeof(struct probec_agg_key);
     sizes->stack_frames = PROBEC_MAX_FRAMES;
     sizes->stacks = true;
@@ -311,6 +313,7 @@ static void plan_sizes(const struct plan *plan, const struct options *o, struct 
     struct why why = {{0}};
     if (lower_program(&plan->entries[i], (uint32_t)i, &l, &why) == 0) {
       if (l.naggs > 0) sizes->agg_keys = plan->map_keys;
+      if (l.naggs > 0) sizes->agg_ids = (uint32_t)plan->nentries * PROBEC_MAX_AGGS;
       if (l.key_size > sizes->agg_key_size) sizes->agg_key_size = l.key_size;
       if (l.stack_frames > sizes->stack_frames) sizes->stack_frames = l.stack_frames;
       sizes->stacks |= l.stack_frames > 0;
