@@ -56,10 +56,9 @@ const ENTRYPOINT = ["/usr/local/bin/node", `/${PACKAGE_DIR}/dist/cli/probec.cjs`
 /** OCI's architecture names (image-spec config.md: GOARCH values) for Node's. */
 const OCI_ARCH = { x64: "amd64", arm64: "arm64" };
 
-/** Stops with one line naming the problem and its fix, no stack trace. */
+/** Stops the build with one line naming the problem and its fix (printed by the catch at the bottom, after cleaning up). */
 function fail(message) {
-  process.stderr.write(`build-image: ${message}\n`);
-  process.exit(1);
+  throw new Error(message);
 }
 
 function say(message) {
@@ -222,4 +221,10 @@ async function main() {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // Every failure here is about the inputs or the machine (the messages say which): one line, no stack trace.
+  process.stderr.write(`build-image: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}
