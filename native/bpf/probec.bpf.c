@@ -691,10 +691,9 @@ static __noinline long agg_key(struct run *run, const struct probec_op *op, __s6
     if (n > len - 1)
       n = len - 1;
     n = masked(n, PROBEC_AGG_KEY_BYTES - 1);
-    if (n > 0 && bpf_probe_read_user(dst, n, (const void *)left) < 0) {
-      __builtin_memset(&s->key.key, 0, sizeof(s->key.key));
+    /* A failed read zeroes the bytes it was given (the helper's contract): the key's other keys stay. */
+    if (n > 0 && bpf_probe_read_user(dst, n, (const void *)left) < 0)
       s->key.bucket |= fault;
-    }
     return 0;
   default:
     return run_stop(run, RUN_INVALID);

@@ -372,7 +372,14 @@ describe("probec-attach aggregations on this kernel", () => {
           aggregate("avg", { op: "binary", operator: "-", left: arg(0), right: int(500) }),
         ]),
         // A second entry on the same function: only what its `where` keeps.
-        programOf([aggregate("count", null)], { op: "binary", operator: ">", left: arg(0), right: int(900) }),
+        programOf(
+          [
+            aggregate("count", null),
+            // arg0 is a number, not an address: both string reads fault, their keys are null, and the key after them stays.
+            aggregate("count", null, [{ op: "str", arg: arg(0), maxLen: 8 }, { op: "gostr", index: 0, maxLen: 8 }, mod(arg(0), 2)]),
+          ],
+          { op: "binary", operator: ">", left: arg(0), right: int(900) },
+        ),
       ]);
       const attacher = new Attacher(plan, ["--mode", mode]);
       expect(await attacher.ready()).toMatchObject({ type: "ready", attached: 2, failed: 0 });
@@ -385,16 +392,17 @@ describe("probec-attach aggregations on this kernel", () => {
       expect(await attacher.stop()).toBe(0);
       expect(attacher.events).toEqual([]);
 
-      const tail = attacher.statuses.slice(-12).map(({ at: _, ...s }) => s);
+      const tail = attacher.statuses.slice(-13).map(({ at: _, ...s }) => s);
       expect(tail.map((s) => [s.type, s.entry, s.aggregate])).toEqual([
         ...[0, 1, 2, 3, 4, 5, 6, 7].map((a) => ["aggregate", 0, a]),
         ["aggregate", 1, 0],
+        ["aggregate", 1, 1],
         ["aggregatesDone", undefined, undefined],
         ["lost", undefined, undefined],
         ["detached", undefined, undefined],
       ]);
-      for (const s of tail.slice(0, 10)) expect(s).toMatchObject({ seq: 1, final: true, reset: false });
-      for (const s of tail.slice(0, 9)) expect(s.dropped).toBe("0");
+      for (const s of tail.slice(0, 11)) expect(s).toMatchObject({ seq: 1, final: true, reset: false });
+      for (const s of tail.slice(0, 10)) expect(s.dropped).toBe("0");
 
       const values = range(1, 1000);
       const rows = (a: number, entry = 0) => sorted((tail.find((s) => s.entry === entry && s.aggregate === a) as unknown as Report).rows);
@@ -427,6 +435,7 @@ describe("probec-attach aggregations on this kernel", () => {
       expect(rows(6).find((r) => r.bucket === 11)?.count).toBe("901"); // 100..1000: at or above max
       expect(rows(7)).toEqual([{ keys: [], count: "1000", sum: "500", min: "-499", max: "500" }]);
       expect(rows(0, 1)).toEqual([{ keys: [], count: "100", sum: "0", min: "0", max: "0" }]);
+      expect(rows(1, 1)).toEqual(counted(expectedRows(range(901, 1000), (v) => [null, null, String(v % 2n)])));
       await app.quit();
     });
   }
