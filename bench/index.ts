@@ -25,6 +25,7 @@ import { symbolizeTask } from "./tasks/symbolize.js";
 import { followStartTask } from "./tasks/follow-start.js";
 import { followAttachTask } from "./tasks/follow-attach.js";
 import { followIdleTask } from "./tasks/follow-idle.js";
+import { histLatencyHitTask, ustackCountHitTask } from "./tasks/aggregate-hit.js";
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -53,6 +54,8 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(r)", () => followStartTask(print)],
   ["(s)", () => followAttachTask(print)],
   ["(t)", () => followIdleTask(print)],
+  ["(p)", () => histLatencyHitTask(print)],
+  ["(q)", () => ustackCountHitTask(print)],
 ];
 /** `BENCH_ONLY=f` (or `a,f`): run only those tasks. */
 const only = process.env["BENCH_ONLY"]?.split(",").map((t) => `(${t.trim()})`);
