@@ -196,6 +196,14 @@ describe("probec trace", () => {
     expect(drawn).toContain(`<title>work (${foldedHits} hits, 100.00%)</title>`);
   });
 
+  it("--count of probes that only aggregate is a usage error: they send no events to count", async () => {
+    const r = await probec("trace", `uprobe pid/${pid}:exe:work { hist(arg0) }`, "--count", "5");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "probec: --count 5: every probe of the inline probe aggregates in the kernel and sends no events to count\n  hint: stop it with --duration SECONDS or Ctrl-C: the aggregations print then\n",
+    );
+  });
+
   it("--folded of a probe that captures no stack is a usage error before anything is attached", async () => {
     const r = await probec("trace", `uprobe pid/${pid}:exe:work { count by comm }`, "--folded");
     expect(r.code).toBe(2);

@@ -71,6 +71,10 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
   };
   // --metrics listens before anything is attached: a bad ADDR is an error (exit 2), not a session without metrics.
   const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
+  if (options.count !== undefined && plan.probes.length > 0 && plan.probes.every((p) => (p.program?.aggregates.length ?? 0) > 0))
+    throw new UsageError(`--count ${options.count}: every probe of ${what} aggregates in the kernel and sends no events to count`, [
+      "stop it with --duration SECONDS or Ctrl-C: the aggregations print then",
+    ]);
   // Loaded only for plans that aggregate or capture stacks; before attaching, so that a bad --folded is a usage error.
   const output = await aggregateOutput(plan, options, io, what);
   const attachment = attach(plan, { ...(options.mode === undefined ? {} : { mode: options.mode }), onWarning: status });
