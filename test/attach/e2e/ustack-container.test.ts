@@ -225,6 +225,34 @@ describe("count by ustack through the library", () => {
   });
 });
 
+describe("a ustack field through the library", () => {
+  test("each event of c carries its stack, named as the aggregation names it", async () => {
+    const plan = await compilePlan("ustack-field", `uprobe docker/${NAME}:exe:c {\n  x = arg0\n  stack = ustack(7)\n}\n`, { docker: { host } });
+    expect(plan.probes[0]!.program?.fields.map((f) => [f.name, f.type])).toEqual([
+      ["x", "int"],
+      ["stack", "stack"],
+    ]);
+    const trace = await Trace.start(plan);
+    try {
+      expect(await app.round()).toEqual([`round ${roundOf(app)} calls ${ROUND}`]);
+      await trace.waitForEvents("probe1", ROUND, { settleMs: 500 });
+    } finally {
+      await trace.close();
+    }
+    const events = trace.of("probe1");
+    expect(events).toHaveLength(ROUND);
+    // stack_app passes a(i) down to c(i) unchanged: 0..ROUND-1, each once.
+    expect(events.map((e) => e.fields["x"]).sort((p, q) => Number(p) - Number(q))).toEqual(Array.from({ length: ROUND }, (_, i) => BigInt(i)));
+    for (const event of events) {
+      const stack = event.fields["stack"] as StackKey;
+      expect(stack).toMatchObject({ kind: "stack", pid: app.pid });
+      expect(stack.functions).toEqual(CHAIN);
+    }
+    // One call site each: every event's stack is the same addresses.
+    expect(new Set(events.map((e) => (e.fields["stack"] as StackKey).addresses.join(","))).size).toBe(1);
+  });
+});
+
 // ---- the CLI a user runs ---------------------------------------------------------------------------------------
 
 /** `probec trace PROBE ...options` in `cwd`: attached, one round of `target`, Ctrl-C. */
@@ -277,6 +305,11 @@ describe("count by ustack through the probec CLI (dist/cli/probec.cjs)", () => {
 
   test("--folded: exactly one line, root first, the count last", async () => {
     const { stdout } = await cli(`uprobe docker/${NAME}:exe:c { count by ustack(7) }`, app, ["--folded"]);
+    expect(stdout).toBe(`${[...CHAIN].reverse().join(";")} ${ROUND}\n`);
+  });
+
+  test("--folded of a ustack field: the events' stacks, counted", async () => {
+    const { stdout } = await cli(`uprobe docker/${NAME}:exe:c { stack = ustack(7) }`, app, ["--folded"]);
     expect(stdout).toBe(`${[...CHAIN].reverse().join(";")} ${ROUND}\n`);
   });
 
