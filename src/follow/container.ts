@@ -8,7 +8,7 @@
  * src/discovery/select.ts gives them to the containers a selector lists
  * (the kubelet gives a pod's labels to its sandbox only).
  */
-import { processesOfContainer, inspectProcess, type ProcessInfo } from "../discovery/processes.js";
+import { inspectProcess, processesOfContainer, type runningContainers, type ProcessInfo } from "../discovery/processes.js";
 import { newResolutionCache, resolveTarget, type ResolveTargetOptions, type TargetResolution } from "../discovery/resolve-target.js";
 import { containerInfo, listContainers as listContainerdContainers } from "../discovery/runtimes/containerd.js";
 import { CONTAINER_NAME_LABEL, isSandbox, POD_NAME_LABEL, POD_NAMESPACE_LABEL } from "../discovery/runtimes/k8s.js";
@@ -109,16 +109,26 @@ export class ContainerDescriber {
   }
 }
 
+/** What is already known of a container's processes, to spare a scan or a runtime call. */
+export interface KnownProcesses {
+  /** Its first process, when its start event named it (containerd's do). */
+  readonly startedPid?: number | undefined;
+  /** One scan of every container's processes by cgroup, shared by the containers listed together at the start. */
+  readonly scanned?: ReturnType<typeof runningContainers> | undefined;
+}
+
 /**
  * The container's processes now, from the cgroups of running processes when
  * its id is one a cgroup path names (64 hex digits), else the pid its start
  * event named, else the pids its runtime knows; empty once it has stopped.
  */
-export async function processesOf(client: ContainerRuntimeClient, c: ContainerInfo, startedPid?: number): Promise<ProcessInfo[]> {
+export async function processesOf(client: ContainerRuntimeClient, c: ContainerInfo, known: KnownProcesses = {}): Promise<ProcessInfo[]> {
   if (/^[0-9a-f]{64}$/.test(c.id)) {
-    const scanned = processesOfContainer(c.id).filter((p) => p.container?.id === c.id);
-    if (scanned.length > 0) return scanned;
+    const scanned = known.scanned === undefined ? processesOfContainer(c.id) : (known.scanned.get(c.id)?.processes ?? []);
+    const own = scanned.filter((p) => p.container?.id === c.id);
+    if (own.length > 0) return own;
   }
+  const startedPid = known.startedPid;
   let pids: number[];
   try {
     // Just started, a container is its first process (containerd's start event names it): its mount namespace is the container's.

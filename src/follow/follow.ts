@@ -29,7 +29,8 @@ import type { ContainerRuntimeClient, RuntimeEvent } from "../discovery/runtimes
 import { selectContainers, type ContainerInfo } from "../discovery/select.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { AttachPlan } from "../plan/index.js";
-import { ContainerDescriber, containerKey, containerLabel, processesOf, resolverFor } from "./container.js";
+import { runningContainers } from "../discovery/processes.js";
+import { ContainerDescriber, containerKey, containerLabel, type KnownProcesses, processesOf, resolverFor } from "./container.js";
 import { followedScope, type FollowedScope } from "./scope.js";
 import { SharedEntries } from "./shared-entries.js";
 
@@ -170,7 +171,9 @@ class FollowSession implements Following {
       void this.watch(client);
     }
     const running = await this.runningMatches();
-    for (const { client, info } of running) this.enqueue(() => this.add(client, info));
+    // One scan of the cgroups for all of them, rather than one each.
+    const scanned = this.followed.selector !== undefined && running.length > 1 ? runningContainers() : undefined;
+    for (const { client, info } of running) this.enqueue(() => this.add(client, info, { scanned }));
     if (running.length === 0) this.change({ type: "waiting", scope: this.followed.text, message: await this.waitingMessage() });
     await this.chain;
     // Close detaches everything; the watches end with the abort.
@@ -245,7 +248,7 @@ class FollowSession implements Following {
       if (this.followed.selector === undefined && event.name !== undefined && !this.followed.matches({ ...eventInfo(event), name: event.name })) return;
       this.enqueue(async () => {
         const info = await this.describer.describe(client, event.id, event.namespace);
-        if (info !== undefined && this.followed.matches(info)) await this.add(client, info, event.pid);
+        if (info !== undefined && this.followed.matches(info)) await this.add(client, info, { startedPid: event.pid });
       });
     } else if (event.action === "exit" || event.action === "destroy") {
       this.enqueue(async () => {
@@ -261,15 +264,15 @@ class FollowSession implements Following {
     });
   }
 
-  /** Compiles the file for one container and attaches it; `startedPid` is its first process when its start event said. */
-  private async add(client: ContainerRuntimeClient, info: ContainerInfo, startedPid?: number): Promise<void> {
+  /** Compiles the file for one container and attaches it; `known` spares finding its processes again. */
+  private async add(client: ContainerRuntimeClient, info: ContainerInfo, known: KnownProcesses = {}): Promise<void> {
     const key = containerKey({ runtime: info.runtime, id: info.id, namespace: info.runtimeNamespace });
     if (this.closing || this.members.has(key)) return;
     const label = containerLabel(this.followed, info);
     let resolve: ReturnType<typeof resolverFor>;
     if (this.followed.selector === undefined) resolve = resolverFor(this.followed, info, [], this.options);
     else {
-      const processes = await processesOf(client, info, startedPid);
+      const processes = await processesOf(client, info, known);
       if (processes.length === 0) return; // stopped already: its exit event follows
       resolve = resolverFor(this.followed, info, processes, this.options);
     }
