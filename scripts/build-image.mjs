@@ -34,7 +34,7 @@
  * Deterministic: the same inputs give the same bytes (fixed mtimes, from
  * $SOURCE_DATE_EPOCH or 0; sorted members; normalised modes; see
  * build-image.oci.mjs). So the archive is rebuilt only when an input
- * changed: the packed package, node, ctr, env, this script or the epoch,
+ * changed: a file the package packs, the lock file, node, ctr, env, this script or the epoch,
  * whose digest is kept beside it in `<archive>.inputs` (`--force` rebuilds
  * anyway). Needs `npm run build` and `npm run build:native` first, and
  * probec's dependencies in npm's cache (`npm ci` puts them there).
@@ -43,9 +43,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { shortReference, writeLayer, writeOciArchive } from "./build-image.oci.mjs";
@@ -141,11 +141,34 @@ function stage(root, tarball, arch, binaries) {
   symlinkSync(`../lib/node_modules/probec/dist/cli/probec.cjs`, join(root, "usr/local/bin/probec"));
 }
 
+/**
+ * The files `npm pack` takes (package.json's `files`, plus package.json and
+ * README.md, which npm always adds), each under its repository path; and
+ * package-lock.json, which stands for the dependencies' versions. Listed
+ * here rather than by packing, so that an up-to-date image costs no npm run.
+ */
+function packageInputs(pkg) {
+  const files = [];
+  const walk = (path) => {
+    if (!existsSync(path)) return;
+    if (!statSync(path).isDirectory()) return void files.push(path);
+    for (const entry of readdirSync(path).sort()) walk(join(path, entry));
+  };
+  for (const entry of ["package.json", "package-lock.json", "README.md", ...(pkg.files ?? [])]) {
+    if (/[*?[]/.test(entry)) fail(`package.json files entry ${entry}: a glob; teach scripts/build-image.mjs (packageInputs) to expand it`);
+    walk(join(repo, entry));
+  }
+  return files;
+}
+
 /** sha256 over everything the image is made from, for the rebuild-or-not decision. */
 function inputsDigest(files, extra) {
   const hash = createHash("sha256");
-  // By content only: the packed tarball's path is a new temporary directory every time.
-  for (const file of files) hash.update(createHash("sha256").update(readFileSync(file)).digest("hex"));
+  for (const file of files)
+    hash
+      .update(relative(repo, file))
+      .update("\0")
+      .update(createHash("sha256").update(readFileSync(file)).digest("hex"));
   hash.update(JSON.stringify(extra));
   return hash.digest("hex");
 }
@@ -174,15 +197,15 @@ async function main() {
       if (binaries.ctr === undefined)
         fail("ctr is not on PATH: the image carries it to reach containerd; install containerd (Debian: the containerd or docker.io package)");
       if (!existsSync(binaries.env)) fail("/usr/bin/env is missing");
-      say("npm pack");
-      const tarball = pack(work);
       const self = [fileURLToPath(import.meta.url), join(repo, "scripts/build-image.oci.mjs")];
-      inputs = inputsDigest([tarball, ...Object.values(binaries), ...self], { arch, epoch });
+      inputs = inputsDigest([...packageInputs(pkg), ...Object.values(binaries), ...self], { arch, epoch });
       if (!values.force && existsSync(archive) && existsSync(`${archive}.inputs`) && readFileSync(`${archive}.inputs`, "utf8").trim() === inputs) {
         say(`up to date (inputs ${inputs.slice(0, 12)}); --force rebuilds`);
         process.stdout.write(`${archive}\n`);
         return;
       }
+      say("npm pack");
+      const tarball = pack(work);
       root = join(work, "root");
       mkdirSync(root);
       say("staging: npm install -g --omit=dev --offline of the packed package, node, ctr and their libraries");
