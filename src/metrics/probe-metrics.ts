@@ -37,6 +37,8 @@ interface Series {
   readonly labels: Labels;
   base: number;
   current: number;
+  /** Its value in the report being taken. */
+  reported: number;
 }
 
 /** The metrics of one session; feed it events, statuses and aggregation reports, render it on scrape. */
@@ -75,17 +77,27 @@ export class ProbeMetrics {
   /** Entry → its cumulative lost count, as the helper last reported it. */
   private readonly lostByEntry = new Map<number, number>();
   private lastSeq = 0;
+  /** A pod's container, by the name (else id) a `container` key reports: its namespace and pod, for the count labels. */
+  private readonly pods = new Map<string, { readonly namespace: string; readonly name: string }>();
 
   constructor(options: ProbeMetricsOptions = {}) {
     for (const metric of [this.hits, this.lost, this.dropped]) this.registry.registerMetric(metric);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Learns a plan's probes (each shown with 0 hits from now on) and which probe each of its entries is. */
-  describe(plan: AttachPlan): void {
+  /**
+   * Learns a plan's probes (each shown with 0 hits from now on) and the
+   * pods of its containers; with `entries`, also which probe each of its
+   * entries is (false for a plan whose entries are not the attachment's,
+   * as `--follow`'s per-container plans).
+   */
+  describe(plan: AttachPlan, entries = true): void {
     plan.probes.forEach((probe, entry) => {
       this.probes.add(probe.id);
-      if (!this.entryProbes.has(entry)) this.entryProbes.set(entry, probe.id);
+      if (entries && !this.entryProbes.has(entry)) this.entryProbes.set(entry, probe.id);
+      const t = probe.target;
+      for (const c of [{ containerId: t.containerId, containerName: t.containerName, pod: t.pod }, ...(t.containers ?? [])])
+        if (c.pod !== undefined && c.containerId !== null) this.pods.set(c.containerName ?? c.containerId, c.pod);
     });
   }
 
@@ -93,6 +105,7 @@ export class ProbeMetrics {
   event(event: ProbeEvent): void {
     this.probes.add(event.probeId);
     this.entryProbes.set(event.entry, event.probeId);
+    if (event.pod !== undefined && event.container !== null) this.pods.set(event.container, event.pod);
     this.eventHits.set(event.probeId, (this.eventHits.get(event.probeId) ?? 0) + 1);
   }
 
@@ -105,9 +118,8 @@ export class ProbeMetrics {
   snapshot(snapshot: AggregateSnapshot): void {
     if (snapshot.seq <= this.lastSeq) return;
     this.lastSeq = snapshot.seq;
-    // Every report holds everything since the last reset: a resetting one moves it into `base`, another replaces `current`.
-    for (const map of [this.aggregateHits, this.droppedSeries, this.countSeries]) for (const s of map.values()) s.current = 0;
-    for (const result of snapshot.results) this.takeResult(result, snapshot.reset);
+    for (const result of snapshot.results) this.takeResult(result);
+    for (const map of [this.aggregateHits, this.droppedSeries, this.countSeries]) for (const series of map.values()) settle(series, snapshot.reset);
   }
 
   /** The Prometheus text exposition of everything so far. */
@@ -140,19 +152,24 @@ export class ProbeMetrics {
     return most;
   }
 
-  private takeResult(result: AggregateResult, reset: boolean): void {
+  private takeResult(result: AggregateResult): void {
     const probe = result.probeId;
     this.probes.add(probe);
     const id = `${probe}\u0000${result.index}`;
     const rowHits = result.rows.reduce((sum, r) => sum + Number(r.count), 0);
-    add(this.aggregateHits, id, { probe }, rowHits + Number(result.dropped), reset).probe = probe;
-    if (result.dropped > 0n || this.droppedSeries.has(id)) add(this.droppedSeries, id, { probe }, Number(result.dropped), reset).probe = probe;
+    add(this.aggregateHits, id, { probe }, rowHits + Number(result.dropped)).probe = probe;
+    if (result.dropped > 0n || this.droppedSeries.has(id)) add(this.droppedSeries, id, { probe }, Number(result.dropped)).probe = probe;
     if (result.fn !== "count") return;
     const names = keyLabelNames(result.keyNames);
     for (const row of result.rows) {
       const labels: Labels = { probe };
-      row.keys.forEach((key, i) => Object.assign(labels, keyLabels(names[i] ?? `key_${i}`, key)));
-      add(this.countSeries, JSON.stringify([probe, result.index, labels]), labels, Number(row.count), reset);
+      row.keys.forEach((key, i) => {
+        const name = names[i] ?? `key_${i}`;
+        Object.assign(labels, keyLabels(name, key));
+        const pod = name === "container" && typeof key === "string" ? this.pods.get(key) : undefined;
+        if (pod !== undefined) Object.assign(labels, { namespace: pod.namespace, pod: pod.name });
+      });
+      add(this.countSeries, JSON.stringify([probe, result.index, labels]), labels, Number(row.count));
     }
   }
 
@@ -177,22 +194,43 @@ export class ProbeMetrics {
 }
 
 /** Adds a report's value to a series: to its base when the report reset the maps, else as its current value. */
-function add<S extends Series>(map: Map<string, S>, id: string, labels: Labels, value: number, reset: boolean): S {
+/** Notes a series' value in the report being taken (a series the report leaves out has 0). */
+function add<S extends Series>(map: Map<string, S>, id: string, labels: Labels, value: number): S {
   let series = map.get(id);
   if (series === undefined) {
-    series = { labels, base: 0, current: 0 } as S;
+    series = { labels, base: 0, current: 0, reported: 0 } as S;
     map.set(id, series);
   }
-  if (reset) series.base += value;
-  else series.current = value;
+  series.reported += value;
   return series;
+}
+
+/**
+ * Takes a series' value in a whole report. Every report holds the hits
+ * since the last reset: a resetting one is added to `base` for good,
+ * another replaces `current`. Less than `current` means entries went away
+ * since (`--follow` removes a stopped container's entries, and the kernel
+ * forgets their counts): what they had is kept in `base`. That is exact
+ * for a series of one container (`count by container`, or one container
+ * followed); for a series merged over several, the others' hits up to the
+ * last report are then counted twice.
+ */
+function settle(series: Series, reset: boolean): void {
+  const value = series.reported;
+  series.reported = 0;
+  if (value < series.current) series.base += series.current;
+  if (reset) {
+    series.base += value;
+    series.current = 0;
+  } else series.current = value;
 }
 
 /**
  * The labels of one key value: integers in decimal, strings as they are, a
  * key whose read faulted `(fault)` (as the CLI prints it), a stack as its
  * frames outermost first joined by `;` (the folded format). The key
- * `container` is named `container` by keyLabelNames.
+ * `container` is named `container` by keyLabelNames; a pod's container
+ * also gets `namespace` and `pod` (from the plans and events seen).
  */
 function keyLabels(name: string, key: AggregateKeyValue): Labels {
   if (key === null) return { [name]: "(fault)" };

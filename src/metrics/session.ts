@@ -17,8 +17,17 @@ export interface SessionMetrics {
   readonly url: string;
   /** The counters behind it. */
   readonly metrics: ProbeMetrics;
-  /** Watches an attachment's statuses; `plan` (when known) names its entries' probes. */
-  watch(attachment: Attachment, plan?: AttachPlan): void;
+  /**
+   * Watches an attachment's statuses and aggregation reports. `plan` is
+   * its plan (whose entries are the attachment's); or, for a `follow()`
+   * attachment, a function giving the probes' shape once known
+   * (`Following.shape`). Such an attachment takes commands, so each scrape
+   * of a shape with aggregations first asks it for a report without reset
+   * (`report({ reset: false })`): the counts are those of the moment. A
+   * plain attachment takes none, and its counts are those of its last
+   * `interval` report (or the final one).
+   */
+  watch(attachment: Attachment, plan?: AttachPlan | (() => AttachPlan | undefined)): void;
   /** Learns a plan's probes (each shown from then on, with 0 hits until it has some). */
   describe(plan: AttachPlan): void;
   /** Counts one event the session received. */
@@ -40,7 +49,15 @@ export async function startSessionMetrics(addressText: string, options: ProbeMet
     url: server.url,
     metrics,
     watch(attachment, plan) {
-      if (plan !== undefined) metrics.describe(plan);
+      attachment.onAggregates((snapshot) => metrics.snapshot(snapshot));
+      if (typeof plan === "function") {
+        let shape: AttachPlan | undefined;
+        server.beforeScrape = async () => {
+          if (shape === undefined && (shape = plan()) !== undefined) metrics.describe(shape, false);
+          // The report also reaches onAggregates; the metrics take each report once (by its number).
+          if (shape !== undefined && aggregates(shape)) metrics.snapshot(await attachment.report({ reset: false }));
+        };
+      } else if (plan !== undefined) metrics.describe(plan);
       const onStatus = (status: { type: string; entries?: unknown }): void => {
         if (status.type === "lost" && typeof status.entries === "object" && status.entries !== null)
           metrics.lostCounts(status.entries as Record<string, unknown>);
@@ -52,4 +69,9 @@ export async function startSessionMetrics(addressText: string, options: ProbeMet
     event: (event) => metrics.event(event),
     close: () => server.close(),
   };
+}
+
+/** True when some probe of the plan aggregates in the kernel. */
+function aggregates(plan: AttachPlan): boolean {
+  return plan.probes.some((p) => (p.program?.aggregates.length ?? 0) > 0);
 }

@@ -175,6 +175,31 @@ describe("--metrics on a real session", () => {
   });
 });
 
+describe("--metrics with count probes (kept in the kernel)", () => {
+  it("probec run FILE with `interval 1`: probec_count_total per key and the probe's hits are exactly the calls, from the interval reports", async () => {
+    const file = join(dir, "count.probe");
+    writeFileSync(file, `interval 1\nuprobe pid/${pid}:exe:work { count by comm  count by arg0 % 2 }\n`);
+    const s = session("run", file, "--metrics", "127.0.0.1:0", "--json");
+    const url = await s.url();
+    // The calls so far were n = 0 … first-1: this session sees n = first … first+CALLS-1.
+    const first = (callerOut.match(/^done /gm) ?? []).length * CALLS;
+    await batch();
+    await until(`${CALLS} counted`, async () => sampleValue(await scrape(url), "probec_hits_total", { probe: "probe1" }) >= CALLS);
+    const families = await scrape(url);
+    const odd = Array.from({ length: CALLS }, (_, i) => (first + i) % 2).filter((r) => r === 1).length;
+    expect(families.get("probec_count_total")?.type).toBe("counter");
+    expect(families.get("probec_count_total")?.samples).toEqual([
+      { labels: { probe: "probe1", comm: "caller" }, value: CALLS },
+      ...[
+        { labels: { probe: "probe1", arg0_2: "0" }, value: CALLS - odd },
+        { labels: { probe: "probe1", arg0_2: "1" }, value: odd },
+      ].sort((a, b) => b.value - a.value),
+    ]);
+    expect(sampleValue(families, "probec_hits_total", { probe: "probe1" })).toBe(CALLS);
+    expect(await s.stop()).toBe(0);
+  });
+});
+
 describe("--metrics with a bad ADDR exits 2 naming it, before attaching anything", () => {
   let busy: Server;
   let busyPort: number;

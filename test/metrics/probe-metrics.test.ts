@@ -115,9 +115,21 @@ describe("aggregation reports as counters", () => {
     m.snapshot(one(4, false, 2)); // 2 since that reset
     expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", comm: "web" }, value: 10 }]);
     m.snapshot(one(4, false, 1)); // the same report again, or an older one: ignored
-    m.snapshot(report(5, false, [])); // nothing since the reset
-    expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", comm: "web" }, value: 8 }]);
-    expect(await samples(m, "probec_hits_total")).toEqual([{ labels: { probe: "probe1" }, value: 8 }]);
+    expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", comm: "web" }, value: 10 }]);
+    expect(await samples(m, "probec_hits_total")).toEqual([{ labels: { probe: "probe1" }, value: 10 }]);
+  });
+
+  it("a report lower than the one before means entries went away (--follow detached a container): what they counted is kept", async () => {
+    const m = new ProbeMetrics({ processMetrics: false });
+    const one = (seq: number, reset: boolean, count: number) => report(seq, reset, [result("probe1", 0, "count", ["container"], [[["web"], count]])]);
+    m.snapshot(one(1, false, 10)); // web's first run
+    m.snapshot(report(2, false, [])); // web stopped: its entries were removed, the kernel forgot its 10
+    expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", container: "web" }, value: 10 }]);
+    m.snapshot(one(3, false, 5)); // restarted: 5 more
+    expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", container: "web" }, value: 15 }]);
+    m.snapshot(one(4, false, 2)); // restarted again before a scrape saw the 5: the 5 are kept, 2 added
+    m.snapshot(one(5, true, 4)); // then an interval report (2 more), which resets
+    expect(await samples(m, "probec_count_total")).toEqual([{ labels: { probe: "probe1", container: "web" }, value: 19 }]);
   });
 
   it("a probe's hits are its aggregations' (the largest, as each sees every hit), plus its events", async () => {
