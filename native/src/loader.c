@@ -67,6 +67,7 @@ static int size_aggregation_maps(struct loader *l, const struct loader_sizes *si
   if (rc == 0) rc = bpf_map__set_key_size(aggs, l->agg_key_size);
   if (rc == 0) rc = bpf_map__set_max_entries(stacks, sizes->stack_frames == 0 ? 1 : keys);
   if (rc == 0) rc = bpf_map__set_value_size(stacks, l->stack_value_size);
+  if (rc == 0 && sizes->stacks_prealloc) rc = bpf_map__set_map_flags(stacks, 0);
   if (rc == 0) rc = bpf_map__set_max_entries(stack_pids, sizes->stacks ? 16384 : 1);
   if (rc == 0) rc = bpf_map__set_max_entries(dropped, sizes->agg_ids == 0 || sizes->agg_ids > PROBEC_MAX_AGG_IDS ? 1 : sizes->agg_ids);
   if (rc != 0) return fail(err, -rc, why, "cannot size the aggregation maps");

@@ -37,6 +37,7 @@ struct loader_sizes {
   uint32_t agg_key_size;  /* `aggs` key bytes: 8 + the largest key (8 + PROBEC_AGG_KEY_BYTES when following) */
   uint32_t stack_frames;  /* frames of the largest `ustack` key (PROBEC_MAX_FRAMES when following); 0: no `stacks` in use */
   bool stacks;            /* some probe takes a ustack (field or key): `stack_pids` gets its full size */
+  bool stacks_prealloc;   /* `stacks` preallocated: kernels before 6.1 WARN when a tracing program uses a map allocated at run time */
 };
 
 /** Loads the object; on failure `*err` is the errno and `why` says what failed (with libbpf's last message). */

@@ -292,10 +292,16 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
  * stack a probe may have. Each entry is lowered here only to learn this;
  * session_attach lowers it again and reports its errors.
  */
-static void plan_sizes(const struct plan *plan, const struct options *o, struct loader_sizes *sizes) {
+static void plan_sizes(const struct plan *plan, const struct options *o, const struct features *f, struct loader_sizes *sizes) {
   *sizes = (struct loader_sizes){
       .max_points = o->follow ? PLAN_MAX_POINTS : (uint32_t)plan->total_points,
       .ringbuf_bytes = o->ringbuf_bytes,
+      /*
+       * `stacks` is allocated as stacks appear where the kernel allows it
+       * in a tracing program without a warning (bpf_mem_alloc, Linux 6.1);
+       * uprobe_multi (6.6) is the feature probed that is at least as new.
+       */
+      .stacks_prealloc = !f->uprobe_multi,
       .agg_keys = 1,
       .agg_ids = 1,
       .agg_key_size = 16,
@@ -371,7 +377,7 @@ int main(int argc, char **argv) {
   int err = 0;
   /* Following, entries come later: the points map is sized for the most a session may hold. */
   struct loader_sizes sizes;
-  plan_sizes(&plan, &options, &sizes);
+  plan_sizes(&plan, &options, &features, &sizes);
   if (loader_load(&session.loader, session.mode == ATTACH_MULTI, &sizes, &err, &why) < 0)
     fatal(EXIT_BAD_PLAN, why.text, err == EPERM || err == EACCES ? PERMISSION_HINT : NULL);
   struct ring_buffer *rb = events_open(session.loader.events_fd);
