@@ -188,7 +188,7 @@ class FollowSession implements Following {
       await selectContainers(this.followed.selector, this.options);
       return generic; // one started meanwhile: its start event attaches it
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
+      if (!(error instanceof NotFoundError)) return generic; // the listing failed: the status line stays plain, the session goes on
       return `${error.message}: waiting for one to start${error.hints.length === 0 ? "" : ` (${error.hints.join("; ")})`}`;
     }
   }
