@@ -399,6 +399,17 @@ describe("reports", () => {
     expect(JSON.parse(lines[1] as string).rows).toEqual([
       { keys: {}, count: 2, sum: "1152921504606846976", min: 1, max: "1152921504606846975", avg: "576460752303423488" },
     ]);
+    // With the plan's aggregations: the one without hits too, in plan order.
+    expect(
+      renderSnapshotJson(snapshot, new Date(0), planAggregates(plan))
+        .trimEnd()
+        .split("\n")
+        .map((l) => [JSON.parse(l).probe, JSON.parse(l).aggregate, JSON.parse(l).rows.length]),
+    ).toEqual([
+      ["lat", "count", 1],
+      ["lat", "hist(latency)", 1],
+      ["other", "count by comm", 0],
+    ]);
     expect(JSON.parse(renderSnapshotJson(snapshot, new Date(0)).split("\n")[1] as string).rows[0].buckets).toEqual([
       { low: 128, high: 256, count: 2 },
       { low: 1024, high: 2048, count: 3 },

@@ -282,7 +282,8 @@ function keyText(name: string, value: AggregateKeyValue): string {
 }
 
 /**
- * `--json`: one object per aggregation of a report, one a line:
+ * `--json`: one object per aggregation of a report (of the plan, when
+ * `aggregations` lists them: one without hits has no rows), one a line:
  * `{"probe","aggregate","fn","seq","final","reset","time","unit","dropped","rows":[…]}`,
  * each row `{"keys":{NAME: value},"count",…}` with `sum`, `min`, `max` and
  * `avg` when the function has a value, and `buckets` (`{"low","high","count"}`,
@@ -290,9 +291,18 @@ function keyText(name: string, value: AggregateKeyValue): string {
  * JSON numbers when they are exact as one (|n| ≤ 2^53 - 1), else decimal
  * strings; a stack is `{"pid","frames","addresses"}` (addresses as `0x…`).
  */
-export function renderSnapshotJson(snapshot: AggregateSnapshot, time: Date): string {
+export function renderSnapshotJson(snapshot: AggregateSnapshot, time: Date, aggregations: readonly AggregateInfo[] = []): string {
   let out = "";
-  for (const result of snapshot.results) out += `${JSON.stringify(resultJson(result, snapshot, time))}\n`;
+  // Every aggregation of the plan, as the text shows them: one without hits has no rows.
+  const missing = aggregations
+    .filter((a) => !snapshot.results.some((r) => r.probeId === a.probeId && r.index === a.index))
+    .map((a): AggregateResult => ({ ...a, rows: [], dropped: 0n }));
+  const order = (r: AggregateResult): number => {
+    const at = aggregations.findIndex((a) => a.probeId === r.probeId && a.index === r.index);
+    return at === -1 ? aggregations.length : at;
+  };
+  const results = [...snapshot.results, ...missing].sort((a, b) => order(a) - order(b));
+  for (const result of results) out += `${JSON.stringify(resultJson(result, snapshot, time))}\n`;
   return out;
 }
 

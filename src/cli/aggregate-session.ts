@@ -69,7 +69,7 @@ export class AggregateOutput {
     if (this.options.folded) return;
     const now = new Date();
     if (this.options.json) {
-      this.io.stdout.write(renderSnapshotJson(snapshot, now));
+      this.io.stdout.write(renderSnapshotJson(snapshot, now, this.aggregations));
       return;
     }
     if (this.aggregations.length === 0 && snapshot.results.length === 0) return;
