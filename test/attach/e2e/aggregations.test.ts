@@ -265,6 +265,26 @@ describe("through the library (attach())", () => {
     ]);
   });
 
+  test("hist(latency) by comm on uprobe+ret: one histogram per thread name, its hits exact, in nanoseconds", async () => {
+    const plan = await compilePlan("latency", `uprobe+ret pid/${values.pid}:exe:agg_named {\n  hist(latency) by comm\n}\n`);
+    const { final } = await session(plan, values);
+    const hist = result(final, "probe1", 0);
+    expect(hist).toMatchObject({ fn: "hist", unit: "ns", keyNames: ["comm"], dropped: 0n });
+    expect(hist.rows.map((r) => [r.keys, r.count])).toEqual([
+      [["agg-right"], 700n],
+      [["agg-left"], 300n],
+      [["agg_app"], 50n],
+    ]);
+    for (const row of hist.rows) {
+      expect(sum(row.buckets!.map((b) => b.count))).toBe(row.count);
+      // A call takes time: no bucket below [1, 2) ns; min and max in the buckets they fall in.
+      expect(row.buckets![0]!.index).toBeGreaterThanOrEqual(2);
+      expect(row.min).toBeGreaterThan(0n);
+      expect(histBucket(row.min)).toBe(row.buckets![0]!.index);
+      expect(histBucket(row.max)).toBe(row.buckets!.at(-1)!.index);
+    }
+  });
+
   test(`a map of ${MAP_KEYS} keys and ${KEYS} distinct keys: the first ${MAP_KEYS} counted, ${KEYS - MAP_KEYS} hits reported dropped`, async () => {
     const plan = await compilePlan("mapkeys", `option mapkeys = ${MAP_KEYS}\n\nuprobe pid/${keys.pid}:exe:agg_key {\n  count by arg0\n}\n`);
     expect(plan.aggregation?.mapKeys).toBe(MAP_KEYS);
@@ -442,6 +462,48 @@ describe("through the probec CLI (dist/cli/probec.cjs)", () => {
     ]);
   });
 
+  test("hist(latency) by comm: a histogram per key, ranges in ns/µs/ms/s, --json in plain ns with the unit", async () => {
+    const source = `uprobe+ret pid/${values.pid}:exe:agg_named {\n  hist(latency) by comm\n}\n`;
+    const { stdout } = await cli("latency-text", source, values);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toBe("probe1: hist(latency) by comm");
+    const human = /^\[(\d+(\.\d+)?)(ns|µs|ms|s), (\d+(\.\d+)?)(ns|µs|ms|s)\)$/;
+    const perKey = new Map<string, number>();
+    let key: string | undefined;
+    for (const line of lines.slice(1)) {
+      const heading = /^comm=(.+):$/.exec(line);
+      if (heading !== null) {
+        key = heading[1]!;
+        continue;
+      }
+      const bucket = /^(\S+(?:, \S+)?)\s+(\d+) \|@*\s*\|$/.exec(line);
+      if (bucket === null) continue;
+      expect(bucket[1], line).toMatch(human);
+      perKey.set(key!, (perKey.get(key!) ?? 0) + Number(bucket[2]));
+    }
+    expect([...perKey]).toEqual([
+      ["agg-right", 700],
+      ["agg-left", 300],
+      ["agg_app", 50],
+    ]);
+
+    const json = await cli("latency-json", source, values, ["--json"]);
+    const [object] = json.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map(
+        (l) => JSON.parse(l) as { unit: string; rows: { keys: { comm: string }; count: number; buckets: { low: number; high: number; count: number }[] }[] },
+      );
+    expect(object!.unit).toBe("ns");
+    expect(object!.rows.map((r) => [r.keys.comm, r.count, r.buckets.reduce((n, b) => n + b.count, 0)])).toEqual([
+      ["agg-right", 700, 700],
+      ["agg-left", 300, 300],
+      ["agg_app", 50, 50],
+    ]);
+    // Power-of-two buckets in plain nanoseconds.
+    for (const row of object!.rows) for (const b of row.buckets) expect(b.high).toBe(2 * b.low);
+  });
+
   test(`option mapkeys = ${MAP_KEYS}: the ${KEYS - MAP_KEYS} dropped hits on stderr with the fix, and in --json`, async () => {
     const source = `option mapkeys = ${MAP_KEYS}\n\nuprobe pid/${keys.pid}:exe:agg_key {\n  count by arg0\n}\n`;
     const text = await cli("mapkeys-text", source, keys);
@@ -468,6 +530,8 @@ describe("through the probec CLI (dist/cli/probec.cjs)", () => {
     expect(blocks.length, text.stdout).toBeGreaterThanOrEqual(4);
     expect(blocks.reduce((a, b) => a + b, 0)).toBe(TICKS);
     expect(Math.max(...blocks)).toBeLessThan(TICKS);
+    // Each block headed by the time it was printed.
+    expect(text.stdout.split("\n").filter((l) => /^\d\d:\d\d:\d\d$/.test(l))).toHaveLength(blocks.length);
 
     const json = await cli("interval-json", source, ticks, ["--json"]);
     const reports = json.stdout
