@@ -114,7 +114,7 @@ function cli() {
 /** The options `run` and `trace` share. */
 function sessionOptions<T>(y: Argv<T>) {
   return y
-    .option("json", { type: "boolean", default: false, describe: "one JSON object per event per line" })
+    .option("json", { type: "boolean", default: false, describe: "one JSON object per event, and per aggregation of each report, per line" })
     .option("duration", { type: "number", describe: "stop after SECONDS" })
     .option("count", { type: "number", describe: "stop after N events" })
     .option("mode", {
