@@ -130,7 +130,8 @@ function stage(root, tarball, arch, binaries) {
   }
   const prebuilds = join(root, PACKAGE_DIR, "prebuilds");
   for (const platform of readdirSync(prebuilds)) if (platform !== `linux-${arch}`) rmSync(join(prebuilds, platform), { recursive: true });
-  for (const binary of Object.values(binaries)) for (const file of withLibraries(binary)) place(root, file);
+  // The libraries at the paths the loader asks for; the binaries themselves only where the image wants them (below).
+  for (const binary of Object.values(binaries)) for (const file of withLibraries(binary).slice(1)) place(root, file);
   place(root, binaries.node, "/usr/local/bin/node");
   place(root, binaries.ctr, "/usr/bin/ctr");
   place(root, binaries.env, "/usr/bin/env");
