@@ -134,7 +134,7 @@ function startBpftraceKeepingOutput(program: string, timeoutMs: number): { ready
 }
 
 /** Hits an aggregation report counted (every row's count) and dropped. */
-export function countedIn(snapshot: AggregateSnapshot | undefined): { counted: bigint; dropped: bigint; rows: number } {
+function countedIn(snapshot: AggregateSnapshot | undefined): { counted: bigint; dropped: bigint; rows: number } {
   let counted = 0n;
   let dropped = 0n;
   let rows = 0;
