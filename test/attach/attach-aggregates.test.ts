@@ -10,7 +10,8 @@
  *
  * The program, compiled here with frame pointers: `go N` calls a() → b() →
  * c() N times and says `done`; run as `once N` it makes N calls, waits
- * 300 ms and exits.
+ * 1.5 s (time for probec to read its maps when the kernel first sees its
+ * stack, even on a loaded machine) and exits.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -36,7 +37,7 @@ int main(int argc, char **argv) {
   char line[64];
   if (argc == 3 && strcmp(argv[1], "once") == 0) {
     for (long i = 0; i < atol(argv[2]); i++) a(i);
-    usleep(300000);
+    usleep(1500000);
     return 0;
   }
   printf("ready\n");
