@@ -38,6 +38,10 @@ export interface PodSpec {
   readonly name: string;
   /** The pod's labels, as the kubelet passes them (it adds io.kubernetes.pod.{name,namespace,uid}; so does {@link CriClient.runPod}). */
   readonly labels: Readonly<Record<string, string>>;
+  /** Share the node's PID namespace (a `hostPID: true` pod); default: the pod's own. */
+  readonly hostPid?: boolean;
+  /** Where the runtime writes its containers' logs (the kubelet's /var/log/pods/<pod>); default none. */
+  readonly logDirectory?: string;
 }
 
 /** A container as CreateContainer takes it. */
@@ -49,6 +53,12 @@ export interface ContainerSpec {
   readonly args?: readonly string[];
   /** Host directory → container path, read-write. */
   readonly mounts?: Readonly<Record<string, string>>;
+  /** More mounts, as CRI's Mount messages (read-only ones). */
+  readonly criMounts?: readonly { readonly container_path: string; readonly host_path: string; readonly readonly: boolean }[];
+  /** CRI's LinuxContainerConfig (resources, security context), passed as given. */
+  readonly linux?: unknown;
+  /** The log file, relative to the pod's log directory (CRI writes the container's stdout and stderr there). */
+  readonly logPath?: string;
 }
 
 type Call = (request: unknown, callback: (error: grpc.ServiceError | null, response: Record<string, unknown>) => void) => void;
@@ -85,11 +95,11 @@ export class CriClient {
     const config = {
       metadata: { name: spec.name, uid, namespace: spec.namespace, attempt: 0 },
       hostname: "",
-      log_directory: "",
+      log_directory: spec.logDirectory ?? "",
       // What the kubelet gives a sandbox: the pod's labels plus these three (pkg/kubelet/kuberuntime labels.go).
       labels: { ...spec.labels, "io.kubernetes.pod.name": spec.name, "io.kubernetes.pod.namespace": spec.namespace, "io.kubernetes.pod.uid": uid },
       annotations: {},
-      linux: { cgroup_parent: "", security_context: { namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
+      linux: { cgroup_parent: "", security_context: { namespace_options: { network: "NODE", pid: spec.hostPid === true ? "NODE" : "CONTAINER", ipc: "POD" } } },
     };
     const { pod_sandbox_id: id } = await this.call<{ pod_sandbox_id: string }>("RunPodSandbox", { config, runtime_handler: "" });
     this.pods.set(id, { spec, config, uid });
@@ -107,7 +117,10 @@ export class CriClient {
       args: [...(spec.args ?? [])],
       working_dir: "",
       envs: [],
-      mounts: Object.entries(spec.mounts ?? {}).map(([host, container]) => ({ container_path: container, host_path: host, readonly: false })),
+      mounts: [
+        ...Object.entries(spec.mounts ?? {}).map(([host, container]) => ({ container_path: container, host_path: host, readonly: false })),
+        ...(spec.criMounts ?? []),
+      ],
       labels: {
         "io.kubernetes.container.name": spec.name,
         "io.kubernetes.pod.name": pod.spec.name,
@@ -115,11 +128,17 @@ export class CriClient {
         "io.kubernetes.pod.uid": pod.uid,
       },
       annotations: {},
-      log_path: "",
+      log_path: spec.logPath ?? "",
+      ...(spec.linux === undefined ? {} : { linux: spec.linux }),
     };
     const { container_id: id } = await this.call<{ container_id: string }>("CreateContainer", { pod_sandbox_id: podId, config, sandbox_config: pod.config });
     await this.call("StartContainer", { container_id: id });
     return id;
+  }
+
+  /** StopContainer: the stop signal, then SIGKILL after `timeoutSeconds` (the kubelet's grace period). */
+  async stopContainer(containerId: string, timeoutSeconds: number): Promise<void> {
+    await this.call("StopContainer", { container_id: containerId, timeout: timeoutSeconds });
   }
 
   /** StopPodSandbox then RemovePodSandbox (which removes its containers). */
