@@ -467,12 +467,16 @@ class HelperAttachment implements Attachment, FollowCommands {
       probes.forEach((probe, k) => {
         this.events.setEntry(entries[k] as number, probe);
         this.aggregateDecoder.setEntry(entries[k] as number, probe);
+        this.tally.setEntry(entries[k] as number, probe);
       });
       if (probes.some(capturesStacks)) this.stacks.want();
       const from = this.statuses.length;
       const reply = await this.command({ command: "add", probes });
       if (reply.type === "rejected") {
-        for (const entry of entries) this.events.dropEntry(entry);
+        for (const entry of entries) {
+          this.events.dropEntry(entry);
+          this.tally.dropEntry(entry);
+        }
         throw new AttachError(`probec-attach refused to add ${probes.length} entr${probes.length === 1 ? "y" : "ies"}: ${String(reply.message)}`);
       }
       if (JSON.stringify(reply.entries) !== JSON.stringify(entries))
@@ -492,6 +496,7 @@ class HelperAttachment implements Attachment, FollowCommands {
       if (reply.type === "rejected") throw new AttachError(`probec-attach refused to remove entries ${entries.join(", ")}: ${String(reply.message)}`);
       for (const entry of entries) {
         this.events.dropEntry(entry);
+        this.tally.dropEntry(entry);
         this.liveEntries.delete(entry);
       }
     });

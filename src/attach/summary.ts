@@ -5,7 +5,7 @@
  * `ready` statuses). A probe with several entries (several containers or
  * binaries) sums them.
  */
-import type { AttachPlan } from "../plan/index.js";
+import type { AttachPlan, PlanProbe } from "../plan/index.js";
 import type { AggregateSnapshot } from "./aggregate-types.js";
 import type { AttachStatus } from "./status.js";
 
@@ -59,12 +59,40 @@ interface EntryTally {
 /** Accumulates one attachment's statuses and hits. */
 export class SummaryTally {
   private readonly tallies: EntryTally[];
+  /** The entry at each index: the plan's, then those added while running (`--follow`), none where one was removed. */
+  private readonly probes: PlanProbe[];
+  /** Probe ids in the order they first came, which the summary keeps. */
+  private readonly order = new Set<string>();
+  /** Hits and losses of entries removed while running, per probe id: they stay in the probe's totals. */
+  private readonly removed = new Map<string, { hits: number; lost: number }>();
   private ready = false;
   /** Per probe id: hits its aggregations counted in reports that reset the maps (and the final one). */
   private readonly aggregated = new Map<string, number>();
 
-  constructor(private readonly plan: AttachPlan) {
-    this.tallies = plan.probes.map(() => ({ hits: 0, lost: 0, attachedPoints: undefined, entryFailed: false, failedCookies: new Set() }));
+  constructor(plan: AttachPlan) {
+    this.probes = [...plan.probes];
+    this.tallies = plan.probes.map(newTally);
+    for (const probe of plan.probes) this.order.add(probe.id);
+  }
+
+  /** An entry added while running (the helper's `add`): tallied from now on, under its probe's id. */
+  setEntry(index: number, probe: PlanProbe): void {
+    this.probes[index] = probe;
+    this.tallies[index] = newTally();
+    this.order.add(probe.id);
+  }
+
+  /** An entry removed while running (the helper's `remove`): its hits and losses stay in its probe's totals, its index may be given again. */
+  dropEntry(index: number): void {
+    const probe = this.probes[index];
+    const tally = this.tallies[index];
+    if (probe === undefined || tally === undefined) return;
+    const totals = this.removed.get(probe.id) ?? { hits: 0, lost: 0 };
+    totals.hits += tally.hits;
+    totals.lost += tally.lost;
+    this.removed.set(probe.id, totals);
+    delete this.probes[index];
+    delete this.tallies[index];
   }
 
   /** One event of `entry` was received. */
@@ -124,7 +152,7 @@ export class SummaryTally {
   /** Points attached and failed for one entry, as far as the statuses so far tell. */
   points(entry: number): { attached: number; failed: number } {
     const tally = this.tallies[entry];
-    const total = this.plan.probes[entry]?.points.length ?? 0;
+    const total = this.probes[entry]?.points.length ?? 0;
     if (tally === undefined) return { attached: 0, failed: 0 };
     if (tally.entryFailed) return { attached: 0, failed: total };
     const failed = tally.failedCookies.size;
@@ -136,12 +164,13 @@ export class SummaryTally {
   /** The totals per probe id, in plan order (with the last aggregation report, when there was one). */
   summary(reason: string, aggregates?: AggregateSnapshot): AttachSummary {
     const byId = new Map<string, ProbeSummary>();
-    this.plan.probes.forEach((probe, entry) => {
-      let probeSummary = byId.get(probe.id);
-      if (probeSummary === undefined) {
-        probeSummary = { id: probe.id, hits: 0, lost: 0, attached: 0, failed: 0 };
-        byId.set(probe.id, probeSummary);
-      }
+    for (const id of this.order) {
+      const removed = this.removed.get(id);
+      byId.set(id, { id, hits: removed?.hits ?? 0, lost: removed?.lost ?? 0, attached: 0, failed: 0 });
+    }
+    // forEach skips the indices of removed entries.
+    this.probes.forEach((probe, entry) => {
+      const probeSummary = byId.get(probe.id) as ProbeSummary;
       const tally = this.tallies[entry] as EntryTally;
       const points = this.points(entry);
       probeSummary.hits += tally.hits;
@@ -155,4 +184,8 @@ export class SummaryTally {
     }
     return { reason, probes: [...byId.values()], ...(aggregates === undefined ? {} : { aggregates }) };
   }
+}
+
+function newTally(): EntryTally {
+  return { hits: 0, lost: 0, attachedPoints: undefined, entryFailed: false, failedCookies: new Set() };
 }

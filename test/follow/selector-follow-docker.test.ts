@@ -148,8 +148,10 @@ describe("follow() with a selector on Docker", () => {
     docker(["stop", "-t", "0", WEB1]);
     await until("web-1 detached", () => changes.filter((c) => c.type === "detached" && c.id === web1).length === 2, log);
     expect(attachments(helper)).toBe(0);
-    await following.close();
+    const summary = await following.close();
     await reading;
+    // The removed entry's hits stay in its probe's totals; nothing is attached at the end.
+    expect(summary.probes).toEqual([{ id: "probe1", hits: 25, lost: 0, attached: 0, failed: 0 }]);
 
     expect(of(WEB1)).toEqual(printedCalls(WEB1));
     expect(of(WEB1)).toEqual([0n, 1n, 2n, 3n, 4n, 0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
@@ -210,6 +212,7 @@ describe("follow() with a selector on Docker", () => {
       expect(objects.filter((l) => "fields" in l || "n" in l)).toHaveLength(5);
       expect(stderr.text).toContain(`probec: + docker/${CLI} (1 point)\n`);
       expect(stderr.text).toContain("--count 5 reached");
+      expect(stderr.text).toMatch(/^probe1\s+5\s+0$/m);
       expect(printedCalls(CLI)).toHaveLength(5);
     } finally {
       if (saved === undefined) delete process.env.DOCKER_HOST;
