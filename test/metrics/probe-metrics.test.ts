@@ -175,4 +175,24 @@ describe("aggregation reports as counters", () => {
       { labels: { probe: "probe1", ustack: "main+0x10;b+0x8;c+0x4", str_arg0_8: "(fault)" }, value: 1 },
     ]);
   });
+
+  it("lost events: the helper's cumulative counts per entry, summed per probe; an entry index reused after a removal keeps the removed one's", async () => {
+    const m = new ProbeMetrics({ processMetrics: false });
+    m.describe({
+      planVersion: 2,
+      // Only what describe() reads of an entry: its probe id and its target's containers.
+      probes: ["probe1", "probe1", "probe2"].map((id) => ({ id, target: { containerId: null, containerName: null } })) as never,
+    });
+    m.lostCounts({ "0": 3, "1": 4, "2": 0 });
+    m.lostCounts({ "0": 5, "1": 4, "2": 1 });
+    expect(await samples(m, "probec_lost_total")).toEqual([
+      { labels: { probe: "probe1" }, value: 9 },
+      { labels: { probe: "probe2" }, value: 1 },
+    ]);
+    m.lostCounts({ "0": 2, "1": 4, "2": 1 }); // entry 0 was removed and its index given to a new entry: 5 + 2
+    expect(await samples(m, "probec_lost_total")).toEqual([
+      { labels: { probe: "probe1" }, value: 11 },
+      { labels: { probe: "probe2" }, value: 1 },
+    ]);
+  });
 });
