@@ -28,6 +28,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPauseRootfs, CRI_NAMESPACE, type CriContainerd, PAUSE_IMAGE, startCriContainerd } from "../support/cri.js";
 import { docker, ensureDockerd } from "../support/dockerd.js";
+import { type Family, parsePrometheusText, sampleValue } from "../metrics/prom-text.js";
 import { jsonLines, readCriLog, waitUntil } from "./cri-log.js";
 import { find, loadKustomization, type PodSettings, podSettings } from "./manifests.js";
 import { CALLS_PER_ROUND, buildResolverImage } from "./resolver.js";
@@ -119,6 +120,13 @@ async function attached(id: string): Promise<void> {
     `probec to attach ${id.slice(0, 12)}`,
     probecOutput,
   );
+}
+
+/** GET /metrics on the port the pod's annotations name, parsed. */
+async function scrapeMetrics(): Promise<Map<string, Family>> {
+  const response = await fetch(`http://127.0.0.1:${settings.annotations["prometheus.io/port"]}${settings.annotations["prometheus.io/path"]}`);
+  expect(response.status).toBe(200);
+  return parsePrometheusText(await response.text());
 }
 
 let RESOLVER_REF: string;
@@ -305,6 +313,18 @@ describe("the DaemonSet's pod, on pods made through CRI", () => {
       expect(e["namespace"]).toBe("shop");
       expect([web1.pid, web2.pid]).toContain(e["pid"]);
     }
+  });
+
+  it("serves the same counts on /metrics, where the annotations send Prometheus: hits per probe, counts per pod", async () => {
+    // The test's pod shares the node's network (no CNI here), so the pod's port is the loopback's.
+    const metrics = await scrapeMetrics();
+    expect(sampleValue(metrics, "probec_hits_total", { probe: "probe1" })).toBe(3 * CALLS_PER_ROUND);
+    expect(sampleValue(metrics, "probec_hits_total", { probe: "probe2" })).toBe(3 * CALLS_PER_ROUND);
+    expect(sampleValue(metrics, "probec_lost_total", { probe: "probe1" })).toBe(0);
+    expect(sampleValue(metrics, "probec_count_total", { probe: "probe2", namespace: "shop", pod: "web-1", container: "shop/web-1/app" })).toBe(
+      2 * CALLS_PER_ROUND,
+    );
+    expect(sampleValue(metrics, "probec_count_total", { probe: "probe2", namespace: "shop", pod: "web-2", container: "shop/web-2/app" })).toBe(CALLS_PER_ROUND);
   });
 
   it("stopped as the kubelet stops it, prints the calls counted per container", async () => {

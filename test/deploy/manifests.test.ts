@@ -83,6 +83,7 @@ describe("deploy/kubernetes/", () => {
     expect(Object.keys(mount?.kind === "configMap" ? mount.files : {})).toEqual(["probes.probe"]);
     expect(pod.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/metrics" });
     expect(pod.ports).toEqual([{ containerPort: 9464, protocol: "TCP" }]);
+    expect(pod.args.slice(4)).toEqual(["--metrics", `0.0.0.0:${pod.annotations["prometheus.io/port"]}`]);
   });
 
   it("the ConfigMap's probe file parses and checks clean: two probes on getaddrinfo over the labelled pods", () => {
@@ -124,7 +125,7 @@ describe("drift: an edit of the manifest changes the derived settings, or is ref
     const writable = derive(edited((c) => (c.volumeMounts.find((m: { name: string }) => m.name === "containerd").readOnly = false)));
     expect(writable).toContain("type=bind,source=/run/containerd,target=/run/containerd");
     expect(base).toContain("type=bind,source=/run/containerd,target=/run/containerd,readonly");
-    expect(derive(edited((c) => c.args.pop())).slice(-1)).toEqual(["--follow"]);
+    expect(derive(edited((c) => c.args.splice(4))).slice(-1)).toEqual(["--json"]);
   });
 
   it("the limits changed", () => {
