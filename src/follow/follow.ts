@@ -96,7 +96,9 @@ export async function follow(source: string, options: FollowOptions = {}): Promi
   const watched = reachable.filter((c) => c.events !== undefined);
   if (watched.length === 0)
     throw new UsageError(`--follow ${scope.text}: ${reachable.map((c) => c.name).join(", ")} has no event stream probec can watch`, ["run without --follow"]);
-  const attachment = attachFollowing({ planVersion: 2, probes: [] }, options);
+  const first =
+    scope.aggregation === undefined ? { planVersion: 2 as const, probes: [] } : { planVersion: 2 as const, probes: [], aggregation: scope.aggregation };
+  const attachment = attachFollowing(first, options);
   await attachment.ready;
   const session = new FollowSession(source, file, scope, watched, attachment, options);
   try {

@@ -19,6 +19,7 @@ import { checkProbeFile, parseProbeFile, parseTargetSpec, type SelectorScope } f
 import { splitTarget } from "../dsl/target-spec.js";
 import { scopeMatcher, type ContainerInfo } from "../discovery/select.js";
 import type { ClientRuntime } from "../discovery/runtimes/registry.js";
+import type { PlanAggregation } from "../plan/index.js";
 
 /** A scope that `--follow` tracks: which runtimes to watch, and which of their containers match. */
 export interface FollowedScope {
@@ -30,6 +31,12 @@ export interface FollowedScope {
   readonly selector: SelectorScope | undefined;
   /** Whether a container (as the runtime describes it, with its pod's labels) is one the scope means. */
   matches(container: ContainerInfo): boolean;
+  /**
+   * The file's `interval` and `option mapkeys`, for the session's first
+   * plan: the attacher sizes its aggregation map and its report timer from
+   * that plan alone, before any container is added (issue 15).
+   */
+  readonly aggregation?: PlanAggregation;
 }
 
 /**
@@ -62,7 +69,7 @@ export function followedScope(source: string, file: string): FollowedScope {
   }
   if (scope === undefined)
     throw new UsageError(`--follow: ${file} has no target to follow`, ["give the probes a container target such as docker/web:exe:main"]);
-  return scope;
+  return checked.aggregation === undefined ? scope : { ...scope, aggregation: checked.aggregation };
 }
 
 function scopeOf(target: string, text: string): FollowedScope {
