@@ -100,7 +100,7 @@ struct slot {
   struct plan_entry entry;
   struct shared_doc *doc;
   struct teardown teardown;
-  uint64_t *mntns; /* namespaces added by `filter` */
+  uint64_t *mntns; /* the filter set beyond target.mntNs: the entry's filter.mntNs, then what `filter` added */
   size_t nmntns;
 };
 
@@ -210,7 +210,6 @@ static void clear_slot(struct follow *f, uint32_t index) {
   for (size_t i = 0; i < slot->entry.npoints; i++) loader_remove_point(l, slot->entry.points[i].cookie);
   for (size_t i = 0; i < slot->entry.npids; i++) loader_remove_pid(l, index, slot->entry.pids[i]);
   for (size_t i = 0; i < slot->nmntns; i++) loader_remove_mntns(l, index, slot->mntns[i]);
-  for (size_t i = 0; i < slot->entry.nmntns_more; i++) loader_remove_mntns(l, index, slot->entry.mntns_more[i]); /* the entry's own filter.mntNs */
   aggregates_unregister(f->s->aggs, index);
   free(slot->entry.points);
   free(slot->entry.pids);
@@ -279,6 +278,11 @@ static void cmd_add(struct follow *f, uint64_t id, const struct json *probes, st
     doc->refs++;
     size_t failures = 0;
     points += attach_slot(f, indices[i], &failures);
+    /* The entry's own filter.mntNs join the set `filter` edits, so that `filter remove` can take them out too (PROTOCOL.md: the set starts as filter.mntNs). */
+    slot->mntns = slot->entry.mntns_more;
+    slot->nmntns = slot->entry.nmntns_more;
+    slot->entry.mntns_more = NULL;
+    slot->entry.nmntns_more = 0;
   }
   /* The slots own the points and pids now. */
   free(parsed.entries);

@@ -391,6 +391,35 @@ describe("probec-attach --follow on this kernel", () => {
     await Promise.all([host.quit(), other.quit()]);
   });
 
+  it("filter: namespaces an added entry brings in its filter.mntNs are in the set `filter remove` edits", async () => {
+    const host = new App();
+    const other = new App(true);
+    await Promise.all([host.ready(), other.ready()]);
+    const { plan } = await compile(`uprobe pid/${host.pid}:exe:work { n = arg0 }`, { file: "native-follow.test.probe" });
+    const follower = new Follower({ ...(plan as AttachPlan), probes: [] }, []);
+    await follower.until("ready", () => follower.statuses.some((s) => s.type === "ready"));
+    const [probe] = await probesFrom(`uprobe pid/${host.pid}:exe:work { n = arg0 }`, 0);
+    const entry = {
+      ...probe!,
+      target: { ...probe!.target, mntNs: host.mntns },
+      filter: { kind: "container" as const, containerId: "0".repeat(64), cgroupPaths: [], pids: [], mntNs: [other.mntns] },
+    };
+    follower.expect(cookiesOf([entry]), 0);
+    expect(await follower.reply(follower.send({ command: "add", probes: [entry] }))).toMatchObject({ type: "added", entries: [0] });
+    await other.go(); // 0..4 kept: the entry's own filter.mntNs
+    const again = follower.send({ command: "filter", entry: 0, add: [other.mntns] });
+    expect(await follower.reply(again)).toEqual({ type: "filtered", id: again, entry: 0, added: 0, removed: 0 });
+    const remove = follower.send({ command: "filter", entry: 0, remove: [other.mntns] });
+    expect(await follower.reply(remove)).toEqual({ type: "filtered", id: remove, entry: 0, added: 0, removed: 1 });
+    await Promise.all([other.go(), host.go()]); // other 5..9 not kept; host 0..4 kept
+    await follower.until("10 events", () => follower.events.length >= 10);
+    expect(await follower.stop()).toBe(0);
+    expect(follower.events.filter((e) => e.pid === other.pid).map((e) => e.n)).toEqual(nsOf(0, 5));
+    expect(follower.events.filter((e) => e.pid === host.pid).map((e) => e.n)).toEqual(nsOf(0, 5));
+    expect(follower.events).toHaveLength(10);
+    await Promise.all([host.quit(), other.quit()]);
+  });
+
   it("bad commands are rejected with a message naming the member, and the session goes on", async () => {
     const app = new App();
     await app.ready();
