@@ -4,16 +4,22 @@
  * once.
  *
  * `.dynsym` is read first because only it carries versym versions; a
- * `.symtab` entry for the same name and address is then skipped. Entries are
- * streamed, so {@link iterateSymbols} holds one chunk of one table at a time
- * (plus, while it reads a table, that table's strings: names are stored in
- * no useful order, so reading them one by one would cost far more I/O).
+ * `.symtab` entry for the same name and address is then skipped.
+ *
+ * Names are read a window of the string table at a time: a table's
+ * entries are read in one piece (up to {@link BATCH_BYTES}), the wanted
+ * ones are put in the order of the window their name lies in, and each
+ * window is read once. Names are stored in no useful order (`.dynsym` is
+ * ordered by hash bucket; `.strtab` shares suffixes), so reading them in
+ * entry order either re-reads the same blocks many times or needs the
+ * whole string table in memory, 12.8 MB for node (issue 13).
  */
 import { inFile } from "../errors.js";
 import { compileGlob, type Glob } from "../glob.js";
 import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION, SYMBOL_TYPE_NAMES } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
 import { codeAddress, locate, type FoundSymbol } from "./find-symbol.js";
+import { decodeNameIn, scanName } from "./string-table.js";
 import type { ElfSymbol, SymbolChunk, SymbolTable } from "./symbols.js";
 
 /** What {@link listSymbolsIn} returns for each match. */
@@ -30,10 +36,20 @@ export interface ListSymbolsOptions {
 }
 
 const DEFAULT_TYPES = ["func", "ifunc"] as const;
+/** Symbol entries read in one piece (174k ELF64 entries: node's 110k-entry `.symtab` is one batch). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** A string table is read in windows of 2^16 bytes, each once per batch. */
+const WINDOW_BITS = 16;
+/** Bytes read past a window's end, so that a name that starts near it ends in what was read; a longer one is read on its own. */
+const WINDOW_SPILL = 4096;
+/** Symbols built at a time: a consumer drops each group before the next scavenge, so none reaches the old generation. */
+const GROUP = 256;
 
 /**
- * Streams matching symbols as {@link ElfSymbol}s, `.dynsym` first, each
- * (name, address) once. Undefined symbols and section/file symbols are skipped.
+ * Streams matching symbols as {@link ElfSymbol}s, `.dynsym`'s first, each
+ * (name, address) once. Undefined symbols and section/file symbols are
+ * skipped. Within a table the order is that of their names in its string
+ * table (a window at a time), not the entries' order.
  */
 export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}): Generator<ElfSymbol> {
   const glob = options.pattern === undefined ? undefined : compileGlob(options.pattern);
@@ -46,21 +62,20 @@ export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}):
   try {
     const dynsym = elf.symbolTable("dynsym");
     const symtab = elf.symbolTable("symtab") ?? options.symbolSources?.map((s) => s.symbolTable("symtab")).find((t) => t !== undefined);
-    const exported = dynsym !== undefined && symtab !== undefined ? new ExportedSet() : undefined;
-    for (const table of [dynsym, symtab]) {
-      if (table === undefined) continue;
-      const isDynamic = table.kind === "dynsym";
-      // `.dynsym` is ordered by hash bucket, so its names are scattered over
-      // `.dynstr`: hold that table while it is read. `.strtab` is held too:
-      // streaming its names through the block cache read 12% more bytes and
-      // cost more time, for no lower peak (measured on node).
-      table.retain();
+    const exported = dynsym !== undefined && symtab !== undefined ? new ExportedSet(dynsym.count) : undefined;
+    // One buffer for the entries and one for a window of names, reused by both tables.
+    const tables = [dynsym, symtab].filter((t) => t !== undefined);
+    const buffers: Buffers = {
+      entries: new Uint8Array(Math.min(BATCH_BYTES, Math.max(0, ...tables.map((t) => t.count * t.entrySize)))),
+      window: new Uint8Array((1 << WINDOW_BITS) + WINDOW_SPILL),
+    };
+    for (const table of tables) {
+      const scan: Scan = { table, isDynamic: table.kind === "dynsym", typeWanted, exported, glob, is64: table.entrySize === 24 };
+      table.retain("versions");
       try {
-        const scan = { table, isDynamic, typeWanted, exported, glob, is64: table.entrySize === 24 };
-        for (const chunk of table.chunks()) {
-          // Small batches: a consumer drops each before the next scavenge, so nothing is promoted
-          // to the old generation (a 4096-object batch lived long enough to be, doubling peak RSS).
-          for (let start = 0; start < chunk.count; start += 256) yield* scanEntries(scan, chunk, start, Math.min(chunk.count, start + 256));
+        const perBatch = Math.max(1, Math.floor(BATCH_BYTES / table.entrySize));
+        for (let first = 1; first < table.count; first += perBatch) {
+          yield* scanBatch(scan, table.entries(first, Math.min(perBatch, table.count - first), buffers.entries), buffers.window);
         }
       } finally {
         table.release();
@@ -71,7 +86,13 @@ export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}):
   }
 }
 
-/** What {@link scanEntries} needs of one pass over one table. */
+/** The reused buffers of one listing: the batch of entries, and the window of names. */
+interface Buffers {
+  readonly entries: Uint8Array;
+  readonly window: Uint8Array;
+}
+
+/** What a pass over one table needs. */
 interface Scan {
   readonly table: SymbolTable;
   readonly isDynamic: boolean;
@@ -81,27 +102,96 @@ interface Scan {
   readonly is64: boolean;
 }
 
+/** The wanted entries of a batch grouped by the window of their name: window `w`'s are `entries[starts[w]]` up to `entries[starts[w + 1]]`. */
+interface WindowOrder {
+  readonly starts: Uint32Array;
+  readonly entries: Uint32Array;
+}
+
+/** The matching symbols of one batch, window by window. */
+function* scanBatch(scan: Scan, chunk: SymbolChunk, windowBuffer: Uint8Array): Generator<ElfSymbol> {
+  const strings = scan.table.strings;
+  const { starts, entries } = windowOrder(scan, chunk);
+  for (let w = 0; w + 1 < starts.length; w++) {
+    const from = starts[w] as number;
+    const to = starts[w + 1] as number;
+    if (from === to) continue;
+    const base = w * (1 << WINDOW_BITS);
+    // Every symbol of a window is built (its name copied into a string) before the next window is read into the buffer.
+    const window = { bytes: strings.bytes(base, (1 << WINDOW_BITS) + WINDOW_SPILL, windowBuffer), base };
+    for (let k = from; k < to; k += GROUP) yield* scanEntries(scan, chunk, entries, k, Math.min(to, k + GROUP), window);
+  }
+}
+
 /**
- * The matching symbols among entries [start, end) of a chunk. A plain
- * function, not the generator's body: V8 optimises it after a few calls,
- * which is most of a cold listing's time.
+ * Tests every entry of the batch on its raw bytes (defined, a wanted type,
+ * named) and sorts the ones that pass by name window, a counting sort that
+ * keeps entry order within a window. An `st_name` past the table's end goes
+ * in the last window, whose read then fails as a lookup of it would.
  */
-function scanEntries(scan: Scan, chunk: SymbolChunk, start: number, end: number): ElfSymbol[] {
-  const { table, isDynamic, typeWanted, exported, glob, is64 } = scan;
+function windowOrder(scan: Scan, chunk: SymbolChunk): WindowOrder {
+  const f = chunk.fields;
+  const size = scan.is64 ? 24 : 16;
+  const infoAt = scan.is64 ? 4 : 12;
+  const shndxAt = scan.is64 ? 6 : 14;
+  const last = scan.table.strings.size >>> WINDOW_BITS;
+  const starts = new Uint32Array(last + 2);
+  const windowOf = new Uint32Array(chunk.count);
+  let wantedCount = 0;
+  for (let i = 0; i < chunk.count; i++) {
+    const o = i * size;
+    const nameIndex = f.u32(o);
+    if (nameIndex === 0 || scan.typeWanted[f.u8(o + infoAt) & 0xf] === 0 || f.u16(o + shndxAt) === SHN_UNDEF) {
+      windowOf[i] = 0xffffffff;
+      continue;
+    }
+    const w = Math.min(last, nameIndex >>> WINDOW_BITS);
+    windowOf[i] = w;
+    starts[w + 1] = (starts[w + 1] as number) + 1;
+    wantedCount++;
+  }
+  for (let w = 1; w < starts.length; w++) starts[w] = (starts[w] as number) + (starts[w - 1] as number);
+  const next = starts.slice(0, -1);
+  const entries = new Uint32Array(wantedCount);
+  for (let i = 0; i < chunk.count; i++) {
+    const w = windowOf[i] as number;
+    if (w === 0xffffffff) continue;
+    entries[next[w] as number] = i;
+    next[w] = (next[w] as number) + 1;
+  }
+  return { starts, entries };
+}
+
+/**
+ * The matching symbols among `entries[from, to)` of a batch, their names
+ * in `window` (the string table's bytes from `window.base`). A plain
+ * function, not a generator: V8 optimises it after a few calls, which is
+ * most of a cold listing's time.
+ */
+function scanEntries(
+  scan: Scan,
+  chunk: SymbolChunk,
+  entries: Uint32Array,
+  from: number,
+  to: number,
+  window: { readonly bytes: Uint8Array; readonly base: number },
+): ElfSymbol[] {
+  const { table, isDynamic, exported, glob, is64 } = scan;
   const f = chunk.fields;
   const size = is64 ? 24 : 16;
   // gABI Elf64_Sym / Elf32_Sym field offsets.
   const infoAt = is64 ? 4 : 12;
-  const shndxAt = is64 ? 6 : 14;
   const valueAt = is64 ? 8 : 4;
   const sizeAt = is64 ? 16 : 8;
+  const { bytes, base } = window;
+  const name = { hash: 0 };
   const matched: ElfSymbol[] = [];
-  for (let i = start; i < end; i++) {
+  for (let k = from; k < to; k++) {
+    const i = entries[k] as number;
     const o = i * size;
-    // Tested on the raw bytes first: a rejected entry costs no object and no bigint.
-    const info = f.u8(o + infoAt);
     const nameIndex = f.u32(o);
-    if (nameIndex === 0 || typeWanted[info & 0xf] === 0 || f.u16(o + shndxAt) === SHN_UNDEF) continue;
+    const at = nameIndex - base;
+    const end = at < bytes.length ? scanName(bytes, at, name) : -1;
     let key0 = 0;
     let key1 = 0;
     let id = 0;
@@ -110,11 +200,12 @@ function scanEntries(scan: Scan, chunk: SymbolChunk, start: number, end: number)
       key0 = f.u32(o + valueAt);
       key1 = is64 ? f.u32(o + valueAt + 4) : 0;
       const sizeWord = is64 ? f.u32(o + sizeAt) ^ f.u32(o + sizeAt + 4) : f.u32(o + sizeAt);
-      id = identity(table.strings.baseNameHash(nameIndex), sizeWord);
+      id = identity(end >= 0 ? name.hash : table.strings.baseNameHash(nameIndex), sizeWord);
       // A `.symtab` copy of an exported symbol is recognised before its name is even decoded.
-      if (!isDynamic && info >> 4 !== STB_LOCAL && exported.has(key0, key1, id)) continue;
+      if (!isDynamic && f.u8(o + infoAt) >> 4 !== STB_LOCAL && exported.has(key0, key1, id)) continue;
     }
-    const symbol = table.symbolAt(chunk, i);
+    // A name that runs past the window's spill (or an index past the table) is read on its own.
+    const symbol = table.symbolNamed(chunk, i, end >= 0 ? decodeNameIn(bytes, at, end) : table.strings.get(nameIndex));
     if (glob !== undefined && !matches(glob, symbol)) continue;
     if (isDynamic && exported !== undefined) exported.add(key0, key1, id);
     matched.push(symbol);
@@ -149,19 +240,31 @@ function tryLocate(elf: ElfFile, symbol: ElfSymbol): ListedSymbol | undefined {
  * checked. Each definition is three 32-bit words: the two words of its
  * address as stored, and a 30-bit hash of its base name and size computed
  * from the name's characters, in an open-addressing table of typed arrays:
- * a 75k-symbol `.dynsym` costs about 3 MiB and no object per symbol, and a
+ * a 75k-symbol `.dynsym` costs 1.5 MiB and no object per symbol, and a
  * duplicate is skipped without decoding its name. A false match needs two
  * aliases at one address with equal sizes and colliding FNV-1a hashes.
  */
 class ExportedSet {
   /** Triples (address word 0, address word 1, identity + 1); identity + 1 of 0 marks a free slot. */
-  #slots = new Int32Array(3 * 1024);
-  #mask = 1023;
+  #slots: Int32Array;
+  #mask: number;
   #used = 0;
+
+  /**
+   * Sized for `expected` definitions (`.dynsym`'s entry count) at most 3/4
+   * full: growing by doubling would leave each smaller table allocated
+   * until a GC, 2.3 MB more at the peak for node.
+   */
+  constructor(expected: number) {
+    let slots = 1024;
+    while (slots * 3 < expected * 4) slots *= 2;
+    this.#slots = new Int32Array(3 * slots);
+    this.#mask = slots - 1;
+  }
 
   add(key0: number, key1: number, id: number): void {
     if (this.has(key0, key1, id)) return;
-    if (2 * (this.#used + 1) > this.#mask + 1) this.#grow();
+    if (4 * (this.#used + 1) > 3 * (this.#mask + 1)) this.#grow();
     this.#put(key0, key1, id);
     this.#used++;
   }

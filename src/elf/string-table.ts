@@ -8,6 +8,7 @@
  */
 import { FormatError } from "../errors.js";
 import type { ByteSource } from "../io/byte-source.js";
+import { readReusing } from "./read-into.js";
 
 /** Longest name probec accepts (mangled C++ names run to a few KiB; hostile ones do not end). */
 export const MAX_NAME_LENGTH = 64 * 1024;
@@ -74,10 +75,24 @@ export class StringTable {
   }
 
   /**
-   * Keeps the whole table in memory until {@link release}, for a listing
-   * that resolves every name: names are not stored in entry order, so
-   * reading them one by one would fetch the same blocks many times over.
-   * Tables above {@link MAX_RESIDENT_BYTES} stay on disk.
+   * `length` bytes of the table from `start` (clipped to its end), for a
+   * reader that takes many names from one region: see
+   * {@link scanName} and {@link decodeNameIn}. With `reuse`, the bytes
+   * may be a view of it, valid until it is reused (see read-into.ts).
+   */
+  bytes(start: number, length: number, reuse?: Uint8Array): Uint8Array {
+    const end = Math.min(this.#size, start + length);
+    if (start >= end) return new Uint8Array(0);
+    return readReusing(this.#source, this.#offset + start, end - start, reuse, this.#what);
+  }
+
+  /**
+   * Keeps the whole table in memory until {@link release}, for a pass
+   * that resolves names in entry order: names are not stored in entry
+   * order, so reading them one by one would fetch the same blocks many
+   * times over (a listing of every symbol reads names a window at a time
+   * instead, see list-symbols.ts). Tables above {@link MAX_RESIDENT_BYTES}
+   * stay on disk.
    */
   retain(): void {
     if (this.#resident === undefined && this.#size <= MAX_RESIDENT_BYTES) {
@@ -115,4 +130,29 @@ export class StringTable {
       want = Math.min(want * 4, MAX_NAME_LENGTH, this.#size - index);
     }
   }
+}
+
+/**
+ * The name starting at `at` in `bytes`: where it ends (its NUL; -1 when
+ * `bytes` ends first) and {@link StringTable.baseNameHash} of it (the same
+ * 30-bit FNV-1a up to its first `@`), found in one pass over its bytes.
+ * The hash is written to `out.hash`, so that a caller in a loop allocates
+ * nothing.
+ */
+export function scanName(bytes: Uint8Array, at: number, out: { hash: number }): number {
+  let h = 0x811c9dc5;
+  let i = at;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (c === 0 || c === AT_SIGN) break;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  out.hash = (h >>> 2) & 0x3fffffff;
+  if (i >= bytes.length) return -1;
+  return bytes[i] === 0 ? i : bytes.indexOf(0, i);
+}
+
+/** The UTF-8 name in `bytes` from `at` to `end`. */
+export function decodeNameIn(bytes: Uint8Array, at: number, end: number): string {
+  return decoder.decode(bytes.subarray(at, end));
 }

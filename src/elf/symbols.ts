@@ -9,6 +9,7 @@ import { FormatError, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import { SYMBOL_BINDING_NAMES, SYMBOL_TYPE_NAMES } from "./constants.js";
 import { Fields, type ElfLayout } from "./fields.js";
+import { readReusing } from "./read-into.js";
 import type { SectionHeader } from "./section-headers.js";
 import type { StringTable } from "./string-table.js";
 import type { SymbolVersion, VersionTable } from "./versions.js";
@@ -175,19 +176,32 @@ export class SymbolTable {
     return this.#entsize;
   }
 
+  /**
+   * `count` entries from `first` on in one piece, for a pass that keeps
+   * them while it reads their names out of order (list-symbols.ts). With
+   * `reuse`, the entries may be read into it (see read-into.ts).
+   */
+  entries(first: number, count: number, reuse?: Uint8Array): SymbolChunk {
+    const bytes = readReusing(this.#source, this.section.sh_offset + first * this.#entsize, count * this.#entsize, reuse, this.section.name);
+    return { fields: new Fields(bytes, this.#layout), first, count };
+  }
+
   /** Entry `i` of `chunk` as a resolved {@link ElfSymbol} (what {@link resolve} of {@link decodeAt} gives, without the raw object). */
   symbolAt(chunk: SymbolChunk, i: number): ElfSymbol {
+    return this.symbolNamed(chunk, i, this.strings.get(chunk.fields.u32(i * this.#entsize)));
+  }
+
+  /** {@link symbolAt} with the entry's name (`st_name`'s string, version suffix and all) already read. */
+  symbolNamed(chunk: SymbolChunk, i: number, fullName: string): ElfSymbol {
     const f = chunk.fields;
     const o = i * this.#entsize;
     const is64 = this.#layout.bits === 64;
     const index = chunk.first + i;
-    const st_name = f.u32(o);
     const info = f.u8(o + (is64 ? 4 : 12));
     const other = f.u8(o + (is64 ? 5 : 13));
     const shndx = f.u16(o + (is64 ? 6 : 14));
     const value = is64 ? f.u64(o + 8) : BigInt(f.u32(o + 4));
     const size = is64 ? f.u64(o + 16) : BigInt(f.u32(o + 8));
-    const fullName = this.strings.get(st_name);
     let name = fullName;
     let version: string | undefined;
     let isDefaultVersion = true;
@@ -226,12 +240,12 @@ export class SymbolTable {
   }
 
   /**
-   * Holds this table's strings (and versions) in memory until
-   * {@link release}, for a pass that resolves every entry; single lookups
-   * read only the bytes they need.
+   * Holds this table's strings (or with `"versions"`, only its versions)
+   * in memory until {@link release}, for a pass that resolves every entry;
+   * single lookups read only the bytes they need.
    */
-  retain(): void {
-    this.strings.retain();
+  retain(what: "strings and versions" | "versions" = "strings and versions"): void {
+    if (what === "strings and versions") this.strings.retain();
     this.#versions?.retain();
   }
 

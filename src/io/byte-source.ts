@@ -23,6 +23,14 @@ export interface ByteSource {
    * handed out, so callers may keep views without copying.
    */
   readAt(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: fills `target` with the `target.length` bytes at `offset`,
+   * for a pass that reads many large ranges one after another into one
+   * buffer of its own (listing every symbol reads a string table a window
+   * at a time): a fresh buffer per range would hold memory until a GC.
+   * A source whose `readAt` allocates nothing need not offer it.
+   */
+  readInto?(offset: number, target: Uint8Array): void;
   /** Bytes actually fetched from the underlying storage so far (for benchmarks). */
   readonly bytesRead: number;
   /** Releases the underlying handle, if any. Reading after close throws. */

@@ -113,10 +113,23 @@ export class FileSource implements ByteSource {
     return block;
   }
 
+  readInto(offset: number, target: Uint8Array): void {
+    if (offset < 0 || offset + target.length > this.size) {
+      throw new FormatError(`${this.path}: read past the end of the file`, offset, target.length);
+    }
+    this.#preadInto(offset, target);
+  }
+
   #pread(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    this.#preadInto(offset, out);
+    return out;
+  }
+
+  #preadInto(offset: number, out: Uint8Array): void {
     const fd = this.#fd;
     if (fd === undefined) throw new IoError(`${this.path}: read after close`);
-    const out = new Uint8Array(length);
+    const length = out.length;
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, offset + done);
@@ -127,7 +140,6 @@ export class FileSource implements ByteSource {
       done += n;
     }
     this.#bytesRead += length;
-    return out;
   }
 }
 
