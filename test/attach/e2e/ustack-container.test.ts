@@ -32,6 +32,7 @@ import { ensureDockerd } from "../../support/dockerd.js";
 import { parseSvg } from "../../symbolize/svg.js";
 import { buildAggregateFixtures, functionRange, STACK_DEBUG_PATH, stackImage, type AggregateFixtures } from "./support/aggregate-fixtures.js";
 import { startProbec, type ProbecRun } from "./support/bundled-cli.js";
+import { alive } from "./support/kernel.js";
 import { Targets, type Target } from "./support/targets.js";
 import { compilePlan, Trace } from "./support/trace.js";
 
@@ -222,6 +223,33 @@ describe("count by ustack through the library", () => {
       const at = offsetToAddress(fixtures.path("stack_app"), BigInt(`0x${m![2]}`));
       expect(at > range.start && at <= range.end, `${name} inside ${want.slice(0, -1)}`).toBe(true);
     });
+  });
+});
+
+describe("a process that exits before its stacks are printed", () => {
+  test("its frames are still named at detach, from what it mapped while it ran", async () => {
+    const plan = await compilePlan("ustack-exited", `uprobe docker/${NAME}:exe:c {\n  count by ustack(7)\n}\n`, { docker: { host } });
+    const trace = await Trace.start(plan);
+    let final: AggregateSnapshot | undefined;
+    let late: Target | undefined;
+    try {
+      // Started after attach (docker exec): the container's filter takes it; the kernel first sees it at its first c().
+      late = await targets.exec(app, "stack_app", "status-late", [String(ROUND)]);
+      expect(await late.round()).toEqual([`round 1 calls ${ROUND}`]);
+      process.kill(late.pid, "SIGTERM");
+      const deadline = Date.now() + 10_000;
+      while (alive(late.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(late.pid), `stack_app ${late.pid} exited`).toBe(false);
+      expect(existsSync(`/proc/${late.pid}/maps`)).toBe(false);
+    } finally {
+      final = (await trace.close()).aggregates;
+    }
+    expect(final).toBeDefined();
+    const { stack, count } = onlyStack(final!);
+    expect(count).toBe(BigInt(ROUND));
+    expect(stack.pid).toBe(late!.pid);
+    expect(stack.functions).toEqual(CHAIN);
+    expect(trace.statuses("stackProcess").map((s) => s["pid"])).toContain(late!.pid);
   });
 });
 
