@@ -69,14 +69,15 @@ export async function runSession(plan: AttachPlan, options: SessionOptions, io: 
   const status = (line: string): void => {
     if (!options.quiet) io.stderr.write(`probec: ${line}\n`);
   };
-  // --metrics listens before anything is attached: a bad ADDR is an error (exit 2), not a session without metrics.
-  const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
   if (options.count !== undefined && plan.probes.length > 0 && plan.probes.every((p) => (p.program?.aggregates.length ?? 0) > 0))
     throw new UsageError(`--count ${options.count}: every probe of ${what} aggregates in the kernel and sends no events to count`, [
       "stop it with --duration SECONDS or Ctrl-C: the aggregations print then",
     ]);
   // Loaded only for plans that aggregate or capture stacks; before attaching, so that a bad --folded is a usage error.
   const output = await aggregateOutput(plan, options, io, what);
+  // --metrics listens before anything is attached (a bad ADDR is an error, exit 2, not a session without metrics), and after
+  // the usage checks above, which would otherwise leave it listening.
+  const metrics = options.metrics === undefined ? undefined : await (await import("./metrics.js")).startMetrics(options.metrics, status);
   const attachment = attach(plan, { ...(options.mode === undefined ? {} : { mode: options.mode }), onWarning: status });
   metrics?.watch(attachment, plan);
   const lost = { reported: 0 };

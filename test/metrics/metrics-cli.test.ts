@@ -227,6 +227,13 @@ describe("--metrics with a bad ADDR exits 2 naming it, before attaching anything
     });
   }
 
+  it("another usage error of the session comes first, and leaves nothing listening", async () => {
+    const r = await probec("trace", `uprobe pid/${pid}:exe:work { count }`, "--count", "1", "--metrics", "127.0.0.1:0");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^probec: --count 1: every probe of .* aggregates in the kernel/);
+    expect(r.stderr).not.toContain("metrics at");
+  });
+
   it("a port in use", async () => {
     const r = await probec("trace", `uprobe pid/${pid}:exe:work { n = arg0 }`, "--metrics", `127.0.0.1:${busyPort}`);
     expect(r.code).toBe(2);
