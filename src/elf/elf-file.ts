@@ -310,5 +310,16 @@ function nameSections(source: ByteSource, raw: SectionHeader[], shstrndx: number
   if (strtab === undefined) throw new FormatError("e_shstrndx out of range", header.bits === 64 ? 62 : 50, shstrndx);
   if (strtab.sh_type !== SHT_STRTAB) throw new FormatError("e_shstrndx does not name a string table", header.bits === 64 ? 62 : 50, shstrndx);
   const names = new StringTable(source, strtab.sh_offset, strtab.sh_size, "section name table");
-  return raw.map((s) => ({ ...s, name: names.get(s.sh_name) }));
+  // The whole table in one read (a few hundred bytes) rather than a read per name: opening a file is most
+  // of a cold findSymbol (issue 13). A larger table (~100k sections) is read name by name.
+  const bytes = strtab.sh_size <= MAX_SECTION_NAMES_READ ? readRange(source, strtab.sh_offset, strtab.sh_size, "section name table") : undefined;
+  const decoder = new TextDecoder();
+  for (const s of raw as { name: string; sh_name: number }[]) {
+    const end = bytes !== undefined && s.sh_name < bytes.length ? bytes.indexOf(0, s.sh_name) : -1;
+    s.name = end >= 0 ? decoder.decode(bytes?.subarray(s.sh_name, end)) : names.get(s.sh_name);
+  }
+  return raw;
 }
+
+/** Largest section-name table read in one piece. */
+const MAX_SECTION_NAMES_READ = 64 * 1024;
