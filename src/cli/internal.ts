@@ -10,7 +10,6 @@ export { openObject } from "../discovery/resolve-target.js";
 export { isDebugOnly } from "../elf/elf-file.js";
 export { hex } from "../elf/fields.js";
 export { detectGo, type GoBinaryInfo } from "../golang/index.js";
-export { startSessionMetrics, type SessionMetrics } from "../metrics/index.js";
 export { exprText } from "../attach/expr-text.js";
 export { valueUnit } from "../attach/aggregates.js";
 export { foldStacks, type CountedStack } from "../symbolize/folded.js";

@@ -1,9 +1,12 @@
 /**
  * `--metrics ADDR` for `run` and `trace`: the sessions import this module
  * only when the option is given, so that prom-client and src/metrics/ are
- * never loaded (nor, in the bundle, evaluated) otherwise.
+ * never loaded (nor, in the bundle, evaluated) otherwise. It imports
+ * src/metrics/ itself (its own row in docs/design.md's layer table), not
+ * through cli/internal.ts: every command loads that file, and unbundled
+ * (dist/src/cli, vitest) it evaluates everything it re-exports.
  */
-import { startSessionMetrics, type SessionMetrics } from "./internal.js";
+import { startSessionMetrics, type SessionMetrics } from "../metrics/index.js";
 
 export type { SessionMetrics };
 
