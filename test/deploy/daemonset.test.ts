@@ -84,11 +84,11 @@ async function round(pod: TracedPod): Promise<void> {
   );
 }
 
-async function startResolverPod(name: string, labels: Record<string, string>): Promise<TracedPod> {
+async function startResolverPod(name: string, labels: Record<string, string>, linux?: unknown): Promise<TracedPod> {
   const logDirectory = join(work, "pods", name);
   mkdirSync(logDirectory, { recursive: true });
   const podId = await runtime!.cri.runPod({ namespace: "shop", name, labels, logDirectory });
-  const containerId = await runtime!.cri.runContainer(podId, { name: "app", image: RESOLVER_REF, command: [], logPath: "app.log" });
+  const containerId = await runtime!.cri.runContainer(podId, { name: "app", image: RESOLVER_REF, command: [], logPath: "app.log", linux });
   const pod = { name, containerId, pid: taskPid(containerId), log: join(logDirectory, "app.log") };
   await waitUntil(
     () => (readCriLog(pod.log).some((l) => l.text === "ready") ? true : undefined),
@@ -122,6 +122,29 @@ async function attached(id: string): Promise<void> {
   );
 }
 
+/**
+ * Creates the DaemonSet's pod as the kubelet would, from `pod` (the derived
+ * settings, or a variant of them), in a sandbox of its own; returns its
+ * container id and CRI log file.
+ */
+async function startProbecPod(name: string, pod: PodSettings): Promise<{ containerId: string; log: string }> {
+  // The pod's network is the node's here only because no CNI plugin is installed.
+  const config = criContainerConfig(pod, sources, "NODE");
+  const logDirectory = join(work, "pods", name);
+  mkdirSync(logDirectory, { recursive: true });
+  const podId = await runtime!.cri.runPod({ namespace: "probec", name, labels: { app: "probec" }, hostPid: pod.hostPid, logDirectory });
+  const containerId = await runtime!.cri.runContainer(podId, {
+    name: "probec",
+    image: config.image,
+    command: [],
+    args: config.args,
+    criMounts: config.mounts,
+    linux: config.linux,
+    logPath: "probec.log",
+  });
+  return { containerId, log: join(logDirectory, "probec.log") };
+}
+
 /** GET /metrics on the port the pod's annotations name, parsed. */
 async function scrapeMetrics(): Promise<Map<string, Family>> {
   const response = await fetch(`http://127.0.0.1:${settings.annotations["prometheus.io/port"]}${settings.annotations["prometheus.io/path"]}`);
@@ -131,6 +154,7 @@ async function scrapeMetrics(): Promise<Map<string, Family>> {
 
 let RESOLVER_REF: string;
 let dockerLoadOutput: string;
+let sources: MountSources;
 const execFileAsync = promisify(execFile);
 
 beforeAll(async () => {
@@ -158,6 +182,8 @@ beforeAll(async () => {
 
   await startResolverPod("web-1", { app: "web", "probec.io/trace": "dns" });
   await startResolverPod("db-1", { app: "db" });
+  // Another user's process: reading its /proc entries takes CAP_SYS_PTRACE (probec runs as root, the pod as uid 1000).
+  await startResolverPod("user-1", { app: "user" }, { security_context: { run_as_user: { value: 1000 } } });
   dockerLoadOutput = (await loads)[0].stdout;
 
   // Every hostPath of the DaemonSet, as this machine has it: containerd's socket is the private one's
@@ -170,7 +196,7 @@ beforeAll(async () => {
     hostPaths[crio] = join(work, `no-crio${crio.replaceAll("/", "-")}`);
     mkdirSync(hostPaths[crio]!);
   }
-  const sources: MountSources = {
+  sources = {
     hostPath: (path) => {
       const source = hostPaths[path];
       if (source === undefined) throw new Error(`the DaemonSet mounts hostPath ${path}, which this test does not provide; add it to hostPaths`);
@@ -178,31 +204,14 @@ beforeAll(async () => {
     },
     configMap: (mount) => {
       const dir = join(work, `configmap${mount.path.replaceAll("/", "-")}`);
-      mkdirSync(dir);
+      mkdirSync(dir, { recursive: true });
       for (const [file, text] of Object.entries(mount.files)) writeFileSync(join(dir, file), text);
       return dir;
     },
-    emptyDir: (mount) => {
-      const dir = join(work, `emptydir${mount.path.replaceAll("/", "-")}`);
-      mkdirSync(dir);
-      return dir;
-    },
+    // One per pod, as the kubelet makes them.
+    emptyDir: (mount) => mkdtempSync(join(work, `emptydir${mount.path.replaceAll("/", "-")}-`)),
   };
-  // The pod's network is the node's here only because no CNI plugin is installed.
-  const config = criContainerConfig(settings, sources, "NODE");
-  const logDirectory = join(work, "pods", "probec");
-  mkdirSync(logDirectory, { recursive: true });
-  probecLog = join(logDirectory, "probec.log");
-  const podId = await runtime.cri.runPod({ namespace: "probec", name: "probec-node1", labels: { app: "probec" }, hostPid: settings.hostPid, logDirectory });
-  probecContainer = await runtime.cri.runContainer(podId, {
-    name: "probec",
-    image: config.image,
-    command: [],
-    args: config.args,
-    criMounts: config.mounts,
-    linux: config.linux,
-    logPath: "probec.log",
-  });
+  ({ containerId: probecContainer, log: probecLog } = await startProbecPod("probec-node1", settings));
   await attached(pods.get("web-1")!.containerId);
 }, 240_000);
 
@@ -251,8 +260,8 @@ describe("the DaemonSet's pod, on pods made through CRI", () => {
     const pid = taskPid(probecContainer);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)$`, "m").exec(status)![1];
-    // Capability numbers (linux/capability.h): SYS_PTRACE 19, PERFMON 38, BPF 39, CHECKPOINT_RESTORE 40.
-    const bits: Record<string, number> = { SYS_PTRACE: 19, PERFMON: 38, BPF: 39, CHECKPOINT_RESTORE: 40 };
+    // Capability numbers (linux/capability.h): DAC_READ_SEARCH 2, SYS_PTRACE 19, PERFMON 38, BPF 39, CHECKPOINT_RESTORE 40.
+    const bits: Record<string, number> = { DAC_READ_SEARCH: 2, SYS_PTRACE: 19, PERFMON: 38, BPF: 39, CHECKPOINT_RESTORE: 40 };
     const mask = settings.capabilities.add.reduce((m, cap) => m | (1n << BigInt(bits[cap]!)), 0n);
     expect(BigInt(`0x${field("CapEff")}`)).toBe(mask);
     expect(BigInt(`0x${field("CapBnd")}`)).toBe(mask);
@@ -337,4 +346,59 @@ describe("the DaemonSet's pod, on pods made through CRI", () => {
     ]);
     expect(readCriLog(probecLog).filter((l) => l.stream === "stderr" && /error|warning/i.test(l.text))).toEqual([]);
   });
+});
+
+describe("each capability the DaemonSet adds is needed (the measurement in deploy/kubernetes/README.md, kept)", () => {
+  const TARGET = "k8s/shop/app=user/app:libc:getaddrinfo";
+  /** The DaemonSet's settings with `args` instead, and without capability `without` when given. */
+  const variant = (args: string[], without?: string): PodSettings => ({
+    ...settings,
+    args,
+    capabilities: { ...settings.capabilities, add: settings.capabilities.add.filter((c) => c !== without) },
+  });
+  const trace = ["trace", `uprobe ${TARGET} { pid }`, "--count", String(CALLS_PER_ROUND), "--json"];
+
+  it("with all of them, probec traces a process of another user (uid 1000) exactly", async () => {
+    const user = pods.get("user-1")!;
+    const { log } = await startProbecPod("probec-all-caps", variant(trace));
+    await waitUntil(
+      () => (readCriLog(log).some((l) => /attached 1 point/.test(l.text)) ? true : undefined),
+      "probec to attach user-1",
+      () => readFileSync(log, "utf8"),
+    );
+    await round(user);
+    const events = await waitUntil(
+      () => {
+        const e = jsonLines(log).filter((l) => l["probe"] === "probe1");
+        return e.length === CALLS_PER_ROUND ? e : undefined;
+      },
+      `${CALLS_PER_ROUND} events of user-1`,
+      () => readFileSync(log, "utf8"),
+    );
+    expect(events.map((e) => e["pid"])).toEqual(Array(CALLS_PER_ROUND).fill(user.pid));
+  });
+
+  const failures: Record<string, RegExp> = {
+    BPF: /^probec: probec-attach: the kernel refused to load a BPF program \(EPERM\)/,
+    PERFMON: /^probec: probec-attach: the kernel refused to load a BPF program \(EPERM\)/,
+    // The process is there but its /proc entries are unreadable; probec takes that for a container gone (reported).
+    SYS_PTRACE: /the 1 container\(s\) it picked stopped before their processes were read/,
+    DAC_READ_SEARCH: /\/proc\/\d+\/environ: permission denied/,
+    CHECKPOINT_RESTORE: /\/proc\/\d+\/map_files\/[0-9a-f]+-[0-9a-f]+: permission denied/,
+  };
+  it("lists exactly the capabilities measured here", () => {
+    expect([...settings.capabilities.add].sort()).toEqual(Object.keys(failures).sort());
+  });
+  for (const [cap, failure] of Object.entries(failures)) {
+    it(`without ${cap} it fails, saying why`, async () => {
+      const { log } = await startProbecPod(`probec-no-${cap.toLowerCase().replaceAll("_", "-")}`, variant(trace, cap));
+      const line = await waitUntil(
+        () => readCriLog(log).find((l) => l.stream === "stderr" && failure.test(l.text)),
+        `probec without ${cap} to fail with ${failure}`,
+        () => (readCriLog(log).length === 0 ? "(no output)" : readFileSync(log, "utf8")),
+      );
+      expect(line.text).toMatch(failure);
+      expect(jsonLines(log).filter((e) => e["probe"] === "probe1")).toEqual([]);
+    });
+  }
 });

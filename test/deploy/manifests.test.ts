@@ -17,7 +17,7 @@ import { dockerRunArgs, type MountSources } from "./runtime-args.js";
 
 const EXPECTED = new URL("./expected-docker-run.json", import.meta.url).pathname;
 /** The capabilities measured in deploy/kubernetes/README.md ("Capabilities"). */
-const MEASURED_CAPABILITIES = ["BPF", "PERFMON", "SYS_PTRACE", "CHECKPOINT_RESTORE"];
+const MEASURED_CAPABILITIES = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "CHECKPOINT_RESTORE"];
 
 const objects = loadKustomization();
 const daemonset = find(objects, "DaemonSet", "probec");
