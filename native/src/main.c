@@ -118,9 +118,14 @@ static int setup_signals(void) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1); /* report the aggregations now (PROTOCOL.md, "Reports on request") */
+  sigaddset(&set, SIGUSR2); /* report them now and reset them */
   sigprocmask(SIG_BLOCK, &set, NULL);
   return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
+
+/* SIGUSR1/SIGUSR2 ask for a report; they never end the session. */
+static bool is_report_signal(int signo) { return signo == SIGUSR1 || signo == SIGUSR2; }
 
 static const char *signal_reason(int signo, pid_t parent) {
   /* PR_SET_PDEATHSIG sends SIGTERM: the parent's death shows as a changed parent pid. */
@@ -140,7 +145,8 @@ static char *read_plan(int sigfd, pid_t parent, size_t *len) {
     }
     if (fds[1].revents & POLLIN) {
       struct signalfd_siginfo si;
-      if (read(sigfd, &si, sizeof si) == sizeof si) {
+      /* A report asked for before the plan is read has nothing to report. */
+      if (read(sigfd, &si, sizeof si) == sizeof si && !is_report_signal((int)si.ssi_signo)) {
         status_detached(signal_reason((int)si.ssi_signo, parent));
         exit(EXIT_OK);
       }
@@ -242,7 +248,13 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
         events_drain(rb);
       } else if (fd == sigfd) {
         struct signalfd_siginfo si;
-        if (read(sigfd, &si, sizeof si) == sizeof si) reason = signal_reason((int)si.ssi_signo, parent);
+        if (read(sigfd, &si, sizeof si) != sizeof si) continue;
+        if (is_report_signal((int)si.ssi_signo)) {
+          aggregates_report(s->aggs, false, si.ssi_signo == SIGUSR2);
+          status_reported_signal();
+        } else {
+          reason = signal_reason((int)si.ssi_signo, parent);
+        }
       } else if (fd == timer) {
         uint64_t ticks;
         if (read(timer, &ticks, sizeof ticks) < 0) continue;

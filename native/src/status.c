@@ -238,6 +238,14 @@ void status_stack_process(uint32_t pid) {
   send(&w);
 }
 
+void status_reported_signal(void) {
+  struct jw w;
+  begin(&w, "reported");
+  jw_key(&w, "id");
+  jw_null(&w);
+  send(&w);
+}
+
 void status_reported(uint64_t id) {
   struct jw w;
   begin(&w, "reported");

@@ -33,6 +33,8 @@ void status_filtered(uint64_t id, uint32_t entry, size_t added, size_t removed);
 void status_stack_process(uint32_t pid);
 /** The reply to `report`, after its report. */
 void status_reported(uint64_t id);
+/** The reply to a report asked for by SIGUSR1 or SIGUSR2: `reported` with a null id. */
+void status_reported_signal(void);
 /** A command that was not carried out (`has_id` false when it had no readable id); the session goes on. */
 void status_rejected(bool has_id, uint64_t id, const char *message);
 

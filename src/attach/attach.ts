@@ -109,9 +109,10 @@ export interface Attachment extends AsyncIterable<ProbeEvent> {
   /**
    * Asks for a report of every aggregation now and resolves with it;
    * `reset` empties the kernel maps after it, as an `interval` report does.
-   * The snapshot also goes to `onAggregates`. It is a command on the
-   * helper's stdin: only an attachment that takes commands (`follow()`'s,
-   * {@link attachFollowing}) can; any other rejects with an `AttachError`.
+   * The snapshot also goes to `onAggregates`. An attachment that takes
+   * commands (`follow()`'s, {@link attachFollowing}) sends the `report`
+   * command; any other signals the helper (SIGUSR1, or SIGUSR2 to reset:
+   * native/PROTOCOL.md, "Reports on request") once it is ready.
    */
   report(options?: { readonly reset?: boolean }): Promise<AggregateSnapshot>;
   /** Detaches: SIGTERM to the helper, then waits for its `detached` and its exit. Idempotent. */
@@ -175,6 +176,8 @@ class HelperAttachment implements Attachment, FollowCommands {
   private readonly holds = new Set<"queue" | "naming">();
   /** The snapshot of the last `aggregatesDone`, as it is being named; what a `reported` reply answers with. */
   private lastReport: Promise<AggregateSnapshot> | undefined;
+  /** Callers of a report asked for by signal, oldest first; each `reported` with a null id answers one. */
+  private readonly signalReports: ((snapshot: Promise<AggregateSnapshot> | undefined) => void)[] = [];
   private readonly reportedSnapshots = new Map<number, Promise<AggregateSnapshot> | undefined>();
   /** The last snapshot handed out (the final one, once the helper detached). */
   private lastSnapshot: AggregateSnapshot | undefined;
@@ -446,6 +449,11 @@ class HelperAttachment implements Attachment, FollowCommands {
       case "filtered":
       case "rejected":
       case "reported": {
+        if (status.type === "reported" && status.id === null) {
+          // The answer to a signal (reports on request without commands): the report just before it.
+          this.signalReports.shift()?.(this.lastReport);
+          return;
+        }
         const reply = this.replies.get(Number(status.id));
         // A report's messages came just before its reply: the snapshot they make answers it.
         if (status.type === "reported") this.reportedSnapshots.set(Number(status.id), this.lastReport);
@@ -514,6 +522,7 @@ class HelperAttachment implements Attachment, FollowCommands {
 
   report(options: { readonly reset?: boolean } = {}): Promise<AggregateSnapshot> {
     const reset = options.reset === true;
+    if (!this.following) return this.serial(() => this.reportBySignal(reset));
     return this.serial(async () => {
       const reply = await this.command({ command: "report", reset });
       if (reply.type === "rejected") throw new AttachError(`probec-attach refused to report the aggregations: ${String(reply.message)}`);
@@ -565,6 +574,25 @@ class HelperAttachment implements Attachment, FollowCommands {
     const next = this.commandChain.then(run, run);
     this.commandChain = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * A report asked for with SIGUSR1 (SIGUSR2: and reset), for a helper that
+   * reads no commands. One at a time (`serial`): the kernel merges a
+   * signal into one still pending, which would leave a caller unanswered.
+   */
+  private async reportBySignal(reset: boolean): Promise<AggregateSnapshot> {
+    await this.ready;
+    if (this.finished || this.closing) throw this.failure ?? new AttachError("probec-attach is detaching: no more reports on request");
+    const answered = new Promise<Promise<AggregateSnapshot> | undefined>((resolve, reject) => {
+      this.signalReports.push(resolve);
+      this.closed.then(
+        () => reject(new AttachError("probec-attach detached before answering the report request")),
+        (error: unknown) => reject(error),
+      );
+    });
+    this.child?.kill(reset ? "SIGUSR2" : "SIGUSR1");
+    return (await await answered) ?? { seq: 0, final: false, reset, results: [] };
   }
 
   /** Sends one command line and waits for its reply. */

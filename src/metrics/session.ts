@@ -21,11 +21,10 @@ export interface SessionMetrics {
    * Watches an attachment's statuses and aggregation reports. `plan` is
    * its plan (whose entries are the attachment's); or, for a `follow()`
    * attachment, a function giving the probes' shape once known
-   * (`Following.shape`). Such an attachment takes commands, so each scrape
-   * of a shape with aggregations first asks it for a report without reset
-   * (`report({ reset: false })`): the counts are those of the moment. A
-   * plain attachment takes none, and its counts are those of its last
-   * `interval` report (or the final one).
+   * (`Following.shape`). Each scrape of a plan with aggregations first
+   * asks the attachment for a report without reset (`report({ reset: false })`,
+   * a command for a following attachment, a signal for a plain one): the
+   * counts are those of the moment.
    */
   watch(attachment: Attachment, plan?: AttachPlan | (() => AttachPlan | undefined)): void;
   /** Learns a plan's probes (each shown from then on, with 0 hits until it has some). */
@@ -50,14 +49,13 @@ export async function startSessionMetrics(addressText: string, options: ProbeMet
     metrics,
     watch(attachment, plan) {
       attachment.onAggregates((snapshot) => metrics.snapshot(snapshot));
-      if (typeof plan === "function") {
-        let shape: AttachPlan | undefined;
-        server.beforeScrape = async () => {
-          if (shape === undefined && (shape = plan()) !== undefined) metrics.describe(shape, false);
-          // The report also reaches onAggregates; the metrics take each report once (by its number).
-          if (shape !== undefined && aggregates(shape)) metrics.snapshot(await attachment.report({ reset: false }));
-        };
-      } else if (plan !== undefined) metrics.describe(plan);
+      let shape: AttachPlan | undefined = typeof plan === "function" ? undefined : plan;
+      if (shape !== undefined) metrics.describe(shape);
+      server.beforeScrape = async () => {
+        if (shape === undefined && typeof plan === "function" && (shape = plan()) !== undefined) metrics.describe(shape, false);
+        // The report also reaches onAggregates; the metrics take each report once (by its number).
+        if (shape !== undefined && aggregates(shape)) metrics.snapshot(await attachment.report({ reset: false }));
+      };
       const onStatus = (status: { type: string; entries?: unknown }): void => {
         if (status.type === "lost" && typeof status.entries === "object" && status.entries !== null)
           metrics.lostCounts(status.entries as Record<string, unknown>);

@@ -6,7 +6,7 @@
  * one, `AttachSummary.aggregates` is that final one; a process whose stack
  * was captured and that exited before the report still names its frames
  * (its maps were read at `stackProcess`), as keys and as fields; and
- * `report()` of an attachment that takes no commands is an AttachError.
+ * `report()` of an attachment that takes no commands asks by signal.
  *
  * The program, compiled here with frame pointers: `go N` calls a() → b() →
  * c() N times and says `done`; run as `once N` it makes N calls, waits
@@ -184,14 +184,25 @@ describe("aggregations through attach()", () => {
     expect(warnings).toEqual([]);
   });
 
-  it("report() of an attachment that takes no commands is an AttachError", async () => {
+  it("report() of an attachment that takes no commands asks the helper by signal, with and without reset", async () => {
     const looper = new Looper();
     await looper.line("ready");
     const attachment = attach(await planOf(`uprobe pid/${looper.child.pid}:${program}:c { count }`));
     await attachment.ready;
+    await looper.calls(7);
+    const [look, again] = await Promise.all([attachment.report(), attachment.report()]);
+    expect(look).toMatchObject({ final: false, reset: false });
+    expect(countOf(look, "count")).toBe(7n);
+    expect(countOf(again, "count")).toBe(7n);
+    expect(again.seq).toBe(look.seq + 1);
+    await looper.calls(2);
+    const emptied = await attachment.report({ reset: true });
+    expect(emptied).toMatchObject({ final: false, reset: true });
+    expect(countOf(emptied, "count")).toBe(9n);
+    await looper.calls(4);
+    const summary = await attachment.close();
+    expect(countOf(summary.aggregates as AggregateSnapshot, "count")).toBe(4n);
     await expect(attachment.report()).rejects.toThrow(AttachError);
-    await expect(attachment.report()).rejects.toThrow(/was not started with follow/);
-    await attachment.close();
     await looper.quit();
   });
 });

@@ -200,6 +200,24 @@ describe("--metrics with count probes (kept in the kernel)", () => {
   });
 });
 
+describe("--metrics with count probes and no interval", () => {
+  it("probec run FILE: each scrape asks the helper for a report (a signal, as it takes no commands), so the counts are those of the moment", async () => {
+    const file = join(dir, "count-live.probe");
+    writeFileSync(file, `uprobe pid/${pid}:exe:work { count by comm }\n`);
+    const s = session("run", file, "--metrics", "127.0.0.1:0", "--json");
+    const url = await s.url();
+    await batch();
+    await until(`${CALLS} counted`, async () => sampleValue(await scrape(url), "probec_count_total", { probe: "probe1", comm: "caller" }) >= CALLS);
+    expect(sampleValue(await scrape(url), "probec_count_total", { probe: "probe1", comm: "caller" })).toBe(CALLS);
+    await batch();
+    await until(`${2 * CALLS} counted`, async () => sampleValue(await scrape(url), "probec_count_total", { probe: "probe1", comm: "caller" }) >= 2 * CALLS);
+    const families = await scrape(url);
+    expect(sampleValue(families, "probec_count_total", { probe: "probe1", comm: "caller" })).toBe(2 * CALLS);
+    expect(sampleValue(families, "probec_hits_total", { probe: "probe1" })).toBe(2 * CALLS);
+    expect(await s.stop()).toBe(0);
+  });
+});
+
 describe("--metrics with a bad ADDR exits 2 naming it, before attaching anything", () => {
   let busy: Server;
   let busyPort: number;
