@@ -123,12 +123,20 @@ function definitionsOf(elf: ElfFile, wanted: SymbolRequest): ElfSymbol[] {
  * non-executable one for `data` (variables, semaphores).
  */
 export function locate(elf: ElfFile, symbol: ElfSymbol, kind: "code" | "data" = "code"): FoundSymbol {
-  const address = kind === "code" ? codeAddress(elf, symbol) : symbol.value;
-  const fileOffset = elf.fileOffsetOf(address, kind);
-  if (fileOffset === undefined) {
+  const found = locateIfInside(elf, symbol, kind);
+  if (found === undefined) {
     const where = kind === "code" ? "an executable" : "a data";
+    const address = kind === "code" ? codeAddress(elf, symbol) : symbol.value;
     throw new NotFoundError(`${elf.name}: symbol "${symbol.name}" at ${hex(address)} is not inside ${where} PT_LOAD segment`);
   }
+  return found;
+}
+
+/** {@link locate}, or undefined when no segment of that kind holds the symbol (a listing skips it). */
+export function locateIfInside(elf: ElfFile, symbol: ElfSymbol, kind: "code" | "data" = "code"): FoundSymbol | undefined {
+  const address = kind === "code" ? codeAddress(elf, symbol) : symbol.value;
+  const fileOffset = elf.fileOffsetOf(address, kind);
+  if (fileOffset === undefined) return undefined;
   return {
     file: elf.name,
     name: symbol.name,

@@ -18,7 +18,7 @@ import { inFile } from "../errors.js";
 import { compileGlob, type Glob } from "../glob.js";
 import { SHN_UNDEF, STB_LOCAL, STT_FILE, STT_SECTION, SYMBOL_TYPE_NAMES } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
-import { codeAddress, locate, type FoundSymbol } from "./find-symbol.js";
+import { locateIfInside, type FoundSymbol } from "./find-symbol.js";
 import { decodeNameIn, scanName } from "./string-table.js";
 import type { ElfSymbol, SymbolChunk, SymbolTable } from "./symbols.js";
 
@@ -70,7 +70,15 @@ export function* iterateSymbols(elf: ElfFile, options: ListSymbolsOptions = {}):
       window: new Uint8Array((1 << WINDOW_BITS) + WINDOW_SPILL),
     };
     for (const table of tables) {
-      const scan: Scan = { table, isDynamic: table.kind === "dynsym", typeWanted, exported, glob, is64: table.entrySize === 24 };
+      const scan: Scan = {
+        table,
+        isDynamic: table.kind === "dynsym",
+        typeWanted,
+        exported,
+        glob,
+        is64: table.entrySize === 24,
+        littleEndian: elf.header.littleEndian,
+      };
       table.retain("versions");
       try {
         const perBatch = Math.max(1, Math.floor(BATCH_BYTES / table.entrySize));
@@ -100,6 +108,7 @@ interface Scan {
   readonly exported: ExportedSet | undefined;
   readonly glob: Glob | undefined;
   readonly is64: boolean;
+  readonly littleEndian: boolean;
 }
 
 /** The wanted entries of a batch grouped by the window of their name: window `w`'s are `entries[starts[w]]` up to `entries[starts[w + 1]]`. */
@@ -130,7 +139,8 @@ function* scanBatch(scan: Scan, chunk: SymbolChunk, windowBuffer: Uint8Array): G
  * in the last window, whose read then fails as a lookup of it would.
  */
 function windowOrder(scan: Scan, chunk: SymbolChunk): WindowOrder {
-  const f = chunk.fields;
+  const view = new DataView(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength);
+  const le = scan.littleEndian;
   const size = scan.is64 ? 24 : 16;
   const infoAt = scan.is64 ? 4 : 12;
   const shndxAt = scan.is64 ? 6 : 14;
@@ -140,8 +150,8 @@ function windowOrder(scan: Scan, chunk: SymbolChunk): WindowOrder {
   let wantedCount = 0;
   for (let i = 0; i < chunk.count; i++) {
     const o = i * size;
-    const nameIndex = f.u32(o);
-    if (nameIndex === 0 || scan.typeWanted[f.u8(o + infoAt) & 0xf] === 0 || f.u16(o + shndxAt) === SHN_UNDEF) {
+    const nameIndex = view.getUint32(o, le);
+    if (nameIndex === 0 || scan.typeWanted[view.getUint8(o + infoAt) & 0xf] === 0 || view.getUint16(o + shndxAt, le) === SHN_UNDEF) {
       windowOf[i] = 0xffffffff;
       continue;
     }
@@ -176,8 +186,8 @@ function scanEntries(
   to: number,
   window: { readonly bytes: Uint8Array; readonly base: number },
 ): ElfSymbol[] {
-  const { table, isDynamic, exported, glob, is64 } = scan;
-  const f = chunk.fields;
+  const { table, isDynamic, exported, glob, is64, littleEndian: le } = scan;
+  const view = new DataView(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength);
   const size = is64 ? 24 : 16;
   // gABI Elf64_Sym / Elf32_Sym field offsets.
   const infoAt = is64 ? 4 : 12;
@@ -189,7 +199,7 @@ function scanEntries(
   for (let k = from; k < to; k++) {
     const i = entries[k] as number;
     const o = i * size;
-    const nameIndex = f.u32(o);
+    const nameIndex = view.getUint32(o, le);
     const at = nameIndex - base;
     const end = at < bytes.length ? scanName(bytes, at, name) : -1;
     let key0 = 0;
@@ -197,12 +207,12 @@ function scanEntries(
     let id = 0;
     if (exported !== undefined) {
       // The entry's address words and a hash of base name and size, see ExportedSet.
-      key0 = f.u32(o + valueAt);
-      key1 = is64 ? f.u32(o + valueAt + 4) : 0;
-      const sizeWord = is64 ? f.u32(o + sizeAt) ^ f.u32(o + sizeAt + 4) : f.u32(o + sizeAt);
+      key0 = view.getUint32(o + valueAt, le);
+      key1 = is64 ? view.getUint32(o + valueAt + 4, le) : 0;
+      const sizeWord = is64 ? view.getUint32(o + sizeAt, le) ^ view.getUint32(o + sizeAt + 4, le) : view.getUint32(o + sizeAt, le);
       id = identity(end >= 0 ? name.hash : table.strings.baseNameHash(nameIndex), sizeWord);
       // A `.symtab` copy of an exported symbol is recognised before its name is even decoded.
-      if (!isDynamic && f.u8(o + infoAt) >> 4 !== STB_LOCAL && exported.has(key0, key1, id)) continue;
+      if (!isDynamic && view.getUint8(o + infoAt) >> 4 !== STB_LOCAL && exported.has(key0, key1, id)) continue;
     }
     // A name that runs past the window's spill (or an index past the table) is read on its own.
     const symbol = table.symbolNamed(chunk, i, end >= 0 ? decodeNameIn(bytes, at, end) : table.strings.get(nameIndex));
@@ -229,9 +239,7 @@ export function listSymbolsIn(elf: ElfFile, options: ListSymbolsOptions = {}): L
 }
 
 function tryLocate(elf: ElfFile, symbol: ElfSymbol): ListedSymbol | undefined {
-  if (elf.fileOffsetOf(codeAddress(elf, symbol), "code") !== undefined) return locate(elf, symbol);
-  if (elf.fileOffsetOf(symbol.value, "data") === undefined) return undefined;
-  return locate(elf, symbol, "data");
+  return locateIfInside(elf, symbol, "code") ?? locateIfInside(elf, symbol, "data");
 }
 
 /**
