@@ -12,7 +12,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkProbeFile, parseProbeFile } from "../../src/dsl/index.js";
-import { find, type KubeObject, loadKustomization, type PodSettings, podSettings } from "./manifests.js";
+import { parseAllDocuments } from "yaml";
+import { find, type KubeObject, loadKustomization, MANIFEST_DIR, type PodSettings, podSettings } from "./manifests.js";
 import { dockerRunArgs, type MountSources } from "./runtime-args.js";
 
 const EXPECTED = new URL("./expected-docker-run.json", import.meta.url).pathname;
@@ -94,6 +95,18 @@ describe("deploy/kubernetes/", () => {
     expect(checked.diagnostics).toEqual([]);
     expect(checked.probes).toHaveLength(2);
     expect(source).toContain('let traced = k8s/*/"probec.io/trace"');
+  });
+
+  it("docker-socket.yaml patches the same DaemonSet's one container with Docker's socket, read-only and only where it is a socket", () => {
+    const patch = parseAllDocuments(readFileSync(`${MANIFEST_DIR}docker-socket.yaml`, "utf8"))[0]!.toJS() as Loose;
+    expect([patch.kind, patch.metadata.name, patch.metadata.namespace]).toEqual(["DaemonSet", daemonset.metadata.name, daemonset.metadata.namespace]);
+    expect(patch.spec.template.spec.containers).toEqual([
+      {
+        name: (daemonset as Loose).spec.template.spec.containers[0].name,
+        volumeMounts: [{ name: "docker", mountPath: "/var/run/docker.sock", readOnly: true }],
+      },
+    ]);
+    expect(patch.spec.template.spec.volumes).toEqual([{ name: "docker", hostPath: { path: "/var/run/docker.sock", type: "Socket" } }]);
   });
 
   it("derives the docker run arguments kept in expected-docker-run.json (UPDATE_GOLDEN=1 rewrites them)", () => {
