@@ -573,6 +573,54 @@ static __always_inline void notify_stack_process(struct run *run)
     bpf_map_delete_elem(&stack_pids, &process);
 }
 
+/**
+ * The return address a point with `caller_unframed` has not put in a frame
+ * yet: at [SP] on x86-64 (pushed by the call, or left by the epilogue
+ * before `ret`), in LR (x30) on arm64. 0 when it cannot be read.
+ */
+static __always_inline __u64 unframed_return(void *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+  __u64 sp = *(__u64 *)((char *)regs + PROBEC_REGS_SP), ret = 0;
+
+  if (bpf_probe_read_user(&ret, sizeof(ret), (void *)sp))
+    return 0;
+  return ret;
+#else
+  return *(__u64 *)((char *)regs + 240); /* x30 */
+#endif
+}
+
+/**
+ * Puts back the immediate caller that a frame-pointer walk skips at a
+ * function's first instruction or at a return instruction: there the
+ * frame pointer still (or again) names the caller's frame, so the walk
+ * goes from the probed function straight to the caller's caller. Linux
+ * 6.16+ adds the caller itself at an entry that pushes %rbp; then
+ * ips[1] is already that address and nothing changes. A stack at `cap`
+ * frames loses its outermost one to make room. Returns the new count.
+ */
+static __noinline __u64 put_back_caller(struct run *run, __u64 *ips, __u64 n, __u64 cap)
+{
+  __u64 ret, i, k;
+
+  if (!run->point->caller_unframed || n == 0 || cap < 2 || cap > PROBEC_MAX_FRAMES)
+    return n;
+  ret = unframed_return(run->regs);
+  if (ret == 0 || (n >= 2 && ips[1] == ret))
+    return n;
+  if (n >= cap)
+    n = cap - 1;
+  for (i = 0; i < PROBEC_MAX_FRAMES - 1; i++) {
+    k = n - i; /* n … 1 */
+    if (k == 0)
+      break;
+    ips[masked(k, PROBEC_MAX_FRAMES)] = ips[masked(k - 1, PROBEC_MAX_FRAMES)];
+  }
+  ips[1] = ret;
+  return n + 1;
+}
+
 /** A `ustack` field: the frame count at the slot, the return addresses after it. */
 static __noinline long ustack_field(struct run *run, const struct probec_op *op)
 {
@@ -591,7 +639,7 @@ static __noinline long ustack_field(struct run *run, const struct probec_op *op)
     dst[0] = 0;
     s->interp.pending = 1;
   } else {
-    dst[0] = (__u64)got / 8;
+    dst[0] = put_back_caller(run, dst + 1, (__u64)got / 8, frames);
   }
   take_fault(&s->interp);
   return 0;
@@ -630,7 +678,7 @@ static __noinline long ustack_key(struct run *run, __u32 slot, __u32 frames, __u
     s->key.bucket |= 1u << ((index & 7) + PROBEC_AGG_FAULT_SHIFT);
     return 0;
   }
-  n = (__u64)got / 8;
+  n = put_back_caller(run, s->frames.ips, (__u64)got / 8, frames);
   s->frames.nframes = n;
   key->tgid = ((const struct probec_event_header *)s->event)->pid;
   key->nframes = n;

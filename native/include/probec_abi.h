@@ -114,7 +114,15 @@ struct probec_point {
   __u64 mntns;        /* mount-namespace inode for PROBEC_FILTER_CONTAINER */
   __u64 pair_cookie;  /* SAVE / PAIR_RETURN: the entry side's cookie, the key of the saved entry */
   __u8 pair_key;      /* SAVE / PAIR_RETURN: enum probec_pair_key */
-  __u8 pad0[7];
+  /*
+   * 1 when the caller's return address is where a call left it, not yet in
+   * a frame: the point is a function's first instruction (the return
+   * address at [SP] on x86-64, in LR on arm64) or a return instruction
+   * (the frame already popped). Walking frame pointers from there skips
+   * the immediate caller; a ustack at such a point puts it back.
+   */
+  __u8 caller_unframed;
+  __u8 pad0[6];
   struct probec_arg args[PROBEC_MAX_ARGS];
 };
 

@@ -169,6 +169,20 @@ static int load_point(struct ctx *c, const struct json *p, struct plan_point *ou
   int kind = enum_member(c, site, "kind", kinds, 2);
   if (kind < 0) return -1;
   if (!json_hex_as_u64(json_get(site, "address"), &out->site_address)) return bad(c, "address", "a \"0x…\" address", json_get(site, "address"));
+  /*
+   * A named function's first instruction: a symbol site whose name has no
+   * `+offset` and whose size is known (a raw address has size 0 and could
+   * be anywhere). A return instruction: after the epilogue. At both, the
+   * return address is not in a frame yet (probec_abi.h, caller_unframed).
+   */
+  if (kind == 0 && side == 0) {
+    const struct json *name = json_get(site, "name");
+    uint64_t size = 0;
+    out->caller_unframed = name != NULL && name->type == JSON_STRING && strchr(name->text, '+') == NULL &&
+                           json_as_u64(json_get(site, "size"), &size) && size > 0;
+  } else {
+    out->caller_unframed = side == 2;
+  }
   if (kind == 1) {
     out->usdt_args = member(c, site, "args", JSON_ARRAY, "an array");
     if (out->usdt_args == NULL) return -1;

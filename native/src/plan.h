@@ -63,6 +63,7 @@ struct plan_point {
   uint64_t ref_ctr_offset; /* 0: none (the kernel's own convention) */
   uint64_t paired_with;    /* 0: none */
   uint64_t site_address;   /* link-time address of the probed instruction */
+  bool caller_unframed;    /* the first instruction of a named function (side "entry"), or a return instruction: see probec_abi.h */
   const struct json *usdt_args; /* the site's `args` array for a USDT site, else NULL */
 };
 
