@@ -598,7 +598,7 @@ static __always_inline __u64 unframed_return(void *regs)
  * goes from the probed function straight to the caller's caller. Linux
  * 6.16+ adds the caller itself at an entry that pushes %rbp; then
  * ips[1] is already that address and nothing changes. A stack at `cap`
- * frames loses its outermost one to make room. Returns the new count.
+ * frames loses its outermost one to make room. Returns the new count (PITFALLS 35).
  */
 static __noinline __u64 put_back_caller(struct run *run, __u64 *ips, __u64 n, __u64 cap)
 {
