@@ -145,13 +145,16 @@ function windowOrder(scan: Scan, chunk: SymbolChunk): WindowOrder {
   const infoAt = scan.is64 ? 4 : 12;
   const shndxAt = scan.is64 ? 6 : 14;
   const last = scan.table.strings.size >>> WINDOW_BITS;
+  // Locals, not property loads, in the loops: they run once per table, mostly before V8 optimises them.
+  const typeWanted = scan.typeWanted;
+  const count = chunk.count;
   const starts = new Uint32Array(last + 2);
-  const windowOf = new Uint32Array(chunk.count);
+  const windowOf = new Uint32Array(count);
   let wantedCount = 0;
-  for (let i = 0; i < chunk.count; i++) {
+  for (let i = 0; i < count; i++) {
     const o = i * size;
     const nameIndex = view.getUint32(o, le);
-    if (nameIndex === 0 || scan.typeWanted[view.getUint8(o + infoAt) & 0xf] === 0 || view.getUint16(o + shndxAt, le) === SHN_UNDEF) {
+    if (nameIndex === 0 || typeWanted[view.getUint8(o + infoAt) & 0xf] === 0 || view.getUint16(o + shndxAt, le) === SHN_UNDEF) {
       windowOf[i] = 0xffffffff;
       continue;
     }
@@ -163,7 +166,7 @@ function windowOrder(scan: Scan, chunk: SymbolChunk): WindowOrder {
   for (let w = 1; w < starts.length; w++) starts[w] = (starts[w] as number) + (starts[w - 1] as number);
   const next = starts.slice(0, -1);
   const entries = new Uint32Array(wantedCount);
-  for (let i = 0; i < chunk.count; i++) {
+  for (let i = 0; i < count; i++) {
     const w = windowOf[i] as number;
     if (w === 0xffffffff) continue;
     entries[next[w] as number] = i;
