@@ -600,9 +600,27 @@ static __always_inline __u64 unframed_return(void *regs)
  * ips[1] is already that address and nothing changes. A stack at `cap`
  * frames loses its outermost one to make room. Returns the new count (PITFALLS 35).
  */
+struct shift_frames {
+  __u64 *ips;
+  __u64 n;
+};
+
+/* bpf_loop callback: ips[n - i] = ips[n - i - 1], so frames 1 … n - 1 move up one; stops at frame 1. */
+static long shift_frame(__u64 i, void *ctx)
+{
+  struct shift_frames *shift = ctx;
+  __u64 k = shift->n - i;
+
+  if (k == 0 || k > PROBEC_MAX_FRAMES)
+    return 1;
+  shift->ips[masked(k, PROBEC_MAX_FRAMES)] = shift->ips[masked(k - 1, PROBEC_MAX_FRAMES)];
+  return 0;
+}
+
 static __noinline __u64 put_back_caller(struct run *run, __u64 *ips, __u64 n, __u64 cap)
 {
-  __u64 ret, i, k;
+  struct shift_frames shift;
+  __u64 ret;
 
   if (!run->point->caller_unframed || n == 0 || cap < 2 || cap > PROBEC_MAX_FRAMES)
     return n;
@@ -611,12 +629,10 @@ static __noinline __u64 put_back_caller(struct run *run, __u64 *ips, __u64 n, __
     return n;
   if (n >= cap)
     n = cap - 1;
-  for (i = 0; i < PROBEC_MAX_FRAMES - 1; i++) {
-    k = n - i; /* n … 1 */
-    if (k == 0)
-      break;
-    ips[masked(k, PROBEC_MAX_FRAMES)] = ips[masked(k - 1, PROBEC_MAX_FRAMES)];
-  }
+  /* A loop the verifier checks once (bpf_loop), not once per frame: an open-coded one made loading the program 10× slower. */
+  shift.ips = ips;
+  shift.n = n;
+  bpf_loop(n, shift_frame, &shift, 0);
   ips[1] = ret;
   return n + 1;
 }
