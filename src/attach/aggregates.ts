@@ -11,7 +11,7 @@
  * addresses → frames, which is asynchronous) and merges the entries of
  * each probe.
  */
-import type { AttachPlan, PlanAggregate, PlanExpr, PlanProbe } from "../plan/index.js";
+import type { AttachPlan, PlanAggregate, PlanContainer, PlanExpr, PlanProbe } from "../plan/index.js";
 import type { AggregateKeyValue, AggregateResult, AggregateSnapshot, StackKey } from "./aggregate-types.js";
 import { RowAccumulator } from "./aggregate-rows.js";
 import { exprText } from "./expr-text.js";
@@ -52,8 +52,8 @@ type KeyKind = "int" | "string" | "container" | "stack";
 interface EntryAggregates {
   readonly probe: PlanProbe;
   readonly keyKinds: readonly (readonly KeyKind[])[];
-  /** A `container` key's mount namespace → the container's name (else its id). */
-  readonly containers: ReadonlyMap<bigint, string>;
+  /** A `container` key's mount namespace → the container's name (else its id); containers joined with `filter` are added. */
+  readonly containers: Map<bigint, string>;
   /** The entry's own container (name, else id), or null outside containers. */
   readonly container: string | null;
 }
@@ -74,6 +74,15 @@ export class AggregateDecoder {
   /** An entry added while running: its reports decode with `probe` from now on. */
   setEntry(index: number, probe: PlanProbe): void {
     this.entries[index] = entryAggregates(probe);
+  }
+
+  /**
+   * Names the container whose mount namespace is `mntNs` in `container`
+   * keys of entry `index`: the helper's `filter` command added it to the
+   * entry (src/follow/). Kept after it leaves: the kernel keeps its rows.
+   */
+  setContainer(index: number, mntNs: number, container: PlanContainer): void {
+    this.entries[index]?.containers.set(BigInt(mntNs), container.containerName ?? container.containerId);
   }
 
   /** True when some entry aggregates. */

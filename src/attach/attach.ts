@@ -512,7 +512,10 @@ class HelperAttachment implements Attachment, FollowCommands {
 
   filterEntry(entry: number, add: readonly PlanContainer[], remove: readonly number[]): Promise<void> {
     return this.serial(async () => {
-      for (const c of add) this.events.setContainer(entry, c.mntNs, c);
+      for (const c of add) {
+        this.events.setContainer(entry, c.mntNs, c);
+        this.aggregateDecoder.setContainer(entry, c.mntNs, c);
+      }
       const reply = await this.command({ command: "filter", entry, add: add.map((c) => c.mntNs), remove });
       if (reply.type === "rejected") throw new AttachError(`probec-attach refused to filter entry ${entry}: ${String(reply.message)}`);
       // A container is removed once its runtime said it exited: its processes are gone and their hits were delivered as they came.

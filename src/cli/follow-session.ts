@@ -36,6 +36,8 @@ export async function runFollowSession(
   const following = await follow(source, {
     file,
     onChange,
+    // Each container's plan names its pod: the count labels of a `container` key take it (namespace, pod).
+    ...(metrics === undefined ? {} : { onContainerPlan: (plan: AttachPlan) => metrics.metrics.describe(plan, false) }),
     ...(options.mode === undefined ? {} : { mode: options.mode }),
     ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
   }).catch(async (error: unknown) => {

@@ -46,6 +46,8 @@ export type FollowChange =
 export interface FollowOptions extends Omit<AttachOptions, "follow">, Omit<CompileOptions, "resolve" | "follow"> {
   /** Called with each change: a container attached or detached, a failure, a runtime's stream gone. */
   readonly onChange?: (change: FollowChange) => void;
+  /** Called with each container's compiled plan as it is attached (its targets name the container and its pod), before its `attached` change. */
+  readonly onContainerPlan?: (plan: AttachPlan) => void;
 }
 
 /** A followed probe file: iterate it for events (of every container followed); close it to detach all. */
@@ -287,6 +289,7 @@ class FollowSession implements Following {
     if (this.closing) return;
     const joined = await this.entries.join(key, plan.probes);
     this.shape ??= plan;
+    this.options.onContainerPlan?.(plan);
     this.members.set(key, { id: info.id, label });
     this.attached.set(info.id, joined.entries);
     this.change({ type: "attached", scope: label, id: info.id, points: joined.points, failed: joined.failed });
