@@ -60,11 +60,13 @@ export class AggregateOutput {
    * report asked for without reset, as `--metrics` does, is not this output's).
    */
   snapshot(snapshot: AggregateSnapshot): void {
+    // Only the reports printed warn of dropped hits: a report asked for without reset (each --metrics scrape) repeats the
+    // cumulative count, which would say it again at every scrape (probec_dropped_total has it there).
+    if (!snapshot.final && !snapshot.reset) return;
     for (const result of snapshot.results) {
       const line = droppedLine(result, this.mapKeys, AGGREGATE_LIMITS.maxMapKeys);
       if (line !== undefined) this.io.stderr.write(line);
     }
-    if (!snapshot.final && !snapshot.reset) return;
     if (this.stacks !== undefined) this.totals.add(snapshot);
     if (this.options.folded) return;
     const now = new Date();
