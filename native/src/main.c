@@ -55,8 +55,8 @@ struct options {
 #define MAX_INTERVAL_MS 86400000u
 
 static const char *const PERMISSION_HINT =
-    "probec-attach needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE (CAP_SYS_ADMIN on kernels before 5.8); "
-    "writing tracefs uprobe events (--mode legacy) needs CAP_SYS_ADMIN";
+    "probec-attach needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8, and for uprobe perf events "
+    "and tracefs: --mode pmu or legacy, the fallbacks on kernels before 6.6); measured per mode in deploy/kubernetes/README.md";
 
 /* Sends `error` and `detached` and exits: nothing was attached, or everything was detached already. */
 static void __attribute__((noreturn)) fatal(int status, const char *message, const char *hint) {

@@ -8,7 +8,7 @@ import { containerIdFromCgroup, readCgroup, type CgroupContainer } from "./proc/
 import { namespaceInode } from "./proc/ns.js";
 import { DEFAULT_PROC_ROOT } from "./proc/read.js";
 import { readStatus } from "./proc/status.js";
-import { LimitError, ProbecError } from "../errors.js";
+import { IoError, LimitError, ProbecError } from "../errors.js";
 
 /** One process, as seen from probec's pid namespace. */
 export interface ProcessInfo {
@@ -83,15 +83,22 @@ export function runningContainers(procRoot = DEFAULT_PROC_ROOT): Map<string, { c
  */
 function containerProcesses(wanted: (containerId: string) => boolean, procRoot: string): ProcessInfo[] {
   const found: ProcessInfo[] = [];
+  let refused: IoError | undefined;
   for (const pid of listPids(procRoot)) {
+    let matched = false;
     try {
       const id = containerIdFromCgroup(readCgroup(pid, { procRoot }))?.id;
       if (id === undefined || !wanted(id)) continue;
+      matched = true;
       found.push(inspectProcess(pid, procRoot));
     } catch (error) {
+      // A process of the container whose namespaces the kernel will not show (another user's, without CAP_SYS_PTRACE).
+      if (matched && error instanceof IoError && (error.errno === "EACCES" || error.errno === "EPERM")) refused ??= error;
       if (error instanceof ProbecError) continue;
       throw error;
     }
   }
+  // Every process refused: say why, rather than that the container has none.
+  if (found.length === 0 && refused !== undefined) throw refused;
   return found;
 }

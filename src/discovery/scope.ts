@@ -6,7 +6,7 @@
  * (every process, including ones started after the first; pids already in
  * probec's namespace), with the runtime's API only for names and metadata.
  */
-import { NotFoundError, ProbecError, UsageError } from "../errors.js";
+import { IoError, NotFoundError, ProbecError, UsageError } from "../errors.js";
 import type { Scope } from "../dsl/target-spec.js";
 import type { PlanRuntime } from "../plan/index.js";
 import { nearest } from "../suggest.js";
@@ -141,16 +141,20 @@ export async function resolveScope(scope: Scope, options: ScopeOptions = {}): Pr
  */
 async function fromContainer(client: ContainerRuntimeClient, c: RuntimeContainerDetails): Promise<ResolvedScope> {
   let processes = /^[0-9a-f]{64}$/.test(c.id) ? processesOfContainer(c.id).filter((p) => p.container?.id === c.id) : [];
+  let refused: IoError | undefined;
   if (processes.length === 0) {
     processes = (await client.processIds(c)).flatMap((pid) => {
       try {
         return [inspectProcess(pid)];
       } catch (error) {
+        // Another user's process without CAP_SYS_PTRACE: its namespaces are hidden, which is not "exited".
+        if (error instanceof IoError && (error.errno === "EACCES" || error.errno === "EPERM")) refused ??= error;
         if (error instanceof ProbecError) return []; // exited meanwhile
         throw error;
       }
     });
   }
+  if (processes.length === 0 && refused !== undefined) throw refused;
   if (processes.length === 0) notRunning(c);
   return { runtime: c.runtime, containerId: c.id, containerName: c.name, labels: c.labels, layers: c.layers, processes };
 }

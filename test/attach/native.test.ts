@@ -511,7 +511,7 @@ describe("probec-attach on this kernel", () => {
     expect(statuses[1]).toEqual({
       type: "error",
       message: "the kernel refused to load a BPF program (EPERM): probec-attach is not privileged enough",
-      hint: expect.stringMatching(/^probec-attach needs root, or CAP_BPF, CAP_PERFMON/),
+      hint: expect.stringMatching(/^probec-attach needs root, or CAP_BPF and CAP_PERFMON/),
     });
   });
 

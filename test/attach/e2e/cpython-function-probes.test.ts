@@ -90,7 +90,7 @@ test("compiling warns with the reason, and the plan raises python:line's semapho
   expect(plan.probes.map((p) => p.id)).toEqual(["probe1", "probe1.python-line", "probe2"]);
   const line = plan.probes[1]!;
   expect(line.specText).toMatch(/:python:line: raises python:line's semaphore for probe1 and reports nothing \(CPython 3\.11\.\d+/);
-  expect(line.program).toEqual({ fields: [], filter: { op: "int", value: "0" }, format: null, count: null, strlen: plan.probes[0]!.program!.strlen });
+  expect(line.program).toEqual({ fields: [], filter: { op: "int", value: "0" }, format: null, aggregates: [], strlen: plan.probes[0]!.program!.strlen });
   expect(line.points.map((p) => p.site.kind === "usdt" && `${p.site.provider}:${p.site.name}`)).toEqual(["python:line"]);
   expect(line.points[0]!.refCtrOffset).toBeTypeOf("number");
   expect(line.filter).toEqual(plan.probes[0]!.filter);
