@@ -17,7 +17,7 @@
  * With `--json`, each aggregation of each report is one JSON object.
  */
 import type { AggregateKeyValue, AggregateResult, AggregateRow, AggregateSnapshot, AttachPlan, StackKey } from "../index.js";
-import type { AggregateFn, LhistParams } from "../plan/aggregates.js";
+import type { AggregateFn } from "../plan/aggregates.js";
 import { histBucketRange, lhistBucketRange } from "../plan/aggregates.js";
 import { jsonValue, textValue } from "./event-output.js";
 import { exprText, valueUnit } from "./internal.js";
@@ -28,16 +28,8 @@ export const BAR_WIDTH = 52;
 /** Indentation of a stack's frames under its row. */
 const FRAME_INDENT = "    ";
 
-/** What printing needs of one aggregation of the plan. */
-export interface AggregateInfo {
-  readonly probeId: string;
-  readonly index: number;
-  readonly fn: AggregateFn;
-  readonly text: string;
-  readonly keyNames: readonly string[];
-  readonly lhist: LhistParams | null;
-  readonly unit: "ns" | null;
-}
+/** What printing needs of one aggregation of the plan: a result's description, without its rows. */
+export type AggregateInfo = Pick<AggregateResult, "probeId" | "index" | "fn" | "text" | "keyNames" | "lhist" | "unit">;
 
 /** Every aggregation of the plan, in plan order, once per probe (a probe's entries share its program). */
 export function planAggregates(plan: AttachPlan): AggregateInfo[] {
