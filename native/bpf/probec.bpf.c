@@ -258,6 +258,8 @@ struct probec_scratch {
   struct probec_agg_key key;
   struct probec_stack frames;
   struct probec_agg_value init; /* a new key's first value */
+  /* The process this CPU last told the attacher of (or found told): its next hits skip the `stack_pids` lookup. */
+  struct stack_process last_told;
 };
 
 struct {
@@ -562,8 +564,12 @@ static __always_inline void notify_stack_process(struct run *run)
   process.tgid = ((const struct probec_event_header *)s->event)->pid;
   process.pad = 0;
   process.start_time = task->group_leader->start_time;
-  if (bpf_map_lookup_elem(&stack_pids, &process))
+  if (s->last_told.tgid == process.tgid && s->last_told.start_time == process.start_time)
     return;
+  if (bpf_map_lookup_elem(&stack_pids, &process)) {
+    s->last_told = process;
+    return;
+  }
   if (bpf_map_update_elem(&stack_pids, &process, &one, PROBEC_UPDATE_NOEXIST))
     return;
   record.zero = 0;
@@ -571,6 +577,8 @@ static __always_inline void notify_stack_process(struct run *run)
   record.pid = process.tgid;
   if (bpf_ringbuf_output(&events, &record, sizeof(record), 0))
     bpf_map_delete_elem(&stack_pids, &process);
+  else
+    s->last_told = process;
 }
 
 /**
