@@ -236,6 +236,10 @@ describe("a process that exits before its stacks are printed", () => {
       // Started after attach (docker exec): the container's filter takes it; the kernel first sees it at its first c().
       late = await targets.exec(app, "stack_app", "status-late", [String(ROUND)]);
       expect(await late.round()).toEqual([`round 1 calls ${ROUND}`]);
+      // Its maps are read when the attacher says it saw the process (stackProcess); a process gone before that message is
+      // read cannot be named by anyone, so the test waits for it, then kills the process.
+      const told = Date.now() + 10_000;
+      while (!trace.statuses("stackProcess").some((s) => s["pid"] === late!.pid) && Date.now() < told) await new Promise((r) => setTimeout(r, 20));
       process.kill(late.pid, "SIGTERM");
       const deadline = Date.now() + 10_000;
       while (alive(late.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
