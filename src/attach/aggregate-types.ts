@@ -1,7 +1,7 @@
 /**
  * What an attachment reports of its probes' in-kernel aggregations (issue
  * 15): the library's view of the attacher's `aggregate` reports
- * (docs/aggregation-contract.md), merged over the plan entries of each
+ * (native/PROTOCOL.md, "Aggregations"), merged over the plan entries of each
  * probe (one probe over several binaries or containers has several
  * entries) and with `container` keys named and `ustack` keys symbolized.
  *

@@ -1,6 +1,6 @@
 /**
- * The attacher's aggregation reports (docs/aggregation-contract.md, "Report
- * messages") → {@link AggregateSnapshot}s.
+ * The attacher's aggregation reports (native/PROTOCOL.md, "Aggregations")
+ * → {@link AggregateSnapshot}s.
  *
  * A report is a run of `aggregate` statuses, one per (entry, aggregation)
  * with rows or dropped hits, closed by `aggregatesDone`. {@link

@@ -1,6 +1,6 @@
 /**
- * The JS side of the aggregation reports (docs/aggregation-contract.md,
- * "Report messages"): `aggregate`/`aggregatesDone` statuses as the helper
+ * The JS side of the aggregation reports (native/PROTOCOL.md, "Aggregations"):
+ * `aggregate`/`aggregatesDone` statuses as the helper
  * writes them, built here, decoded into snapshots by AggregateDecoder —
  * checked members, bucket ranges from src/plan/aggregates.ts, entries of a
  * probe merged, `container` keys named from the plan, and rows whose keys
