@@ -34,6 +34,9 @@ import { ContainerDescriber, containerKey, containerLabel, type KnownProcesses, 
 import { followedScope, type FollowedScope } from "./scope.js";
 import { SharedEntries } from "./shared-entries.js";
 
+/** How many of the latest changes {@link Following.changes} keeps. */
+export const MAX_KEPT_CHANGES = 1000;
+
 /** One change of what is followed, as status lines print it (`+ docker/web-2 (3 points)`). */
 export type FollowChange =
   | { readonly type: "attached"; readonly scope: string; readonly id: string; readonly points: number; readonly failed: number }
@@ -56,7 +59,11 @@ export interface Following extends AsyncIterable<ProbeEvent> {
   readonly scope: string;
   /** The runtimes whose event streams are watched (k8s: containerd and Docker, those that are reachable). */
   readonly runtimes: readonly string[];
-  /** Every change so far, in order. */
+  /**
+   * The changes so far, in order: the last {@link MAX_KEPT_CHANGES} of them
+   * (an agent that follows a busy node for weeks must not grow without
+   * bound; `onChange` hears every one).
+   */
   readonly changes: readonly FollowChange[];
   /** The containers attached now: id → the helper's entries serving it (shared with the other containers of its image). */
   readonly attached: ReadonlyMap<string, readonly number[]>;
@@ -306,6 +313,7 @@ class FollowSession implements Following {
 
   private change(change: FollowChange): void {
     this.changes.push(change);
+    if (this.changes.length > MAX_KEPT_CHANGES) this.changes.splice(0, this.changes.length - MAX_KEPT_CHANGES);
     this.options.onChange?.(change);
   }
 }
