@@ -18,6 +18,7 @@ import { StackNamer } from "../../src/attach/stacks.js";
 import { AttachError } from "../../src/errors.js";
 import type { AttachPlan, PlanAggregate, PlanExpr, PlanProbe, PlanTarget } from "../../src/plan/index.js";
 import { buildStackProgram, runOnHost, type BuiltProgram, type RunningProgram } from "../symbolize/stack-program.js";
+import { FAKE_LIBC_BINARY } from "../support/plan-binary.js";
 
 const COMM: PlanExpr = { op: "capture", name: "comm" };
 const CONTAINER: PlanExpr = { op: "capture", name: "container" };
@@ -37,21 +38,7 @@ function probe(id: string, aggregates: PlanAggregate[], target: Partial<PlanTarg
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: "pid", containerId: null, containerName: null, mntNs: 1, processes: [], ...target },
-    binary: {
-      request: "libc",
-      how: "maps",
-      containerPath: "/lib/libc.so.6",
-      kernelPath: "/lib/libc.so.6",
-      openRoot: "/",
-      dev: "1",
-      ino: "2",
-      size: 3,
-      mtimeNs: "4",
-      buildId: null,
-      mapped: true,
-      replaced: false,
-      warnings: [],
-    },
+    binary: FAKE_LIBC_BINARY,
     points: [],
     filter: null,
     program: { fields: [], filter: null, format: null, aggregates, strlen: 64 },

@@ -13,6 +13,7 @@ import { AggregateDecoder } from "../../src/attach/aggregates.js";
 import { parseStatus } from "../../src/attach/status.js";
 import { planAggregates, renderAggregate } from "../../src/cli/aggregate-output.js";
 import { AggregateTotals, type AggregateSnapshot, type AttachPlan, type PlanAggregate, type PlanProbe } from "../../src/index.js";
+import { FAKE_LIBC_BINARY } from "../support/plan-binary.js";
 
 function probe(id: string, aggregates: PlanAggregate[]): PlanProbe {
   return {
@@ -22,21 +23,7 @@ function probe(id: string, aggregates: PlanAggregate[]): PlanProbe {
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: "pid", containerId: null, containerName: null, mntNs: 1, processes: [] },
-    binary: {
-      request: "libc",
-      how: "maps",
-      containerPath: "/lib/libc.so.6",
-      kernelPath: "/lib/libc.so.6",
-      openRoot: "/",
-      dev: "1",
-      ino: "2",
-      size: 3,
-      mtimeNs: "4",
-      buildId: null,
-      mapped: true,
-      replaced: false,
-      warnings: [],
-    },
+    binary: FAKE_LIBC_BINARY,
     points: [],
     filter: { kind: "process", containerId: null, cgroupPaths: [], pids: [1] },
     program: { fields: [], filter: null, format: null, aggregates, strlen: 64 },

@@ -15,6 +15,7 @@ import { checkLayout, parseStatus, type AttachStatus } from "../../src/attach/st
 import { SummaryTally } from "../../src/attach/summary.js";
 import type { AttachPlan, PlanField, PlanProbe, ProbeKind } from "../../src/compile/plan.js";
 import { AttachError } from "../../src/errors.js";
+import { FAKE_LIBC_BINARY } from "../support/plan-binary.js";
 
 /** One frame as the helper writes it: length and type (u32, host order = little-endian here), then the payload. */
 function frame(type: number, payload: Buffer): Buffer {
@@ -56,21 +57,7 @@ function probe(id: string, kind: ProbeKind, cookies: number[], fields: PlanField
     source: { file: "<inline>", line: 1, col: 1 },
     strategy: "fd",
     target: { spec: "pid/1:libc:f", runtime: containerId === null ? "pid" : "docker", containerId, containerName, mntNs: 1, processes: [] },
-    binary: {
-      request: "libc",
-      how: "maps",
-      containerPath: "/lib/libc.so.6",
-      kernelPath: "/lib/libc.so.6",
-      openRoot: "/",
-      dev: "1",
-      ino: "2",
-      size: 3,
-      mtimeNs: "4",
-      buildId: null,
-      mapped: true,
-      replaced: false,
-      warnings: [],
-    },
+    binary: FAKE_LIBC_BINARY,
     points: cookies.map((cookie, i) => ({
       cookie,
       side: kind === "uretprobe" || (kind === "uprobe+ret" && i % 2 === 1) ? "return" : "entry",
