@@ -56,3 +56,22 @@ export function buildCaller(): void {
   writeFileSync(`${CALLER_BINARY}.c`, CALLER_SOURCE);
   execFileSync("gcc", ["-O1", "-o", CALLER_BINARY, `${CALLER_BINARY}.c`]);
 }
+
+/** The calls a caller printed in `log` (its `called work(N)` lines, across its runs), in order. */
+export function callsIn(log: string): bigint[] {
+  return log
+    .split("\n")
+    .map((l) => /^called work\((\d+)\)$/.exec(l)?.[1])
+    .filter((n) => n !== undefined)
+    .map(BigInt);
+}
+
+/** Waits until `done()` (checked every `pollMs`), or fails after 30 s with what `log()` shows then. */
+export async function until(what: string, done: () => boolean, log: () => unknown, pollMs = 50): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

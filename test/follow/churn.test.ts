@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeEvent } from "../../src/attach/events.js";
 import { follow, type FollowChange } from "../../src/follow/index.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST, TEST_DOCKER_SOCKET } from "../support/dockerd.js";
-import { CALLER_BINARY, CALLER_IMAGE, buildCaller } from "./caller.js";
+import { CALLER_BINARY, CALLER_IMAGE, buildCaller, until, callsIn } from "./caller.js";
 
 const NAME = "probec-follow-churn";
 const PROXIED = "probec-follow-proxied";
@@ -34,17 +34,7 @@ beforeAll(async () => {
 afterAll(() => removeContainers(NAME, PROXIED));
 
 function printedCalls(name: string): number {
-  return docker(["logs", name])
-    .split("\n")
-    .filter((l) => /^called work\(\d+\)$/.test(l)).length;
-}
-
-async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log())}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return callsIn(docker(["logs", name])).length;
 }
 
 /** The helper this process started (the only probec-attach child of this thread). */

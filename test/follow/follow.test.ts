@@ -17,7 +17,7 @@ import type { ProbeEvent } from "../../src/attach/events.js";
 import { StringSink } from "../../src/cli/io.js";
 import { run } from "../../src/cli/run.js";
 import { follow, type FollowChange, type Following } from "../../src/follow/index.js";
-import { buildCaller, CALLER_BINARY, CALLER_IMAGE } from "./caller.js";
+import { buildCaller, CALLER_BINARY, CALLER_IMAGE, until, callsIn } from "./caller.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
 
 const NAMES = ["probec-follow-web", "probec-follow-db", "probec-follow-cli"] as const;
@@ -40,20 +40,7 @@ afterAll(() => {
 
 /** The calls a container printed (its whole log, across restarts). */
 function printedCalls(name: string): bigint[] {
-  return docker(["logs", name])
-    .split("\n")
-    .map((l) => /^called work\((\d+)\)$/.exec(l)?.[1])
-    .filter((n) => n !== undefined)
-    .map(BigInt);
-}
-
-async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return callsIn(docker(["logs", name]));
 }
 
 describe("follow() on Docker", () => {

@@ -25,7 +25,7 @@ import type { ProbeEvent } from "../../src/attach/events.js";
 import { follow, type FollowChange } from "../../src/follow/index.js";
 import { buildPauseRootfs, CRI_NAMESPACE, type CriContainerd, PAUSE_IMAGE, startCriContainerd } from "../support/cri.js";
 import { docker, ensureDockerd, importBinariesImage, TEST_DOCKER_HOST, TEST_DOCKER_SOCKET } from "../support/dockerd.js";
-import { buildCaller, CALLER_BINARY, CALLER_IMAGE } from "./caller.js";
+import { buildCaller, CALLER_BINARY, CALLER_IMAGE, until } from "./caller.js";
 
 const APP_IMAGE = `probec.test/${CALLER_IMAGE}`;
 let runtime: CriContainerd;
@@ -123,15 +123,6 @@ function taskPid(id: string): number {
     .find((l) => l.startsWith(id));
   if (line === undefined) throw new Error(`no task ${id}`);
   return Number(line.split(/\s+/)[1]);
-}
-
-async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("follow() over CRI pods", () => {

@@ -24,7 +24,7 @@ import { run } from "../../src/cli/run.js";
 import { UsageError } from "../../src/errors.js";
 import { follow, type FollowChange } from "../../src/follow/index.js";
 import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
-import { buildCaller, CALLER_BINARY, CALLER_IMAGE } from "./caller.js";
+import { buildCaller, CALLER_BINARY, CALLER_IMAGE, until, callsIn } from "./caller.js";
 
 const WEB1 = "probec-fsel-web-1";
 const WEB2 = "probec-fsel-web-2";
@@ -49,20 +49,7 @@ afterAll(() => {
 
 /** The calls a container printed, in order, across its runs (each run counts from 0). */
 function printedCalls(name: string): bigint[] {
-  return docker(["logs", name])
-    .split("\n")
-    .map((l) => /^called work\((\d+)\)$/.exec(l)?.[1])
-    .filter((n) => n !== undefined)
-    .map(BigInt);
-}
-
-async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return callsIn(docker(["logs", name]));
 }
 
 /** The helper this process started (the only probec-attach child of this thread). */

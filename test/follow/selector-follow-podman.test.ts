@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeEvent } from "../../src/attach/events.js";
 import { follow, type FollowChange } from "../../src/follow/index.js";
 import { ensurePodmanService, importPodmanImage, podman, removePodmanContainers, runPodmanContainer, TEST_PODMAN_HOST } from "../support/podman.js";
-import { buildCaller, CALLER_BINARY, CALLER_IMAGE } from "./caller.js";
+import { buildCaller, CALLER_BINARY, CALLER_IMAGE, until, callsIn } from "./caller.js";
 
 const WEB1 = "probec-fpod-web-1";
 const WEB2 = "probec-fpod-web-2";
@@ -28,20 +28,7 @@ afterAll(() => removePodmanContainers(WEB1, WEB2, DB));
 
 /** The calls a container printed, in order. */
 function printedCalls(name: string): bigint[] {
-  return podman(["logs", name])
-    .split("\n")
-    .map((l) => /^called work\((\d+)\)$/.exec(l)?.[1])
-    .filter((n) => n !== undefined)
-    .map(BigInt);
-}
-
-async function until(what: string, done: () => boolean, log: () => unknown): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(log(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return callsIn(podman(["logs", name]));
 }
 
 describe("follow() with a selector on Podman", () => {
