@@ -6,9 +6,9 @@
 import { readdirSync } from "node:fs";
 import { containerIdFromCgroup, readCgroup, type CgroupContainer } from "./proc/cgroup.js";
 import { namespaceInode } from "./proc/ns.js";
-import { DEFAULT_PROC_ROOT } from "./proc/read.js";
+import { DEFAULT_PROC_ROOT, isPermissionRefusal } from "./proc/read.js";
 import { readStatus } from "./proc/status.js";
-import { IoError, LimitError, ProbecError } from "../errors.js";
+import { type IoError, LimitError, ProbecError } from "../errors.js";
 
 /** One process, as seen from probec's pid namespace. */
 export interface ProcessInfo {
@@ -93,7 +93,7 @@ function containerProcesses(wanted: (containerId: string) => boolean, procRoot: 
       found.push(inspectProcess(pid, procRoot));
     } catch (error) {
       // A process of the container whose namespaces the kernel will not show (another user's, without CAP_SYS_PTRACE).
-      if (matched && error instanceof IoError && (error.errno === "EACCES" || error.errno === "EPERM")) refused ??= error;
+      if (matched && isPermissionRefusal(error)) refused ??= error;
       if (error instanceof ProbecError) continue;
       throw error;
     }

@@ -6,11 +6,12 @@
  * (every process, including ones started after the first; pids already in
  * probec's namespace), with the runtime's API only for names and metadata.
  */
-import { IoError, NotFoundError, ProbecError, UsageError } from "../errors.js";
+import { type IoError, NotFoundError, ProbecError, UsageError } from "../errors.js";
 import type { Scope } from "../dsl/target-spec.js";
 import type { PlanRuntime } from "../plan/index.js";
 import { nearest } from "../suggest.js";
 import { inspectProcess, processesOfContainer, runningContainers, type ProcessInfo } from "./processes.js";
+import { isPermissionRefusal } from "./proc/read.js";
 import { ctrInstalled } from "./runtimes/containerd.js";
 import { findK8sContainer } from "./runtimes/k8s.js";
 import { selectContainers, type ContainerInfo } from "./select.js";
@@ -148,7 +149,7 @@ async function fromContainer(client: ContainerRuntimeClient, c: RuntimeContainer
         return [inspectProcess(pid)];
       } catch (error) {
         // Another user's process without CAP_SYS_PTRACE: its namespaces are hidden, which is not "exited".
-        if (error instanceof IoError && (error.errno === "EACCES" || error.errno === "EPERM")) refused ??= error;
+        if (isPermissionRefusal(error)) refused ??= error;
         if (error instanceof ProbecError) return []; // exited meanwhile
         throw error;
       }

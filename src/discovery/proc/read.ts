@@ -123,6 +123,11 @@ export function procErrorFor(pid: ProcPid, path: string, error: unknown, procRoo
   return ioErrorFor(path, error);
 }
 
+/** True for the refusal {@link procErrorFor} makes of EACCES/EPERM: the process is there, its /proc entries are not ours to read. */
+export function isPermissionRefusal(error: unknown): error is IoError {
+  return error instanceof IoError && (error.errno === "EACCES" || error.errno === "EPERM");
+}
+
 function processExists(pid: ProcPid, procRoot: string): boolean {
   try {
     return statSync(`${procRoot}/${pid}`).isDirectory();
