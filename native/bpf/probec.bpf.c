@@ -1286,3 +1286,5 @@ int probec_uprobe_multi(void *ctx)
 {
   return handle_hit(ctx);
 }
+
+#include "process_watch.h" /* processes entering watched namespaces: per-process links for semaphores (PROTOCOL.md) */

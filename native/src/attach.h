@@ -60,7 +60,7 @@ struct attach_request {
   struct teardown *teardown;
   attach_failure_fn on_failure;
   void *ctx;
-  uint32_t pid; /* uprobe_multi only: 0 every process, else the kernel installs the breakpoints in that process only */
+  uint32_t pid; /* multi and pmu: 0 every process, else the kernel installs the breakpoints (and raises semaphores) in that process only */
 };
 
 size_t attach_multi(const struct attach_request *r);

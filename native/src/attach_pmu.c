@@ -12,12 +12,13 @@ size_t attach_pmu(const struct attach_request *r) {
     const struct plan_point *p = &r->points[i];
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = (size_t)p->ref_ctr_offset, .bpf_cookie = p->cookie, .retprobe = p->is_return);
     /*
-     * pid -1: every process. A perf pid filter would take pids in our own
-     * pid namespace one by one and miss the container's processes started
-     * after attach; the BPF program's filter (mount namespace, pid set)
-     * keeps the target instead (PITFALLS 19, 22).
+     * pid -1: every process; the BPF program's filter (mount namespace, pid
+     * set) keeps the target (PITFALLS 19, 22). A pid (process_links.c, for
+     * points with a semaphore) makes the kernel's perf filter
+     * (uprobe_perf_filter) want that process's memory only, so the
+     * breakpoint and the semaphore increment go there alone.
      */
-    struct bpf_link *link = bpf_program__attach_uprobe_opts(r->loader->uprobe, -1, r->path, (size_t)p->file_offset, &opts);
+    struct bpf_link *link = bpf_program__attach_uprobe_opts(r->loader->uprobe, r->pid == 0 ? -1 : (int)r->pid, r->path, (size_t)p->file_offset, &opts);
     if (link == NULL) {
       int err = errno;
       char reason[256];

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "lower.h"
 #include "plan.h"
+#include "process_links.h"
 #include "status.h"
 
 /* ---- stdin, one command a line ---- */
@@ -191,6 +192,17 @@ static size_t attach_slot(struct follow *f, uint32_t index, size_t *failures) {
         size_t done = attach_multi(&r);
         if (k == 0) attached = done;
       }
+    } else if (process_links_wanted(e, s->mode)) {
+      /* A container filter: the points with a semaphore get a link per process of its namespaces, the others one for all. */
+      struct plan_point *others = xcalloc(e->npoints, sizeof *others);
+      size_t n = 0;
+      for (size_t i = 0; i < e->npoints; i++)
+        if (!process_links_point_gated(e, &e->points[i], s->mode)) others[n++] = e->points[i];
+      r.points = others;
+      r.npoints = n;
+      if (n > 0) attached = s->mode == ATTACH_MULTI ? attach_multi(&r) : attach_pmu(&r);
+      free(others);
+      attached += session_link_per_process(s, index, e, binary.fd, on_failure, attempt);
     } else {
       attached = s->mode == ATTACH_MULTI ? attach_multi(&r) : s->mode == ATTACH_PMU ? attach_pmu(&r) : attach_legacy(&r);
     }
@@ -207,6 +219,7 @@ static void clear_slot(struct follow *f, uint32_t index) {
   struct slot *slot = &f->slots[index];
   const struct loader *l = &f->s->loader;
   teardown_all(&slot->teardown);
+  process_links_remove_entry(f->s->links, index);
   for (size_t i = 0; i < slot->entry.npoints; i++) loader_remove_point(l, slot->entry.points[i].cookie);
   for (size_t i = 0; i < slot->entry.npids; i++) loader_remove_pid(l, index, slot->entry.pids[i]);
   for (size_t i = 0; i < slot->nmntns; i++) loader_remove_mntns(l, index, slot->mntns[i]);
@@ -338,7 +351,10 @@ static void cmd_remove(struct follow *f, uint64_t id, const struct json *list) {
   if (read_entries(f, list, entries, &n, message, sizeof message) < 0) {
     status_rejected(true, id, message);
   } else {
-    for (size_t i = 0; i < n; i++) teardown_all(&f->slots[entries[i]].teardown);
+    for (size_t i = 0; i < n; i++) {
+      teardown_all(&f->slots[entries[i]].teardown);
+      process_links_remove_entry(f->s->links, entries[i]);
+    }
     /* Every link is gone: what the ring buffer holds of these entries is delivered before `removed`, so their indices can be reused. */
     events_drain_all(f->rb);
     for (size_t i = 0; i < n; i++) clear_slot(f, entries[i]);
@@ -400,7 +416,14 @@ static void cmd_filter(struct follow *f, uint64_t id, const struct json *cmd) {
   size_t added = 0, removed = 0;
   for (size_t i = 0; i < nadd; i++) {
     if (has_mntns(slot, add[i])) continue;
-    int rc = loader_add_mntns(&f->s->loader, (uint32_t)entry, add[i]);
+    /* Its processes are linked first (an entry with semaphores): when that fails, nothing has changed. */
+    int rc = process_links_add_namespaces(f->s->links, (uint32_t)entry, &add[i], 1);
+    if (rc < 0) {
+      snprintf(message, sizeof message, "filter.add[%zu]: cannot watch the namespace for its processes: %s", i, strerror(-rc));
+      status_rejected(true, id, message);
+      goto out;
+    }
+    rc = loader_add_mntns(&f->s->loader, (uint32_t)entry, add[i]);
     if (rc < 0) {
       snprintf(message, sizeof message, "filter.add[%zu]: cannot store the namespace in the filter map: %s", i, strerror(-rc));
       status_rejected(true, id, message);
@@ -414,6 +437,7 @@ static void cmd_filter(struct follow *f, uint64_t id, const struct json *cmd) {
     for (size_t k = 0; k < slot->nmntns; k++) {
       if (slot->mntns[k] != remove[i]) continue;
       loader_remove_mntns(&f->s->loader, (uint32_t)entry, remove[i]);
+      process_links_remove_namespaces(f->s->links, (uint32_t)entry, &remove[i], 1);
       slot->mntns[k] = slot->mntns[--slot->nmntns];
       removed++;
       break;
@@ -505,8 +529,11 @@ bool follow_read_lost(struct follow *f, uint64_t *lost) {
 }
 
 void follow_detach(struct follow *f) {
-  for (size_t i = f->first; i < PROBEC_MAX_ENTRIES; i++)
-    if (f->slots[i].live) teardown_all(&f->slots[i].teardown);
+  for (size_t i = f->first; i < PROBEC_MAX_ENTRIES; i++) {
+    if (!f->slots[i].live) continue;
+    teardown_all(&f->slots[i].teardown);
+    process_links_remove_entry(f->s->links, (uint32_t)i);
+  }
 }
 
 void follow_stop(struct follow *f) {

@@ -74,6 +74,74 @@ static int size_aggregation_maps(struct loader *l, const struct loader_sizes *si
   return 0;
 }
 
+static const char *const WATCH_PROGRAMS[] = {"probec_process_fork", "probec_process_exec"};
+static const char *const WATCH_MAPS[] = {"watched_mntns", "process_events", "process_lost"};
+
+static bool is_watch_program(const struct bpf_program *p) {
+  for (size_t i = 0; i < ARRAY_LEN(WATCH_PROGRAMS); i++)
+    if (strcmp(bpf_program__name(p), WATCH_PROGRAMS[i]) == 0) return true;
+  return false;
+}
+
+static bool is_watch_map(const struct bpf_map *m) {
+  for (size_t i = 0; i < ARRAY_LEN(WATCH_MAPS); i++)
+    if (strcmp(bpf_map__name(m), WATCH_MAPS[i]) == 0) return true;
+  return false;
+}
+
+/*
+ * Keeps the process watch's programs and maps in (`watch` true, and then
+ * nothing else) or out of an object about to load; -1 when the object has
+ * not all of them. A map not created must have no loaded program using it.
+ */
+static int watch_parts_enabled(struct bpf_object *obj, bool watch) {
+  size_t programs = 0, maps = 0;
+  struct bpf_program *p;
+  struct bpf_map *m;
+  bpf_object__for_each_program(p, obj) {
+    bool mine = is_watch_program(p);
+    programs += mine;
+    if (mine || watch) bpf_program__set_autoload(p, mine == watch);
+  }
+  bpf_object__for_each_map(m, obj) {
+    bool mine = is_watch_map(m);
+    maps += mine;
+    /* Maps libbpf makes itself (.rodata, .bss) are kept: a loaded program may use them. */
+    if (mine || (watch && strchr(bpf_map__name(m), '.') == NULL)) bpf_map__set_autocreate(m, mine == watch);
+  }
+  return programs == ARRAY_LEN(WATCH_PROGRAMS) && maps == ARRAY_LEN(WATCH_MAPS) ? 0 : -1;
+}
+
+int loader_load_process_watch(struct process_watch_object *w, int *err, struct why *why) {
+  memset(w, 0, sizeof *w);
+  w->watched_fd = w->events_fd = w->lost_fd = -1;
+  last_message[0] = '\0';
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "probec_watch");
+  w->obj = bpf_object__open_mem(probec_bpf_object, probec_bpf_object_size, &opts);
+  if (w->obj == NULL) return fail(err, errno, why, "cannot open the embedded BPF object for the process watch");
+  if (watch_parts_enabled(w->obj, true) < 0) {
+    *err = ENOENT;
+    return why_set(why, "the embedded BPF object lacks the process watch (rebuild probec-attach: npm run build:native)");
+  }
+  int rc = bpf_object__load(w->obj);
+  if (rc != 0) return fail(err, -rc, why, "cannot load the process watch (tracepoints sched_process_fork and sched_process_exec)");
+  if ((w->watched_fd = map_fd(w->obj, "watched_mntns", err, why)) < 0 || (w->events_fd = map_fd(w->obj, "process_events", err, why)) < 0 ||
+      (w->lost_fd = map_fd(w->obj, "process_lost", err, why)) < 0)
+    return -1;
+  w->fork = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_fork"));
+  if (w->fork == NULL) return fail(err, errno, why, "cannot attach the process watch to tracepoint sched_process_fork");
+  w->exec = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_exec"));
+  if (w->exec == NULL) return fail(err, errno, why, "cannot attach the process watch to tracepoint sched_process_exec");
+  return 0;
+}
+
+void loader_close_process_watch(struct process_watch_object *w) {
+  if (w->exec != NULL) bpf_link__destroy(w->exec);
+  if (w->fork != NULL) bpf_link__destroy(w->fork);
+  if (w->obj != NULL) bpf_object__close(w->obj);
+  memset(w, 0, sizeof *w);
+}
+
 int loader_load(struct loader *l, bool with_multi, const struct loader_sizes *sizes, int *err, struct why *why) {
   memset(l, 0, sizeof *l);
   last_message[0] = '\0';
@@ -106,6 +174,8 @@ int loader_load(struct loader *l, bool with_multi, const struct loader_sizes *si
   if (rc == 0) rc = bpf_map__set_max_entries(events, sizes->ringbuf_bytes);
   if (rc != 0) return fail(err, -rc, why, "cannot size the BPF maps");
   if (size_aggregation_maps(l, sizes, err, why) < 0) return -1;
+  /* The process watch is loaded on its own when needed (loader_load_process_watch): none of it here. */
+  if (watch_parts_enabled(l->obj, false) < 0) return fail(err, ENOENT, why, "the embedded BPF object lacks the process watch (rebuild probec-attach: npm run build:native)");
   rc = bpf_object__load(l->obj);
   if (rc != 0) return fail(err, -rc, why, "cannot load the BPF program");
   if ((l->points_fd = map_fd(l->obj, "points", err, why)) < 0 || (l->programs_fd = map_fd(l->obj, "programs", err, why)) < 0 ||

@@ -57,6 +57,22 @@ int loader_reset_lost(const struct loader *l, uint32_t entry);
 /** Sum over CPUs of `lost[entry]`. */
 uint64_t loader_lost(const struct loader *l, uint32_t entry);
 
+/*
+ * The process watch (native/bpf/process_watch.h): a second instance of the
+ * embedded object with only its two tracepoint programs and three maps,
+ * loaded and attached when the first container-filtered entry with a
+ * semaphore needs per-process links, so that other sessions pay nothing.
+ */
+struct process_watch_object {
+  struct bpf_object *obj;
+  struct bpf_link *fork, *exec;
+  int watched_fd, events_fd, lost_fd;
+};
+
+/** Loads and attaches the process watch; on failure `*err` is the errno and `why` says what failed. */
+int loader_load_process_watch(struct process_watch_object *w, int *err, struct why *why);
+void loader_close_process_watch(struct process_watch_object *w);
+
 /** Routes libbpf's messages: warnings to stderr, and the last one kept for error reasons. */
 void loader_capture_libbpf_messages(void);
 

@@ -30,6 +30,7 @@
 #include "loader.h"
 #include "output.h"
 #include "plan.h"
+#include "process_links.h"
 #include "session.h"
 #include "status.h"
 
@@ -226,6 +227,9 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
   /* A pipe's write end reports EPOLLERR once the reader closed it (not possible on a regular file: ignored). */
   epoll_add(epfd, STDOUT_FILENO, 0);
   if (follow != NULL) epoll_add(epfd, STDIN_FILENO, EPOLLIN);
+  /* Processes entering the namespaces of entries linked per process, and linked processes that exit (process_links.h). */
+  int processes = process_links_fd(s->links);
+  if (processes >= 0) epoll_add(epfd, processes, EPOLLIN);
   uint64_t *lost = follow != NULL ? xcalloc(PROBEC_MAX_ENTRIES, sizeof *lost) : NULL;
   for (size_t i = 0; i < s->watch.n; i++)
     if (s->watch.pidfds[i] >= 0) epoll_add(epfd, s->watch.pidfds[i], EPOLLIN);
@@ -275,6 +279,8 @@ static const char *run_loop(struct session *s, struct ring_buffer *rb, int sigfd
         aggregates_report(s->aggs, false, true);
       } else if (fd == STDOUT_FILENO) {
         reason = "stdout";
+      } else if (fd == processes) {
+        process_links_poll(s->links);
       } else if (follow != NULL && fd == STDIN_FILENO) {
         /* At EOF no command comes any more; the session goes on. */
         if (!follow_read(follow)) epoll_ctl(epfd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
@@ -398,6 +404,7 @@ int main(int argc, char **argv) {
     fatal(EXIT_INTERNAL, "cannot read the BPF ring buffer", NULL);
   }
   session.aggs = aggregates_new(&session.loader, rb);
+  session.links = process_links_new(&session.loader, session.mode);
 
   session_attach(&session);
   /* Following, targets come and go: their exit does not end the session. */

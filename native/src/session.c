@@ -9,6 +9,7 @@
 
 #include "binary.h"
 #include "lower.h"
+#include "process_links.h"
 #include "status.h"
 
 struct entry_attempt {
@@ -110,11 +111,14 @@ static void on_group_failure(void *ctx, uint64_t cookie, int err, const char *re
   ((struct group_attempt *)ctx)->failures++;
 }
 
-/* How many points of `e` are on one side; with `out`, they are also copied there. */
+/*
+ * How many points of `e` are on one side, leaving out those linked per
+ * process (process_links.c); with `out`, they are also copied there.
+ */
 static size_t points_on_side(const struct plan_entry *e, bool is_return, struct plan_point *out) {
   size_t n = 0;
   for (size_t i = 0; i < e->npoints; i++) {
-    if (e->points[i].is_return != is_return) continue;
+    if (e->points[i].is_return != is_return || process_links_point_gated(e, &e->points[i], ATTACH_MULTI)) continue;
     if (out != NULL) out[n] = e->points[i];
     n++;
   }
@@ -186,20 +190,42 @@ static void attach_groups(struct session *s, struct prepared_entry *prepared, si
   free(members);
 }
 
-/* PMU and legacy attach point by point: nothing is gained by grouping entries. */
+/* PMU and legacy attach point by point: nothing is gained by grouping entries. Points linked per process are left out. */
 static void attach_one(struct session *s, struct prepared_entry *p) {
   const struct plan_entry *e = &s->plan->entries[p->attempt.index];
+  struct plan_point *points = xcalloc(e->npoints, sizeof *points);
+  size_t n = 0;
+  for (size_t i = 0; i < e->npoints; i++)
+    if (!process_links_point_gated(e, &e->points[i], s->mode)) points[n++] = e->points[i];
   struct attach_request r = {
       .loader = &s->loader,
       .path = p->binary.path,
-      .points = e->points,
-      .npoints = e->npoints,
+      .points = points,
+      .npoints = n,
       .teardown = &s->teardown,
       .on_failure = on_failure,
       .ctx = &p->attempt,
   };
-  p->attached = s->mode == ATTACH_PMU ? attach_pmu(&r) : attach_legacy(&r);
+  p->attached = n == 0 ? 0 : s->mode == ATTACH_PMU ? attach_pmu(&r) : attach_legacy(&r);
   s->attached_points += p->attached;
+  free(points);
+}
+
+/* The namespaces a container filter keeps: target.mntNs, then filter.mntNs. */
+static uint64_t *entry_namespaces(const struct plan_entry *e, size_t *n) {
+  uint64_t *set = xcalloc(1 + e->nmntns_more, sizeof *set);
+  set[0] = e->mntns;
+  memcpy(set + 1, e->mntns_more, e->nmntns_more * sizeof *set);
+  *n = 1 + e->nmntns_more;
+  return set;
+}
+
+size_t session_link_per_process(struct session *s, uint32_t index, const struct plan_entry *e, int binary_fd, attach_failure_fn on_failure, void *ctx) {
+  size_t n;
+  uint64_t *set = entry_namespaces(e, &n);
+  size_t attached = process_links_add_entry(s->links, index, e, binary_fd, set, n, on_failure, ctx);
+  free(set);
+  return attached;
 }
 
 void session_attach(struct session *s) {
@@ -217,6 +243,14 @@ void session_attach(struct session *s) {
   } else {
     for (size_t i = 0; i < n; i++)
       if (prepared[i].ready) attach_one(s, &prepared[i]);
+  }
+  /* Points with a semaphore of container-filtered entries: one link per process of their namespaces (PROTOCOL.md, "Semaphores"). */
+  for (size_t i = 0; i < n; i++) {
+    struct prepared_entry *p = &prepared[i];
+    if (!p->ready || !process_links_wanted(&s->plan->entries[i], s->mode)) continue;
+    size_t done = session_link_per_process(s, (uint32_t)i, &s->plan->entries[i], p->binary.fd, on_failure, &p->attempt);
+    p->attached += done;
+    s->attached_points += done;
   }
   for (size_t i = 0; i < n; i++) {
     struct prepared_entry *p = &prepared[i];
@@ -243,6 +277,8 @@ bool session_read_lost(struct session *s) {
 }
 
 void session_detach(struct session *s) {
+  process_links_free(s->links);
+  s->links = NULL;
   teardown_all(&s->teardown);
   watch_close(&s->watch);
   free(s->lost);

@@ -27,6 +27,7 @@ struct session {
   struct watch watch;
   uint64_t *lost; /* per entry, cumulative */
   struct aggregates *aggs; /* the entries' aggregations, for the reports */
+  struct process_links *links; /* per-process links of the semaphore points of container-filtered entries (process_links.h) */
   size_t attached_entries, failed_entries, attached_points;
 };
 
@@ -36,7 +37,13 @@ void session_attach(struct session *s);
 bool session_read_lost(struct session *s);
 /** Stores entry `index`'s program, pids and points in the BPF maps (also for entries added by --follow's `add`); 0, or -1 with `why`. */
 int session_fill_maps(struct session *s, size_t index, const struct plan_entry *e, const struct lowered_entry *l, int *err, struct why *why);
-/** Detaches everything. */
+/**
+ * Links entry `index`'s points with a semaphore per process of its
+ * namespaces (target.mntNs and filter.mntNs; process_links.h); returns the
+ * points attached, failures through `on_failure`.
+ */
+size_t session_link_per_process(struct session *s, uint32_t index, const struct plan_entry *e, int binary_fd, attach_failure_fn on_failure, void *ctx);
+/** Detaches everything (the per-process links too: `links` is freed). */
 void session_detach(struct session *s);
 
 #endif

@@ -1,0 +1,227 @@
+/**
+ * Semaphores are raised only in the processes that match (issue 14,
+ * native/PROTOCOL.md "Semaphores"), on this kernel, with real containers.
+ *
+ * Containers A and B run usdt_app from one image, so /app/usdt_app is one
+ * inode of one image layer underneath both; a host process runs the same
+ * file (through A's root: overlayfs maps the layer's file). usdt_app
+ * reports, each round, its e2e:guarded semaphore as it reads it, and fires
+ * e2e:guarded only when that is up. A probe on e2e:guarded filtered to
+ * container A (a container filter) must raise the semaphore in A's
+ * processes only: B and the host process keep 0, so they never run the
+ * probe's argument-building code. A process exec'd into A later gets its
+ * semaphore raised once the attacher has read its exec record, and is
+ * counted from then on; when it exits, its links go. After `filter remove`,
+ * `remove` or detach every semaphore is 0 again and no link is left.
+ *
+ * Both ways a container filter reaches the attacher are tested: the
+ * initial plan (`probec run docker/A:…`), and an entry added to a
+ * following session whose namespaces `filter` changes (what --follow does
+ * with a selector's containers of one image). Modes multi and pmu; legacy
+ * keeps one tracefs event for every process (PROTOCOL.md says so).
+ */
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attachFollowing } from "../../src/attach/attach.js";
+import type { AttachPlan, ProbeEvent } from "../../src/index.js";
+import { e2eSetup, type E2e } from "./e2e/support/setup.js";
+import { sleep, Targets, type Target } from "./e2e/support/targets.js";
+import { compilePlan, Trace } from "./e2e/support/trace.js";
+
+const A = "probec-sema-a";
+const B = "probec-sema-b";
+const TICKS = "2";
+const targets = new Targets();
+let env: E2e;
+let a: Target;
+let b: Target;
+let host: Target;
+
+beforeAll(async () => {
+  env = await e2eSetup();
+  a = await targets.container(env.image, A, "usdt_app", [TICKS]);
+  b = await targets.container(env.image, B, "usdt_app", [TICKS]);
+  // The same file, run by a host process: overlayfs maps the layer's inode, which is what uprobes key on.
+  host = await targets.host(`/proc/${a.pid}/root/app/usdt_app`, [TICKS]);
+}, 120_000);
+
+afterAll(() => targets.cleanup());
+
+/** Runs one round; returns the semaphore the program read in it. */
+async function semaphore(t: Target): Promise<number> {
+  const line = (await t.round()).at(-1) ?? "";
+  const m = /^round (\d+) sema (\d+) /.exec(line);
+  if (m === null) throw new Error(`unexpected round line from pid ${t.pid}: ${line}`);
+  return Number(m[2]);
+}
+
+/** The rounds (numbers) in which `t` read its semaphore up, from its status file (from line `from` on): exactly the rounds e2e:guarded fired in. */
+function raisedRounds(t: Target, from = 0): bigint[] {
+  return t.status
+    .lines()
+    .slice(from)
+    .map((l) => /^round (\d+) sema ([1-9]\d*) /.exec(l)?.[1])
+    .filter((r) => r !== undefined)
+    .map(BigInt);
+}
+
+/** Rounds until `t` reads its semaphore up (the attacher links a process a few milliseconds after it appears); at most 500. */
+async function untilRaised(t: Target): Promise<void> {
+  for (let i = 0; i < 500; i++) if ((await semaphore(t)) === 1) return;
+  throw new Error(`pid ${t.pid} never read its semaphore up`);
+}
+
+/** Waits (polling, up to 20 s) until `check` holds. */
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The probec-attach processes this test process started. */
+function helperPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(stat);
+      if (m?.[1] === "probec-attach" && Number(m[2]) === process.pid) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+function onlyHelper(): number {
+  const pids = helperPids();
+  expect(pids).toHaveLength(1);
+  return pids[0]!;
+}
+
+/** What the helper holds of the kernel: uprobe_multi links and perf events (PMU uprobes). */
+function held(pid: number): { multi: number; perf: number } {
+  let multi = 0;
+  let perf = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === "anon_inode:[perf_event]") perf++;
+      else if (/^link_type:\s+u(?:ret)?probe_multi$/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))) multi++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return { multi, perf };
+}
+
+/** The kernel objects one attachment per linked process adds in `mode` (one point: one link, or one perf event). */
+const count = (mode: "multi" | "pmu", n: number) => (mode === "multi" ? { multi: n, perf: 0 } : { multi: 0, perf: n });
+
+const mntns = (pid: number) => statSync(`/proc/${pid}/ns/mnt`).ino;
+
+const SOURCE = `usdt docker/${A}:exe:e2e:guarded {\n  round = arg0\n}\n`;
+
+describe("a container-filtered USDT probe raises its semaphore only in the container's processes", () => {
+  it("the three processes map one inode: a probe without a filter raises all three", async () => {
+    const plan = await compilePlan("sema-control", SOURCE, { docker: { host: env.host } });
+    const trace = await Trace.start({ ...plan, probes: plan.probes.map((p) => ({ ...p, filter: null })) }, "multi");
+    try {
+      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 1]);
+    } finally {
+      await trace.close();
+    }
+    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+  });
+
+  for (const mode of ["multi", "pmu"] as const) {
+    it(`--mode ${mode}, initial plan: A's processes only, a process exec'd into A later too, each one's hits exactly`, async () => {
+      const plan = await compilePlan(`sema-plan-${mode}`, SOURCE, { docker: { host: env.host } });
+      expect(plan.probes[0]!.filter).toMatchObject({ kind: "container" });
+      expect(plan.probes[0]!.points[0]!.refCtrOffset).toBeTypeOf("number");
+      const from = [a, b, host].map((t) => t.status.lines().length);
+      const trace = await Trace.start(plan, mode);
+      let a2: Target | undefined;
+      try {
+        expect(await trace.attachment.ready).toEqual({ attached: 1, failed: 0, points: 1 });
+        const helper = onlyHelper();
+        // The check made with the helper's own pid, and A's one process.
+        expect(held(helper)).toEqual(count(mode, 2));
+        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+
+        a2 = await targets.exec(a, "usdt_app", `status-${mode}`, [TICKS]);
+        await untilRaised(a2);
+        expect(await semaphore(a2)).toBe(1);
+        expect(held(helper)).toEqual(count(mode, 3));
+        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+        const expected = raisedRounds(a, from[0]).length + raisedRounds(a2).length;
+        await trace.waitForEvents("probe1", expected);
+
+        // The later process exits: its link goes with it.
+        process.kill(a2.pid, "SIGTERM");
+        await until("the exited process's link to be closed", () => held(helper).multi + held(helper).perf === 2);
+      } finally {
+        await trace.close();
+      }
+      const events = trace.of("probe1");
+      expect(events.filter((e) => e.pid === a.pid).map((e) => e.fields.round)).toEqual(raisedRounds(a, from[0]));
+      expect(events.filter((e) => e.pid === a2!.pid).map((e) => e.fields.round)).toEqual(raisedRounds(a2!));
+      expect(events).toHaveLength(raisedRounds(a, from[0]).length + raisedRounds(a2!).length);
+      expect(helperPids()).toEqual([]);
+      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+      expect(raisedRounds(b, from[1])).toEqual([]);
+      expect(raisedRounds(host, from[2])).toEqual([]);
+    });
+
+    it(`--mode ${mode}, following: an added entry, then filter add / remove of B; remove leaves no link and every semaphore 0`, async () => {
+      const plan = await compilePlan(`sema-follow-${mode}`, SOURCE, { docker: { host: env.host } });
+      const from = [a, b, host].map((t) => t.status.lines().length);
+      const session = attachFollowing({ ...plan, probes: [] } as AttachPlan, { mode });
+      const events: ProbeEvent[] = [];
+      const consumed = (async () => {
+        for await (const e of session) events.push(e);
+      })();
+      let a2: Target | undefined;
+      try {
+        await session.ready;
+        const helper = onlyHelper();
+        const idle = held(helper);
+        // One entry that serves the image's containers (target.containers), as --follow adds it for a selector.
+        const shared = plan.probes.map((p) => ({
+          ...p,
+          target: { ...p.target, containers: [{ mntNs: mntns(a.pid), containerId: a.containerId!, containerName: A }] },
+        }));
+        const added = await session.addProbes(shared);
+        expect(added).toMatchObject({ entries: [0], points: 1, failed: [] });
+        expect(held(helper)).toEqual({ multi: idle.multi + count(mode, 2).multi, perf: idle.perf + count(mode, 2).perf });
+        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+
+        // B joins the entry (a selector's second container of the image): its semaphore goes up, the host's stays down.
+        await session.filterEntry(0, [{ mntNs: mntns(b.pid), containerId: b.containerId!, containerName: B }], []);
+        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 0]);
+        await session.filterEntry(0, [], [mntns(b.pid)]);
+        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+
+        a2 = await targets.exec(a, "usdt_app", `status-follow-${mode}`, [TICKS]);
+        await untilRaised(a2);
+        expect([await semaphore(b), await semaphore(host)]).toEqual([0, 0]);
+
+        await session.removeEntries([0]);
+        expect(held(helper)).toEqual(idle);
+        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
+        process.kill(a2.pid, "SIGTERM");
+      } finally {
+        await session.close();
+        await consumed;
+      }
+      const rounds = (t: Target) => events.filter((e) => e.pid === t.pid).map((e) => e.fields.round);
+      expect(rounds(a)).toEqual(raisedRounds(a, from[0]));
+      expect(rounds(b)).toEqual(raisedRounds(b, from[1]));
+      expect(rounds(b)).toHaveLength(1);
+      expect(rounds(a2!)).toEqual(raisedRounds(a2!));
+      expect(events).toHaveLength(rounds(a).length + rounds(b).length + rounds(a2!).length);
+      expect(raisedRounds(host, from[2])).toEqual([]);
+    });
+  }
+});
