@@ -16,9 +16,24 @@
  * again; a named container re-created under the same name is matched by
  * name.
  *
- * Events are subscribed to before the running containers are listed, so a
- * container that starts in between is seen by one or the other (a
- * container seen twice is attached once: they are keyed by runtime and id).
+ * No container is missed at start-up: the running containers are listed
+ * only once every event stream is live, that is once the runtime is sure
+ * to deliver every event from then on (EventOptions.onLive: for Docker and
+ * Podman the daemon's answer to a request for the events since before it
+ * was sent, for containerd probec's own sync event come back through the
+ * stream), not merely once it was asked. A container that starts before
+ * the listing is in it; one that starts after is in the stream. Seen by
+ * both, it is attached once: containers are keyed by runtime and id.
+ *
+ * The listing runs in the chain of container operations, which handles
+ * events in the order they come: an event that comes while the listing
+ * runs is handled after the containers it found are attached. So a
+ * container listed as running that exits meanwhile is attached, then
+ * detached by its exit; and an exit from before the listing that comes
+ * late (Docker replays the events since the request was sent) finds either
+ * nothing attached or, for a container restarted since, the listing's
+ * attachment, which its own later start event then makes again: the last
+ * event of each container decides, as it should.
  */
 import { compile, type CompileOptions } from "../compile/compile.js";
 import { attachFollowing, type AttachOptions, type Attachment, type FollowCommands } from "../attach/attach.js";
@@ -51,6 +66,14 @@ export interface FollowOptions extends Omit<AttachOptions, "follow">, Omit<Compi
   readonly onChange?: (change: FollowChange) => void;
   /** Called with each container's compiled plan as it is attached (its targets name the container and its pod), before its `attached` change. */
   readonly onContainerPlan?: (plan: AttachPlan) => void;
+  /**
+   * Awaited at start-up once every event stream is live and the running
+   * containers are listed, before they are attached: a container that
+   * starts here is missing from the listing and must come from its start
+   * event. The seam the start-up tests start a container in
+   * (test/follow/startup.test.ts); nothing else needs it.
+   */
+  readonly afterListing?: () => Promise<void>;
 }
 
 /** A followed probe file: iterate it for events (of every container followed); close it to detach all. */
@@ -176,19 +199,36 @@ class FollowSession implements Following {
   }
 
   async start(): Promise<void> {
-    for (const client of this.clients) {
-      this.live.add(client.name);
-      // The first next() opens the stream; it is pending until an event comes.
-      void this.watch(client);
-    }
-    const running = await this.runningMatches();
-    // One scan of the cgroups for all of them, rather than one each.
-    const scanned = this.followed.selector !== undefined && running.length > 1 ? runningContainers() : undefined;
-    for (const { client, info } of running) this.enqueue(() => this.add(client, info, { scanned }));
-    if (running.length === 0) this.change({ type: "waiting", scope: this.followed.text, message: await this.waitingMessage() });
+    // Each stream says when it is live; one that fails first has warned (streamGone) and is waited for no longer.
+    await Promise.all(
+      this.clients.map((client) => {
+        this.live.add(client.name);
+        return new Promise<void>((live) => void this.watch(client, live).finally(live));
+      }),
+    );
+    // In the chain, so that the events that come meanwhile are handled after what it finds (see the top of this file).
+    const listing = this.chain.then(() => this.attachRunning());
+    this.chain = listing.catch(() => undefined);
+    await listing;
     await this.chain;
     // Close detaches everything; the watches end with the abort.
     void this.attachment.closed.finally(() => this.abort.abort()).catch(() => undefined);
+  }
+
+  /** Lists the running containers the scope picks and attaches each (a failure is a warning, as for a container an event announces). */
+  private async attachRunning(): Promise<void> {
+    const running = await this.runningMatches();
+    await this.options.afterListing?.();
+    // One scan of the cgroups for all of them, rather than one each.
+    const scanned = this.followed.selector !== undefined && running.length > 1 ? runningContainers() : undefined;
+    for (const { client, info } of running) {
+      try {
+        await this.add(client, info, { scanned });
+      } catch (error) {
+        if (!this.closing) this.warn(error instanceof Error ? error.message : String(error));
+      }
+    }
+    if (running.length === 0) this.change({ type: "waiting", scope: this.followed.text, message: await this.waitingMessage() });
   }
 
   /** What the status line says while nothing matches: for a selector, what exists instead (the error it is without --follow). */
@@ -235,8 +275,9 @@ class FollowSession implements Following {
     return out;
   }
 
-  private async watch(client: ContainerRuntimeClient): Promise<void> {
-    const events = (client.events as NonNullable<ContainerRuntimeClient["events"]>)({ signal: this.abort.signal });
+  /** Handles a runtime's events until the session closes; `onLive` as in EventOptions. */
+  private async watch(client: ContainerRuntimeClient, onLive: () => void): Promise<void> {
+    const events = (client.events as NonNullable<ContainerRuntimeClient["events"]>)({ signal: this.abort.signal, onLive });
     try {
       for await (const event of events) this.onEvent(client, event);
       if (!this.closing) this.streamGone(client, "the event stream ended");

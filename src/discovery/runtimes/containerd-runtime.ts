@@ -64,7 +64,7 @@ export function containerdRuntime(options: ContainerdOptions = {}): ContainerRun
       const pid = await taskPid(namespace, container.id, options);
       return pid === undefined ? [] : [pid];
     },
-    events: (eventOptions) => containerdEvents(options, eventOptions?.signal),
+    events: (eventOptions) => containerdEvents(options, eventOptions),
   };
 }
 

@@ -12,13 +12,18 @@
  * Actions used: `create`, `start`, `die` (the main process exited),
  * `destroy`; the others (`exec_start`, `health_status: …`, `kill`) are
  * passed on as `other`.
+ *
+ * The stream is asked for `since` a moment taken before the request, so
+ * that it misses nothing between the request and the daemon's subscription
+ * (see {@link engineEvents}): the 200 answer alone does not say the
+ * subscription is there.
  */
 import { request, type IncomingMessage } from "node:http";
 import { createInterface } from "node:readline";
 import { IoError } from "../../errors.js";
 import type { ContainerRuntime } from "../../plan/index.js";
 import { DEFAULT_DOCKER_TIMEOUT_MS, socketError } from "./docker-api.js";
-import type { RuntimeEvent, RuntimeEventAction } from "./runtime.js";
+import type { EventOptions, RuntimeEvent, RuntimeEventAction } from "./runtime.js";
 
 /** The longest event line accepted; real ones are under 2 KiB (labels included). */
 export const MAX_EVENT_LINE = 1024 * 1024;
@@ -26,22 +31,40 @@ export const MAX_EVENT_LINE = 1024 * 1024;
 const ACTIONS: Readonly<Record<string, RuntimeEventAction>> = { create: "create", start: "start", die: "exit", destroy: "destroy" };
 
 /**
- * Container events from the daemon at `socketPath`, from now until `signal`
- * aborts or the caller stops iterating. `runtime` labels them.
+ * Container events from the daemon at `socketPath`, from now until the
+ * signal aborts or the caller stops iterating. `runtime` labels them.
+ *
+ * `onLive` is called once every event from then on is sure to come. The
+ * daemon's answer alone would not say so: dockerd sends its 200 before it
+ * subscribes (moby api/server/router/system/system_routes.go, getEvents:
+ * the headers are flushed, then SubscribeToEvents), so an event in between
+ * would be lost. The request asks for the events `since` a moment taken
+ * before it was sent: the daemon replays those it logged since then and
+ * streams the rest, under one lock (moby daemon/events/events.go,
+ * SubscribeTopic; it keeps the last 256 events, far more than the
+ * milliseconds between the two). So from the 200 on, no event after that
+ * moment is missed; some just before it may come twice (replayed, and
+ * seen by whoever listed the containers), which the caller must bear.
+ * Podman's compatible service honours `since` the same way (it reads its
+ * event log from that time).
  *
  * @throws IoError when the daemon cannot be reached or answers with an error, or a line is not an event.
  */
 export async function* engineEvents(
   runtime: ContainerRuntime,
   socketPath: string,
-  signal?: AbortSignal,
+  options: EventOptions = {},
   timeoutMs = DEFAULT_DOCKER_TIMEOUT_MS,
 ): AsyncGenerator<RuntimeEvent> {
-  const path = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ["container"] }))}`;
+  const { signal } = options;
+  // Whole milliseconds, rounded down: never later than now.
+  const since = sinceParameter(Date.now());
+  const path = `/events?since=${since}&filters=${encodeURIComponent(JSON.stringify({ type: ["container"] }))}`;
   const what = `${runtime}: GET /events on ${socketPath}`;
   if (signal?.aborted === true) return;
   const res = await open(socketPath, path, timeoutMs, what, signal);
   if (res === undefined) return;
+  options.onLive?.();
   const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
   const onAbort = (): void => {
     res.destroy();
@@ -63,6 +86,12 @@ export async function* engineEvents(
     lines.close();
     res.destroy();
   }
+}
+
+/** The Engine API's `since` for a time in milliseconds since the epoch: seconds, then nanoseconds (`1764756000.123000000`). */
+export function sinceParameter(ms: number): string {
+  const whole = Math.floor(ms);
+  return `${Math.floor(whole / 1000)}.${String((whole % 1000) * 1_000_000).padStart(9, "0")}`;
 }
 
 /** One line of the stream as a {@link RuntimeEvent}; undefined for an event that is not about a container. */

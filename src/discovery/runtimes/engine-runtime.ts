@@ -46,7 +46,7 @@ function engineRuntime(
       const info = await inspectContainer(container.id, options);
       return info.state.running && info.state.pid > 0 ? [info.state.pid] : [];
     },
-    events: (eventOptions) => engineEvents(name, endpoint, eventOptions?.signal, options.timeoutMs),
+    events: (eventOptions) => engineEvents(name, endpoint, eventOptions, options.timeoutMs),
   };
 }
 

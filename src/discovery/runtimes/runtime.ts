@@ -71,9 +71,19 @@ export interface RuntimeEvent {
   readonly timeNs: bigint;
 }
 
-/** How to stop an event stream: abort the signal, or stop iterating. */
+/** How to stop an event stream (abort the signal, or stop iterating), and how to learn that it is live. */
 export interface EventOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Called once, when every event from then on is sure to come: the
+   * runtime has registered the subscription, which a request sent is not
+   * (Docker and Podman: the daemon's answer to a request that asks for the
+   * events since before it was sent; containerd: probec's own sync event
+   * come back through the stream). A caller that lists the running
+   * containers after it misses none that starts in between. Not called
+   * when the stream fails first.
+   */
+  readonly onLive?: () => void;
 }
 
 /** One container runtime, as probec uses it. */
