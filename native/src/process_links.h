@@ -1,6 +1,6 @@
 /*
  * Per-process links for the semaphore points of container-filtered
- * entries (native/PROTOCOL.md, "Semaphores").
+ * entries (native/PROTOCOL.md, "Semaphores"; PITFALLS 36).
  *
  * The kernel raises a USDT semaphore in every process whose memory a
  * consumer of the uprobe wants: a link (or perf event) without a pid wants

@@ -1,0 +1,264 @@
+/**
+ * Semaphores raised per process (native/PROTOCOL.md, "Semaphores"), with
+ * host processes and a mount namespace of their own instead of containers.
+ *
+ * A process forked (without exec) inside a container-filtered entry's
+ * mount namespace (native/PROTOCOL.md, "Semaphores"): its memory is a copy
+ * of its parent's, semaphore and breakpoint included, but the parent's
+ * link (with the parent's pid) does not run the BPF program for it. The
+ * process watch reports the fork and the attacher links the child; from
+ * then on its hits are counted exactly, and when it exits its link goes.
+ *
+ * The namespace is made with `unshare -m` (a container's mount namespace
+ * without a container: the fork is the program's own, which the fixture
+ * images' programs do not do); a sibling running the same file in the
+ * host's namespace keeps its semaphore at 0 throughout.
+ *
+ * A process filter (`pid/N`) in the initial plan: the semaphore is raised
+ * in that process only, not in a sibling running the same file.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/compile/compile.js";
+import type { AttachPlan } from "../../src/index.js";
+import { FIXTURE_SOURCES } from "./e2e/support/fixtures.js";
+import { sleep } from "./e2e/support/targets.js";
+import { Trace } from "./e2e/support/trace.js";
+
+/** SIGUSR1: a round (reads the semaphore, fires forky:guarded when it is up); SIGUSR2: fork a child that does the same. */
+const PROGRAM = `
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+#include <unistd.h>
+#include "fixture.h"
+
+unsigned short forky_guarded_semaphore __attribute__((unused)) __attribute__((section(".probes")));
+
+int main(int argc, char **argv)
+{
+	sigset_t set;
+	int sig, round = 0;
+	fixture_start(argc, argv);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	report("ready %d", (int)getpid());
+	while (sigwait(&set, &sig) == 0 && sig != SIGTERM) {
+		if (sig == SIGUSR2) {
+			if (fork() == 0)
+				report("child %d", (int)getpid());
+			continue;
+		}
+		round++;
+		unsigned short sema = *(volatile unsigned short *)&forky_guarded_semaphore;
+		if (sema)
+			STAP_PROBE1(forky, guarded, round);
+		report("pid %d round %d sema %u", (int)getpid(), round, sema);
+	}
+	return 0;
+}
+`;
+
+let dir: string;
+let program: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "probec-forky-"));
+  writeFileSync(join(dir, "forky.c"), PROGRAM);
+  program = join(dir, "forky");
+  execFileSync("gcc", ["-O2", "-I", FIXTURE_SOURCES, "-o", program, join(dir, "forky.c")]);
+});
+
+afterAll(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, "exit");
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One forky process (and the children it forks), writing to its own status file. */
+class Forky {
+  readonly status: string;
+  readonly child: ChildProcess;
+
+  constructor(name: string, ownMountNs: boolean) {
+    this.status = join(dir, `${name}.status`);
+    this.child = ownMountNs
+      ? spawn("unshare", ["-m", "--propagation", "private", program, this.status], { stdio: "ignore" })
+      : spawn(program, [this.status], { stdio: "ignore" });
+    children.push(this.child);
+  }
+
+  /** unshare execs the program: the pid is the program's. */
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  lines(): string[] {
+    return existsSync(this.status)
+      ? readFileSync(this.status, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      : [];
+  }
+
+  async waitFor(re: RegExp, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      for (const line of this.lines().slice(from)) {
+        const m = re.exec(line);
+        if (m !== null) return m;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in ${this.status}: ${this.lines().join("\n")}`);
+      await sleep(20);
+    }
+  }
+
+  async ready(): Promise<void> {
+    await this.waitFor(new RegExp(`^ready ${this.pid}$`));
+  }
+
+  /** Forks a child; returns its pid once it said so. */
+  async fork(): Promise<number> {
+    const from = this.lines().length;
+    process.kill(this.pid, "SIGUSR2");
+    return Number((await this.waitFor(/^child (\d+)$/, from))[1]);
+  }
+
+  /** One round of process `pid` (this one or a child); returns the semaphore it read. */
+  async round(pid = this.pid): Promise<number> {
+    const from = this.lines().length;
+    process.kill(pid, "SIGUSR1");
+    return Number((await this.waitFor(new RegExp(`^pid ${pid} round \\d+ sema (\\d+)$`), from))[1]);
+  }
+
+  /** The rounds in which process `pid` read its semaphore up: the rounds forky:guarded fired in. */
+  raised(pid: number): bigint[] {
+    return this.lines()
+      .map((l) => new RegExp(`^pid ${pid} round (\\d+) sema [1-9]`).exec(l)?.[1])
+      .filter((r) => r !== undefined)
+      .map(BigInt);
+  }
+}
+
+function onlyHelper(): number {
+  const pids = readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${e}/stat`, "utf8"));
+        return m?.[1] === "probec-attach" && Number(m[2]) === process.pid;
+      } catch {
+        return false;
+      }
+    });
+  expect(pids).toHaveLength(1);
+  return Number(pids[0]);
+}
+
+/** uprobe_multi links and perf events the helper holds. */
+function held(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === "anon_inode:[perf_event]") n++;
+      else if (/^link_type:\s+u(?:ret)?probe_multi$/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))) n++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n;
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe("semaphores raised per process, host processes", () => {
+  for (const mode of ["multi", "pmu"] as const) {
+    it(`--mode ${mode}: a process forked in a container-filtered namespace is linked once the attacher reads its fork, counted exactly from then on, unlinked when it exits`, async () => {
+      const inside = new Forky(`inside-${mode}`, true);
+      const sibling = new Forky(`sibling-${mode}`, false);
+      await Promise.all([inside.ready(), sibling.ready()]);
+      const ns = statSync(`/proc/${inside.pid}/ns/mnt`).ino;
+      expect(ns).not.toBe(statSync(`/proc/${sibling.pid}/ns/mnt`).ino);
+      const { plan, diagnostics } = await compile(`usdt pid/${inside.pid}:exe:forky:guarded {\n  round = arg0\n}\n`, { file: "forky.probe" });
+      expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      const probe = (plan as AttachPlan).probes[0]!;
+      expect(probe.points[0]!.refCtrOffset).toBeTypeOf("number");
+      // A container filter on the namespace, as a container's plan has it.
+      const entry = {
+        ...probe,
+        target: { ...probe.target, mntNs: ns },
+        filter: { kind: "container" as const, containerId: "0".repeat(64), cgroupPaths: [], pids: [] },
+      };
+      const trace = await Trace.start({ ...(plan as AttachPlan), probes: [entry] }, mode);
+      let child = 0;
+      try {
+        const helper = onlyHelper();
+        expect(held(helper)).toBe(2); // the check with the helper's own pid, and the process inside
+        expect([await inside.round(), await sibling.round()]).toEqual([1, 0]);
+
+        child = await inside.fork();
+        // Its memory is a copy of its parent's: the semaphore reads 1 already; its hits count once its own link is there.
+        await until("the forked child's link", () => held(helper) === 3);
+        expect([await inside.round(child), await inside.round(child), await inside.round(), await sibling.round()]).toEqual([1, 1, 1, 0]);
+        await trace.waitForEvents("probe1", inside.raised(inside.pid).length + 2);
+
+        process.kill(child, "SIGTERM");
+        await until("the exited child's link to be closed", () => held(helper) === 2);
+      } finally {
+        await trace.close();
+      }
+      const rounds = (pid: number) =>
+        trace
+          .of("probe1")
+          .filter((e) => e.pid === pid)
+          .map((e) => e.fields.round);
+      expect(rounds(inside.pid)).toEqual(inside.raised(inside.pid));
+      expect(rounds(child)).toEqual(inside.raised(child));
+      expect(rounds(child)).toHaveLength(2);
+      expect(trace.of("probe1")).toHaveLength(inside.raised(inside.pid).length + 2);
+      expect([await inside.round(), await sibling.round()]).toEqual([0, 0]);
+      expect(sibling.raised(sibling.pid)).toEqual([]);
+    });
+  }
+
+  for (const mode of ["multi", "pmu"] as const) {
+    it(`--mode ${mode}, pid/N in the initial plan: the process's semaphore only, not a sibling's running the same file`, async () => {
+      const target = new Forky(`target-${mode}`, false);
+      const sibling = new Forky(`other-${mode}`, false);
+      await Promise.all([target.ready(), sibling.ready()]);
+      const { plan, diagnostics } = await compile(`usdt pid/${target.pid}:exe:forky:guarded {\n  round = arg0\n}\n`, { file: "forky.probe" });
+      expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      expect((plan as AttachPlan).probes[0]!.filter).toMatchObject({ kind: "process", pids: [target.pid] });
+      const trace = await Trace.start(plan as AttachPlan, mode);
+      try {
+        expect(await trace.attachment.ready).toEqual({ attached: 1, failed: 0, points: 1 });
+        expect(held(onlyHelper())).toBe(1);
+        expect([await target.round(), await sibling.round(), await target.round()]).toEqual([1, 0, 1]);
+        await trace.waitForEvents("probe1", 2);
+      } finally {
+        await trace.close();
+      }
+      expect(trace.of("probe1").map((e) => [e.pid, e.fields.round])).toEqual(target.raised(target.pid).map((r) => [target.pid, r]));
+      expect([await target.round(), await sibling.round()]).toEqual([0, 0]);
+      expect(sibling.raised(sibling.pid)).toEqual([]);
+    });
+  }
+});
