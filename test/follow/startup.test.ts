@@ -20,18 +20,20 @@
  * of work(n): hits are compared with those exactly.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProbeEvent } from "../../src/attach/events.js";
 import { follow, type FollowChange, type Following } from "../../src/follow/index.js";
 import { buildPauseRootfs, CRI_NAMESPACE, type CriContainerd, PAUSE_IMAGE, startCriContainerd } from "../support/cri.js";
-import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST } from "../support/dockerd.js";
+import { docker, ensureDockerd, importBinariesImage, removeContainers, runContainer, TEST_DOCKER_HOST, TEST_DOCKER_SOCKET } from "../support/dockerd.js";
 import { buildCaller, CALLER_BINARY, CALLER_IMAGE, callsIn, until } from "./caller.js";
+import { startEventsProxy } from "./events-proxy.js";
 
 const FRESH = "probec-fstart-fresh";
 const RESTARTED = "probec-fstart-restarted";
+const REPLAYED = "probec-fstart-replayed";
 const APP_IMAGE = `probec.test/${CALLER_IMAGE}`;
 let dir: string;
 let runtime: CriContainerd | undefined;
@@ -47,7 +49,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  removeContainers(FRESH, RESTARTED);
+  removeContainers(FRESH, RESTARTED, REPLAYED);
   await runtime?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -97,6 +99,45 @@ describe("follow() start-up on Docker", () => {
     expect(events.map((e) => e.fields.n)).toEqual([0n, 1n, 2n, 3n, 4n]);
     for (const e of events) expect([e.container, e.containerId]).toEqual([FRESH, id]);
     removeContainers(FRESH);
+  }, 120_000);
+
+  it("the daemon answers before it subscribes: a container started in between, after the listing, comes from the events replayed since the request", async () => {
+    removeContainers(REPLAYED);
+    // dockerd's own order (200 first, then the subscription), held open by a proxy until the container has started.
+    const proxy = await startEventsProxy(join(dir, "docker-early-answer.sock"), TEST_DOCKER_SOCKET);
+    const changes: FollowChange[] = [];
+    let id = "";
+    let listedBefore: FollowChange[] | undefined;
+    let heldThen: string[] = [];
+    try {
+      const following = await follow(`uprobe ${selector("replayed")}:exe:work { n = arg0 }`, {
+        docker: { host: `unix://${proxy.socket}` },
+        onChange: (c) => changes.push(c),
+        afterListing: async () => {
+          listedBefore = [...changes];
+          heldThen = [...proxy.held];
+          id = runContainer(CALLER_IMAGE, REPLAYED, [CALLER_BINARY], labels("replayed"));
+          proxy.release();
+        },
+      });
+      const { events, done } = collect(following);
+      const log = () => ({ changes, events: events.length, held: proxy.held });
+      // Listed while the daemon had not subscribed yet, and found nothing: only the replay can bring the container.
+      expect(listedBefore).toEqual([]);
+      expect(heldThen).toEqual([expect.stringMatching(/^GET \/events\?since=\d+\.\d{9}&filters=.* HTTP\/1\.1$/)]);
+      await until("attached", () => changes.some((c) => c.type === "attached"), log);
+      docker(["kill", "-s", "USR1", REPLAYED]);
+      await until("5 calls printed", () => callsIn(docker(["logs", REPLAYED])).length >= 5, log);
+      await until("5 hits", () => events.length >= 5, log);
+      await done();
+      expect(changes.map((c) => c.type)).toEqual(["waiting", "attached"]);
+      expect(changes[1]).toEqual({ type: "attached", scope: `docker/${REPLAYED}`, id, points: 1, failed: 0 });
+      expect(events.map((e) => e.fields.n)).toEqual(callsIn(docker(["logs", REPLAYED])));
+      expect(events.map((e) => e.fields.n)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    } finally {
+      await proxy.close();
+      removeContainers(REPLAYED);
+    }
   }, 120_000);
 
   it("a container listed as running that restarts before it is attached: its exit and start come after the listing's attachment, and its new run is followed", async () => {
@@ -197,5 +238,65 @@ describe("follow() start-up on containerd's CRI plugin", () => {
       expect(e.pod).toEqual({ namespace: "boot", name: "web-1", container: "app" });
       expect([e.containerId, e.pid]).toEqual([containerId, pid]);
     }
+  }, 180_000);
+
+  it("the listing waits for containerd's stream: with ctr events held back, nothing is listed, and a pod created meanwhile is attached once it runs", async () => {
+    const cri = runtime as CriContainerd;
+    // A ctr that runs `events` only once the test writes to a FIFO (every other command runs at once).
+    const gate = join(dir, "ctr-gate");
+    const started = join(dir, "ctr-events-started");
+    execFileSync("mkfifo", [gate]);
+    const wrapper = join(dir, "ctr-gated");
+    writeFileSync(wrapper, `#!/bin/sh\nif [ "$3" = events ]; then : > '${started}'; read _ < '${gate}'; fi\nexec ctr "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const out = mkdtempSync(join(dir, "gated-web-"));
+    const calls = join(out, "calls");
+    const changes: FollowChange[] = [];
+    let listed = false;
+    const following = follow("uprobe k8s/gated/app=web/app:exe:work { n = arg0 }", {
+      containerd: { address: cri.socket, ctr: wrapper },
+      docker: { host: `unix://${dir}/no-docker.sock` },
+      onChange: (c) => changes.push(c),
+      afterListing: async () => {
+        listed = true;
+      },
+    });
+    await until(
+      "ctr events started",
+      () => existsSync(started),
+      () => changes,
+    );
+    const podId = await cri.cri.runPod({ namespace: "gated", name: "web-1", labels: { app: "web" } });
+    const containerId = await cri.cri.runContainer(podId, {
+      name: "app",
+      image: APP_IMAGE,
+      command: [CALLER_BINARY],
+      args: ["/out/calls"],
+      mounts: { [out]: "/out" },
+    });
+    // The pod runs and containerd has not one subscriber of probec's: the session has not listed.
+    expect(listed).toBe(false);
+    expect(changes.filter((c) => c.type !== "warning")).toEqual([]);
+    writeFileSync(gate, "go\n");
+    const session = await following;
+    const { events, done } = collect(session);
+    const log = () => ({ changes, events: events.length });
+    expect(listed).toBe(true);
+    expect(changes).toEqual([
+      { type: "warning", scope: "k8s/gated/app=web/app", message: `docker is not reachable (no socket at ${dir}/no-docker.sock): following containerd only` },
+      { type: "attached", scope: "k8s/gated/web-1/app", id: containerId, points: 1, failed: 0 },
+    ]);
+    await until("ready", () => readFileSync(calls, "utf8").split("\n").includes("ready"), log);
+    const task = cri
+      .ctr(["-n", CRI_NAMESPACE, "tasks", "ls"])
+      .split("\n")
+      .find((l) => l.startsWith(containerId));
+    process.kill(Number(task?.split(/\s+/)[1]), "SIGUSR1");
+    await until("5 calls printed", () => callsIn(readFileSync(calls, "utf8")).length >= 5, log);
+    await until("5 hits", () => events.length >= 5, log);
+    await done();
+    expect(events.map((e) => e.fields.n)).toEqual(callsIn(readFileSync(calls, "utf8")));
+    expect(events.map((e) => e.fields.n)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    await cri.cri.removePod(podId);
   }, 180_000);
 });
