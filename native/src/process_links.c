@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/types.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,12 @@ static void unlink_everywhere(struct process_links *p, uint32_t pid) {
     if (p->entries[i] != NULL) unlink_process(p->entries[i], pid);
 }
 
+/* Whether a pidfd's process has exited (its pid may already name another process). */
+static bool exited(int pidfd) {
+  struct pollfd fd = {.fd = pidfd, .events = POLLIN};
+  return poll(&fd, 1, 0) == 1;
+}
+
 static void untrack(struct process_links *p, struct tracked *t) {
   unlink_everywhere(p, t->pid);
   epoll_ctl(p->epfd, EPOLL_CTL_DEL, t->pidfd, NULL);
@@ -190,8 +197,12 @@ static uint64_t mntns_of(uint32_t pid) {
 static void process_seen(struct process_links *p, uint32_t pid, uint64_t mntns, bool relink) {
   if (pid == (uint32_t)getpid() || !anyone_wants(p, mntns)) return;
   struct tracked *t = tracked_of(p, pid);
-  /* Tracked in another namespace: the pid was reused (its exit not read yet), or the process moved (setns, then exec). */
-  if (t != NULL && t->mntns != mntns) {
+  /*
+   * Tracked, but exited: the pid names a new process (its exit was not
+   * read yet). Tracked in another namespace: the process moved (setns, then
+   * exec). Either way its links are not this process's.
+   */
+  if (t != NULL && (t->mntns != mntns || exited(t->pidfd))) {
     untrack(p, t);
     t = NULL;
   }
@@ -417,8 +428,9 @@ void process_links_poll(struct process_links *p) {
       }
       continue;
     }
+    /* A pid whose exit was handled already may be tracked again, as a new process: only an exited one goes. */
     struct tracked *t = tracked_of(p, (uint32_t)ready[i].data.u64);
-    if (t != NULL) untrack(p, t);
+    if (t != NULL && exited(t->pidfd)) untrack(p, t);
   }
 }
 
