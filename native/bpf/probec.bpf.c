@@ -54,12 +54,14 @@ enum {
   PROBEC_MAP_PERCPU_ARRAY = 6,  /* BPF_MAP_TYPE_PERCPU_ARRAY */
   PROBEC_MAP_LRU_HASH = 9,      /* BPF_MAP_TYPE_LRU_HASH */
   PROBEC_MAP_RINGBUF = 27,      /* BPF_MAP_TYPE_RINGBUF */
+  PROBEC_MAP_TASK_STORAGE = 29, /* BPF_MAP_TYPE_TASK_STORAGE */
 };
 #define PROBEC_UPDATE_ANY 0     /* BPF_ANY */
 #define PROBEC_UPDATE_NOEXIST 1 /* BPF_NOEXIST */
 #define PROBEC_NO_PREALLOC 1    /* BPF_F_NO_PREALLOC */
 #define PROBEC_USER_STACK 256   /* BPF_F_USER_STACK */
 #define PROBEC_EEXIST 17
+#define PROBEC_STORAGE_CREATE 1 /* BPF_LOCAL_STORAGE_GET_F_CREATE */
 
 /*
  * Where the uprobe context (the user registers, struct pt_regs) keeps the
@@ -162,6 +164,40 @@ struct {
   __type(key, struct probec_saved_key);
   __type(value, struct probec_saved);
 } saved SEC(".maps");
+
+/*
+ * Thread-keyed uprobe+ret entries kept in the thread itself (task local
+ * storage): a lookup is a pointer walk from the task, no hash, no lock, and
+ * the kernel frees the slots with the thread, so nothing ages out or
+ * leaks. PAIR_SLOTS calls (of different probed functions) can be open on
+ * one thread at a time; a deeper nesting spills to `saved`. Used when
+ * `pair_in_task` is set: the attacher (native/src/pairing.c) sets it on a
+ * kernel that lets uprobe programs use task storage, and otherwise turns
+ * this map into a one-element array that nothing reads (the verifier then
+ * never sees the task-storage calls: they are dead code).
+ */
+#define PAIR_SLOTS 4
+
+struct pair_slot {
+  __u64 pair_cookie; /* the entry point's cookie; 0: free (no point has cookie 0) */
+  struct probec_saved saved;
+};
+
+struct pair_slots {
+  __u32 spilled; /* this thread's entries saved in `saved` because every slot was taken: while 0, none are */
+  __u32 pad;
+  struct pair_slot slot[PAIR_SLOTS];
+};
+
+struct {
+  __uint(type, PROBEC_MAP_TASK_STORAGE);
+  __uint(map_flags, PROBEC_NO_PREALLOC); /* required by task storage */
+  __type(key, int);
+  __type(value, struct pair_slots);
+} pair_slots SEC(".maps");
+
+/* Set by the attacher before load (rodata: the verifier prunes the branch it does not take). */
+const volatile __u32 pair_in_task = 0;
 
 struct {
   __uint(type, PROBEC_MAP_RINGBUF);
@@ -520,7 +556,8 @@ static __always_inline __s64 capture(const struct probec_event_header *header, _
 static __always_inline __s64 argument(struct run *run, __u32 index)
 {
   if (run->point->role == PROBEC_ROLE_PAIR_RETURN) {
-    if (index >= PROBEC_MAX_ARGS)
+    /* Only the entry's nargs were saved (read_entry_args); the program reads no others. */
+    if (index >= PROBEC_MAX_ARGS || index >= run->point->nargs)
       return 0;
     if (run->scratch->entry.fault_mask & (1u << index))
       run->scratch->interp.pending = 1;
@@ -1097,59 +1134,138 @@ static __always_inline int pair_key(void *regs, const struct probec_point *point
 }
 
 /**
- * Entry of a uprobe+ret pair: save the time and every argument for this
- * call, emit nothing. Keyed by thread, a recursive call overwrites its
- * caller's, so the outer return finds nothing and is not reported; keyed
- * by goroutine and frame, every live call of the goroutine has its own.
+ * The argument values a uprobe+ret entry saves: the point's `nargs` (the
+ * arguments its return side's program reads, native/src/lower.c), each
+ * with its fault bit. The slots past nargs are left as they are: the
+ * return side reads none of them (argument()).
+ */
+static __always_inline void read_entry_args(void *regs, const struct probec_point *point, struct probec_saved *saved)
+{
+  __u32 i;
+
+  saved->fault_mask = 0;
+  for (i = 0; i < PROBEC_MAX_ARGS; i++) {
+    __u32 fault = 0;
+
+    if (i >= point->nargs)
+      break;
+    saved->args[i] = read_arg(regs, point, i, &fault);
+    if (fault)
+      saved->fault_mask |= 1u << i;
+  }
+}
+
+/** This thread's pair slots (created on first use when `create`), or 0 (none, or the kernel refused). */
+static __always_inline struct pair_slots *thread_slots(const struct probec_point *point, __u64 create)
+{
+  if (!pair_in_task || point->pair_key != PROBEC_PAIR_THREAD)
+    return 0;
+  return bpf_task_storage_get(&pair_slots, bpf_get_current_task_btf(), 0, create);
+}
+
+/**
+ * Entry of a uprobe+ret pair: save the time and the arguments the return
+ * reads for this call, emit nothing. Keyed by thread, a recursive call
+ * overwrites its caller's, so the outer return finds nothing and is not
+ * reported; keyed by goroutine and frame, every live call of the goroutine
+ * has its own.
+ *
+ * A thread's entries go to its pair slots: the slot of this point when it
+ * has one (a recursive call), else a free one (after removing any older
+ * entry of this point that an earlier spill left in `saved`, so that the
+ * recursion rule holds there too). With every slot taken, and for Go's
+ * keys, the entry goes to `saved`.
  */
 static __always_inline void save_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
                                        __u64 pid_tgid, __u64 now)
 {
   struct probec_saved_key key;
   struct probec_saved *entry = &s->entry;
-  __u32 i;
+  struct pair_slots *slots;
+  __u32 i, at = PAIR_SLOTS;
+  long rc;
 
   if (pair_key(regs, point, pid_tgid, &key) < 0)
     return;
 
-  entry->start_ns = now;
-  entry->fault_mask = 0;
-  entry->pad = 0;
-  for (i = 0; i < PROBEC_MAX_ARGS; i++) {
-    __u32 fault = 0;
+  slots = thread_slots(point, PROBEC_STORAGE_CREATE);
+  if (slots) {
+    for (i = 0; i < PAIR_SLOTS; i++) {
+      __u64 owner = slots->slot[i].pair_cookie;
 
-    /* Zero past nargs: the scratch holds the previous hit's values, and the return side reads all 12. */
-    if (i >= point->nargs) {
-      entry->args[i] = 0;
-      continue;
+      if (owner == point->pair_cookie) {
+        at = i;
+        break;
+      }
+      if (owner == 0 && at == PAIR_SLOTS)
+        at = i;
     }
-    entry->args[i] = read_arg(regs, point, i, &fault);
-    if (fault)
-      entry->fault_mask |= 1u << i;
+    if (at < PAIR_SLOTS) {
+      struct pair_slot *slot = &slots->slot[masked(at, PAIR_SLOTS - 1)];
+
+      if (slot->pair_cookie == 0 && slots->spilled > 0 && bpf_map_delete_elem(&saved, &key) == 0)
+        slots->spilled--;
+      slot->pair_cookie = point->pair_cookie;
+      slot->saved.start_ns = now;
+      read_entry_args(regs, point, &slot->saved);
+      return;
+    }
   }
-  bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_ANY);
+
+  entry->start_ns = now;
+  read_entry_args(regs, point, entry);
+  if (!slots) {
+    bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_ANY);
+    return;
+  }
+  /* Every slot is taken: spill, and count it so this thread's returns and entries look in `saved` too. */
+  rc = bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_NOEXIST);
+  if (rc == 0)
+    slots->spilled++;
+  else if (rc == -PROBEC_EEXIST)
+    bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_ANY);
 }
 
 /**
  * Return of a uprobe+ret pair: move this call's saved entry into the
- * scratch (the map element may be reused as soon as it is deleted) and
- * return the latency; 0 with *found = 0 when there is none (the call began
- * before attach, or its entry was filtered out).
+ * scratch (the slot or map element may be reused as soon as it is
+ * released) and return the latency; 0 with *found = 0 when there is none
+ * (the call began before attach, or its entry was filtered out).
  */
 static __always_inline __u64 take_entry(void *regs, const struct probec_point *point, struct probec_scratch *s,
                                         __u64 pid_tgid, __u64 now, int *found)
 {
   struct probec_saved_key key;
   struct probec_saved *entry = 0;
+  struct pair_slots *slots;
+  __u32 i;
 
+  *found = 0;
+  slots = thread_slots(point, 0);
+  if (slots) {
+    for (i = 0; i < PAIR_SLOTS; i++) {
+      struct pair_slot *slot = &slots->slot[i];
+
+      if (slot->pair_cookie == point->pair_cookie) {
+        __builtin_memcpy(&s->entry, &slot->saved, sizeof(s->entry));
+        slot->pair_cookie = 0;
+        *found = 1;
+        return now - s->entry.start_ns;
+      }
+    }
+  }
+  /*
+   * Not in a slot: a spilled entry, or one saved while this thread's slots
+   * could not be had (the kernel refused them). Only returns without a
+   * slot pay this lookup, and most of those have no entry at all.
+   */
   if (pair_key(regs, point, pid_tgid, &key) == 0)
     entry = bpf_map_lookup_elem(&saved, &key);
-  if (!entry) {
-    *found = 0;
+  if (!entry)
     return 0;
-  }
   __builtin_memcpy(&s->entry, entry, sizeof(s->entry));
-  bpf_map_delete_elem(&saved, &key);
+  if (bpf_map_delete_elem(&saved, &key) == 0 && slots && slots->spilled > 0)
+    slots->spilled--;
   *found = 1;
   return now - s->entry.start_ns;
 }
