@@ -209,6 +209,7 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
 
         await session.removeEntries([0]);
         expect(held(helper)).toEqual(idle);
+        expect(readFileSync("/sys/kernel/tracing/uprobe_events", "utf8")).not.toContain(`probec/pc_${helper}_`);
         expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
         process.kill(a2.pid, "SIGTERM");
       } finally {

@@ -6,6 +6,11 @@
  * process watch reports the fork and the attacher links the child; from
  * then on its hits are counted exactly, and when it exits its link goes.
  *
+ * A linked process that execs again keeps its links: from its leader, the
+ * links name the same task, whose memory is the new image's; from another
+ * thread, which takes over the pid, the links named the old leader, and
+ * the exec record makes the attacher link it again.
+ *
  * The namespace is made with `unshare -m` (a container's mount namespace
  * without a container: the fork is the program's own, which the fixture
  * images' programs do not do); a sibling running the same file in the
@@ -23,23 +28,42 @@ import { FIXTURE_SOURCES } from "./e2e/support/fixtures.js";
 import { sleep } from "./e2e/support/targets.js";
 import { Trace } from "./e2e/support/trace.js";
 
-/** SIGUSR1: a round (reads the semaphore, fires forky:guarded when it is up); SIGUSR2: fork a child that does the same. */
+/**
+ * SIGUSR1: a round (reads the semaphore, fires forky:guarded when it is
+ * up); SIGUSR2: fork a child that does the same; SIGHUP: exec itself again
+ * (the thread-group leader execs); SIGWINCH: a second thread execs it (and
+ * takes over the pid).
+ */
 const PROGRAM = `
 #define _SDT_HAS_SEMAPHORES 1
+#include <pthread.h>
 #include <sys/sdt.h>
 #include <unistd.h>
 #include "fixture.h"
 
 unsigned short forky_guarded_semaphore __attribute__((unused)) __attribute__((section(".probes")));
 
+static char **args;
+
+static void *exec_again(void *unused)
+{
+	(void)unused;
+	execv("/proc/self/exe", args);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
+	pthread_t thread;
 	int sig, round = 0;
+	args = argv;
 	fixture_start(argc, argv);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	report("ready %d", (int)getpid());
@@ -49,6 +73,12 @@ int main(int argc, char **argv)
 				report("child %d", (int)getpid());
 			continue;
 		}
+		if (sig == SIGHUP)
+			execv("/proc/self/exe", argv);
+		if (sig == SIGWINCH)
+			pthread_create(&thread, NULL, exec_again, NULL);
+		if (sig != SIGUSR1)
+			continue;
 		round++;
 		unsigned short sema = *(volatile unsigned short *)&forky_guarded_semaphore;
 		if (sema)
@@ -67,7 +97,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "probec-forky-"));
   writeFileSync(join(dir, "forky.c"), PROGRAM);
   program = join(dir, "forky");
-  execFileSync("gcc", ["-O2", "-I", FIXTURE_SOURCES, "-o", program, join(dir, "forky.c")]);
+  execFileSync("gcc", ["-O2", "-pthread", "-I", FIXTURE_SOURCES, "-o", program, join(dir, "forky.c")]);
 });
 
 afterAll(async () => {
@@ -119,8 +149,15 @@ class Forky {
     }
   }
 
-  async ready(): Promise<void> {
-    await this.waitFor(new RegExp(`^ready ${this.pid}$`));
+  async ready(from = 0): Promise<void> {
+    await this.waitFor(new RegExp(`^ready ${this.pid}$`), from);
+  }
+
+  /** Makes the process exec itself again, from its main thread (SIGHUP) or another one (SIGWINCH); resolves when the new image is ready. */
+  async execAgain(signal: "SIGHUP" | "SIGWINCH"): Promise<void> {
+    const from = this.lines().length;
+    process.kill(this.pid, signal);
+    await this.ready(from);
   }
 
   /** Forks a child; returns its pid once it said so. */
@@ -183,9 +220,9 @@ async function until(what: string, check: () => boolean): Promise<void> {
   }
 }
 
-describe("a process forked in a container-filtered entry's namespace", () => {
+describe("processes that fork or exec again in a container-filtered entry's namespace", () => {
   for (const mode of ["multi", "pmu"] as const) {
-    it(`--mode ${mode}: is linked once the attacher reads its fork, counted exactly from then on, unlinked when it exits`, async () => {
+    it(`--mode ${mode}: a forked process is linked once the attacher reads its fork, counted exactly from then on, unlinked when it exits`, async () => {
       const inside = new Forky(`inside-${mode}`, true);
       const sibling = new Forky(`sibling-${mode}`, false);
       await Promise.all([inside.ready(), sibling.ready()]);
@@ -232,4 +269,44 @@ describe("a process forked in a container-filtered entry's namespace", () => {
       expect(sibling.raised(sibling.pid)).toEqual([]);
     });
   }
+
+  for (const mode of ["multi", "pmu"] as const) {
+    it(`--mode ${mode}: a linked process that execs again, from its leader or from another thread, keeps its semaphore and its hits`, async () => {
+      const inside = new Forky(`exec-${mode}`, true);
+      await inside.ready();
+      const ns = statSync(`/proc/${inside.pid}/ns/mnt`).ino;
+      const { plan, diagnostics } = await compile(`usdt pid/${inside.pid}:exe:forky:guarded {\n  round = arg0\n}\n`, { file: "forky.probe" });
+      expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      const probe = (plan as AttachPlan).probes[0]!;
+      const entry = {
+        ...probe,
+        target: { ...probe.target, mntNs: ns },
+        filter: { kind: "container" as const, containerId: "0".repeat(64), cgroupPaths: [], pids: [] },
+      };
+      const trace = await Trace.start({ ...(plan as AttachPlan), probes: [entry] }, mode);
+      try {
+        const helper = onlyHelper();
+        expect(await inside.round()).toBe(1);
+        // The leader execs: the links name its task, whose memory is now the new image's.
+        await inside.execAgain("SIGHUP");
+        await untilRaised(inside);
+        // Another thread execs and takes over the pid: the links named the old leader, and are made again.
+        await inside.execAgain("SIGWINCH");
+        await untilRaised(inside);
+        expect(await inside.round()).toBe(1);
+        expect(held(helper)).toBe(2);
+        await trace.waitForEvents("probe1", inside.raised(inside.pid).length);
+      } finally {
+        await trace.close();
+      }
+      expect(trace.of("probe1").map((e) => e.fields.round)).toEqual(inside.raised(inside.pid));
+      expect(await inside.round()).toBe(0);
+    });
+  }
 });
+
+/** Rounds until `f` reads its semaphore up (a process that exec'd is linked when the attacher reads its record); at most 500. */
+async function untilRaised(f: Forky): Promise<void> {
+  for (let i = 0; i < 500; i++) if ((await f.round()) === 1) return;
+  throw new Error(`pid ${f.pid} never read its semaphore up`);
+}
