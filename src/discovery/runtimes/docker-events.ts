@@ -67,6 +67,8 @@ export async function* engineEvents(
   options.onLive?.();
   const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
   const onAbort = (): void => {
+    // Closing the reader ends the loop below: a destroyed response never emits the `end` readline waits for.
+    lines.close();
     res.destroy();
   };
   signal?.addEventListener("abort", onAbort, { once: true });
