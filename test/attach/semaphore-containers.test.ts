@@ -18,9 +18,14 @@
  * initial plan (`probec run docker/A:…`), and an entry added to a
  * following session whose namespaces `filter` changes (what --follow does
  * with a selector's containers of one image). Modes multi and pmu; legacy
- * keeps one tracefs event for every process (PROTOCOL.md says so).
+ * keeps one tracefs event for every process (PROTOCOL.md says so). The
+ * process watch needs no capability beyond the DaemonSet's
+ * (deploy/kubernetes/README.md): the helper runs with exactly those once.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachFollowing } from "../../src/attach/attach.js";
 import type { AttachPlan, ProbeEvent } from "../../src/index.js";
@@ -123,6 +128,10 @@ const mntns = (pid: number) => statSync(`/proc/${pid}/ns/mnt`).ino;
 
 const SOURCE = `usdt docker/${A}:exe:e2e:guarded {\n  round = arg0\n}\n`;
 
+const HELPER = join(import.meta.dirname, "..", "..", "prebuilds", `${process.platform}-${process.arch}`, "probec-attach");
+/** The capabilities the DaemonSet adds (deploy/kubernetes/daemonset.yaml), as setpriv names them. */
+const DAEMONSET_CAPS = ["bpf", "perfmon", "sys_ptrace", "dac_read_search", "checkpoint_restore"];
+
 describe("a container-filtered USDT probe raises its semaphore only in the container's processes", () => {
   it("the three processes map one inode: a probe without a filter raises all three", async () => {
     const plan = await compilePlan("sema-control", SOURCE, { docker: { host: env.host } });
@@ -132,6 +141,37 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
     } finally {
       await trace.close();
     }
+    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+  });
+
+  it("with only the DaemonSet's capabilities (no SYS_ADMIN), the process watch loads and attaches: A's semaphore only", async () => {
+    const plan = await compilePlan("sema-caps", SOURCE, { docker: { host: env.host } });
+    // setpriv: root with a bounding set of exactly these, as the DaemonSet's container runs.
+    const helper = spawn("setpriv", ["--bounding-set", `-all,${DAEMONSET_CAPS.map((c) => `+${c}`).join(",")}`, HELPER, "--mode", "multi"], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const statuses: { type: string; [key: string]: unknown }[] = [];
+    let pending = Buffer.alloc(0);
+    helper.stdout.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32LE(0)) {
+        const length = pending.readUInt32LE(0);
+        if (pending.readUInt32LE(4) === 2) statuses.push(JSON.parse(pending.subarray(8, 8 + length).toString("utf8")));
+        pending = pending.subarray(8 + length);
+      }
+    });
+    const exited = once(helper, "exit");
+    helper.stdin.end(JSON.stringify(plan));
+    try {
+      await until("ready", () => statuses.some((s) => s.type === "ready" || s.type === "error"));
+      expect(statuses.find((s) => s.type === "ready" || s.type === "error")).toEqual({ type: "ready", attached: 1, failed: 0, points: 1 });
+      expect(readFileSync(`/proc/${helper.pid}/status`, "utf8")).toMatch(/^CapEff:\s+000001c000080004$/m);
+      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+    } finally {
+      helper.kill("SIGTERM");
+      await exited;
+    }
+    expect(statuses.at(-1)).toEqual({ type: "detached", reason: "SIGTERM" });
     expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
   });
 
