@@ -8,9 +8,12 @@
  * session must attach it, once, with every call it makes as a hit.
  *
  * On the test Docker daemon (test/support/dockerd.ts): a container started
- * in the window; and a container listed as running that restarts in the
- * window, whose exit and start are then handled after the listing's
- * attachment, so it ends attached to its new run. On a private containerd
+ * in the window, seen by the live stream; one started while the daemon has
+ * answered but not yet subscribed (a proxy stretches that moment,
+ * test/follow/events-proxy.ts), which only the events replayed since the
+ * request bring; and a container listed as running that restarts in the
+ * window, whose exit and start (live, or replayed) are handled after the
+ * listing's attachment, so that it ends attached to its new run. On a private containerd
  * with its CRI plugin (test/support/cri.ts): a pod created in the window,
  * seen through containerd's stream, whose liveness is probec's own sync
  * event; the k8s scope watches Docker too, so both kinds of stream are
@@ -140,39 +143,48 @@ describe("follow() start-up on Docker", () => {
     }
   }, 120_000);
 
-  it("a container listed as running that restarts before it is attached: its exit and start come after the listing's attachment, and its new run is followed", async () => {
-    removeContainers(RESTARTED);
-    const id = runContainer(CALLER_IMAGE, RESTARTED, [CALLER_BINARY], labels("restarted"));
-    const firstPid = Number(docker(["inspect", "--format", "{{.State.Pid}}", RESTARTED]));
-    const changes: FollowChange[] = [];
-    const following = await follow(`uprobe ${selector("restarted")}:exe:work { n = arg0 }`, {
-      docker: { host: TEST_DOCKER_HOST },
-      onChange: (c) => changes.push(c),
-      afterListing: async () => {
-        docker(["restart", "-t", "0", RESTARTED]);
-      },
-    });
-    const { events, done } = collect(following);
-    const log = () => ({ changes, events: events.length });
-    const secondPid = Number(docker(["inspect", "--format", "{{.State.Pid}}", RESTARTED]));
-    expect(secondPid).not.toBe(firstPid);
-    // Listed (attached to its new run, the old one being gone), then its exit and its start, in the order they came.
-    await until("attached again", () => changes.filter((c) => c.type === "attached").length === 2, log);
-    expect(changes).toEqual([
-      { type: "attached", scope: `docker/${RESTARTED}`, id, points: 1, failed: 0 },
-      { type: "detached", scope: `docker/${RESTARTED}`, id, reason: "exited" },
-      { type: "attached", scope: `docker/${RESTARTED}`, id, points: 1, failed: 0 },
-    ]);
-    expect([...following.attached.keys()]).toEqual([id]);
-    docker(["kill", "-s", "USR1", RESTARTED]);
-    await until("5 calls printed", () => callsIn(docker(["logs", RESTARTED])).length >= 5, log);
-    await until("5 hits", () => events.length >= 5, log);
-    await done();
-    // Its logs hold both runs; the first printed nothing but "ready".
-    expect(events.map((e) => e.fields.n)).toEqual(callsIn(docker(["logs", RESTARTED])));
-    expect(events.map((e) => [e.containerId, e.pid])).toEqual(Array.from({ length: 5 }, () => [id, secondPid]));
-    removeContainers(RESTARTED);
-  }, 120_000);
+  // Its exit and start come through the live stream, or (the daemon not subscribed yet) replayed since the request: handled after the listing either way.
+  for (const via of ["the stream", "the replay"] as const) {
+    it(`a container listed as running that restarts before it is attached: its exit and start, from ${via}, come after the listing's attachment, and its new run is followed`, async () => {
+      removeContainers(RESTARTED);
+      const id = runContainer(CALLER_IMAGE, RESTARTED, [CALLER_BINARY], labels("restarted"));
+      const firstPid = Number(docker(["inspect", "--format", "{{.State.Pid}}", RESTARTED]));
+      const proxy = via === "the replay" ? await startEventsProxy(join(dir, "docker-restart.sock"), TEST_DOCKER_SOCKET) : undefined;
+      const changes: FollowChange[] = [];
+      try {
+        const following = await follow(`uprobe ${selector("restarted")}:exe:work { n = arg0 }`, {
+          docker: { host: proxy === undefined ? TEST_DOCKER_HOST : `unix://${proxy.socket}` },
+          onChange: (c) => changes.push(c),
+          afterListing: async () => {
+            docker(["restart", "-t", "0", RESTARTED]);
+            proxy?.release();
+          },
+        });
+        const { events, done } = collect(following);
+        const log = () => ({ changes, events: events.length });
+        const secondPid = Number(docker(["inspect", "--format", "{{.State.Pid}}", RESTARTED]));
+        expect(secondPid).not.toBe(firstPid);
+        // Listed (attached to its new run, the old one being gone), then its exit and its start, in the order they came.
+        await until("attached again", () => changes.filter((c) => c.type === "attached").length === 2, log);
+        expect(changes).toEqual([
+          { type: "attached", scope: `docker/${RESTARTED}`, id, points: 1, failed: 0 },
+          { type: "detached", scope: `docker/${RESTARTED}`, id, reason: "exited" },
+          { type: "attached", scope: `docker/${RESTARTED}`, id, points: 1, failed: 0 },
+        ]);
+        expect([...following.attached.keys()]).toEqual([id]);
+        docker(["kill", "-s", "USR1", RESTARTED]);
+        await until("5 calls printed", () => callsIn(docker(["logs", RESTARTED])).length >= 5, log);
+        await until("5 hits", () => events.length >= 5, log);
+        await done();
+        // Its logs hold both runs; the first printed nothing but "ready".
+        expect(events.map((e) => e.fields.n)).toEqual(callsIn(docker(["logs", RESTARTED])));
+        expect(events.map((e) => [e.containerId, e.pid])).toEqual(Array.from({ length: 5 }, () => [id, secondPid]));
+      } finally {
+        await proxy?.close();
+        removeContainers(RESTARTED);
+      }
+    }, 120_000);
+  }
 });
 
 describe("follow() start-up on containerd's CRI plugin", () => {
