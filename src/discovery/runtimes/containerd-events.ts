@@ -30,8 +30,9 @@ const LINE = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,9}))? ([+-]\d{4}) \S
 /**
  * The containerd namespace of probec's sync events. No namespace of that
  * name is made (the exchange does not look it up), and none of
- * containerd's own subscribers asks for it: the CRI plugin subscribes to
- * `/tasks/oom` and `~"/images/"`, dockerd to its own namespace's `/tasks/`.
+ * containerd's usual subscribers asks for its topic: the CRI plugin's are
+ * `/tasks/…` topics and those holding `/images/`, dockerd's its own
+ * namespace's `/tasks/…`.
  */
 export const SYNC_NAMESPACE = "probec-follow";
 /** The first wait for a sync event before it is sent again; each next wait doubles, up to {@link SYNC_RETRY_MAX_MS}. */
@@ -145,7 +146,7 @@ class SyncSender {
           throw new IoError(
             `containerd: probec's sync event ${this.topic} did not come back through ctr events on ${this.socket} within ${this.timeoutMs} ms`,
             "ETIMEDOUT",
-            ["is ctr of the same containerd version as the daemon?"],
+            [`check that "ctr --address ${this.socket} events" prints the events of a container you start`],
           );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
