@@ -30,11 +30,34 @@ export const MAX_MANGLED_LENGTH = 16 * 1024;
 export type Demangler = (name: string) => string;
 
 let loading: Promise<Demangler> | undefined;
+let cached: Promise<Demangler> | undefined;
 
-/** The demangler, instantiated once per process on first use. */
+/** The demangler, instantiated once per process on first use; it remembers every name it was asked. */
 export function loadDemangler(): Promise<Demangler> {
+  cached ??= loadUncachedDemangler().then(withCache);
+  return cached;
+}
+
+/**
+ * The same demangler without its memory of names asked, for a caller that
+ * keeps its own per function (the symbolizer): hashing 50k long mangled
+ * names into a second map costs more than the lookups it saves.
+ */
+export function loadUncachedDemangler(): Promise<Demangler> {
   loading ??= instantiate();
   return loading;
+}
+
+function withCache(demangle: Demangler): Demangler {
+  const cache = new Map<string, string>();
+  return (name) => {
+    let out = cache.get(name);
+    if (out === undefined) {
+      out = demangle(name);
+      cache.set(name, out);
+    }
+    return out;
+  };
 }
 
 /** Whether `name` looks like an Itanium C++ or Rust (legacy or v0) mangled name, and so is worth demangling. */
@@ -52,20 +75,17 @@ async function instantiate(): Promise<Demangler> {
   const instance = await wasm.instantiate(module, { "./index_bg.js": glue });
   glue.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
-  const cache = new Map<string, string>();
   return (name) => {
     if (!isMangled(name)) return name;
-    const cached = cache.get(name);
-    if (cached !== undefined) return cached;
     let out: string;
     try {
       out = glue.demangle_any(name);
     } catch {
       // A Rust panic in the wasm (a demangler bug on a crafted name) surfaces as a RuntimeError: keep the name as it is.
-      out = name;
+      return name;
     }
-    if (out === name.slice(1) || out.length === 0) out = name;
-    cache.set(name, out);
+    // Only the leading underscore stripped (see the module comment) is "not mangled"; compared without slicing a copy.
+    if (out.length === 0 || (out.length === name.length - 1 && name.endsWith(out))) return name;
     return out;
   };
 }

@@ -52,8 +52,12 @@ export interface IndexObjectOptions {
   readonly root: string | undefined;
   /** Global debug directories, looked for inside the root and then on the host (default `["/usr/lib/debug"]`). */
   readonly debugRoots?: readonly string[];
-  /** Extra name providers, asked when no `.symtab` was found. */
-  readonly providers?: readonly NameProvider[];
+  /**
+   * Extra name providers, asked when no `.symtab` was found; or a function
+   * that loads them, called only then (the Go reader is not loaded for an
+   * object that has a `.symtab`).
+   */
+  readonly providers?: readonly NameProvider[] | (() => Promise<readonly NameProvider[]>);
   /** Told about what could not be used (a mismatched debug file, a corrupt `.gnu_debugdata`). */
   readonly onWarning?: (message: string) => void;
 }
@@ -106,7 +110,8 @@ export async function indexObject(elf: ElfFile, containerPath: string, options: 
     warn(`${containerPath}: .gnu_debugdata not used: ${error.message}`);
   }
   if (!complete) {
-    for (const provide of options.providers ?? []) {
+    const providers = typeof options.providers === "function" ? await options.providers() : (options.providers ?? []);
+    for (const provide of providers) {
       let functions: readonly ProvidedFunction[];
       try {
         functions = provide(elf);

@@ -75,6 +75,8 @@ export interface ObjectHandle {
   names: Promise<ObjectNames> | undefined;
   /** Set once they are built: what lookups use without awaiting. */
   ready: ObjectNames | undefined;
+  /** The readable (demangled) name of each function of `ready.index` found so far, by its position there. */
+  readable: (string | undefined)[] | undefined;
 }
 
 /** One executable mapping of a snapshot. */
@@ -83,6 +85,8 @@ export interface SnapshotRange {
   readonly end: bigint;
   /** File offset of `start`. */
   readonly offset: bigint;
+  /** `offset - start`: added to an address in the range, its file offset. */
+  readonly fileDelta: bigint;
   /** How this process names the object: its path in its root, `/memfd:NAME`, or `[vdso]`; undefined for anonymous code (a JIT). */
   readonly module: string | undefined;
   /** The object, when it could be opened as ELF. */
@@ -124,6 +128,7 @@ export function takeSnapshot(pid: number, registry: ObjectRegistry, procRoot = D
         start: map.start,
         end: map.end,
         offset: map.offset,
+        fileDelta: map.offset - map.start,
         module: map.kind === "special" ? map.path : undefined,
         object: undefined,
         bias: undefined,
@@ -138,7 +143,7 @@ export function takeSnapshot(pid: number, registry: ObjectRegistry, procRoot = D
       opened.set(mapKey, found);
     }
     const bias = found.elf === undefined ? undefined : loadBias(found.elf.programHeaders, map.start, map.offset, true);
-    ranges.push({ start: map.start, end: map.end, offset: map.offset, module, object: found.handle, bias });
+    ranges.push({ start: map.start, end: map.end, offset: map.offset, fileDelta: map.offset - map.start, module, object: found.handle, bias });
   }
   ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return { pid, ranges, problems, root };
@@ -192,7 +197,7 @@ function openObject(
       elf.close();
       throw new LimitError(`more than ${registry.maxObjects} distinct objects mapped by the processes symbolized`);
     }
-    const handle: ObjectHandle = { key, elf, containerPath: module, root: root?.retain(), names: undefined, ready: undefined };
+    const handle: ObjectHandle = { key, elf, containerPath: module, root: root?.retain(), names: undefined, ready: undefined, readable: undefined };
     registry.byKey.set(key, handle);
     if (key !== fileKey) registry.byKey.set(fileKey, handle);
     return { handle, elf };

@@ -24,6 +24,14 @@
  *   one) are handled by walking back from the binary-search hit while a
  *   covering candidate can still exist (the largest size seen bounds it).
  *
+ * The cost is paid where stacks are: building reads no name at all (aliases
+ * that only a name can separate keep every candidate, and the name is
+ * chosen the first time the function is hit), the columns are typed arrays
+ * sorted through one packed numeric key, and a lookup starts from a bucket
+ * table over the address range, so its binary search runs over a handful of
+ * entries instead of the whole object (node's 78k functions: a search from
+ * the top touched 17 scattered cache lines).
+ *
  * Addresses are stored as doubles: a user-space virtual address fits in 53
  * bits on every 64-bit Linux (at most 57 bits of address space, and ELF
  * link addresses are far below); an entry that does not fit is skipped.
@@ -32,10 +40,13 @@
  */
 import { SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC } from "../elf/constants.js";
 import type { ElfFile } from "../elf/elf-file.js";
-import { LimitError } from "../errors.js";
+import { InternalError, LimitError } from "../errors.js";
 
 /** Most function entries one object's index holds (hostile input: PITFALLS 24). Real objects have at most a few hundred thousand. */
 export const MAX_INDEX_ENTRIES = 4_000_000;
+
+/** Most name sources one index takes (the source id is kept in 16 bits; real objects have at most five). */
+const MAX_SOURCES = 0xffff;
 
 /** A name source added to an index: where names are read from, lazily. */
 export interface NameSource {
@@ -55,45 +66,62 @@ export interface SymbolHit {
 
 /**
  * Builds a {@link SymbolIndex}: add entries from any number of sources, then
- * {@link build}. Entries are kept in columns (plain number arrays), never as
- * an object each: indexing node's 110k-entry `.symtab` is then a decode
- * loop and one sort.
+ * {@link build}. Entries are kept in typed columns that grow by doubling,
+ * never as an object each: indexing node's 153k table entries is then a
+ * decode loop and one numeric sort.
  */
 export class SymbolIndexBuilder {
-  readonly #starts: number[] = [];
-  readonly #sizes: number[] = [];
-  readonly #ranks: number[] = [];
-  readonly #source: number[] = [];
-  readonly #refs: number[] = [];
+  #starts = new Float64Array(INITIAL_CAPACITY);
+  #sizes = new Float64Array(INITIAL_CAPACITY);
+  #ranks = new Uint8Array(INITIAL_CAPACITY);
+  #source = new Uint16Array(INITIAL_CAPACITY);
+  #refs = new Uint32Array(INITIAL_CAPACITY);
+  #count = 0;
   readonly #sources: NameSource[] = [];
 
   /** Number of entries added so far. */
   get size(): number {
-    return this.#starts.length;
+    return this.#count;
   }
 
   /** Registers a source of names; returns its id for {@link add}. */
   addSource(source: NameSource): number {
+    if (this.#sources.length >= MAX_SOURCES) throw new LimitError(`more than ${MAX_SOURCES} name sources for one index`);
     this.#sources.push(source);
     return this.#sources.length - 1;
   }
 
   /**
-   * Adds one function `[start, start + size)`. `rank` orders aliases at one
-   * address (lower wins). Throws a LimitError past {@link MAX_INDEX_ENTRIES}.
+   * Adds one function `[start, start + size)`. `rank` (0-255) orders aliases
+   * at one address (lower wins); `ref` (below 2^32) is handed back to the
+   * source's `nameOf`. Throws a LimitError past {@link MAX_INDEX_ENTRIES}.
    */
   add(start: bigint, size: bigint, rank: number, source: number, ref: number, what: string): void {
     if (start > MAX_SAFE || size > MAX_SAFE) return;
-    this.#push(Number(start), Number(size), rank, source, ref, what);
+    this.#reserve(1, what);
+    this.#put(Number(start), Number(size), rank, source, ref);
   }
 
-  #push(start: number, size: number, rank: number, source: number, ref: number, what: string): void {
-    if (this.#starts.length >= MAX_INDEX_ENTRIES) throw new LimitError(`${what}: more than ${MAX_INDEX_ENTRIES} functions to index`);
-    this.#starts.push(start);
-    this.#sizes.push(size);
-    this.#ranks.push(rank);
-    this.#source.push(source);
-    this.#refs.push(ref);
+  /** Room for `more` entries, or a LimitError naming `what`. */
+  #reserve(more: number, what: string): void {
+    const want = this.#count + more;
+    if (want > MAX_INDEX_ENTRIES) throw new LimitError(`${what}: more than ${MAX_INDEX_ENTRIES} functions to index`);
+    if (want <= this.#starts.length) return;
+    const capacity = Math.min(MAX_INDEX_ENTRIES, Math.max(want, this.#starts.length * 2));
+    this.#starts = grown(this.#starts, new Float64Array(capacity));
+    this.#sizes = grown(this.#sizes, new Float64Array(capacity));
+    this.#ranks = grown(this.#ranks, new Uint8Array(capacity));
+    this.#source = grown(this.#source, new Uint16Array(capacity));
+    this.#refs = grown(this.#refs, new Uint32Array(capacity));
+  }
+
+  #put(start: number, size: number, rank: number, source: number, ref: number): void {
+    const i = this.#count++;
+    this.#starts[i] = start;
+    this.#sizes[i] = size;
+    this.#ranks[i] = rank;
+    this.#source[i] = source;
+    this.#refs[i] = ref;
   }
 
   /**
@@ -128,8 +156,10 @@ export class SymbolIndexBuilder {
     const is64 = elf.header.bits === 64;
     const entsize = is64 ? 24 : 16;
     const tableRank = kind === "symtab" ? 0 : 1;
-    let added = 0;
     // Entry 0 is the reserved null symbol.
+    const entries = Math.max(0, Math.floor(bytes.length / entsize) - 1);
+    this.#reserve(Math.min(entries, MAX_INDEX_ENTRIES - this.#count), what);
+    const before = this.#count;
     for (let o = entsize; o + entsize <= bytes.length; o += entsize) {
       const info = view.getUint8(o + (is64 ? 4 : 12));
       const type = info & 0xf;
@@ -151,83 +181,163 @@ export class SymbolIndexBuilder {
       const binding = info >> 4;
       // .symtab names beat .dynsym ones only through the alias rank; both name the same code.
       const rank = (binding === STB_GLOBAL ? 0 : binding === STB_WEAK ? 1 : 2) * 2 + tableRank;
-      this.#push(start, size, rank, id, view.getUint32(o, le), what);
-      added++;
+      // Reserved above for every entry the table has, so only the cap can stop it here.
+      if (this.#count >= this.#starts.length) this.#reserve(1, what);
+      this.#put(start, size, rank, id, view.getUint32(o, le));
     }
-    return added;
+    return this.#count - before;
   }
 
   /** Sorts, merges aliases and duplicates (the same function from two tables), and freezes the index. */
   build(): SymbolIndex {
+    const n = this.#count;
     const starts = this.#starts;
+    const order = orderByStart(starts, n);
+    const out = new IndexColumns(n);
+    const ties = new Map<number, NameRef[]>();
     const sizes = this.#sizes;
     const ranks = this.#ranks;
-    const n = starts.length;
-    // A plain array: V8's Array#sort (TimSort) with a comparator is several times faster than a typed array's.
-    const order: number[] = new Array<number>(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort(
-      (a, b) => (starts[a] as number) - (starts[b] as number) || (sizes[b] as number) - (sizes[a] as number) || (ranks[a] as number) - (ranks[b] as number),
-    );
-    const nameOf = (i: number): string => (this.#sources[this.#source[i] as number] as NameSource).nameOf(this.#refs[i] as number);
-    const kept: number[] = [];
     for (let i = 0; i < n; ) {
-      // A run of entries with one start: keep the best-ranked of each distinct size.
+      const first = order[i] as number;
+      const start = starts[first] as number;
       let j = i + 1;
-      while (j < n && starts[order[j] as number] === starts[order[i] as number]) j++;
-      if (j - i === 1) kept.push(order[i] as number);
-      else if (j - i === 2 && sizes[order[i] as number] === sizes[order[i + 1] as number] && ranks[order[i] as number] !== ranks[order[i + 1] as number]) {
-        // The common run: one function in both .symtab and .dynsym. The sort put the better rank first.
-        kept.push(order[i] as number);
-      } else for (const e of bestPerSize(order.slice(i, j), sizes, ranks, nameOf)) kept.push(e);
+      while (j < n && starts[order[j] as number] === start) j++;
+      if (j - i === 1) this.#keep(first, out);
+      else if (j - i === 2 && !this.#tiedPair(first, order[i + 1] as number)) {
+        // The common run (node: 67k of them): one function in both .symtab and .dynsym, or two sizes at one start.
+        const second = order[i + 1] as number;
+        if (sizes[first] !== sizes[second]) {
+          const larger = (sizes[first] as number) > (sizes[second] as number);
+          this.#keep(larger ? first : second, out);
+          this.#keep(larger ? second : first, out);
+        } else this.#keep((ranks[first] as number) <= (ranks[second] as number) ? first : second, out);
+      } else this.#mergeRun(order.subarray(i, j), out, ties);
       i = j;
     }
-    return new SymbolIndex(
-      kept.map((k) => starts[k] as number),
-      kept.map((k) => sizes[k] as number),
-      kept.map((k) => this.#source[k] as number),
-      kept.map((k) => this.#refs[k] as number),
-      this.#sources,
-    );
+    return new SymbolIndex(out.trimmed(), ties, this.#sources);
   }
-}
 
-function bestPerSize(run: number[], sizes: readonly number[], ranks: readonly number[], nameOf: (i: number) => string): number[] {
-  const bySize = new Map<number, number[]>();
-  for (const e of run) {
-    const size = sizes[e] as number;
-    const list = bySize.get(size);
-    if (list === undefined) bySize.set(size, [e]);
-    else list.push(e);
+  /** Two entries that only a name can tell apart: same start, same size, same rank. */
+  #tiedPair(a: number, b: number): boolean {
+    return this.#sizes[a] === this.#sizes[b] && this.#ranks[a] === this.#ranks[b];
   }
-  const out: number[] = [];
-  for (const list of bySize.values()) {
-    if (list.length === 1) {
-      out.push(list[0] as number);
-      continue;
+
+  #keep(e: number, out: IndexColumns): number {
+    return out.push(this.#starts[e] as number, this.#sizes[e] as number, this.#source[e] as number, this.#refs[e] as number);
+  }
+
+  /**
+   * Entries sharing one start: per distinct size (larger first, as a
+   * lookup's walk back expects), the best-ranked entry; when several share
+   * that rank, every one of them is kept as a candidate and the name
+   * decides at the first hit (see {@link SymbolIndex}).
+   */
+  #mergeRun(run: Uint32Array, out: IndexColumns, ties: Map<number, NameRef[]>): void {
+    const sizes = this.#sizes;
+    const ranks = this.#ranks;
+    // Runs are short (an alias or two, one function in .symtab and .dynsym): a plain array sort is cheapest.
+    const entries = Array.from(run);
+    entries.sort((a, b) => (sizes[b] as number) - (sizes[a] as number) || (ranks[a] as number) - (ranks[b] as number) || a - b);
+    for (let g = 0; g < entries.length; ) {
+      const best = entries[g] as number;
+      const size = sizes[best] as number;
+      let h = g + 1;
+      while (h < entries.length && sizes[entries[h] as number] === size) h++;
+      const at = this.#keep(best, out);
+      let tied = g + 1;
+      while (tied < h && ranks[entries[tied] as number] === ranks[best]) tied++;
+      if (tied - g > 1) {
+        ties.set(
+          at,
+          entries.slice(g, tied).map((e) => ({ source: this.#source[e] as number, ref: this.#refs[e] as number })),
+        );
+      }
+      g = h;
     }
-    // Names are read only to break a tie of rank (the usual run, one function in .symtab and .dynsym, has none).
-    const best = Math.min(...list.map((e) => ranks[e] as number));
-    const tied = list.filter((e) => ranks[e] === best);
-    if (tied.length === 1) {
-      out.push(tied[0] as number);
-      continue;
-    }
-    const named = tied.map((e) => ({ e, name: nameOf(e) }));
-    named.sort((a, b) => underscores(a.name) - underscores(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    out.push((named[0] as { e: number }).e);
   }
-  // Larger first, as the main sort left them.
-  return out.sort((a, b) => (sizes[b] as number) - (sizes[a] as number));
 }
 
-function underscores(name: string): number {
-  let n = 0;
-  while (name[n] === "_") n++;
-  return n;
-}
-
+const INITIAL_CAPACITY = 256;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function grown<T extends Float64Array | Uint8Array | Uint16Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/**
+ * Entry ids `0..n-1` ordered by start, ties by id (the order they were
+ * added). One numeric sort of packed keys `(start - min) * 2^bits + id`
+ * when they stay exact below 2^53 (every real object: node's 28 MiB of
+ * code and 153k entries need 43 bits), a comparator sort otherwise.
+ */
+function orderByStart(starts: Float64Array, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  if (n === 0) return order;
+  let min = starts[0] as number;
+  let max = min;
+  for (let i = 1; i < n; i++) {
+    const s = starts[i] as number;
+    if (s < min) min = s;
+    else if (s > max) max = s;
+  }
+  const scale = 2 ** (32 - Math.clz32(n));
+  if ((max - min + 1) * scale <= Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = ((starts[i] as number) - min) * scale + i;
+    keys.sort();
+    for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % scale;
+    return order;
+  }
+  const ids = Array.from({ length: n }, (_, i) => i);
+  ids.sort((a, b) => (starts[a] as number) - (starts[b] as number) || a - b);
+  order.set(ids);
+  return order;
+}
+
+/** One name candidate of an alias set: which source, which ref. */
+interface NameRef {
+  readonly source: number;
+  readonly ref: number;
+}
+
+/** @internal The frozen columns of an index, in lookup order (start ascending, larger first at one start). */
+export class IndexColumns {
+  starts: Float64Array;
+  sizes: Float64Array;
+  source: Uint16Array;
+  refs: Uint32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.starts = new Float64Array(capacity);
+    this.sizes = new Float64Array(capacity);
+    this.source = new Uint16Array(capacity);
+    this.refs = new Uint32Array(capacity);
+  }
+
+  /** Appends an entry; returns its position. */
+  push(start: number, size: number, source: number, ref: number): number {
+    const i = this.length++;
+    this.starts[i] = start;
+    this.sizes[i] = size;
+    this.source[i] = source;
+    this.refs[i] = ref;
+    return i;
+  }
+
+  /** Copies cut to length (merged duplicates leave the tail unused; the builder's larger columns can then be dropped). */
+  trimmed(): IndexColumns {
+    const out = new IndexColumns(0);
+    out.starts = this.starts.slice(0, this.length);
+    out.sizes = this.sizes.slice(0, this.length);
+    out.source = this.source.slice(0, this.length);
+    out.refs = this.refs.slice(0, this.length);
+    out.length = this.length;
+    return out;
+  }
+}
+
 /**
  * Entries a lookup inspects below its binary-search hit looking for an
  * enclosing symbol. Real nesting is one or two deep; a crafted table of
@@ -242,20 +352,48 @@ export class SymbolIndex {
   readonly #sizes: Float64Array;
   readonly #source: Uint16Array;
   readonly #ref: Uint32Array;
+  /** Entries whose name is chosen among several equally ranked aliases at the first hit (see {@link SymbolIndexBuilder}). */
+  readonly #ties: ReadonlyMap<number, readonly NameRef[]>;
   readonly #sources: readonly NameSource[];
   readonly #maxSize: number;
-  readonly #hits = new Map<number, SymbolHit>();
+  /** Where the bucket table starts and how wide a bucket is (a power of two, so the division is exact). */
+  readonly #base: number;
+  readonly #width: number;
+  /** `#bucketFirst[b]`: the first entry whose start is at or above bucket b's first address; one more than the buckets. */
+  readonly #bucketFirst: Uint32Array;
+  readonly #hits: (SymbolHit | undefined)[];
 
   /** @internal use {@link SymbolIndexBuilder}. */
-  constructor(starts: readonly number[], sizes: readonly number[], source: readonly number[], ref: readonly number[], sources: readonly NameSource[]) {
-    this.#starts = Float64Array.from(starts);
-    this.#sizes = Float64Array.from(sizes);
-    this.#source = Uint16Array.from(source);
-    this.#ref = Uint32Array.from(ref);
-    let maxSize = 0;
-    for (const size of sizes) if (size > maxSize) maxSize = size;
+  constructor(columns: IndexColumns, ties: ReadonlyMap<number, readonly NameRef[]>, sources: readonly NameSource[]) {
+    this.#starts = columns.starts;
+    this.#sizes = columns.sizes;
+    this.#source = columns.source;
+    this.#ref = columns.refs;
+    this.#ties = ties;
     this.#sources = sources;
+    let maxSize = 0;
+    for (const size of columns.sizes) if (size > maxSize) maxSize = size;
     this.#maxSize = maxSize;
+    const n = columns.length;
+    this.#hits = new Array<SymbolHit | undefined>(n);
+    // About one bucket per entry: the search inside a bucket is then over one or two entries on average.
+    const base = n === 0 ? 0 : (columns.starts[0] as number);
+    const span = n === 0 ? 0 : (columns.starts[n - 1] as number) - base;
+    let width = 1;
+    while (span / width > n) width *= 2;
+    const buckets = Math.floor(span / width) + 1;
+    const first = new Uint32Array(buckets + 1);
+    let e = 0;
+    for (let b = 0; b < buckets; b++) {
+      // Exact: base + b * width is at most the last start, below 2^53.
+      const from = base + b * width;
+      while (e < n && (columns.starts[e] as number) < from) e++;
+      first[b] = e;
+    }
+    first[buckets] = n;
+    this.#base = base;
+    this.#width = width;
+    this.#bucketFirst = first;
   }
 
   /** Number of functions indexed. */
@@ -265,39 +403,97 @@ export class SymbolIndex {
 
   /** Bytes held by the index arrays (names resolved so far not counted). */
   get byteLength(): number {
-    return this.#starts.byteLength + this.#sizes.byteLength + this.#source.byteLength + this.#ref.byteLength;
+    return this.#starts.byteLength + this.#sizes.byteLength + this.#source.byteLength + this.#ref.byteLength + this.#bucketFirst.byteLength;
   }
 
   /** The function holding link-time address `vaddr`, or undefined when none does (see the module comment). */
   lookup(vaddr: bigint): SymbolHit | undefined {
-    if (vaddr < 0n || vaddr > MAX_SAFE) return undefined;
-    const address = Number(vaddr);
+    const entry = this.entryAt(vaddr);
+    return entry < 0 ? undefined : this.hitAt(entry);
+  }
+
+  /**
+   * The position of the function holding `vaddr` (what {@link lookup}
+   * finds), or -1: for a caller that keeps its own data per function in
+   * an array of {@link size} slots.
+   */
+  entryAt(vaddr: bigint): number {
+    if (vaddr < 0n || vaddr > MAX_SAFE) return -1;
+    return this.#find(Number(vaddr));
+  }
+
+  /** The entry covering `address`, or -1. */
+  #find(address: number): number {
     const starts = this.#starts;
-    // Last entry with start <= address.
-    let lo = 0;
-    let hi = starts.length;
+    const n = starts.length;
+    if (n === 0 || address < this.#base) return -1;
+    // Entries before the bucket's first start below address; entries from the next bucket's first start above it.
+    const bucket = Math.floor((address - this.#base) / this.#width);
+    const first = this.#bucketFirst;
+    let lo: number;
+    let hi: number;
+    if (bucket + 1 < first.length) {
+      lo = first[bucket] as number;
+      hi = first[bucket + 1] as number;
+    } else {
+      lo = n;
+      hi = n;
+    }
+    // First entry with start > address.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if ((starts[mid] as number) <= address) lo = mid + 1;
       else hi = mid;
     }
+    const sizes = this.#sizes;
+    const maxSize = this.#maxSize;
     for (let i = lo - 1, steps = 0; i >= 0 && steps < MAX_WALK_BACK; i--, steps++) {
       const start = starts[i] as number;
-      if (address - start >= this.#maxSize && address !== start) break;
-      const size = this.#sizes[i] as number;
-      if (address < start + size || (size === 0 && address === start)) return this.#hit(i);
+      if (address - start >= maxSize && address !== start) break;
+      const size = sizes[i] as number;
+      if (address < start + size || (size === 0 && address === start)) return i;
     }
-    return undefined;
+    return -1;
   }
 
-  /** One hit object per entry, kept: callers may cache derived data (a demangled name) by its identity. */
-  #hit(i: number): SymbolHit {
-    let hit = this.#hits.get(i);
+  /**
+   * The function at position `i` (from {@link entryAt}), its name read on
+   * first use. One object per entry, kept: callers may cache derived data
+   * (a demangled name) by its identity.
+   */
+  hitAt(i: number): SymbolHit {
+    let hit = this.#hits[i];
     if (hit === undefined) {
-      const name = (this.#sources[this.#source[i] as number] as NameSource).nameOf(this.#ref[i] as number);
+      if (!(i >= 0 && i < this.#starts.length)) throw new InternalError(`symbol index: no entry ${i} (the index has ${this.#starts.length})`);
+      const tied = this.#ties.get(i);
+      const name = tied === undefined ? this.#nameOf(this.#source[i] as number, this.#ref[i] as number) : this.#choose(tied);
       hit = { name, start: BigInt(this.#starts[i] as number), size: BigInt(this.#sizes[i] as number) };
-      this.#hits.set(i, hit);
+      this.#hits[i] = hit;
     }
     return hit;
   }
+
+  #nameOf(source: number, ref: number): string {
+    return (this.#sources[source] as NameSource).nameOf(ref);
+  }
+
+  /** Among equally ranked aliases: fewer leading underscores, then the smaller name (`malloc` over `__libc_malloc`). */
+  #choose(tied: readonly NameRef[]): string {
+    let best: string | undefined;
+    for (const { source, ref } of tied) {
+      const name = this.#nameOf(source, ref);
+      if (best === undefined) best = name;
+      else {
+        const by = underscores(name) - underscores(best);
+        if (by < 0 || (by === 0 && name < best)) best = name;
+      }
+    }
+    return best as string;
+  }
+}
+
+function underscores(name: string): number {
+  let n = 0;
+  while (name[n] === "_") n++;
+  return n;
 }

@@ -21,11 +21,11 @@
  */
 import { NotFoundError, ProbecError } from "../errors.js";
 import { DEFAULT_PROC_ROOT } from "../discovery/proc/read.js";
-import { isMangled, loadDemangler, type Demangler } from "./demangle.js";
+import { isMangled, loadUncachedDemangler, type Demangler } from "./demangle.js";
 import type { Frame } from "./frame.js";
 import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
 import { SymbolIndexBuilder, type SymbolHit } from "./symbol-index.js";
-import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot } from "./snapshot.js";
+import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot, type SnapshotRange } from "./snapshot.js";
 
 /** Options of {@link createSymbolizer}. */
 export interface SymbolizerOptions {
@@ -93,10 +93,13 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     warned.add(message);
     options.onWarning?.(message);
   };
-  let providers = options.providers;
+  let providers: Promise<readonly NameProvider[]> | undefined;
+  // Go's pclntab reader is loaded only for an object that has no .symtab anywhere.
+  const loadProviders = (): Promise<readonly NameProvider[]> => {
+    providers ??= options.providers === undefined ? defaultProviders() : Promise.resolve(options.providers);
+    return providers;
+  };
   let demangler: Demangler | undefined;
-  // The readable name of each hit (the index hands out one object per function), so a frame seen again costs no string hashing.
-  const readable = new WeakMap<SymbolHit, string>();
 
   const snapshot = (pid: number): ProcessSnapshot => {
     const taken = takeSnapshot(pid, registry, procRoot);
@@ -118,12 +121,11 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
   const namesOf = async (handle: ObjectHandle): Promise<ObjectNames> => {
     if (handle.ready !== undefined) return handle.ready;
     if (handle.names === undefined) {
-      providers ??= await defaultProviders();
       const root = handle.root;
       handle.names = indexObject(handle.elf, handle.containerPath, {
         root: root?.path,
         ...(options.debugRoots === undefined ? {} : { debugRoots: options.debugRoots }),
-        providers,
+        providers: loadProviders,
         onWarning: warn,
       })
         .catch((error: unknown) => {
@@ -141,6 +143,22 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     return handle.ready;
   };
 
+  const demangling = options.demangle !== false;
+  /** The readable name of position `entry` of `handle`'s index, demangled once per function (the demangler is loaded by the caller first). */
+  const readableName = (handle: ObjectHandle, names: ObjectNames, entry: number, symbol: string): string => {
+    let cache = handle.readable;
+    if (cache === undefined) {
+      cache = new Array<string | undefined>(names.index.size);
+      handle.readable = cache;
+    }
+    let name = cache[entry];
+    if (name === undefined) {
+      name = demangler !== undefined && isMangled(symbol) ? demangler(symbol) : symbol;
+      cache[entry] = name;
+    }
+    return name;
+  };
+
   const symbolize = async (pid: number, addresses: readonly bigint[], call: SymbolizeOptions = {}): Promise<Frame[]> => {
     let snap = snapshots.get(pid);
     if (snap === undefined) {
@@ -156,47 +174,67 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       snapshots.delete(pid);
       snapshots.set(pid, snap);
     }
-    const now = Date.now();
-    if (addresses.some((a) => rangeAt(snap as ProcessSnapshot, a) === undefined) && now - (refreshed.get(pid) ?? 0) >= REFRESH_MS) {
+    const count = addresses.length;
+    const ranges = new Array<SnapshotRange | undefined>(count);
+    let outside = false;
+    for (let i = 0; i < count; i++) {
+      const range = rangeAt(snap, addresses[i] as bigint);
+      ranges[i] = range;
+      if (range === undefined) outside = true;
+    }
+    const now = outside ? Date.now() : 0;
+    if (outside && now - (refreshed.get(pid) ?? 0) >= REFRESH_MS) {
       refreshed.set(pid, now);
       try {
         snap = snapshot(pid);
+        for (let i = 0; i < count; i++) ranges[i] = rangeAt(snap, addresses[i] as bigint);
       } catch (error) {
         if (!(error instanceof NotFoundError) && !(error instanceof ProbecError)) throw error;
         // Gone: the kept snapshot is all there is.
       }
     }
     const adjust = call.returnAddresses ?? true;
-    const frames: Frame[] = [];
-    for (const [i, address] of addresses.entries()) {
-      const range = rangeAt(snap, address);
+    const frames = new Array<Frame>(count);
+    for (let i = 0; i < count; i++) {
+      const address = addresses[i] as bigint;
+      const range = ranges[i];
       if (range === undefined) {
-        frames.push(unknownFrame(address));
+        frames[i] = unknownFrame(address);
         continue;
       }
-      const offset = address - range.start + range.offset;
-      const elfAddress = range.bias === undefined ? undefined : address - range.bias;
+      const offset = address + range.fileDelta;
+      // A non-PIE executable's bias is 0: no new bigint for it.
+      const elfAddress = range.bias === undefined ? undefined : range.bias === 0n ? address : address - range.bias;
       let symbol: string | undefined;
       let symbolOffset: bigint | undefined;
       let name: string | undefined;
-      if (range.object !== undefined && elfAddress !== undefined) {
-        const names = range.object.ready ?? (await namesOf(range.object));
-        const hit = names.index.lookup(adjust && i > 0 ? elfAddress - 1n : elfAddress);
-        if (hit !== undefined) {
-          symbol = hit.name;
-          symbolOffset = elfAddress - hit.start;
-          name = readable.get(hit);
-          if (name === undefined) {
-            name = symbol;
-            if (options.demangle !== false && isMangled(symbol)) {
-              demangler ??= await loadDemangler();
-              name = demangler(symbol);
+      const handle = range.object;
+      if (handle !== undefined && elfAddress !== undefined) {
+        const names = handle.ready ?? (await namesOf(handle));
+        const index = names.index;
+        const entry = index.entryAt(adjust && i > 0 ? elfAddress - 1n : elfAddress);
+        if (entry >= 0) {
+          let hit: SymbolHit | undefined;
+          try {
+            hit = index.hitAt(entry);
+          } catch (error) {
+            // A name past its string table's end (hostile input): this frame prints module+0xoffset.
+            if (!(error instanceof ProbecError)) throw error;
+            warn(`${handle.containerPath}: a function name could not be read (${error.message})`);
+          }
+          if (hit !== undefined) {
+            symbol = hit.name;
+            symbolOffset = elfAddress - hit.start;
+            name = handle.readable?.[entry];
+            if (name === undefined) {
+              // Awaited once per symbolizer, not once per name: an await per new name cost more than a lookup.
+              if (demangling && demangler === undefined && isMangled(symbol)) demangler = await loadUncachedDemangler();
+              name = readableName(handle, names, entry, symbol);
             }
-            readable.set(hit, name);
           }
         }
       }
-      frames.push({ address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false });
+      frames[i] = { address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false };
     }
     return frames;
   };
