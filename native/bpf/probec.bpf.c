@@ -76,6 +76,7 @@ enum {
 #define PROBEC_REGS_IP 128
 #define PROBEC_REGS_RC 80
 #define PROBEC_REGS_SP 152
+#define PROBEC_REGS_FP 32 /* rbp */
 #define PROBEC_REGS_G 8 /* r14: Go's g register under ABIInternal */
 #define PROBEC_REGS_EACH(X) X(0) X(8) X(16) X(24) X(32) X(40) X(48) X(56) X(64) X(72) X(80) X(88) X(96) \
   X(104) X(112) X(120) X(128) X(136) X(144) X(152) X(160)
@@ -537,12 +538,16 @@ static __always_inline __s64 cast(__u32 to, __s64 value, __u32 *ok)
 }
 
 /** A capture (enum probec_capture), read back from the header filled before the program runs. */
-static __always_inline __s64 capture(const struct probec_event_header *header, __u32 which, __u32 *ok)
+static __always_inline __s64 capture(struct probec_event_header *header, __u32 which, __u32 *ok)
 {
   switch (which) {
   case PROBEC_CAP_PID: return header->pid;
   case PROBEC_CAP_TID: return header->tid;
-  case PROBEC_CAP_TIMESTAMP: return (__s64)header->timestamp;
+  case PROBEC_CAP_TIMESTAMP:
+    /* An aggregating hit reads the clock only when its program asks (process_hit). */
+    if (header->timestamp == 0)
+      header->timestamp = bpf_ktime_get_ns();
+    return (__s64)header->timestamp;
   case PROBEC_CAP_CPU: return header->cpu;
   case PROBEC_CAP_RETVAL: return (__s64)header->retval;
   case PROBEC_CAP_LATENCY: return (__s64)header->latency;
@@ -650,6 +655,28 @@ struct shift_frames {
   __u64 n;
 };
 
+/*
+ * Seen: the walk's second frame is the caller's return address. Either the
+ * kernel put it there, or the frame the walk starts from returns to the
+ * very same address (a recursion through one call instruction). Which one
+ * the frame pointer tells: a walk without the caller would have [FP + 8]
+ * there. When that differs from the return address, the kernel adds the
+ * caller at this point, and it does so at every hit (the kernel decides
+ * by the probed instruction, which is the point's): the point remembers
+ * it, and its later hits read nothing (a user read costs about as much as
+ * the rest of a ustack key). Only x86-64 reads the return address from
+ * memory; arm64's is in a register.
+ */
+static __always_inline void remember_caller_in_walk(void *regs, struct probec_point *point, __u64 ret)
+{
+#if defined(__TARGET_ARCH_x86)
+  __u64 fp = *(__u64 *)((char *)regs + PROBEC_REGS_FP), unwalked = 0;
+
+  if (fp != 0 && bpf_probe_read_user(&unwalked, sizeof(unwalked), (void *)(fp + 8)) == 0 && unwalked != ret)
+    point->caller_in_walk = 1;
+#endif
+}
+
 /* bpf_loop callback: ips[n - i] = ips[n - i - 1], so frames 1 … n - 1 move up one; stops at frame 1. */
 static long shift_frame(__u64 i, void *ctx)
 {
@@ -664,14 +691,19 @@ static long shift_frame(__u64 i, void *ctx)
 
 static __noinline __u64 put_back_caller(struct run *run, __u64 *ips, __u64 n, __u64 cap)
 {
+  struct probec_point *point = (struct probec_point *)run->point;
   struct shift_frames shift;
   __u64 ret;
 
-  if (!run->point->caller_unframed || n == 0 || cap < 2 || cap > PROBEC_MAX_FRAMES)
+  if (!point->caller_unframed || point->caller_in_walk || n == 0 || cap < 2 || cap > PROBEC_MAX_FRAMES)
     return n;
   ret = unframed_return(run->regs);
-  if (ret == 0 || (n >= 2 && ips[1] == ret))
+  if (ret == 0)
     return n;
+  if (n >= 2 && ips[1] == ret) {
+    remember_caller_in_walk(run->regs, point, ret);
+    return n;
+  }
   if (n >= cap)
     n = cap - 1;
   /* A loop the verifier checks once (bpf_loop), not once per frame: an open-coded one made loading the program 10× slower. */
@@ -949,7 +981,7 @@ static long step(__u32 index, void *data)
     right = argument(run, op->arg);
     break;
   case PROBEC_OP_CAPTURE:
-    right = capture((const struct probec_event_header *)s->event, op->arg, &ok);
+    right = capture((struct probec_event_header *)s->event, op->arg, &ok);
     break;
   case PROBEC_OP_UNARY:
     if (op->arg == PROBEC_UN_NOT)
@@ -1284,10 +1316,13 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
 {
   const struct probec_program *program;
   struct probec_event_header *header;
-  __u64 now = bpf_ktime_get_ns(), latency = 0, retval = 0;
+  __u64 now = 0, latency = 0, retval = 0;
   __u32 entry, size;
   struct run run;
 
+  /* The clock is read when the hit needs it: a pair's sides, and every event; an aggregation only when it captures it. */
+  if (point->role != PROBEC_ROLE_EMIT)
+    now = bpf_ktime_get_ns();
   if (point->role == PROBEC_ROLE_SAVE) {
     save_entry(regs, point, s, pid_tgid, now);
     return;
@@ -1306,8 +1341,10 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
   program = bpf_map_lookup_elem(&programs, &entry);
   if (!program)
     return;
+  if (now == 0 && program->naggs == 0)
+    now = bpf_ktime_get_ns();
 
-  /* The header first: the program's captures read it back. */
+  /* The header first: the program's captures read it back (a timestamp of 0: not read yet). */
   header = (struct probec_event_header *)s->event;
   header->cookie = cookie;
   header->timestamp = now;

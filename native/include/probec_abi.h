@@ -122,7 +122,14 @@ struct probec_point {
    * the immediate caller; a ustack at such a point puts it back.
    */
   __u8 caller_unframed;
-  __u8 pad0[6];
+  /*
+   * Written by the BPF program, 0 from the attacher: 1 once a hit has
+   * shown that the kernel's own user-stack walk already has the caller at
+   * this point (Linux 6.16+ adds it at an entry that pushes %rbp), so
+   * later hits need not read the return address to check.
+   */
+  __u8 caller_in_walk;
+  __u8 pad0[5];
   struct probec_arg args[PROBEC_MAX_ARGS];
 };
 
