@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../bpf/process_watch.h"
+#include "reaper.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -60,6 +61,7 @@ struct process_links {
   struct process_watch_object watch;
   struct ring_buffer *rb;
   uint64_t lost_seen;
+  struct reaper reaper; /* closes the links of processes that exited, off the event loop (mode multi) */
   struct gated *entries[PROBEC_MAX_ENTRIES];
   struct tracked *procs;
   size_t nprocs, cap;
@@ -70,6 +72,7 @@ struct process_links *process_links_new(const struct loader *loader, enum attach
   p->loader = loader;
   p->mode = mode;
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
+  p->reaper = (struct reaper){.sock = -1, .pid = -1};
   return p;
 }
 
@@ -166,8 +169,31 @@ static bool exited(int pidfd) {
   return poll(&fd, 1, 0) == 1;
 }
 
+/*
+ * The links of a process that has exited: their fds go to the reaper,
+ * which waits for their release (reaper.h); perf events (mode pmu) are
+ * closed here.
+ */
+static void unlink_exited(struct process_links *p, uint32_t pid) {
+  for (size_t i = 0; i < PROBEC_MAX_ENTRIES; i++) {
+    struct linked *l = p->entries[i] != NULL ? linked_of(p->entries[i], pid) : NULL;
+    if (l == NULL) continue;
+    for (size_t k = 0; k < l->teardown.n; k++) {
+      struct teardown_item *item = &l->teardown.items[k];
+      if (item->kind != TEARDOWN_FD) continue;
+      reaper_close(&p->reaper, item->fd);
+      item->fd = -1;
+    }
+    unlink_process(p->entries[i], pid);
+  }
+}
+
 static void untrack(struct process_links *p, struct tracked *t) {
-  unlink_everywhere(p, t->pid);
+  /* Exited: nothing wants its links any more, and they may go at leisure. Alive: they go now (a `filter remove`, a move, detach). */
+  if (exited(t->pidfd))
+    unlink_exited(p, t->pid);
+  else
+    unlink_everywhere(p, t->pid);
   epoll_ctl(p->epfd, EPOLL_CTL_DEL, t->pidfd, NULL);
   close(t->pidfd);
   *t = p->procs[--p->nprocs];
@@ -281,6 +307,7 @@ static int ensure_watch(struct process_links *p, int *err, struct why *why) {
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = RING_TAG};
   epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(p->rb), &ev);
   raise_fd_limit();
+  if (p->mode == ATTACH_MULTI) reaper_start(&p->reaper);
   p->loaded = true;
   return 0;
 }
@@ -438,6 +465,7 @@ void process_links_free(struct process_links *p) {
   if (p == NULL) return;
   for (size_t i = 0; i < PROBEC_MAX_ENTRIES; i++) process_links_remove_entry(p, (uint32_t)i);
   while (p->nprocs > 0) untrack(p, &p->procs[p->nprocs - 1]);
+  reaper_stop(&p->reaper);
   if (p->rb != NULL) ring_buffer__free(p->rb);
   if (p->loaded) loader_close_process_watch(&p->watch);
   close(p->epfd);
