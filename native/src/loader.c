@@ -124,6 +124,17 @@ int loader_load_process_watch(struct process_watch_object *w, int *err, struct w
     *err = ENOENT;
     return why_set(why, "the embedded BPF object lacks the process watch (rebuild probec-attach: npm run build:native)");
   }
+  /*
+   * PROBEC_ATTACH_PROCESS_RING_BYTES (a power of two, a page at least):
+   * tests make the ring small, so that records are lost and the attacher's
+   * rescan of /proc is what links the processes they named.
+   */
+  const char *ring = getenv("PROBEC_ATTACH_PROCESS_RING_BYTES");
+  if (ring != NULL) {
+    unsigned long bytes = strtoul(ring, NULL, 10);
+    if (bytes >= 4096 && (bytes & (bytes - 1)) == 0)
+      bpf_map__set_max_entries(bpf_object__find_map_by_name(w->obj, "process_events"), (uint32_t)bytes);
+  }
   int rc = bpf_object__load(w->obj);
   if (rc != 0) return fail(err, -rc, why, "cannot load the process watch (tracepoints sched_process_fork and sched_process_exec)");
   if ((w->watched_fd = map_fd(w->obj, "watched_mntns", err, why)) < 0 || (w->events_fd = map_fd(w->obj, "process_events", err, why)) < 0 ||

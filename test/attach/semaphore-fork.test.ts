@@ -32,7 +32,7 @@ import { Trace } from "./e2e/support/trace.js";
  * SIGUSR1: a round (reads the semaphore, fires forky:guarded when it is
  * up); SIGUSR2: fork a child that does the same; SIGHUP: exec itself again
  * (the thread-group leader execs); SIGWINCH: a second thread execs it (and
- * takes over the pid).
+ * takes over the pid); SIGURG: fork 200 children at once.
  */
 const PROGRAM = `
 #define _SDT_HAS_SEMAPHORES 1
@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGURG);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	report("ready %d", (int)getpid());
@@ -73,6 +74,11 @@ int main(int argc, char **argv)
 				report("child %d", (int)getpid());
 			continue;
 		}
+		for (int i = 0; sig == SIGURG && i < 200; i++)
+			if (fork() == 0) {
+				report("child %d", (int)getpid());
+				break;
+			}
 		if (sig == SIGHUP)
 			execv("/proc/self/exe", argv);
 		if (sig == SIGWINCH)
@@ -303,6 +309,63 @@ describe("processes that fork or exec again in a container-filtered entry's name
       expect(await inside.round()).toBe(0);
     });
   }
+
+  it("--mode multi: records lost to a full ring buffer are made up by a scan of /proc: 200 children forked while the attacher was stopped are all linked", async () => {
+    const inside = new Forky("lost", true);
+    await inside.ready();
+    const ns = statSync(`/proc/${inside.pid}/ns/mnt`).ino;
+    const { plan } = await compile(`usdt pid/${inside.pid}:exe:forky:guarded {\n  round = arg0\n}\n`, { file: "forky.probe" });
+    const probe = (plan as AttachPlan).probes[0]!;
+    const entry = {
+      ...probe,
+      target: { ...probe.target, mntNs: ns },
+      filter: { kind: "container" as const, containerId: "0".repeat(64), cgroupPaths: [], pids: [] },
+    };
+    // A one-page ring holds about 170 records (16 bytes and an 8-byte header each): 200 forks overflow it.
+    process.env.PROBEC_ATTACH_PROCESS_RING_BYTES = "4096";
+    let trace: Trace;
+    try {
+      trace = await Trace.start({ ...(plan as AttachPlan), probes: [entry] }, "multi");
+    } finally {
+      delete process.env.PROBEC_ATTACH_PROCESS_RING_BYTES;
+    }
+    const children: number[] = [];
+    try {
+      const helper = onlyHelper();
+      expect(held(helper)).toBe(2);
+      process.kill(helper, "SIGSTOP");
+      const from = inside.lines().length;
+      try {
+        process.kill(inside.pid, "SIGURG");
+        await until(
+          "200 children",
+          () =>
+            inside
+              .lines()
+              .slice(from)
+              .filter((l) => l.startsWith("child ")).length === 200,
+        );
+      } finally {
+        process.kill(helper, "SIGCONT");
+      }
+      for (const l of inside.lines().slice(from)) if (l.startsWith("child ")) children.push(Number(l.slice(6)));
+      await until("every child linked", () => held(helper) === 202);
+      expect(await inside.round(children.at(-1))).toBe(1);
+      for (const c of children) process.kill(c, "SIGTERM");
+      await until("the children's links closed", () => held(helper) === 2);
+      await trace.waitForEvents("probe1", 1);
+    } finally {
+      for (const c of children) {
+        try {
+          process.kill(c, "SIGKILL");
+        } catch {
+          // Exited already.
+        }
+      }
+      await trace.close();
+    }
+    expect(trace.of("probe1").map((e) => e.pid)).toEqual([children.at(-1)]);
+  });
 });
 
 /** Rounds until `f` reads its semaphore up (a process that exec'd is linked when the attacher reads its record); at most 500. */
