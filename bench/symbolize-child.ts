@@ -9,6 +9,8 @@
  * symbolizer, each printed as one JSON line like bench/child.ts's. The
  * frames are spots inside functions, not return addresses, so they are
  * looked up as they are (`returnAddresses: false`), as the peers do.
+ * With `"demangle": false` the names stay mangled: the same passes
+ * without the demangler, to show its share of the cold pass.
  */
 import { readFileSync } from "node:fs";
 import { createSymbolizer, type Symbolizer } from "../src/symbolize/index.js";
@@ -20,6 +22,8 @@ interface Args {
   readonly stacks: string;
   /** Use only the first `limit` stacks. */
   readonly limit?: number;
+  /** Demangle C++ names (default true); false shows what the rest of the cold path costs. */
+  readonly demangle?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as Args;
@@ -46,7 +50,7 @@ function emit(line: Record<string, unknown>): void {
 }
 
 let mark = startMark();
-const symbolizer = createSymbolizer();
+const symbolizer = createSymbolizer({ demangle: args.demangle ?? true });
 const cold = await pass(symbolizer);
 emit({ label: "cold", ...sinceMark(mark), answer: { ...cold, functions: symbolizer.stats().functions } });
 mark = startMark();

@@ -24,7 +24,7 @@ import { DEFAULT_PROC_ROOT } from "../discovery/proc/read.js";
 import { isMangled, loadUncachedDemangler, type Demangler } from "./demangle.js";
 import type { Frame } from "./frame.js";
 import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
-import { SymbolIndexBuilder, type SymbolHit } from "./symbol-index.js";
+import { SymbolIndexBuilder } from "./symbol-index.js";
 import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot, type SnapshotRange } from "./snapshot.js";
 
 /** Options of {@link createSymbolizer}. */
@@ -214,17 +214,16 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
         const index = names.index;
         const entry = index.entryAt(adjust && i > 0 ? elfAddress - 1n : elfAddress);
         if (entry >= 0) {
-          let hit: SymbolHit | undefined;
           try {
-            hit = index.hitAt(entry);
+            symbol = index.nameAt(entry);
           } catch (error) {
             // A name past its string table's end (hostile input): this frame prints module+0xoffset.
             if (!(error instanceof ProbecError)) throw error;
             warn(`${handle.containerPath}: a function name could not be read (${error.message})`);
           }
-          if (hit !== undefined) {
-            symbol = hit.name;
-            symbolOffset = elfAddress - hit.start;
+          if (symbol !== undefined) {
+            // Both below 2^53 (the index holds no entry above): the difference is exact.
+            symbolOffset = BigInt(Number(elfAddress) - index.startAt(entry));
             name = handle.readable?.[entry];
             if (name === undefined) {
               // Awaited once per symbolizer, not once per name: an await per new name cost more than a lookup.
