@@ -88,8 +88,6 @@ bool process_links_wanted(const struct plan_entry *e, enum attach_mode mode) {
   return false;
 }
 
-bool process_links_has_entry(const struct process_links *p, uint32_t index) { return p != NULL && index < PROBEC_MAX_ENTRIES && p->entries[index] != NULL; }
-
 static bool wants(const struct gated *g, uint64_t mntns) {
   for (size_t i = 0; i < g->nmntns; i++)
     if (g->mntns[i] == mntns) return true;

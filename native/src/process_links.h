@@ -16,7 +16,9 @@
  *   watch (native/bpf/process_watch.h) and linked when the attacher reads
  *   the record (the known gap: a few milliseconds after exec or fork);
  * - a pidfd per linked process tells when it has exited: its links are
- *   closed then, so nothing accumulates in a busy container;
+ *   closed then (by the reaper child in mode multi, reaper.h, so that the
+ *   loop does not wait for their release), so nothing accumulates in a
+ *   busy container;
  * - the entry's namespace set may change (`filter`), and the entry may go
  *   (`remove`, detach): the links of the processes concerned go with it.
  *
@@ -61,8 +63,6 @@ bool process_links_point_gated(const struct plan_entry *e, const struct plan_poi
  */
 size_t process_links_add_entry(struct process_links *p, uint32_t index, const struct plan_entry *e, int binary_fd, const uint64_t *mntns,
                                size_t nmntns, attach_failure_fn on_failure, void *ctx);
-/** Whether entry `index` was taken over. */
-bool process_links_has_entry(const struct process_links *p, uint32_t index);
 /** Adds namespaces to entry `index`'s set and links their processes; 0, or -errno when the watch map refused one. */
 int process_links_add_namespaces(struct process_links *p, uint32_t index, const uint64_t *mntns, size_t n);
 /** Removes namespaces from the set; their processes' links of this entry are closed. */

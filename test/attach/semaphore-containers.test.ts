@@ -175,6 +175,31 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
     expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
   });
 
+  it("SIGKILL of the helper: its reaper child dies with it, and no semaphore stays up", async () => {
+    const plan = await compilePlan("sema-kill", SOURCE, { docker: { host: env.host } });
+    const helper = spawn(HELPER, ["--mode", "multi"], { stdio: ["pipe", "pipe", "inherit"] });
+    let output = "";
+    helper.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("latin1")));
+    const exited = once(helper, "exit");
+    helper.stdin.end(JSON.stringify(plan));
+    await until("ready", () => output.includes('"type":"ready"'));
+    const reapers = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+    expect(reapers.map((r) => readFileSync(`/proc/${r}/comm`, "utf8").trim())).toEqual(["probec-reaper"]);
+    expect([await semaphore(a), await semaphore(b)]).toEqual([1, 0]);
+    helper.kill("SIGKILL");
+    await exited;
+    await until("the reaper to die with the helper", () => {
+      try {
+        return !readFileSync(`/proc/${reapers[0]}/stat`, "utf8").includes("probec-reaper");
+      } catch {
+        return true;
+      }
+    });
+    // The kernel releases a dead process's files after it has exited (delayed fput): rounds until A's is down.
+    for (let i = 0; i < 500 && (await semaphore(a)) !== 0; i++);
+    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+  });
+
   for (const mode of ["multi", "pmu"] as const) {
     it(`--mode ${mode}, initial plan: A's processes only, a process exec'd into A later too, each one's hits exactly`, async () => {
       const plan = await compilePlan(`sema-plan-${mode}`, SOURCE, { docker: { host: env.host } });
