@@ -26,6 +26,7 @@ import { ProbecError } from "../errors.js";
 import { FileSource } from "../io/file-source.js";
 import { resolveInRoot } from "../rootfs/resolve.js";
 import { SymbolIndexBuilder, type SymbolIndex } from "./symbol-index.js";
+import { tableNames } from "./table-names.js";
 
 /** A function named by a provider other than the ELF symbol tables. */
 export interface ProvidedFunction {
@@ -83,16 +84,16 @@ export async function indexObject(elf: ElfFile, containerPath: string, options: 
   const opened: ElfFile[] = [];
   const warn = options.onWarning ?? (() => undefined);
   let complete = false;
-  if (builder.addElfTable(elf, "symtab") > 0) {
+  if (builder.addElfTable(elf, "symtab", tableNames) > 0) {
     sources.push("symtab");
     complete = true;
   }
-  if (builder.addElfTable(elf, "dynsym") > 0) sources.push("dynsym");
+  if (builder.addElfTable(elf, "dynsym", tableNames) > 0) sources.push("dynsym");
   if (!complete) {
     const debug = findDebugFile(elf, containerPath, options, warn);
     if (debug !== undefined) {
       opened.push(debug.elf);
-      if (builder.addElfTable(debug.elf, "symtab") > 0) {
+      if (builder.addElfTable(debug.elf, "symtab", tableNames) > 0) {
         sources.push(`${debug.via}:${debug.shown}`);
         complete = true;
       }
@@ -100,7 +101,7 @@ export async function indexObject(elf: ElfFile, containerPath: string, options: 
   }
   try {
     const mini = await loadGnuDebugdata(elf, containerPath);
-    if (mini !== undefined && builder.addElfTable(mini.elf, "symtab") > 0) {
+    if (mini !== undefined && builder.addElfTable(mini.elf, "symtab", tableNames) > 0) {
       opened.push(mini.elf);
       sources.push("gnu_debugdata");
       complete = true;

@@ -40,6 +40,7 @@
  */
 import { SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC } from "../elf/constants.js";
 import type { ElfFile } from "../elf/elf-file.js";
+import type { SymbolTable } from "../elf/symbols.js";
 import { InternalError, LimitError } from "../errors.js";
 
 /** Most function entries one object's index holds (hostile input: PITFALLS 24). Real objects have at most a few hundred thousand. */
@@ -127,29 +128,15 @@ export class SymbolIndexBuilder {
   /**
    * Adds every defined function of `.symtab` or `.dynsym` of `elf`, decoded
    * straight from the section's bytes (gABI `Elf64_Sym`/`Elf32_Sym`
-   * layouts). Names are not read now; the ref kept is `st_name`.
+   * layouts). Names are not read now; the ref kept is `st_name`, handed to
+   * `names` when given (see table-names.ts), else read through the table's
+   * own `StringTable`.
    */
-  addElfTable(elf: ElfFile, kind: "symtab" | "dynsym"): number {
+  addElfTable(elf: ElfFile, kind: "symtab" | "dynsym", names?: (table: SymbolTable) => NameSource): number {
     const table = elf.symbolTable(kind);
     if (table === undefined) return 0;
     const what = `${elf.name}: ${table.section.name || kind}`;
-    // The ref is st_name: a name costs one string-table read, and the table is
-    // held in memory from the first name on (names of neighbouring functions
-    // lie far apart in it, so reading them one by one through the block cache
-    // re-reads the same blocks: 1.5 GiB for 150k lookups in node's 7 MiB .strtab).
-    let retained = false;
-    const id = this.addSource({
-      nameOf: (ref) => {
-        if (!retained) {
-          table.strings.retain();
-          retained = true;
-        }
-        // .symtab spells versions into the name (`memcpy@@GLIBC_2.14`); .dynsym keeps them apart.
-        const name = table.strings.get(ref);
-        const at = name.indexOf("@");
-        return at > 0 ? name.slice(0, at) : name;
-      },
-    });
+    const id = this.addSource(names === undefined ? retainedNames(table) : names(table));
     const bytes = elf.readSection(table.section);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const le = elf.header.littleEndian;
@@ -255,6 +242,28 @@ export class SymbolIndexBuilder {
       g = h;
     }
   }
+}
+
+/**
+ * Names through the table's StringTable, held in memory from the first name
+ * on (names of neighbouring functions lie far apart in it, so reading them
+ * one by one through the block cache re-reads the same blocks: 1.5 GiB for
+ * 150k lookups in node's 7 MiB .strtab).
+ */
+function retainedNames(table: SymbolTable): NameSource {
+  let retained = false;
+  return {
+    nameOf: (ref) => {
+      if (!retained) {
+        table.strings.retain();
+        retained = true;
+      }
+      // .symtab spells versions into the name (`memcpy@@GLIBC_2.14`); .dynsym keeps them apart.
+      const name = table.strings.get(ref);
+      const at = name.indexOf("@");
+      return at > 0 ? name.slice(0, at) : name;
+    },
+  };
 }
 
 const INITIAL_CAPACITY = 256;
