@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include "reaper.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -42,6 +44,19 @@ static void __attribute__((noreturn)) reap(void) {
   }
 }
 
+/* close_range's fallback: every fd above the socket, as /proc/self/fd lists them. */
+static void close_above_socket(void) {
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL) _exit(1);
+  int own = dirfd(dir);
+  struct dirent *d;
+  while ((d = readdir(dir)) != NULL) {
+    int fd = atoi(d->d_name);
+    if (fd > CHILD_SOCK && fd != own) close(fd);
+  }
+  closedir(dir);
+}
+
 void reaper_start(struct reaper *r) {
   r->sock = -1;
   r->pid = -1;
@@ -61,7 +76,7 @@ void reaper_start(struct reaper *r) {
     prctl(PR_SET_NAME, "probec-reaper");
     /* Nothing of the attacher's but the socket and stderr: a link fd kept here would outlive its close there. */
     if (sv[1] != CHILD_SOCK && dup3(sv[1], CHILD_SOCK, 0) < 0) _exit(1);
-    if (syscall(SYS_close_range, CHILD_SOCK + 1, ~0U, 0) < 0) _exit(1);
+    if (syscall(SYS_close_range, CHILD_SOCK + 1, ~0U, 0) < 0) close_above_socket(); /* before 5.9, or a seccomp profile without it */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(1);
     close(null);
