@@ -243,6 +243,17 @@ struct {
   __uint(value_size, sizeof(struct probec_stack));
 } stacks SEC(".maps");
 
+/*
+ * Counts the attacher's removals from `stacks` (after a reset, native/src/aggregate.c):
+ * a CPU's `last_stack` of an earlier epoch may name a removed stack, so it is looked up again.
+ */
+struct {
+  __uint(type, PROBEC_MAP_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} stacks_epoch SEC(".maps");
+
 /* Processes a ustack probe has fired in: the first hit of each sends a PROBEC_CONTROL_STACK_PROCESS record. */
 struct {
   __uint(type, PROBEC_MAP_LRU_HASH);
@@ -297,6 +308,9 @@ struct probec_scratch {
   struct probec_agg_value init; /* a new key's first value */
   /* The process this CPU last told the attacher of (or found told): its next hits skip the `stack_pids` lookup. */
   struct stack_process last_told;
+  /* The stack this CPU last found or put in `stacks`, and the `stacks_epoch` it was then: its next hits skip the lookup. */
+  __u64 last_stack;
+  __u64 last_stack_epoch;
 };
 
 struct {
@@ -759,8 +773,9 @@ static __noinline long ustack_key(struct run *run, __u32 slot, __u32 frames, __u
 {
   struct probec_scratch *s = run->scratch;
   struct probec_stack_key *key;
+  __u64 n, *epoch;
+  __u32 zero = 0;
   long got, rc;
-  __u64 n;
 
   if (frames == 0 || frames > PROBEC_MAX_FRAMES || slot > PROBEC_AGG_KEY_BYTES - sizeof(*key))
     return run_stop(run, RUN_INVALID);
@@ -776,11 +791,21 @@ static __noinline long ustack_key(struct run *run, __u32 slot, __u32 frames, __u
   key->tgid = ((const struct probec_event_header *)s->event)->pid;
   key->nframes = n;
   key->hash = stack_hash(&s->frames, n);
+  epoch = bpf_map_lookup_elem(&stacks_epoch, &zero);
+  if (!epoch)
+    return 0;
+  /* A tight loop hits one stack over and over: that it is stored was already seen, since the last removal. */
+  if (s->last_stack == key->hash && s->last_stack_epoch == *epoch)
+    return 0;
   if (!bpf_map_lookup_elem(&stacks, &key->hash)) {
     rc = bpf_map_update_elem(&stacks, &key->hash, &s->frames, PROBEC_UPDATE_NOEXIST);
-    if (rc && rc != -PROBEC_EEXIST)
+    if (rc && rc != -PROBEC_EEXIST) {
       s->interp.drop = 1;
+      return 0;
+    }
   }
+  s->last_stack = key->hash;
+  s->last_stack_epoch = *epoch;
   return 0;
 }
 
@@ -819,7 +844,7 @@ static __noinline long agg_key(struct run *run, const struct probec_op *op, __s6
     bpf_get_current_comm(dst, 16);
     return 0;
   case PROBEC_OP_KEY_STR:
-    /* The bytes after the NUL stay zero (AGG_BEGIN): they are part of the hashed key. */
+    /* The bytes after the NUL stay zero (begin_aggregation): they are part of the hashed key. */
     if (bpf_probe_read_user_str(dst, masked(len - 1, PROBEC_AGG_KEY_BYTES - 1) + 1, (const void *)right) < 0)
       s->key.bucket |= fault;
     return 0;
@@ -880,7 +905,7 @@ static __always_inline void count_dropped(__u32 id)
     *count += 1; /* per-CPU, and one hit at a time per CPU (the scratch guard) */
 }
 
-/** AGG: the value into aggregation `index` of the program, under the key built since AGG_BEGIN. */
+/** AGG: the value into aggregation `index` of the program, under the key built since the previous one (or the start). */
 static __noinline long aggregate(struct run *run, __u32 index, __s64 value)
 {
   struct probec_scratch *s = run->scratch;
@@ -926,6 +951,14 @@ static __noinline long aggregate(struct run *run, __u32 index, __s64 value)
   if (v->count == 1 || value > v->max)
     v->max = value;
   return 0;
+}
+
+/** An empty key for the next aggregation, with no fault pending and nothing to drop. */
+static __always_inline void begin_aggregation(struct probec_scratch *s)
+{
+  __builtin_memset(&s->key, 0, sizeof(s->key));
+  s->interp.pending = 0;
+  s->interp.drop = 0;
 }
 
 /** One bytecode op (bpf_loop callback). Returns 0 to go on, 1 to stop. */
@@ -1067,9 +1100,8 @@ static long step(__u32 index, void *data)
   case PROBEC_OP_USTACK:
     return ustack_field(run, op);
   case PROBEC_OP_AGG_BEGIN:
-    __builtin_memset(&s->key, 0, sizeof(s->key));
-    st->pending = 0;
-    st->drop = 0;
+    /* What process_hit and each AGG do already (the lowering no longer emits it; kept for hand-written bytecode). */
+    begin_aggregation(s);
     return 0;
   case PROBEC_OP_KEY_INT:
   case PROBEC_OP_KEY_STR:
@@ -1079,7 +1111,15 @@ static long step(__u32 index, void *data)
   case PROBEC_OP_KEY_USTACK:
     return agg_key(run, op, left, right);
   case PROBEC_OP_AGG:
-    return aggregate(run, op->arg, right);
+  case PROBEC_OP_AGG_COUNT:
+    if (aggregate(run, op->arg, right))
+      return 1;
+    /* The next aggregation's key starts empty (the first one's did: process_hit). */
+    if (op->arg + 1 < run->program->naggs)
+      begin_aggregation(s);
+    st->pending = 0;
+    st->drop = 0;
+    return 0;
   default:
     return run_stop(run, RUN_INVALID);
   }
@@ -1317,7 +1357,7 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
   const struct probec_program *program;
   struct probec_event_header *header;
   __u64 now = 0, latency = 0, retval = 0;
-  __u32 entry, size;
+  __u32 entry, size, nops;
   struct run run;
 
   /* The clock is read when the hit needs it: a pair's sides, and every event; an aggregation only when it captures it. */
@@ -1365,8 +1405,16 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
     s->interp.sp = 0;
     s->interp.stores = 0;
     s->interp.pending = 0;
+    nops = program->nops;
     s->interp.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
-    if (bpf_loop(program->nops, step, &run, 0) < 0)
+    /* A final END is not run (a step costs ~15 ns): its EMIT is the verdict unless a step stops first. */
+    if (nops <= PROBEC_MAX_OPS && program->ops[masked(nops - 1, PROBEC_MAX_OPS - 1)].code == PROBEC_OP_END) {
+      nops--;
+      s->interp.verdict = RUN_EMIT;
+    }
+    if (program->naggs > 0)
+      begin_aggregation(s);
+    if (bpf_loop(nops, step, &run, 0) < 0)
       return;
     if (s->interp.verdict != RUN_EMIT)
       return;

@@ -187,10 +187,13 @@ enum probec_opcode {
   /* A `ustack` field: at `slot` a u64 frame count, then at most `len` user return addresses (bpf_get_stack, BPF_F_USER_STACK). */
   PROBEC_OP_USTACK = 11,
   /*
-   * Aggregations (map `aggs`): AGG_BEGIN zeroes the key in the scratch,
+   * Aggregations (map `aggs`): the key in the scratch starts zeroed (before
+   * the first op of a program that aggregates, and again after each AGG),
    * the KEY_* ops write each `by` key at byte `slot` of probec_agg_key.key
    * (`arg` is the key's index, for its fault bit), then the value is
-   * pushed and AGG pops it and updates aggregation `arg` of the program.
+   * pushed and AGG pops it and updates aggregation `arg` of the program
+   * (AGG_COUNT, for a count, pops nothing: its value is 0). AGG_BEGIN
+   * zeroes the key again; the lowering emits none (each op run costs).
    */
   PROBEC_OP_AGG_BEGIN = 12,
   PROBEC_OP_KEY_INT = 13,    /* pop 8 bytes into the key */
@@ -200,6 +203,7 @@ enum probec_opcode {
   PROBEC_OP_KEY_MNTNS = 17,  /* the task's mount-namespace inode, 8 bytes */
   PROBEC_OP_KEY_USTACK = 18, /* struct probec_stack_key of the user stack (at most `len` frames), 16 bytes */
   PROBEC_OP_AGG = 19,        /* pop the value; update aggregation `arg` (program->aggs[arg]) with the key */
+  PROBEC_OP_AGG_COUNT = 20,  /* AGG with the value 0, popping nothing: a count */
 };
 
 enum probec_capture {

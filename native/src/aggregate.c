@@ -321,8 +321,26 @@ static void send_aggregate(struct aggregates *a, const struct agg_info *info, co
   }
 }
 
+/*
+ * Tells the BPF program that stacks were removed: a CPU remembers the last
+ * stack it found stored, with this epoch, and looks it up again once the
+ * epoch moved (native/bpf/probec.bpf.c, ustack_key). Bumped after the
+ * removals, so a hit between a removal and the bump (a window of
+ * microseconds) may skip storing its stack, as a hit between reading and
+ * deleting its key loses it; the CPU's next hit of that stack stores it.
+ */
+static void bump_stacks_epoch(struct aggregates *a) {
+  int fd = bpf_object__find_map_fd_by_name(a->l->obj, "stacks_epoch");
+  uint32_t zero = 0;
+  uint64_t epoch = 0;
+  if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &epoch) < 0) return;
+  epoch++;
+  bpf_map_update_elem(fd, &zero, &epoch, BPF_ANY);
+}
+
 /* After a reset: the stacks the deleted keys named (a stack that a later hit names again is added again). */
 static void forget_stacks(struct aggregates *a, const struct snapshot *s) {
+  bool removed = false;
   for (size_t i = 0; i < s->n; i++) {
     const uint8_t *key = s->keys + i * s->key_size;
     uint32_t id;
@@ -333,9 +351,10 @@ static void forget_stacks(struct aggregates *a, const struct snapshot *s) {
       if (layout->keys[k].kind != AGG_KEY_USTACK) continue;
       struct probec_stack_key sk;
       memcpy(&sk, key + 8 + layout->keys[k].offset, sizeof sk);
-      bpf_map_delete_elem(a->l->stacks_fd, &sk.hash);
+      removed |= bpf_map_delete_elem(a->l->stacks_fd, &sk.hash) == 0;
     }
   }
+  if (removed) bump_stacks_epoch(a);
 }
 
 static uint32_t row_id(const struct snapshot *s, size_t i) {

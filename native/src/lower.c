@@ -366,7 +366,7 @@ static bool lhist_member(const struct json *lhist, const char *key, int64_t *out
   return true;
 }
 
-/* One aggregation: AGG_BEGIN, its keys, its value, AGG. */
+/* One aggregation: its keys, its value, AGG (a count: its keys, AGG_COUNT). The BPF program empties the key before each one. */
 static int lower_aggregate(struct emitter *em, struct lowered_entry *out, const struct json *a, size_t i, uint32_t index) {
   char path[64];
   snprintf(path, sizeof path, "program.aggregates[%zu]", i);
@@ -405,7 +405,6 @@ static int lower_aggregate(struct emitter *em, struct lowered_entry *out, const 
   agg->nkeys = k;
   uint32_t used = place_keys(agg, want);
   if (8 + used > out->key_size) out->key_size = 8 + used;
-  if (emit(em, PROBEC_OP_AGG_BEGIN, (uint8_t)i, 0) < 0) return -1;
   k = 0;
   for (const struct json *key = by->first; key != NULL; key = key->next, k++)
     if (emit_key(em, key, &agg->keys[k], k) < 0) return -1;
@@ -413,7 +412,7 @@ static int lower_aggregate(struct emitter *em, struct lowered_entry *out, const 
   int depth;
   if (fn == FN_COUNT) {
     if (value != NULL && value->type != JSON_NULL) return why_set(em->why, "%s.value: count has none (expected null)", path);
-    if (emit(em, PROBEC_OP_CONST, 0, 0) < 0) return -1;
+    return emit(em, PROBEC_OP_AGG_COUNT, (uint8_t)i, 0);
   } else {
     if (value == NULL || value->type != JSON_OBJECT) return why_set(em->why, "%s.value: %s needs an integer expression", path, fn_name);
     if (emit_int(em, value, &depth) < 0) return -1;
