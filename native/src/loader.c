@@ -140,16 +140,25 @@ int loader_load_process_watch(struct process_watch_object *w, int *err, struct w
   if ((w->watched_fd = map_fd(w->obj, "watched_mntns", err, why)) < 0 || (w->events_fd = map_fd(w->obj, "process_events", err, why)) < 0 ||
       (w->lost_fd = map_fd(w->obj, "process_lost", err, why)) < 0)
     return -1;
-  w->fork = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_fork"));
+  return loader_attach_process_watch(w, err, why);
+}
+
+int loader_attach_process_watch(struct process_watch_object *w, int *err, struct why *why) {
+  if (w->fork == NULL) w->fork = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_fork"));
   if (w->fork == NULL) return fail(err, errno, why, "cannot attach the process watch to tracepoint sched_process_fork");
-  w->exec = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_exec"));
+  if (w->exec == NULL) w->exec = bpf_program__attach(bpf_object__find_program_by_name(w->obj, "probec_process_exec"));
   if (w->exec == NULL) return fail(err, errno, why, "cannot attach the process watch to tracepoint sched_process_exec");
   return 0;
 }
 
-void loader_close_process_watch(struct process_watch_object *w) {
+void loader_detach_process_watch(struct process_watch_object *w) {
   if (w->exec != NULL) bpf_link__destroy(w->exec);
   if (w->fork != NULL) bpf_link__destroy(w->fork);
+  w->exec = w->fork = NULL;
+}
+
+void loader_close_process_watch(struct process_watch_object *w) {
+  loader_detach_process_watch(w);
   if (w->obj != NULL) bpf_object__close(w->obj);
   memset(w, 0, sizeof *w);
 }

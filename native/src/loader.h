@@ -71,6 +71,10 @@ struct process_watch_object {
 
 /** Loads and attaches the process watch; on failure `*err` is the errno and `why` says what failed. */
 int loader_load_process_watch(struct process_watch_object *w, int *err, struct why *why);
+/** Attaches its programs again after loader_detach_process_watch (no-op when attached). */
+int loader_attach_process_watch(struct process_watch_object *w, int *err, struct why *why);
+/** Detaches its programs (no namespace is watched: no fork or exec of the machine needs to run them), keeping it loaded. */
+void loader_detach_process_watch(struct process_watch_object *w);
 void loader_close_process_watch(struct process_watch_object *w);
 
 /** Routes libbpf's messages: warnings to stderr, and the last one kept for error reasons. */

@@ -310,15 +310,35 @@ static int ensure_watch(struct process_links *p, int *err, struct why *why) {
   return 0;
 }
 
-/* Puts the namespaces in the watch map (before /proc is scanned: a process that starts meanwhile is reported, not missed). */
+/*
+ * Puts the namespaces in the watch map, its programs attached (before /proc
+ * is scanned: a process that starts meanwhile is reported, not missed).
+ */
 static int watch_namespaces(struct process_links *p, const uint64_t *mntns, size_t n) {
   __u8 one = 1;
   for (size_t i = 0; i < n; i++)
     if (bpf_map_update_elem(p->watch.watched_fd, &mntns[i], &one, BPF_ANY) < 0) return -errno;
+  struct why why;
+  int err = 0;
+  if (n > 0 && loader_attach_process_watch(&p->watch, &err, &why) < 0) {
+    fprintf(stderr, "probec-attach: %s\n", why.text);
+    return -err;
+  }
   return 0;
 }
 
-/* Drops namespaces that no entry watches any more from the map, and forgets their processes. */
+/* Whether any entry watches a namespace. */
+static bool watching(const struct process_links *p) {
+  for (size_t i = 0; i < PROBEC_MAX_ENTRIES; i++)
+    if (p->entries[i] != NULL && p->entries[i]->nmntns > 0) return true;
+  return false;
+}
+
+/*
+ * Drops namespaces that no entry watches any more from the map, and forgets
+ * their processes; with none left, the programs are detached (every fork
+ * and exec of the machine ran them).
+ */
 static void unwatch_unwanted(struct process_links *p, const uint64_t *mntns, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (anyone_wants(p, mntns[i])) continue;
@@ -326,6 +346,7 @@ static void unwatch_unwanted(struct process_links *p, const uint64_t *mntns, siz
     for (size_t k = p->nprocs; k-- > 0;)
       if (p->procs[k].mntns == mntns[i]) untrack(p, &p->procs[k]);
   }
+  if (p->loaded && !watching(p)) loader_detach_process_watch(&p->watch);
 }
 
 size_t process_links_add_entry(struct process_links *p, uint32_t index, const struct plan_entry *e, int binary_fd, const uint64_t *mntns,

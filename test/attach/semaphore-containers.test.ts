@@ -121,6 +121,19 @@ function held(pid: number): { multi: number; perf: number } {
   return { multi, perf };
 }
 
+/** The tracepoint links of the process watch the helper holds (sched_process_fork and sched_process_exec, tp_btf). */
+function watchLinks(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (/^link_type:\s+(?:raw_tracepoint|tracing)$/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))) n++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n;
+}
+
 /** The kernel objects one attachment per linked process adds in `mode` (one point: one link, or one perf event). */
 const count = (mode: "multi" | "pmu", n: number) => (mode === "multi" ? { multi: n, perf: 0 } : { multi: 0, perf: n });
 
@@ -239,7 +252,7 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
       expect(raisedRounds(host, from[2])).toEqual([]);
     });
 
-    it(`--mode ${mode}, following: an added entry, then filter add / remove of B; remove leaves no link and every semaphore 0`, async () => {
+    it(`--mode ${mode}, following: an added entry, then filter add / remove of B; remove leaves no link, no tracepoint and every semaphore 0; added again, raised again`, async () => {
       const plan = await compilePlan(`sema-follow-${mode}`, SOURCE, { docker: { host: env.host } });
       const from = [a, b, host].map((t) => t.status.lines().length);
       const session = attachFollowing({ ...plan, probes: [] } as AttachPlan, { mode });
@@ -252,6 +265,8 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
         await session.ready;
         const helper = onlyHelper();
         const idle = held(helper);
+        // Nothing of the process watch before an entry needs it.
+        expect(watchLinks(helper)).toBe(0);
         // One entry that serves the image's containers (target.containers), as --follow adds it for a selector.
         const shared = plan.probes.map((p) => ({
           ...p,
@@ -260,6 +275,7 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
         const added = await session.addProbes(shared);
         expect(added).toMatchObject({ entries: [0], points: 1, failed: [] });
         expect(held(helper)).toEqual({ multi: idle.multi + count(mode, 2).multi, perf: idle.perf + count(mode, 2).perf });
+        expect(watchLinks(helper)).toBe(2);
         expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
 
         // B joins the entry (a selector's second container of the image): its semaphore goes up, the host's stays down.
@@ -274,6 +290,15 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
 
         await session.removeEntries([0]);
         expect(held(helper)).toEqual(idle);
+        // No namespace is watched any more: the tracepoints are detached (no fork or exec of the machine runs them).
+        expect(watchLinks(helper)).toBe(0);
+        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
+        // Added again: the watch is attached again, and A's processes (both) get the semaphore back.
+        const again = await session.addProbes(shared);
+        expect(watchLinks(helper)).toBe(2);
+        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 0, 0]);
+        await session.removeEntries(again.entries);
+        expect(watchLinks(helper)).toBe(0);
         expect(readFileSync("/sys/kernel/tracing/uprobe_events", "utf8")).not.toContain(`probec/pc_${helper}_`);
         expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
         process.kill(a2.pid, "SIGTERM");
