@@ -64,7 +64,6 @@ export async function* engineEvents(
   if (signal?.aborted === true) return;
   const res = await open(socketPath, path, timeoutMs, what, signal);
   if (res === undefined) return;
-  options.onLive?.();
   const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
   const onAbort = (): void => {
     // Closing the reader ends the loop below: a destroyed response never emits the `end` readline waits for.
@@ -73,6 +72,9 @@ export async function* engineEvents(
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    options.onLive?.();
+    // Aborted since the answer came (or by onLive itself): the listener above came too late to hear it.
+    if (isAborted(signal)) return;
     for await (const line of lines) {
       if (line.trim() === "") continue;
       if (line.length > MAX_EVENT_LINE) throw new IoError(`${what}: an event line exceeds ${MAX_EVENT_LINE} bytes`);

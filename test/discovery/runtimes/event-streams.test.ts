@@ -125,6 +125,22 @@ describe("containerd's stream", () => {
   }, 60_000);
 });
 
+describe("either stream", () => {
+  it("aborted as it goes live, ends at once, without an error", async () => {
+    const opens = [
+      (o: EventOptions) => containerdEvents({ address: TEST_CONTAINERD_SOCKET }, o),
+      (o: EventOptions) => engineEvents("docker", TEST_DOCKER_SOCKET, o),
+    ];
+    for (const open of opens) {
+      const abort = new AbortController();
+      let afterLive = 0;
+      // Other tests' containers may come before it goes live; nothing comes after.
+      for await (const _ of open({ signal: abort.signal, onLive: () => abort.abort() })) if (abort.signal.aborted) afterLive++;
+      expect([abort.signal.aborted, afterLive]).toEqual([true, 0]);
+    }
+  }, 60_000);
+});
+
 describe("publishEvent", () => {
   it("encodes PublishRequest{topic, event: Any{type_url, value}} as protobuf", () => {
     const bytes = publishRequest({ namespace: "n", topic: "/a/b", typeUrl: "t.E", value: Uint8Array.from([1, 2]) });
