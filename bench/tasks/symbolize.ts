@@ -12,7 +12,9 @@
  *
  * probec runs in fresh Node processes: cold (a new symbolizer: the
  * process's snapshot, indexing node's tables, loading the demangler, then
- * every stack) and warm (the same stacks again). bpftrace has no offline
+ * every stack), the same cold pass with names left mangled (the
+ * demangler's share: the stacks hit ~50k distinct C++ names, each
+ * demangled once), and warm (the same stacks again). bpftrace has no offline
  * symbolizer, so the peers are the binutils and LLVM symbolizers over the
  * same addresses, file-based and demangling (`addr2line -f -C`,
  * `llvm-symbolizer`, and `eu-addr2line` when elfutils is installed),
@@ -69,15 +71,16 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
         .join("\n")}\n`,
     );
 
-    const runChildren = (limit: number) =>
+    const runChildren = (limit: number, demangle = true) =>
       Array.from({ length: 3 }, () =>
-        spawnSync(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ pid: target?.pid, stacks: stacksFile, limit })], {
+        spawnSync(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ pid: target?.pid, stacks: stacksFile, limit, demangle })], {
           encoding: "utf8",
           timeout: 120_000,
         }),
       );
     const results = runChildren(STACKS);
     const small = runChildren(SMALL);
+    const mangled = runChildren(STACKS, false);
     const smallSamples = childSamples(
       {
         lines: small.flatMap((r) =>
@@ -90,15 +93,17 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
       },
       "cold",
     );
-    const lines = results.flatMap((r) =>
-      r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    );
+    const linesOf = (runs: typeof results) =>
+      runs.flatMap((r) =>
+        r.stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+    const lines = linesOf(results);
     const failure = results.find((r) => r.status !== 0);
-    const answerOf = (label: string): string => {
-      const a = lines.filter((l) => l["label"] === label).at(-1)?.["answer"] as
+    const answerOf = (label: string, from = lines): string => {
+      const a = from.filter((l) => l["label"] === label).at(-1)?.["answer"] as
         | { named: number; frames: number; demangled: number; functions?: number }
         | undefined;
       return a === undefined
@@ -115,6 +120,17 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
       bytesHow: "rchar",
       answer: answerOf("cold"),
       ...failed,
+    };
+    // The same cold pass with names left mangled: what the demangler (50k distinct C++ names of node) costs, beside the rest.
+    const mangledLines = linesOf(mangled);
+    const mangledFailure = mangled.find((r) => r.status !== 0);
+    const coldMangled: Row = {
+      tool: "probec symbolize (cold, names left mangled: no demangler)",
+      scope: "fresh process",
+      samples: childSamples({ lines: mangledLines, failure: undefined }, "cold"),
+      bytesHow: "rchar",
+      answer: answerOf("cold", mangledLines),
+      ...(mangledFailure === undefined ? {} : { note: `FAILED: exit ${mangledFailure.status ?? mangledFailure.signal}` }),
     };
     const warm: Row = {
       tool: "probec symbolize (warm: same symbolizer again)",
@@ -152,7 +168,12 @@ export async function symbolizeTask(print: (line: string) => void, exe = "/usr/b
         unit: "×" as const,
       })),
     ];
-    printTask(print, `(o) symbolizing ${STACKS} stacks of ${DEPTH} frames of a running ${exe}`, [cold, warm, llvm, smallCold, ...slowPeers], targets);
+    printTask(
+      print,
+      `(o) symbolizing ${STACKS} stacks of ${DEPTH} frames of a running ${exe}`,
+      [cold, coldMangled, warm, llvm, smallCold, ...slowPeers],
+      targets,
+    );
   } finally {
     target?.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
