@@ -597,6 +597,22 @@ static __always_inline __u32 take_fault(struct interp *st)
   return faulted;
 }
 
+/** The current task's mount-namespace inode (CO-RE through the running kernel's BTF). */
+static __always_inline __u64 current_mntns(void)
+{
+  struct task_struct *task = bpf_get_current_task_btf();
+
+  return task->nsproxy->mnt_ns->ns.inum;
+}
+
+/** The hit's mount-namespace inode, read when first needed (0 in the header: not read yet; no namespace has inode 0). */
+static __always_inline __u64 header_mntns(struct probec_event_header *header)
+{
+  if (header->mntns == 0)
+    header->mntns = current_mntns();
+  return header->mntns;
+}
+
 /* ---- user stacks and aggregations ---- */
 
 /**
@@ -838,7 +854,7 @@ static __noinline long agg_key(struct run *run, const struct probec_op *op, __s6
     *(__s64 *)dst = right;
     return 0;
   case PROBEC_OP_KEY_MNTNS:
-    *(__u64 *)dst = ((const struct probec_event_header *)s->event)->mntns;
+    *(__u64 *)dst = header_mntns((struct probec_event_header *)s->event);
     return 0;
   case PROBEC_OP_KEY_COMM:
     bpf_get_current_comm(dst, 16);
@@ -1136,14 +1152,6 @@ static long step(__u32 index, void *data)
 
 /* ---- one hit ---- */
 
-/** The current task's mount-namespace inode (CO-RE through the running kernel's BTF). */
-static __always_inline __u64 current_mntns(void)
-{
-  struct task_struct *task = bpf_get_current_task_btf();
-
-  return task->nsproxy->mnt_ns->ns.inum;
-}
-
 /** Whether the point's process filter keeps this hit (enum probec_filter_kind). */
 static __always_inline int filter_keeps(const struct probec_point *point, __u64 pid_tgid, __u64 mntns)
 {
@@ -1394,6 +1402,8 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
   header->tid = (__u32)pid_tgid;
   header->cpu = bpf_get_smp_processor_id();
   header->mntns = mntns;
+  if (program->naggs == 0)
+    header_mntns(header); /* every event carries it */
 
   s->interp.fault_mask = 0;
   s->interp.notified = 0;
@@ -1446,7 +1456,8 @@ static __always_inline int handle_hit(void *regs)
   if (!point)
     return 0;
   pid_tgid = bpf_get_current_pid_tgid();
-  mntns = current_mntns();
+  /* Only a container filter needs the namespace now; a hit that reports it reads it later (header_mntns). */
+  mntns = point->filter_kind == PROBEC_FILTER_CONTAINER ? current_mntns() : 0;
   if (!filter_keeps(point, pid_tgid, mntns))
     return 0;
   s = bpf_map_lookup_elem(&scratch, &zero);
