@@ -74,35 +74,39 @@ function collect(following: Following): { events: ProbeEvent[]; done: () => Prom
 }
 
 describe("follow() start-up on Docker", () => {
-  it("a container started after the listing, before its stream could be trusted, is attached from its start event with every call", async () => {
-    removeContainers(FRESH);
-    const changes: FollowChange[] = [];
-    let id = "";
-    let listedBefore: FollowChange[] = [];
-    const following = await follow(`uprobe ${selector("fresh")}:exe:work { n = arg0 }`, {
-      docker: { host: TEST_DOCKER_HOST },
-      onChange: (c) => changes.push(c),
-      afterListing: async () => {
-        listedBefore = [...changes];
-        id = runContainer(CALLER_IMAGE, FRESH, [CALLER_BINARY], labels("fresh"));
-      },
-    });
-    const { events, done } = collect(following);
-    const log = () => ({ changes, events: events.length });
-    // Nothing had happened when it started: the listing found nothing, so the attachment is its start event's.
-    expect(listedBefore).toEqual([]);
-    expect(changes[0]).toMatchObject({ type: "waiting", scope: selector("fresh") });
-    await until("attached", () => changes.some((c) => c.type === "attached"), log);
-    docker(["kill", "-s", "USR1", FRESH]);
-    await until("5 calls printed", () => callsIn(docker(["logs", FRESH])).length >= 5, log);
-    await until("5 hits", () => events.length >= 5, log);
-    await done();
-    expect(changes.slice(1)).toEqual([{ type: "attached", scope: `docker/${FRESH}`, id, points: 1, failed: 0 }]);
-    expect(events.map((e) => e.fields.n)).toEqual(callsIn(docker(["logs", FRESH])));
-    expect(events.map((e) => e.fields.n)).toEqual([0n, 1n, 2n, 3n, 4n]);
-    for (const e of events) expect([e.container, e.containerId]).toEqual([FRESH, id]);
-    removeContainers(FRESH);
-  }, 120_000);
+  // A selector's listing asks for every container's labels; a named scope's, for the runtime's list: both must wait.
+  for (const kind of ["selector", "named"] as const) {
+    it(`a container started after the listing, before its stream could be trusted, is attached from its start event with every call (${kind} scope)`, async () => {
+      removeContainers(FRESH);
+      const scope = kind === "selector" ? selector("fresh") : `docker/${FRESH}`;
+      const changes: FollowChange[] = [];
+      let id = "";
+      let listedBefore: FollowChange[] = [];
+      const following = await follow(`uprobe ${scope}:exe:work { n = arg0 }`, {
+        docker: { host: TEST_DOCKER_HOST },
+        onChange: (c) => changes.push(c),
+        afterListing: async () => {
+          listedBefore = [...changes];
+          id = runContainer(CALLER_IMAGE, FRESH, [CALLER_BINARY], labels("fresh"));
+        },
+      });
+      const { events, done } = collect(following);
+      const log = () => ({ changes, events: events.length });
+      // Nothing had happened when it started: the listing found nothing, so the attachment is its start event's.
+      expect(listedBefore).toEqual([]);
+      expect(changes[0]).toMatchObject({ type: "waiting", scope });
+      await until("attached", () => changes.some((c) => c.type === "attached"), log);
+      docker(["kill", "-s", "USR1", FRESH]);
+      await until("5 calls printed", () => callsIn(docker(["logs", FRESH])).length >= 5, log);
+      await until("5 hits", () => events.length >= 5, log);
+      await done();
+      expect(changes.slice(1)).toEqual([{ type: "attached", scope: `docker/${FRESH}`, id, points: 1, failed: 0 }]);
+      expect(events.map((e) => e.fields.n)).toEqual(callsIn(docker(["logs", FRESH])));
+      expect(events.map((e) => e.fields.n)).toEqual([0n, 1n, 2n, 3n, 4n]);
+      for (const e of events) expect([e.container, e.containerId]).toEqual([FRESH, id]);
+      removeContainers(FRESH);
+    }, 120_000);
+  }
 
   it("the daemon answers before it subscribes: a container started in between, after the listing, comes from the events replayed since the request", async () => {
     removeContainers(REPLAYED);
