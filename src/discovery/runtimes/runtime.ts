@@ -9,9 +9,9 @@
  *
  * | runtime | list | find (name, id, prefix) | inspect | events |
  * |---|---|---|---|---|
- * | docker | Engine API `GET /containers/json` | yes | `GET /containers/{id}/json` | `GET /events` (streamed) |
- * | podman | its Docker-compatible API | yes | yes | `GET /events` (streamed) |
- * | containerd | `ctr containers ls` / `info`, every namespace | id or prefix (containerd has no names) | `ctr containers info` | `ctr events` (streamed) |
+ * | docker | Engine API `GET /containers/json` | yes | `GET /containers/{id}/json` | `GET /events?since=` (streamed; live at the answer) |
+ * | podman | its Docker-compatible API | yes | yes | the same |
+ * | containerd | `ctr containers ls` / `info`, every namespace | id or prefix (containerd has no names) | `ctr containers info` | `ctr events` (streamed; live once probec's own sync event comes back) |
  * | crio | containers/storage files on disk | yes | yes | none yet: CRI-O's only event source is CRI's `GetContainerEvents` (gRPC) |
  *
  * Containers are described the same way whatever the runtime
