@@ -67,6 +67,7 @@ export interface FollowOptions extends Omit<AttachOptions, "follow">, Omit<Compi
   /** Called with each container's compiled plan as it is attached (its targets name the container and its pod), before its `attached` change. */
   readonly onContainerPlan?: (plan: AttachPlan) => void;
   /**
+   * @internal A test seam, not part of the public API.
    * Awaited at start-up once every event stream is live and the running
    * containers are listed, before they are attached: a container that
    * starts here is missing from the listing and must come from its start
