@@ -111,14 +111,24 @@ static void on_group_failure(void *ctx, uint64_t cookie, int err, const char *re
   ((struct group_attempt *)ctx)->failures++;
 }
 
+/* A process filter's point with a semaphore: attached once per pid of the filter, so that only those processes get it raised. */
+static bool pid_gated(const struct plan_entry *e, const struct plan_point *pt, enum attach_mode mode) {
+  return pt->ref_ctr_offset != 0 && e->filter_kind == PLAN_FILTER_PROCESS && e->npids > 0 && mode != ATTACH_LEGACY;
+}
+
+/* Whether a point is attached per process (PROTOCOL.md, "Semaphores") rather than with the entry's other points. */
+static bool per_process(const struct plan_entry *e, const struct plan_point *pt, enum attach_mode mode) {
+  return pid_gated(e, pt, mode) || process_links_point_gated(e, pt, mode);
+}
+
 /*
- * How many points of `e` are on one side, leaving out those linked per
- * process (process_links.c); with `out`, they are also copied there.
+ * How many points of `e` are on one side, leaving out those attached per
+ * process; with `out`, they are also copied there.
  */
 static size_t points_on_side(const struct plan_entry *e, bool is_return, struct plan_point *out) {
   size_t n = 0;
   for (size_t i = 0; i < e->npoints; i++) {
-    if (e->points[i].is_return != is_return || process_links_point_gated(e, &e->points[i], ATTACH_MULTI)) continue;
+    if (e->points[i].is_return != is_return || per_process(e, &e->points[i], ATTACH_MULTI)) continue;
     if (out != NULL) out[n] = e->points[i];
     n++;
   }
@@ -196,7 +206,7 @@ static void attach_one(struct session *s, struct prepared_entry *p) {
   struct plan_point *points = xcalloc(e->npoints, sizeof *points);
   size_t n = 0;
   for (size_t i = 0; i < e->npoints; i++)
-    if (!process_links_point_gated(e, &e->points[i], s->mode)) points[n++] = e->points[i];
+    if (!per_process(e, &e->points[i], s->mode)) points[n++] = e->points[i];
   struct attach_request r = {
       .loader = &s->loader,
       .path = p->binary.path,
@@ -218,6 +228,46 @@ static uint64_t *entry_namespaces(const struct plan_entry *e, size_t *n) {
   memcpy(set + 1, e->mntns_more, e->nmntns_more * sizeof *set);
   *n = 1 + e->nmntns_more;
   return set;
+}
+
+/* One pid's attempt: a process that exited before the attach (ESRCH) is no failure (the pidfd watch reports its exit). */
+struct pid_attempt {
+  struct entry_attempt *entry;
+  uint32_t pid;
+};
+
+static void on_pid_failure(void *ctx, uint64_t cookie, int err, const char *reason) {
+  struct pid_attempt *a = ctx;
+  if (err == ESRCH) return;
+  char text[400];
+  snprintf(text, sizeof text, "pid %u: %s", a->pid, reason);
+  on_failure(a->entry, cookie, err, text);
+}
+
+/* A process filter's points with a semaphore, once per pid; returns the points attached (in the process that took most). */
+static size_t attach_per_pid(struct session *s, struct prepared_entry *p) {
+  const struct plan_entry *e = &s->plan->entries[p->attempt.index];
+  struct plan_point *points = xcalloc(e->npoints, sizeof *points);
+  size_t n = 0, attached = 0;
+  for (size_t i = 0; i < e->npoints; i++)
+    if (pid_gated(e, &e->points[i], s->mode)) points[n++] = e->points[i];
+  for (size_t k = 0; k < e->npids && n > 0; k++) {
+    struct pid_attempt attempt = {&p->attempt, e->pids[k]};
+    struct attach_request r = {
+        .loader = &s->loader,
+        .path = p->binary.path,
+        .points = points,
+        .npoints = n,
+        .teardown = &s->teardown,
+        .on_failure = on_pid_failure,
+        .ctx = &attempt,
+        .pid = e->pids[k],
+    };
+    size_t done = s->mode == ATTACH_MULTI ? attach_multi(&r) : attach_pmu(&r);
+    if (done > attached) attached = done;
+  }
+  free(points);
+  return attached;
 }
 
 size_t session_link_per_process(struct session *s, uint32_t index, const struct plan_entry *e, int binary_fd, attach_failure_fn on_failure, void *ctx) {
@@ -244,12 +294,13 @@ void session_attach(struct session *s) {
     for (size_t i = 0; i < n; i++)
       if (prepared[i].ready) attach_one(s, &prepared[i]);
   }
-  /* Points with a semaphore of container-filtered entries: one link per process of their namespaces (PROTOCOL.md, "Semaphores"). */
+  /* Points with a semaphore: one link per process of a container filter's namespaces, or per pid of a process filter (PROTOCOL.md, "Semaphores"). */
   for (size_t i = 0; i < n; i++) {
     struct prepared_entry *p = &prepared[i];
     if (!p->ready) continue;
-    if (!process_links_wanted(&s->plan->entries[i], s->mode)) continue;
-    size_t done = session_link_per_process(s, (uint32_t)i, &s->plan->entries[i], p->binary.fd, on_failure, &p->attempt);
+    size_t done = process_links_wanted(&s->plan->entries[i], s->mode)
+                      ? session_link_per_process(s, (uint32_t)i, &s->plan->entries[i], p->binary.fd, on_failure, &p->attempt)
+                      : attach_per_pid(s, p);
     p->attached += done;
     s->attached_points += done;
   }

@@ -11,6 +11,10 @@
  * thread, which takes over the pid, the links named the old leader, and
  * the exec record makes the attacher link it again.
  *
+ * A process filter (`pid/N`) in the initial plan: its points with a
+ * semaphore are attached once per pid, so the semaphore is raised in that
+ * process only, not in a sibling running the same file.
+ *
  * The namespace is made with `unshare -m` (a container's mount namespace
  * without a container: the fork is the program's own, which the fixture
  * images' programs do not do); a sibling running the same file in the
@@ -373,3 +377,28 @@ async function untilRaised(f: Forky): Promise<void> {
   for (let i = 0; i < 500; i++) if ((await f.round()) === 1) return;
   throw new Error(`pid ${f.pid} never read its semaphore up`);
 }
+
+describe("a pid/N filter in the initial plan", () => {
+  for (const mode of ["multi", "pmu"] as const) {
+    it(`--mode ${mode}: the process's semaphore only, not a sibling's running the same file`, async () => {
+      const target = new Forky(`target-${mode}`, false);
+      const sibling = new Forky(`other-${mode}`, false);
+      await Promise.all([target.ready(), sibling.ready()]);
+      const { plan, diagnostics } = await compile(`usdt pid/${target.pid}:exe:forky:guarded {\n  round = arg0\n}\n`, { file: "forky.probe" });
+      expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+      expect((plan as AttachPlan).probes[0]!.filter).toMatchObject({ kind: "process", pids: [target.pid] });
+      const trace = await Trace.start(plan as AttachPlan, mode);
+      try {
+        expect(await trace.attachment.ready).toEqual({ attached: 1, failed: 0, points: 1 });
+        expect(held(onlyHelper())).toBe(1);
+        expect([await target.round(), await sibling.round(), await target.round()]).toEqual([1, 0, 1]);
+        await trace.waitForEvents("probe1", 2);
+      } finally {
+        await trace.close();
+      }
+      expect(trace.of("probe1").map((e) => [e.pid, e.fields.round])).toEqual(target.raised(target.pid).map((r) => [target.pid, r]));
+      expect([await target.round(), await sibling.round()]).toEqual([0, 0]);
+      expect(sibling.raised(sibling.pid)).toEqual([]);
+    });
+  }
+});
