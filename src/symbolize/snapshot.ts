@@ -93,6 +93,8 @@ export interface SnapshotRange {
   readonly object: ObjectHandle | undefined;
   /** Runtime address minus link-time address for this mapping, when the object's program headers say. */
   readonly bias: bigint | undefined;
+  /** {@link bias} as a number when it is a safe integer (every real one), for the symbolizer's number path; else undefined. */
+  readonly biasNumber: number | undefined;
 }
 
 /** The executable mappings of one process at one moment. */
@@ -100,6 +102,12 @@ export interface ProcessSnapshot {
   readonly pid: number;
   /** Sorted by start, non-overlapping. */
   readonly ranges: readonly SnapshotRange[];
+  /**
+   * The ranges' starts and ends as numbers, `[start0, end0, start1, …]`, for
+   * {@link rangeAtNumber}: a bound above 2^53 is rounded, which only ever
+   * keeps it above every address that path takes.
+   */
+  readonly bounds: Float64Array;
   /** Objects that could not be read, and why (reported once by the symbolizer). */
   readonly problems: readonly string[];
   /** The root descriptor this snapshot holds. */
@@ -132,6 +140,7 @@ export function takeSnapshot(pid: number, registry: ObjectRegistry, procRoot = D
         module: map.kind === "special" ? map.path : undefined,
         object: undefined,
         bias: undefined,
+        biasNumber: undefined,
       });
       continue;
     }
@@ -143,10 +152,36 @@ export function takeSnapshot(pid: number, registry: ObjectRegistry, procRoot = D
       opened.set(mapKey, found);
     }
     const bias = found.elf === undefined ? undefined : loadBias(found.elf.programHeaders, map.start, map.offset, true);
-    ranges.push({ start: map.start, end: map.end, offset: map.offset, fileDelta: map.offset - map.start, module, object: found.handle, bias });
+    const biasNumber = bias !== undefined && bias >= -MAX_SAFE && bias <= MAX_SAFE ? Number(bias) : undefined;
+    ranges.push({ start: map.start, end: map.end, offset: map.offset, fileDelta: map.offset - map.start, module, object: found.handle, bias, biasNumber });
   }
   ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  return { pid, ranges, problems, root };
+  const bounds = new Float64Array(ranges.length * 2);
+  ranges.forEach((r, i) => {
+    bounds[2 * i] = Number(r.start);
+    bounds[2 * i + 1] = Number(r.end);
+  });
+  return { pid, ranges, bounds, problems, root };
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * {@link rangeAt} for an address given as a number, which must be an
+ * integer from 0 to 2^53 - 1 (exact): comparisons of numbers rather than
+ * bigints, for the symbolizer's loop over every frame.
+ */
+export function rangeAtNumber(snapshot: ProcessSnapshot, address: number): SnapshotRange | undefined {
+  const bounds = snapshot.bounds;
+  let lo = 0;
+  let hi = bounds.length >>> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (address < (bounds[2 * mid] as number)) hi = mid;
+    else if (address >= (bounds[2 * mid + 1] as number)) lo = mid + 1;
+    else return snapshot.ranges[mid];
+  }
+  return undefined;
 }
 
 /** The range holding `address`, by binary search. */

@@ -433,6 +433,12 @@ export class SymbolIndex {
     return this.#find(Number(vaddr));
   }
 
+  /** {@link entryAt} for an address given as a number: -1 unless it is an integer from 0 to 2^53 - 1. */
+  entryAtNumber(vaddr: number): number {
+    if (!Number.isSafeInteger(vaddr) || vaddr < 0) return -1;
+    return this.#find(vaddr);
+  }
+
   /** The entry covering `address`, or -1. */
   #find(address: number): number {
     const starts = this.#starts;

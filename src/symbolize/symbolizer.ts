@@ -25,7 +25,7 @@ import { isMangled, loadUncachedDemangler, type Demangler } from "./demangle.js"
 import type { Frame } from "./frame.js";
 import { closeNames, indexObject, type NameProvider, type ObjectNames } from "./object-names.js";
 import { SymbolIndexBuilder } from "./symbol-index.js";
-import { rangeAt, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot, type SnapshotRange } from "./snapshot.js";
+import { rangeAt, rangeAtNumber, releaseSnapshot, takeSnapshot, type ObjectHandle, type ObjectRegistry, type ProcessSnapshot } from "./snapshot.js";
 
 /** Options of {@link createSymbolizer}. */
 export interface SymbolizerOptions {
@@ -175,36 +175,38 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       snapshots.set(pid, snap);
     }
     const count = addresses.length;
-    const ranges = new Array<SnapshotRange | undefined>(count);
-    let outside = false;
-    for (let i = 0; i < count; i++) {
-      const range = rangeAt(snap, addresses[i] as bigint);
-      ranges[i] = range;
-      if (range === undefined) outside = true;
-    }
-    const now = outside ? Date.now() : 0;
-    if (outside && now - (refreshed.get(pid) ?? 0) >= REFRESH_MS) {
-      refreshed.set(pid, now);
-      try {
-        snap = snapshot(pid);
-        for (let i = 0; i < count; i++) ranges[i] = rangeAt(snap, addresses[i] as bigint);
-      } catch (error) {
-        if (!(error instanceof NotFoundError) && !(error instanceof ProbecError)) throw error;
-        // Gone: the kept snapshot is all there is.
-      }
-    }
     const adjust = call.returnAddresses ?? true;
     const frames = new Array<Frame>(count);
+    let retried = false;
     for (let i = 0; i < count; i++) {
       const address = addresses[i] as bigint;
-      const range = ranges[i];
+      // Addresses, biases and link-time addresses are numbers where they are exact (every real one), bigints otherwise.
+      const a = address >= 0n && address <= MAX_SAFE ? Number(address) : -1;
+      const range = a >= 0 ? rangeAtNumber(snap, a) : rangeAt(snap, address);
       if (range === undefined) {
+        // An address in no mapping: a library dlopened since the snapshot? Retake it (once a call, at most once a second) and start over.
+        if (!retried) {
+          retried = true;
+          const now = Date.now();
+          if (now - (refreshed.get(pid) ?? 0) >= REFRESH_MS) {
+            refreshed.set(pid, now);
+            try {
+              snap = snapshot(pid);
+              i = -1;
+              continue;
+            } catch (error) {
+              if (!(error instanceof NotFoundError) && !(error instanceof ProbecError)) throw error;
+              // Gone: the kept snapshot is all there is.
+            }
+          }
+        }
         frames[i] = unknownFrame(address);
         continue;
       }
       const offset = address + range.fileDelta;
+      const bias = range.bias;
       // A non-PIE executable's bias is 0: no new bigint for it.
-      const elfAddress = range.bias === undefined ? undefined : range.bias === 0n ? address : address - range.bias;
+      const elfAddress = bias === undefined ? undefined : bias === 0n ? address : address - bias;
       let symbol: string | undefined;
       let symbolOffset: bigint | undefined;
       let name: string | undefined;
@@ -212,7 +214,11 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       if (handle !== undefined && elfAddress !== undefined) {
         const names = handle.ready ?? (await namesOf(handle));
         const index = names.index;
-        const entry = index.entryAt(adjust && i > 0 ? elfAddress - 1n : elfAddress);
+        const elf = a >= 0 && range.biasNumber !== undefined ? a - range.biasNumber : Number.NaN;
+        // Exact when it is a safe integer (rounding never brings a larger one below 2^53); else the bigint path decides.
+        const numeric = Number.isSafeInteger(elf);
+        const at = adjust && i > 0 ? 1 : 0;
+        const entry = numeric ? index.entryAtNumber(elf - at) : index.entryAt(elfAddress - BigInt(at));
         if (entry >= 0) {
           try {
             symbol = index.nameAt(entry);
@@ -223,7 +229,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
           }
           if (symbol !== undefined) {
             // Both below 2^53 (the index holds no entry above): the difference is exact.
-            symbolOffset = BigInt(Number(elfAddress) - index.startAt(entry));
+            symbolOffset = BigInt((numeric ? elf : Number(elfAddress)) - index.startAt(entry));
             name = handle.readable?.[entry];
             if (name === undefined) {
               // Awaited once per symbolizer, not once per name: an await per new name cost more than a lookup.
@@ -279,6 +285,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
  * re-reading maps for each of its stacks would cost more than the rest.
  */
 const REFRESH_MS = 1000;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function unknownFrame(address: bigint): Frame {
   return { address, module: undefined, offset: undefined, elfAddress: undefined, symbol: undefined, symbolOffset: undefined, name: undefined, inlined: false };
