@@ -195,6 +195,14 @@ describe("SymbolIndex", () => {
     expect(() => index.hitAt(index.size)).toThrow(/no entry/);
   });
 
+  test("entryAtNumber finds what entryAt finds, and nothing for a negative, fractional or unsafe address", () => {
+    for (let address = 0xff0; address < 0x2110; address++) expect(index.entryAtNumber(address)).toBe(index.entryAt(BigInt(address)));
+    expect(index.entryAtNumber(-1)).toBe(-1);
+    expect(index.entryAtNumber(0x1000 + 0.5)).toBe(-1);
+    expect(index.entryAtNumber(2 ** 53)).toBe(-1);
+    expect(index.entryAtNumber(Number.NaN)).toBe(-1);
+  });
+
   test("an empty index names nothing", () => {
     const empty = new SymbolIndexBuilder().build();
     expect(empty.size).toBe(0);
