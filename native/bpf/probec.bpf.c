@@ -120,6 +120,11 @@ struct task_struct {
   __u64 start_time; /* ns since boot (CLOCK_MONOTONIC): with the tgid, names one process even when its pid is reused */
 } __attribute__((preserve_access_index));
 
+/* A map's key size (Linux 5.10+ lets a program read a map's fields). */
+struct bpf_map {
+  __u32 key_size;
+} __attribute__((preserve_access_index));
+
 /* A process for `stack_pids`: its tgid and its leader's start time, so that a reused pid is a new process. */
 struct stack_process {
   __u32 tgid;
@@ -972,7 +977,15 @@ static __noinline long aggregate(struct run *run, __u32 index, __s64 value)
 /** An empty key for the next aggregation, with no fault pending and nothing to drop. */
 static __always_inline void begin_aggregation(struct probec_scratch *s)
 {
-  __builtin_memset(&s->key, 0, sizeof(s->key));
+  /* Only the bytes `aggs` hashes: its key size, which the attacher sets from the plan (most keys are small). */
+  __u32 size = ((struct bpf_map *)&aggs)->key_size;
+
+  if (size <= 32)
+    __builtin_memset(&s->key, 0, 32);
+  else if (size <= 96)
+    __builtin_memset(&s->key, 0, 96);
+  else
+    __builtin_memset(&s->key, 0, sizeof(s->key));
   s->interp.pending = 0;
   s->interp.drop = 0;
 }
