@@ -174,8 +174,25 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       snapshots.delete(pid);
       snapshots.set(pid, snap);
     }
-    const count = addresses.length;
     const adjust = call.returnAddresses ?? true;
+    for (;;) {
+      const done = frameStack(pid, snap, addresses, adjust);
+      if (Array.isArray(done)) return done;
+      // An object to index or the demangler to load first: then the stack again (once each per symbolizer).
+      await done;
+      snap = snapshots.get(pid) ?? snap;
+    }
+  };
+
+  /**
+   * The frames of one stack, synchronously, or what must be awaited first
+   * (an object's index, the demangler); the caller awaits it and asks again.
+   * Synchronous so that the loop over every frame is plain optimised code:
+   * inside the async function, each local lived in its generator object.
+   */
+  const frameStack = (pid: number, first: ProcessSnapshot, addresses: readonly bigint[], adjust: boolean): Frame[] | Promise<unknown> => {
+    let snap = first;
+    const count = addresses.length;
     const frames = new Array<Frame>(count);
     let retried = false;
     for (let i = 0; i < count; i++) {
@@ -212,7 +229,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       let name: string | undefined;
       const handle = range.object;
       if (handle !== undefined && elfAddress !== undefined) {
-        const names = handle.ready ?? (await namesOf(handle));
+        const names = handle.ready;
+        if (names === undefined) return namesOf(handle);
         const index = names.index;
         const elf = a >= 0 && range.biasNumber !== undefined ? a - range.biasNumber : Number.NaN;
         // Exact when it is a safe integer (rounding never brings a larger one below 2^53); else the bigint path decides.
@@ -232,8 +250,12 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
             symbolOffset = BigInt((numeric ? elf : Number(elfAddress)) - index.startAt(entry));
             name = handle.readable?.[entry];
             if (name === undefined) {
-              // Awaited once per symbolizer, not once per name: an await per new name cost more than a lookup.
-              if (demangling && demangler === undefined && isMangled(symbol)) demangler = await loadUncachedDemangler();
+              // Loaded once per symbolizer, on the first mangled name.
+              if (demangling && demangler === undefined && isMangled(symbol)) {
+                return loadUncachedDemangler().then((loaded) => {
+                  demangler = loaded;
+                });
+              }
               name = readableName(handle, names, entry, symbol);
             }
           }
