@@ -143,6 +143,14 @@ struct {
   __type(value, struct probec_point);
 } points SEC(".maps");
 
+/* The same points, by cookie, for cookies below PROBEC_DIRECT_POINTS (an element with `present` 0 is none). */
+struct {
+  __uint(type, PROBEC_MAP_ARRAY);
+  __uint(max_entries, PROBEC_DIRECT_POINTS);
+  __type(key, __u32); /* cookie */
+  __type(value, struct probec_point);
+} points_direct SEC(".maps");
+
 struct {
   __uint(type, PROBEC_MAP_ARRAY);
   __uint(max_entries, PROBEC_MAX_ENTRIES);
@@ -1465,7 +1473,15 @@ static __always_inline int handle_hit(void *regs)
   __u64 pid_tgid, mntns;
   __u32 zero = 0;
 
-  point = bpf_map_lookup_elem(&points, &cookie);
+  if (cookie < PROBEC_DIRECT_POINTS) {
+    __u32 index = cookie;
+
+    point = bpf_map_lookup_elem(&points_direct, &index);
+    if (point && !point->present)
+      point = 0;
+  } else {
+    point = bpf_map_lookup_elem(&points, &cookie);
+  }
   if (!point)
     return 0;
   pid_tgid = bpf_get_current_pid_tgid();

@@ -1,0 +1,98 @@
+/**
+ * How the BPF program finds the point that fired (native/bpf/probec.bpf.c,
+ * handle_hit): a cookie below PROBEC_DIRECT_POINTS (512) in the array
+ * `points_direct`, any other in the hash `points`. The compiler numbers
+ * cookies from 1, so its plans use the array; a plan from elsewhere may use
+ * any 64-bit cookie, which takes the hash. Both run here side by side, on
+ * this machine's kernel, in one plan, and every call is reported once with
+ * its own values, by the probe whose cookie fired.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { attach, compile, type AttachPlan, type ProbeEvent } from "../../src/index.js";
+
+const PROGRAM = String.raw`
+#include <stdio.h>
+#include <string.h>
+
+__attribute__((noinline, used)) long work(long n) {
+  __asm__ volatile("" ::: "memory");
+  return n * 3;
+}
+
+int main(void) {
+  char line[64];
+  printf("ready\n");
+  fflush(stdout);
+  while (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "quit", 4) != 0) {
+    for (long i = 1; i <= 5; i++) work(i);
+    printf("done\n");
+    fflush(stdout);
+  }
+  return 0;
+}
+`;
+
+let dir: string;
+let program: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "probec-points-"));
+  writeFileSync(join(dir, "workapp.c"), PROGRAM);
+  program = join(dir, "workapp");
+  execFileSync("gcc", ["-O1", "-g", "-o", program, join(dir, "workapp.c")]);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Cookies well past the array, and past 32 bits (a cookie is a u64): what the hash is for. */
+const FAR = 0x1_0000_0000 + 1_000_000;
+
+it("cookies below 512 (array) and far above (hash) in one plan: every call once, by the probe whose cookie fired", async () => {
+  const app: ChildProcess = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  const line = async (want: string): Promise<void> => {
+    while (!out.split("\n").includes(want)) await once(app.stdout as NodeJS.ReadableStream, "data").then(([c]) => (out += String(c)));
+    out = out.replace(`${want}\n`, "");
+  };
+  await line("ready");
+  const source = `uprobe pid/${app.pid}:exe:work {\n  n = arg0\n}\nuprobe+ret pid/${app.pid}:exe:work {\n  n = arg0\n  rc = retval\n}\n`;
+  const { plan, diagnostics } = await compile(source, { file: "points-lookup.test.probe" });
+  expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  const compiled = plan as AttachPlan;
+  // The second probe's two points (entry and return) move to far cookies, their pairing with them.
+  const far = (cookie: number): number => cookie + FAR;
+  const probes = compiled.probes.map((p, i) =>
+    i === 0 ? p : { ...p, points: p.points.map((pt) => ({ ...pt, cookie: far(pt.cookie), pairedWith: pt.pairedWith === null ? null : far(pt.pairedWith) })) },
+  );
+  expect(probes[0]?.points.every((pt) => pt.cookie < 512)).toBe(true);
+  expect(probes[1]?.points.every((pt) => pt.cookie > 0xffff_ffff)).toBe(true);
+
+  const attachment = attach({ ...compiled, probes });
+  expect(await attachment.ready).toEqual({ attached: 2, failed: 0, points: 3 });
+  const events = attachment[Symbol.asyncIterator]();
+  for (let round = 0; round < 2; round++) {
+    app.stdin?.write("go\n");
+    await line("done");
+    const got: ProbeEvent[] = [];
+    while (got.length < 10) {
+      const r = await events.next();
+      if (r.done === true) throw new Error(`the attachment ended after ${got.length} events`);
+      got.push(r.value);
+    }
+    const of = (id: string) => got.filter((e) => e.probeId === id).map((e) => e.fields);
+    expect(of("probe1")).toEqual([1n, 2n, 3n, 4n, 5n].map((n) => ({ n })));
+    expect(of("probe2")).toEqual([1n, 2n, 3n, 4n, 5n].map((n) => ({ n, rc: n * 3n })));
+  }
+  const summary = await attachment.close();
+  expect(summary.probes.map((p) => [p.id, p.hits, p.lost])).toEqual([
+    ["probe1", 10, 0],
+    ["probe2", 10, 0],
+  ]);
+  app.stdin?.end("quit\n");
+  await once(app, "exit");
+});
