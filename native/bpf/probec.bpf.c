@@ -309,21 +309,23 @@ struct probec_scratch {
   struct interp interp;
   __s64 stack[PROBEC_MAX_STACK];
   struct probec_saved entry; /* PAIR_RETURN: the entry's saved values, copied out before the map element is deleted */
-  /*
-   * The event. The slack after PROBEC_MAX_EVENT lets the verifier accept a
-   * string of up to PROBEC_MAX_STRLEN bytes at any masked slot; the runtime
-   * checks keep every write inside the first PROBEC_MAX_EVENT bytes.
-   */
-  __u8 event[PROBEC_MAX_EVENT + PROBEC_MAX_STRLEN];
-  /* The aggregation key being built; `frames` after it is also the slack a key string at any masked offset needs. */
-  struct probec_agg_key key;
-  struct probec_stack frames;
-  struct probec_agg_value init; /* a new key's first value */
   /* The process this CPU last told the attacher of (or found told): its next hits skip the `stack_pids` lookup. */
   struct stack_process last_told;
   /* The stack this CPU last found or put in `stacks`, and the `stacks_epoch` it was then: its next hits skip the lookup. */
   __u64 last_stack;
   __u64 last_stack_epoch;
+  struct probec_agg_value init; /* a new key's first value */
+  /* The aggregation key being built; `frames` after it is also the slack a key string at any masked offset needs. */
+  struct probec_agg_key key;
+  struct probec_stack frames;
+  /*
+   * The event, last: what an aggregating hit touches stays in the first
+   * two kilobytes above. The slack after PROBEC_MAX_EVENT lets the
+   * verifier accept a string of up to PROBEC_MAX_STRLEN bytes at any
+   * masked slot; the runtime checks keep every write inside the first
+   * PROBEC_MAX_EVENT bytes.
+   */
+  __u8 event[PROBEC_MAX_EVENT + PROBEC_MAX_STRLEN];
 };
 
 struct {
