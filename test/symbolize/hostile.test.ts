@@ -1,9 +1,11 @@
 /**
  * Hostile objects never break a stack: a library whose .symtab header is
- * corrupt (sh_entsize 7) and a mapped file that is not ELF at all are
- * printed module+0xoffset, each with one warning naming the file, while
- * the other frames of the same stack are still named. The process is a
- * fake /proc (procRoot): its maps name files on the host, its root is "/".
+ * corrupt (sh_entsize 7), a mapped file that is not ELF at all, and a
+ * function whose name lies past its string table (names are read only
+ * when a stack hits them) are printed module+0xoffset, each with one
+ * warning naming the file, while the other frames of the same stack are
+ * still named. The process is a fake /proc (procRoot): its maps name files
+ * on the host, its root is "/".
  */
 import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,6 +67,51 @@ test("a corrupt symbol table and a non-ELF file print module+0xoffset with one w
     // Asking again warns no more.
     await s.symbolize(4242, [0x7f0000001141n], { returnAddresses: false });
     expect(warnings).toHaveLength(2);
+  } finally {
+    s.close();
+  }
+});
+
+/** strip_orig with alpha's st_name (Elf64_Sym offset 0) pointing far past .strtab. */
+function nameOutOfTable(to: string): void {
+  const bytes = Buffer.from(readFileSync(join(BIN, "strip_orig")));
+  const shoff = Number(bytes.readBigUInt64LE(40));
+  const shnum = bytes.readUInt16LE(60);
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * 64;
+    if (bytes.readUInt32LE(at + 4) !== 2 /* SHT_SYMTAB */) continue;
+    const offset = Number(bytes.readBigUInt64LE(at + 24));
+    const size = Number(bytes.readBigUInt64LE(at + 32));
+    const strtab = shoff + bytes.readUInt32LE(at + 40) * 64;
+    const strOffset = Number(bytes.readBigUInt64LE(strtab + 24));
+    for (let e = offset; e < offset + size; e += 24) {
+      const name = bytes.toString("latin1", strOffset + bytes.readUInt32LE(e), bytes.indexOf(0, strOffset + bytes.readUInt32LE(e)));
+      if (name === "alpha") bytes.writeUInt32LE(0x7fff0000, e);
+    }
+  }
+  writeFileSync(to, bytes);
+}
+
+test("a function whose name lies past its string table prints module+0xoffset with one warning; its neighbour stays named", async () => {
+  const files = join(dir.name, "names");
+  mkdirSync(files);
+  const file = join(files, "badname");
+  nameOutOfTable(file);
+  const proc = join(dir.name, "proc-names");
+  mkdirSync(join(proc, "4243"), { recursive: true });
+  symlinkSync("/", join(proc, "4243/root"));
+  writeFileSync(join(proc, "4243/maps"), `555555555000-555555556000 r-xp 00001000 08:01 ${statSync(file, { bigint: true }).ino} ${file}\n`);
+  const warnings: string[] = [];
+  const s = createSymbolizer({ procRoot: proc, onWarning: (m) => warnings.push(m), providers: [] });
+  try {
+    // alpha is at 0x1140 and beta at 0x1150 in strip_orig (nm -S): bias 0x555555554000.
+    const frames = await s.symbolize(4243, [0x555555555141n, 0x555555555151n, 0x555555555142n], { returnAddresses: false });
+    expect(frames[0]?.name).toBeUndefined();
+    expect(formatFrame(frames[0] as never)).toBe(`${file}+0x1141`);
+    expect(frames[1]?.name).toBe("beta");
+    expect(frames[2]?.name).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^${file}: a function name could not be read \\(.*string index past the end`));
   } finally {
     s.close();
   }
