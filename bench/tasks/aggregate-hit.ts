@@ -17,8 +17,17 @@
  * keep everything in the kernel and print once at the end, so the notes
  * give what each counted (all hits, or how many it missed), read from
  * probec's final report and from bpftrace's printed map.
+ *
+ * The notes also give each tracer's BPF programs' own time per call: the
+ * kernel's run_time_ns / run_cnt of every program the tracer's process
+ * holds (/proc/<pid>/fdinfo), counted during the traced runs with
+ * kernel.bpf_stats_enabled set for the task (and put back after). That
+ * figure leaves out the uprobe trap both tracers share, so it compares the
+ * two programs more precisely than loop timings on a loaded machine; the
+ * counting itself adds two clock reads per program run, to both.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { attach, type AggregateSnapshot, type AttachPlan, type Attachment } from "../../src/index.js";
@@ -95,7 +104,10 @@ async function loop(binary: string): Promise<number> {
  * its maps, at exit): ready at its BEGIN line "ready", stopped with
  * SIGINT, after which it prints the maps.
  */
-function startBpftraceKeepingOutput(program: string, timeoutMs: number): { ready: Promise<boolean>; stop: () => Promise<string>; failure: () => string } {
+function startBpftraceKeepingOutput(
+  program: string,
+  timeoutMs: number,
+): { pid: number | undefined; ready: Promise<boolean>; stop: () => Promise<string>; failure: () => string } {
   const child: ChildProcess = spawn("bpftrace", ["-e", program], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -123,6 +135,7 @@ function startBpftraceKeepingOutput(program: string, timeoutMs: number): { ready
     });
   });
   return {
+    pid: child.pid,
     ready,
     failure: () => why,
     stop: async () => {
@@ -131,6 +144,89 @@ function startBpftraceKeepingOutput(program: string, timeoutMs: number): { ready
       return out;
     },
   };
+}
+
+/** Nanoseconds and runs of the BPF programs process `pid` holds, as the kernel counts them (bpf_stats). */
+interface BpfTime {
+  ns: bigint;
+  runs: bigint;
+}
+
+function bpfTimeOf(pid: number): BpfTime {
+  const total = { ns: 0n, runs: 0n };
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return total;
+  }
+  for (const fd of fds) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    } catch {
+      continue; // closed meanwhile
+    }
+    const ns = /^run_time_ns:\s+(\d+)$/m.exec(info);
+    const runs = /^run_cnt:\s+(\d+)$/m.exec(info);
+    if (ns === null || runs === null) continue;
+    total.ns += BigInt(ns[1] as string);
+    total.runs += BigInt(runs[1] as string);
+  }
+  return total;
+}
+
+/** The probec-attach child of this process (the attachment's helper). */
+function helperPid(): number | undefined {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (stat.includes("(probec-attach)") && Number(fields[1]) === process.pid) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** One traced run of the loop, adding its BPF time (of the tracer `pid`) to `into`. */
+async function tracedLoop(binary: string, pid: number | undefined, into: BpfTime): Promise<number> {
+  const before = pid === undefined ? undefined : bpfTimeOf(pid);
+  const ms = await loop(binary);
+  if (pid !== undefined && before !== undefined) {
+    const after = bpfTimeOf(pid);
+    into.ns += after.ns - before.ns;
+    into.runs += after.runs - before.runs;
+  }
+  return ms;
+}
+
+const BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled";
+
+/** Turns the kernel's BPF run-time counting on for `work`, then back to what it was; without it (not root), no BPF times. */
+async function withBpfStats<T>(work: () => Promise<T>): Promise<T> {
+  let previous: string | undefined;
+  try {
+    previous = readFileSync(BPF_STATS, "utf8").trim();
+    writeFileSync(BPF_STATS, "1");
+  } catch {
+    previous = undefined;
+  }
+  try {
+    return await work();
+  } finally {
+    if (previous !== undefined) writeFileSync(BPF_STATS, previous);
+  }
+}
+
+/** "BPF 0.52 µs per call (2 program runs)" from the time counted over `calls` calls; empty when nothing was counted. */
+function bpfPerCall(t: BpfTime, calls: number): string {
+  if (t.runs === 0n || calls === 0) return "";
+  const perCall = Number(t.ns) / calls;
+  const runsPerCall = Number(t.runs) / calls;
+  return `; its BPF programs ${(perCall / 1000).toFixed(3)} µs per call (${runsPerCall.toFixed(1)} runs, run_time_ns)`;
 }
 
 /** Hits an aggregation report counted (every row's count) and dropped. */
@@ -156,6 +252,9 @@ interface Measured {
   bpftraceCounted: number;
   /** One of probec's stacks, as it named it (task q). */
   probecStack: string | undefined;
+  /** What each tracer's BPF programs ran, over its traced runs. */
+  probecBpf: BpfTime;
+  bpftraceBpf: BpfTime;
   failures: { probec?: string; bpftrace?: string };
 }
 
@@ -167,6 +266,10 @@ async function finalReport(attachment: Attachment): Promise<AggregateSnapshot | 
 
 /** Runs one variant and prints its table. */
 async function aggregateHitTask(print: (line: string) => void, variant: Variant): Promise<void> {
+  await withBpfStats(() => aggregateHitRuns(print, variant));
+}
+
+async function aggregateHitRuns(print: (line: string) => void, variant: Variant): Promise<void> {
   await withTempDir(async (dir) => {
     let binary: string;
     try {
@@ -183,6 +286,8 @@ async function aggregateHitTask(print: (line: string) => void, variant: Variant)
       probecRows: 0,
       bpftraceCounted: 0,
       probecStack: undefined,
+      probecBpf: { ns: 0n, runs: 0n },
+      bpftraceBpf: { ns: 0n, runs: 0n },
       failures: {},
     };
     let plan: AttachPlan | undefined;
@@ -199,7 +304,8 @@ async function aggregateHitTask(print: (line: string) => void, variant: Variant)
         const draining = drain(attachment, { events: 0 });
         try {
           await attachment.ready;
-          for (let i = 0; i < REPS; i++) m.probec.push(await loop(binary));
+          const helper = helperPid();
+          for (let i = 0; i < REPS; i++) m.probec.push(await tracedLoop(binary, helper, m.probecBpf));
           const report = await finalReport(attachment);
           await draining;
           const { counted, dropped, rows } = countedIn(report);
@@ -221,7 +327,7 @@ async function aggregateHitTask(print: (line: string) => void, variant: Variant)
           m.failures.bpftrace = bpftrace.failure();
           await bpftrace.stop();
         } else {
-          for (let i = 0; i < REPS; i++) m.bpftrace.push(await loop(binary));
+          for (let i = 0; i < REPS; i++) m.bpftrace.push(await tracedLoop(binary, bpftrace.pid, m.bpftraceBpf));
           m.bpftraceCounted += variant.bpftraceCounted(await bpftrace.stop());
         }
       }
@@ -259,7 +365,7 @@ function report(print: (line: string) => void, variant: Variant, m: Measured): v
       answer: perHitText(probecNs),
       note:
         m.failures.probec ??
-        `counted ${m.probecCounted.toLocaleString("en")} of ${hits.toLocaleString("en")} hits in ${m.probecRows} row(s), ${m.probecDropped.toLocaleString("en")} dropped${m.probecStack === undefined ? "" : `; stack: ${m.probecStack}`}`,
+        `counted ${m.probecCounted.toLocaleString("en")} of ${hits.toLocaleString("en")} hits in ${m.probecRows} row(s), ${m.probecDropped.toLocaleString("en")} dropped${bpfPerCall(m.probecBpf, m.probec.length * HITS)}${m.probecStack === undefined ? "" : `; stack: ${m.probecStack}`}`,
     },
     {
       tool: variant.bpftraceLabel,
@@ -267,12 +373,18 @@ function report(print: (line: string) => void, variant: Variant, m: Measured): v
       samples: m.bpftrace.map(sample),
       bytesHow: "n/a",
       answer: perHitText(bpftraceNs),
-      note: m.failures.bpftrace ?? `counted ${m.bpftraceCounted.toLocaleString("en")} of ${hits.toLocaleString("en")} hits`,
+      note:
+        m.failures.bpftrace ??
+        `counted ${m.bpftraceCounted.toLocaleString("en")} of ${hits.toLocaleString("en")} hits${bpfPerCall(m.bpftraceBpf, m.bpftrace.length * HITS)}`,
     },
   ];
   printTask(print, `${variant.title} (the loop's own time; ${REPS}×${ROUNDS} runs each)`, rows, []);
   const ratio = probecNs === undefined || bpftraceNs === undefined || bpftraceNs <= 0 ? undefined : probecNs / bpftraceNs;
   printTarget(print, "per-hit cost, probec / bpftrace", ratio, 1.0, (v) => `${v.toFixed(2)}×`);
+  if (m.probecBpf.runs > 0n && m.bpftraceBpf.runs > 0n && m.probec.length > 0 && m.bpftrace.length > 0) {
+    const bpfRatio = Number(m.probecBpf.ns) / (m.probec.length * HITS) / (Number(m.bpftraceBpf.ns) / (m.bpftrace.length * HITS));
+    print(`  BPF programs' own time per call (run_time_ns), probec / bpftrace: ${bpfRatio.toFixed(2)}×`);
+  }
 }
 
 /** Task (p): hist(latency) on uprobe+ret. */
