@@ -309,16 +309,27 @@ function nameSections(source: ByteSource, raw: SectionHeader[], shstrndx: number
   const strtab = raw[shstrndx];
   if (strtab === undefined) throw new FormatError("e_shstrndx out of range", header.bits === 64 ? 62 : 50, shstrndx);
   if (strtab.sh_type !== SHT_STRTAB) throw new FormatError("e_shstrndx does not name a string table", header.bits === 64 ? 62 : 50, shstrndx);
-  const names = new StringTable(source, strtab.sh_offset, strtab.sh_size, "section name table");
+  // StringTable's own check, without the object: names are read through one only when the table is large.
+  if (strtab.sh_offset + strtab.sh_size > source.size)
+    throw new FormatError("section name table extends past the end of the file", strtab.sh_offset, strtab.sh_size);
+  let names: StringTable | undefined;
   // The whole table in one read (a few hundred bytes) rather than a read per name: opening a file is most
   // of a cold findSymbol (issue 13). A larger table (~100k sections) is read name by name.
   const bytes = strtab.sh_size <= MAX_SECTION_NAMES_READ ? readRange(source, strtab.sh_offset, strtab.sh_size, "section name table") : undefined;
   const decoder = new TextDecoder();
+  // An ASCII table is decoded once and each name sliced from it (same offsets): a decode per name cost more than the rest of opening.
+  const text = bytes !== undefined && isAscii(bytes) ? decoder.decode(bytes) : undefined;
   for (const s of raw as { name: string; sh_name: number }[]) {
     const end = bytes !== undefined && s.sh_name < bytes.length ? bytes.indexOf(0, s.sh_name) : -1;
-    s.name = end >= 0 ? decoder.decode(bytes?.subarray(s.sh_name, end)) : names.get(s.sh_name);
+    if (end < 0) s.name = (names ??= new StringTable(source, strtab.sh_offset, strtab.sh_size, "section name table")).get(s.sh_name);
+    else s.name = text !== undefined ? text.slice(s.sh_name, end) : decoder.decode(bytes?.subarray(s.sh_name, end));
   }
   return raw;
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x7f) return false;
+  return true;
 }
 
 /** Largest section-name table read in one piece. */

@@ -66,6 +66,18 @@ export function toOffset(value: bigint, what: string, at: number): number {
   return Number(value);
 }
 
+/**
+ * The 64-bit offset or size at `at` in `view` as a number, like
+ * {@link toOffset} of the bigint but without making one: the halves are
+ * combined, and a value beyond 2^53 - 1 (a high half of 2^21 or more) is
+ * the same FormatError, naming `what` and the file offset `fileAt`.
+ */
+export function offsetAt(view: DataView, at: number, le: boolean, what: string, fileAt: number): number {
+  const high = view.getUint32(le ? at + 4 : at, le);
+  if (high >= 0x200000) throw new FormatError(`${what} is too large`, fileAt, view.getBigUint64(at, le));
+  return high * 0x100000000 + view.getUint32(le ? at : at + 4, le);
+}
+
 /** Formats an address the way probec prints them everywhere: `0x` and lower-case hex. */
 export function hex(value: bigint | number): string {
   return `0x${value.toString(16)}`;

@@ -4,7 +4,7 @@
 import { FormatError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
 import { ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB } from "./constants.js";
-import { Fields, toOffset, type ElfLayout } from "./fields.js";
+import { offsetAt, type ElfLayout } from "./fields.js";
 
 /** The decoded ELF header; raw fields keep their spec names. */
 export interface ElfHeader extends ElfLayout {
@@ -49,30 +49,34 @@ export function readElfHeader(source: ByteSource): ElfHeader {
   const ei_data = ident[5] ?? 0;
   if (ei_class !== ELFCLASS32 && ei_class !== ELFCLASS64) throw new FormatError("invalid ELF class", 4, ei_class);
   if (ei_data !== ELFDATA2LSB && ei_data !== ELFDATA2MSB) throw new FormatError("invalid ELF data encoding", 5, ei_data);
-  const layout: ElfLayout = { bits: ei_class === ELFCLASS64 ? 64 : 32, littleEndian: ei_data === ELFDATA2LSB };
-  const size = layout.bits === 64 ? 64 : 52;
+  const bits = ei_class === ELFCLASS64 ? 64 : 32;
+  const le = ei_data === ELFDATA2LSB;
+  const size = bits === 64 ? 64 : 52;
   if (source.size < size) throw new FormatError(`ELF header is truncated: the file has only ${source.size} bytes`, 0, undefined, false);
-  const f = new Fields(readRange(source, 0, size, "ELF header"), layout);
-  const at = layout.bits === 64 ? { entry: 24, phoff: 32, shoff: 40, flags: 48 } : { entry: 24, phoff: 28, shoff: 32, flags: 36 };
-  const rest = at.flags + 4;
-  const header: ElfHeader = {
-    ...layout,
+  // One DataView and no helper objects: this runs once per file, cold, on the path of every lookup (issue 13).
+  const bytes = readRange(source, 0, size, "ELF header");
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Elf64_Ehdr: e_entry 24, e_phoff 32, e_shoff 40, e_flags 48; Elf32_Ehdr: 24, 28, 32, 36.
+  const flagsAt = bits === 64 ? 48 : 36;
+  const rest = flagsAt + 4;
+  return {
+    bits,
+    littleEndian: le,
     ei_osabi: ident[7] ?? 0,
-    e_type: f.u16(16),
-    e_machine: f.u16(18),
-    e_version: f.u32(20),
-    e_entry: f.word(at.entry),
-    e_phoff: toOffset(f.word(at.phoff), "e_phoff", at.phoff),
-    e_shoff: toOffset(f.word(at.shoff), "e_shoff", at.shoff),
-    e_flags: f.u32(at.flags),
-    e_ehsize: f.u16(rest),
-    e_phentsize: f.u16(rest + 2),
-    e_phnum: f.u16(rest + 4),
-    e_shentsize: f.u16(rest + 6),
-    e_shnum: f.u16(rest + 8),
-    e_shstrndx: f.u16(rest + 10),
+    e_type: v.getUint16(16, le),
+    e_machine: v.getUint16(18, le),
+    e_version: v.getUint32(20, le),
+    e_entry: bits === 64 ? v.getBigUint64(24, le) : BigInt(v.getUint32(24, le)),
+    e_phoff: bits === 64 ? offsetAt(v, 32, le, "e_phoff", 32) : v.getUint32(28, le),
+    e_shoff: bits === 64 ? offsetAt(v, 40, le, "e_shoff", 40) : v.getUint32(32, le),
+    e_flags: v.getUint32(flagsAt, le),
+    e_ehsize: v.getUint16(rest, le),
+    e_phentsize: v.getUint16(rest + 2, le),
+    e_phnum: v.getUint16(rest + 4, le),
+    e_shentsize: v.getUint16(rest + 6, le),
+    e_shnum: v.getUint16(rest + 8, le),
+    e_shstrndx: v.getUint16(rest + 10, le),
   };
-  return header;
 }
 
 function hasMagic(bytes: Uint8Array): boolean {

@@ -5,7 +5,7 @@
  */
 import { FormatError, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
-import { Fields, toOffset } from "./fields.js";
+import { offsetAt } from "./fields.js";
 import type { ElfHeader } from "./header.js";
 
 /** One `Elf*_Phdr`. Offsets and file sizes are numbers (they index the file); addresses are bigints. */
@@ -32,32 +32,34 @@ export function readProgramHeaders(source: ByteSource, header: ElfHeader, count:
     throw new FormatError(`invalid e_phentsize (expected ${entsize})`, header.bits === 64 ? 54 : 42, header.e_phentsize);
   }
   const bytes = readRange(source, header.e_phoff, count * entsize, "program header table");
-  const f = new Fields(bytes, header);
+  // One DataView, offsets as numbers without a bigint each: see section-headers.ts.
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = header.littleEndian;
   const result: ProgramHeader[] = [];
   for (let i = 0; i < count; i++) {
     const o = i * entsize;
     const at = header.e_phoff + o;
     if (header.bits === 64) {
       result.push({
-        p_type: f.u32(o),
-        p_flags: f.u32(o + 4),
-        p_offset: toOffset(f.u64(o + 8), "p_offset", at + 8),
-        p_vaddr: f.u64(o + 16),
-        p_paddr: f.u64(o + 24),
-        p_filesz: toOffset(f.u64(o + 32), "p_filesz", at + 32),
-        p_memsz: f.u64(o + 40),
-        p_align: f.u64(o + 48),
+        p_type: v.getUint32(o, le),
+        p_flags: v.getUint32(o + 4, le),
+        p_offset: offsetAt(v, o + 8, le, "p_offset", at + 8),
+        p_vaddr: v.getBigUint64(o + 16, le),
+        p_paddr: v.getBigUint64(o + 24, le),
+        p_filesz: offsetAt(v, o + 32, le, "p_filesz", at + 32),
+        p_memsz: v.getBigUint64(o + 40, le),
+        p_align: v.getBigUint64(o + 48, le),
       });
     } else {
       result.push({
-        p_type: f.u32(o),
-        p_offset: f.u32(o + 4),
-        p_vaddr: BigInt(f.u32(o + 8)),
-        p_paddr: BigInt(f.u32(o + 12)),
-        p_filesz: f.u32(o + 16),
-        p_memsz: BigInt(f.u32(o + 20)),
-        p_flags: f.u32(o + 24),
-        p_align: BigInt(f.u32(o + 28)),
+        p_type: v.getUint32(o, le),
+        p_offset: v.getUint32(o + 4, le),
+        p_vaddr: BigInt(v.getUint32(o + 8, le)),
+        p_paddr: BigInt(v.getUint32(o + 12, le)),
+        p_filesz: v.getUint32(o + 16, le),
+        p_memsz: BigInt(v.getUint32(o + 20, le)),
+        p_flags: v.getUint32(o + 24, le),
+        p_align: BigInt(v.getUint32(o + 28, le)),
       });
     }
   }

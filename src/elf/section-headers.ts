@@ -4,7 +4,7 @@
  */
 import { FormatError, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
-import { Fields, toOffset } from "./fields.js";
+import { Fields, offsetAt } from "./fields.js";
 import type { ElfHeader } from "./header.js";
 
 /** One `Elf*_Shdr`, plus its index and (resolved) name. */
@@ -51,26 +51,46 @@ export function readSectionHeaders(source: ByteSource, header: ElfHeader, count:
   if (count > MAX_SECTIONS) throw new LimitError(`too many sections: ${count} (limit ${MAX_SECTIONS})`);
   const entsize = checkEntsize(header);
   const bytes = readRange(source, header.e_shoff, count * entsize, "section header table");
-  const f = new Fields(bytes, header);
+  // Fields read straight from one DataView, offsets as numbers without a bigint each: opening a file runs
+  // this cold, in V8's interpreter, where every call and bigint counts (issue 13).
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = header.littleEndian;
+  const is64 = header.bits === 64;
   const result: SectionHeader[] = [];
   for (let i = 0; i < count; i++) {
     const o = i * entsize;
     const at = header.e_shoff + o;
-    const is64 = header.bits === 64;
-    result.push({
-      index: i,
-      name: "",
-      sh_name: f.u32(o),
-      sh_type: f.u32(o + 4),
-      sh_flags: f.word(o + 8),
-      sh_addr: f.word(is64 ? o + 16 : o + 12),
-      sh_offset: toOffset(f.word(is64 ? o + 24 : o + 16), "sh_offset", at),
-      sh_size: toOffset(f.word(is64 ? o + 32 : o + 20), "sh_size", at),
-      sh_link: f.u32(is64 ? o + 40 : o + 24),
-      sh_info: f.u32(is64 ? o + 44 : o + 28),
-      sh_addralign: f.word(is64 ? o + 48 : o + 32),
-      sh_entsize: toOffset(f.word(is64 ? o + 56 : o + 36), "sh_entsize", at),
-    });
+    result.push(
+      is64
+        ? {
+            index: i,
+            name: "",
+            sh_name: v.getUint32(o, le),
+            sh_type: v.getUint32(o + 4, le),
+            sh_flags: v.getBigUint64(o + 8, le),
+            sh_addr: v.getBigUint64(o + 16, le),
+            sh_offset: offsetAt(v, o + 24, le, "sh_offset", at),
+            sh_size: offsetAt(v, o + 32, le, "sh_size", at),
+            sh_link: v.getUint32(o + 40, le),
+            sh_info: v.getUint32(o + 44, le),
+            sh_addralign: v.getBigUint64(o + 48, le),
+            sh_entsize: offsetAt(v, o + 56, le, "sh_entsize", at),
+          }
+        : {
+            index: i,
+            name: "",
+            sh_name: v.getUint32(o, le),
+            sh_type: v.getUint32(o + 4, le),
+            sh_flags: BigInt(v.getUint32(o + 8, le)),
+            sh_addr: BigInt(v.getUint32(o + 12, le)),
+            sh_offset: v.getUint32(o + 16, le),
+            sh_size: v.getUint32(o + 20, le),
+            sh_link: v.getUint32(o + 24, le),
+            sh_info: v.getUint32(o + 28, le),
+            sh_addralign: BigInt(v.getUint32(o + 32, le)),
+            sh_entsize: v.getUint32(o + 36, le),
+          },
+    );
   }
   return result;
 }
