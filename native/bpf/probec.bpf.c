@@ -817,7 +817,10 @@ static __noinline long ustack_key(struct run *run, __u32 slot, __u32 frames, __u
     s->key.bucket |= 1u << ((index & 7) + PROBEC_AGG_FAULT_SHIFT);
     return 0;
   }
-  n = put_back_caller(run, s->frames.ips, (__u64)got / 8, frames);
+  n = (__u64)got / 8;
+  /* A point whose caller the kernel's walk already holds needs no call (the common case at an entry, on Linux 6.16+). */
+  if (!run->point->caller_in_walk)
+    n = put_back_caller(run, s->frames.ips, n, frames);
   s->frames.nframes = n;
   key->tgid = ((const struct probec_event_header *)s->event)->pid;
   key->nframes = n;
@@ -849,8 +852,6 @@ static __noinline long agg_key(struct run *run, const struct probec_op *op, __s6
   __u8 *dst;
   __u64 n;
 
-  if (op->code == PROBEC_OP_KEY_USTACK)
-    return ustack_key(run, slot, len, op->arg);
   if (op->code == PROBEC_OP_KEY_STR || op->code == PROBEC_OP_KEY_GOSTR) {
     if (len == 0 || len > PROBEC_AGG_KEY_BYTES || slot > PROBEC_AGG_KEY_BYTES - len)
       return run_stop(run, RUN_INVALID);
@@ -1147,8 +1148,9 @@ static long step(__u32 index, void *data)
   case PROBEC_OP_KEY_GOSTR:
   case PROBEC_OP_KEY_COMM:
   case PROBEC_OP_KEY_MNTNS:
-  case PROBEC_OP_KEY_USTACK:
     return agg_key(run, op, left, right);
+  case PROBEC_OP_KEY_USTACK:
+    return ustack_key(run, op->slot, op->len, op->arg);
   case PROBEC_OP_AGG:
   case PROBEC_OP_AGG_COUNT:
     if (aggregate(run, op->arg, right))
