@@ -7,30 +7,52 @@
  * The general path reads the same bytes, but a cold lookup is mostly V8
  * compiling probec's functions on their first call (issue 13: 3.7 ms, of
  * which ~2 ms compiling); that path builds the symbol, string, version and
- * hash table objects, then filters, dedupes and chooses among candidates.
+ * hash table objects, then filters, dedupes and chooses among candidates,
+ * and locates the one chosen. This path builds the result straight from
+ * the entry.
  *
  * It answers only when the general path would give the same answer: the
  * request names no version; the hash chain holds exactly one defined code
  * entry with that name; it is not local (a local one makes the general
  * path read `.symtab` too) and its versym index is 0 or 1 (unversioned).
  * Anything else (a version, several candidates, no `.gnu.hash`, no section
- * headers, a non-ASCII name, and any table that is malformed or reaches
- * past the end of the file) returns undefined, and the general path
- * answers, with its errors.
+ * headers, a non-ASCII name, an IFUNC unless allowed, ARM and ppc64 (whose
+ * code address is not st_value), an address outside every executable
+ * segment, and any table that is malformed or reaches past the end of the
+ * file) returns undefined, and the general path answers, with its errors.
  */
 import type { ByteSource } from "../io/byte-source.js";
-import { SHN_UNDEF, SHT_DYNSYM, SHT_GNU_HASH, SHT_GNU_VERSYM, SHT_STRTAB, STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE } from "./constants.js";
+import {
+  EM_ARM,
+  EM_PPC64,
+  SHN_UNDEF,
+  SHT_DYNSYM,
+  SHT_GNU_HASH,
+  SHT_GNU_VERSYM,
+  SHT_STRTAB,
+  STB_LOCAL,
+  STT_FUNC,
+  STT_GNU_IFUNC,
+  STT_NOTYPE,
+} from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
+import type { FoundSymbol } from "./find-symbol.js";
 import { gnuHash } from "./hash.js";
 import type { SectionHeader } from "./section-headers.js";
-import { MAX_SYMBOLS, type ElfSymbol } from "./symbols.js";
+import { bindingName, MAX_SYMBOLS, typeName } from "./symbols.js";
 
 /**
  * The one exported, unversioned code definition of `name` in `.dynsym`,
- * found through `.gnu.hash`, or undefined when this short path cannot tell
- * (see the module comment): the caller then takes the general path.
+ * found through `.gnu.hash` and located as `findSymbol` locates it, or
+ * undefined when this short path cannot tell (see the module comment):
+ * the caller then takes the general path. An IFUNC is returned only with
+ * `allowIfunc` (the general path makes the error that names its
+ * implementations).
  */
-export function soleExportedDefinition(elf: ElfFile, name: string): ElfSymbol | undefined {
+export function findExported(elf: ElfFile, name: string, allowIfunc: boolean): FoundSymbol | undefined {
+  // ARM and ppc64 code addresses are not st_value (find-symbol.ts codeAddress).
+  const machine = elf.header.e_machine;
+  if (machine === EM_ARM || machine === EM_PPC64) return undefined;
   const tables = exportTables(elf);
   if (tables === undefined) return undefined;
   const wanted = asciiBytes(name);
@@ -58,7 +80,8 @@ export function soleExportedDefinition(elf: ElfFile, name: string): ElfSymbol | 
   if (!bloomBit(bloom, h % bits, le) || !bloomBit(bloom, (h >>> bloomShift) % bits, le)) return undefined;
   let index = view(source.readAt(gnu.sh_offset + bucketsAt + (h % nbuckets) * 4, 4)).getUint32(0, le);
   if (index === 0 || index < symoffset) return undefined;
-  let found: ElfSymbol | undefined;
+  let found: DataView | undefined;
+  let foundIndex = 0;
   let candidates = 0;
   for (; index < count; index++) {
     const chainOffset = chainAt + (index - symoffset) * 4;
@@ -66,23 +89,38 @@ export function soleExportedDefinition(elf: ElfFile, name: string): ElfSymbol | 
     const h2 = view(source.readAt(gnu.sh_offset + chainOffset, 4)).getUint32(0, le);
     if ((h2 | 1) === (h | 1)) {
       const entry = view(source.readAt(dynsym.sh_offset + index * entsize, entsize));
-      const st_name = entry.getUint32(0, le);
-      if (namedAt(source, strtab, st_name, wanted)) {
-        const symbol = definitionAt(entry, is64, le, name, index);
-        if (symbol !== undefined) {
-          candidates++;
-          found = symbol;
-        }
+      if (namedAt(source, strtab, entry.getUint32(0, le), wanted) && definesCode(entry, is64, le)) {
+        candidates++;
+        found = entry;
+        foundIndex = index;
       }
     }
     if (h2 & 1) break;
   }
-  if (candidates !== 1 || found === undefined || found.binding === STB_LOCAL) return undefined;
-  if (versym !== undefined && found.index * 2 + 2 <= versym.sh_size) {
+  if (candidates !== 1 || found === undefined) return undefined;
+  const info = found.getUint8(is64 ? 4 : 12);
+  const type = info & 0xf;
+  const binding = info >> 4;
+  if (binding === STB_LOCAL || (type === STT_GNU_IFUNC && !allowIfunc)) return undefined;
+  if (versym !== undefined && foundIndex * 2 + 2 <= versym.sh_size) {
     // VER_NDX_LOCAL (0) and VER_NDX_GLOBAL (1) are unversioned; the hidden bit (15) matters only with a version.
-    if ((view(source.readAt(versym.sh_offset + found.index * 2, 2)).getUint16(0, le) & 0x7fff) > 1) return undefined;
+    if ((view(source.readAt(versym.sh_offset + foundIndex * 2, 2)).getUint16(0, le) & 0x7fff) > 1) return undefined;
   }
-  return found;
+  // find-symbol.ts locateIfInside, for a code address that is st_value; outside every executable segment, the general path says so.
+  const address = is64 ? found.getBigUint64(8, le) : BigInt(found.getUint32(4, le));
+  const fileOffset = elf.fileOffsetOf(address, "code");
+  if (fileOffset === undefined) return undefined;
+  return {
+    file: elf.name,
+    name,
+    version: null,
+    isDefaultVersion: true,
+    address,
+    fileOffset,
+    size: Number(is64 ? found.getBigUint64(16, le) : found.getUint32(8, le)),
+    type: typeName(type),
+    binding: bindingName(binding),
+  };
 }
 
 /** The sections the short path reads, as `ElfFile.symbolTable` and `dynamicHash` pick them, each inside the file; or undefined. */
@@ -120,28 +158,10 @@ function namedAt(source: ByteSource, strtab: SectionHeader, st_name: number, wan
   return bytes[wanted.length] === 0;
 }
 
-/** The entry as the ElfSymbol `SymbolTable.resolve` makes of an unversioned `.dynsym` entry, if it defines code. */
-function definitionAt(entry: DataView, is64: boolean, le: boolean, name: string, index: number): ElfSymbol | undefined {
-  const info = entry.getUint8(is64 ? 4 : 12);
-  const other = entry.getUint8(is64 ? 5 : 13);
-  const shndx = entry.getUint16(is64 ? 6 : 14, le);
-  const type = info & 0xf;
-  // find-symbol.ts isCodeType: functions, IFUNC resolvers and untyped assembly labels.
-  if (shndx === SHN_UNDEF || (type !== STT_FUNC && type !== STT_GNU_IFUNC && type !== STT_NOTYPE)) return undefined;
-  return {
-    name,
-    version: undefined,
-    isDefaultVersion: true,
-    value: is64 ? entry.getBigUint64(8, le) : BigInt(entry.getUint32(4, le)),
-    size: is64 ? entry.getBigUint64(16, le) : BigInt(entry.getUint32(8, le)),
-    type,
-    binding: info >> 4,
-    visibility: other & 0x3,
-    other,
-    shndx,
-    table: "dynsym",
-    index,
-  };
+/** True when the entry is defined and of a code type (find-symbol.ts isCodeType: functions, IFUNC resolvers, untyped labels). */
+function definesCode(entry: DataView, is64: boolean, le: boolean): boolean {
+  const type = entry.getUint8(is64 ? 4 : 12) & 0xf;
+  return entry.getUint16(is64 ? 6 : 14, le) !== SHN_UNDEF && (type === STT_FUNC || type === STT_GNU_IFUNC || type === STT_NOTYPE);
 }
 
 /** Bit `bit` of a bloom word (ELFCLASS-sized), tested on its 32-bit halves. */

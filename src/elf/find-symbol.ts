@@ -22,7 +22,7 @@ import { AmbiguousError, IfuncError, inFile, NotFoundError, UsageError } from ".
 import { readRange } from "../io/byte-source.js";
 import { EM_ARM, EM_PPC64, SHN_UNDEF, STB_LOCAL, STB_WEAK, STT_FILE, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_SECTION } from "./constants.js";
 import type { ElfFile } from "./elf-file.js";
-import { soleExportedDefinition } from "./exported-symbol.js";
+import { findExported } from "./exported-symbol.js";
 import { Fields, hex } from "./fields.js";
 import { nearest } from "../suggest.js";
 import { nameBytes } from "./string-table.js";
@@ -102,8 +102,8 @@ export function findSymbolIn(elf: ElfFile, request: string, options: FindSymbolO
 function findSymbolUnwrapped(elf: ElfFile, request: string, options: FindSymbolOptions): FoundSymbol {
   const wanted = parseSymbolRequest(request);
   // The short path (exported-symbol.ts) answers only where the rules of findByRules would choose this one symbol.
-  const exported = wanted.version === undefined ? soleExportedDefinition(elf, wanted.name) : undefined;
-  if (exported !== undefined && (exported.type !== STT_GNU_IFUNC || options.allowIfunc === true)) return locate(elf, exported);
+  const exported = wanted.version === undefined ? findExported(elf, wanted.name, options.allowIfunc === true) : undefined;
+  if (exported !== undefined) return exported;
   return findByRules(elf, request, wanted, options);
 }
 

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProbecError } from "../../src/errors.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
-import { soleExportedDefinition } from "../../src/elf/exported-symbol.js";
+import { findExported } from "../../src/elf/exported-symbol.js";
 import { findSymbolIn } from "../../src/elf/find-symbol.js";
 import { BufferSource } from "../../src/io/byte-source.js";
 import { offsetFromLoads, parseLoads, parseSymbols, readelf } from "../differential/readelf-output.js";
@@ -178,9 +178,9 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
         let short = 0;
         for (const name of names) {
           expect(answer(fast, name), `${lib.label} ${path} ${name}`).toBe(answer(general, name));
-          if (!name.includes("@") && soleExportedDefinition(fast, name) !== undefined) short++;
+          if (!name.includes("@") && findExported(fast, name, false) !== undefined) short++;
           // Without .gnu.hash the short path never answers.
-          expect(soleExportedDefinition(general, name)).toBeUndefined();
+          expect(findExported(general, name, false)).toBeUndefined();
         }
         // Every exported function of hashy took the short path; none of libver's versioned ones did.
         expect(short, `${lib.label} ${path}`).toBe(path === lib.hashy ? EXPORTED + 1 : 0);
@@ -225,7 +225,7 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
         [chainMiss as string, true],
       ] as const) {
         source.reads.length = 0;
-        expect(soleExportedDefinition(elf, name), `${lib.label} ${name}`).toBeUndefined();
+        expect(findExported(elf, name, false), `${lib.label} ${name}`).toBeUndefined();
         expect(source.reads.some(([at]) => at >= table.bucketsAt && at < table.chainAt + 4 * (EXPORTED + 10))).toBe(reachesBuckets);
         expect(() => findSymbolIn(elf, name)).toThrow(/not found/);
       }
@@ -235,8 +235,8 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
   it("a versioned name goes the general way: the default version, or the one asked for", () => {
     for (const lib of built) {
       const elf = ElfFile.open(new BufferSource(new Uint8Array(readFileSync(lib.versioned))), lib.versioned);
-      expect(soleExportedDefinition(elf, "vfunc"), lib.label).toBeUndefined();
-      expect(soleExportedDefinition(elf, "vonly1"), lib.label).toBeUndefined();
+      expect(findExported(elf, "vfunc", false), lib.label).toBeUndefined();
+      expect(findExported(elf, "vonly1", false), lib.label).toBeUndefined();
       const bare = findSymbolIn(elf, "vfunc");
       expect([bare.version, bare.isDefaultVersion], lib.label).toEqual(["VER_2", true]);
       const compat = findSymbolIn(elf, "vfunc@VER_1");
@@ -249,7 +249,7 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
   it("a function only in .symtab is found there, after the short path declines", () => {
     for (const lib of built) {
       const elf = ElfFile.open(new BufferSource(new Uint8Array(readFileSync(lib.hashy))), lib.hashy);
-      expect(soleExportedDefinition(elf, "hashy_local_only"), lib.label).toBeUndefined();
+      expect(findExported(elf, "hashy_local_only", false), lib.label).toBeUndefined();
       const found = findSymbolIn(elf, "hashy_local_only");
       expect([found.name, found.binding], lib.label).toEqual(["hashy_local_only", "local"]);
     }
@@ -260,7 +260,7 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
       const elf = ElfFile.open(new BufferSource(new Uint8Array(readFileSync(lib.sysvOnly))), lib.sysvOnly);
       expect(elf.section(".gnu.hash"), lib.label).toBeUndefined();
       expect(elf.section(".hash"), lib.label).toBeDefined();
-      expect(soleExportedDefinition(elf, "hashy_fn_7"), lib.label).toBeUndefined();
+      expect(findExported(elf, "hashy_fn_7", false), lib.label).toBeUndefined();
       const found = findSymbolIn(elf, "hashy_fn_7");
       const expected = readelfExport(lib.sysvOnly, "hashy_fn_7");
       expect([found.address, found.fileOffset], lib.label).toEqual([expected.value, expected.fileOffset]);
@@ -279,7 +279,7 @@ describe("findSymbol's .gnu.hash path gives what the general path gives", () => 
     let short = 0;
     for (const name of sample) {
       expect(answer(fast, name), name).toBe(answer(general, name));
-      if (soleExportedDefinition(fast, name) !== undefined) short++;
+      if (findExported(fast, name, false) !== undefined) short++;
     }
     expect(short).toBe(sample.length);
   }, 120_000);
