@@ -4,7 +4,7 @@
  */
 import { FormatError, LimitError } from "../errors.js";
 import { readRange, type ByteSource } from "../io/byte-source.js";
-import { Fields, offsetAt } from "./fields.js";
+import { offsetAt } from "./fields.js";
 import type { ElfHeader } from "./header.js";
 
 /** One `Elf*_Shdr`, plus its index and (resolved) name. */
@@ -39,10 +39,12 @@ export interface SectionZero {
 export function readSectionZero(source: ByteSource, header: ElfHeader): SectionZero | undefined {
   if (header.e_shoff === 0) return undefined;
   const entsize = checkEntsize(header);
-  const f = new Fields(readRange(source, header.e_shoff, entsize, "section header 0"), header);
+  const bytes = readRange(source, header.e_shoff, entsize, "section header 0");
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = header.littleEndian;
   return header.bits === 64
-    ? { sh_size: f.u64(32), sh_link: f.u32(40), sh_info: f.u32(44) }
-    : { sh_size: BigInt(f.u32(20)), sh_link: f.u32(24), sh_info: f.u32(28) };
+    ? { sh_size: v.getBigUint64(32, le), sh_link: v.getUint32(40, le), sh_info: v.getUint32(44, le) }
+    : { sh_size: BigInt(v.getUint32(20, le)), sh_link: v.getUint32(24, le), sh_info: v.getUint32(28, le) };
 }
 
 /** Reads `count` section headers without names; {@link nameSections} fills them in. */
