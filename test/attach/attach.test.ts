@@ -6,13 +6,11 @@
  * Closing leaves no probec event in tracefs; a missing helper is one error
  * that lists what was tried.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attach, compile, AttachError, type AttachPlan, type ProbeEvent } from "../../src/index.js";
+import { buildCProgram, LineProgram, type BuiltProgram } from "../support/line-program.js";
 
 /** Waits for a line on stdin, then runs one round: ROUNDS calls of work() and ticks; exits on "quit". */
 const PROGRAM = String.raw`
@@ -47,53 +45,25 @@ int main(void) {
 }
 `;
 
+let built: BuiltProgram;
 let dir: string;
-let program: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "probec-attach-"));
-  writeFileSync(join(dir, "app.c"), PROGRAM);
-  program = join(dir, "app");
-  execFileSync("gcc", ["-O1", "-g", "-o", program, join(dir, "app.c")]);
+  built = buildCProgram("app", PROGRAM);
+  dir = built.dir;
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => built.remove());
 
 /** The program, started and waiting for "go". */
-class App {
-  readonly child: ChildProcess;
-  private lines: string[] = [];
-  private wake: (() => void) | undefined;
-
+class App extends LineProgram {
   constructor() {
-    this.child = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
-    this.child.stdout?.setEncoding("utf8");
-    this.child.stdout?.on("data", (text: string) => {
-      this.lines.push(...text.split("\n").filter((l) => l !== ""));
-      this.wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid as number;
-  }
-
-  async line(expected: string): Promise<void> {
-    while (!this.lines.includes(expected)) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.lines.splice(this.lines.indexOf(expected), 1);
+    super([built.program]);
   }
 
   /** One round of ROUNDS calls; resolves when the program has made them. */
   async round(): Promise<void> {
-    this.child.stdin?.write("go\n");
-    await this.line("done");
-  }
-
-  async quit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.stdin?.end("quit\n");
-    await exited;
+    await this.run("go");
   }
 }
 

@@ -18,13 +18,10 @@
  *   (pthread_exit), then another thread calls leave(0), which returns, and
  *   runs `nest 500`.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attach, compile, type AttachPlan, type Attachment, type ProbeEvent } from "../../src/index.js";
+import { buildCProgram, LineProgram, type BuiltProgram } from "../support/line-program.js";
 
 const PROGRAM = String.raw`
 #include <pthread.h>
@@ -88,52 +85,18 @@ int main(void) {
 
 const FUNCTIONS = ["f1", "f2", "f3", "f4", "f5", "f6", "rec", "leave"] as const;
 
-let dir: string;
-let program: string;
+let built: BuiltProgram;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "probec-pairing-"));
-  writeFileSync(join(dir, "pairapp.c"), PROGRAM);
-  program = join(dir, "pairapp");
   // No sibling calls: every probed call returns through its own frame.
-  execFileSync("gcc", ["-O1", "-g", "-fno-optimize-sibling-calls", "-pthread", "-o", program, join(dir, "pairapp.c")]);
+  built = buildCProgram("pairapp", PROGRAM, ["-fno-optimize-sibling-calls", "-pthread"]);
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => built.remove());
 
-class App {
-  readonly child: ChildProcess;
-  private lines: string[] = [];
-  private wake: (() => void) | undefined;
-
+class App extends LineProgram {
   constructor() {
-    this.child = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
-    this.child.stdout?.setEncoding("utf8");
-    this.child.stdout?.on("data", (text: string) => {
-      this.lines.push(...text.split("\n").filter((l) => l !== ""));
-      this.wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid as number;
-  }
-
-  async line(expected: string): Promise<void> {
-    while (!this.lines.includes(expected)) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.lines.splice(this.lines.indexOf(expected), 1);
-  }
-
-  async run(command: string): Promise<void> {
-    this.child.stdin?.write(`${command}\n`);
-    await this.line("done");
-  }
-
-  async quit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.stdin?.end("quit\n");
-    await exited;
+    super([built.program]);
   }
 }
 

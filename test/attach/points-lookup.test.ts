@@ -7,13 +7,9 @@
  * this machine's kernel, in one plan, and every call is reported once with
  * its own values, by the probe whose cookie fired.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { attach, compile, type AttachPlan, type ProbeEvent } from "../../src/index.js";
+import { buildCProgram, LineProgram, type BuiltProgram } from "../support/line-program.js";
 
 const PROGRAM = String.raw`
 #include <stdio.h>
@@ -37,29 +33,20 @@ int main(void) {
 }
 `;
 
-let dir: string;
-let program: string;
+let built: BuiltProgram;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "probec-points-"));
-  writeFileSync(join(dir, "workapp.c"), PROGRAM);
-  program = join(dir, "workapp");
-  execFileSync("gcc", ["-O1", "-g", "-o", program, join(dir, "workapp.c")]);
+  built = buildCProgram("workapp", PROGRAM);
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => built.remove());
 
 /** Cookies well past the array, and past 32 bits (a cookie is a u64): what the hash is for. */
 const FAR = 0x1_0000_0000 + 1_000_000;
 
 it("cookies below 512 (array) and far above (hash) in one plan: every call once, by the probe whose cookie fired", async () => {
-  const app: ChildProcess = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  const line = async (want: string): Promise<void> => {
-    while (!out.split("\n").includes(want)) await once(app.stdout as NodeJS.ReadableStream, "data").then(([c]) => (out += String(c)));
-    out = out.replace(`${want}\n`, "");
-  };
-  await line("ready");
+  const app = new LineProgram([built.program]);
+  await app.line("ready");
   const source = `uprobe pid/${app.pid}:exe:work {\n  n = arg0\n}\nuprobe+ret pid/${app.pid}:exe:work {\n  n = arg0\n  rc = retval\n}\n`;
   const { plan, diagnostics } = await compile(source, { file: "points-lookup.test.probe" });
   expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
@@ -76,8 +63,7 @@ it("cookies below 512 (array) and far above (hash) in one plan: every call once,
   expect(await attachment.ready).toEqual({ attached: 2, failed: 0, points: 3 });
   const events = attachment[Symbol.asyncIterator]();
   for (let round = 0; round < 2; round++) {
-    app.stdin?.write("go\n");
-    await line("done");
+    await app.run("go");
     const got: ProbeEvent[] = [];
     while (got.length < 10) {
       const r = await events.next();
@@ -93,6 +79,5 @@ it("cookies below 512 (array) and far above (hash) in one plan: every call once,
     ["probe1", 10, 0],
     ["probe2", 10, 0],
   ]);
-  app.stdin?.end("quit\n");
-  await once(app, "exit");
+  await app.quit();
 });
