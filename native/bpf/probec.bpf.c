@@ -143,14 +143,6 @@ struct {
   __type(value, struct probec_point);
 } points SEC(".maps");
 
-/* The same points, by cookie, for cookies below PROBEC_DIRECT_POINTS (an element with `present` 0 is none). */
-struct {
-  __uint(type, PROBEC_MAP_ARRAY);
-  __uint(max_entries, PROBEC_DIRECT_POINTS);
-  __type(key, __u32); /* cookie */
-  __type(value, struct probec_point);
-} points_direct SEC(".maps");
-
 struct {
   __uint(type, PROBEC_MAP_ARRAY);
   __uint(max_entries, PROBEC_MAX_ENTRIES);
@@ -1293,6 +1285,9 @@ static __always_inline void save_entry(void *regs, const struct probec_point *po
   if (pair_key(regs, point, pid_tgid, &key) < 0)
     return;
 
+  /* Read once, into the scratch: one path for the verifier whichever store keeps the entry. */
+  entry->start_ns = now;
+  read_entry_args(regs, point, entry);
   slots = thread_slots(point, PROBEC_STORAGE_CREATE);
   if (slots) {
     for (i = 0; i < PAIR_SLOTS; i++) {
@@ -1311,14 +1306,11 @@ static __always_inline void save_entry(void *regs, const struct probec_point *po
       if (slot->pair_cookie == 0 && slots->spilled > 0 && bpf_map_delete_elem(&saved, &key) == 0)
         slots->spilled--;
       slot->pair_cookie = point->pair_cookie;
-      slot->saved.start_ns = now;
-      read_entry_args(regs, point, &slot->saved);
+      __builtin_memcpy(&slot->saved, entry, sizeof(slot->saved));
       return;
     }
   }
 
-  entry->start_ns = now;
-  read_entry_args(regs, point, entry);
   if (!slots) {
     bpf_map_update_elem(&saved, &key, entry, PROBEC_UPDATE_ANY);
     return;
@@ -1343,20 +1335,25 @@ static __always_inline __u64 take_entry(void *regs, const struct probec_point *p
   struct probec_saved_key key;
   struct probec_saved *entry = 0;
   struct pair_slots *slots;
-  __u32 i;
+  __u32 i, at = PAIR_SLOTS;
 
   *found = 0;
   slots = thread_slots(point, 0);
   if (slots) {
+    /* Find, then copy once: a copy in each unrolled iteration was one more path per slot for the verifier. */
     for (i = 0; i < PAIR_SLOTS; i++) {
-      struct pair_slot *slot = &slots->slot[i];
-
-      if (slot->pair_cookie == point->pair_cookie) {
-        __builtin_memcpy(&s->entry, &slot->saved, sizeof(s->entry));
-        slot->pair_cookie = 0;
-        *found = 1;
-        return now - s->entry.start_ns;
+      if (slots->slot[i].pair_cookie == point->pair_cookie) {
+        at = i;
+        break;
       }
+    }
+    if (at < PAIR_SLOTS) {
+      struct pair_slot *slot = &slots->slot[masked(at, PAIR_SLOTS - 1)];
+
+      __builtin_memcpy(&s->entry, &slot->saved, sizeof(s->entry));
+      slot->pair_cookie = 0;
+      *found = 1;
+      return now - s->entry.start_ns;
     }
   }
   /*
@@ -1477,15 +1474,7 @@ static __always_inline int handle_hit(void *regs)
   __u64 pid_tgid, mntns;
   __u32 zero = 0;
 
-  if (cookie < PROBEC_DIRECT_POINTS) {
-    __u32 index = cookie;
-
-    point = bpf_map_lookup_elem(&points_direct, &index);
-    if (point && !point->present)
-      point = 0;
-  } else {
-    point = bpf_map_lookup_elem(&points, &cookie);
-  }
+  point = bpf_map_lookup_elem(&points, &cookie);
   if (!point)
     return 0;
   pid_tgid = bpf_get_current_pid_tgid();

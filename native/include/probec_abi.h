@@ -74,14 +74,7 @@ struct probec_arg {
   __s64 value;        /* displacement, constant, or link-time address + addend */
 };
 
-/* ---- attach points (map `points`, key: __u64 cookie; `points_direct` too, for cookies below PROBEC_DIRECT_POINTS) ---- */
-
-/**
- * Cookies below this are also kept in `points_direct`, an array indexed by
- * cookie (the compiler numbers cookies from 1): the verifier inlines an
- * array lookup, where a hash lookup is a call that hashes the key.
- */
-#define PROBEC_DIRECT_POINTS 512
+/* ---- attach points (map `points`, key: __u64 cookie) ---- */
 
 enum probec_role {
   PROBEC_ROLE_EMIT = 0,        /* evaluate the program and emit */
@@ -136,8 +129,7 @@ struct probec_point {
    * later hits need not read the return address to check.
    */
   __u8 caller_in_walk;
-  __u8 present;       /* 1 in every point the attacher writes: an element of `points_direct` it has not written is all zero */
-  __u8 pad0[4];
+  __u8 pad0[5];
   struct probec_arg args[PROBEC_MAX_ARGS];
 };
 

@@ -218,19 +218,8 @@ int loader_set_program(const struct loader *l, uint32_t entry, const struct prob
   return bpf_map_update_elem(l->programs_fd, &entry, program, BPF_ANY) < 0 ? -errno : 0;
 }
 
-/* `points_direct` holds the points of small cookies again (probec_abi.h, PROBEC_DIRECT_POINTS); removed, an element is zeroed. */
-static int set_direct_point(const struct loader *l, uint64_t cookie, const struct probec_point *point) {
-  static const struct probec_point none;
-  uint32_t index = (uint32_t)cookie;
-  if (cookie >= PROBEC_DIRECT_POINTS) return 0;
-  int fd = bpf_object__find_map_fd_by_name(l->obj, "points_direct");
-  if (fd < 0) return fd;
-  return bpf_map_update_elem(fd, &index, point == NULL ? &none : point, BPF_ANY) < 0 ? -errno : 0;
-}
-
 int loader_set_point(const struct loader *l, uint64_t cookie, const struct probec_point *point) {
-  if (bpf_map_update_elem(l->points_fd, &cookie, point, BPF_ANY) < 0) return -errno;
-  return set_direct_point(l, cookie, point);
+  return bpf_map_update_elem(l->points_fd, &cookie, point, BPF_ANY) < 0 ? -errno : 0;
 }
 
 int loader_add_pid(const struct loader *l, uint32_t entry, uint32_t tgid) {
@@ -239,11 +228,7 @@ int loader_add_pid(const struct loader *l, uint32_t entry, uint32_t tgid) {
   return bpf_map_update_elem(l->filter_pids_fd, &key, &one, BPF_ANY) < 0 ? -errno : 0;
 }
 
-int loader_remove_point(const struct loader *l, uint64_t cookie) {
-  int rc = set_direct_point(l, cookie, NULL);
-  if (bpf_map_delete_elem(l->points_fd, &cookie) < 0) return -errno;
-  return rc;
-}
+int loader_remove_point(const struct loader *l, uint64_t cookie) { return bpf_map_delete_elem(l->points_fd, &cookie) < 0 ? -errno : 0; }
 
 int loader_remove_pid(const struct loader *l, uint32_t entry, uint32_t tgid) {
   struct probec_pid_key key = {.entry = entry, .tgid = tgid};

@@ -560,7 +560,6 @@ int lower_point(const struct plan_entry *e, uint32_t index, const struct plan_po
   out->side = p->at_return ? 1 : 0;
   out->site_addr = p->site_address;
   out->caller_unframed = p->caller_unframed ? 1 : 0;
-  out->present = 1;
   switch (e->filter_kind) {
     case PLAN_FILTER_NONE: out->filter_kind = PROBEC_FILTER_NONE; break;
     case PLAN_FILTER_CONTAINER: out->filter_kind = PROBEC_FILTER_CONTAINER; break;
