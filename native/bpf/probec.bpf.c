@@ -284,7 +284,7 @@ struct interp {
   __u32 verdict;    /* enum run_verdict */
   __u32 notified;   /* this hit already checked `stack_pids` */
   __u32 drop;       /* this aggregation's key could not be formed for lack of room (a full `stacks`) */
-  __u32 pad;
+  __u32 nops;       /* the ops bpf_loop runs (process_hit; read back from here, see there) */
 };
 
 
@@ -1438,14 +1438,22 @@ static __always_inline void process_hit(void *regs, __u64 cookie, const struct p
     s->interp.stores = 0;
     s->interp.pending = 0;
     nops = program->nops;
+    s->interp.nops = nops;
     s->interp.verdict = RUN_INVALID; /* running off the end without END is bad bytecode */
     /* A final END is not run (a step costs ~15 ns): its EMIT is the verdict unless a step stops first. */
     if (nops <= PROBEC_MAX_OPS && program->ops[masked(nops - 1, PROBEC_MAX_OPS - 1)].code == PROBEC_OP_END) {
-      nops--;
+      s->interp.nops = nops - 1;
       s->interp.verdict = RUN_EMIT;
     }
     if (program->naggs > 0)
       begin_aggregation(s);
+    /*
+     * Read back from the scratch, whose contents the verifier does not
+     * track: both paths above reach bpf_loop in one state, so its callback
+     * (the whole interpreter) is verified once, not once per path (twice the
+     * load time, which every `probec trace` waits for).
+     */
+    nops = *(volatile __u32 *)&s->interp.nops;
     if (bpf_loop(nops, step, &run, 0) < 0)
       return;
     if (s->interp.verdict != RUN_EMIT)
