@@ -10,34 +10,12 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { attach, compile, type AttachPlan, type ProbeEvent } from "../../src/index.js";
-import { buildCProgram, LineProgram, type BuiltProgram } from "../support/line-program.js";
-
-const PROGRAM = String.raw`
-#include <stdio.h>
-#include <string.h>
-
-__attribute__((noinline, used)) long work(long n) {
-  __asm__ volatile("" ::: "memory");
-  return n * 3;
-}
-
-int main(void) {
-  char line[64];
-  printf("ready\n");
-  fflush(stdout);
-  while (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "quit", 4) != 0) {
-    for (long i = 1; i <= 5; i++) work(i);
-    printf("done\n");
-    fflush(stdout);
-  }
-  return 0;
-}
-`;
+import { buildCProgram, LineProgram, WORK_PROGRAM, type BuiltProgram } from "../support/line-program.js";
 
 let built: BuiltProgram;
 
 beforeAll(() => {
-  built = buildCProgram("workapp", PROGRAM);
+  built = buildCProgram("workapp", WORK_PROGRAM);
 });
 
 afterAll(() => built.remove());

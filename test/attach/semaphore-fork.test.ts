@@ -31,6 +31,7 @@ import type { AttachPlan } from "../../src/index.js";
 import { FIXTURE_SOURCES } from "./e2e/support/fixtures.js";
 import { sleep } from "./e2e/support/targets.js";
 import { Trace } from "./e2e/support/trace.js";
+import { attacherPids } from "../support/line-program.js";
 
 /**
  * SIGUSR1: a round (reads the semaphore, fires forky:guarded when it is
@@ -194,18 +195,9 @@ class Forky {
 }
 
 function onlyHelper(): number {
-  const pids = readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${e}/stat`, "utf8"));
-        return m?.[1] === "probec-attach" && Number(m[2]) === process.pid;
-      } catch {
-        return false;
-      }
-    });
+  const pids = attacherPids();
   expect(pids).toHaveLength(1);
-  return Number(pids[0]);
+  return pids[0] as number;
 }
 
 /** uprobe_multi links and perf events the helper holds. */

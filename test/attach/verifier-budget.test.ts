@@ -15,55 +15,18 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { attach, compile, type AttachPlan } from "../../src/index.js";
-import { buildCProgram, LineProgram, type BuiltProgram } from "../support/line-program.js";
+import { attacherPids, buildCProgram, LineProgram, WORK_PROGRAM, type BuiltProgram } from "../support/line-program.js";
 
 /** The most instructions the verifier may walk in probec's main program. */
 const BUDGET = 32_000;
 
-const PROGRAM = String.raw`
-#include <stdio.h>
-#include <string.h>
-
-__attribute__((noinline, used)) long work(long n) {
-  __asm__ volatile("" ::: "memory");
-  return n * 3;
-}
-
-int main(void) {
-  char line[64];
-  printf("ready\n");
-  fflush(stdout);
-  while (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "quit", 4) != 0) {
-    work(1);
-    printf("done\n");
-    fflush(stdout);
-  }
-  return 0;
-}
-`;
-
 let built: BuiltProgram;
 
 beforeAll(() => {
-  built = buildCProgram("budgetapp", PROGRAM);
+  built = buildCProgram("budgetapp", WORK_PROGRAM);
 });
 
 afterAll(() => built.remove());
-
-/** This process's probec-attach children. */
-function helpers(): number[] {
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${e}/stat`, "utf8"));
-        return m?.[1] === "probec-attach" && Number(m[2]) === process.pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** `verified_insns` of each BPF program the process holds. */
 function verifiedInsns(pid: number): number[] {
@@ -88,7 +51,7 @@ for (const store of ["task storage", "LRU hash only"] as const) {
     const attachment = attach(plan as AttachPlan);
     try {
       expect(await attachment.ready).toEqual({ attached: 2, failed: 0, points: 3 });
-      const [helper, ...others] = helpers();
+      const [helper, ...others] = attacherPids();
       expect(others).toEqual([]);
       const counts = verifiedInsns(helper as number);
       // The tiny feature probes and the main program: the largest is the main one.

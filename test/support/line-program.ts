@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -65,4 +65,42 @@ export class LineProgram {
     this.child.stdin?.end("quit\n");
     await exited;
   }
+}
+
+/** A line-driven program whose every line calls `work(n)` for n = 1..5 (`work(n)` returns n * 3). */
+export const WORK_PROGRAM = String.raw`
+#include <stdio.h>
+#include <string.h>
+
+__attribute__((noinline, used)) long work(long n) {
+  __asm__ volatile("" ::: "memory");
+  return n * 3;
+}
+
+int main(void) {
+  char line[64];
+  printf("ready\n");
+  fflush(stdout);
+  while (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "quit", 4) != 0) {
+    for (long i = 1; i <= 5; i++) work(i);
+    printf("done\n");
+    fflush(stdout);
+  }
+  return 0;
+}
+`;
+
+/** The probec-attach processes whose parent is `parent` (this test process by default). */
+export function attacherPids(parent = process.pid): number[] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${e}/stat`, "utf8"));
+        return m?.[1] === "probec-attach" && Number(m[2]) === parent;
+      } catch {
+        return false; // exited meanwhile
+      }
+    })
+    .map(Number);
 }
