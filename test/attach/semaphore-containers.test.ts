@@ -30,8 +30,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachFollowing } from "../../src/attach/attach.js";
 import type { AttachPlan, ProbeEvent } from "../../src/index.js";
 import { e2eSetup, type E2e } from "./e2e/support/setup.js";
-import { sleep, Targets, type Target } from "./e2e/support/targets.js";
+import { raisedRounds, roundSemaphore, untilRaised } from "./e2e/support/semaphore.js";
+import { Targets, until, type Target } from "./e2e/support/targets.js";
 import { compilePlan, Trace } from "./e2e/support/trace.js";
+import { attacherPids } from "../support/line-program.js";
 
 const A = "probec-sema-a";
 const B = "probec-sema-b";
@@ -52,58 +54,10 @@ beforeAll(async () => {
 
 afterAll(() => targets.cleanup());
 
-/** Runs one round; returns the semaphore the program read in it. */
-async function semaphore(t: Target): Promise<number> {
-  const line = (await t.round()).at(-1) ?? "";
-  const m = /^round (\d+) sema (\d+) /.exec(line);
-  if (m === null) throw new Error(`unexpected round line from pid ${t.pid}: ${line}`);
-  return Number(m[2]);
-}
-
-/** The rounds (numbers) in which `t` read its semaphore up, from its status file (from line `from` on): exactly the rounds e2e:guarded fired in. */
-function raisedRounds(t: Target, from = 0): bigint[] {
-  return t.status
-    .lines()
-    .slice(from)
-    .map((l) => /^round (\d+) sema ([1-9]\d*) /.exec(l)?.[1])
-    .filter((r) => r !== undefined)
-    .map(BigInt);
-}
-
-/** Rounds until `t` reads its semaphore up (the attacher links a process a few milliseconds after it appears); at most 500. */
-async function untilRaised(t: Target): Promise<void> {
-  for (let i = 0; i < 500; i++) if ((await semaphore(t)) === 1) return;
-  throw new Error(`pid ${t.pid} never read its semaphore up`);
-}
-
-/** Waits (polling, up to 20 s) until `check` holds. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** The probec-attach processes this test process started. */
-function helperPids(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const m = /^\d+ \((.*)\) \S+ (\d+) /.exec(stat);
-      if (m?.[1] === "probec-attach" && Number(m[2]) === process.pid) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
-}
-
 function onlyHelper(): number {
-  const pids = helperPids();
+  const pids = attacherPids();
   expect(pids).toHaveLength(1);
-  return pids[0]!;
+  return pids[0] as number;
 }
 
 /** What the helper holds of the kernel: uprobe_multi links and perf events (PMU uprobes). */
@@ -150,11 +104,11 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
     const plan = await compilePlan("sema-control", SOURCE, { docker: { host: env.host } });
     const trace = await Trace.start({ ...plan, probes: plan.probes.map((p) => ({ ...p, filter: null })) }, "multi");
     try {
-      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 1]);
+      expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 1, 1]);
     } finally {
       await trace.close();
     }
-    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+    expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0]);
   });
 
   it("with only the DaemonSet's capabilities (no SYS_ADMIN), the process watch loads and attaches: A's semaphore only", async () => {
@@ -179,13 +133,13 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
       await until("ready", () => statuses.some((s) => s.type === "ready" || s.type === "error"));
       expect(statuses.find((s) => s.type === "ready" || s.type === "error")).toEqual({ type: "ready", attached: 1, failed: 0, points: 1 });
       expect(readFileSync(`/proc/${helper.pid}/status`, "utf8")).toMatch(/^CapEff:\s+000001c000080004$/m);
-      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+      expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 0, 0]);
     } finally {
       helper.kill("SIGTERM");
       await exited;
     }
     expect(statuses.at(-1)).toEqual({ type: "detached", reason: "SIGTERM" });
-    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+    expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0]);
   });
 
   it("SIGKILL of the helper: its reaper child dies with it, and no semaphore stays up", async () => {
@@ -198,7 +152,7 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
     await until("ready", () => output.includes('"type":"ready"'));
     const reapers = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
     expect(reapers.map((r) => readFileSync(`/proc/${r}/comm`, "utf8").trim())).toEqual(["probec-reaper"]);
-    expect([await semaphore(a), await semaphore(b)]).toEqual([1, 0]);
+    expect([await roundSemaphore(a), await roundSemaphore(b)]).toEqual([1, 0]);
     helper.kill("SIGKILL");
     await exited;
     await until("the reaper to die with the helper", () => {
@@ -209,8 +163,8 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
       }
     });
     // The kernel releases a dead process's files after it has exited (delayed fput): rounds until A's is down.
-    for (let i = 0; i < 500 && (await semaphore(a)) !== 0; i++);
-    expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+    for (let i = 0; i < 500 && (await roundSemaphore(a)) !== 0; i++);
+    expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0]);
   });
 
   for (const mode of ["multi", "pmu"] as const) {
@@ -226,13 +180,13 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
         const helper = onlyHelper();
         // The check made with the helper's own pid, and A's one process.
         expect(held(helper)).toEqual(count(mode, 2));
-        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 0, 0]);
 
         a2 = await targets.exec(a, "usdt_app", `status-${mode}`, [TICKS]);
         await untilRaised(a2);
-        expect(await semaphore(a2)).toBe(1);
+        expect(await roundSemaphore(a2)).toBe(1);
         expect(held(helper)).toEqual(count(mode, 3));
-        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 0, 0]);
         const expected = raisedRounds(a, from[0]).length + raisedRounds(a2).length;
         await trace.waitForEvents("probe1", expected);
 
@@ -246,8 +200,8 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
       expect(events.filter((e) => e.pid === a.pid).map((e) => e.fields.round)).toEqual(raisedRounds(a, from[0]));
       expect(events.filter((e) => e.pid === a2!.pid).map((e) => e.fields.round)).toEqual(raisedRounds(a2!));
       expect(events).toHaveLength(raisedRounds(a, from[0]).length + raisedRounds(a2!).length);
-      expect(helperPids()).toEqual([]);
-      expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0]);
+      expect(attacherPids()).toEqual([]);
+      expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0]);
       expect(raisedRounds(b, from[1])).toEqual([]);
       expect(raisedRounds(host, from[2])).toEqual([]);
     });
@@ -276,31 +230,31 @@ describe("a container-filtered USDT probe raises its semaphore only in the conta
         expect(added).toMatchObject({ entries: [0], points: 1, failed: [] });
         expect(held(helper)).toEqual({ multi: idle.multi + count(mode, 2).multi, perf: idle.perf + count(mode, 2).perf });
         expect(watchLinks(helper)).toBe(2);
-        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 0, 0]);
 
         // B joins the entry (a selector's second container of the image): its semaphore goes up, the host's stays down.
         await session.filterEntry(0, [{ mntNs: mntns(b.pid), containerId: b.containerId!, containerName: B }], []);
-        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 1, 0]);
         await session.filterEntry(0, [], [mntns(b.pid)]);
-        expect([await semaphore(a), await semaphore(b), await semaphore(host)]).toEqual([1, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 0, 0]);
 
         a2 = await targets.exec(a, "usdt_app", `status-follow-${mode}`, [TICKS]);
         await untilRaised(a2);
-        expect([await semaphore(b), await semaphore(host)]).toEqual([0, 0]);
+        expect([await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0]);
 
         await session.removeEntries([0]);
         expect(held(helper)).toEqual(idle);
         // No namespace is watched any more: the tracepoints are detached (no fork or exec of the machine runs them).
         expect(watchLinks(helper)).toBe(0);
-        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(a2), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0, 0]);
         // Added again: the watch is attached again, and A's processes (both) get the semaphore back.
         const again = await session.addProbes(shared);
         expect(watchLinks(helper)).toBe(2);
-        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([1, 1, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(a2), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([1, 1, 0, 0]);
         await session.removeEntries(again.entries);
         expect(watchLinks(helper)).toBe(0);
         expect(readFileSync("/sys/kernel/tracing/uprobe_events", "utf8")).not.toContain(`probec/pc_${helper}_`);
-        expect([await semaphore(a), await semaphore(a2), await semaphore(b), await semaphore(host)]).toEqual([0, 0, 0, 0]);
+        expect([await roundSemaphore(a), await roundSemaphore(a2), await roundSemaphore(b), await roundSemaphore(host)]).toEqual([0, 0, 0, 0]);
         process.kill(a2.pid, "SIGTERM");
       } finally {
         await session.close();

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile/compile.js";
 import type { AttachPlan } from "../../src/index.js";
 import { FIXTURE_SOURCES } from "./e2e/support/fixtures.js";
-import { sleep } from "./e2e/support/targets.js";
+import { sleep, until } from "./e2e/support/targets.js";
 import { Trace } from "./e2e/support/trace.js";
 import { attacherPids } from "../support/line-program.js";
 
@@ -212,14 +212,6 @@ function held(pid: number): number {
     }
   }
   return n;
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe("processes that fork or exec again in a container-filtered entry's namespace", () => {
