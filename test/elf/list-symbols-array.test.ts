@@ -1,22 +1,10 @@
-/**
- * `listSymbolsIn` builds each listed symbol straight from its entry's bytes
- * (issue 13) instead of locating the ElfSymbol that `iterateSymbols`
- * yields. Here it is checked against that composition, written out: every
- * symbol `iterateSymbols` gives, located by `locateIfInside` (code first,
- * then data), those no segment holds left out, sorted by name then
- * address with a stable sort. The same array must come out, field for
- * field and in the same order, for real binaries and for every fixture,
- * including the ARM and ppc64 ones whose code address is not st_value.
- */
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { openableFixtures } from "./openable-fixtures.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
 import { locateIfInside, type FoundSymbol } from "../../src/elf/find-symbol.js";
 import { iterateSymbols, listSymbolsIn, type ListSymbolsOptions } from "../../src/elf/list-symbols.js";
 import { FileSource } from "../../src/io/file-source.js";
 
-const FIXTURES = join(import.meta.dirname, "../../fixtures/elf/bin");
 const OPTIONS: ListSymbolsOptions[] = [
   {},
   { types: ["func", "ifunc", "object", "notype", "tls", "common"] },
@@ -65,17 +53,8 @@ describe("listSymbolsIn is iterateSymbols located and sorted", () => {
     let opened = 0;
     let listed = 0;
     const machines = new Set<string>();
-    for (const name of readdirSync(FIXTURES)) {
-      const path = join(FIXTURES, name);
-      if (!statSync(path).isFile()) continue;
-      let elf: ElfFile;
-      try {
-        elf = ElfFile.open(FileSource.open(path), path);
-      } catch {
-        continue; // the corrupt fixtures: test/elf/corrupt.test.ts
-      }
-      machines.add(elf.machineName);
-      elf.close();
+    for (const { path, machine } of openableFixtures()) {
+      machines.add(machine);
       listed += expectSame(path);
       opened++;
     }

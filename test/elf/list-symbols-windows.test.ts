@@ -10,9 +10,9 @@
  * and a name that straddles a window's end, or runs past the bytes read
  * for it, must come out whole.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { openableFixtures } from "./openable-fixtures.js";
 import { STB_LOCAL, STT_FILE, STT_SECTION, SHN_UNDEF, SYMBOL_TYPE_NAMES } from "../../src/elf/constants.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
 import { iterateSymbols } from "../../src/elf/list-symbols.js";
@@ -21,7 +21,6 @@ import { BufferSource } from "../../src/io/byte-source.js";
 import { FileSource } from "../../src/io/file-source.js";
 import { buildGoFixtures, type GoBinary } from "../support/go.js";
 
-const FIXTURES = join(import.meta.dirname, "../../fixtures/elf/bin");
 const ALL_TYPES = ["func", "ifunc", "object", "notype", "tls", "common"];
 
 /** The listing as the per-entry path gives it, see the module comment. */
@@ -96,16 +95,7 @@ describe("iterateSymbols by name windows gives what reading entry by entry gives
 
   it("every fixture that opens", () => {
     let opened = 0;
-    for (const name of readdirSync(FIXTURES)) {
-      const path = join(FIXTURES, name);
-      if (!statSync(path).isFile()) continue;
-      let elf: ElfFile;
-      try {
-        elf = ElfFile.open(FileSource.open(path), path);
-      } catch {
-        continue; // the corrupt fixtures: test/elf/corrupt.test.ts
-      }
-      elf.close();
+    for (const { path } of openableFixtures()) {
       expectSame(path);
       opened++;
     }
