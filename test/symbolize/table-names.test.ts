@@ -2,7 +2,8 @@
  * tableNames (the symbol index's names of an ELF symbol table) gives the
  * same string as StringTable.get with the version cut, and fails the same
  * way: on hand-made tables (a version suffix, an `@` first, UTF-8, an
- * index past the end, an unterminated last string) and on every function
+ * index past the end, an unterminated last string; all ASCII, whose names
+ * are cut from one string, and not) and on every function
  * name of the node running this test and of a versioned fixture library.
  */
 import { join } from "node:path";
@@ -42,6 +43,18 @@ describe("tableNames", () => {
     expect(names.nameOf(at[5] as number)).toBe("_ZN4demo5Shape4areaEv");
     // A suffix shared with a longer name (linkers merge tails): "loc" inside "malloc".
     expect(names.nameOf((at[1] as number) + 3)).toBe("loc");
+    expect(names.nameOf(0)).toBe("");
+  });
+
+  test("an all-ASCII table (names cut from one string): plain, versioned, an @ first, a shared tail, the empty name", () => {
+    const { strings, at } = table(["", "malloc", "memcpy@@GLIBC_2.14", "@first@second", "_ZN4demo5Shape4areaEv@V1"]);
+    const names = tableNames({ strings });
+    expect(names.nameOf(at[2] as number)).toBe("memcpy");
+    expect(names.nameOf(at[1] as number)).toBe("malloc");
+    expect(names.nameOf(at[3] as number)).toBe("@first@second");
+    expect(names.nameOf(at[4] as number)).toBe("_ZN4demo5Shape4areaEv");
+    expect(names.nameOf((at[1] as number) + 3)).toBe("loc");
+    expect(names.nameOf((at[2] as number) + 6)).toBe("@@GLIBC_2.14");
     expect(names.nameOf(0)).toBe("");
   });
 
