@@ -38,7 +38,8 @@ import { compileTimed, drain, lastLines, messageOf, printSkipped, printTarget, r
 /** Calls per run: a uprobe+ret hit costs 2–8 µs here, so one traced run takes 1–4 s. */
 const HITS = 500_000;
 const REPS = 2;
-const ROUNDS = 2;
+/** Four rounds: with two, one loaded round moved the ratio by ±7% between runs of the bench (1.07× and 0.94× for (q) on one day). */
+const ROUNDS = 4;
 /** The probed function. */
 const FUNCTION = "probec_bench_agg";
 const SOURCE = fileURLToPath(new URL("../../../bench/tasks/aggregate-loop.c", import.meta.url));
