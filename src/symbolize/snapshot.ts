@@ -75,8 +75,13 @@ export interface ObjectHandle {
   names: Promise<ObjectNames> | undefined;
   /** Set once they are built: what lookups use without awaiting. */
   ready: ObjectNames | undefined;
-  /** The readable (demangled) name of each function of `ready.index` found so far, by its position there. */
-  readable: (string | undefined)[] | undefined;
+  /**
+   * The functions of `ready.index` named so far, two slots each by position
+   * there: `[2i]` the symbol, `[2i + 1]` its readable (demangled) name. Side
+   * by side so that a frame in a function already seen reads both from one
+   * place, without asking the index again.
+   */
+  known: (string | undefined)[] | undefined;
 }
 
 /** One executable mapping of a snapshot. */
@@ -232,7 +237,7 @@ function openObject(
       elf.close();
       throw new LimitError(`more than ${registry.maxObjects} distinct objects mapped by the processes symbolized`);
     }
-    const handle: ObjectHandle = { key, elf, containerPath: module, root: root?.retain(), names: undefined, ready: undefined, readable: undefined };
+    const handle: ObjectHandle = { key, elf, containerPath: module, root: root?.retain(), names: undefined, ready: undefined, known: undefined };
     registry.byKey.set(key, handle);
     if (key !== fileKey) registry.byKey.set(fileKey, handle);
     return { handle, elf };

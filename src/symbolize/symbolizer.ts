@@ -144,20 +144,6 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
   };
 
   const demangling = options.demangle !== false;
-  /** The readable name of position `entry` of `handle`'s index, demangled once per function (the demangler is loaded by the caller first). */
-  const readableName = (handle: ObjectHandle, names: ObjectNames, entry: number, symbol: string): string => {
-    let cache = handle.readable;
-    if (cache === undefined) {
-      cache = new Array<string | undefined>(names.index.size);
-      handle.readable = cache;
-    }
-    let name = cache[entry];
-    if (name === undefined) {
-      name = demangler !== undefined && isMangled(symbol) ? demangler(symbol) : symbol;
-      cache[entry] = name;
-    }
-    return name;
-  };
 
   const symbolize = async (pid: number, addresses: readonly bigint[], call: SymbolizeOptions = {}): Promise<Frame[]> => {
     let snap = snapshots.get(pid);
@@ -198,7 +184,9 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     for (let i = 0; i < count; i++) {
       const address = addresses[i] as bigint;
       // Addresses, biases and link-time addresses are numbers where they are exact (every real one), bigints otherwise.
-      const a = address >= 0n && address <= MAX_SAFE ? Number(address) : -1;
+      // A bigint converts to a safe integer exactly when it is one (from 0 to 2^53 - 1 here): no bigint comparison needed.
+      const converted = Number(address);
+      const a = converted >= 0 && Number.isSafeInteger(converted) ? converted : -1;
       const range = a >= 0 ? rangeAtNumber(snap, a) : rangeAt(snap, address);
       if (range === undefined) {
         // An address in no mapping: a library dlopened since the snapshot? Retake it (once a call, at most once a second) and start over.
@@ -223,7 +211,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       const offset = address + range.fileDelta;
       const bias = range.bias;
       // A non-PIE executable's bias is 0: no new bigint for it.
-      const elfAddress = bias === undefined ? undefined : bias === 0n ? address : address - bias;
+      const elfAddress = bias === undefined ? undefined : range.biasNumber === 0 ? address : address - bias;
       let symbol: string | undefined;
       let symbolOffset: bigint | undefined;
       let name: string | undefined;
@@ -238,27 +226,36 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
         const at = adjust && i > 0 ? 1 : 0;
         const entry = numeric ? index.entryAtNumber(elf - at) : index.entryAt(elfAddress - BigInt(at));
         if (entry >= 0) {
-          try {
-            symbol = index.nameAt(entry);
-          } catch (error) {
-            // A name past its string table's end (hostile input): this frame prints module+0xoffset.
-            if (!(error instanceof ProbecError)) throw error;
-            warn(`${handle.containerPath}: a function name could not be read (${error.message})`);
+          let known = handle.known;
+          if (known === undefined) {
+            known = new Array<string | undefined>(2 * index.size);
+            handle.known = known;
           }
-          if (symbol !== undefined) {
-            // Both below 2^53 (the index holds no entry above): the difference is exact.
-            symbolOffset = BigInt((numeric ? elf : Number(elfAddress)) - index.startAt(entry));
-            name = handle.readable?.[entry];
-            if (name === undefined) {
+          symbol = known[2 * entry];
+          if (symbol !== undefined) name = known[2 * entry + 1];
+          else {
+            try {
+              symbol = index.nameAt(entry);
+            } catch (error) {
+              // A name past its string table's end (hostile input): this frame prints module+0xoffset.
+              if (!(error instanceof ProbecError)) throw error;
+              warn(`${handle.containerPath}: a function name could not be read (${error.message})`);
+            }
+            if (symbol !== undefined) {
+              const mangled = demangling && isMangled(symbol);
               // Loaded once per symbolizer, on the first mangled name.
-              if (demangling && demangler === undefined && isMangled(symbol)) {
+              if (mangled && demangler === undefined) {
                 return loadUncachedDemangler().then((loaded) => {
                   demangler = loaded;
                 });
               }
-              name = readableName(handle, names, entry, symbol);
+              name = mangled && demangler !== undefined ? demangler(symbol) : symbol;
+              known[2 * entry] = symbol;
+              known[2 * entry + 1] = name;
             }
           }
+          // Both below 2^53 (the index holds no entry above): the difference is exact.
+          if (symbol !== undefined) symbolOffset = BigInt((numeric ? elf : Number(elfAddress)) - index.startAt(entry));
         }
       }
       frames[i] = { address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false };
@@ -307,8 +304,6 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
  * re-reading maps for each of its stacks would cost more than the rest.
  */
 const REFRESH_MS = 1000;
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function unknownFrame(address: bigint): Frame {
   return { address, module: undefined, offset: undefined, elfAddress: undefined, symbol: undefined, symbolOffset: undefined, name: undefined, inlined: false };
