@@ -1,0 +1,54 @@
+/**
+ * The tree an Itanium C++ mangled name parses into (itanium-parse.ts) and
+ * prints from (itanium-print.ts). Every node has the same shape (a kind and
+ * the same few fields) so that the printer's property reads stay monomorphic:
+ * that, and strings built only at print time, keep a name near a microsecond.
+ */
+
+/** An identifier, builtin type or any fixed text: `s`. */
+export const NAME = 0;
+/** `a::b`. */
+export const NESTED = 1;
+/** `a<list>`. */
+export const TEMPLATE = 2;
+/** Type `a` with qualifiers `s` (` const`, ` volatile`, ` restrict`, or a vendor's ` name`). */
+export const QUAL = 3;
+/** Pointer or reference to `a`; `s` is `*`, `&` or `&&`. */
+export const POINTER = 4;
+/** Function type: returns `a` (absent for an encoding's non-template function), takes `list`; `s` holds its cv and ref qualifiers. */
+export const FUNCTION = 5;
+/** Array of `a`, dimension text `s` (possibly empty). */
+export const ARRAY = 6;
+/** Pointer to member of class `a`, of type `b`. */
+export const MEMBER_POINTER = 7;
+/** A function's encoding: name `b`, type `a` (a FUNCTION). */
+export const ENCODING = 8;
+/** Text `s` before `a` (`vtable for `, `guard variable for `). */
+export const PREFIXED = 9;
+/** Entity `b` local to the function `a`: `a::b`. */
+export const LOCAL = 10;
+/** A template argument pack: `list`, printed comma-separated (one element when a pack expansion is printing it). */
+export const ARG_PACK = 11;
+/** A pack expansion (`Dp`) of pattern `a`. */
+export const PACK_EXPANSION = 12;
+/** A template parameter (`T_`): argument `n` of the template of the function being printed. */
+export const TEMPLATE_PARAM = 13;
+/** Text `s` after `a` (ABI tags, clone suffixes, `__vector(4)`). */
+export const SUFFIXED = 14;
+/** An expression or literal already rendered where every operand is plain text: `s`, or operands `list` joined around `s` (see itanium-print.ts). */
+export const EXPRESSION = 15;
+
+/** One node of a demangled name. */
+export class Node {
+  constructor(
+    readonly k: number,
+    public a: Node | null,
+    readonly b: Node | null,
+    readonly s: string,
+    readonly list: Node[] | null,
+    /** Per kind: an expression's form, a forward parameter's index. */
+    readonly n: number,
+  ) {}
+}
+
+export const name = (s: string): Node => new Node(NAME, null, null, s, null, 0);

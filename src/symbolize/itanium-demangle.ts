@@ -1,0 +1,76 @@
+/**
+ * probec's own demangler for Itanium C++ ABI names (`_Z…`), printing what
+ * GNU c++filt prints, byte for byte, and nothing when it is unsure: a name
+ * it does not fully understand returns undefined and the caller falls back
+ * to the wasm demangler (demangle.ts). Written from the ABI's mangling
+ * grammar and by comparison with c++filt's output
+ * (test/symbolize/itanium-demangle.test.ts checks every C++ name of node,
+ * libstdc++ and LLVM against it). Pure: no I/O, never throws, bounded in
+ * depth, steps and output length whatever the input.
+ */
+import { FAIL, Parser } from "./itanium-parse.js";
+import { Printer } from "./itanium-print.js";
+
+/** Longest mangled name attempted (real ones stay far below; demangle.ts has the same bound). */
+const MAX_MANGLED_LENGTH = 16 * 1024;
+
+/** Rust's legacy mangling is Itanium-shaped but ends its path in a hash element (`17h<16 hex digits>E`); rustc-demangle prints it, not this. */
+const RUST_LEGACY_HASH = /17h[0-9a-f]{16}E(?:\.|$)/;
+
+/** Whether `name` is a Rust legacy mangled name (`_ZN…17h<hash>E`), which looks Itanium but belongs to the Rust demangler. */
+export function isRustLegacy(name: string): boolean {
+  return name.startsWith("_ZN") && RUST_LEGACY_HASH.test(name);
+}
+
+/**
+ * The readable form of an Itanium C++ mangled name as c++filt prints it,
+ * including GCC's clone suffixes (`.cold` → ` [clone .cold]`); undefined
+ * when `name` is not one (a Rust legacy name included) or not one this
+ * demangler fully understands.
+ */
+export function demangleItanium(name: string): string | undefined {
+  if (name.length < 3 || name.length > MAX_MANGLED_LENGTH || name.charCodeAt(0) !== 0x5f || name.charCodeAt(1) !== 0x5a) return undefined;
+  if (isRustLegacy(name)) return undefined;
+  try {
+    const parser = new Parser(name);
+    parser.i = 2;
+    const tree = parser.encoding();
+    const suffix = parser.i === name.length ? "" : cloneSuffixes(name, parser.i);
+    if (suffix === undefined) return undefined;
+    return new Printer().str(tree) + suffix;
+  } catch (error) {
+    // FAIL is the parser's "not understood"; anything else (a stack overflow on a hostile name) is the same answer.
+    if (error === FAIL) return undefined;
+    return undefined;
+  }
+}
+
+/**
+ * GCC's clone suffixes after the encoding (`.cold`, `.isra.0`,
+ * `.constprop.0.isra.0`, `.lto_priv.0`, `.part.0`), each group a letter word
+ * or a number followed by numbers, printed ` [clone .isra.0]`; undefined
+ * when the rest of the name is not such suffixes.
+ */
+function cloneSuffixes(name: string, from: number): string | undefined {
+  let out = "";
+  let i = from;
+  while (i < name.length) {
+    if (name.charCodeAt(i) !== 0x2e) return undefined;
+    const start = i;
+    i++;
+    const wordStart = i;
+    let c = name.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || c === 0x5f) {
+      while (i < name.length && (((c = name.charCodeAt(i)) >= 0x61 && c <= 0x7a) || c === 0x5f)) i++;
+    } else {
+      while (i < name.length && (c = name.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    }
+    if (i === wordStart) return undefined;
+    while (i + 1 < name.length && name.charCodeAt(i) === 0x2e && (c = name.charCodeAt(i + 1)) >= 0x30 && c <= 0x39) {
+      i++;
+      while (i < name.length && (c = name.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    }
+    out += ` [clone ${name.slice(start, i)}]`;
+  }
+  return out;
+}

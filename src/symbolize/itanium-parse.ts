@@ -1,0 +1,844 @@
+/**
+ * The parser of Itanium C++ ABI mangled names (the ABI's "Mangling" chapter,
+ * https://itanium-cxx-abi.github.io/cxx-abi/abi.html#mangling) into the tree
+ * of itanium-ast.ts. Only the grammar: what the text looks like is the
+ * printer's (itanium-print.ts) and the choices that match GNU c++filt are
+ * noted where they are made. Anything not understood throws {@link FAIL},
+ * which demangleItanium turns into "not mine" so the caller falls back.
+ */
+import {
+  ARG_PACK,
+  ARRAY,
+  ENCODING,
+  EXPRESSION,
+  FUNCTION,
+  LOCAL,
+  MEMBER_POINTER,
+  NAME,
+  NESTED,
+  Node,
+  name,
+  PACK_EXPANSION,
+  POINTER,
+  PREFIXED,
+  QUAL,
+  SUFFIXED,
+  TEMPLATE,
+  TEMPLATE_PARAM,
+} from "./itanium-ast.js";
+import { expressionParser } from "./itanium-expression.js";
+
+/** Thrown (never escapes demangleItanium) when the name is not one this parser fully understands. */
+export const FAIL = { failed: true } as const;
+
+/** Deepest nesting of names, types and expressions accepted: real names stay far below, hostile ones recurse no further. */
+const MAX_DEPTH = 192;
+
+const BUILTIN: Record<string, Node> = {};
+for (const [code, text] of [
+  ["v", "void"],
+  ["w", "wchar_t"],
+  ["b", "bool"],
+  ["c", "char"],
+  ["a", "signed char"],
+  ["h", "unsigned char"],
+  ["s", "short"],
+  ["t", "unsigned short"],
+  ["i", "int"],
+  ["j", "unsigned int"],
+  ["l", "long"],
+  ["m", "unsigned long"],
+  ["x", "long long"],
+  ["y", "unsigned long long"],
+  ["n", "__int128"],
+  ["o", "unsigned __int128"],
+  ["f", "float"],
+  ["d", "double"],
+  ["e", "long double"],
+  ["g", "__float128"],
+  ["z", "..."],
+  ["Dd", "decimal64"],
+  ["De", "decimal128"],
+  ["Df", "decimal32"],
+  ["Dh", "half"],
+  ["Di", "char32_t"],
+  ["Ds", "char16_t"],
+  ["Du", "char8_t"],
+  ["Da", "auto"],
+  ["Dc", "decltype(auto)"],
+  ["Dn", "decltype(nullptr)"],
+] as const) {
+  BUILTIN[code] = name(text);
+}
+
+/** The operators of <operator-name>: code → [printed name, operand count] (c++filt's spelling, e.g. `operator new[]`). */
+export const OPERATORS: Record<string, readonly [string, number]> = {
+  nw: ["new", 3],
+  na: ["new[]", 3],
+  dl: ["delete", 1],
+  da: ["delete[]", 1],
+  ps: ["+", 1],
+  ng: ["-", 1],
+  ad: ["&", 1],
+  de: ["*", 1],
+  co: ["~", 1],
+  pl: ["+", 2],
+  mi: ["-", 2],
+  ml: ["*", 2],
+  dv: ["/", 2],
+  rm: ["%", 2],
+  an: ["&", 2],
+  or: ["|", 2],
+  eo: ["^", 2],
+  aS: ["=", 2],
+  pL: ["+=", 2],
+  mI: ["-=", 2],
+  mL: ["*=", 2],
+  dV: ["/=", 2],
+  rM: ["%=", 2],
+  aN: ["&=", 2],
+  oR: ["|=", 2],
+  eO: ["^=", 2],
+  ls: ["<<", 2],
+  rs: [">>", 2],
+  lS: ["<<=", 2],
+  rS: [">>=", 2],
+  eq: ["==", 2],
+  ne: ["!=", 2],
+  lt: ["<", 2],
+  gt: [">", 2],
+  le: ["<=", 2],
+  ge: [">=", 2],
+  ss: ["<=>", 2],
+  nt: ["!", 1],
+  aa: ["&&", 2],
+  oo: ["||", 2],
+  pp: ["++", 1],
+  mm: ["--", 1],
+  cm: [",", 2],
+  pm: ["->*", 2],
+  pt: ["->", 2],
+  cl: ["()", 2],
+  ix: ["[]", 2],
+  qu: ["?", 3],
+  st: ["sizeof ", 1],
+  sz: ["sizeof ", 1],
+  at: ["alignof ", 1],
+  az: ["alignof ", 1],
+  aw: ["co_await", 1],
+};
+
+/** Standard abbreviations, printed as c++filt prints them (its verbose form: the full template for Ss, Si, So, Sd). */
+const STD_SUBS: Record<string, [string, string]> = {
+  a: ["std::allocator", "allocator"],
+  b: ["std::basic_string", "basic_string"],
+  s: ["std::basic_string<char, std::char_traits<char>, std::allocator<char> >", "basic_string"],
+  i: ["std::basic_istream<char, std::char_traits<char> >", "basic_istream"],
+  o: ["std::basic_ostream<char, std::char_traits<char> >", "basic_ostream"],
+  d: ["std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"],
+};
+
+/** What a parsed name says about its function type: c++filt prints a return type only for templates that are not constructors, destructors or conversions. */
+interface NameInfo {
+  template: boolean;
+  noReturn: boolean;
+  /** A member function's cv and ref qualifiers (` const &`), printed after its parameters. */
+  quals: string;
+}
+
+/** One parse: the text, the position, the substitution table and the template arguments in scope. */
+export class Parser {
+  i = 0;
+  private depth = 0;
+  private readonly subs: Node[] = [];
+  /** In a conversion operator's type, `T_I…E` is the operator's template, not a template template parameter's. */
+  private inConversion = false;
+  private info: NameInfo = { template: false, noReturn: false, quals: "" };
+  readonly expression = expressionParser(this);
+
+  constructor(readonly s: string) {}
+
+  peek(offset = 0): number {
+    return this.s.charCodeAt(this.i + offset);
+  }
+
+  eat(c: string): boolean {
+    if (this.s.charCodeAt(this.i) === c.charCodeAt(0)) {
+      this.i++;
+      return true;
+    }
+    return false;
+  }
+
+  expect(c: string): void {
+    if (!this.eat(c)) throw FAIL;
+  }
+
+  enter(): void {
+    if (++this.depth > MAX_DEPTH) throw FAIL;
+  }
+
+  leave(): void {
+    this.depth--;
+  }
+
+  /** <number>: decimal, optionally negative (`n`); the digits as text. */
+  number(): string {
+    const start = this.i;
+    if (this.peek() === 0x6e) this.i++;
+    const digits = this.i;
+    while (isDigit(this.peek())) this.i++;
+    if (this.i === digits) throw FAIL;
+    return this.s.charCodeAt(start) === 0x6e ? `-${this.s.slice(digits, this.i)}` : this.s.slice(digits, this.i);
+  }
+
+  /** A non-negative decimal count, bounded (a hostile length never becomes a huge slice). */
+  count(): number {
+    let value = 0;
+    const start = this.i;
+    for (let c = this.peek(); isDigit(c); c = this.peek()) {
+      value = value * 10 + (c - 48);
+      if (value > 1e7) throw FAIL;
+      this.i++;
+    }
+    if (this.i === start) throw FAIL;
+    return value;
+  }
+
+  /** <seq-id> `_` (base 36, upper-case letters), as an index where the bare `_` is 0. */
+  seqId(): number {
+    if (this.eat("_")) return 0;
+    let value = 0;
+    for (let c = this.peek(); c !== 0x5f; c = this.peek()) {
+      if (isDigit(c)) value = value * 36 + (c - 48);
+      else if (c >= 0x41 && c <= 0x5a) value = value * 36 + (c - 55);
+      else throw FAIL;
+      if (value > 1e7) throw FAIL;
+      this.i++;
+    }
+    this.i++;
+    return value + 1;
+  }
+
+  /** <encoding>: a function (name and parameter types), data (a name) or a special name. */
+  encoding(): Node {
+    const c = this.peek();
+    if (c === 0x54 /* T */ || (c === 0x47 /* G */ && this.peek(1) !== 0x41)) return this.specialName();
+    const saved = this.info;
+    this.info = { template: false, noReturn: false, quals: "" };
+    const entity = this.name();
+    const info = this.info;
+    this.info = saved;
+    if (this.atEncodingEnd()) return entity;
+    const ret = info.template && !info.noReturn ? this.type() : null;
+    const params = this.bareFunctionType();
+    return new Node(ENCODING, new Node(FUNCTION, ret, null, info.quals, params, 0), entity, "", null, 0);
+  }
+
+  private atEncodingEnd(): boolean {
+    const c = this.peek();
+    return this.i >= this.s.length || c === 0x45 /* E */ || c === 0x2e /* . */;
+  }
+
+  /** Parameter types up to the end of the encoding (`v` alone is no parameter). */
+  private bareFunctionType(): Node[] {
+    const params: Node[] = [];
+    if (this.peek() === 0x76 /* v */ && (this.i + 1 >= this.s.length || this.peek(1) === 0x45 || this.peek(1) === 0x2e)) {
+      this.i++;
+      return params;
+    }
+    while (!this.atEncodingEnd()) params.push(this.type());
+    if (params.length === 0) throw FAIL;
+    return params;
+  }
+
+  private specialName(): Node {
+    const s = this.s;
+    const two = s.slice(this.i, this.i + 2);
+    this.i += 2;
+    switch (two) {
+      case "TV":
+        return prefixed("vtable for ", this.type());
+      case "TT":
+        return prefixed("VTT for ", this.type());
+      case "TI":
+        return prefixed("typeinfo for ", this.type());
+      case "TS":
+        return prefixed("typeinfo name for ", this.type());
+      case "TH":
+        return prefixed("TLS init function for ", this.name());
+      case "TW":
+        return prefixed("TLS wrapper function for ", this.name());
+      case "TA":
+        return prefixed("template parameter object for ", this.templateArg());
+      case "Th":
+        this.number();
+        this.expect("_");
+        return prefixed("non-virtual thunk to ", this.encoding());
+      case "Tv":
+        this.number();
+        this.expect("_");
+        this.number();
+        this.expect("_");
+        return prefixed("virtual thunk to ", this.encoding());
+      case "Tc":
+        this.callOffset();
+        this.callOffset();
+        return prefixed("covariant return thunk to ", this.encoding());
+      case "TC": {
+        const derived = this.type();
+        this.number();
+        this.expect("_");
+        const base = this.type();
+        return prefixed("construction vtable for ", new Node(LOCAL, base, derived, "-in-", null, 0));
+      }
+      case "GV":
+        return prefixed("guard variable for ", this.name());
+      case "GR": {
+        // c++filt 2.40 reads no <seq-id> here and numbers every temporary #0.
+        return prefixed("reference temporary #0 for ", this.name());
+      }
+      case "GT": {
+        const kind = s.charCodeAt(this.i++);
+        if (kind === 0x74 /* t */) return prefixed("transaction clone for ", this.encoding());
+        if (kind === 0x6e /* n */) return prefixed("non-transaction clone for ", this.encoding());
+        throw FAIL;
+      }
+      default:
+        throw FAIL;
+    }
+  }
+
+  private callOffset(): void {
+    const c = this.s.charCodeAt(this.i++);
+    if (c === 0x68 /* h */) this.number();
+    else if (c === 0x76 /* v */) {
+      this.number();
+      this.expect("_");
+      this.number();
+    } else throw FAIL;
+    this.expect("_");
+  }
+
+  /** <name>: nested, local, unscoped (maybe `St`), or an unscoped template (maybe a substitution) with its arguments. */
+  name(): Node {
+    this.enter();
+    const c = this.peek();
+    let result: Node;
+    if (c === 0x4e /* N */) result = this.nestedName();
+    else if (c === 0x5a /* Z */) result = this.localName();
+    else {
+      let entity: Node;
+      if (c === 0x53 /* S */ && this.peek(1) !== 0x74) {
+        entity = this.substitution();
+        if (this.peek() !== 0x49) throw FAIL;
+      } else {
+        const std = c === 0x53 && this.peek(1) === 0x74;
+        if (std) this.i += 2;
+        const unqualified = this.unqualifiedName(null);
+        entity = std ? new Node(NESTED, STD, unqualified, "", null, 0) : unqualified;
+        if (this.peek() === 0x49) this.subs.push(entity);
+      }
+      this.info.template = false;
+      if (this.peek() === 0x49 /* I */) {
+        entity = new Node(TEMPLATE, entity, null, "", this.templateArgs(), 0);
+        this.info.template = true;
+      }
+      result = entity;
+    }
+    this.leave();
+    return result;
+  }
+
+  private nestedName(): Node {
+    this.i++;
+    let quals = "";
+    // Printed order is c++filt's: const, volatile, restrict, then the ref-qualifier.
+    const r = this.eat("r");
+    const v = this.eat("V");
+    const k = this.eat("K");
+    if (k) quals += " const";
+    if (v) quals += " volatile";
+    if (r) quals += " restrict";
+    if (this.eat("R")) quals += " &";
+    else if (this.eat("O")) quals += " &&";
+    let current: Node | null = null;
+    for (;;) {
+      const c = this.peek();
+      if (c === 0x45 /* E */) break;
+      if (c !== 0x49) {
+        this.info.template = false;
+        this.info.noReturn = false;
+      }
+      if (c === 0x49 /* I */) {
+        if (current === null) throw FAIL;
+        current = new Node(TEMPLATE, current, null, "", this.templateArgs(), 0);
+        this.info.template = true;
+      } else if (c === 0x53 /* S */ && current === null) {
+        if (this.peek(1) === 0x74) {
+          this.i += 2;
+          current = STD;
+          continue;
+        }
+        current = this.substitution();
+        continue;
+      } else if (c === 0x54 /* T */ && current === null) {
+        current = this.templateParam();
+      } else if (c === 0x44 /* D */ && (this.peek(1) === 0x74 || this.peek(1) === 0x54) && current === null) {
+        current = this.type();
+        continue;
+      } else if (c === 0x4d /* M */) {
+        // <data-member-prefix>: the closure's member name; nothing printed for the M.
+        if (current === null) throw FAIL;
+        this.i++;
+        continue;
+      } else {
+        const unqualified = this.unqualifiedName(current);
+        current = current === null ? unqualified : new Node(NESTED, current, unqualified, "", null, 0);
+      }
+      if (this.peek() !== 0x45) this.subs.push(current);
+    }
+    this.i++;
+    if (current === null) throw FAIL;
+    this.info.quals = quals;
+    return current;
+  }
+
+  /** Z <encoding> E <entity> [<discriminator>], or Z <encoding> E s (a string literal). */
+  private localName(): Node {
+    this.i++;
+    const fn = this.encoding();
+    this.expect("E");
+    if (this.eat("s")) {
+      this.discriminator();
+      this.info.template = false;
+      this.info.quals = "";
+      return new Node(LOCAL, fn, name("string literal"), "::", null, 0);
+    }
+    let prefix = "";
+    if (this.eat("d")) {
+      const n = this.peek() === 0x5f ? 0 : this.count() + 1;
+      this.expect("_");
+      prefix = `{default arg#${n + 1}}::`;
+    }
+    const entity = this.name();
+    this.discriminator();
+    const local = new Node(LOCAL, fn, prefix === "" ? entity : new Node(NESTED, name(prefix.slice(0, -2)), entity, "", null, 0), "::", null, 0);
+    return local;
+  }
+
+  private discriminator(): void {
+    if (this.peek() !== 0x5f) return;
+    this.i++;
+    if (this.eat("_")) {
+      this.count();
+      this.expect("_");
+    } else if (isDigit(this.peek())) this.i++;
+  }
+
+  /** <unqualified-name> (operators, constructors, destructors, lambdas, unnamed types, source names) with its ABI tags. */
+  private unqualifiedName(scope: Node | null): Node {
+    const c = this.peek();
+    let result: Node;
+    if (isDigit(c)) result = this.sourceName();
+    else if (c >= 0x61 && c <= 0x7a) result = this.operatorName();
+    else if (c === 0x43 /* C */ || (c === 0x44 /* D */ && isDigit(this.peek(1)))) result = this.ctorDtorName(scope);
+    else if (c === 0x55 /* U */) result = this.unnamedTypeName();
+    else if (c === 0x4c /* L */) {
+      // Internal linkage (`_ZL3foo`): nothing printed.
+      this.i++;
+      result = this.sourceName();
+      this.discriminator();
+    } else throw FAIL;
+    while (this.peek() === 0x42 /* B */) {
+      this.i++;
+      const tag = this.sourceName();
+      result = new Node(SUFFIXED, result, null, `[abi:${tag.s}]`, null, 0);
+    }
+    return result;
+  }
+
+  sourceName(): Node {
+    const length = this.count();
+    const end = this.i + length;
+    if (end > this.s.length) throw FAIL;
+    const text = this.s.slice(this.i, end);
+    this.i = end;
+    // GCC's anonymous namespace (`_GLOBAL__N_1`); c++filt names it.
+    if (
+      length >= 10 &&
+      text.startsWith("_GLOBAL_") &&
+      (text.charCodeAt(8) === 0x2e || text.charCodeAt(8) === 0x5f || text.charCodeAt(8) === 0x24) &&
+      text.charCodeAt(9) === 0x4e
+    ) {
+      return ANONYMOUS;
+    }
+    return name(text);
+  }
+
+  private operatorName(): Node {
+    const s = this.s;
+    const code = s.slice(this.i, this.i + 2);
+    this.i += 2;
+    if (code === "cv") {
+      const saved = this.inConversion;
+      this.inConversion = true;
+      const to = this.type();
+      this.inConversion = saved;
+      this.info.noReturn = true;
+      return new Node(PREFIXED, to, null, "operator ", null, 0);
+    }
+    if (code === "li") return name(`operator"" ${this.sourceName().s}`);
+    if (code.charCodeAt(0) === 0x76 /* v */ && isDigit(code.charCodeAt(1))) return name(`operator ${this.sourceName().s}`);
+    const op = OPERATORS[code];
+    if (op === undefined) throw FAIL;
+    const text = op[0];
+    // c++filt: `operator new`, `operator delete[]`, `operator co_await`, `operator<<` (a space only before a word).
+    const c0 = text.charCodeAt(0);
+    return name(c0 >= 0x61 && c0 <= 0x7a ? `operator ${text.trimEnd()}` : `operator${text}`);
+  }
+
+  private ctorDtorName(scope: Node | null): Node {
+    if (scope === null) throw FAIL;
+    const dtor = this.peek() === 0x44;
+    this.i++;
+    let base = baseName(scope);
+    if (!dtor && this.eat("I")) {
+      // An inheriting constructor: named after the base class it inherits from.
+      if (!isDigit(this.peek())) throw FAIL;
+      this.i++;
+      base = baseName(this.type());
+    } else {
+      const kind = this.peek();
+      if (kind < 0x30 || kind > 0x35) throw FAIL;
+      this.i++;
+    }
+    this.info.noReturn = true;
+    return name(dtor ? `~${base}` : base);
+  }
+
+  private unnamedTypeName(): Node {
+    this.i++;
+    const c = this.s.charCodeAt(this.i++);
+    if (c === 0x74 /* t */) {
+      const n = this.peek() === 0x5f ? 1 : this.count() + 2;
+      this.expect("_");
+      return name(`{unnamed type#${n}}`);
+    }
+    if (c === 0x6c /* l */) {
+      const params: Node[] = [];
+      if (this.peek() === 0x76 && this.peek(1) === 0x45) this.i++;
+      while (this.peek() !== 0x45) params.push(this.type());
+      this.i++;
+      const n = this.peek() === 0x5f ? 1 : this.count() + 2;
+      this.expect("_");
+      return new Node(EXPRESSION, null, null, `#${n}}`, params, LAMBDA_FORM);
+    }
+    throw FAIL;
+  }
+
+  /** S_ / S<seq-id>_ / St / Sa … : an earlier component, or a standard abbreviation. */
+  substitution(): Node {
+    this.i++;
+    const c = this.peek();
+    if (c === 0x5f || isDigit(c) || (c >= 0x41 && c <= 0x5a)) {
+      const index = this.seqId();
+      const node = this.subs[index];
+      if (node === undefined) throw FAIL;
+      return node;
+    }
+    const std = STD_SUBS[String.fromCharCode(c)];
+    if (std === undefined) throw FAIL;
+    this.i++;
+    return new Node(NAME, null, null, std[0], null, STD_NODE);
+  }
+
+  /** <template-args>: I … E. */
+  templateArgs(): Node[] {
+    this.enter();
+    this.i++;
+    const savedConversion = this.inConversion;
+    this.inConversion = false;
+    const args: Node[] = [];
+    while (!this.eat("E")) args.push(this.templateArg());
+    this.inConversion = savedConversion;
+    this.leave();
+    return args;
+  }
+
+  templateArg(): Node {
+    const c = this.peek();
+    if (c === 0x4c /* L */) return this.expression.literal();
+    if (c === 0x58 /* X */) {
+      this.i++;
+      const e = this.expression.parse();
+      this.expect("E");
+      return e;
+    }
+    if (c === 0x4a /* J */) {
+      this.i++;
+      const list: Node[] = [];
+      while (!this.eat("E")) list.push(this.templateArg());
+      return new Node(ARG_PACK, null, null, "", list, 0);
+    }
+    return this.type();
+  }
+
+  /**
+   * T_ / T<n>_: resolved when printed, as c++filt does, against the template
+   * of the function being printed (so a substitution of T_ made inside a
+   * local name's function means the outer function's parameter when used
+   * outside it).
+   */
+  templateParam(): Node {
+    this.i++;
+    const index = this.peek() === 0x5f ? 0 : this.count() + 1;
+    this.expect("_");
+    return new Node(TEMPLATE_PARAM, null, null, "", null, index);
+  }
+
+  /** <type>, with every substitutable one added to the table. */
+  type(): Node {
+    this.enter();
+    // A name inside a type says nothing about the encoding's function: what name() records is put back.
+    const info = this.info;
+    const template = info.template;
+    const noReturn = info.noReturn;
+    const quals = info.quals;
+    const c = this.peek();
+    let t: Node;
+    let substitutable = true;
+    switch (c) {
+      case 0x72: // r
+      case 0x56: // V
+      case 0x4b: {
+        // K
+        const r = this.eat("r");
+        const v = this.eat("V");
+        const k = this.eat("K");
+        let quals = "";
+        if (k) quals += " const";
+        if (v) quals += " volatile";
+        if (r) quals += " restrict";
+        // Qualifiers before a function type are its `this`'s: the unqualified function type is no substitution candidate.
+        if (this.peek() === 0x46 /* F */) {
+          const fn = this.functionType();
+          t = new Node(FUNCTION, fn.a, null, quals + fn.s, fn.list, 0);
+        } else t = new Node(QUAL, this.type(), null, quals, null, 0);
+        break;
+      }
+      case 0x50: // P
+        this.i++;
+        t = new Node(POINTER, this.type(), null, "*", null, 0);
+        break;
+      case 0x52: // R
+        this.i++;
+        t = new Node(POINTER, this.type(), null, "&", null, 0);
+        break;
+      case 0x4f: // O
+        this.i++;
+        t = new Node(POINTER, this.type(), null, "&&", null, 0);
+        break;
+      case 0x43: // C (complex)
+        this.i++;
+        t = new Node(SUFFIXED, this.type(), null, " _Complex", null, 0);
+        break;
+      case 0x47: // G (imaginary)
+        this.i++;
+        t = new Node(SUFFIXED, this.type(), null, " _Imaginary", null, 0);
+        break;
+      case 0x46: // F
+        t = this.functionType();
+        break;
+      case 0x41: // A
+        t = this.arrayType();
+        break;
+      case 0x4d: {
+        // M
+        this.i++;
+        const cls = this.type();
+        const member = this.type();
+        t = new Node(MEMBER_POINTER, cls, member, "", null, 0);
+        break;
+      }
+      case 0x54: {
+        // T: a template parameter, maybe a template template parameter with its arguments.
+        t = this.templateParam();
+        this.subs.push(t);
+        // In a conversion operator's type `cvT_I…E` the arguments belong to the operator, not to T_.
+        if (this.peek() === 0x49 && !this.inConversion) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        else substitutable = false;
+        break;
+      }
+      case 0x53: {
+        // S
+        if (this.peek(1) === 0x74) {
+          t = this.name();
+          break;
+        }
+        t = this.substitution();
+        if (this.peek() === 0x49) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        else substitutable = false;
+        break;
+      }
+      case 0x55: {
+        // U <source-name> [<template-args>] <type>: a vendor qualifier, printed after the type.
+        this.i++;
+        const qualifier = this.sourceName();
+        if (this.peek() === 0x49) throw FAIL;
+        const inner = this.type();
+        t = new Node(QUAL, inner, null, ` ${qualifier.s}`, null, 0);
+        break;
+      }
+      case 0x75: // u <source-name>: a vendor builtin type
+        this.i++;
+        t = this.sourceName();
+        break;
+      case 0x44: // D
+        t = this.dType();
+        substitutable = t.k !== NAME;
+        break;
+      case 0x4e: // N
+      case 0x5a: // Z
+        t = this.name();
+        break;
+      default: {
+        if (isDigit(c)) {
+          t = this.name();
+          break;
+        }
+        const builtin = BUILTIN[String.fromCharCode(c)];
+        if (builtin === undefined) throw FAIL;
+        this.i++;
+        substitutable = false;
+        t = builtin;
+      }
+    }
+    if (substitutable) this.subs.push(t);
+    info.template = template;
+    info.noReturn = noReturn;
+    info.quals = quals;
+    this.leave();
+    return t;
+  }
+
+  private dType(): Node {
+    const c = this.peek(1);
+    switch (c) {
+      case 0x74: // Dt
+      case 0x54: {
+        // DT
+        this.i += 2;
+        const e = this.expression.parse();
+        this.expect("E");
+        return new Node(EXPRESSION, null, null, "decltype (", [e], DECLTYPE_FORM);
+      }
+      case 0x70: {
+        // Dp: a pack expansion
+        this.i += 2;
+        return new Node(PACK_EXPANSION, this.type(), null, "", null, 0);
+      }
+      case 0x76: {
+        // Dv <number> _ <type>: a vector
+        this.i += 2;
+        const n = this.number();
+        this.expect("_");
+        return new Node(SUFFIXED, this.type(), null, ` __vector(${n})`, null, 0);
+      }
+      case 0x46: {
+        // DF <number> _: _FloatN
+        this.i += 2;
+        const n = this.number();
+        this.expect("_");
+        return new Node(NAME, null, null, `_Float${n}`, null, 1);
+      }
+      case 0x6f: // Do: noexcept function type
+      case 0x4f:
+      case 0x77:
+        throw FAIL;
+      default: {
+        const builtin = BUILTIN[this.s.slice(this.i, this.i + 2)];
+        if (builtin === undefined) throw FAIL;
+        this.i += 2;
+        return builtin;
+      }
+    }
+  }
+
+  private functionType(): Node {
+    this.i++;
+    this.eat("Y");
+    const ret = this.type();
+    const params: Node[] = [];
+    let quals = "";
+    if (this.peek() === 0x76 && this.peek(1) === 0x45) this.i++;
+    else if (this.peek() === 0x76 && (this.peek(1) === 0x52 || this.peek(1) === 0x4f) && this.peek(2) === 0x45) this.i++;
+    for (;;) {
+      const c = this.peek();
+      if (c === 0x45) break;
+      if ((c === 0x52 || c === 0x4f) && this.peek(1) === 0x45) {
+        quals = c === 0x52 ? " &" : " &&";
+        this.i++;
+        break;
+      }
+      params.push(this.type());
+    }
+    this.i++;
+    return new Node(FUNCTION, ret, null, quals, params, 0);
+  }
+
+  private arrayType(): Node {
+    this.i++;
+    let dimension: Node | null = null;
+    let text = "";
+    const c = this.peek();
+    if (isDigit(c)) text = this.number();
+    else if (c !== 0x5f) dimension = this.expression.parse();
+    this.expect("_");
+    const element = this.type();
+    return new Node(ARRAY, element, dimension, text, null, 0);
+  }
+}
+
+function prefixed(text: string, node: Node): Node {
+  return new Node(PREFIXED, node, null, text, null, 0);
+}
+
+/** The name a constructor or destructor of `scope` is printed with: its last component, without template arguments or ABI tags. */
+export function baseName(scope: Node): string {
+  let n: Node | null = scope;
+  for (let guard = 0; n !== null && guard < 64; guard++) {
+    switch (n.k) {
+      case NESTED:
+      case LOCAL:
+        n = n.b;
+        break;
+      case TEMPLATE:
+      case SUFFIXED:
+      case TEMPLATE_PARAM:
+        n = n.a;
+        break;
+      case NAME:
+        if (n.n === STD_NODE) {
+          for (const [text, base] of Object.values(STD_SUBS)) if (text === n.s) return base;
+        }
+        return n.s;
+      default:
+        throw FAIL;
+    }
+  }
+  throw FAIL;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** `NAME.n` marking a standard abbreviation (its constructor name is looked up). */
+const STD_NODE = 2;
+/** EXPRESSION forms the parser builds itself. */
+export const LAMBDA_FORM = 100;
+export const DECLTYPE_FORM = 101;
+
+const STD = name("std");
+const ANONYMOUS = name("(anonymous namespace)");
