@@ -1,18 +1,32 @@
 /**
  * C++ (Itanium `_Z…`) and Rust (legacy `_ZN…17h<hash>E` and v0 `_R…`)
- * names made readable, through `gecko-profiler-demangle`: the Firefox
- * Profiler's WebAssembly build of the `cpp_demangle` and `rustc-demangle`
- * crates (the demanglers Rust's own tools use), Apache-2.0 OR MIT, no
- * dependencies, 520 KiB of wasm. Chosen over the npm alternatives because
- * they are either unmaintained pure-JS partial ports of `c++filt` or handle
- * one language only; this one is maintained with the profiler that depends
- * on it and is the same code that names frames in Firefox's profiles.
+ * names made readable.
+ *
+ * C++ names go first to probec's own demangler (itanium-demangle.ts), which
+ * prints exactly what GNU c++filt prints. probec has its own because the
+ * alternative below was both slow and wrong for C++: the 50,310 distinct C++
+ * names of /usr/bin/node that a real program's stacks hit took ~370 ms
+ * through the wasm in a fresh process (c++filt, process start included:
+ * 147 ms), and for 4,457 of them its text differed from c++filt's: empty
+ * template parameter packs printed as `CTypeInfoBuilder<bool, >` and
+ * template functions lost their return type. The own demangler is checked
+ * against c++filt on every C++ name of node, libstdc++ and LLVM
+ * (test/symbolize/itanium-demangle.test.ts: zero differences); a name it
+ * does not fully understand comes back undefined and falls back here.
+ *
+ * Rust names, and C++ names the own demangler declines, go to
+ * `gecko-profiler-demangle`: the Firefox Profiler's WebAssembly build of
+ * the `cpp_demangle` and `rustc-demangle` crates (the demanglers Rust's own
+ * tools use), Apache-2.0 OR MIT, no dependencies, 520 KiB of wasm, chosen
+ * over the npm alternatives because they are either unmaintained pure-JS
+ * partial ports of `c++filt` or handle one language only.
  *
  * The package is built for bundlers (`import * as wasm from "./index_bg.wasm"`),
  * which plain Node 20 cannot import, so the module is instantiated here
- * from its file: the JavaScript glue (`index_bg.js`) is imported as usual
- * and handed the instance, as its own `index.js` does. It is loaded on the
- * first call of {@link loadDemangler} only: most runs print no stack.
+ * from its file: the JavaScript glue (`index_bg.js`) is imported by
+ * {@link loadDemangler} (cheap), and the wasm itself is compiled, once, by
+ * the first name that needs it: a run whose names are all C++ never
+ * compiles it.
  *
  * `demangle_any` returns its input when no demangler accepts it, but also
  * strips one leading underscore first (Mach-O symbols carry an extra one),
@@ -20,8 +34,9 @@
  * wrong name. Only `_Z`/`_R` names are passed to it, and an answer that
  * is merely the input without its underscore is treated as "not mangled".
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { demangleItanium, isRustLegacy } from "./itanium-demangle.js";
 
 /** Longest name handed to the demangler (hostile symbol tables; real mangled names stay far below). */
 export const MAX_MANGLED_LENGTH = 16 * 1024;
@@ -30,9 +45,10 @@ export const MAX_MANGLED_LENGTH = 16 * 1024;
 export type Demangler = (name: string) => string;
 
 let loading: Promise<Demangler> | undefined;
+let wasmCompiles = 0;
 let cached: Promise<Demangler> | undefined;
 
-/** The demangler, instantiated once per process on first use; it remembers every name it was asked. */
+/** The demangler, made once per process on first use; it remembers every name it was asked. */
 export function loadDemangler(): Promise<Demangler> {
   cached ??= loadUncachedDemangler().then(withCache);
   return cached;
@@ -66,17 +82,30 @@ export function isMangled(name: string): boolean {
 }
 
 async function instantiate(): Promise<Demangler> {
+  const glue = (await import("gecko-profiler-demangle/index_bg.js")) as Glue;
+  let wasm: ((name: string) => string) | undefined;
+  return (name) => {
+    if (!isMangled(name)) return name;
+    if (name.charCodeAt(1) === 0x5a /* Z */ && !isRustLegacy(name)) {
+      const readable = demangleItanium(name);
+      if (readable !== undefined) return readable;
+    }
+    wasm ??= compileWasm(glue);
+    return wasm(name);
+  };
+}
+
+/** The wasm demangler, compiled synchronously (Node allows it for any size) the first time a name needs it. */
+function compileWasm(glue: Glue): (name: string) => string {
   const require = createRequire(import.meta.url);
   const wasmPath = require.resolve("gecko-profiler-demangle/index_bg.wasm");
-  const glue = (await import("gecko-profiler-demangle/index_bg.js")) as Glue;
   // tsconfig's lib has no DOM, where WebAssembly's types live: the few calls used are typed below.
-  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  const module = await wasm.compile(await readFile(wasmPath));
-  const instance = await wasm.instantiate(module, { "./index_bg.js": glue });
+  const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const instance = new api.Instance(new api.Module(readFileSync(wasmPath)), { "./index_bg.js": glue });
+  wasmCompiles++;
   glue.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return (name) => {
-    if (!isMangled(name)) return name;
     let out: string;
     try {
       out = glue.demangle_any(name);
@@ -96,6 +125,11 @@ interface Glue {
 }
 
 interface WasmApi {
-  compile(bytes: Uint8Array): Promise<unknown>;
-  instantiate(module: unknown, imports: Record<string, unknown>): Promise<{ exports: Record<string, unknown> }>;
+  Module: new (bytes: Uint8Array) => unknown;
+  Instance: new (module: unknown, imports: Record<string, unknown>) => { exports: Record<string, unknown> };
+}
+
+/** Whether the wasm demangler has been compiled in this process (tests check that C++-only runs never compile it). */
+export function wasmCompiled(): boolean {
+  return wasmCompiles > 0;
 }
