@@ -203,6 +203,30 @@ describe("SymbolIndex", () => {
     expect(index.entryAtNumber(Number.NaN)).toBe(-1);
   });
 
+  test("starts spread over more than 2 GiB (the comparator sort) give what the packed sort gives for the same layout", () => {
+    const layout: [string, number, number, number][] = [
+      ["late", 0x30, 0x10, 0],
+      ["alias_b", 0x10, 0x8, 0],
+      ["outer", 0x0, 0x40, 0],
+      ["alias_a", 0x10, 0x8, 0],
+      ["weak", 0x10, 0x8, 2],
+      ["wide", 0x10, 0x20, 1],
+    ];
+    const near = indexOf(layout.map(([name, start, size, rank]) => [name, 0x1000 + start, size, rank]));
+    const far = indexOf([
+      ...layout.map(([name, start, size, rank]): [string, number, number, number] => [name, 0x1000 + start, size, rank]),
+      ["high", 2 ** 40, 0x10, 0],
+    ]);
+    for (let offset = 0; offset < 0x50; offset++) {
+      const address = BigInt(0x1000 + offset);
+      expect(far.lookup(address), `0x${address.toString(16)}`).toEqual(near.lookup(address));
+    }
+    expect(near.lookup(0x1014n)?.name).toBe("alias_a");
+    expect(near.lookup(0x101cn)?.name).toBe("wide");
+    expect(far.lookup(2n ** 40n + 4n)?.name).toBe("high");
+    expect(far.size).toBe(near.size + 1);
+  });
+
   test("an empty index names nothing", () => {
     const empty = new SymbolIndexBuilder().build();
     expect(empty.size).toBe(0);
