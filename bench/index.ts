@@ -22,6 +22,7 @@ import { traceStartTask } from "./tasks/trace-start.js";
 import { goReturnHitTask } from "./tasks/go-return-hit.js";
 import { goReturnsTask } from "./tasks/go-returns.js";
 import { symbolizeTask } from "./tasks/symbolize.js";
+import { demangleTask } from "./tasks/demangle.js";
 import { followStartTask } from "./tasks/follow-start.js";
 import { followAttachTask } from "./tasks/follow-attach.js";
 import { followIdleTask } from "./tasks/follow-idle.js";
@@ -51,6 +52,7 @@ const tasks: [string, () => void | Promise<void>][] = [
   ["(m)", () => goReturnsTask(print)],
   ["(n)", () => goReturnHitTask(print)],
   ["(o)", () => symbolizeTask(print)],
+  ["(u)", () => demangleTask(print)],
   ["(r)", () => followStartTask(print)],
   ["(s)", () => followAttachTask(print)],
   ["(t)", () => followIdleTask(print)],
