@@ -11,6 +11,8 @@
 import { FAIL, Parser } from "./itanium-parse.js";
 import { Printer } from "./itanium-print.js";
 
+const printer = new Printer();
+
 /** Longest mangled name attempted (real ones stay far below; demangle.ts has the same bound). */
 const MAX_MANGLED_LENGTH = 16 * 1024;
 
@@ -19,7 +21,11 @@ const RUST_LEGACY_HASH = /17h[0-9a-f]{16}E(?:\.|$)/;
 
 /** Whether `name` is a Rust legacy mangled name (`_ZN…17h<hash>E`), which looks Itanium but belongs to the Rust demangler. */
 export function isRustLegacy(name: string): boolean {
-  return name.startsWith("_ZN") && RUST_LEGACY_HASH.test(name);
+  if (name.charCodeAt(2) !== 0x4e /* N */ || !name.startsWith("_Z")) return false;
+  // Most names end in something else than the hash's `E` and have no suffix: no regular expression for them.
+  const end = name.length;
+  if (name.charCodeAt(end - 1) === 0x45 /* E */) return end > 21 && name.charCodeAt(end - 18) === 0x68 /* h */ && RUST_LEGACY_HASH.test(name);
+  return name.includes(".") && RUST_LEGACY_HASH.test(name);
 }
 
 /**
@@ -37,7 +43,7 @@ export function demangleItanium(name: string): string | undefined {
     const tree = parser.encoding();
     const suffix = parser.i === name.length ? "" : cloneSuffixes(name, parser.i);
     if (suffix === undefined) return undefined;
-    return new Printer().str(tree) + suffix;
+    return printer.print(tree) + suffix;
   } catch (error) {
     // FAIL is the parser's "not understood"; anything else (a stack overflow on a hostile name) is the same answer.
     if (error === FAIL) return undefined;

@@ -45,7 +45,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
 
   const list = (): Node[] => {
     const out: Node[] = [];
-    while (!p.eat("E")) out.push(parse());
+    while (!p.eat(0x45 /* E */)) out.push(parse());
     return out;
   };
 
@@ -57,7 +57,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
 
   /** <base-unresolved-name>: a simple-id, `on` operator name, or `dn` destructor (not checked: FAIL). */
   const baseUnresolved = (): Node => {
-    if (p.peek() === 0x6f && p.peek(1) === 0x6e) {
+    if (p.peek() === 0x6f && p.peekAt(1) === 0x6e) {
       p.i += 2;
       const op = OPERATORS[p.s.slice(p.i, p.i + 2)];
       if (op === undefined) throw FAIL;
@@ -72,12 +72,12 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
   /** sr …: a qualified name whose scope depends on template parameters. */
   const unresolvedQualified = (): Node => {
     let scope: Node;
-    if (p.eat("N")) {
+    if (p.eat(0x4e /* N */)) {
       scope = p.type();
-      while (!p.eat("E")) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
+      while (!p.eat(0x45 /* E */)) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
     } else if (p.peek() >= 0x30 && p.peek() <= 0x39) {
       scope = simpleId();
-      while (!p.eat("E")) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
+      while (!p.eat(0x45 /* E */)) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
     } else {
       scope = p.type();
     }
@@ -108,10 +108,10 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
   const operation = (code: string): Node => {
     switch (code) {
       case "fp": {
-        if (p.eat("T")) throw FAIL;
+        if (p.eat(0x54 /* T */)) throw FAIL;
         while (p.peek() === 0x72 || p.peek() === 0x56 || p.peek() === 0x4b) p.i++;
         const n = p.peek() === 0x5f ? 1 : p.count() + 2;
-        p.expect("_");
+        p.expect(0x5f /* _ */);
         return expr(FUNCTION_PARAM, `{parm#${n}}`, []);
       }
       case "sr":
@@ -123,7 +123,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
       }
       case "cv": {
         const type = p.type();
-        if (p.eat("_")) return expr(C_CAST, "1", [type, ...list()]);
+        if (p.eat(0x5f /* _ */)) return expr(C_CAST, "1", [type, ...list()]);
         return expr(C_CAST, "", [type, parse()]);
       }
       case "sc":
@@ -153,7 +153,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
       case "pp":
       case "mm": {
         const text = code === "pp" ? "++" : "--";
-        if (p.eat("_")) return expr(PREFIX, text, [parse()]);
+        if (p.eat(0x5f /* _ */)) return expr(PREFIX, text, [parse()]);
         return expr(POSTFIX, text, [parse()]);
       }
       case "dl":
@@ -176,7 +176,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
   };
 
   const unresolvedName = (): Node => {
-    if (p.peek() === 0x73 && p.peek(1) === 0x72) {
+    if (p.peek() === 0x73 && p.peekAt(1) === 0x72) {
       p.i += 2;
       return unresolvedQualified();
     }
@@ -188,8 +188,8 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
     p.enter();
     p.i++;
     let e: Node;
-    if (p.eat("_")) {
-      p.expect("Z");
+    if (p.eat(0x5f /* _ */)) {
+      p.expect(0x5a /* Z */);
       e = p.encoding();
     } else {
       const code = p.peek();
@@ -213,7 +213,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
         else e = expr(LITERAL_CAST, value, [type]);
       }
     }
-    p.expect("E");
+    p.expect(0x45 /* E */);
     p.leave();
     return e;
   };

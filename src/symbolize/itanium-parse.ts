@@ -71,6 +71,9 @@ for (const [code, text] of [
   BUILTIN[code] = name(text);
 }
 
+/** The one-letter builtins by character code. */
+const BUILTIN_BY_CODE: (Node | undefined)[] = Array.from({ length: 128 }, (_, c) => BUILTIN[String.fromCharCode(c)]);
+
 /** The operators of <operator-name>: code → [printed name, operand count] (c++filt's spelling, e.g. `operator new[]`). */
 export const OPERATORS: Record<string, readonly [string, number]> = {
   nw: ["new", 3],
@@ -153,24 +156,38 @@ export class Parser {
   private readonly subs: Node[] = [];
   /** In a conversion operator's type, `T_I…E` is the operator's template, not a template template parameter's. */
   private inConversion = false;
-  private info: NameInfo = { template: false, noReturn: false, quals: "" };
-  readonly expression = expressionParser(this);
+  /** What the name being parsed says about its function (see NameInfo); saved and restored around nested encodings and types. */
+  private isTemplate = false;
+  private noReturn = false;
+  private nameQuals = "";
+  private expressions: ReturnType<typeof expressionParser> | undefined;
+
+  /** The expression half, made on first use: most names have no expression. */
+  get expression(): ReturnType<typeof expressionParser> {
+    this.expressions ??= expressionParser(this);
+    return this.expressions;
+  }
 
   constructor(readonly s: string) {}
 
-  peek(offset = 0): number {
+  peek(): number {
+    return this.s.charCodeAt(this.i);
+  }
+
+  peekAt(offset: number): number {
     return this.s.charCodeAt(this.i + offset);
   }
 
-  eat(c: string): boolean {
-    if (this.s.charCodeAt(this.i) === c.charCodeAt(0)) {
+  /** Consumes character code `c` when it is next. */
+  eat(c: number): boolean {
+    if (this.s.charCodeAt(this.i) === c) {
       this.i++;
       return true;
     }
     return false;
   }
 
-  expect(c: string): void {
+  expect(c: number): void {
     if (!this.eat(c)) throw FAIL;
   }
 
@@ -185,9 +202,9 @@ export class Parser {
   /** <number>: decimal, optionally negative (`n`); the digits as text. */
   number(): string {
     const start = this.i;
-    if (this.peek() === 0x6e) this.i++;
+    if (this.s.charCodeAt(this.i) === 0x6e) this.i++;
     const digits = this.i;
-    while (isDigit(this.peek())) this.i++;
+    while (isDigit(this.s.charCodeAt(this.i))) this.i++;
     if (this.i === digits) throw FAIL;
     return this.s.charCodeAt(start) === 0x6e ? `-${this.s.slice(digits, this.i)}` : this.s.slice(digits, this.i);
   }
@@ -196,7 +213,7 @@ export class Parser {
   count(): number {
     let value = 0;
     const start = this.i;
-    for (let c = this.peek(); isDigit(c); c = this.peek()) {
+    for (let c = this.s.charCodeAt(this.i); isDigit(c); c = this.s.charCodeAt(this.i)) {
       value = value * 10 + (c - 48);
       if (value > 1e7) throw FAIL;
       this.i++;
@@ -207,9 +224,9 @@ export class Parser {
 
   /** <seq-id> `_` (base 36, upper-case letters), as an index where the bare `_` is 0. */
   seqId(): number {
-    if (this.eat("_")) return 0;
+    if (this.eat(0x5f /* _ */)) return 0;
     let value = 0;
-    for (let c = this.peek(); c !== 0x5f; c = this.peek()) {
+    for (let c = this.s.charCodeAt(this.i); c !== 0x5f; c = this.s.charCodeAt(this.i)) {
       if (isDigit(c)) value = value * 36 + (c - 48);
       else if (c >= 0x41 && c <= 0x5a) value = value * 36 + (c - 55);
       else throw FAIL;
@@ -222,28 +239,36 @@ export class Parser {
 
   /** <encoding>: a function (name and parameter types), data (a name) or a special name. */
   encoding(): Node {
-    const c = this.peek();
-    if (c === 0x54 /* T */ || (c === 0x47 /* G */ && this.peek(1) !== 0x41)) return this.specialName();
-    const saved = this.info;
-    this.info = { template: false, noReturn: false, quals: "" };
+    const c = this.s.charCodeAt(this.i);
+    if (c === 0x54 /* T */ || (c === 0x47 /* G */ && this.peekAt(1) !== 0x41)) return this.specialName();
+    const savedTemplate = this.isTemplate;
+    const savedNoReturn = this.noReturn;
+    const savedQuals = this.nameQuals;
+    this.isTemplate = false;
+    this.noReturn = false;
+    this.nameQuals = "";
     const entity = this.name();
-    const info = this.info;
-    this.info = saved;
+    const template = this.isTemplate;
+    const noReturn = this.noReturn;
+    const quals = this.nameQuals;
+    this.isTemplate = savedTemplate;
+    this.noReturn = savedNoReturn;
+    this.nameQuals = savedQuals;
     if (this.atEncodingEnd()) return entity;
-    const ret = info.template && !info.noReturn ? this.type() : null;
+    const ret = template && !noReturn ? this.type() : null;
     const params = this.bareFunctionType();
-    return new Node(ENCODING, new Node(FUNCTION, ret, null, info.quals, params, 0), entity, "", null, 0);
+    return new Node(ENCODING, new Node(FUNCTION, ret, null, quals, params, 0), entity, "", null, 0);
   }
 
   private atEncodingEnd(): boolean {
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     return this.i >= this.s.length || c === 0x45 /* E */ || c === 0x2e /* . */;
   }
 
   /** Parameter types up to the end of the encoding (`v` alone is no parameter). */
   private bareFunctionType(): Node[] {
     const params: Node[] = [];
-    if (this.peek() === 0x76 /* v */ && (this.i + 1 >= this.s.length || this.peek(1) === 0x45 || this.peek(1) === 0x2e)) {
+    if (this.s.charCodeAt(this.i) === 0x76 /* v */ && (this.i + 1 >= this.s.length || this.peekAt(1) === 0x45 || this.peekAt(1) === 0x2e)) {
       this.i++;
       return params;
     }
@@ -273,13 +298,13 @@ export class Parser {
         return prefixed("template parameter object for ", this.templateArg());
       case "Th":
         this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         return prefixed("non-virtual thunk to ", this.encoding());
       case "Tv":
         this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         return prefixed("virtual thunk to ", this.encoding());
       case "Tc":
         this.callOffset();
@@ -288,7 +313,7 @@ export class Parser {
       case "TC": {
         const derived = this.type();
         this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         const base = this.type();
         return prefixed("construction vtable for ", new Node(LOCAL, base, derived, "-in-", null, 0));
       }
@@ -314,35 +339,35 @@ export class Parser {
     if (c === 0x68 /* h */) this.number();
     else if (c === 0x76 /* v */) {
       this.number();
-      this.expect("_");
+      this.expect(0x5f /* _ */);
       this.number();
     } else throw FAIL;
-    this.expect("_");
+    this.expect(0x5f /* _ */);
   }
 
   /** <name>: nested, local, unscoped (maybe `St`), or an unscoped template (maybe a substitution) with its arguments. */
   name(): Node {
     this.enter();
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     let result: Node;
     if (c === 0x4e /* N */) result = this.nestedName();
     else if (c === 0x5a /* Z */) result = this.localName();
     else {
       let entity: Node;
-      if (c === 0x53 /* S */ && this.peek(1) !== 0x74) {
+      if (c === 0x53 /* S */ && this.peekAt(1) !== 0x74) {
         entity = this.substitution();
-        if (this.peek() !== 0x49) throw FAIL;
+        if (this.s.charCodeAt(this.i) !== 0x49) throw FAIL;
       } else {
-        const std = c === 0x53 && this.peek(1) === 0x74;
+        const std = c === 0x53 && this.peekAt(1) === 0x74;
         if (std) this.i += 2;
         const unqualified = this.unqualifiedName(null);
         entity = std ? new Node(NESTED, STD, unqualified, "", null, 0) : unqualified;
-        if (this.peek() === 0x49) this.subs.push(entity);
+        if (this.s.charCodeAt(this.i) === 0x49) this.subs.push(entity);
       }
-      this.info.template = false;
-      if (this.peek() === 0x49 /* I */) {
+      this.isTemplate = false;
+      if (this.s.charCodeAt(this.i) === 0x49 /* I */) {
         entity = new Node(TEMPLATE, entity, null, "", this.templateArgs(), 0);
-        this.info.template = true;
+        this.isTemplate = true;
       }
       result = entity;
     }
@@ -354,28 +379,28 @@ export class Parser {
     this.i++;
     let quals = "";
     // Printed order is c++filt's: const, volatile, restrict, then the ref-qualifier.
-    const r = this.eat("r");
-    const v = this.eat("V");
-    const k = this.eat("K");
+    const r = this.eat(0x72 /* r */);
+    const v = this.eat(0x56 /* V */);
+    const k = this.eat(0x4b /* K */);
     if (k) quals += " const";
     if (v) quals += " volatile";
     if (r) quals += " restrict";
-    if (this.eat("R")) quals += " &";
-    else if (this.eat("O")) quals += " &&";
+    if (this.eat(0x52 /* R */)) quals += " &";
+    else if (this.eat(0x4f /* O */)) quals += " &&";
     let current: Node | null = null;
     for (;;) {
-      const c = this.peek();
+      const c = this.s.charCodeAt(this.i);
       if (c === 0x45 /* E */) break;
       if (c !== 0x49) {
-        this.info.template = false;
-        this.info.noReturn = false;
+        this.isTemplate = false;
+        this.noReturn = false;
       }
       if (c === 0x49 /* I */) {
         if (current === null) throw FAIL;
         current = new Node(TEMPLATE, current, null, "", this.templateArgs(), 0);
-        this.info.template = true;
+        this.isTemplate = true;
       } else if (c === 0x53 /* S */ && current === null) {
-        if (this.peek(1) === 0x74) {
+        if (this.peekAt(1) === 0x74) {
           this.i += 2;
           current = STD;
           continue;
@@ -384,7 +409,7 @@ export class Parser {
         continue;
       } else if (c === 0x54 /* T */ && current === null) {
         current = this.templateParam();
-      } else if (c === 0x44 /* D */ && (this.peek(1) === 0x74 || this.peek(1) === 0x54) && current === null) {
+      } else if (c === 0x44 /* D */ && (this.peekAt(1) === 0x74 || this.peekAt(1) === 0x54) && current === null) {
         current = this.type();
         continue;
       } else if (c === 0x4d /* M */) {
@@ -396,11 +421,11 @@ export class Parser {
         const unqualified = this.unqualifiedName(current);
         current = current === null ? unqualified : new Node(NESTED, current, unqualified, "", null, 0);
       }
-      if (this.peek() !== 0x45) this.subs.push(current);
+      if (this.s.charCodeAt(this.i) !== 0x45) this.subs.push(current);
     }
     this.i++;
     if (current === null) throw FAIL;
-    this.info.quals = quals;
+    this.nameQuals = quals;
     return current;
   }
 
@@ -408,17 +433,17 @@ export class Parser {
   private localName(): Node {
     this.i++;
     const fn = this.encoding();
-    this.expect("E");
-    if (this.eat("s")) {
+    this.expect(0x45 /* E */);
+    if (this.eat(0x73 /* s */)) {
       this.discriminator();
-      this.info.template = false;
-      this.info.quals = "";
+      this.isTemplate = false;
+      this.nameQuals = "";
       return new Node(LOCAL, fn, name("string literal"), "::", null, 0);
     }
     let prefix = "";
-    if (this.eat("d")) {
-      const n = this.peek() === 0x5f ? 0 : this.count() + 1;
-      this.expect("_");
+    if (this.eat(0x64 /* d */)) {
+      const n = this.s.charCodeAt(this.i) === 0x5f ? 0 : this.count() + 1;
+      this.expect(0x5f /* _ */);
       prefix = `{default arg#${n + 1}}::`;
     }
     const entity = this.name();
@@ -428,21 +453,21 @@ export class Parser {
   }
 
   private discriminator(): void {
-    if (this.peek() !== 0x5f) return;
+    if (this.s.charCodeAt(this.i) !== 0x5f) return;
     this.i++;
-    if (this.eat("_")) {
+    if (this.eat(0x5f /* _ */)) {
       this.count();
-      this.expect("_");
-    } else if (isDigit(this.peek())) this.i++;
+      this.expect(0x5f /* _ */);
+    } else if (isDigit(this.s.charCodeAt(this.i))) this.i++;
   }
 
   /** <unqualified-name> (operators, constructors, destructors, lambdas, unnamed types, source names) with its ABI tags. */
   private unqualifiedName(scope: Node | null): Node {
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     let result: Node;
     if (isDigit(c)) result = this.sourceName();
     else if (c >= 0x61 && c <= 0x7a) result = this.operatorName();
-    else if (c === 0x43 /* C */ || (c === 0x44 /* D */ && isDigit(this.peek(1)))) result = this.ctorDtorName(scope);
+    else if (c === 0x43 /* C */ || (c === 0x44 /* D */ && isDigit(this.peekAt(1)))) result = this.ctorDtorName(scope);
     else if (c === 0x55 /* U */) result = this.unnamedTypeName();
     else if (c === 0x4c /* L */) {
       // Internal linkage (`_ZL3foo`): nothing printed.
@@ -450,7 +475,7 @@ export class Parser {
       result = this.sourceName();
       this.discriminator();
     } else throw FAIL;
-    while (this.peek() === 0x42 /* B */) {
+    while (this.s.charCodeAt(this.i) === 0x42 /* B */) {
       this.i++;
       const tag = this.sourceName();
       result = new Node(SUFFIXED, result, null, `[abi:${tag.s}]`, null, 0);
@@ -485,7 +510,7 @@ export class Parser {
       this.inConversion = true;
       const to = this.type();
       this.inConversion = saved;
-      this.info.noReturn = true;
+      this.noReturn = true;
       return new Node(PREFIXED, to, null, "operator ", null, 0);
     }
     if (code === "li") return name(`operator"" ${this.sourceName().s}`);
@@ -500,20 +525,20 @@ export class Parser {
 
   private ctorDtorName(scope: Node | null): Node {
     if (scope === null) throw FAIL;
-    const dtor = this.peek() === 0x44;
+    const dtor = this.s.charCodeAt(this.i) === 0x44;
     this.i++;
     let base = baseName(scope);
-    if (!dtor && this.eat("I")) {
+    if (!dtor && this.eat(0x49 /* I */)) {
       // An inheriting constructor: named after the base class it inherits from.
-      if (!isDigit(this.peek())) throw FAIL;
+      if (!isDigit(this.s.charCodeAt(this.i))) throw FAIL;
       this.i++;
       base = baseName(this.type());
     } else {
-      const kind = this.peek();
+      const kind = this.s.charCodeAt(this.i);
       if (kind < 0x30 || kind > 0x35) throw FAIL;
       this.i++;
     }
-    this.info.noReturn = true;
+    this.noReturn = true;
     return name(dtor ? `~${base}` : base);
   }
 
@@ -521,17 +546,17 @@ export class Parser {
     this.i++;
     const c = this.s.charCodeAt(this.i++);
     if (c === 0x74 /* t */) {
-      const n = this.peek() === 0x5f ? 1 : this.count() + 2;
-      this.expect("_");
+      const n = this.s.charCodeAt(this.i) === 0x5f ? 1 : this.count() + 2;
+      this.expect(0x5f /* _ */);
       return name(`{unnamed type#${n}}`);
     }
     if (c === 0x6c /* l */) {
       const params: Node[] = [];
-      if (this.peek() === 0x76 && this.peek(1) === 0x45) this.i++;
-      while (this.peek() !== 0x45) params.push(this.type());
+      if (this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45) this.i++;
+      while (this.s.charCodeAt(this.i) !== 0x45) params.push(this.type());
       this.i++;
-      const n = this.peek() === 0x5f ? 1 : this.count() + 2;
-      this.expect("_");
+      const n = this.s.charCodeAt(this.i) === 0x5f ? 1 : this.count() + 2;
+      this.expect(0x5f /* _ */);
       return new Node(EXPRESSION, null, null, `#${n}}`, params, LAMBDA_FORM);
     }
     throw FAIL;
@@ -540,7 +565,7 @@ export class Parser {
   /** S_ / S<seq-id>_ / St / Sa … : an earlier component, or a standard abbreviation. */
   substitution(): Node {
     this.i++;
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     if (c === 0x5f || isDigit(c) || (c >= 0x41 && c <= 0x5a)) {
       const index = this.seqId();
       const node = this.subs[index];
@@ -560,25 +585,25 @@ export class Parser {
     const savedConversion = this.inConversion;
     this.inConversion = false;
     const args: Node[] = [];
-    while (!this.eat("E")) args.push(this.templateArg());
+    while (!this.eat(0x45 /* E */)) args.push(this.templateArg());
     this.inConversion = savedConversion;
     this.leave();
     return args;
   }
 
   templateArg(): Node {
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     if (c === 0x4c /* L */) return this.expression.literal();
     if (c === 0x58 /* X */) {
       this.i++;
       const e = this.expression.parse();
-      this.expect("E");
+      this.expect(0x45 /* E */);
       return e;
     }
     if (c === 0x4a /* J */) {
       this.i++;
       const list: Node[] = [];
-      while (!this.eat("E")) list.push(this.templateArg());
+      while (!this.eat(0x45 /* E */)) list.push(this.templateArg());
       return new Node(ARG_PACK, null, null, "", list, 0);
     }
     return this.type();
@@ -592,8 +617,8 @@ export class Parser {
    */
   templateParam(): Node {
     this.i++;
-    const index = this.peek() === 0x5f ? 0 : this.count() + 1;
-    this.expect("_");
+    const index = this.s.charCodeAt(this.i) === 0x5f ? 0 : this.count() + 1;
+    this.expect(0x5f /* _ */);
     return new Node(TEMPLATE_PARAM, null, null, "", null, index);
   }
 
@@ -601,11 +626,10 @@ export class Parser {
   type(): Node {
     this.enter();
     // A name inside a type says nothing about the encoding's function: what name() records is put back.
-    const info = this.info;
-    const template = info.template;
-    const noReturn = info.noReturn;
-    const quals = info.quals;
-    const c = this.peek();
+    const template = this.isTemplate;
+    const noReturn = this.noReturn;
+    const quals = this.nameQuals;
+    const c = this.s.charCodeAt(this.i);
     let t: Node;
     let substitutable = true;
     switch (c) {
@@ -613,15 +637,15 @@ export class Parser {
       case 0x56: // V
       case 0x4b: {
         // K
-        const r = this.eat("r");
-        const v = this.eat("V");
-        const k = this.eat("K");
+        const r = this.eat(0x72 /* r */);
+        const v = this.eat(0x56 /* V */);
+        const k = this.eat(0x4b /* K */);
         let quals = "";
         if (k) quals += " const";
         if (v) quals += " volatile";
         if (r) quals += " restrict";
         // Qualifiers before a function type are its `this`'s: the unqualified function type is no substitution candidate.
-        if (this.peek() === 0x46 /* F */) {
+        if (this.s.charCodeAt(this.i) === 0x46 /* F */) {
           const fn = this.functionType();
           t = new Node(FUNCTION, fn.a, null, quals + fn.s, fn.list, 0);
         } else t = new Node(QUAL, this.type(), null, quals, null, 0);
@@ -666,18 +690,18 @@ export class Parser {
         t = this.templateParam();
         this.subs.push(t);
         // In a conversion operator's type `cvT_I…E` the arguments belong to the operator, not to T_.
-        if (this.peek() === 0x49 && !this.inConversion) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        if (this.s.charCodeAt(this.i) === 0x49 && !this.inConversion) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
         else substitutable = false;
         break;
       }
       case 0x53: {
         // S
-        if (this.peek(1) === 0x74) {
+        if (this.peekAt(1) === 0x74) {
           t = this.name();
           break;
         }
         t = this.substitution();
-        if (this.peek() === 0x49) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        if (this.s.charCodeAt(this.i) === 0x49) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
         else substitutable = false;
         break;
       }
@@ -685,7 +709,7 @@ export class Parser {
         // U <source-name> [<template-args>] <type>: a vendor qualifier, printed after the type.
         this.i++;
         const qualifier = this.sourceName();
-        if (this.peek() === 0x49) throw FAIL;
+        if (this.s.charCodeAt(this.i) === 0x49) throw FAIL;
         const inner = this.type();
         t = new Node(QUAL, inner, null, ` ${qualifier.s}`, null, 0);
         break;
@@ -707,7 +731,7 @@ export class Parser {
           t = this.name();
           break;
         }
-        const builtin = BUILTIN[String.fromCharCode(c)];
+        const builtin = c < 128 ? BUILTIN_BY_CODE[c] : undefined;
         if (builtin === undefined) throw FAIL;
         this.i++;
         substitutable = false;
@@ -715,22 +739,22 @@ export class Parser {
       }
     }
     if (substitutable) this.subs.push(t);
-    info.template = template;
-    info.noReturn = noReturn;
-    info.quals = quals;
+    this.isTemplate = template;
+    this.noReturn = noReturn;
+    this.nameQuals = quals;
     this.leave();
     return t;
   }
 
   private dType(): Node {
-    const c = this.peek(1);
+    const c = this.peekAt(1);
     switch (c) {
       case 0x74: // Dt
       case 0x54: {
         // DT
         this.i += 2;
         const e = this.expression.parse();
-        this.expect("E");
+        this.expect(0x45 /* E */);
         return new Node(EXPRESSION, null, null, "decltype (", [e], DECLTYPE_FORM);
       }
       case 0x70: {
@@ -742,14 +766,14 @@ export class Parser {
         // Dv <number> _ <type>: a vector
         this.i += 2;
         const n = this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         return new Node(SUFFIXED, this.type(), null, ` __vector(${n})`, null, 0);
       }
       case 0x46: {
         // DF <number> _: _FloatN
         this.i += 2;
         const n = this.number();
-        this.expect("_");
+        this.expect(0x5f /* _ */);
         return new Node(NAME, null, null, `_Float${n}`, null, 1);
       }
       case 0x6f: // Do: noexcept function type
@@ -767,16 +791,16 @@ export class Parser {
 
   private functionType(): Node {
     this.i++;
-    this.eat("Y");
+    this.eat(0x59 /* Y */);
     const ret = this.type();
     const params: Node[] = [];
     let quals = "";
-    if (this.peek() === 0x76 && this.peek(1) === 0x45) this.i++;
-    else if (this.peek() === 0x76 && (this.peek(1) === 0x52 || this.peek(1) === 0x4f) && this.peek(2) === 0x45) this.i++;
+    if (this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45) this.i++;
+    else if (this.s.charCodeAt(this.i) === 0x76 && (this.peekAt(1) === 0x52 || this.peekAt(1) === 0x4f) && this.peekAt(2) === 0x45) this.i++;
     for (;;) {
-      const c = this.peek();
+      const c = this.s.charCodeAt(this.i);
       if (c === 0x45) break;
-      if ((c === 0x52 || c === 0x4f) && this.peek(1) === 0x45) {
+      if ((c === 0x52 || c === 0x4f) && this.peekAt(1) === 0x45) {
         quals = c === 0x52 ? " &" : " &&";
         this.i++;
         break;
@@ -791,10 +815,10 @@ export class Parser {
     this.i++;
     let dimension: Node | null = null;
     let text = "";
-    const c = this.peek();
+    const c = this.s.charCodeAt(this.i);
     if (isDigit(c)) text = this.number();
     else if (c !== 0x5f) dimension = this.expression.parse();
-    this.expect("_");
+    this.expect(0x5f /* _ */);
     const element = this.type();
     return new Node(ARRAY, element, dimension, text, null, 0);
   }

@@ -60,8 +60,8 @@ export class Printer {
   private depth = 0;
   /** The element of each argument pack printed while a pack expansion prints its pattern (-1: the whole pack). */
   private packIndex = -1;
-  /** Whether the last list printed ended in elements that printed nothing (c++filt's last character is then a space). */
-  private emptyTail = false;
+  /** Whether the text decl or list returned last ends with `>` (as c++filt sees it: not after a separator taken back). */
+  private angle = false;
   /** Whether the last resolve() went through a pack element. */
   private inPack = false;
   /** Template argument lists of the functions being printed, innermost last; `scopeTop` is the one T_ refers to. */
@@ -73,6 +73,20 @@ export class Printer {
   private argsDepth = 0;
   /** The argsDepth at which the local name whose function is being printed sat in template arguments (-1: none). */
   private localArgsMark = -1;
+
+  /** The whole name: one Printer serves every name (state reset here, also after a failed print). */
+  print(n: Node): string {
+    this.steps = 0;
+    this.depth = 0;
+    this.packIndex = -1;
+    this.angle = false;
+    this.inPack = false;
+    this.scopeTop = -1;
+    this.lambdaSignature = 0;
+    this.argsDepth = 0;
+    this.localArgsMark = -1;
+    return this.decl(n, "", "");
+  }
 
   str(n: Node): string {
     return this.decl(n, "", "");
@@ -86,21 +100,25 @@ export class Printer {
   decl(n: Node, mods: string, rest: string): string {
     if (++this.steps > MAX_STEPS || ++this.depth > MAX_PRINT_DEPTH) throw FAIL;
     let out: string;
+    // The common kinds here, the rest in declOther: a rare kind met late does not deoptimise this one.
     switch (n.k) {
       case NAME:
-        out = attach(n.s, mods, rest);
+        out = this.attach(n.s, n.s.charCodeAt(n.s.length - 1) === 0x3e, mods, rest);
         break;
-      case NESTED:
-        out = attach(`${this.str(n.a as Node)}::${this.str(n.b as Node)}`, mods, rest);
+      case NESTED: {
+        const scope = this.str(n.a as Node);
+        const last = this.str(n.b as Node);
+        out = this.attach(`${scope}::${last}`, this.angle, mods, rest);
         break;
+      }
       case TEMPLATE: {
         const base = this.str(n.a as Node);
         this.argsDepth++;
         const args = this.list(n.list as Node[]);
         this.argsDepth--;
         // `operator< <A>`, and `> >` as c++filt writes nested template argument lists, except after an empty pack (c++filt's last character is then the space of the `, ` it took back).
-        const close = args.endsWith(">") && !this.emptyTail ? " >" : ">";
-        out = attach(`${base.endsWith("<") ? `${base} ` : base}<${args}${close}`, mods, rest);
+        const open = endsWithLess(n.a as Node) ? " <" : "<";
+        out = this.attach(`${base}${open}${args}${this.angle ? " >" : ">"}`, true, mods, rest);
         break;
       }
       case QUAL: {
@@ -114,102 +132,132 @@ export class Printer {
         out = this.decl(child, quals + mods, rest);
         break;
       }
-      case POINTER: {
-        let kind = n.s;
-        let target = n.a as Node;
-        const savedIndex = this.packIndex;
-        const savedTop = this.scopeTop;
-        // References to references collapse as in C++ (`T&&` with T = `int&` is `int&`): c++filt does it for a template argument.
-        for (let inner = this.resolve(target); kind !== "*" && inner.k === POINTER && inner.s !== "*" && inner !== target; inner = this.resolve(target)) {
-          if (inner.s === "&") kind = "&";
-          // Inside an argument, packs are printed whole and T_ means the enclosing template's.
-          if (this.inPack) this.packIndex = -1;
-          if (target.k === TEMPLATE_PARAM && this.scopeTop >= 0) this.scopeTop--;
-          target = inner.a as Node;
-        }
-        const base = this.resolve(target);
-        const wraps = base.k === FUNCTION || base.k === ARRAY || (base.k === QUAL && this.resolve(base.a as Node).k === ARRAY);
-        out = wraps ? this.decl(target, "", `(${kind}${mods}${rest})`) : this.decl(target, kind + mods, rest);
-        this.packIndex = savedIndex;
-        this.scopeTop = savedTop;
-        break;
-      }
-      case FUNCTION:
-        out = this.decl(n.a as Node, "", `${mods}${rest}(${this.list(n.list as Node[])})${n.s}`);
-        break;
-      case ARRAY: {
-        const dimension = n.b === null ? n.s : this.str(n.b);
-        out = this.decl(n.a as Node, mods, `${rest}${rest.endsWith("]") ? "" : " "}[${dimension}]`);
-        break;
-      }
-      case MEMBER_POINTER: {
-        const member = this.resolve(n.b as Node);
-        const cls = this.str(n.a as Node);
-        out = member.k === FUNCTION ? this.decl(n.b as Node, "", `(${cls}::*${mods}${rest})`) : this.decl(n.b as Node, ` ${cls}::*${mods}`, rest);
-        break;
-      }
-      case ENCODING:
-        out = this.encoding(n, true, mods, rest);
-        break;
-      case PREFIXED:
-        out = attach(n.s + this.str(n.a as Node), mods, rest);
-        break;
-      case LOCAL: {
-        // c++filt prints the function a local entity belongs to without its return type.
-        const fn = n.a as Node;
-        // A local name's function inside template arguments that itself mentions a local name in its template
-        // arguments: c++filt resolves T_ there against scopes not reproduced here (or fails): not answered.
-        const savedMark = this.localArgsMark;
-        if (this.argsDepth > 0) {
-          if (savedMark >= 0 && this.argsDepth > savedMark) throw FAIL;
-          this.localArgsMark = this.argsDepth;
-        }
-        const scope = fn.k === ENCODING ? this.encoding(fn, false, "", "") : this.str(fn);
-        this.localArgsMark = savedMark;
-        out = attach(scope + n.s + this.str(n.b as Node), mods, rest);
-        break;
-      }
-      case SUFFIXED:
-        out = attach(this.str(n.a as Node) + n.s, mods, rest);
-        break;
-      case ARG_PACK: {
-        const list = n.list as Node[];
-        if (this.packIndex >= 0) {
-          const element = list[this.packIndex];
-          if (element === undefined) throw FAIL;
-          // The element is printed whole: packs inside it are not the one being expanded.
-          const saved = this.packIndex;
-          this.packIndex = -1;
-          out = this.decl(element, mods, rest);
-          this.packIndex = saved;
-        } else out = attach(this.list(list), mods, rest);
-        break;
-      }
-      case PACK_EXPANSION:
-        out = this.expansion(n.a as Node, mods, rest);
-        break;
-      case TEMPLATE_PARAM: {
-        // A generic lambda's parameters are its own template's: c++filt names them `auto:1`, `auto:2`.
-        if (this.lambdaSignature > 0) {
-          out = attach(`auto:${n.n + 1}`, mods, rest);
-          break;
-        }
-        const value = this.argument(n);
-        // The argument is printed in the scope around the template it belongs to.
-        const savedTop = this.scopeTop--;
-        out = this.decl(value, mods, rest);
-        this.scopeTop = savedTop;
-        break;
-      }
-      case EXPRESSION:
-        out = attach(this.expression(n), mods, rest);
+      case POINTER:
+        out = this.pointer(n, mods, rest);
         break;
       default:
-        throw FAIL;
+        out = this.declOther(n, mods, rest);
     }
     if (out.length > MAX_READABLE_LENGTH) throw FAIL;
     this.depth--;
     return out;
+  }
+
+  /**
+   * `text` with its declarator (modifiers right after it, the rest after a
+   * space: `char const* (*)()`, `wchar_t* f()`, `int [3]`), and whether the
+   * result ends with `>` (for c++filt's `> >`): `textAngle` when nothing
+   * follows the text; modifiers and rests never end with one.
+   */
+  private attach(text: string, textAngle: boolean, mods: string, rest: string): string {
+    if (rest !== "") {
+      this.angle = false;
+      return rest.charCodeAt(0) === 0x20 ? text + mods + rest : `${text}${mods} ${rest}`;
+    }
+    if (mods !== "") {
+      this.angle = false;
+      return text + mods;
+    }
+    this.angle = textAngle;
+    return text;
+  }
+
+  private pointer(n: Node, mods: string, rest: string): string {
+    let kind = n.s;
+    let target = n.a as Node;
+    const savedIndex = this.packIndex;
+    const savedTop = this.scopeTop;
+    // References to references collapse as in C++ (`T&&` with T = `int&` is `int&`): c++filt does it for a template argument.
+    for (let inner = this.resolve(target); kind !== "*" && inner.k === POINTER && inner.s !== "*" && inner !== target; inner = this.resolve(target)) {
+      if (inner.s === "&") kind = "&";
+      // Inside an argument, packs are printed whole and T_ means the enclosing template's.
+      if (this.inPack) this.packIndex = -1;
+      if (target.k === TEMPLATE_PARAM && this.scopeTop >= 0) this.scopeTop--;
+      target = inner.a as Node;
+    }
+    const base = this.resolve(target);
+    const wraps = base.k === FUNCTION || base.k === ARRAY || (base.k === QUAL && this.resolve(base.a as Node).k === ARRAY);
+    const out = wraps ? this.decl(target, "", `(${kind}${mods}${rest})`) : this.decl(target, kind + mods, rest);
+    this.packIndex = savedIndex;
+    this.scopeTop = savedTop;
+    return out;
+  }
+
+  private declOther(n: Node, mods: string, rest: string): string {
+    switch (n.k) {
+      case FUNCTION:
+        return this.decl(n.a as Node, "", `${mods}${rest}(${this.list(n.list as Node[])})${n.s}`);
+      case ARRAY: {
+        const dimension = n.b === null ? n.s : this.str(n.b);
+        return this.decl(n.a as Node, mods, `${rest}${rest.endsWith("]") ? "" : " "}[${dimension}]`);
+      }
+      case MEMBER_POINTER: {
+        const member = this.resolve(n.b as Node);
+        const cls = this.str(n.a as Node);
+        return member.k === FUNCTION ? this.decl(n.b as Node, "", `(${cls}::*${mods}${rest})`) : this.decl(n.b as Node, ` ${cls}::*${mods}`, rest);
+      }
+      case ENCODING:
+        return this.encoding(n, true, mods, rest);
+      case PREFIXED: {
+        const text = n.s + this.str(n.a as Node);
+        return this.attach(text, this.angle, mods, rest);
+      }
+      case LOCAL:
+        return this.local(n, mods, rest);
+      case SUFFIXED: {
+        const text = this.str(n.a as Node) + n.s;
+        return this.attach(text, n.s.charCodeAt(n.s.length - 1) === 0x3e, mods, rest);
+      }
+      case ARG_PACK: {
+        const list = n.list as Node[];
+        if (this.packIndex < 0) {
+          const text = this.list(list);
+          return this.attach(text, this.angle, mods, rest);
+        }
+        const element = list[this.packIndex];
+        if (element === undefined) throw FAIL;
+        // The element is printed whole: packs inside it are not the one being expanded.
+        const saved = this.packIndex;
+        this.packIndex = -1;
+        const out = this.decl(element, mods, rest);
+        this.packIndex = saved;
+        return out;
+      }
+      case PACK_EXPANSION:
+        return this.expansion(n.a as Node, mods, rest);
+      case TEMPLATE_PARAM: {
+        // A generic lambda's parameters are its own template's: c++filt names them `auto:1`, `auto:2`.
+        if (this.lambdaSignature > 0) return this.attach(`auto:${n.n + 1}`, false, mods, rest);
+        const value = this.argument(n);
+        // The argument is printed in the scope around the template it belongs to.
+        const savedTop = this.scopeTop--;
+        const out = this.decl(value, mods, rest);
+        this.scopeTop = savedTop;
+        return out;
+      }
+      case EXPRESSION: {
+        const text = this.expression(n);
+        return this.attach(text, text.charCodeAt(text.length - 1) === 0x3e, mods, rest);
+      }
+      default:
+        throw FAIL;
+    }
+  }
+
+  /** `function::entity`; c++filt prints the function a local entity belongs to without its return type. */
+  private local(n: Node, mods: string, rest: string): string {
+    const fn = n.a as Node;
+    // A local name's function inside template arguments that itself mentions a local name in its template
+    // arguments: c++filt resolves T_ there against scopes not reproduced here (or fails): not answered.
+    const savedMark = this.localArgsMark;
+    if (this.argsDepth > 0) {
+      if (savedMark >= 0 && this.argsDepth > savedMark) throw FAIL;
+      this.localArgsMark = this.argsDepth;
+    }
+    const scope = fn.k === ENCODING ? this.encoding(fn, false, "", "") : this.str(fn);
+    this.localArgsMark = savedMark;
+    const entity = this.str(n.b as Node);
+    return this.attach(scope + n.s + entity, this.angle, mods, rest);
   }
 
   /** A function's encoding, with the template arguments of its name in scope for T_. */
@@ -226,7 +274,7 @@ export class Printer {
       this.scopeTop = at;
     }
     const text = `${this.str(n.b as Node)}(${this.list(fn.list as Node[])})${fn.s}`;
-    const out = fn.a === null || !withReturn ? attach(text, mods, rest) : this.decl(fn.a, "", text + mods + rest);
+    const out = fn.a === null || !withReturn ? this.attach(text, false, mods, rest) : this.decl(fn.a, "", text + mods + rest);
     if (template) {
       this.scopeTop = at - 1;
       if (previous !== undefined) this.scopes[at] = previous;
@@ -249,25 +297,25 @@ export class Printer {
    */
   list(nodes: readonly Node[]): string {
     const count = nodes.length;
-    if (count === 0) {
-      this.emptyTail = false;
-      return "";
+    let out = "";
+    let angle = false;
+    if (count > 0) {
+      out = this.str(nodes[0] as Node);
+      angle = this.angle;
     }
-    if (count === 1) {
-      const only = this.str(nodes[0] as Node);
-      this.emptyTail = false;
-      return only;
-    }
-    const pieces: string[] = new Array<string>(count);
-    let last = 0;
-    for (let i = 0; i < count; i++) {
+    // Separators before elements that printed nothing, kept only if a later element prints something.
+    let pending = "";
+    for (let i = 1; i < count; i++) {
       const piece = this.str(nodes[i] as Node);
-      pieces[i] = piece;
-      if (piece !== "") last = i;
+      if (piece === "") pending += ", ";
+      else {
+        out += `${pending}, ${piece}`;
+        pending = "";
+        angle = this.angle;
+      }
     }
-    let out = pieces[0] as string;
-    for (let i = 1; i <= last; i++) out += `, ${pieces[i]}`;
-    this.emptyTail = last < count - 1;
+    // After a separator taken back, c++filt's last character is its space: no `> >` then.
+    this.angle = pending === "" && angle;
     return out;
   }
 
@@ -303,6 +351,9 @@ export class Printer {
       const piece = this.decl(pattern, mods, rest);
       out = i === 0 ? piece : `${out}, ${piece}`;
       if (out.length > MAX_READABLE_LENGTH) throw FAIL;
+    }
+    if (pack.length === 0) {
+      this.angle = false;
     }
     this.packIndex = saved;
     return out;
@@ -396,10 +447,11 @@ export class Printer {
   }
 }
 
-/** A type's text with its declarator: modifiers right after it, the rest after a space (`char const* (*)()`, `wchar_t* f()`, `int [3]`). */
-function attach(text: string, mods: string, rest: string): string {
-  if (rest === "") return text + mods;
-  return rest.charCodeAt(0) === 0x20 ? text + mods + rest : `${text}${mods} ${rest}`;
+/** Whether a template's name ends with `<` (`operator<`, `operator<<`): c++filt then writes `operator< <A>`. */
+function endsWithLess(n: Node): boolean {
+  let node = n;
+  while (node.k === NESTED) node = node.b as Node;
+  return node.k === NAME && node.s.charCodeAt(node.s.length - 1) === 0x3c;
 }
 
 /** `quals` without the qualifiers `existing` already has. */
