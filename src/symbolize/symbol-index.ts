@@ -456,8 +456,9 @@ export class SymbolIndex {
   readonly #width: number;
   /** `#bucketFirst[b]`: the first entry whose start is at or above bucket b's first address; one more than the buckets. */
   readonly #bucketFirst: Uint32Array;
-  readonly #hits: (SymbolHit | undefined)[];
-  readonly #names: (string | undefined)[];
+  /** Made on first use: the symbolizer asks for neither (it keeps its own per function), and each is a slot per entry for the collector to scan. */
+  #hits: (SymbolHit | undefined)[] | undefined;
+  #names: (string | undefined)[] | undefined;
 
   /** @internal use {@link SymbolIndexBuilder}. */
   constructor(columns: IndexColumns, ties: ReadonlyMap<number, readonly NameRef[]>, sources: readonly NameSource[]) {
@@ -472,8 +473,6 @@ export class SymbolIndex {
     for (let i = 1; i < extents.length; i += 2) if ((extents[i] as number) > maxSize) maxSize = extents[i] as number;
     this.#maxSize = maxSize;
     const n = columns.length;
-    this.#hits = new Array<SymbolHit | undefined>(n);
-    this.#names = new Array<string | undefined>(n);
     // About one bucket per four entries: the search inside a bucket is then over a few neighbouring extents (one or
     // two cache lines), and the table (node: 80 KiB) stays in cache where one bucket per entry missed it on every lookup.
     const base = n === 0 ? 0 : (extents[0] as number);
@@ -566,6 +565,7 @@ export class SymbolIndex {
    * (a demangled name) by its identity.
    */
   hitAt(i: number): SymbolHit {
+    this.#hits ??= new Array<SymbolHit | undefined>(this.#count);
     let hit = this.#hits[i];
     if (hit === undefined) {
       hit = { name: this.nameAt(i), start: BigInt(this.#extents[2 * i] as number), size: BigInt(this.#extents[2 * i + 1] as number) };
@@ -581,14 +581,25 @@ export class SymbolIndex {
    * that outlived the young generation).
    */
   nameAt(i: number): string {
+    this.#names ??= new Array<string | undefined>(this.#count);
     let name = this.#names[i];
     if (name === undefined) {
-      if (!(i >= 0 && i < this.#count)) throw new InternalError(`symbol index: no entry ${i} (the index has ${this.#count})`);
-      const tied = this.#ties.get(i);
-      name = tied === undefined ? this.#nameOf(this.#source[i] as number, this.#ref[i] as number) : this.#choose(tied);
+      name = this.readNameAt(i);
       this.#names[i] = name;
     }
     return name;
+  }
+
+  /**
+   * The name of the function at position `i` read now and not kept here:
+   * for a caller that keeps its own per function (the symbolizer), so that
+   * each name is held in one place (each is one more slot to scan for the
+   * collector while names are young).
+   */
+  readNameAt(i: number): string {
+    if (!(i >= 0 && i < this.#count)) throw new InternalError(`symbol index: no entry ${i} (the index has ${this.#count})`);
+    const tied = this.#ties.get(i);
+    return tied === undefined ? this.#nameOf(this.#source[i] as number, this.#ref[i] as number) : this.#choose(tied);
   }
 
   /** Link-time address of the first byte of the function at position `i`, as a number (exact: see the module comment). */

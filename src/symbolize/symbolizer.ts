@@ -235,7 +235,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
           if (symbol !== undefined) name = known[2 * entry + 1];
           else {
             try {
-              symbol = index.nameAt(entry);
+              symbol = index.readNameAt(entry);
             } catch (error) {
               // A name past its string table's end (hostile input): this frame prints module+0xoffset.
               if (!(error instanceof ProbecError)) throw error;

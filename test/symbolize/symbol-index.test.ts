@@ -187,6 +187,30 @@ describe("SymbolIndex", () => {
     expect(index.lookup(0x101n)).toBe(index.lookup(0x10fn));
   });
 
+  test("readNameAt: the name nameAt gives (the alias rule included), read each time and not kept", () => {
+    const asked: number[] = [];
+    const names = ["__libc_calloc", "calloc", "solo"];
+    const builder = new SymbolIndexBuilder();
+    const id = builder.addSource({
+      nameOf: (ref) => {
+        asked.push(ref);
+        return names[ref] as string;
+      },
+    });
+    builder.add(0x100n, 0x10n, 0, id, 0, "test");
+    builder.add(0x100n, 0x10n, 0, id, 1, "test");
+    builder.add(0x200n, 0x10n, 0, id, 2, "test");
+    const index = builder.build();
+    const tied = index.entryAt(0x104n);
+    const solo = index.entryAt(0x204n);
+    expect(index.readNameAt(tied)).toBe("calloc");
+    expect(index.readNameAt(solo)).toBe("solo");
+    expect(index.readNameAt(solo)).toBe("solo");
+    expect(asked).toEqual([0, 1, 2, 2]);
+    expect(index.nameAt(tied)).toBe(index.readNameAt(tied));
+    expect(() => index.readNameAt(index.size)).toThrow(/no entry/);
+  });
+
   test("entryAt and hitAt: the position lookup uses, and the hit there", () => {
     const at = index.entryAt(0x2015n);
     expect(at).toBeGreaterThanOrEqual(0);
