@@ -141,14 +141,6 @@ const STD_SUBS: Record<string, [string, string]> = {
   d: ["std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"],
 };
 
-/** What a parsed name says about its function type: c++filt prints a return type only for templates that are not constructors, destructors or conversions. */
-interface NameInfo {
-  template: boolean;
-  noReturn: boolean;
-  /** A member function's cv and ref qualifiers (` const &`), printed after its parameters. */
-  quals: string;
-}
-
 /** One parse: the text, the position, the substitution table and the template arguments in scope. */
 export class Parser {
   i = 0;
@@ -156,7 +148,12 @@ export class Parser {
   private readonly subs: Node[] = [];
   /** In a conversion operator's type, `T_I…E` is the operator's template, not a template template parameter's. */
   private inConversion = false;
-  /** What the name being parsed says about its function (see NameInfo); saved and restored around nested encodings and types. */
+  /**
+   * What the name being parsed says about its function type: c++filt prints
+   * a return type only for templates that are not constructors, destructors
+   * or conversions; a member function's cv and ref qualifiers (` const &`)
+   * print after its parameters. Saved and restored around nested encodings and types.
+   */
   private isTemplate = false;
   private noReturn = false;
   private nameQuals = "";
