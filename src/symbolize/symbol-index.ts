@@ -30,8 +30,10 @@
  * rules give whenever it is read), the entries are typed arrays sorted
  * through one packed numeric key, and a lookup starts from a bucket table
  * over the address range, so its binary search runs over a few entries
- * instead of 17 steps across node's 1.2 MiB of extents (each start beside
- * its size: a lookup is a few cache misses, which is what it costs).
+ * instead of 17 steps across node's 1.8 MiB of entries (each start beside
+ * its size and where its name is: a lookup, and the name read at a
+ * function's first hit, are then a few cache misses, which is what they
+ * cost).
  *
  * Addresses are stored as doubles: a user-space virtual address fits in 53
  * bits on every 64-bit Linux (at most 57 bits of address space, and ELF
@@ -221,9 +223,7 @@ export class SymbolIndexBuilder {
     const records = this.#records;
     const order = orderByStart(records, n, this.#min, this.#max);
     const out = new IndexColumns(n);
-    const extents = out.extents;
-    const outSource = out.source;
-    const outRefs = out.refs;
+    const entries = out.entries;
     const ties = new Map<number, NameRef[]>();
     let k = 0;
     for (let i = 0; i < n; ) {
@@ -240,10 +240,9 @@ export class SymbolIndexBuilder {
         if (firstSize !== secondSize) {
           // Both kept, the larger first (as a lookup's walk back expects).
           const larger = firstSize > secondSize ? first : second;
-          extents[2 * k] = start;
-          extents[2 * k + 1] = records[larger + 1] as number;
-          outSource[k] = (records[larger + 3] as number) & SOURCE_MASK;
-          outRefs[k] = records[larger + 2] as number;
+          entries[ENTRY * k] = start;
+          entries[ENTRY * k + 1] = records[larger + 1] as number;
+          entries[ENTRY * k + 2] = ((records[larger + 3] as number) & SOURCE_MASK) * REF_SPAN + (records[larger + 2] as number);
           k++;
           kept = larger === first ? second : first;
         } else {
@@ -253,10 +252,9 @@ export class SymbolIndexBuilder {
         }
       } else if (j - i > 2) kept = -1;
       if (kept >= 0) {
-        extents[2 * k] = start;
-        extents[2 * k + 1] = records[kept + 1] as number;
-        outSource[k] = (records[kept + 3] as number) & SOURCE_MASK;
-        outRefs[k] = records[kept + 2] as number;
+        entries[ENTRY * k] = start;
+        entries[ENTRY * k + 1] = records[kept + 1] as number;
+        entries[ENTRY * k + 2] = ((records[kept + 3] as number) & SOURCE_MASK) * REF_SPAN + (records[kept + 2] as number);
         k++;
       } else {
         // Aliases only a name can separate, or three or more entries at one start.
@@ -311,6 +309,7 @@ function mergeRun(records: Float64Array, order: Uint32Array, from: number, to: n
         candidates.push({ source: (records[e + 3] as number) & SOURCE_MASK, ref: records[e + 2] as number });
       }
       ties.set(at, candidates);
+      out.markTied(at);
     }
     g = h;
   }
@@ -393,40 +392,45 @@ interface NameRef {
   readonly ref: number;
 }
 
+/** Numbers per entry of a frozen index: start, size, source * 2^32 + ref. */
+const ENTRY = 3;
+const REF_SPAN = 2 ** 32;
+/** The source id marking an entry whose name is chosen among tied aliases (ids stop below it: {@link MAX_SOURCES}). */
+const TIED = MAX_SOURCES;
+
 /**
- * @internal The frozen columns of an index, in lookup order (start
- * ascending, larger first at one start). Each entry's start and size sit
- * side by side in `extents` (`[start0, size0, start1, …]`): a lookup reads
- * both from one cache line.
+ * @internal The frozen entries of an index, in lookup order (start
+ * ascending, larger first at one start), {@link ENTRY} numbers each:
+ * start, size, and `source * 2^32 + ref` (exact: below 2^48). Side by side,
+ * so that a lookup reads a start and its size from one cache line, and the
+ * first hit of a function finds where its name is on that same line.
  */
 export class IndexColumns {
-  extents: Float64Array;
-  source: Uint16Array;
-  refs: Uint32Array;
+  entries: Float64Array;
   length = 0;
 
   constructor(capacity: number) {
-    this.extents = new Float64Array(capacity * 2);
-    this.source = new Uint16Array(capacity);
-    this.refs = new Uint32Array(capacity);
+    this.entries = new Float64Array(capacity * ENTRY);
   }
 
   /** Appends an entry; returns its position. */
   push(start: number, size: number, source: number, ref: number): number {
     const i = this.length++;
-    this.extents[2 * i] = start;
-    this.extents[2 * i + 1] = size;
-    this.source[i] = source;
-    this.refs[i] = ref;
+    this.entries[ENTRY * i] = start;
+    this.entries[ENTRY * i + 1] = size;
+    this.entries[ENTRY * i + 2] = source * REF_SPAN + ref;
     return i;
   }
 
-  /** Copies cut to length (merged duplicates leave the tail unused; the builder's larger columns can then be dropped). */
+  /** Marks entry `i` as one whose name is chosen among tied aliases (see {@link SymbolIndex}). */
+  markTied(i: number): void {
+    this.entries[ENTRY * i + 2] = TIED * REF_SPAN;
+  }
+
+  /** A copy cut to length (merged duplicates leave the tail unused; the builder's larger array can then be dropped). */
   trimmed(): IndexColumns {
     const out = new IndexColumns(0);
-    out.extents = this.extents.slice(0, 2 * this.length);
-    out.source = this.source.slice(0, this.length);
-    out.refs = this.refs.slice(0, this.length);
+    out.entries = this.entries.slice(0, ENTRY * this.length);
     out.length = this.length;
     return out;
   }
@@ -442,11 +446,9 @@ const MAX_WALK_BACK = 256;
 
 /** The frozen, searchable index. */
 export class SymbolIndex {
-  /** `[start0, size0, start1, size1, …]`, see {@link IndexColumns}. */
-  readonly #extents: Float64Array;
+  /** `[start0, size0, source0 * 2^32 + ref0, start1, …]`, see {@link IndexColumns}. */
+  readonly #entries: Float64Array;
   readonly #count: number;
-  readonly #source: Uint16Array;
-  readonly #ref: Uint32Array;
   /** Entries whose name is chosen among several equally ranked aliases at the first hit (see {@link SymbolIndexBuilder}). */
   readonly #ties: ReadonlyMap<number, readonly NameRef[]>;
   readonly #sources: readonly NameSource[];
@@ -462,21 +464,19 @@ export class SymbolIndex {
 
   /** @internal use {@link SymbolIndexBuilder}. */
   constructor(columns: IndexColumns, ties: ReadonlyMap<number, readonly NameRef[]>, sources: readonly NameSource[]) {
-    this.#extents = columns.extents;
+    this.#entries = columns.entries;
     this.#count = columns.length;
-    this.#source = columns.source;
-    this.#ref = columns.refs;
     this.#ties = ties;
     this.#sources = sources;
     let maxSize = 0;
-    const extents = columns.extents;
-    for (let i = 1; i < extents.length; i += 2) if ((extents[i] as number) > maxSize) maxSize = extents[i] as number;
+    const entries = columns.entries;
+    for (let i = 1; i < entries.length; i += ENTRY) if ((entries[i] as number) > maxSize) maxSize = entries[i] as number;
     this.#maxSize = maxSize;
     const n = columns.length;
-    // About one bucket per four entries: the search inside a bucket is then over a few neighbouring extents (one or
+    // About one bucket per four entries: the search inside a bucket is then over a few neighbouring entries (one or
     // two cache lines), and the table (node: 80 KiB) stays in cache where one bucket per entry missed it on every lookup.
-    const base = n === 0 ? 0 : (extents[0] as number);
-    const span = n === 0 ? 0 : (extents[2 * (n - 1)] as number) - base;
+    const base = n === 0 ? 0 : (entries[0] as number);
+    const span = n === 0 ? 0 : (entries[ENTRY * (n - 1)] as number) - base;
     let width = 1;
     while (span / width > n / 4) width *= 2;
     const buckets = Math.floor(span / width) + 1;
@@ -485,7 +485,7 @@ export class SymbolIndex {
     for (let b = 0; b < buckets; b++) {
       // Exact: base + b * width is at most the last start, below 2^53.
       const from = base + b * width;
-      while (e < n && (extents[2 * e] as number) < from) e++;
+      while (e < n && (entries[ENTRY * e] as number) < from) e++;
       first[b] = e;
     }
     first[buckets] = n;
@@ -501,7 +501,7 @@ export class SymbolIndex {
 
   /** Bytes held by the index arrays (names resolved so far not counted). */
   get byteLength(): number {
-    return this.#extents.byteLength + this.#source.byteLength + this.#ref.byteLength + this.#bucketFirst.byteLength;
+    return this.#entries.byteLength + this.#bucketFirst.byteLength;
   }
 
   /** The function holding link-time address `vaddr`, or undefined when none does (see the module comment). */
@@ -528,7 +528,7 @@ export class SymbolIndex {
 
   /** The entry covering `address`, or -1. */
   #find(address: number): number {
-    const extents = this.#extents;
+    const entries = this.#entries;
     const n = this.#count;
     if (n === 0 || address < this.#base) return -1;
     // Entries before the bucket's first start below address; entries from the next bucket's first start above it.
@@ -546,14 +546,14 @@ export class SymbolIndex {
     // First entry with start > address.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((extents[2 * mid] as number) <= address) lo = mid + 1;
+      if ((entries[ENTRY * mid] as number) <= address) lo = mid + 1;
       else hi = mid;
     }
     const maxSize = this.#maxSize;
     for (let i = lo - 1, steps = 0; i >= 0 && steps < MAX_WALK_BACK; i--, steps++) {
-      const start = extents[2 * i] as number;
+      const start = entries[ENTRY * i] as number;
       if (address - start >= maxSize && address !== start) break;
-      const size = extents[2 * i + 1] as number;
+      const size = entries[ENTRY * i + 1] as number;
       if (address < start + size || (size === 0 && address === start)) return i;
     }
     return -1;
@@ -568,7 +568,7 @@ export class SymbolIndex {
     this.#hits ??= new Array<SymbolHit | undefined>(this.#count);
     let hit = this.#hits[i];
     if (hit === undefined) {
-      hit = { name: this.nameAt(i), start: BigInt(this.#extents[2 * i] as number), size: BigInt(this.#extents[2 * i + 1] as number) };
+      hit = { name: this.nameAt(i), start: BigInt(this.#entries[ENTRY * i] as number), size: BigInt(this.#entries[ENTRY * i + 1] as number) };
       this.#hits[i] = hit;
     }
     return hit;
@@ -598,14 +598,16 @@ export class SymbolIndex {
    */
   readNameAt(i: number): string {
     if (!(i >= 0 && i < this.#count)) throw new InternalError(`symbol index: no entry ${i} (the index has ${this.#count})`);
-    const tied = this.#ties.get(i);
-    return tied === undefined ? this.#nameOf(this.#source[i] as number, this.#ref[i] as number) : this.#choose(tied);
+    const where = this.#entries[ENTRY * i + 2] as number;
+    const source = Math.floor(where / REF_SPAN);
+    if (source !== TIED) return this.#nameOf(source, where - source * REF_SPAN);
+    return this.#choose(this.#ties.get(i) as readonly NameRef[]);
   }
 
   /** Link-time address of the first byte of the function at position `i`, as a number (exact: see the module comment). */
   startAt(i: number): number {
     if (!(i >= 0 && i < this.#count)) throw new InternalError(`symbol index: no entry ${i} (the index has ${this.#count})`);
-    return this.#extents[2 * i] as number;
+    return this.#entries[ENTRY * i] as number;
   }
 
   #nameOf(source: number, ref: number): string {
