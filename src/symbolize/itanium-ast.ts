@@ -42,11 +42,11 @@ export const EXPRESSION = 15;
 export class Node {
   constructor(
     readonly k: number,
-    public a: Node | null,
+    readonly a: Node | null,
     readonly b: Node | null,
     readonly s: string,
     readonly list: Node[] | null,
-    /** Per kind: an expression's form, a forward parameter's index. */
+    /** Per kind: an expression's form, a template parameter's index. */
     readonly n: number,
   ) {}
 }

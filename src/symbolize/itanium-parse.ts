@@ -141,6 +141,9 @@ const STD_SUBS: Record<string, [string, string]> = {
   d: ["std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"],
 };
 
+/** A standard abbreviation's text → the name its constructors and destructors print (`basic_string`). */
+const STD_BASE = new Map(Object.values(STD_SUBS));
+
 /** One parse: the text, the position, the substitution table and the template arguments in scope. */
 export class Parser {
   i = 0;
@@ -840,10 +843,7 @@ export function baseName(scope: Node): string {
         n = n.a;
         break;
       case NAME:
-        if (n.n === STD_NODE) {
-          for (const [text, base] of Object.values(STD_SUBS)) if (text === n.s) return base;
-        }
-        return n.s;
+        return n.n === STD_NODE ? (STD_BASE.get(n.s) ?? n.s) : n.s;
       default:
         throw FAIL;
     }
