@@ -211,14 +211,16 @@ export class Parser {
 
   /** A non-negative decimal count, bounded (a hostile length never becomes a huge slice). */
   count(): number {
-    let value = 0;
+    const s = this.s;
     const start = this.i;
-    for (let c = this.s.charCodeAt(this.i); isDigit(c); c = this.s.charCodeAt(this.i)) {
+    let i = start;
+    let value = 0;
+    for (let c = s.charCodeAt(i); c >= 0x30 && c <= 0x39; c = s.charCodeAt(++i)) {
       value = value * 10 + (c - 48);
       if (value > 1e7) throw FAIL;
-      this.i++;
     }
-    if (this.i === start) throw FAIL;
+    if (i === start) throw FAIL;
+    this.i = i;
     return value;
   }
 
