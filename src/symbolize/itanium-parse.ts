@@ -147,7 +147,7 @@ const STD_BASE = new Map(Object.values(STD_SUBS));
 /** One parse: the text, the position, the substitution table and the template arguments in scope. */
 export class Parser {
   i = 0;
-  private depth = 0;
+  depth = 0;
   private readonly subs: Node[] = [];
   /** In a conversion operator's type, `T_I…E` is the operator's template, not a template template parameter's. */
   private inConversion = false;
@@ -626,11 +626,7 @@ export class Parser {
 
   /** <type>, with every substitutable one added to the table. */
   type(): Node {
-    this.enter();
-    // A name inside a type says nothing about the encoding's function: what name() records is put back.
-    const template = this.isTemplate;
-    const noReturn = this.noReturn;
-    const quals = this.nameQuals;
+    if (++this.depth > MAX_DEPTH) throw FAIL;
     const c = this.s.charCodeAt(this.i);
     let t: Node;
     let substitutable = true;
@@ -699,7 +695,7 @@ export class Parser {
       case 0x53: {
         // S
         if (this.peekAt(1) === 0x74) {
-          t = this.name();
+          t = this.nameInType();
           break;
         }
         t = this.substitution();
@@ -726,11 +722,11 @@ export class Parser {
         break;
       case 0x4e: // N
       case 0x5a: // Z
-        t = this.name();
+        t = this.nameInType();
         break;
       default: {
         if (isDigit(c)) {
-          t = this.name();
+          t = this.nameInType();
           break;
         }
         const builtin = c < 128 ? BUILTIN_BY_CODE[c] : undefined;
@@ -741,10 +737,19 @@ export class Parser {
       }
     }
     if (substitutable) this.subs.push(t);
+    this.depth--;
+    return t;
+  }
+
+  /** A name inside a type: it says nothing about the encoding's function, so what name() records is put back. */
+  private nameInType(): Node {
+    const template = this.isTemplate;
+    const noReturn = this.noReturn;
+    const quals = this.nameQuals;
+    const t = this.name();
     this.isTemplate = template;
     this.noReturn = noReturn;
     this.nameQuals = quals;
-    this.leave();
     return t;
   }
 
