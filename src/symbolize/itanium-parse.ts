@@ -643,9 +643,12 @@ export class Parser {
         if (v) quals += " volatile";
         if (r) quals += " restrict";
         // Qualifiers before a function type are its `this`'s: the unqualified function type is no substitution candidate.
-        if (this.s.charCodeAt(this.i) === 0x46 /* F */) {
-          const fn = this.functionType();
-          t = new Node(FUNCTION, fn.a, null, quals + fn.s, fn.list, 0);
+        const next = this.s.charCodeAt(this.i);
+        if (next === 0x46 /* F */ || (next === 0x44 /* D */ && this.peekAt(1) === 0x6f) /* o */) {
+          const fn = next === 0x46 ? this.functionType() : this.noexceptFunctionType();
+          // c++filt: `() noexcept const &`: the cv-qualifiers after noexcept, before the ref-qualifier.
+          const noexcept = fn.s.startsWith(NOEXCEPT) ? NOEXCEPT : "";
+          t = new Node(FUNCTION, fn.a, null, noexcept + quals + fn.s.slice(noexcept.length), fn.list, 0);
         } else t = new Node(QUAL, this.type(), null, quals, null, 0);
         break;
       }
@@ -783,8 +786,9 @@ export class Parser {
         this.expect(0x5f /* _ */);
         return new Node(NAME, null, null, `_Float${n}`, null, 1);
       }
-      case 0x6f: // Do: noexcept function type
-      case 0x4f:
+      case 0x6f: // Do: a noexcept function type (one substitution candidate, as c++filt counts)
+        return this.noexceptFunctionType();
+      case 0x4f: // DO, Dw: computed and dynamic exception specifications (not checked against c++filt)
       case 0x77:
         throw FAIL;
       default: {
@@ -794,6 +798,14 @@ export class Parser {
         return builtin;
       }
     }
+  }
+
+  /** Do F … E: `void () noexcept`. */
+  private noexceptFunctionType(): Node {
+    this.i += 2;
+    if (this.s.charCodeAt(this.i) !== 0x46 /* F */) throw FAIL;
+    const fn = this.functionType();
+    return new Node(FUNCTION, fn.a, null, NOEXCEPT + fn.s, fn.list, 0);
   }
 
   private functionType(): Node {
@@ -869,4 +881,5 @@ export const LAMBDA_FORM = 100;
 export const DECLTYPE_FORM = 101;
 
 const STD = name("std");
+const NOEXCEPT = " noexcept";
 const ANONYMOUS = name("(anonymous namespace)");

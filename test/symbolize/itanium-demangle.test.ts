@@ -202,6 +202,9 @@ const CASES: [string, string][] = [
   ["_ZN2v816CTypeInfoBuilderIbJEE5BuildEv", "v8::CTypeInfoBuilder<bool>::Build()"],
   ["_Z30node_api_context_register_funcILi8EEvP10napi_env__P12napi_value__", "void node_api_context_register_func<8>(napi_env__*, napi_value__*)"],
   ["_ZZ1fvENKUlT_E_clIiEEDaS_", "auto f()::{lambda(auto:1)#1}::operator()<int>(int) const"],
+  ["_Z1fPDoFvvES_", "f(void (*)() noexcept, void () noexcept)"],
+  ["_Z1fM1AKDoFvvRE", "f(void (A::*)() noexcept const &)"],
+  ["_ZSt6all_ofIPKcPDoFbcEEbT_S4_T0_", "bool std::all_of<char const*, bool (*)(char) noexcept>(char const*, char const*, bool (*)(char) noexcept)"],
 ];
 
 test.each(CASES)("%s → %s", (mangled, readable) => {
