@@ -4,11 +4,14 @@
  * rather than the index's bulk decoder), on real objects: the node running
  * this test (C++, 150k table entries, .symtab and .dynsym copies of one
  * function) and the libc it maps (.dynsym only, aliases such as
- * malloc/__libc_malloc that only the name rule separates). Probed at every
+ * malloc/__libc_malloc that only the name rule separates), and small
+ * cross-built fixtures whose tables the index decodes another way than
+ * little-endian ELF64 (ELF32 i386, big-endian ELF64 ppc64 and s390x). Probed at every
  * function's first byte, last byte, middle, one past its end and one
  * before its start, the index gives the same symbol, start and size.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC } from "../../src/elf/constants.js";
 import { ElfFile } from "../../src/elf/elf-file.js";
@@ -92,19 +95,24 @@ function mappedLibc(): string {
   return line.slice(line.indexOf("/"));
 }
 
+const BIN = new URL("../../fixtures/elf/bin/", import.meta.url).pathname;
+
 describe("symbol index on real objects", () => {
   test.each([
-    ["node (this process's executable)", process.execPath, 2_000],
-    ["libc (mapped by this process)", mappedLibc(), 1],
-  ])("%s: the symbol at every function's first byte, last byte, middle, one past its end and one before it", async (_, path, every) => {
+    ["node (this process's executable)", process.execPath, 2_000, 1000],
+    ["libc (mapped by this process)", mappedLibc(), 1, 1000],
+    ["an i386 fixture (ELF32)", join(BIN, "usdt_cross_i386_O2"), 1, 3],
+    ["a ppc64 fixture (big-endian ELF64)", join(BIN, "usdt_cross_ppc64_O2"), 1, 3],
+    ["an s390x fixture (big-endian ELF64)", join(BIN, "usdt_cross_s390x_O2"), 1, 3],
+  ])("%s: the symbol at every function's first byte, last byte, middle, one past its end and one before it", async (_, path, every, least) => {
     const elf = ElfFile.open(FileSource.open(path), path);
     try {
       const entries = entriesOf(elf);
-      expect(entries.length).toBeGreaterThan(1000);
+      expect(entries.length).toBeGreaterThan(least);
       let maxSize = 0n;
       for (const e of entries) if (e.size > maxSize) maxSize = e.size;
       const names = await indexObject(elf, path, { root: undefined, debugRoots: [], providers: [] });
-      // node: a sample of about 2,000 functions keeps the brute-force reference quick; libc: every one.
+      // node: a sample of about 2,000 functions keeps the brute-force reference quick; the others: every one.
       const step = Math.max(1, Math.floor(entries.length / every));
       let checked = 0;
       let named = 0;
