@@ -8,7 +8,8 @@
  * libstdc++ and LLVM against it). Pure: no I/O, never throws, bounded in
  * depth, steps and output length whatever the input.
  */
-import { FAIL, Parser } from "./itanium-parse.js";
+import { FAIL } from "./itanium-ast.js";
+import { Parser } from "./itanium-parse.js";
 import { Printer } from "./itanium-print.js";
 
 const printer = new Printer();

@@ -6,8 +6,9 @@
  * checked here (new, typeid, braced initialisers, sizeof...) throw FAIL:
  * the caller falls back rather than guess.
  */
-import { ENCODING, EXPRESSION, NAME, NESTED, Node, PACK_EXPANSION, TEMPLATE } from "./itanium-ast.js";
-import { FAIL, OPERATORS, type Parser } from "./itanium-parse.js";
+import { ENCODING, EXPRESSION, FAIL, NAME, NESTED, Node, PACK_EXPANSION, TEMPLATE } from "./itanium-ast.js";
+import type { Parser } from "./itanium-parse.js";
+import { OPERATORS } from "./itanium-tables.js";
 
 /** EXPRESSION forms (`Node.n`); the printer writes each (itanium-print.ts). */
 export const TEXT = 0;

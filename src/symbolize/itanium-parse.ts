@@ -10,6 +10,7 @@ import {
   ARG_PACK,
   ARRAY,
   ENCODING,
+  FAIL,
   EXPRESSION,
   FUNCTION,
   LOCAL,
@@ -27,122 +28,10 @@ import {
   TEMPLATE_PARAM,
 } from "./itanium-ast.js";
 import { expressionParser } from "./itanium-expression.js";
-
-/** Thrown (never escapes demangleItanium) when the name is not one this parser fully understands. */
-export const FAIL = { failed: true } as const;
+import { ANONYMOUS, BUILTIN, BUILTIN_BY_CODE, baseName, OPERATORS, STD, STD_NODE, STD_SUBS } from "./itanium-tables.js";
 
 /** Deepest nesting of names, types and expressions accepted: real names stay far below, hostile ones recurse no further. */
 const MAX_DEPTH = 192;
-
-const BUILTIN: Record<string, Node> = {};
-for (const [code, text] of [
-  ["v", "void"],
-  ["w", "wchar_t"],
-  ["b", "bool"],
-  ["c", "char"],
-  ["a", "signed char"],
-  ["h", "unsigned char"],
-  ["s", "short"],
-  ["t", "unsigned short"],
-  ["i", "int"],
-  ["j", "unsigned int"],
-  ["l", "long"],
-  ["m", "unsigned long"],
-  ["x", "long long"],
-  ["y", "unsigned long long"],
-  ["n", "__int128"],
-  ["o", "unsigned __int128"],
-  ["f", "float"],
-  ["d", "double"],
-  ["e", "long double"],
-  ["g", "__float128"],
-  ["z", "..."],
-  ["Dd", "decimal64"],
-  ["De", "decimal128"],
-  ["Df", "decimal32"],
-  ["Dh", "half"],
-  ["Di", "char32_t"],
-  ["Ds", "char16_t"],
-  ["Du", "char8_t"],
-  ["Da", "auto"],
-  ["Dc", "decltype(auto)"],
-  ["Dn", "decltype(nullptr)"],
-] as const) {
-  BUILTIN[code] = name(text);
-}
-
-/** The one-letter builtins by character code. */
-const BUILTIN_BY_CODE: (Node | undefined)[] = Array.from({ length: 128 }, (_, c) => BUILTIN[String.fromCharCode(c)]);
-
-/** The operators of <operator-name>: code → [printed name, operand count] (c++filt's spelling, e.g. `operator new[]`). */
-export const OPERATORS: Record<string, readonly [string, number]> = {
-  nw: ["new", 3],
-  na: ["new[]", 3],
-  dl: ["delete", 1],
-  da: ["delete[]", 1],
-  ps: ["+", 1],
-  ng: ["-", 1],
-  ad: ["&", 1],
-  de: ["*", 1],
-  co: ["~", 1],
-  pl: ["+", 2],
-  mi: ["-", 2],
-  ml: ["*", 2],
-  dv: ["/", 2],
-  rm: ["%", 2],
-  an: ["&", 2],
-  or: ["|", 2],
-  eo: ["^", 2],
-  aS: ["=", 2],
-  pL: ["+=", 2],
-  mI: ["-=", 2],
-  mL: ["*=", 2],
-  dV: ["/=", 2],
-  rM: ["%=", 2],
-  aN: ["&=", 2],
-  oR: ["|=", 2],
-  eO: ["^=", 2],
-  ls: ["<<", 2],
-  rs: [">>", 2],
-  lS: ["<<=", 2],
-  rS: [">>=", 2],
-  eq: ["==", 2],
-  ne: ["!=", 2],
-  lt: ["<", 2],
-  gt: [">", 2],
-  le: ["<=", 2],
-  ge: [">=", 2],
-  ss: ["<=>", 2],
-  nt: ["!", 1],
-  aa: ["&&", 2],
-  oo: ["||", 2],
-  pp: ["++", 1],
-  mm: ["--", 1],
-  cm: [",", 2],
-  pm: ["->*", 2],
-  pt: ["->", 2],
-  cl: ["()", 2],
-  ix: ["[]", 2],
-  qu: ["?", 3],
-  st: ["sizeof ", 1],
-  sz: ["sizeof ", 1],
-  at: ["alignof ", 1],
-  az: ["alignof ", 1],
-  aw: ["co_await", 1],
-};
-
-/** Standard abbreviations, printed as c++filt prints them (its verbose form: the full template for Ss, Si, So, Sd). */
-const STD_SUBS: Record<string, [string, string]> = {
-  a: ["std::allocator", "allocator"],
-  b: ["std::basic_string", "basic_string"],
-  s: ["std::basic_string<char, std::char_traits<char>, std::allocator<char> >", "basic_string"],
-  i: ["std::basic_istream<char, std::char_traits<char> >", "basic_istream"],
-  o: ["std::basic_ostream<char, std::char_traits<char> >", "basic_ostream"],
-  d: ["std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"],
-};
-
-/** A standard abbreviation's text → the name its constructors and destructors print (`basic_string`). */
-const STD_BASE = new Map(Object.values(STD_SUBS));
 
 /** One parse: the text, the position, the substitution table and the template arguments in scope. */
 export class Parser {
@@ -847,39 +736,12 @@ function prefixed(text: string, node: Node): Node {
   return new Node(PREFIXED, node, null, text, null, 0);
 }
 
-/** The name a constructor or destructor of `scope` is printed with: its last component, without template arguments or ABI tags. */
-export function baseName(scope: Node): string {
-  let n: Node | null = scope;
-  for (let guard = 0; n !== null && guard < 64; guard++) {
-    switch (n.k) {
-      case NESTED:
-      case LOCAL:
-        n = n.b;
-        break;
-      case TEMPLATE:
-      case SUFFIXED:
-      case TEMPLATE_PARAM:
-        n = n.a;
-        break;
-      case NAME:
-        return n.n === STD_NODE ? (STD_BASE.get(n.s) ?? n.s) : n.s;
-      default:
-        throw FAIL;
-    }
-  }
-  throw FAIL;
-}
-
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** `NAME.n` marking a standard abbreviation (its constructor name is looked up). */
-const STD_NODE = 2;
 /** EXPRESSION forms the parser builds itself. */
 export const LAMBDA_FORM = 100;
 export const DECLTYPE_FORM = 101;
 
-const STD = name("std");
 const NOEXCEPT = " noexcept";
-const ANONYMOUS = name("(anonymous namespace)");

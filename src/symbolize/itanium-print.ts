@@ -15,6 +15,7 @@ import {
   ARRAY,
   ENCODING,
   EXPRESSION,
+  FAIL,
   FUNCTION,
   LOCAL,
   MEMBER_POINTER,
@@ -46,7 +47,7 @@ import {
   TEXT,
   TYPE_OPERAND,
 } from "./itanium-expression.js";
-import { DECLTYPE_FORM, FAIL, LAMBDA_FORM } from "./itanium-parse.js";
+import { DECLTYPE_FORM, LAMBDA_FORM } from "./itanium-parse.js";
 
 /** Longest readable name produced; longer ones (hostile substitution chains) fail. The longest of node, libstdc++ and LLVM 14 is far below. */
 export const MAX_READABLE_LENGTH = 64 * 1024;
