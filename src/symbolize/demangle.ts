@@ -4,17 +4,18 @@
  *
  * C++ names go first to probec's own demangler (itanium-demangle.ts), which
  * prints exactly what GNU c++filt prints. probec has its own because the
- * alternative below was both slow and wrong for C++: the 50,310 distinct C++
- * names of /usr/bin/node that a real program's stacks hit took ~370 ms
- * through the wasm in a fresh process (c++filt, process start included:
- * 147 ms), and for 4,457 of them its text differed from c++filt's: empty
- * template parameter packs printed as `CTypeInfoBuilder<bool, >` and
- * template functions lost their return type. The own demangler does the
- * same 50,310 names in 166–205 ms (bench task (u), on a loaded 2-core
- * machine where the wasm took 245–265 ms and c++filt 118–131 ms). It is checked
- * against c++filt on every C++ name of node, libstdc++ and LLVM
- * (test/symbolize/itanium-demangle.test.ts: zero differences); a name it
- * does not fully understand comes back undefined and falls back here.
+ * maintained alternative below is wrong for too many C++ names: of the
+ * 50,310 distinct C++ names of /usr/bin/node that bench task (o)'s stacks
+ * hit, its text differs from c++filt's for 4,457, among them empty template
+ * parameter packs printed as `CTypeInfoBuilder<bool, >` (275), the
+ * anonymous namespace printed as `_GLOBAL__N_1`, and template functions
+ * without their return type (2,331). It is not for speed: in a fresh
+ * process the own demangler takes about as long as the wasm for those names
+ * (bench task (u): 272 and 283 ms on a quiet run; c++filt, process start
+ * included, 166 ms). It is checked against c++filt on every C++ name of
+ * node, libstdc++ and LLVM (test/symbolize/itanium-demangle.test.ts: zero
+ * differences); a name it does not fully understand comes back undefined
+ * and falls back here.
  *
  * Rust names, and C++ names the own demangler declines, go to
  * `gecko-profiler-demangle`: the Firefox Profiler's WebAssembly build of
