@@ -7,7 +7,8 @@
  * symbolizer uses it (the own one, the wasm for the few names it declines),
  * the wasm (gecko-profiler-demangle) alone as probec used it before, and
  * GNU `c++filt` with the names on stdin (process start included), with the
- * ratios. Target: ≤ 60 ms for probec's own demangler (~1 µs a name).
+ * ratios. The issue sets no target for demangling alone: this is the
+ * demangler's share of task (o), whose target (≤ 200 ms) it judges.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildResult } from "../measure.js";
-import { printTask, type Row, type Target } from "../table.js";
+import { printTask, type Row } from "../table.js";
 import { childAnswer, childSamples, lineCount, medianMs, peerRow } from "./rows.js";
 
 const NAMES = 50_310;
@@ -64,21 +65,14 @@ export function demangleTask(print: (line: string) => void, exe = "/usr/bin/node
       (out) => `${lineCount(out)} lines`,
     );
     const ownMs = medianMs(own);
-    const ratio = (row: Row): number | undefined => {
+    const ratio = (row: Row, of: number | undefined = ownMs): string => {
       const other = medianMs(row);
-      return ownMs === undefined || other === undefined ? undefined : ownMs / other;
+      return of === undefined || other === undefined ? "not measured" : `${(of / other).toFixed(2)}×`;
     };
-    const targets: Target[] = [
-      { what: "probec's own demangler, 50,310 node names, fresh process", value: ownMs, limit: 60, unit: "ms" },
-      {
-        what: "probec (own + fallback) vs the wasm alone",
-        value: medianMs(probec) !== undefined && medianMs(wasm) !== undefined ? (medianMs(probec) as number) / (medianMs(wasm) as number) : undefined,
-        limit: 1,
-        unit: "×",
-      },
-      { what: "probec's own demangler vs c++filt", value: ratio(cxxfilt), limit: 1, unit: "×" },
-    ];
-    printTask(print, title, [own, probec, wasm, cxxfilt], targets);
+    printTask(print, title, [own, probec, wasm, cxxfilt], []);
+    print(
+      `  ratios (medians): probec's own / the wasm ${ratio(wasm)}; probec's own / c++filt ${ratio(cxxfilt)}; own + fallback / the wasm ${ratio(wasm, medianMs(probec))}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
