@@ -39,10 +39,9 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { demangleItanium, isRustLegacy } from "./itanium-demangle.js";
+import { demangleItanium, MAX_MANGLED_LENGTH } from "./itanium-demangle.js";
 
-/** Longest name handed to the demangler (hostile symbol tables; real mangled names stay far below). */
-export const MAX_MANGLED_LENGTH = 16 * 1024;
+export { MAX_MANGLED_LENGTH };
 
 /** Turns a symbol name into its readable form; returns the input when it is not a C++ or Rust mangled name. */
 export type Demangler = (name: string) => string;
@@ -89,7 +88,8 @@ async function instantiate(): Promise<Demangler> {
   let wasm: ((name: string) => string) | undefined;
   return (name) => {
     if (!isMangled(name)) return name;
-    if (name.charCodeAt(1) === 0x5a /* Z */ && !isRustLegacy(name)) {
+    // demangleItanium declines Rust legacy names itself (they go on to the wasm).
+    if (name.charCodeAt(1) === 0x5a /* Z */) {
       const readable = demangleItanium(name);
       if (readable !== undefined) return readable;
     }

@@ -41,6 +41,9 @@ export const EXPRESSION = 15;
 /** Thrown by the parser and the printer (never escapes demangleItanium) when a name is not one they fully understand. */
 export const FAIL = { failed: true } as const;
 
+/** Thrown by the parser for a name c++filt fails on as a whole and so prints unchanged: demangleItanium answers the name itself. */
+export const UNCHANGED = { unchanged: true } as const;
+
 /** One node of a demangled name. */
 export class Node {
   constructor(

@@ -8,13 +8,14 @@
  * libstdc++ and LLVM against it). Pure: no I/O, never throws, bounded in
  * depth, steps and output length whatever the input.
  */
+import { UNCHANGED } from "./itanium-ast.js";
 import { Parser } from "./itanium-parse.js";
 import { Printer } from "./itanium-print.js";
 
 const printer = new Printer();
 
-/** Longest mangled name attempted (real ones stay far below; demangle.ts has the same bound). */
-const MAX_MANGLED_LENGTH = 16 * 1024;
+/** Longest mangled name attempted (hostile symbol tables; real ones stay far below); demangle.ts uses the same bound. */
+export const MAX_MANGLED_LENGTH = 16 * 1024;
 
 /** Rust's legacy mangling is Itanium-shaped but ends its path in a hash element (`17h<16 hex digits>E`); rustc-demangle prints it, not this. */
 const RUST_LEGACY_HASH = /17h[0-9a-f]{16}E(?:\.|$)/;
@@ -30,7 +31,9 @@ export function isRustLegacy(name: string): boolean {
 
 /**
  * The readable form of an Itanium C++ mangled name as c++filt prints it,
- * including GCC's clone suffixes (`.cold` → ` [clone .cold]`); undefined
+ * including GCC's clone suffixes (`.cold` → ` [clone .cold]`); the name
+ * itself where c++filt fails on it in a way known here (`_ZL1x.0`, a data
+ * name with a clone suffix); undefined
  * when `name` is not one (a Rust legacy name included) or not one this
  * demangler fully understands.
  */
@@ -48,7 +51,9 @@ export function demangleItanium(name: string): string | undefined {
     // kept by a caller holds one string, not its pieces (the symbolizer's cold pass: 92 → 65 MiB, about 15% faster).
     readable.charCodeAt(0);
     return readable;
-  } catch {
+  } catch (e) {
+    // c++filt fails on the whole name and prints it as it is: so does this.
+    if (e === UNCHANGED) return name;
     // The parser's FAIL ("not understood"); anything else (a stack overflow on a hostile name) gets the same answer.
     return undefined;
   }

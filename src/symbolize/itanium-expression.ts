@@ -35,6 +35,13 @@ export const TYPE_OPERAND = 10;
 /** `{parm#N}` or `this`: simple. */
 export const FUNCTION_PARAM = 11;
 
+/** `(type)value`: a literal of a type printed with a cast (`(char)97`, `(E)3`). */
+export const LITERAL_CAST = 12;
+/** A lambda's closure type, `{lambda(params)#N}`: parameters `list`, `s` the `#N}` (made by the parser's unnamed-type rule). */
+export const LAMBDA_FORM = 13;
+/** `decltype (operand 0)` (made by the parser's `Dt`/`DT` type rule). */
+export const DECLTYPE_FORM = 14;
+
 /** Literal types printed with a suffix rather than a cast (c++filt: `5u`, `5l`, `5ull`). */
 const LITERAL_SUFFIX: Record<string, string> = { i: "", j: "u", l: "l", m: "ul", x: "ll", y: "ull" };
 
@@ -73,9 +80,9 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
   /** sr …: a qualified name whose scope depends on template parameters. */
   const unresolvedQualified = (): Node => {
     let scope: Node;
-    if (p.eat(0x4e /* N */)) {
+    if (p.peek() === 0x4e /* N */) {
+      // c++filt reads `srN … E` as one nested-name type: its prefixes are substitution candidates as in any type.
       scope = p.type();
-      while (!p.eat(0x45 /* E */)) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
     } else if (p.peek() >= 0x30 && p.peek() <= 0x39) {
       scope = simpleId();
       while (!p.eat(0x45 /* E */)) scope = new Node(NESTED, scope, simpleId(), "", null, 0);
@@ -160,13 +167,14 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
       case "dl":
       case "da":
         return expr(PREFIX, code === "dl" ? "delete " : "delete[] ", [parse()]);
+      case "qu":
+        return expr(TERNARY, "", [parse(), parse(), parse()]);
       case "nw":
       case "na":
       case "gs":
-      case "qu": {
-        if (code !== "qu") throw FAIL;
-        return expr(TERNARY, "", [parse(), parse(), parse()]);
-      }
+        // new-expressions and `::`-qualified ones: their c++filt text is not checked here; the default below would
+        // take `nw`/`na` for three-operand operators, so they are refused by name.
+        throw FAIL;
       default: {
         const op = OPERATORS[code];
         if (op === undefined || op[1] === 3) throw FAIL;
@@ -225,9 +233,6 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
 }
-
-/** `(type)value`: a literal of a type printed with a cast (`(char)97`, `(E)3`). */
-export const LITERAL_CAST = 12;
 
 /** Whether c++filt prints `node` bare as an operand (names and function parameters); anything else is parenthesised. */
 export function isSimpleOperand(node: Node): boolean {

@@ -26,9 +26,10 @@ import {
   SUFFIXED,
   TEMPLATE,
   TEMPLATE_PARAM,
+  UNCHANGED,
 } from "./itanium-ast.js";
-import { expressionParser } from "./itanium-expression.js";
-import { ANONYMOUS, BUILTIN, BUILTIN_BY_CODE, baseName, OPERATORS, STD, STD_NODE, STD_SUBS } from "./itanium-tables.js";
+import { DECLTYPE_FORM, expressionParser, LAMBDA_FORM } from "./itanium-expression.js";
+import { ANONYMOUS, BUILTIN, BUILTIN_BY_CODE, OPERATORS, STD, STD_SUBS } from "./itanium-tables.js";
 
 /** Deepest nesting of names, types and expressions accepted: real names stay far below, hostile ones recurse no further. */
 const MAX_DEPTH = 192;
@@ -49,6 +50,13 @@ export class Parser {
   private isTemplate = false;
   private noReturn = false;
   private nameQuals = "";
+  /**
+   * The last <source-name> read outside template arguments and ABI tags (or
+   * the standard abbreviation's class, `Ss` → `basic_string`): what c++filt
+   * names a constructor or destructor after, whatever the scope's last
+   * component is (`A::{unnamed type#1}::A()`, `X::operator<=::~X()`).
+   */
+  private lastName: string | null = null;
   private expressions: ReturnType<typeof expressionParser> | undefined;
 
   /** The expression half, made on first use: most names have no expression. */
@@ -145,7 +153,14 @@ export class Parser {
     this.isTemplate = savedTemplate;
     this.noReturn = savedNoReturn;
     this.nameQuals = savedQuals;
-    if (this.atEncodingEnd()) return entity;
+    const next = this.s.charCodeAt(this.i);
+    if (this.i >= this.s.length || next === 0x45 /* E */) {
+      // c++filt has no text for a data name's cv or ref qualifiers here (`_ZNK1A1xE`): not answered.
+      if (quals !== "") throw FAIL;
+      return entity;
+    }
+    // A data name then a clone suffix: c++filt reads the suffix as parameter types, fails, and prints the name unchanged.
+    if (next === 0x2e /* . */) throw UNCHANGED;
     const ret = template && !noReturn ? this.type() : null;
     const params = this.bareFunctionType();
     return new Node(ENCODING, new Node(FUNCTION, ret, null, quals, params, 0), entity, "", null, 0);
@@ -279,9 +294,12 @@ export class Parser {
     if (this.eat(0x52 /* R */)) quals += " &";
     else if (this.eat(0x4f /* O */)) quals += " &&";
     let current: Node | null = null;
+    // c++filt fails on a nested name that is a substitution alone (`NSoE`).
+    let onlySubstitution = false;
     for (;;) {
       const c = this.s.charCodeAt(this.i);
       if (c === 0x45 /* E */) break;
+      onlySubstitution = false;
       if (c !== 0x49) {
         this.isTemplate = false;
         this.noReturn = false;
@@ -294,9 +312,11 @@ export class Parser {
         if (this.peekAt(1) === 0x74) {
           this.i += 2;
           current = STD;
+          onlySubstitution = true;
           continue;
         }
         current = this.substitution();
+        onlySubstitution = true;
         continue;
       } else if (c === 0x54 /* T */ && current === null) {
         current = this.templateParam();
@@ -315,7 +335,7 @@ export class Parser {
       if (this.s.charCodeAt(this.i) !== 0x45) this.subs.push(current);
     }
     this.i++;
-    if (current === null) throw FAIL;
+    if (current === null || onlySubstitution) throw FAIL;
     this.nameQuals = quals;
     return current;
   }
@@ -331,16 +351,16 @@ export class Parser {
       this.nameQuals = "";
       return new Node(LOCAL, fn, name("string literal"), "::", null, 0);
     }
-    let prefix = "";
+    // `d [<number>] _`: an entity in a default argument, numbered from the last parameter (`_` is #1).
+    let defaultArg: Node | null = null;
     if (this.eat(0x64 /* d */)) {
-      const n = this.s.charCodeAt(this.i) === 0x5f ? 0 : this.count() + 1;
+      const n = this.s.charCodeAt(this.i) === 0x5f ? 1 : this.count() + 2;
       this.expect(0x5f /* _ */);
-      prefix = `{default arg#${n + 1}}::`;
+      defaultArg = name(`{default arg#${n}}`);
     }
     const entity = this.name();
     this.discriminator();
-    const local = new Node(LOCAL, fn, prefix === "" ? entity : new Node(NESTED, name(prefix.slice(0, -2)), entity, "", null, 0), "::", null, 0);
-    return local;
+    return new Node(LOCAL, fn, defaultArg === null ? entity : new Node(NESTED, defaultArg, entity, "", null, 0), "::", null, 0);
   }
 
   private discriminator(): void {
@@ -366,18 +386,21 @@ export class Parser {
       result = this.sourceName();
       this.discriminator();
     } else throw FAIL;
+    const lastName = this.lastName;
     while (this.s.charCodeAt(this.i) === 0x42 /* B */) {
       this.i++;
       const tag = this.sourceName();
       result = new Node(SUFFIXED, result, null, `[abi:${tag.s}]`, null, 0);
     }
+    this.lastName = lastName;
     return result;
   }
 
   sourceName(): Node {
     const length = this.count();
     const end = this.i + length;
-    if (end > this.s.length) throw FAIL;
+    // c++filt rejects an empty identifier (`_ZN1A0E`) as it does a truncated one.
+    if (length === 0 || end > this.s.length) throw FAIL;
     const text = this.s.slice(this.i, end);
     this.i = end;
     // GCC's anonymous namespace (`_GLOBAL__N_1`); c++filt names it.
@@ -387,8 +410,10 @@ export class Parser {
       (text.charCodeAt(8) === 0x2e || text.charCodeAt(8) === 0x5f || text.charCodeAt(8) === 0x24) &&
       text.charCodeAt(9) === 0x4e
     ) {
+      this.lastName = ANONYMOUS.s;
       return ANONYMOUS;
     }
+    this.lastName = text;
     return name(text);
   }
 
@@ -414,23 +439,19 @@ export class Parser {
     return name(c0 >= 0x61 && c0 <= 0x7a ? `operator ${text.trimEnd()}` : `operator${text}`);
   }
 
+  /** C1…C5, CI1 <type> (inheriting), D0…D5 but D3: named, as by c++filt, after the last source name read (see lastName). */
   private ctorDtorName(scope: Node | null): Node {
     if (scope === null) throw FAIL;
     const dtor = this.s.charCodeAt(this.i) === 0x44;
     this.i++;
-    let base = baseName(scope);
-    if (!dtor && this.eat(0x49 /* I */)) {
-      // An inheriting constructor: named after the base class it inherits from.
-      if (!isDigit(this.s.charCodeAt(this.i))) throw FAIL;
-      this.i++;
-      base = baseName(this.type());
-    } else {
-      const kind = this.s.charCodeAt(this.i);
-      if (kind < 0x30 || kind > 0x35) throw FAIL;
-      this.i++;
-    }
+    const inheriting = !dtor && this.eat(0x49 /* I */);
+    const kind = this.s.charCodeAt(this.i++);
+    if (dtor ? kind < 0x30 || kind > 0x35 || kind === 0x33 : kind < 0x31 || kind > 0x35) throw FAIL;
+    // An inheriting constructor: named after the last source name of the base class's type it inherits from.
+    if (inheriting) this.type();
+    if (this.lastName === null) throw FAIL;
     this.noReturn = true;
-    return name(dtor ? `~${base}` : base);
+    return name(dtor ? `~${this.lastName}` : this.lastName);
   }
 
   private unnamedTypeName(): Node {
@@ -466,7 +487,8 @@ export class Parser {
     const std = STD_SUBS[String.fromCharCode(c)];
     if (std === undefined) throw FAIL;
     this.i++;
-    return new Node(NAME, null, null, std[0], null, STD_NODE);
+    this.lastName = std[1];
+    return name(std[0]);
   }
 
   /** <template-args>: I … E. */
@@ -474,10 +496,12 @@ export class Parser {
     this.enter();
     this.i++;
     const savedConversion = this.inConversion;
+    const lastName = this.lastName;
     this.inConversion = false;
     const args: Node[] = [];
     while (!this.eat(0x45 /* E */)) args.push(this.templateArg());
     this.inConversion = savedConversion;
+    this.lastName = lastName;
     this.leave();
     return args;
   }
@@ -501,10 +525,10 @@ export class Parser {
   }
 
   /**
-   * T_ / T<n>_: resolved when printed, as c++filt does, against the template
-   * of the function being printed (so a substitution of T_ made inside a
-   * local name's function means the outer function's parameter when used
-   * outside it).
+   * T_ / T<n>_: the parser records only the index. The printer resolves it,
+   * as c++filt does, against the template arguments in scope where it is
+   * printed, so one T_ node reached through a substitution can stand for
+   * different arguments at different places (itanium-print.ts).
    */
   templateParam(): Node {
     this.i++;
@@ -673,7 +697,7 @@ export class Parser {
         this.i += 2;
         const n = this.number();
         this.expect(0x5f /* _ */);
-        return new Node(NAME, null, null, `_Float${n}`, null, 1);
+        return name(`_Float${n}`);
       }
       case 0x6f: // Do: a noexcept function type (one substitution candidate, as c++filt counts)
         return this.noexceptFunctionType();
@@ -739,9 +763,5 @@ function prefixed(text: string, node: Node): Node {
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
-
-/** EXPRESSION forms the parser builds itself. */
-export const LAMBDA_FORM = 100;
-export const DECLTYPE_FORM = 101;
 
 const NOEXCEPT = " noexcept";

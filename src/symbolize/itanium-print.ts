@@ -34,10 +34,12 @@ import {
   BINARY,
   C_CAST,
   CALL,
+  DECLTYPE_FORM,
   FUNCTION_PARAM,
   INDEX,
   isMemberFunction,
   isSimpleOperand,
+  LAMBDA_FORM,
   LITERAL_CAST,
   NAMED_CAST,
   PARAM,
@@ -47,7 +49,6 @@ import {
   TEXT,
   TYPE_OPERAND,
 } from "./itanium-expression.js";
-import { DECLTYPE_FORM, LAMBDA_FORM } from "./itanium-parse.js";
 
 /** Longest readable name produced; longer ones (hostile substitution chains) fail. The longest of node, libstdc++ and LLVM 14 is far below. */
 export const MAX_READABLE_LENGTH = 64 * 1024;
@@ -66,7 +67,7 @@ export class Printer {
   /** Whether the last resolve() went through a pack element. */
   private inPack = false;
   /** Template argument lists of the functions being printed, innermost last; `scopeTop` is the one T_ refers to. */
-  private readonly scopes: (readonly Node[])[] = [];
+  private scopes: (readonly Node[])[] = [];
   private scopeTop = -1;
   /** Inside a lambda's signature (`{lambda(auto:1&)#1}`). */
   private lambdaSignature = 0;
@@ -74,6 +75,14 @@ export class Printer {
   private argsDepth = 0;
   /** The argsDepth at which the local name whose function is being printed sat in template arguments (-1: none). */
   private localArgsMark = -1;
+  /** Nodes findPack visited since the last print() (tests check that a search is linear in the name, not exponential). */
+  findPackVisits = 0;
+  /** Per T_ node, the scopes in force the first time a reference to it printed (see pointer()). */
+  private readonly referenceScopes = new Map<Node, { scopes: (readonly Node[])[]; top: number }>();
+  /** T_ nodes whose argument is printing, and references to T_ printing: c++filt's "beneath it in the tree". */
+  private readonly active = new Set<Node>();
+  /** Pack expansions printing. */
+  private expansions = 0;
 
   /** The whole name: one Printer serves every name (state reset here, also after a failed print). */
   print(n: Node): string {
@@ -86,10 +95,14 @@ export class Printer {
     this.lambdaSignature = 0;
     this.argsDepth = 0;
     this.localArgsMark = -1;
+    this.findPackVisits = 0;
+    this.referenceScopes.clear();
+    this.active.clear();
+    this.expansions = 0;
     return this.decl(n, "", "");
   }
 
-  str(n: Node): string {
+  private str(n: Node): string {
     return this.decl(n, "", "");
   }
 
@@ -98,7 +111,7 @@ export class Printer {
    * `&`, ` const`), `rest` follows after one (`(*)(int)`, a function's name,
    * ` [3]`): `int` with `*` is `int*`, a function with `(*)` is `void (*)(int)`.
    */
-  decl(n: Node, mods: string, rest: string): string {
+  private decl(n: Node, mods: string, rest: string): string {
     if (++this.steps > MAX_STEPS || ++this.depth > MAX_PRINT_DEPTH) throw FAIL;
     let out: string;
     // The common kinds here, the rest in declOther: a rare kind met late does not deoptimise this one.
@@ -163,24 +176,65 @@ export class Printer {
     return text;
   }
 
+  /**
+   * `*`, `&` or `&&` applied to a type, as c++filt does it: a reference to
+   * a reference collapses once (`& &&` is `&`, `&& &&` is `&&`), also
+   * through a template argument (`T&&` with T = `int&` is `int&`), but no
+   * further. A reference to T_ met again through a substitution, away from
+   * where it first printed, prints T_ against the templates in scope that
+   * first time (c++filt's saved scopes): in `f<g<int>(int&&)::{lambda()#1}>(S1_&)`
+   * S1_ is g's T_, `int`.
+   */
   private pointer(n: Node, mods: string, rest: string): string {
     let kind = n.s;
     let target = n.a as Node;
     const savedIndex = this.packIndex;
     const savedTop = this.scopeTop;
-    // References to references collapse as in C++ (`T&&` with T = `int&` is `int&`): c++filt does it for a template argument.
-    for (let inner = this.resolve(target); kind !== "*" && inner.k === POINTER && inner.s !== "*" && inner !== target; inner = this.resolve(target)) {
-      if (inner.s === "&") kind = "&";
-      // Inside an argument, packs are printed whole and T_ means the enclosing template's.
-      if (this.inPack) this.packIndex = -1;
-      if (target.k === TEMPLATE_PARAM && this.scopeTop >= 0) this.scopeTop--;
-      target = inner.a as Node;
+    const savedScopes = this.scopes;
+    let marked = false;
+    if (kind !== "*") {
+      let sub = target;
+      let viaParam = false;
+      if (sub.k === TEMPLATE_PARAM && this.lambdaSignature === 0) {
+        const first = this.referenceScopes.get(sub);
+        if (first === undefined) this.referenceScopes.set(sub, { scopes: this.scopes.slice(0, this.scopeTop + 1), top: this.scopeTop });
+        else if (!this.active.has(sub) && !this.active.has(n)) {
+          this.scopes = first.scopes.slice();
+          this.scopeTop = first.top;
+        }
+        if (!this.active.has(n)) {
+          this.active.add(n);
+          marked = true;
+        }
+        sub = this.argument(sub);
+        if (sub.k === ARG_PACK && this.packIndex >= 0) {
+          sub = sub.list?.[this.packIndex] ?? FAIL_NODE();
+          // Inside an argument, packs are printed whole.
+          this.packIndex = -1;
+        }
+        viaParam = true;
+      }
+      if (sub.k === POINTER && sub.s !== "*") {
+        if (sub.s === "&" || sub.s === kind) kind = sub.s;
+        // What the argument's reference wraps is printed in the scope around the template it belongs to.
+        if (viaParam && this.scopeTop >= 0) this.scopeTop--;
+        target = sub.a as Node;
+      } else if (viaParam) {
+        this.packIndex = savedIndex;
+      }
     }
     const base = this.resolve(target);
-    const wraps = base.k === FUNCTION || base.k === ARRAY || (base.k === QUAL && this.resolve(base.a as Node).k === ARRAY);
-    const out = wraps ? this.decl(target, "", `(${kind}${mods}${rest})`) : this.decl(target, kind + mods, rest);
+    const wrapsFunction = base.k === FUNCTION;
+    const wrapsArray = base.k === ARRAY || (base.k === QUAL && this.resolve(base.a as Node).k === ARRAY);
+    const out = wrapsFunction
+      ? this.decl(target, "", `(${nested(kind + mods, rest)})`)
+      : wrapsArray
+        ? this.decl(target, "", ` (${nested(kind + mods, rest)})`)
+        : this.decl(target, kind + mods, rest);
     this.packIndex = savedIndex;
     this.scopeTop = savedTop;
+    this.scopes = savedScopes;
+    if (marked) this.active.delete(n);
     return out;
   }
 
@@ -195,7 +249,10 @@ export class Printer {
       case MEMBER_POINTER: {
         const member = this.resolve(n.b as Node);
         const cls = this.str(n.a as Node);
-        return member.k === FUNCTION ? this.decl(n.b as Node, "", `(${cls}::*${mods}${rest})`) : this.decl(n.b as Node, ` ${cls}::*${mods}`, rest);
+        // Of a function: `void (A::*)(int)`; of an array: `int (A::*) [3]`.
+        if (member.k === FUNCTION) return this.decl(n.b as Node, "", `(${nested(`${cls}::*${mods}`, rest)})`);
+        if (member.k === ARRAY) return this.decl(n.b as Node, "", ` (${nested(`${cls}::*${mods}`, rest)})`);
+        return this.decl(n.b as Node, ` ${cls}::*${mods}`, rest);
       }
       case ENCODING:
         return this.encoding(n, true, mods, rest);
@@ -229,10 +286,19 @@ export class Printer {
       case TEMPLATE_PARAM: {
         // A generic lambda's parameters are its own template's: c++filt names them `auto:1`, `auto:2`.
         if (this.lambdaSignature > 0) return this.attach(`auto:${n.n + 1}`, false, mods, rest);
-        const value = this.argument(n);
+        let value = this.argument(n);
+        // A pack named outside any expansion: c++filt prints its first element (and fails on an empty one). Inside an
+        // expansion, a pack that is not the one expanded is indexed by c++filt in ways not reproduced here: not answered.
+        if (value.k === ARG_PACK && this.packIndex < 0) {
+          if (this.expansions > 0) throw FAIL;
+          value = value.list?.[0] ?? FAIL_NODE();
+        }
         // The argument is printed in the scope around the template it belongs to.
         const savedTop = this.scopeTop--;
+        const wasActive = this.active.has(n);
+        this.active.add(n);
         const out = this.decl(value, mods, rest);
+        if (!wasActive) this.active.delete(n);
         this.scopeTop = savedTop;
         return out;
       }
@@ -296,7 +362,7 @@ export class Printer {
    * c++filt takes back the `, ` before a run of elements at the end that
    * all printed nothing (empty packs): `<bool>`, but `(int, , char)`.
    */
-  list(nodes: readonly Node[]): string {
+  private list(nodes: readonly Node[]): string {
     const count = nodes.length;
     let out = "";
     let angle = false;
@@ -343,16 +409,18 @@ export class Printer {
 
   /** `Dp <pattern>`: the pattern once per element of the pack it mentions, joined by `, ` (c++filt takes none back here). */
   private expansion(pattern: Node, mods: string, rest: string): string {
-    const pack = this.findPack(pattern, this.scopeTop, 0);
+    const pack = this.findPack(pattern);
     if (pack === null) throw FAIL;
     const saved = this.packIndex;
     let out = "";
+    this.expansions++;
     for (let i = 0; i < pack.length; i++) {
       this.packIndex = i;
       const piece = this.decl(pattern, mods, rest);
       out = i === 0 ? piece : `${out}, ${piece}`;
       if (out.length > MAX_READABLE_LENGTH) throw FAIL;
     }
+    this.expansions--;
     if (pack.length === 0) {
       this.angle = false;
     }
@@ -360,27 +428,39 @@ export class Printer {
     return out;
   }
 
-  /** The elements of the first argument pack a pack expansion's pattern mentions, or null when it mentions none. */
-  private findPack(n: Node | null, top: number, depth: number): Node[] | null {
-    if (n === null || depth > 64) return null;
-    if (n.k === TEMPLATE_PARAM) {
-      const value = top >= 0 ? this.scopes[top]?.[n.n] : undefined;
-      if (value === undefined) throw FAIL;
-      return value.k === ARG_PACK ? value.list : null;
-    }
-    if (n.k === ARG_PACK) return n.list;
-    if (n.k === PACK_EXPANSION) return null;
-    const a = this.findPack(n.a, top, depth + 1);
-    if (a !== null) return a;
-    const b = this.findPack(n.b, top, depth + 1);
-    if (b !== null) return b;
-    if (n.list !== null) {
-      for (const item of n.list) {
-        const found = this.findPack(item, top, depth + 1);
-        if (found !== null) return found;
+  /**
+   * The elements of the first argument pack a pack expansion's pattern
+   * mentions, or null when it mentions none. The pattern is a graph, not a
+   * tree (substitutions share nodes): each node is visited once per search
+   * and charged to the step budget, so a name of nested `B<S_, S_>` costs
+   * its node count, not 2^depth.
+   */
+  private findPack(pattern: Node): Node[] | null {
+    const top = this.scopeTop;
+    const seen = new Set<Node>();
+    const search = (n: Node | null, depth: number): Node[] | null => {
+      if (n === null || seen.has(n)) return null;
+      if (++this.steps > MAX_STEPS || depth > MAX_PRINT_DEPTH) throw FAIL;
+      seen.add(n);
+      this.findPackVisits++;
+      if (n.k === TEMPLATE_PARAM) {
+        const value = top >= 0 ? this.scopes[top]?.[n.n] : undefined;
+        if (value === undefined) throw FAIL;
+        return value.k === ARG_PACK ? value.list : null;
       }
-    }
-    return null;
+      if (n.k === ARG_PACK) return n.list;
+      if (n.k === PACK_EXPANSION) return null;
+      const found = search(n.a, depth + 1) ?? search(n.b, depth + 1);
+      if (found !== null) return found;
+      if (n.list !== null) {
+        for (const item of n.list) {
+          const inItem = search(item, depth + 1);
+          if (inItem !== null) return inItem;
+        }
+      }
+      return null;
+    };
+    return search(pattern, 0);
   }
 
   private operand(n: Node): string {
@@ -460,4 +540,20 @@ function withoutRepeats(quals: string, existing: string): string {
   let out = "";
   for (const q of [" const", " volatile", " restrict"]) if (quals.includes(q) && !existing.includes(q)) out += q;
   return out;
+}
+
+/**
+ * A declarator opened by `open` (`*`, `&`, `A::*`) around the declarator
+ * `rest` it wraps: c++filt writes a space before a nested `(` unless right
+ * after `*` (`int (& (*)()) [3]`, but `int (*(*)())()`).
+ */
+function nested(open: string, rest: string): string {
+  if (rest.charCodeAt(0) !== 0x28 /* ( */) return open + rest;
+  const last = open.charCodeAt(open.length - 1);
+  return last === 0x2a /* * */ || last === 0x28 ? open + rest : `${open} ${rest}`;
+}
+
+/** FAIL, thrown where an expression is expected (`list[i] ?? FAIL_NODE()`). */
+function FAIL_NODE(): never {
+  throw FAIL;
 }

@@ -1,9 +1,9 @@
 /**
  * The fixed vocabulary of Itanium mangled names: builtin types, operator
  * codes, the standard abbreviations (`Sa`, `Ss`, …) with c++filt's
- * spelling of each, and the name a constructor or destructor prints.
+ * spelling of each.
  */
-import { FAIL, LOCAL, NAME, NESTED, type Node, name, SUFFIXED, TEMPLATE, TEMPLATE_PARAM } from "./itanium-ast.js";
+import { type Node, name } from "./itanium-ast.js";
 
 /** Builtin types by code (`i`, `Dn`), as c++filt prints them. */
 export const BUILTIN: Record<string, Node> = {};
@@ -100,10 +100,14 @@ export const OPERATORS: Record<string, readonly [string, number]> = {
   sz: ["sizeof ", 1],
   at: ["alignof ", 1],
   az: ["alignof ", 1],
-  aw: ["co_await", 1],
+  aw: ["co_await ", 1],
 };
 
-/** Standard abbreviations, printed as c++filt prints them (its verbose form: the full template for Ss, Si, So, Sd). */
+/**
+ * Standard abbreviations: the text c++filt prints (its verbose form: the
+ * full template for Ss, Si, So, Sd), and the class name its constructors
+ * and destructors print.
+ */
 export const STD_SUBS: Record<string, [string, string]> = {
   a: ["std::allocator", "allocator"],
   b: ["std::basic_string", "basic_string"],
@@ -113,34 +117,5 @@ export const STD_SUBS: Record<string, [string, string]> = {
   d: ["std::basic_iostream<char, std::char_traits<char> >", "basic_iostream"],
 };
 
-/** A standard abbreviation's text → the name its constructors and destructors print (`basic_string`). */
-const STD_BASE = new Map(Object.values(STD_SUBS));
-
-/** `NAME.n` marking a standard abbreviation (its constructor name is looked up). */
-export const STD_NODE = 2;
-
 export const STD = name("std");
 export const ANONYMOUS = name("(anonymous namespace)");
-
-/** The name a constructor or destructor of `scope` is printed with: its last component, without template arguments or ABI tags. */
-export function baseName(scope: Node): string {
-  let n: Node | null = scope;
-  for (let guard = 0; n !== null && guard < 64; guard++) {
-    switch (n.k) {
-      case NESTED:
-      case LOCAL:
-        n = n.b;
-        break;
-      case TEMPLATE:
-      case SUFFIXED:
-      case TEMPLATE_PARAM:
-        n = n.a;
-        break;
-      case NAME:
-        return n.n === STD_NODE ? (STD_BASE.get(n.s) ?? n.s) : n.s;
-      default:
-        throw FAIL;
-    }
-  }
-  throw FAIL;
-}
