@@ -38,6 +38,9 @@ export const SUFFIXED = 14;
 /** An expression or literal already rendered where every operand is plain text: `s`, or operands `list` joined around `s` (see itanium-print.ts). */
 export const EXPRESSION = 15;
 
+/** A conversion operator's PREFIXED text (`operator int`). */
+export const CONVERSION = "operator ";
+
 /** Thrown by the parser and the printer (never escapes demangleItanium) when a name is not one they fully understand. */
 export const FAIL = { failed: true } as const;
 

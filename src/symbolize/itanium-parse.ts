@@ -9,6 +9,7 @@
 import {
   ARG_PACK,
   ARRAY,
+  CONVERSION,
   ENCODING,
   FAIL,
   EXPRESSION,
@@ -197,9 +198,9 @@ export class Parser {
       case "TS":
         return prefixed("typeinfo name for ", this.type());
       case "TH":
-        return prefixed("TLS init function for ", this.name());
+        return prefixed("TLS init function for ", this.plainName());
       case "TW":
-        return prefixed("TLS wrapper function for ", this.name());
+        return prefixed("TLS wrapper function for ", this.plainName());
       case "TA":
         return prefixed("template parameter object for ", this.templateArg());
       case "Th":
@@ -224,10 +225,10 @@ export class Parser {
         return prefixed("construction vtable for ", new Node(LOCAL, base, derived, "-in-", null, 0));
       }
       case "GV":
-        return prefixed("guard variable for ", this.name());
+        return prefixed("guard variable for ", this.plainName());
       case "GR": {
         // c++filt 2.40 reads no <seq-id> here and numbers every temporary #0.
-        return prefixed("reference temporary #0 for ", this.name());
+        return prefixed("reference temporary #0 for ", this.plainName());
       }
       case "GT": {
         const kind = s.charCodeAt(this.i++);
@@ -324,8 +325,8 @@ export class Parser {
         current = this.type();
         continue;
       } else if (c === 0x4d /* M */) {
-        // <data-member-prefix>: the closure's member name; nothing printed for the M.
-        if (current === null) throw FAIL;
+        // <data-member-prefix>: the closure's member name; nothing printed for the M. It prefixes something (c++filt fails on `ME`).
+        if (current === null || this.peekAt(1) === 0x45) throw FAIL;
         this.i++;
         continue;
       } else {
@@ -427,7 +428,7 @@ export class Parser {
       const to = this.type();
       this.inConversion = saved;
       this.noReturn = true;
-      return new Node(PREFIXED, to, null, "operator ", null, 0);
+      return new Node(PREFIXED, to, null, CONVERSION, null, 0);
     }
     if (code === "li") return name(`operator"" ${this.sourceName().s}`);
     if (code.charCodeAt(0) === 0x76 /* v */ && isDigit(code.charCodeAt(1))) return name(`operator ${this.sourceName().s}`);
@@ -657,12 +658,20 @@ export class Parser {
     return t;
   }
 
+  /** A name that is not a function's: c++filt prints cv or ref qualifiers of a nested name after it (`A::x const`), not checked here: not answered. */
+  private plainName(): Node {
+    this.nameQuals = "";
+    const t = this.name();
+    if (this.nameQuals !== "") throw FAIL;
+    return t;
+  }
+
   /** A name inside a type: it says nothing about the encoding's function, so what name() records is put back. */
   private nameInType(): Node {
     const template = this.isTemplate;
     const noReturn = this.noReturn;
     const quals = this.nameQuals;
-    const t = this.name();
+    const t = this.plainName();
     this.isTemplate = template;
     this.noReturn = noReturn;
     this.nameQuals = quals;

@@ -30,6 +30,7 @@ import {
   TEMPLATE,
   TEMPLATE_PARAM,
 } from "./itanium-ast.js";
+import { CONVERSION } from "./itanium-ast.js";
 import {
   BINARY,
   C_CAST,
@@ -64,8 +65,6 @@ export class Printer {
   private packIndex = -1;
   /** Whether the text decl or list returned last ends with `>` (as c++filt sees it: not after a separator taken back). */
   private angle = false;
-  /** Whether the last resolve() went through a pack element. */
-  private inPack = false;
   /** Template argument lists of the functions being printed, innermost last; `scopeTop` is the one T_ refers to. */
   private scopes: (readonly Node[])[] = [];
   private scopeTop = -1;
@@ -83,6 +82,8 @@ export class Printer {
   private readonly active = new Set<Node>();
   /** Pack expansions printing. */
   private expansions = 0;
+  /** The arguments of the innermost template being printed (a conversion operator's type resolves T_ against them). */
+  private currentTemplate: readonly Node[] | null = null;
 
   /** The whole name: one Printer serves every name (state reset here, also after a failed print). */
   print(n: Node): string {
@@ -90,7 +91,6 @@ export class Printer {
     this.depth = 0;
     this.packIndex = -1;
     this.angle = false;
-    this.inPack = false;
     this.scopeTop = -1;
     this.lambdaSignature = 0;
     this.argsDepth = 0;
@@ -99,6 +99,7 @@ export class Printer {
     this.referenceScopes.clear();
     this.active.clear();
     this.expansions = 0;
+    this.currentTemplate = null;
     return this.decl(n, "", "");
   }
 
@@ -126,24 +127,22 @@ export class Printer {
         break;
       }
       case TEMPLATE: {
+        const outerTemplate = this.currentTemplate;
+        this.currentTemplate = n.list as Node[];
         const base = this.str(n.a as Node);
         this.argsDepth++;
         const args = this.list(n.list as Node[]);
         this.argsDepth--;
+        this.currentTemplate = outerTemplate;
         // `operator< <A>`, and `> >` as c++filt writes nested template argument lists, except after an empty pack (c++filt's last character is then the space of the `, ` it took back).
         const open = endsWithLess(n.a as Node) ? " <" : "<";
         out = this.attach(`${base}${open}${args}${this.angle ? " >" : ">"}`, true, mods, rest);
         break;
       }
       case QUAL: {
-        let quals = n.s;
-        const child = n.a as Node;
-        // c++filt prints a qualifier once when a template argument already has it (`const T&` with T = `int const` is `int const&`).
-        if (child.k === TEMPLATE_PARAM) {
-          const value = this.resolve(child);
-          if (value.k === QUAL) quals = withoutRepeats(quals, value.s);
-        }
-        out = this.decl(child, quals + mods, rest);
+        // c++filt prints a qualifier once when one of the same kind waits just outside it (`const T&` with T = `int const` is
+        // `int const&`; `KVK` is `volatile const`).
+        out = this.decl(n.a as Node, mods === "" ? n.s : withoutRepeats(n.s, mods) + mods, rest);
         break;
       }
       case POINTER:
@@ -257,6 +256,17 @@ export class Printer {
       case ENCODING:
         return this.encoding(n, true, mods, rest);
       case PREFIXED: {
+        if (n.s === CONVERSION && this.currentTemplate !== null) {
+          // c++filt: a conversion operator's type sees the arguments of the template being printed (`operator int<int>`).
+          const at = this.scopeTop + 1;
+          const previous = this.scopes[at];
+          this.scopes[at] = this.currentTemplate;
+          this.scopeTop = at;
+          const text = n.s + this.str(n.a as Node);
+          this.scopeTop = at - 1;
+          if (previous !== undefined) this.scopes[at] = previous;
+          return this.attach(text, this.angle, mods, rest);
+        }
         const text = n.s + this.str(n.a as Node);
         return this.attach(text, this.angle, mods, rest);
       }
@@ -336,11 +346,14 @@ export class Printer {
     // An argument printed from an inner scope may push over an entry still in use below: it is put back after.
     const at = this.scopeTop + 1;
     const previous = this.scopes[at];
+    // The name itself is printed in the scope around the function (c++filt fails on `f<int, T_>`); a conversion
+    // operator's type sees its template (see PREFIXED).
+    const name = this.str(n.b as Node);
     if (template) {
       this.scopes[at] = named.list as Node[];
       this.scopeTop = at;
     }
-    const text = `${this.str(n.b as Node)}(${this.list(fn.list as Node[])})${fn.s}`;
+    const text = `${name}(${this.list(fn.list as Node[])})${fn.s}`;
     const out = fn.a === null || !withReturn ? this.attach(text, false, mods, rest) : this.decl(fn.a, "", text + mods + rest);
     if (template) {
       this.scopeTop = at - 1;
@@ -389,7 +402,6 @@ export class Printer {
   /** What `n` stands for while printing: a template argument, the current element of a pack being expanded. */
   private resolve(n: Node): Node {
     let node = n;
-    this.inPack = false;
     let top = this.scopeTop;
     for (let guard = 0; guard < 64; guard++) {
       if (node.k === TEMPLATE_PARAM && this.lambdaSignature === 0) {
@@ -401,7 +413,6 @@ export class Printer {
         const element = node.list?.[this.packIndex];
         if (element === undefined) throw FAIL;
         node = element;
-        this.inPack = true;
       } else return node;
     }
     throw FAIL;
@@ -535,11 +546,37 @@ function endsWithLess(n: Node): boolean {
   return node.k === NAME && node.s.charCodeAt(node.s.length - 1) === 0x3c;
 }
 
-/** `quals` without the qualifiers `existing` already has. */
-function withoutRepeats(quals: string, existing: string): string {
+/**
+ * `quals` without the standard qualifiers that the run of them at the start
+ * of `mods` (the modifiers waiting outside) already has: c++filt skips a
+ * qualifier when an unprinted one of the same kind is outside it, looking
+ * no further than the first pointer, reference or vendor qualifier.
+ */
+function withoutRepeats(quals: string, mods: string): string {
+  let run = 0;
+  for (;;) {
+    const q = STANDARD_QUALIFIERS.find((word) => mods.startsWith(word, run) && !isIdentifierChar(mods.charCodeAt(run + word.length)));
+    if (q === undefined) break;
+    run += q.length;
+  }
+  if (run === 0) return quals;
+  const outside = mods.slice(0, run);
   let out = "";
-  for (const q of [" const", " volatile", " restrict"]) if (quals.includes(q) && !existing.includes(q)) out += q;
+  let rest = quals;
+  while (rest !== "") {
+    const q = STANDARD_QUALIFIERS.find((word) => rest.startsWith(word) && !isIdentifierChar(rest.charCodeAt(word.length)));
+    // A vendor qualifier (` foo`) is kept whole.
+    if (q === undefined) return out + rest;
+    if (!outside.split(" ").includes(q.slice(1))) out += q;
+    rest = rest.slice(q.length);
+  }
   return out;
+}
+
+const STANDARD_QUALIFIERS = [" const", " volatile", " restrict"];
+
+function isIdentifierChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 }
 
 /**
