@@ -736,8 +736,10 @@ export class Parser {
     const ret = this.type();
     const params: Node[] = [];
     let quals = "";
-    if (this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45) this.i++;
-    else if (this.s.charCodeAt(this.i) === 0x76 && (this.peekAt(1) === 0x52 || this.peekAt(1) === 0x4f) && this.peekAt(2) === 0x45) this.i++;
+    let noParams = false;
+    if (this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45) noParams = true;
+    else if (this.s.charCodeAt(this.i) === 0x76 && (this.peekAt(1) === 0x52 || this.peekAt(1) === 0x4f) && this.peekAt(2) === 0x45) noParams = true;
+    if (noParams) this.i++;
     for (;;) {
       const c = this.s.charCodeAt(this.i);
       if (c === 0x45) break;
@@ -749,6 +751,8 @@ export class Parser {
       params.push(this.type());
     }
     this.i++;
+    // `FvE`: no parameter list at all (not even `v`), which c++filt rejects.
+    if (params.length === 0 && !noParams) throw FAIL;
     return new Node(FUNCTION, ret, null, quals, params, 0);
   }
 

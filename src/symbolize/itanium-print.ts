@@ -80,6 +80,10 @@ export class Printer {
   private readonly referenceScopes = new Map<Node, { scopes: (readonly Node[])[]; top: number }>();
   /** T_ nodes whose argument is printing, and references to T_ printing: c++filt's "beneath it in the tree". */
   private readonly active = new Set<Node>();
+  /** Qualifiers outside a nested name, for its scope's own (see NESTED); read and cleared by the next decl. */
+  private scopeQualifiers = "";
+  /** The same, handed from decl to a template parameter's argument. */
+  private templateParamQualifiers = "";
   /** Pack expansions printing. */
   private expansions = 0;
   /** The arguments of the innermost template being printed (a conversion operator's type resolves T_ against them). */
@@ -100,6 +104,8 @@ export class Printer {
     this.active.clear();
     this.expansions = 0;
     this.currentTemplate = null;
+    this.scopeQualifiers = "";
+    this.templateParamQualifiers = "";
     return this.decl(n, "", "");
   }
 
@@ -114,6 +120,9 @@ export class Printer {
    */
   private decl(n: Node, mods: string, rest: string): string {
     if (++this.steps > MAX_STEPS || ++this.depth > MAX_PRINT_DEPTH) throw FAIL;
+    // The qualifiers waiting outside a nested name's scope are for this node only (see NESTED).
+    const outside = this.scopeQualifiers;
+    this.scopeQualifiers = "";
     let out: string;
     // The common kinds here, the rest in declOther: a rare kind met late does not deoptimise this one.
     switch (n.k) {
@@ -121,7 +130,14 @@ export class Printer {
         out = this.attach(n.s, n.s.charCodeAt(n.s.length - 1) === 0x3e, mods, rest);
         break;
       case NESTED: {
-        const scope = this.str(n.a as Node);
+        const scopeNode = n.a as Node;
+        const scopeKind = this.resolve(scopeNode).k;
+        // A type that is no class as a scope (`int [3]::x`): c++filt's text for it is not reproduced here.
+        if (scopeKind === ARRAY || scopeKind === FUNCTION || scopeKind === MEMBER_POINTER) throw FAIL;
+        // c++filt skips a scope's qualifier that the type outside the nested name also has (`KNS2_1XE` with S2_ =
+        // `llvm::A const` is `llvm::A::X const`): the qualifiers outside are handed to the scope.
+        if (scopeNode.k === QUAL || scopeNode.k === TEMPLATE_PARAM || scopeNode.k === NESTED) this.scopeQualifiers = mods === "" ? outside : mods;
+        const scope = this.str(scopeNode);
         const last = this.str(n.b as Node);
         out = this.attach(`${scope}::${last}`, this.angle, mods, rest);
         break;
@@ -142,13 +158,19 @@ export class Printer {
       case QUAL: {
         // c++filt prints a qualifier once when one of the same kind waits just outside it (`const T&` with T = `int const` is
         // `int const&`; `KVK` is `volatile const`).
-        out = this.decl(n.a as Node, mods === "" ? n.s : withoutRepeats(n.s, mods) + mods, rest);
+        const child = n.a as Node;
+        // A qualified function type reached through a substitution (`KS0_`, S0_ = `bool (char)`): c++filt's text is not reproduced.
+        if (this.resolve(child).k === FUNCTION) throw FAIL;
+        const around = mods === "" ? outside : mods;
+        out = this.decl(child, around === "" ? n.s + mods : withoutRepeats(n.s, around) + mods, rest);
         break;
       }
       case POINTER:
         out = this.pointer(n, mods, rest);
         break;
       default:
+        // A template argument stands where its parameter is: the qualifiers outside are handed on to it.
+        if (n.k === TEMPLATE_PARAM && mods === "") this.templateParamQualifiers = outside;
         out = this.declOther(n, mods, rest);
     }
     if (out.length > MAX_READABLE_LENGTH) throw FAIL;
@@ -206,8 +228,10 @@ export class Printer {
           marked = true;
         }
         sub = this.argument(sub);
-        if (sub.k === ARG_PACK && this.packIndex >= 0) {
-          sub = sub.list?.[this.packIndex] ?? FAIL_NODE();
+        if (sub.k === ARG_PACK) {
+          // Outside any expansion c++filt takes a pack's first element; inside one, other packs are not reproduced here.
+          if (this.packIndex < 0 && this.expansions > 0) throw FAIL;
+          sub = sub.list?.[Math.max(this.packIndex, 0)] ?? FAIL_NODE();
           // Inside an argument, packs are printed whole.
           this.packIndex = -1;
         }
@@ -295,6 +319,8 @@ export class Printer {
         return this.expansion(n.a as Node, mods, rest);
       case TEMPLATE_PARAM: {
         // A generic lambda's parameters are its own template's: c++filt names them `auto:1`, `auto:2`.
+        const outside = this.templateParamQualifiers;
+        this.templateParamQualifiers = "";
         if (this.lambdaSignature > 0) return this.attach(`auto:${n.n + 1}`, false, mods, rest);
         let value = this.argument(n);
         // A pack named outside any expansion: c++filt prints its first element (and fails on an empty one). Inside an
@@ -307,6 +333,7 @@ export class Printer {
         const savedTop = this.scopeTop--;
         const wasActive = this.active.has(n);
         this.active.add(n);
+        this.scopeQualifiers = outside;
         const out = this.decl(value, mods, rest);
         if (!wasActive) this.active.delete(n);
         this.scopeTop = savedTop;
