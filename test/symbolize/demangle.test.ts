@@ -50,6 +50,14 @@ test.each(["main", "_GLOBAL__sub_I_main", "_start", "__libc_start_main", `_Z${"N
   },
 );
 
+test("a data name with a clone suffix is kept as it is, as c++filt keeps it (the wasm would print `Argv0 [clone .0]`)", async () => {
+  const demangle = await loadDemangler();
+  expect(demangle("_ZL5Argv0.0")).toBe("_ZL5Argv0.0");
+  expect(demangle("_ZN1A1xE.cold")).toBe("_ZN1A1xE.cold");
+  // A function's clone suffix is printed.
+  expect(demangle("_Z1fv.cold")).toBe("f() [clone .cold]");
+});
+
 test("a C++ name the own demangler declines still goes to the wasm", async () => {
   const demangle = await loadDemangler();
   // c++filt prints `sizeof...` forms this demangler does not answer; the wasm's text is kept.
