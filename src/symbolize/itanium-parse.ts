@@ -140,7 +140,7 @@ export class Parser {
   /** <encoding>: a function (name and parameter types), data (a name) or a special name. */
   encoding(): Node {
     const c = this.s.charCodeAt(this.i);
-    if (c === 0x54 /* T */ || (c === 0x47 /* G */ && this.peekAt(1) !== 0x41)) return this.specialName();
+    if (c === 0x54 /* T */ || c === 0x47 /* G */) return this.specialName();
     const savedTemplate = this.isTemplate;
     const savedNoReturn = this.noReturn;
     const savedQuals = this.nameQuals;
@@ -230,6 +230,8 @@ export class Parser {
         // c++filt 2.40 reads no <seq-id> here and numbers every temporary #0.
         return prefixed("reference temporary #0 for ", this.plainName());
       }
+      case "GA":
+        return prefixed("hidden alias for ", this.encoding());
       case "GT": {
         const kind = s.charCodeAt(this.i++);
         if (kind === 0x74 /* t */) return prefixed("transaction clone for ", this.encoding());
@@ -364,13 +366,24 @@ export class Parser {
     return new Node(LOCAL, fn, defaultArg === null ? entity : new Node(NESTED, defaultArg, entity, "", null, 0), "::", null, 0);
   }
 
+  /**
+   * `_ <number>` or `__ <number> _`, read as c++filt reads it: the number
+   * may have any count of digits, none (0) or an `n` (negative: refused
+   * unless no digit follows), and the closing `_` is required only after
+   * two underscores and two or more digits.
+   */
   private discriminator(): void {
     if (this.s.charCodeAt(this.i) !== 0x5f) return;
     this.i++;
-    if (this.eat(0x5f /* _ */)) {
-      this.count();
-      this.expect(0x5f /* _ */);
-    } else if (isDigit(this.s.charCodeAt(this.i))) this.i++;
+    const twoUnderscores = this.eat(0x5f /* _ */);
+    const negative = this.eat(0x6e /* n */);
+    let value = 0;
+    for (let c = this.s.charCodeAt(this.i); isDigit(c); c = this.s.charCodeAt(++this.i)) {
+      value = value * 10 + (c - 48);
+      if (value > 1e7) throw FAIL;
+    }
+    if (negative && value > 0) throw FAIL;
+    if (twoUnderscores && value >= 10) this.expect(0x5f /* _ */);
   }
 
   /** <unqualified-name> (operators, constructors, destructors, lambdas, unnamed types, source names) with its ABI tags. */
@@ -549,13 +562,15 @@ export class Parser {
       case 0x56: // V
       case 0x4b: {
         // K
-        const r = this.eat(0x72 /* r */);
-        const v = this.eat(0x56 /* V */);
-        const k = this.eat(0x4b /* K */);
+        // One run of qualifiers in any order is one type (one substitution candidate), printed as c++filt prints its
+        // chain: innermost first, a kind only where it is outermost (`KVK` is ` volatile const`, `rVK` ` const volatile restrict`).
+        const start = this.i;
+        while (isQualifier(this.s.charCodeAt(this.i))) this.i++;
         let quals = "";
-        if (k) quals += " const";
-        if (v) quals += " volatile";
-        if (r) quals += " restrict";
+        for (let j = this.i - 1; j >= start; j--) {
+          const c = this.s.charCodeAt(j);
+          if (this.s.indexOf(this.s[j] as string, start) === j) quals += c === 0x4b ? " const" : c === 0x56 ? " volatile" : " restrict";
+        }
         // Qualifiers before a function type are its `this`'s: the unqualified function type is no substitution candidate.
         const next = this.s.charCodeAt(this.i);
         if (next === 0x46 /* F */ || (next === 0x44 /* D */ && this.peekAt(1) === 0x6f) /* o */) {
@@ -771,6 +786,10 @@ export class Parser {
 
 function prefixed(text: string, node: Node): Node {
   return new Node(PREFIXED, node, null, text, null, 0);
+}
+
+function isQualifier(c: number): boolean {
+  return c === 0x72 /* r */ || c === 0x56 /* V */ || c === 0x4b /* K */;
 }
 
 function isDigit(c: number): boolean {

@@ -131,9 +131,8 @@ export class Printer {
         break;
       case NESTED: {
         const scopeNode = n.a as Node;
-        const scopeKind = this.resolve(scopeNode).k;
-        // A type that is no class as a scope (`int [3]::x`): c++filt's text for it is not reproduced here.
-        if (scopeKind === ARRAY || scopeKind === FUNCTION || scopeKind === MEMBER_POINTER) throw FAIL;
+        // A type that is no class as a scope (`int [3]::x`, `void (*)()::x`): c++filt's text for it is not reproduced here.
+        if (this.isDeclarator(scopeNode)) throw FAIL;
         // c++filt skips a scope's qualifier that the type outside the nested name also has (`KNS2_1XE` with S2_ =
         // `llvm::A const` is `llvm::A::X const`): the qualifiers outside are handed to the scope.
         if (scopeNode.k === QUAL || scopeNode.k === TEMPLATE_PARAM || scopeNode.k === NESTED) this.scopeQualifiers = mods === "" ? outside : mods;
@@ -381,6 +380,12 @@ export class Printer {
       this.scopeTop = at;
     }
     const text = `${name}(${this.list(fn.list as Node[])})${fn.s}`;
+    // A function returning an array or a function (corrupt, or a substitution pointing wrong): c++filt wraps the name in
+    // the declarator, not reproduced here.
+    if (fn.a !== null && withReturn) {
+      const returned = this.resolve(fn.a).k;
+      if (returned === ARRAY || returned === FUNCTION) throw FAIL;
+    }
     const out = fn.a === null || !withReturn ? this.attach(text, false, mods, rest) : this.decl(fn.a, "", text + mods + rest);
     if (template) {
       this.scopeTop = at - 1;
@@ -424,6 +429,17 @@ export class Printer {
     // After a separator taken back, c++filt's last character is its space: no `> >` then.
     this.angle = pending === "" && angle;
     return out;
+  }
+
+  /** Whether `node` prints as a declarator around a name (an array, a function, a member pointer, or a pointer or reference to one). */
+  private isDeclarator(node: Node): boolean {
+    let n = this.resolve(node);
+    for (let guard = 0; guard < 64; guard++) {
+      if (n.k === ARRAY || n.k === FUNCTION || n.k === MEMBER_POINTER) return true;
+      if ((n.k === QUAL || n.k === POINTER) && n.a !== null) n = this.resolve(n.a);
+      else return false;
+    }
+    throw FAIL;
   }
 
   /** What `n` stands for while printing: a template argument, the current element of a pack being expanded. */
