@@ -478,8 +478,11 @@ export class Parser {
     }
     if (c === 0x6c /* l */) {
       const params: Node[] = [];
-      if (this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45) this.i++;
+      const noParams = this.s.charCodeAt(this.i) === 0x76 && this.peekAt(1) === 0x45;
+      if (noParams) this.i++;
       while (this.s.charCodeAt(this.i) !== 0x45) params.push(this.type());
+      // `UlE_`: no parameter list at all (not even `v`), which c++filt rejects.
+      if (params.length === 0 && !noParams) throw FAIL;
       this.i++;
       const n = this.s.charCodeAt(this.i) === 0x5f ? 1 : this.count() + 2;
       this.expect(0x5f /* _ */);

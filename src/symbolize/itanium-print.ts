@@ -86,6 +86,15 @@ export class Printer {
   private templateParamQualifiers = "";
   /** Pack expansions printing. */
   private expansions = 0;
+  /**
+   * The element c++filt takes of a pack named outside any expansion: its
+   * pack index, 0 at first and left by each expansion at its last element
+   * (`DpRT_ KT_` prints the pack, then its last element const).
+   */
+  private lastPackIndex = 0;
+  /** Expansions printed, and packs read through lastPackIndex, so far in this print (see encoding()). */
+  private expansionsPrinted = 0;
+  private packReads = 0;
   /** The arguments of the innermost template being printed (a conversion operator's type resolves T_ against them). */
   private currentTemplate: readonly Node[] | null = null;
 
@@ -103,6 +112,9 @@ export class Printer {
     this.referenceScopes.clear();
     this.active.clear();
     this.expansions = 0;
+    this.lastPackIndex = 0;
+    this.expansionsPrinted = 0;
+    this.packReads = 0;
     this.currentTemplate = null;
     this.scopeQualifiers = "";
     this.templateParamQualifiers = "";
@@ -228,9 +240,10 @@ export class Printer {
         }
         sub = this.argument(sub);
         if (sub.k === ARG_PACK) {
-          // Outside any expansion c++filt takes a pack's first element; inside one, other packs are not reproduced here.
+          // Outside any expansion c++filt takes one element (see lastPackIndex); inside one, other packs are not reproduced here.
           if (this.packIndex < 0 && this.expansions > 0) throw FAIL;
-          sub = sub.list?.[Math.max(this.packIndex, 0)] ?? FAIL_NODE();
+          if (this.packIndex < 0) this.packReads++;
+          sub = sub.list?.[this.packIndex < 0 ? this.lastPackIndex : this.packIndex] ?? FAIL_NODE();
           // Inside an argument, packs are printed whole.
           this.packIndex = -1;
         }
@@ -322,11 +335,12 @@ export class Printer {
         this.templateParamQualifiers = "";
         if (this.lambdaSignature > 0) return this.attach(`auto:${n.n + 1}`, false, mods, rest);
         let value = this.argument(n);
-        // A pack named outside any expansion: c++filt prints its first element (and fails on an empty one). Inside an
+        // A pack named outside any expansion: c++filt prints one element (see lastPackIndex), and fails on an empty pack. Inside an
         // expansion, a pack that is not the one expanded is indexed by c++filt in ways not reproduced here: not answered.
         if (value.k === ARG_PACK && this.packIndex < 0) {
           if (this.expansions > 0) throw FAIL;
-          value = value.list?.[0] ?? FAIL_NODE();
+          this.packReads++;
+          value = value.list?.[this.lastPackIndex] ?? FAIL_NODE();
         }
         // The argument is printed in the scope around the template it belongs to.
         const savedTop = this.scopeTop--;
@@ -374,6 +388,9 @@ export class Printer {
     const previous = this.scopes[at];
     // The name itself is printed in the scope around the function (c++filt fails on `f<int, T_>`); a conversion
     // operator's type sees its template (see PREFIXED).
+    const packBefore = this.lastPackIndex;
+    const expansionsBefore = this.expansionsPrinted;
+    const readsBefore = this.packReads;
     const name = this.str(n.b as Node);
     if (template) {
       this.scopes[at] = named.list as Node[];
@@ -386,12 +403,31 @@ export class Printer {
       const returned = this.resolve(fn.a).k;
       if (returned === ARRAY || returned === FUNCTION) throw FAIL;
     }
-    const out = fn.a === null || !withReturn ? this.attach(text, false, mods, rest) : this.decl(fn.a, "", text + mods + rest);
+    if (fn.a === null || !withReturn) {
+      const out = this.attach(text, false, mods, rest);
+      this.leaveTemplate(template, at, previous);
+      return out;
+    }
+    // c++filt prints the return type first: a pack named outside an expansion there sees the pack index from before the
+    // name. Where the order shows (the return type expands a pack, the name or parameters read one), not answered.
+    const packAfterName = this.lastPackIndex;
+    const nameExpanded = this.expansionsPrinted !== expansionsBefore;
+    const nameRead = this.packReads !== readsBefore;
+    this.lastPackIndex = packBefore;
+    const expansionsBeforeReturn = this.expansionsPrinted;
+    const out = this.decl(fn.a, "", text + mods + rest);
+    if (this.expansionsPrinted !== expansionsBeforeReturn && nameRead) throw FAIL;
+    if (nameExpanded) this.lastPackIndex = packAfterName;
+    this.leaveTemplate(template, at, previous);
+    return out;
+  }
+
+  /** Puts back the scope entry encoding() pushed for a template function. */
+  private leaveTemplate(template: boolean, at: number, previous: readonly Node[] | undefined): void {
     if (template) {
       this.scopeTop = at - 1;
       if (previous !== undefined) this.scopes[at] = previous;
     }
-    return out;
   }
 
   /** The template argument T_ stands for in the current scope. */
@@ -475,6 +511,8 @@ export class Printer {
       if (out.length > MAX_READABLE_LENGTH) throw FAIL;
     }
     this.expansions--;
+    this.expansionsPrinted++;
+    if (pack.length > 0) this.lastPackIndex = pack.length - 1;
     if (pack.length === 0) {
       this.angle = false;
     }
