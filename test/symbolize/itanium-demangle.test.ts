@@ -287,6 +287,7 @@ const CASES: [string, string][] = [
   ["_ZN4llvm1fERKNS_1AERKNS1_1BE", "llvm::f(llvm::A const&, llvm::A::B const&)"],
   ["_ZN4llvm1fERKNS_1AERNS1_1BE", "llvm::f(llvm::A const&, llvm::A const::B&)"],
   ["_ZN1AcvT_IiEEv", "A::operator int<int>()"],
+  ["_Z1fZ1gvEUlPFvvEE_", "f(g()::{lambda(void (*)())#1})"],
 ];
 
 test.each(CASES)("%s → %s", (mangled, readable) => {
@@ -330,8 +331,9 @@ test.each([
 });
 
 // c++filt prints these, but this demangler declines them (left to the wasm): cv-qualifiers of a data name or of a nested
-// name used as a type; a pack read outside an expansion where c++filt's return-type-first order would change it.
-test.each(["_ZNKSt4hashIeEclE", "_ZTINr1AE", "_Z1fNK1A1xE", "_Z1fIJicEEDTcl1gspT_EET_"])("%s is declined", (name) => {
+// name used as a type; a pack read outside an expansion where c++filt's return-type-first order would change it; a
+// reference to a lambda whose parameter is a function pointer (c++filt: `{lambda(void (*&)())#1}`); `_Complex` of a function.
+test.each(["_ZNKSt4hashIeEclE", "_ZTINr1AE", "_Z1fNK1A1xE", "_Z1fIJicEEDTcl1gspT_EET_", "_Z1fRZ1gvEUlPFvvEE_", "_Z1fCFvvE"])("%s is declined", (name) => {
   expect(cxxfilt([name])).not.toEqual([name]);
   expect(demangleItanium(name)).toBeUndefined();
 });
