@@ -111,8 +111,9 @@ export class Printer {
     this.argsDepth = 0;
     this.localArgsMark = -1;
     this.findPackVisits = 0;
-    this.referenceScopes.clear();
-    this.active.clear();
+    // Most names have no reference to T_: nothing to clear.
+    if (this.referenceScopes.size > 0) this.referenceScopes.clear();
+    if (this.active.size > 0) this.active.clear();
     this.expansions = 0;
     this.modsOutsideName = false;
     this.lastPackIndex = 0;
@@ -147,7 +148,7 @@ export class Printer {
       case NESTED: {
         const scopeNode = n.a as Node;
         // A type that is no class as a scope (`int [3]::x`, `void (*)()::x`): c++filt's text for it is not reproduced here.
-        if (this.isDeclarator(scopeNode)) throw FAIL;
+        if (scopeNode.k !== NAME && scopeNode.k !== NESTED && scopeNode.k !== TEMPLATE && this.isDeclarator(scopeNode)) throw FAIL;
         // c++filt skips a scope's qualifier that the type outside the nested name also has (`KNS2_1XE` with S2_ =
         // `llvm::A const` is `llvm::A::X const`): the qualifiers outside are handed to the scope.
         if (scopeNode.k === QUAL || scopeNode.k === TEMPLATE_PARAM || scopeNode.k === NESTED) this.scopeQualifiers = mods === "" ? outside : mods;
@@ -177,7 +178,7 @@ export class Printer {
         // `int const&`; `KVK` is `volatile const`).
         const child = n.a as Node;
         // A qualified function type reached through a substitution (`KS0_`, S0_ = `bool (char)`): c++filt's text is not reproduced.
-        if (this.resolve(child).k === FUNCTION) throw FAIL;
+        if ((child.k === FUNCTION || child.k === TEMPLATE_PARAM || child.k === ARG_PACK) && this.resolve(child).k === FUNCTION) throw FAIL;
         const around = mods === "" ? outside : mods;
         out = this.decl(child, around === "" ? n.s + mods : withoutRepeats(n.s, around) + mods, rest);
         break;
@@ -660,6 +661,8 @@ function endsWithLess(n: Node): boolean {
  * no further than the first pointer, reference or vendor qualifier.
  */
 function withoutRepeats(quals: string, mods: string): string {
+  // Most modifiers outside are a pointer or reference (`*`, `&`): no qualifier run to look at.
+  if (mods.charCodeAt(0) !== 0x20) return quals;
   let run = 0;
   for (;;) {
     const q = STANDARD_QUALIFIERS.find((word) => mods.startsWith(word, run) && !isIdentifierChar(mods.charCodeAt(run + word.length)));
