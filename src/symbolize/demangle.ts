@@ -13,9 +13,10 @@
  * process the own demangler takes about as long as the wasm for those names
  * (bench task (u): 272 and 283 ms on a quiet run; c++filt, process start
  * included, 166 ms). It is checked against c++filt on every C++ name of
- * node, libstdc++ and LLVM (test/symbolize/itanium-demangle.test.ts: zero
- * differences); a name it does not fully understand comes back undefined
- * and falls back here.
+ * node, libstdc++, ICU, libclang-cpp and LLVM, and on seeded mutations of
+ * them (test/symbolize/itanium-demangle.test.ts: zero differences); a name
+ * it does not fully understand comes back undefined and falls back here, a
+ * name c++filt leaves mangled (`_ZL5Argv0.0`) comes back unchanged.
  *
  * Rust names, and C++ names the own demangler declines, go to
  * `gecko-profiler-demangle`: the Firefox Profiler's WebAssembly build of

@@ -5,8 +5,9 @@
  * to the wasm demangler (demangle.ts). Written from the ABI's mangling
  * grammar and by comparison with c++filt's output
  * (test/symbolize/itanium-demangle.test.ts checks every C++ name of node,
- * libstdc++ and LLVM against it). Pure: no I/O, never throws, bounded in
- * depth, steps and output length whatever the input.
+ * libstdc++, ICU, libclang-cpp and LLVM's shared and static libraries
+ * against it, and seeded mutations of them). Pure: no I/O, never throws,
+ * bounded in depth, steps and output length whatever the input.
  */
 import { UNCHANGED } from "./itanium-ast.js";
 import { Parser } from "./itanium-parse.js";
