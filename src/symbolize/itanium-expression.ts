@@ -209,7 +209,7 @@ export function expressionParser(p: Parser): { parse(): Node; literal(): Node } 
       if (p.peek() === 0x45 /* E */) {
         if (typeCode !== "Dn") throw FAIL;
         e = expr(TEXT, "decltype(nullptr)", []);
-      } else if (builtin && (typeCode === "f" || typeCode === "d" || typeCode === "e")) {
+      } else if (builtin && (typeCode === "f" || typeCode === "d" || typeCode === "e" || typeCode === "g")) {
         const from = p.i;
         while (isHex(p.peek())) p.i++;
         if (p.i === from) throw FAIL;

@@ -522,6 +522,9 @@ export class Printer {
 
   /** `Dp <pattern>`: the pattern once per element of the pack it mentions, joined by `, ` (c++filt takes none back here). */
   private expansion(pattern: Node, mods: string, rest: string): string {
+    // A pointer, reference or qualifier applied to a whole expansion (`PKDpOT_`): c++filt hands its modifiers to one
+    // element in ways not reproduced here.
+    if (mods !== "" || rest !== "") throw FAIL;
     const pack = this.findPack(pattern);
     if (pack === null) throw FAIL;
     const saved = this.packIndex;

@@ -273,6 +273,7 @@ const CASES: [string, string][] = [
   ["_ZL3foo_nc", "foo(char)"],
   ["_Z1fPrriS_", "f(int restrict*, int restrict)"],
   ["_ZGA1x", "hidden alias for x"],
+  ["_Z1fILg1EEvv", "void f<(__float128)[1]>()"],
   // Nested declarators, pointers to member arrays.
   ["_Z1fRA3_PFvvE", "f(void (* (&) [3])())"],
   ["_Z1fPFRA3_ivE", "f(int (& (*)()) [3])"],
@@ -332,11 +333,15 @@ test.each([
 
 // c++filt prints these, but this demangler declines them (left to the wasm): cv-qualifiers of a data name or of a nested
 // name used as a type; a pack read outside an expansion where c++filt's return-type-first order would change it; a
-// reference to a lambda whose parameter is a function pointer (c++filt: `{lambda(void (*&)())#1}`); `_Complex` of a function.
-test.each(["_ZNKSt4hashIeEclE", "_ZTINr1AE", "_Z1fNK1A1xE", "_Z1fIJicEEDTcl1gspT_EET_", "_Z1fRZ1gvEUlPFvvEE_", "_Z1fCFvvE"])("%s is declined", (name) => {
-  expect(cxxfilt([name])).not.toEqual([name]);
-  expect(demangleItanium(name)).toBeUndefined();
-});
+// reference to a lambda whose parameter is a function pointer (c++filt: `{lambda(void (*&)())#1}`); `_Complex` of a function;
+// a pointer to a whole pack expansion.
+test.each(["_ZNKSt4hashIeEclE", "_ZTINr1AE", "_Z1fNK1A1xE", "_Z1fIJicEEDTcl1gspT_EET_", "_Z1fRZ1gvEUlPFvvEE_", "_Z1fCFvvE", "_Z1fIJRiS0_EEvPKDpOT_"])(
+  "%s is declined",
+  (name) => {
+    expect(cxxfilt([name])).not.toEqual([name]);
+    expect(demangleItanium(name)).toBeUndefined();
+  },
+);
 
 describe("hostile names", () => {
   /** demangleItanium never throws (it catches everything): what is checked is the answer's type and size. */
