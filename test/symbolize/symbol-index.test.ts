@@ -163,15 +163,7 @@ describe("SymbolIndex", () => {
   });
 
   test("names are read only for functions hit, and once each", () => {
-    const asked: number[] = [];
-    const names = ["alpha", "beta", "_gamma", "gamma"];
-    const builder = new SymbolIndexBuilder();
-    const id = builder.addSource({
-      nameOf: (ref) => {
-        asked.push(ref);
-        return names[ref] as string;
-      },
-    });
+    const { builder, id, asked } = countingBuilder(["alpha", "beta", "_gamma", "gamma"]);
     builder.add(0x100n, 0x10n, 0, id, 0, "test");
     builder.add(0x200n, 0x10n, 0, id, 1, "test");
     builder.add(0x300n, 0x10n, 0, id, 2, "test");
@@ -188,15 +180,7 @@ describe("SymbolIndex", () => {
   });
 
   test("readNameAt: the name nameAt gives (the alias rule included), read each time and not kept", () => {
-    const asked: number[] = [];
-    const names = ["__libc_calloc", "calloc", "solo"];
-    const builder = new SymbolIndexBuilder();
-    const id = builder.addSource({
-      nameOf: (ref) => {
-        asked.push(ref);
-        return names[ref] as string;
-      },
-    });
+    const { builder, id, asked } = countingBuilder(["__libc_calloc", "calloc", "solo"]);
     builder.add(0x100n, 0x10n, 0, id, 0, "test");
     builder.add(0x100n, 0x10n, 0, id, 1, "test");
     builder.add(0x200n, 0x10n, 0, id, 2, "test");
@@ -258,3 +242,16 @@ describe("SymbolIndex", () => {
     expect(empty.lookup(0x1000n)).toBeUndefined();
   });
 });
+
+/** A builder with one name source over `names` that records every ref it is asked for. */
+function countingBuilder(names: string[]): { builder: SymbolIndexBuilder; id: number; asked: number[] } {
+  const asked: number[] = [];
+  const builder = new SymbolIndexBuilder();
+  const id = builder.addSource({
+    nameOf: (ref) => {
+      asked.push(ref);
+      return names[ref] as string;
+    },
+  });
+  return { builder, id, asked };
+}
