@@ -23,6 +23,10 @@ packages=(binutils python3 docker.io procps podman musl musl-tools musl-dev zstd
 # The real software test/examples compiles and fires the examples against: Debian's PostgreSQL 15
 # server (run on a Unix socket), libzookeeper_mt and python3.11 (libstapsdt is not in Debian: a C stand-in).
 packages+=(postgresql-15 libzookeeper-mt2 python3.11)
+# The C++ corpora test/symbolize/itanium-demangle.test.ts compares the demangler with c++filt on:
+# LLVM 14's static libraries (llvm-14-dev, only a Recommends of llvm, which --no-install-recommends skips)
+# and ICU's (libicu72).
+packages+=(llvm-14-dev libicu72)
 # golang-go: test/golang builds the Go test program (fixtures/go) with it, for amd64 and cross for arm64.
 packages+=(golang-go)
 native_arches=("$(node -p process.arch)")

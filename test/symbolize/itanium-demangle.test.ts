@@ -121,7 +121,7 @@ describe("every C++ name of a corpus prints as c++filt prints it", () => {
 
   // These three surfaced defects the corpora above did not (a review's findings): ctor names of unnamed types, srN substitutions.
   test("ICU's libraries (.dynsym and .symtab)", () => {
-    const libs = filesIn("/usr/lib/x86_64-linux-gnu", /^libicu.*\.so\./, "libicu-dev");
+    const libs = filesIn("/usr/lib/x86_64-linux-gnu", /^libicu.*\.so\./, "libicu72");
     compare("ICU", [...new Set([...namesOf(libs, ["-D"]), ...namesOf(libs, [])])]);
   }, 120_000);
 
