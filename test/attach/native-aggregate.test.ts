@@ -36,6 +36,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile/compile.js";
+import { LineProgram } from "../support/line-program.js";
 import type { AttachPlan, PlanAggregate, PlanExpr, PlanProbe, PlanProgram } from "../../src/plan/index.js";
 import { histBucket, lhistBucket } from "../../src/plan/index.js";
 
@@ -113,34 +114,17 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The test program: one command a line, answered by "done". */
-class App {
-  readonly child: ChildProcess;
-  private lines: string[] = [];
-  private wake: (() => void) | undefined;
-
+class App extends LineProgram {
   constructor() {
-    this.child = spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
-    this.child.stdout?.setEncoding("utf8");
-    this.child.stdout?.on("data", (text: string) => {
-      this.lines.push(...text.split("\n").filter((l) => l !== ""));
-      this.wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid as number;
-  }
-
-  private async next(): Promise<string> {
-    while (this.lines.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    return this.lines.shift() as string;
+    super([program]);
   }
 
   async ready(): Promise<void> {
     expect(await this.next()).toBe("ready");
   }
 
-  async run(command: string): Promise<void> {
+  /** Like LineProgram's, but "done" must be the very next line. */
+  override async run(command: string): Promise<void> {
     this.child.stdin?.write(`${command}\n`);
     expect(await this.next()).toBe("done");
   }
@@ -154,13 +138,6 @@ class App {
         const [low, high] = (l.split(" ")[0] as string).split("-");
         return [BigInt(`0x${low}`), BigInt(`0x${high}`)];
       });
-  }
-
-  async quit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.stdin?.end("quit\n");
-    await exited;
   }
 }
 

@@ -29,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile/compile.js";
+import { LineProgram } from "../support/line-program.js";
 import type { AttachPlan } from "../../src/compile/plan.js";
 
 const HELPER = join(import.meta.dirname, "..", "..", "prebuilds", `${process.platform}-${process.arch}`, "probec-attach");
@@ -86,34 +87,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The test program, in the host's mount namespace or (with `ownMountNs`) in a new one made by unshare -m. */
-class App {
-  readonly child: ChildProcess;
-  private lines: string[] = [];
-  private wake: (() => void) | undefined;
-
+class App extends LineProgram {
   constructor(ownMountNs = false) {
-    this.child = ownMountNs
-      ? spawn("unshare", ["-m", "--propagation", "private", program], { stdio: ["pipe", "pipe", "inherit"] })
-      : spawn(program, [], { stdio: ["pipe", "pipe", "inherit"] });
-    this.child.stdout?.setEncoding("utf8");
-    this.child.stdout?.on("data", (text: string) => {
-      this.lines.push(...text.split("\n").filter((l) => l !== ""));
-      this.wake?.();
-    });
-  }
-
-  /** unshare execs the program: the pid is the program's. */
-  get pid(): number {
-    return this.child.pid as number;
+    // unshare execs the program: the pid is the program's.
+    super(ownMountNs ? ["unshare", "-m", "--propagation", "private", program] : [program]);
   }
 
   get mntns(): number {
     return statSync(`/proc/${this.pid}/ns/mnt`).ino;
-  }
-
-  private async next(): Promise<string> {
-    while (this.lines.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    return this.lines.shift() as string;
   }
 
   async ready(): Promise<void> {
@@ -130,13 +111,6 @@ class App {
     const m = /^sem=(\d+)$/.exec(await this.next());
     if (m === null) throw new Error("unexpected line from the program");
     return Number(m[1]);
-  }
-
-  async quit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = once(this.child, "exit");
-    this.child.stdin?.end("quit\n");
-    await exited;
   }
 }
 

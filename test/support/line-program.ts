@@ -46,6 +46,12 @@ export class LineProgram {
     return this.child.pid as number;
   }
 
+  /** Waits for the program's next line not taken yet, and takes it. */
+  async next(): Promise<string> {
+    while (this.lines.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.lines.shift() as string;
+  }
+
   /** Waits for a line `expected` (one not waited for before), and takes it. */
   async line(expected: string): Promise<void> {
     while (!this.lines.includes(expected)) await new Promise<void>((resolve) => (this.wake = resolve));
