@@ -177,6 +177,36 @@ describe("on the host", () => {
     }
   });
 
+  test("a spot seen before is the same frame, kept apart as a leaf and as a return address", async () => {
+    const p = await runOnHost(built);
+    const s = createSymbolizer();
+    const fresh = createSymbolizer();
+    try {
+      const first = await s.symbolize(p.pid, mainStack(p));
+      const again = await s.symbolize(p.pid, mainStack(p));
+      // The frames of a stack seen before are the ones made for it (frames are immutable), with the same names.
+      again.forEach((frame, i) => expect(frame).toBe(first[i]));
+      expect(names(again)).toEqual(["c", "b", "a", "main"]);
+      // sized_fn's first byte as a return address is looked up one byte before it, outside sized_fn; as a leaf, it is
+      // sized_fn. One symbolizer asked both ways, in both orders, answers each as a fresh one does.
+      const start = at(p, "sized_fn");
+      const asReturn = (await s.symbolize(p.pid, [at(p, "inside_c"), start]))[1] as Frame;
+      const asLeaf = (await s.symbolize(p.pid, [start]))[0] as Frame;
+      const asReturnAgain = (await s.symbolize(p.pid, [at(p, "inside_c"), start]))[1] as Frame;
+      expect(asLeaf.name).toBe("sized_fn");
+      expect(asReturn.name).not.toBe("sized_fn");
+      expect(asReturnAgain).toBe(asReturn);
+      const freshLeaf = (await fresh.symbolize(p.pid, [start]))[0] as Frame;
+      const freshReturn = (await fresh.symbolize(p.pid, [at(p, "inside_c"), start]))[1] as Frame;
+      expect(asLeaf).toEqual(freshLeaf);
+      expect(asReturn).toEqual(freshReturn);
+    } finally {
+      s.close();
+      fresh.close();
+      await p.stop();
+    }
+  });
+
   test("without the debug file, the stripped executable's frames print module+0xoffset, never a wrong name", async () => {
     const p = await runOnHost(built);
     // No global debug directory, and the debuglink's .debug/prog.debug moved away.
