@@ -85,6 +85,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
   const maxProcesses = options.maxProcesses ?? 1024;
   const registry: ObjectRegistry = { byKey: new Map(), maxObjects: options.maxObjects ?? 4096 };
   const snapshots = new Map<number, ProcessSnapshot>();
+  /** The pid last put at the end of `snapshots` (the most recently used), if it is still there. */
+  let newest: number | undefined;
   /** When each pid's snapshot was last retaken for an address in no mapping. */
   const refreshed = new Map<number, number>();
   const warned = new Set<string>();
@@ -110,6 +112,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       releaseSnapshot(old);
     }
     snapshots.set(pid, taken);
+    newest = pid;
     if (snapshots.size > maxProcesses) {
       const [oldest, dropped] = snapshots.entries().next().value as [number, ProcessSnapshot];
       snapshots.delete(oldest);
@@ -145,28 +148,52 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
 
   const demangling = options.demangle !== false;
 
-  const symbolize = async (pid: number, addresses: readonly bigint[], call: SymbolizeOptions = {}): Promise<Frame[]> => {
-    let snap = snapshots.get(pid);
-    if (snap === undefined) {
-      try {
-        snap = snapshot(pid);
-      } catch (error) {
-        if (!(error instanceof ProbecError)) throw error;
-        warn(`process ${pid}: no snapshot of its mappings (${error.message}); its frames print as [unknown]`);
-        return addresses.map(unknownFrame);
+  /**
+   * A plain function, not an async one: a stack whose objects are indexed
+   * (every stack after a process's first) is named synchronously and
+   * handed back resolved, without an async function's machinery per call.
+   */
+  const symbolize = (pid: number, addresses: readonly bigint[], call: SymbolizeOptions = {}): Promise<Frame[]> => {
+    try {
+      let snap = snapshots.get(pid);
+      if (snap === undefined) {
+        try {
+          snap = snapshot(pid);
+        } catch (error) {
+          if (!(error instanceof ProbecError)) throw error;
+          warn(`process ${pid}: no snapshot of its mappings (${error.message}); its frames print as [unknown]`);
+          return Promise.resolve(addresses.map(unknownFrame));
+        }
+      } else if (newest !== pid) {
+        // Most recently used last, for the LRU (a run of stacks of one process moves nothing).
+        snapshots.delete(pid);
+        snapshots.set(pid, snap);
+        newest = pid;
       }
-    } else {
-      // Most recently used last, for the LRU.
-      snapshots.delete(pid);
-      snapshots.set(pid, snap);
+      const adjust = call.returnAddresses ?? true;
+      const done = frameStack(pid, snap, addresses, adjust);
+      return Array.isArray(done) ? Promise.resolve(done) : symbolizeAfter(done, pid, snap, addresses, adjust);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const adjust = call.returnAddresses ?? true;
+  };
+
+  /** The rest of {@link symbolize} when an object's index or the demangler must be awaited first (once each per symbolizer). */
+  const symbolizeAfter = async (
+    first: Promise<unknown>,
+    pid: number,
+    from: ProcessSnapshot,
+    addresses: readonly bigint[],
+    adjust: boolean,
+  ): Promise<Frame[]> => {
+    let pending = first;
+    let snap = from;
     for (;;) {
+      await pending;
+      snap = snapshots.get(pid) ?? snap;
       const done = frameStack(pid, snap, addresses, adjust);
       if (Array.isArray(done)) return done;
-      // An object to index or the demangler to load first: then the stack again (once each per symbolizer).
-      await done;
-      snap = snapshots.get(pid) ?? snap;
+      pending = done;
     }
   };
 
@@ -303,6 +330,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       const snap = snapshots.get(pid);
       if (snap === undefined) return;
       snapshots.delete(pid);
+      if (newest === pid) newest = undefined;
       refreshed.delete(pid);
       releaseSnapshot(snap);
     },
@@ -320,6 +348,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     close() {
       for (const snap of snapshots.values()) releaseSnapshot(snap);
       snapshots.clear();
+      newest = undefined;
       for (const handle of new Set(registry.byKey.values())) {
         handle.root?.release();
         handle.root = undefined;
