@@ -6,7 +6,8 @@
  * from Go's pclntab for a Go binary linked with -s -w. The reference is the
  * unstripped strip_orig's own .symtab.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -63,6 +64,46 @@ describe("indexObject", () => {
     expect(warnings.join("\n")).toMatch(/strip_badcrc\.debug not used: its CRC 0x[0-9a-f]+ differs from the debuglink's/);
     expect(names.index.lookup((functions.get("gamma_local") as bigint) + 1n)).toBeUndefined();
     elf.close();
+  });
+
+  test(".dynsym is read only when .symtab is not a full one: a library whose .symtab kept one name still names its exports", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "probec-symbolize-dynsym-"));
+    try {
+      const source = join(dir, "lib.c");
+      writeFileSync(
+        source,
+        "int one(int x) { return x + 1; }\nint two(int x) { return x * 2; }\nstatic int hidden(int x) { return x - 3; }\nint three(int x) { return hidden(x); }\n",
+      );
+      const full = join(dir, "libfull.so");
+      execFileSync("gcc", ["-shared", "-fPIC", "-O0", "-o", full, source]);
+      const partial = join(dir, "libpartial.so");
+      // strip -K keeps .symtab with only the names given: fewer entries than .dynsym.
+      execFileSync("strip", ["-K", "one", "-o", partial, full]);
+      const address = (elf: ElfFile, name: string): bigint => {
+        const table = elf.symbolTable("dynsym");
+        const raw = [...(table?.raw() ?? [])].find((r) => table?.strings.get(r.st_name) === name);
+        if (raw === undefined) throw new Error(`${name} is not in .dynsym`);
+        return raw.st_value;
+      };
+      const fullElf = ElfFile.open(FileSource.open(full), full);
+      const fullNames = await indexObject(fullElf, full, { root: "/", debugRoots: [] });
+      // A full .symtab: .dynsym's copies are not read, and every function is still named, the static one too.
+      expect(fullNames.sources).toEqual(["symtab"]);
+      for (const name of ["one", "two", "three"]) expect(fullNames.index.lookup(address(fullElf, name) + 1n)?.name).toBe(name);
+      const symtab = fullElf.symbolTable("symtab");
+      const hidden = [...(symtab?.raw() ?? [])].find((r) => symtab?.strings.get(r.st_name) === "hidden");
+      expect(fullNames.index.lookup((hidden?.st_value as bigint) + 1n)?.name).toBe("hidden");
+
+      const partialElf = ElfFile.open(FileSource.open(partial), partial);
+      expect(partialElf.symbolTable("symtab")?.count).toBeLessThan(partialElf.symbolTable("dynsym")?.count as number);
+      const partialNames = await indexObject(partialElf, partial, { root: "/", debugRoots: [] });
+      expect(partialNames.sources).toEqual(["symtab", "dynsym"]);
+      for (const name of ["one", "two", "three"]) expect(partialNames.index.lookup(address(partialElf, name) + 1n)?.name).toBe(name);
+      fullElf.close();
+      partialElf.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a Go binary linked with -s -w is named from its pclntab", async () => {
