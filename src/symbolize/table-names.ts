@@ -2,11 +2,14 @@
  * The names of one ELF symbol table as a {@link NameSource} of the symbol
  * index, cut from its string table for the functions a stack hits.
  *
- * The string table is read whole at the first name (the names of
- * neighbouring functions lie far apart in it, so reading them one by one
- * through the block cache re-reads the same blocks: 1.5 GiB for 150k
- * lookups in node's 7 MiB `.strtab`), into this source's own memory, so
- * the `StringTable` other readers share is left as it was.
+ * The first {@link READ_ONE_BY_ONE} names are read one by one, each with
+ * one short read into a reused buffer: the stacks of a real
+ * program name a few thousand functions, and reading node's whole 7 MiB
+ * `.strtab` and making it a string would cost more time than those reads
+ * and 15 MiB of memory. Past that, the table is read whole (the names of
+ * neighbouring functions lie far apart in it, so reading 150k of them one
+ * by one re-reads the same blocks: 1.5 GiB for node), into this source's
+ * own memory, so the `StringTable` other readers share is left as it was.
  *
  * A table that is all ASCII (every C, C++ and Rust toolchain's) becomes
  * one JS string (latin1, which for ASCII is the same string UTF-8 gives),
@@ -27,9 +30,19 @@ import type { NameSource } from "./symbol-index.js";
 
 const AT_SIGN = 0x40;
 
-/** Names by `st_name`, without a version suffix (`.symtab` spells `memcpy@@GLIBC_2.14`; `.dynsym` keeps versions apart). */
-export function tableNames(table: Pick<SymbolTable, "strings">): NameSource {
+/** Bytes read for one name read on its own: most names fit (node's longest C++ names run to a few hundred bytes); longer ones take a second read. */
+const WINDOW_BYTES = 512;
+
+/** Names read one by one before the table is read whole (see the module comment). */
+export const READ_ONE_BY_ONE = 4096;
+
+/**
+ * Names by `st_name`, without a version suffix (`.symtab` spells `memcpy@@GLIBC_2.14`; `.dynsym` keeps versions apart).
+ * `oneByOne` (tests) sets how many names are read one by one first.
+ */
+export function tableNames(table: Pick<SymbolTable, "strings">, oneByOne = READ_ONE_BY_ONE): NameSource {
   const strings = table.strings;
+  let left = oneByOne;
   /** The whole table as one string when it is all ASCII, once read. */
   let text: string | undefined;
   /** Else its bytes; null when it is too large to hold. */
@@ -62,9 +75,32 @@ export function tableNames(table: Pick<SymbolTable, "strings">): NameSource {
     // The first `@` ends the name unless it is its first byte (as `slow` has it).
     return all.toString("latin1", ref, at > ref ? at : nul);
   };
+  /** One name read on its own: a short read into `window` (reused), decoded as fromBytes does; longer names go through `slow`. */
+  let window: Buffer | undefined;
+  const oneName = (ref: number): string => {
+    window ??= Buffer.allocUnsafe(WINDOW_BYTES);
+    if (ref >= strings.size) return slow(ref);
+    const read = strings.bytes(ref, WINDOW_BYTES, window);
+    const bytes = read.buffer === window.buffer ? window.subarray(0, read.length) : Buffer.from(read.buffer, read.byteOffset, read.byteLength);
+    const nul = bytes.indexOf(0);
+    if (nul < 0) return slow(ref);
+    let at = -1;
+    for (let i = 0; i < nul; i++) {
+      const c = bytes[i] as number;
+      if (c >= 0x80) return slow(ref);
+      if (c === AT_SIGN && at < 0) at = i;
+    }
+    return bytes.toString("latin1", 0, at > 0 ? at : nul);
+  };
   return {
     nameOf(ref) {
-      if (text === undefined && bytes === undefined) load();
+      if (text === undefined && bytes === undefined) {
+        if (left > 0) {
+          left--;
+          return oneName(ref);
+        }
+        load();
+      }
       if (text === undefined) return bytes === null || bytes === undefined ? slow(ref) : fromBytes(bytes, ref);
       if (ref >= text.length) return slow(ref);
       const nul = text.indexOf("\0", ref);

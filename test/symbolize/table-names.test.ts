@@ -1,7 +1,7 @@
 /**
  * tableNames (the symbol index's names of an ELF symbol table) gives the
  * same string as StringTable.get with the version cut, and fails the same
- * way: on hand-made tables (a version suffix, an `@` first, UTF-8, an
+ * way, read one by one and from the whole table: on hand-made tables (a version suffix, an `@` first, UTF-8, an
  * index past the end, an unterminated last string; all ASCII, whose names
  * are cut from one string, and not) and on every function
  * name of the node running this test and of a versioned fixture library.
@@ -14,7 +14,7 @@ import { StringTable } from "../../src/elf/string-table.js";
 import { FormatError } from "../../src/errors.js";
 import { BufferSource } from "../../src/io/byte-source.js";
 import { FileSource } from "../../src/io/file-source.js";
-import { tableNames } from "../../src/symbolize/table-names.js";
+import { READ_ONE_BY_ONE, tableNames } from "../../src/symbolize/table-names.js";
 
 const BIN = new URL("../../fixtures/elf/bin/", import.meta.url).pathname;
 
@@ -33,9 +33,10 @@ function table(parts: (string | Uint8Array)[]): { strings: StringTable; at: numb
 }
 
 describe("tableNames", () => {
-  test("hand-made names: plain, versioned, an @ first, UTF-8, and an offset inside a name", () => {
+  // Read one by one (the first names asked, by default), and from the whole table (oneByOne 0).
+  test.each([READ_ONE_BY_ONE, 0])("hand-made names: plain, versioned, an @ first, UTF-8, and an offset inside a name (one by one first: %i)", (oneByOne) => {
     const { strings, at } = table(["", "malloc", "memcpy@@GLIBC_2.14", "@first@second", "café_ünïcode@V1", "_ZN4demo5Shape4areaEv"]);
-    const names = tableNames({ strings });
+    const names = tableNames({ strings }, oneByOne);
     expect(names.nameOf(at[1] as number)).toBe("malloc");
     expect(names.nameOf(at[2] as number)).toBe("memcpy");
     expect(names.nameOf(at[3] as number)).toBe("@first@second");
@@ -46,9 +47,12 @@ describe("tableNames", () => {
     expect(names.nameOf(0)).toBe("");
   });
 
-  test("an all-ASCII table (names cut from one string): plain, versioned, an @ first, a shared tail, the empty name", () => {
+  test.each([
+    [0, "from the first name"],
+    [2, "after two names read one by one"],
+  ])("an all-ASCII table (names cut from one string %s): plain, versioned, an @ first, a shared tail, the empty name", (oneByOne) => {
     const { strings, at } = table(["", "malloc", "memcpy@@GLIBC_2.14", "@first@second", "_ZN4demo5Shape4areaEv@V1"]);
-    const names = tableNames({ strings });
+    const names = tableNames({ strings }, oneByOne);
     expect(names.nameOf(at[2] as number)).toBe("memcpy");
     expect(names.nameOf(at[1] as number)).toBe("malloc");
     expect(names.nameOf(at[3] as number)).toBe("@first@second");
@@ -58,24 +62,25 @@ describe("tableNames", () => {
     expect(names.nameOf(0)).toBe("");
   });
 
-  test("an index past the table and an unterminated string fail as StringTable.get does", () => {
+  test.each([READ_ONE_BY_ONE, 0])("an index past the table and an unterminated string fail as StringTable.get does (one by one first: %i)", (oneByOne) => {
     const { strings, at } = table(["ok", new TextEncoder().encode("no_nul_at_end")]);
-    const names = tableNames({ strings });
+    const names = tableNames({ strings }, oneByOne);
     expect(names.nameOf(at[0] as number)).toBe("ok");
     expect(() => names.nameOf(strings.size + 5)).toThrow(FormatError);
     expect(() => names.nameOf(at[1] as number)).toThrow(/unterminated/);
   });
 
   test.each([
-    ["node's .symtab", process.execPath, "symtab"],
-    ["node's .dynsym", process.execPath, "dynsym"],
-    ["libver.so's .symtab (versioned names)", join(BIN, "libver.so"), "symtab"],
-  ] as const)("%s: every function name as StringTable.get gives it, version cut", (_, path, kind) => {
+    ["node's .symtab", process.execPath, "symtab", READ_ONE_BY_ONE],
+    ["node's .symtab, from the whole table at once", process.execPath, "symtab", 0],
+    ["node's .dynsym", process.execPath, "dynsym", READ_ONE_BY_ONE],
+    ["libver.so's .symtab (versioned names)", join(BIN, "libver.so"), "symtab", READ_ONE_BY_ONE],
+  ] as const)("%s: every function name as StringTable.get gives it, version cut", (_, path, kind, oneByOne) => {
     const elf = ElfFile.open(FileSource.open(path), path);
     try {
       const symbols = elf.symbolTable(kind);
       if (symbols === undefined) throw new Error(`${path} has no ${kind}`);
-      const names = tableNames(symbols);
+      const names = tableNames(symbols, oneByOne);
       const got: string[] = [];
       const want: string[] = [];
       for (const batch of symbols.batches((info) => (info & 0xf) === STT_FUNC)) {
