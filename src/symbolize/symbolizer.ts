@@ -63,6 +63,8 @@ export interface SymbolizerStats {
   /** Objects indexed, and their functions in total. */
   readonly indexed: number;
   readonly functions: number;
+  /** Frames kept to be handed out again for the same address (at most {@link MAX_FRAMES_KEPT}, over every process). */
+  readonly framesKept: number;
 }
 
 /** Symbolizes user stacks; see {@link createSymbolizer}. */
@@ -109,14 +111,14 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     const old = snapshots.get(pid);
     if (old !== undefined) {
       snapshots.delete(pid);
-      releaseSnapshot(old);
+      release(old);
     }
     snapshots.set(pid, taken);
     newest = pid;
     if (snapshots.size > maxProcesses) {
       const [oldest, dropped] = snapshots.entries().next().value as [number, ProcessSnapshot];
       snapshots.delete(oldest);
-      releaseSnapshot(dropped);
+      release(dropped);
     }
     return taken;
   };
@@ -298,7 +300,10 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       }
       const frame: Frame = { address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false };
       frames[i] = frame;
-      if (key >= 0 && seen.size < MAX_FRAMES_KEPT) seen.set(key, frame);
+      if (key >= 0 && framesKept < MAX_FRAMES_KEPT) {
+        seen.set(key, frame);
+        framesKept++;
+      }
     }
     return frames;
   };
@@ -309,9 +314,11 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
    * 10,000 distinct malloc stacks of node hold 220,000 frames but 3,520
    * distinct addresses, so most frames are found here instead of being
    * looked up and allocated again. Frames are immutable, so stacks share
-   * them. Kept with the snapshot: a retaken one (a library mapped since) starts
-   * empty, since an address may name another object now. Addresses in no
-   * mapping are not kept, so that they still trigger that retake.
+   * them. Kept with the snapshot and dropped with it: a retaken one (a
+   * library mapped since) starts empty, since an address may name another
+   * object now. Addresses in no mapping are not kept, so that they still
+   * trigger that retake. At most {@link MAX_FRAMES_KEPT} in all, whatever
+   * the number of processes.
    */
   const framesOf = (snap: ProcessSnapshot): Map<number, Frame> => {
     let seen = framesBySnapshot.get(snap);
@@ -321,7 +328,15 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
     }
     return seen;
   };
-  const framesBySnapshot = new WeakMap<ProcessSnapshot, Map<number, Frame>>();
+  const framesBySnapshot = new Map<ProcessSnapshot, Map<number, Frame>>();
+  let framesKept = 0;
+
+  /** Lets a snapshot go, with the frames kept for it. */
+  const release = (snap: ProcessSnapshot): void => {
+    framesKept -= framesBySnapshot.get(snap)?.size ?? 0;
+    framesBySnapshot.delete(snap);
+    releaseSnapshot(snap);
+  };
 
   return {
     snapshot: (pid) => void snapshot(pid),
@@ -332,7 +347,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       snapshots.delete(pid);
       if (newest === pid) newest = undefined;
       refreshed.delete(pid);
-      releaseSnapshot(snap);
+      release(snap);
     },
     stats() {
       const handles = new Set(registry.byKey.values());
@@ -343,10 +358,10 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
         indexed++;
         functions += h.ready.index.size;
       }
-      return { processes: snapshots.size, objects: handles.size, indexed, functions };
+      return { processes: snapshots.size, objects: handles.size, indexed, functions, framesKept };
     },
     close() {
-      for (const snap of snapshots.values()) releaseSnapshot(snap);
+      for (const snap of snapshots.values()) release(snap);
       snapshots.clear();
       newest = undefined;
       for (const handle of new Set(registry.byKey.values())) {
@@ -367,8 +382,8 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
  */
 const REFRESH_MS = 1000;
 
-/** Frames kept per snapshot at most (about 200 bytes each): past it, new addresses are named as before, uncached. */
-const MAX_FRAMES_KEPT = 1 << 16;
+/** Frames kept at most, over every snapshot (a few hundred bytes each): past it, new addresses are named as before, uncached. */
+export const MAX_FRAMES_KEPT = 1 << 15;
 /** Addresses from here up are not kept: twice the address would no longer be exact. */
 const MAX_FRAME_KEY_ADDRESS = 2 ** 52;
 
