@@ -207,7 +207,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
    */
   const frameStack = (pid: number, first: ProcessSnapshot, addresses: readonly bigint[], adjust: boolean): Frame[] | Promise<unknown> => {
     let snap = first;
-    let seen = framesOf(snap);
+    let kept = framesOf(snap);
     const count = addresses.length;
     const frames = new Array<Frame>(count);
     let retried = false;
@@ -221,8 +221,9 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       // The same spot named before in this snapshot: the same frame (below 2^52, so that key is exact).
       const key = a >= 0 && a < MAX_FRAME_KEY_ADDRESS ? a * 2 + at : -1;
       if (key >= 0) {
-        const known = seen.get(key);
+        const known = kept.byKey.get(key);
         if (known !== undefined) {
+          kept.hits++;
           frames[i] = known;
           continue;
         }
@@ -237,7 +238,7 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
             refreshed.set(pid, now);
             try {
               snap = snapshot(pid);
-              seen = framesOf(snap);
+              kept = framesOf(snap);
               i = -1;
               continue;
             } catch (error) {
@@ -300,8 +301,9 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
       }
       const frame: Frame = { address, module: range.module, offset, elfAddress, symbol, symbolOffset, name, inlined: false };
       frames[i] = frame;
-      if (key >= 0 && framesKept < MAX_FRAMES_KEPT) {
-        seen.set(key, frame);
+      // Kept while they are asked again: 10,000 stacks of 16 random functions each (148k distinct addresses) would only pay for them.
+      if (key >= 0 && framesKept < MAX_FRAMES_KEPT && (kept.byKey.size < FRAMES_ON_PROBATION || 2 * kept.hits >= kept.byKey.size)) {
+        kept.byKey.set(key, frame);
         framesKept++;
       }
     }
@@ -318,22 +320,23 @@ export function createSymbolizer(options: SymbolizerOptions = {}): Symbolizer {
    * library mapped since) starts empty, since an address may name another
    * object now. Addresses in no mapping are not kept, so that they still
    * trigger that retake. At most {@link MAX_FRAMES_KEPT} in all, whatever
-   * the number of processes.
+   * the number of processes, and past {@link FRAMES_ON_PROBATION} only
+   * while they are asked again.
    */
-  const framesOf = (snap: ProcessSnapshot): Map<number, Frame> => {
-    let seen = framesBySnapshot.get(snap);
-    if (seen === undefined) {
-      seen = new Map();
-      framesBySnapshot.set(snap, seen);
+  const framesOf = (snap: ProcessSnapshot): KeptFrames => {
+    let kept = framesBySnapshot.get(snap);
+    if (kept === undefined) {
+      kept = { byKey: new Map(), hits: 0 };
+      framesBySnapshot.set(snap, kept);
     }
-    return seen;
+    return kept;
   };
-  const framesBySnapshot = new Map<ProcessSnapshot, Map<number, Frame>>();
+  const framesBySnapshot = new Map<ProcessSnapshot, KeptFrames>();
   let framesKept = 0;
 
   /** Lets a snapshot go, with the frames kept for it. */
   const release = (snap: ProcessSnapshot): void => {
-    framesKept -= framesBySnapshot.get(snap)?.size ?? 0;
+    framesKept -= framesBySnapshot.get(snap)?.byKey.size ?? 0;
     framesBySnapshot.delete(snap);
     releaseSnapshot(snap);
   };
@@ -384,6 +387,20 @@ const REFRESH_MS = 1000;
 
 /** Frames kept at most, over every snapshot (a few hundred bytes each): past it, new addresses are named as before, uncached. */
 export const MAX_FRAMES_KEPT = 1 << 15;
+/**
+ * Frames a snapshot keeps before they must earn their place: past it, a
+ * new one is kept only while the kept ones have been asked again at least
+ * once for every two of them. Kept frames that are never asked again only cost
+ * (they outlive the young generation, which V8 then grows: 20 MiB more for
+ * the synthetic stacks of bench task (o)).
+ */
+export const FRAMES_ON_PROBATION = 4096;
+
+/** The frames kept for one snapshot, and how often they were handed out again. */
+interface KeptFrames {
+  readonly byKey: Map<number, Frame>;
+  hits: number;
+}
 /** Addresses from here up are not kept: twice the address would no longer be exact. */
 const MAX_FRAME_KEY_ADDRESS = 2 ** 52;
 

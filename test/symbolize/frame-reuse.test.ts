@@ -1,6 +1,7 @@
 /**
  * The frames a symbolizer keeps to hand out again (symbolizer.ts,
- * `framesOf`): bounded over every process, dropped with their snapshot,
+ * `framesOf`): bounded over every process, kept past a first few only
+ * while they are asked again, dropped with their snapshot,
  * and never a different answer from a symbolizer that keeps none. The
  * process symbolized is this test's own node, whose executable holds tens
  * of thousands of functions: enough distinct addresses to pass the bound.
@@ -8,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { createSymbolizer, type Frame } from "../../src/symbolize/index.js";
-import { MAX_FRAMES_KEPT } from "../../src/symbolize/symbolizer.js";
+import { FRAMES_ON_PROBATION, MAX_FRAMES_KEPT } from "../../src/symbolize/symbolizer.js";
 
 /** The largest executable mapping of this process's own executable: [start, end). */
 function executableText(): { start: bigint; end: bigint } {
@@ -38,8 +39,12 @@ describe("frames kept for reuse", () => {
     const stacks = stacksOver(executableText(), MAX_FRAMES_KEPT + 4096);
     const s = createSymbolizer({ demangle: false });
     try {
+      // Each stack asked twice in a row: every kept frame is asked again, so keeping goes on to the bound.
       const first: Frame[][] = [];
-      for (const stack of stacks) first.push(await s.symbolize(process.pid, stack, { returnAddresses: false }));
+      for (const stack of stacks) {
+        first.push(await s.symbolize(process.pid, stack, { returnAddresses: false }));
+        await s.symbolize(process.pid, stack, { returnAddresses: false });
+      }
       expect(s.stats().framesKept).toBe(MAX_FRAMES_KEPT);
       expect(first.flat().filter((f) => f.name !== undefined).length).toBeGreaterThan(MAX_FRAMES_KEPT);
 
@@ -55,6 +60,23 @@ describe("frames kept for reuse", () => {
       expect(s.stats().framesKept).toBe(0);
     } finally {
       s.close();
+    }
+  });
+
+  test("frames never asked again stop being kept past FRAMES_ON_PROBATION, and are named all the same", async () => {
+    const stacks = stacksOver(executableText(), 3 * FRAMES_ON_PROBATION);
+    const s = createSymbolizer({ demangle: false });
+    const fresh = createSymbolizer({ demangle: false });
+    try {
+      const frames: Frame[] = [];
+      for (const stack of stacks) frames.push(...(await s.symbolize(process.pid, stack, { returnAddresses: false })));
+      expect(s.stats().framesKept).toBe(FRAMES_ON_PROBATION);
+      const want: Frame[] = [];
+      for (const stack of stacks) want.push(...(await fresh.symbolize(process.pid, stack, { returnAddresses: false })));
+      expect(frames.map(text)).toEqual(want.map(text));
+    } finally {
+      s.close();
+      fresh.close();
     }
   });
 });
