@@ -76,6 +76,15 @@ export class Parser {
     return this.s.charCodeAt(this.i + offset);
   }
 
+  /**
+   * Whether template arguments (`I`) follow. Read often at the very end of
+   * a name: bounds-checked first, as reading past the end (NaN) makes
+   * V8 throw away the optimised parser ("out of bounds") and compile it again.
+   */
+  atTemplateArgs(): boolean {
+    return this.i < this.s.length && this.s.charCodeAt(this.i) === 0x49 /* I */;
+  }
+
   /** Consumes character code `c` when it is next. */
   eat(c: number): boolean {
     if (this.s.charCodeAt(this.i) === c) {
@@ -154,22 +163,22 @@ export class Parser {
     this.isTemplate = savedTemplate;
     this.noReturn = savedNoReturn;
     this.nameQuals = savedQuals;
-    const next = this.s.charCodeAt(this.i);
-    if (this.i >= this.s.length || next === 0x45 /* E */) {
+    if (this.i >= this.s.length || this.s.charCodeAt(this.i) === 0x45 /* E */) {
       // c++filt has no text for a data name's cv or ref qualifiers here (`_ZNK1A1xE`): not answered.
       if (quals !== "") throw FAIL;
       return entity;
     }
     // A data name then a clone suffix: c++filt reads the suffix as parameter types, fails, and prints the name unchanged.
-    if (next === 0x2e /* . */) throw UNCHANGED;
+    if (this.s.charCodeAt(this.i) === 0x2e /* . */) throw UNCHANGED;
     const ret = template && !noReturn ? this.type() : null;
     const params = this.bareFunctionType();
     return new Node(ENCODING, new Node(FUNCTION, ret, null, quals, params, 0), entity, "", null, 0);
   }
 
   private atEncodingEnd(): boolean {
+    if (this.i >= this.s.length) return true;
     const c = this.s.charCodeAt(this.i);
-    return this.i >= this.s.length || c === 0x45 /* E */ || c === 0x2e /* . */;
+    return c === 0x45 /* E */ || c === 0x2e /* . */;
   }
 
   /** Parameter types up to the end of the encoding (`v` alone is no parameter). */
@@ -271,10 +280,10 @@ export class Parser {
         if (std) this.i += 2;
         const unqualified = this.unqualifiedName(null);
         entity = std ? new Node(NESTED, STD, unqualified, "", null, 0) : unqualified;
-        if (this.s.charCodeAt(this.i) === 0x49) this.subs.push(entity);
+        if (this.atTemplateArgs()) this.subs.push(entity);
       }
       this.isTemplate = false;
-      if (this.s.charCodeAt(this.i) === 0x49 /* I */) {
+      if (this.atTemplateArgs()) {
         entity = new Node(TEMPLATE, entity, null, "", this.templateArgs(), 0);
         this.isTemplate = true;
       }
@@ -401,7 +410,7 @@ export class Parser {
       this.discriminator();
     } else throw FAIL;
     const lastName = this.lastName;
-    while (this.s.charCodeAt(this.i) === 0x42 /* B */) {
+    while (this.i < this.s.length && this.s.charCodeAt(this.i) === 0x42 /* B */) {
       this.i++;
       const tag = this.sourceName();
       result = new Node(SUFFIXED, result, null, `[abi:${tag.s}]`, null, 0);
@@ -623,7 +632,7 @@ export class Parser {
         t = this.templateParam();
         this.subs.push(t);
         // In a conversion operator's type `cvT_I…E` the arguments belong to the operator, not to T_.
-        if (this.s.charCodeAt(this.i) === 0x49 && !this.inConversion) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        if (this.atTemplateArgs() && !this.inConversion) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
         else substitutable = false;
         break;
       }
@@ -634,7 +643,7 @@ export class Parser {
           break;
         }
         t = this.substitution();
-        if (this.s.charCodeAt(this.i) === 0x49) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
+        if (this.atTemplateArgs()) t = new Node(TEMPLATE, t, null, "", this.templateArgs(), 0);
         else substitutable = false;
         break;
       }
