@@ -7,8 +7,10 @@
  * snapshot of the process, indexing of its objects, the demangler's wasm,
  * every stack) and a warm pass over the same stacks with the same
  * symbolizer, each printed as one JSON line like bench/child.ts's. The
- * frames are spots inside functions, not return addresses, so they are
- * looked up as they are (`returnAddresses: false`), as the peers do.
+ * synthetic stacks' frames are spots inside functions, not return
+ * addresses, so they are looked up as they are (`returnAddresses: false`,
+ * the default here, as the peers do); captured stacks pass
+ * `"returnAddresses": true`.
  * With `"demangle": false` the names stay mangled: the same passes
  * without the demangler, to show its share of the cold pass.
  */
@@ -24,6 +26,8 @@ interface Args {
   readonly limit?: number;
   /** Demangle C++ names (default true); false shows what the rest of the cold path costs. */
   readonly demangle?: boolean;
+  /** Frames after the first are return addresses (captured stacks); default false (synthetic spots). */
+  readonly returnAddresses?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as Args;
@@ -36,7 +40,7 @@ async function pass(symbolizer: Symbolizer): Promise<{ named: number; frames: nu
   let frames = 0;
   let demangled = 0;
   for (const stack of stacks) {
-    for (const frame of await symbolizer.symbolize(args.pid, stack, { returnAddresses: false })) {
+    for (const frame of await symbolizer.symbolize(args.pid, stack, { returnAddresses: args.returnAddresses ?? false })) {
       frames++;
       if (frame.name !== undefined) named++;
       if (frame.name !== frame.symbol) demangled++;
