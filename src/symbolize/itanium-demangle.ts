@@ -13,6 +13,7 @@ import { UNCHANGED } from "./itanium-ast.js";
 import { Parser } from "./itanium-parse.js";
 import { Printer } from "./itanium-print.js";
 
+const parser = new Parser("");
 const printer = new Printer();
 
 /** Longest mangled name attempted (hostile symbol tables; real ones stay far below); demangle.ts uses the same bound. */
@@ -42,8 +43,7 @@ export function demangleItanium(name: string): string | undefined {
   if (name.length < 3 || name.length > MAX_MANGLED_LENGTH || name.charCodeAt(0) !== 0x5f || name.charCodeAt(1) !== 0x5a) return undefined;
   if (isRustLegacy(name)) return undefined;
   try {
-    const parser = new Parser(name);
-    parser.i = 2;
+    parser.begin(name, 2);
     const tree = parser.encoding();
     const suffix = parser.i === name.length ? "" : cloneSuffixes(name, parser.i);
     if (suffix === undefined) return undefined;

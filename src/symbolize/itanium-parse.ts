@@ -39,7 +39,7 @@ const MAX_DEPTH = 192;
 export class Parser {
   i = 0;
   depth = 0;
-  private readonly subs: Node[] = [];
+  private subs: Node[] = [];
   /** In a conversion operator's type, `T_I…E` is the operator's template, not a template template parameter's. */
   private inConversion = false;
   /**
@@ -66,7 +66,25 @@ export class Parser {
     return this.expressions;
   }
 
-  constructor(readonly s: string) {}
+  constructor(public s: string) {}
+
+  /**
+   * Starts over on `s` at `from`, as a new Parser would. demangleItanium
+   * keeps one parser: one per name ran the field initialisers and made new
+   * expression closures each time, and a call to another closure than the
+   * one seen so far throws away V8's optimised templateArgs ("wrong call target").
+   */
+  begin(s: string, from: number): void {
+    this.s = s;
+    this.i = from;
+    this.depth = 0;
+    this.subs = [];
+    this.inConversion = false;
+    this.isTemplate = false;
+    this.noReturn = false;
+    this.nameQuals = "";
+    this.lastName = null;
+  }
 
   peek(): number {
     return this.s.charCodeAt(this.i);
