@@ -283,7 +283,8 @@ export class Parser {
 
   /** <name>: nested, local, unscoped (maybe `St`), or an unscoped template (maybe a substitution) with its arguments. */
   name(): Node {
-    this.enter();
+    // enter() and leave() written out, as in type(): the two are called for every name.
+    if (++this.depth > MAX_DEPTH) throw FAIL;
     const c = this.s.charCodeAt(this.i);
     let result: Node;
     if (c === 0x4e /* N */) result = this.nestedName();
@@ -307,7 +308,7 @@ export class Parser {
       }
       result = entity;
     }
-    this.leave();
+    this.depth--;
     return result;
   }
 
@@ -717,12 +718,18 @@ export class Parser {
     return t;
   }
 
-  /** A name inside a type: it says nothing about the encoding's function, so what name() records is put back. */
+  /**
+   * A name inside a type, a plainName (written out: a type's name is
+   * common, and calls are what an interpreted parser pays most for); it
+   * says nothing about the encoding's function, so what name() records is put back.
+   */
   private nameInType(): Node {
     const template = this.isTemplate;
     const noReturn = this.noReturn;
     const quals = this.nameQuals;
-    const t = this.plainName();
+    this.nameQuals = "";
+    const t = this.name();
+    if (this.nameQuals !== "") throw FAIL;
     this.isTemplate = template;
     this.noReturn = noReturn;
     this.nameQuals = quals;
