@@ -364,7 +364,12 @@ export class Parser {
         this.i++;
         continue;
       } else {
-        const unqualified = this.unqualifiedName(current);
+        // A source name, the usual component, read without unqualifiedName's call (calls are what an interpreted parser pays most for).
+        let unqualified: Node;
+        if (c >= 0x30 && c <= 0x39) {
+          unqualified = this.sourceName();
+          if (this.i < this.s.length && this.s.charCodeAt(this.i) === 0x42 /* B */) unqualified = this.abiTags(unqualified);
+        } else unqualified = this.unqualifiedName(current);
         current = current === null ? unqualified : new Node(NESTED, current, unqualified, "", null, 0);
       }
       if (this.s.charCodeAt(this.i) !== 0x45) this.subs.push(current);
@@ -433,6 +438,12 @@ export class Parser {
       result = this.sourceName();
       this.discriminator();
     } else throw FAIL;
+    return this.i < this.s.length && this.s.charCodeAt(this.i) === 0x42 /* B */ ? this.abiTags(result) : result;
+  }
+
+  /** The ABI tags (`B <source-name>`, one or more) after an unqualified name; its last source name stays the name's (see lastName). */
+  private abiTags(name: Node): Node {
+    let result = name;
     const lastName = this.lastName;
     while (this.i < this.s.length && this.s.charCodeAt(this.i) === 0x42 /* B */) {
       this.i++;
